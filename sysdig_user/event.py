@@ -1,0 +1,143 @@
+"""The event every source produces: the scap on-disk event, decoded lazily.
+
+``raw`` is the ``ppm_evt_hdr`` (ts u64, tid i64, len u32, type u16, nparams u32 = 26 bytes), the param
+length array (u16 each; u32 for EF_LARGE_PAYLOAD types) and the param bytes. The reader hands its bytes
+over unchanged and the writer copies them back, so a capture round-trips byte for byte; a param is
+decoded only when a filter, a format or a state parser asks for it.
+"""
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+from sysdig_user import params as _params
+from sysdig_user.event_table import EF, PPM_EVENT_MAX, EventInfo, event_info
+
+if TYPE_CHECKING:
+    from sysdig_user.state.threads import ThreadInfo
+    from sysdig_user.state.fds import FdInfo
+
+HEADER = struct.Struct("<QqIHI")
+HEADER_SIZE = HEADER.size  # 26
+_LEN_STRUCTS: dict[tuple[int, bool], struct.Struct] = {}
+
+
+def _len_struct(n: int, large: bool) -> struct.Struct:
+    key = (n, large)
+    st = _LEN_STRUCTS.get(key)
+    if st is None:
+        st = _LEN_STRUCTS[key] = struct.Struct(("<%dI" if large else "<%dH") % n)
+    return st
+
+
+def _is_large(code: int) -> bool:
+    info = event_info(code)
+    return info is not None and bool(info.flags & EF.LARGE_PAYLOAD)
+
+
+_LARGE_CODES = frozenset(c for c in range(PPM_EVENT_MAX) if _is_large(c))
+
+
+class Event:
+    """One event. Source-independent fields are set at construction; the Inspector sets ``num``,
+    ``thread``, ``enter``, ``fdinfo`` and ``fdnum`` before filtering."""
+
+    __slots__ = ("num", "ts", "tid", "type", "cpu", "dump_flags", "raw", "nparams", "info",
+                 "_bounds", "_vals", "thread", "enter", "fdinfo", "fdnum", "_state")
+
+    def __init__(self, raw: bytes, cpu: int = 0, dump_flags: int = 0) -> None:
+        self.raw = raw
+        self.cpu = cpu
+        self.dump_flags = dump_flags
+        self.ts, self.tid, _len, self.type, self.nparams = HEADER.unpack_from(raw, 0)
+        self.info: EventInfo | None = event_info(self.type)
+        self.num = 0
+        self._bounds: tuple[tuple[int, int], ...] | None = None
+        self._vals: dict[int, Any] | None = None
+        self.thread: ThreadInfo | None = None
+        self.enter: Event | None = None
+        self.fdinfo: FdInfo | None = None
+        self.fdnum = -1
+        self._state: Any = None
+
+    # ------------------------------------------------------------------------------------------ params
+    def _compute_bounds(self) -> tuple[tuple[int, int], ...]:
+        n = self.nparams
+        large = self.type in _LARGE_CODES
+        lens = _len_struct(n, large).unpack_from(self.raw, HEADER_SIZE) if n else ()
+        off = HEADER_SIZE + (4 if large else 2) * n
+        out = []
+        for ln in lens:
+            out.append((off, off + ln))
+            off += ln
+        bounds = tuple(out)
+        self._bounds = bounds
+        return bounds
+
+    @property
+    def param_count(self) -> int:
+        """Params that sinsp would use: min(params in the event, params in the table)."""
+        info = self.info
+        return min(self.nparams, len(info.params)) if info is not None else 0
+
+    def rawparam(self, i: int) -> bytes:
+        bounds = self._bounds or self._compute_bounds()
+        start, end = bounds[i]
+        return self.raw[start:end]
+
+    def param(self, i: int) -> Any:
+        """Decoded value of param ``i`` (None when the event has fewer params)."""
+        vals = self._vals
+        if vals is None:
+            vals = self._vals = {}
+        elif i in vals:
+            return vals[i]
+        info = self.info
+        if info is None or i >= self.nparams or i >= len(info.params):
+            v = None
+        else:
+            v = _params.decode_param(info.params[i], self.rawparam(i))
+        vals[i] = v
+        return v
+
+    def param_by_name(self, name: str) -> Any:
+        info = self.info
+        if info is None:
+            return None
+        idx = info.param_index(name)
+        return None if idx < 0 else self.param(idx)
+
+    # ------------------------------------------------------------------------------------------ shape
+    @property
+    def is_enter(self) -> bool:
+        return not self.type & 1
+
+    @property
+    def name(self) -> str:
+        return self.info.name if self.info is not None else "NA"
+
+    @property
+    def length(self) -> int:
+        return len(self.raw)
+
+    @classmethod
+    def build(cls, code: int, ts: int, tid: int, cpu: int, values: list[Any] | tuple[Any, ...],
+              dump_flags: int = 0) -> Event:
+        """Encode ``values`` (python values, see sysdig_user.params) as event ``code``'s params."""
+        info = event_info(code)
+        if info is None:
+            raise ValueError(f"unknown event type {code}")
+        if len(values) != len(info.params):
+            raise ValueError(f"{info.name}: {len(values)} values for {len(info.params)} params")
+        blobs = [_params.encode_param(p, v) for p, v in zip(info.params, values)]
+        return cls(encode_raw(code, ts, tid, blobs), cpu, dump_flags)
+
+
+def encode_raw(code: int, ts: int, tid: int, blobs: list[bytes]) -> bytes:
+    """The on-disk bytes of an event whose params are already encoded."""
+    n = len(blobs)
+    large = code in _LARGE_CODES
+    lens = _len_struct(n, large).pack(*(len(b) for b in blobs)) if n else b""
+    body = b"".join(blobs)
+    total = HEADER_SIZE + len(lens) + len(body)
+    return HEADER.pack(ts, tid, total, code, n) + lens + body

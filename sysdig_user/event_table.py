@@ -1,0 +1,260 @@
+"""The event table: the one place where an event's shape is stated.
+
+Rows come from ``_event_table_data.py``, generated from the dump of Debian sysdig 0.29.3's libscap
+(libs commit e5c53d64). Rules every row follows (tests/test_event_table.py checks each):
+
+* ``EVENTS[code].code == code`` for every code below ``PPM_EVENT_MAX`` (336); even codes are enter
+  events, odd codes exit events (``PPME_IS_ENTER(x) = !(x & 1)``), because readers pair them that way.
+* An enter/exit pair shares its name; the names ``NA*`` are used only by rows flagged UNUSED.
+* Each event has exactly one category.
+* Params of type FSRELPATH name the param that holds their dirfd (``Param.dirfd``); DYN params list
+  the types they can take (``Param.dyn``), indexed by the first byte of the value.
+
+sdu's own extension events (codes >= ``SDU_EXTENSION_BASE``) live in ``EXTENSIONS``: Debian sysdig skips
+any type >= 336, so a capture carrying them still reads there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+
+from sysdig_user import _event_table_data as _data
+
+PPM_EVENT_MAX = 336
+PPM_SC_MAX = 329
+SDU_EXTENSION_BASE = 4096
+
+
+class PT(IntEnum):
+    """Param types (``enum ppm_param_type``); values are those stored in the driver's tables."""
+
+    NONE = 0
+    INT8 = 1
+    INT16 = 2
+    INT32 = 3
+    INT64 = 4
+    UINT8 = 5
+    UINT16 = 6
+    UINT32 = 7
+    UINT64 = 8
+    CHARBUF = 9
+    BYTEBUF = 10
+    ERRNO = 11
+    SOCKADDR = 12
+    SOCKTUPLE = 13
+    FD = 14
+    PID = 15
+    FDLIST = 16
+    FSPATH = 17
+    SYSCALLID = 18
+    SIGTYPE = 19
+    RELTIME = 20
+    ABSTIME = 21
+    PORT = 22
+    L4PROTO = 23
+    SOCKFAMILY = 24
+    BOOL = 25
+    IPV4ADDR = 26
+    DYN = 27
+    FLAGS8 = 28
+    FLAGS16 = 29
+    FLAGS32 = 30
+    UID = 31
+    GID = 32
+    DOUBLE = 33
+    SIGSET = 34
+    CHARBUFARRAY = 35
+    CHARBUF_PAIR_ARRAY = 36
+    IPV4NET = 37
+    IPV6ADDR = 38
+    IPV6NET = 39
+    IPADDR = 40
+    IPNET = 41
+    MODE = 42
+    FSRELPATH = 43
+
+
+class PF(IntEnum):
+    """Print formats (``enum ppm_print_format``)."""
+
+    NA = 0
+    DEC = 1
+    HEX = 2
+    PADDED_DEC = 3
+    ID = 4
+    DIR = 5
+    OCT = 6
+
+
+class EC(IntEnum):
+    """Event categories (``enum ppm_event_category``)."""
+
+    UNKNOWN = 0
+    OTHER = 1
+    FILE = 2
+    NET = 3
+    IPC = 4
+    MEMORY = 5
+    PROCESS = 6
+    SLEEP = 7
+    SYSTEM = 8
+    SIGNAL = 9
+    USER = 10
+    TIME = 11
+    PROCESSING = 12
+    IO_READ = 32
+    IO_WRITE = 33
+    IO_OTHER = 34
+    WAIT = 64
+    SCHEDULER = 128
+    INTERNAL = 256
+
+
+class EF(IntFlag):
+    """Event flags (``enum ppm_event_flags``)."""
+
+    NONE = 0
+    CREATES_FD = 1 << 0
+    DESTROYS_FD = 1 << 1
+    USES_FD = 1 << 2
+    READS_FROM_FD = 1 << 3
+    WRITES_TO_FD = 1 << 4
+    MODIFIES_STATE = 1 << 5
+    UNUSED = 1 << 6
+    WAITS = 1 << 7
+    SKIPPARSERESET = 1 << 8
+    OLD_VERSION = 1 << 9
+    DROP_SIMPLE_CONS = 1 << 10
+    LARGE_PAYLOAD = 1 << 11
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: PT
+    fmt: PF
+    table: str | None = None  # flag table name in sysdig_user.flags
+    dirfd: int | None = None  # FSRELPATH: index of the param holding the dirfd
+    dyn: tuple[PT, ...] = ()  # DYN: the types selected by the value's first byte
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    code: int
+    symbol: str
+    name: str
+    category: EC
+    flags: EF
+    params: tuple[Param, ...]
+
+    @property
+    def is_enter(self) -> bool:
+        return not self.code & 1
+
+    @property
+    def dir(self) -> str:
+        return ">" if not self.code & 1 else "<"
+
+    def param_index(self, name: str) -> int:
+        """Index of the param called ``name``, or -1."""
+        for i, p in enumerate(self.params):
+            if p.name == name:
+                return i
+        return -1
+
+
+@dataclass(frozen=True, slots=True)
+class SyscallRoute:
+    """How the 2022 driver reports native syscall ``nr`` on x86_64."""
+
+    nr: int
+    name: str  # ppm_sc name
+    ppm_sc: int
+    uf_flags: int  # UF_USED=1, NEVER_DROP=2, ALWAYS_DROP=4, SIMPLEDRIVER_KEEP=8
+    enter: int
+    exit: int
+
+    @property
+    def is_generic(self) -> bool:
+        return not (self.uf_flags & 1) or self.enter == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScInfo:
+    name: str
+    category: EC
+
+
+def _param(row: tuple[object, ...]) -> Param:
+    name, ptype, fmt, table, dirfd, dyn = row
+    assert isinstance(name, str) and isinstance(ptype, str) and isinstance(fmt, str)
+    assert isinstance(dyn, tuple)
+    return Param(name, PT[ptype], PF[fmt], table if isinstance(table, str) else None,
+                 dirfd if isinstance(dirfd, int) else None, tuple(PT[t] for t in dyn))
+
+
+def _build_events() -> tuple[EventInfo, ...]:
+    events = []
+    for code, symbol, name, cat, flags, params in _data.EVENT_ROWS:
+        ef = EF.NONE
+        for f in flags:
+            ef |= EF[f]
+        events.append(EventInfo(code, symbol, name, EC[cat], ef, tuple(_param(p) for p in params)))
+    return tuple(events)
+
+
+EVENTS: tuple[EventInfo, ...] = _build_events()
+
+SYSCALLS: dict[int, SyscallRoute] = {row[0]: SyscallRoute(*row) for row in _data.SYSCALL_ROWS}
+
+PPM_SC: tuple[ScInfo, ...] = tuple(ScInfo(name, EC[cat]) for _id, name, cat in _data.PPM_SC_ROWS)
+
+# sdu's own event types. Debian sysdig 0.29.3 skips types >= 336, so captures holding them still read.
+EXTENSIONS: dict[int, EventInfo] = {
+    SDU_EXTENSION_BASE: EventInfo(
+        SDU_EXTENSION_BASE, "SDU_PACKET_E", "packet", EC.NET, EF.NONE,
+        (Param("dir", PT.UINT8, PF.DEC), Param("ifindex", PT.UINT32, PF.DEC),
+         Param("iface", PT.CHARBUF, PF.NA), Param("len", PT.UINT32, PF.DEC),
+         Param("tuple", PT.SOCKTUPLE, PF.NA), Param("data", PT.BYTEBUF, PF.NA))),
+}
+
+
+def event_info(code: int) -> EventInfo | None:
+    """The row for ``code``: a table row, an sdu extension, or None for an unknown type."""
+    if code < PPM_EVENT_MAX:
+        return EVENTS[code]
+    return EXTENSIONS.get(code)
+
+
+def _current_codes() -> dict[tuple[str, bool], int]:
+    """Name and direction -> the newest (non OLD_VERSION, not UNUSED) code, as the 2022 driver emits."""
+    out: dict[tuple[str, bool], int] = {}
+    for info in EVENTS:
+        if info.flags & (EF.OLD_VERSION | EF.UNUSED):
+            continue
+        key = (info.name, info.is_enter)
+        out[key] = info.code  # later rows are newer versions
+    for info in EXTENSIONS.values():
+        out[(info.name, info.is_enter)] = info.code
+    return out
+
+
+_CURRENT = _current_codes()
+
+
+def event_code(name: str, enter: bool) -> int:
+    """Code of the current version of event ``name`` in the given direction (KeyError if none).
+
+    Names shared by two syscalls resolve to the later row (``accept`` -> the accept4 pair, 248/249):
+    the tracer routes syscalls through ``SYSCALLS`` instead, which is exact.
+    """
+    return _CURRENT[(name, enter)]
+
+
+def names_to_codes() -> dict[str, frozenset[int]]:
+    """Every code (all versions, both directions) for each event name; generic events by ppm_sc name
+    are not included (they share codes 0/1)."""
+    out: dict[str, set[int]] = {}
+    for info in EVENTS:
+        out.setdefault(info.name, set()).add(info.code)
+    return {k: frozenset(v) for k, v in out.items()}

@@ -1,0 +1,49 @@
+"""Tracer exceptions, and the one boundary where OS errors about vanished processes become ProcessGone.
+
+A traced thread can die between any two ptrace calls or /proc reads (SIGKILL from elsewhere, its thread
+group exec'ing, exit_group of a sibling). The kernel reports that as ESRCH from ptrace() and
+process_vm_readv(), and as ENOENT (or ESRCH) when /proc/PID has been reaped. Callers only care that the
+thread is gone, so `gone_on_missing` maps all of these to ProcessGone and nothing else above tracer/
+sees a raw OSError for that race.
+"""
+from __future__ import annotations
+
+import errno
+import functools
+from typing import Callable, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_GONE_ERRNOS = frozenset({errno.ESRCH, errno.ENOENT})
+
+
+class TracerError(Exception):
+    """A user-facing tracer failure; str() is the one line printed after `sdu: `."""
+
+
+class ProcessGone(Exception):
+    """The thread or process being read or controlled no longer exists."""
+
+    def __init__(self, tid: int) -> None:
+        super().__init__(f"thread {tid} is gone")
+        self.tid = tid
+
+
+def gone_on_missing(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn ESRCH/ENOENT raised by `func` into ProcessGone(first int argument).
+
+    Used on every ptrace and /proc accessor whose first argument is the tid concerned.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno in _GONE_ERRNOS:
+                tid = next((a for a in args if isinstance(a, int)), -1)
+                raise ProcessGone(tid) from exc
+            raise
+
+    return wrapper
