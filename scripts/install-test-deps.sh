@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine (run as root), then the project into
+# .venv with its test extras. The oracles: Debian's sysdig 0.29.3, strace, tshark, tcpdump; nc and curl
+# for the live examples; gcc for the small C test programs; iproute2/util-linux for namespaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends \
+    sysdig strace tshark tcpdump netcat-openbsd curl gcc libc6-dev iproute2 util-linux passwd \
+    procps tar lua5.2 >/dev/null
+fi
+python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/pip install -q -e '.[test]'

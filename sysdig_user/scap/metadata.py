@@ -1,0 +1,383 @@
+"""Decoding and encoding of the metadata block bodies: MI, IL, UL, PL and FDL (scap-format.md 5-8).
+
+Parsers take the block body *including* its 0-3 padding bytes (block_total_length - 12 bytes),
+exactly what libscap's per-block readers consume, and loop "while at least 4 bytes remain", which
+is how libscap steps over the padding. Error messages are libscap's, so a user who knows sysdig
+recognises them. Encoders write the newest versions only (IL_V2, UL_V2, PL_V9, FDL_V2), the ones
+sysdig 0.29.3 writes.
+
+Strings on disk are "u16 length + bytes, no NUL". They are decoded as UTF-8 with
+surrogateescape so that any byte string read can be written back unchanged.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+
+from sysdig_user.scap.blocks import (
+    FDL_V2,
+    IL_V2,
+    MAX_ARGS_SIZE,
+    MAX_CGROUPS_SIZE,
+    MAX_CREDENTIALS_STR_LEN,
+    MAX_ENV_SIZE,
+    MAX_PATH_SIZE,
+    MI_BODY_SIZE,
+    PL_VERSIONS,
+    UL_V2,
+    CaptureError,
+)
+from sysdig_user.scap.records import (
+    FdEntry,
+    FdType,
+    Group,
+    Interface,
+    MachineInfo,
+    ProcEntry,
+    User,
+)
+
+_MI = struct.Struct("<IQQ128s32x")
+_U8 = struct.Struct("<B")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
+
+# IL entry types (scap.h): the NOLINKSPEED variants come from very old writers and are read only.
+_II_IPV4, _II_IPV6, _II_IPV4_NOLINKSPEED, _II_IPV6_NOLINKSPEED = 1, 2, 3, 4
+_USERBLOCK_TYPE_USER, _USERBLOCK_TYPE_GROUP = 0, 1
+
+_NAME_FD_TYPES = frozenset({
+    FdType.FILE, FdType.DIRECTORY, FdType.FIFO, FdType.EVENT, FdType.UNSUPPORTED, FdType.SIGNALFD,
+    FdType.EVENTPOLL, FdType.INOTIFY, FdType.TIMERFD, FdType.NETLINK,
+})
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _blob_list(raw: bytes) -> list[str]:
+    """``b"a\\0b\\0"`` -> ``["a", "b"]``; a missing final NUL is tolerated (and added back on write)."""
+    if not raw:
+        return []
+    parts = raw.split(b"\0")
+    if raw.endswith(b"\0"):
+        parts.pop()
+    return [_text(p) for p in parts]
+
+
+class _Cursor:
+    """Bounds-checked little-endian reads over one block body."""
+
+    __slots__ = ("data", "pos", "what")
+
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data = data
+        self.pos = 0
+        self.what = what
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+    def _need(self, n: int) -> int:
+        pos = self.pos
+        if pos + n > len(self.data):
+            raise CaptureError(f"corrupted {self.what}: an entry runs past the end of its block")
+        self.pos = pos + n
+        return pos
+
+    def take(self, n: int) -> bytes:
+        pos = self._need(n)
+        return self.data[pos:pos + n]
+
+    def skip(self, n: int) -> None:
+        self._need(n)
+
+    def num(self, st: struct.Struct) -> int:
+        value: int = st.unpack_from(self.data, self._need(st.size))[0]
+        return value
+
+    def string(self, limit: int, message: str) -> bytes:
+        """A u16-prefixed string; ``len > limit`` raises ``message % len`` as libscap does."""
+        n = self.num(_U16)
+        if n > limit:
+            raise CaptureError(message % n)
+        return self.take(n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def parse_machine_info(body: bytes) -> MachineInfo:
+    """MI body (exactly MI_BODY_SIZE bytes)."""
+    num_cpus, memory, max_pid, hostname = _MI.unpack_from(body)
+    return MachineInfo(num_cpus, memory, max_pid, _text(hostname.split(b"\0", 1)[0]))
+
+
+def parse_interfaces(body: bytes, block_type: int) -> list[Interface]:
+    """IL v1/v2 body. In v2 each entry has a u32 length that does NOT count its own 4 bytes."""
+    cur = _Cursor(body, "interface list")
+    out: list[Interface] = []
+    while cur.remaining() >= 4:
+        entry_size = cur.num(_U32) if block_type == IL_V2 else 0
+        start = cur.pos
+        iftype = cur.num(_U16)
+        namelen = cur.num(_U16)
+        if namelen >= MAX_PATH_SIZE:
+            raise CaptureError("trace file has corrupted interface list(0)")
+        if iftype in (_II_IPV4, _II_IPV4_NOLINKSPEED):
+            family, addr_size = 4, 4
+        elif iftype in (_II_IPV6, _II_IPV6_NOLINKSPEED):
+            family, addr_size = 6, 16
+        else:
+            raise CaptureError(f"unknown interface type {iftype}")
+        addr, netmask, bcast = cur.take(addr_size), cur.take(addr_size), cur.take(addr_size)
+        linkspeed = cur.num(_U64) if iftype in (_II_IPV4, _II_IPV6) else 0
+        name = _text(cur.take(namelen))
+        out.append(Interface(family, name, addr, netmask, bcast, linkspeed))
+        if entry_size:
+            cur.pos = start
+            cur.skip(entry_size)
+    return out
+
+
+def parse_users(body: bytes, block_type: int) -> tuple[list[User], list[Group]]:
+    """UL v1/v2 body. In v2 each entry has a u32 length that counts its own 4 bytes."""
+    cur = _Cursor(body, "user list")
+    users: list[User] = []
+    groups: list[Group] = []
+    limit = MAX_CREDENTIALS_STR_LEN - 1
+    while cur.remaining() >= 4:
+        start = cur.pos
+        sub_len = cur.num(_U32) if block_type == UL_V2 else 0
+        kind = cur.num(_U8)
+        if kind == _USERBLOCK_TYPE_USER:
+            uid, gid = cur.num(_U32), cur.num(_U32)
+            name = cur.string(limit, "invalid user name len %d")
+            home = cur.string(limit, "invalid user homedir len %d")
+            shell = cur.string(limit, "invalid user shell len %d")
+            users.append(User(uid, gid, _text(name), _text(home), _text(shell)))
+        else:  # libscap treats every non-user entry as a group
+            gid = cur.num(_U32)
+            groups.append(Group(gid, _text(cur.string(limit, "invalid group name len %d"))))
+        _skip_to_entry_end(cur, start, sub_len, "userlist")
+    return users, groups
+
+
+def _skip_to_entry_end(cur: _Cursor, start: int, sub_len: int, what: str) -> None:
+    """Honour a v2 entry length: skip fields newer than this reader, refuse an overrun."""
+    if not sub_len:
+        return
+    read = cur.pos - start
+    if read > sub_len:
+        raise CaptureError(
+            f"corrupted input file. Had read {read} bytes, but {what} entry have length {sub_len}.")
+    cur.skip(sub_len - read)
+
+
+def parse_procs(body: bytes, block_type: int) -> list[ProcEntry]:
+    """PL V1..V9 body (and the _INT variants). Only V9 entries carry a length prefix."""
+    version = PL_VERSIONS[block_type]
+    cur = _Cursor(body, "process list")
+    out: list[ProcEntry] = []
+    while cur.remaining() >= 4:
+        out.append(_parse_proc(cur, version))
+    return out
+
+
+def _parse_proc(cur: _Cursor, version: int) -> ProcEntry:
+    # Field order per version: scap-format.md 8.1 ("V6 = V5 with sid inserted after ptid", ...).
+    start = cur.pos
+    sub_len = cur.num(_U32) if version >= 9 else 0
+    p = ProcEntry(tid=cur.num(_I64), pid=cur.num(_I64), ptid=cur.num(_I64))
+    if version >= 6:
+        p.sid = cur.num(_I64)
+    if version >= 8:
+        p.vpgid = cur.num(_I64)
+    p.comm = _text(cur.string(MAX_PATH_SIZE, "invalid commlen %d"))
+    p.exe = _text(cur.string(MAX_PATH_SIZE, "invalid exelen %d"))
+    if version >= 7:
+        p.exepath = _text(cur.string(MAX_PATH_SIZE, "invalid exepathlen %d"))
+    p.args = _blob_list(cur.string(MAX_ARGS_SIZE, "invalid argslen %d"))
+    p.cwd = _text(cur.string(MAX_PATH_SIZE, "invalid cwdlen %d"))
+    p.fdlimit = cur.num(_I64)
+    p.flags, p.uid, p.gid = cur.num(_U32), cur.num(_U32), cur.num(_U32)
+    if version >= 2:
+        p.vmsize_kb, p.vmrss_kb, p.vmswap_kb = cur.num(_U32), cur.num(_U32), cur.num(_U32)
+        p.pfmajor, p.pfminor = cur.num(_U64), cur.num(_U64)
+    if version >= 3:
+        p.env = _blob_list(cur.string(MAX_ENV_SIZE, "invalid envlen %d"))
+    if version >= 4:
+        p.vtid, p.vpid = cur.num(_I64), cur.num(_I64)
+        p.cgroups = _blob_list(cur.string(MAX_CGROUPS_SIZE, "invalid cgroupslen %d"))
+    if version >= 5:
+        p.root = _text(cur.string(MAX_PATH_SIZE, "invalid rootlen %d"))
+    # Optional trailing fields, present only if entry_len leaves room (1.2 writers before
+    # loginuid existed stop after root).
+    if sub_len and cur.pos - start + 4 <= sub_len:
+        p.loginuid = cur.num(_I32)
+    if sub_len and cur.pos - start + 1 <= sub_len:
+        p.exe_writable = cur.num(_U8) != 0
+    _skip_to_entry_end(cur, start, sub_len, "proclist")
+    return p
+
+
+def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
+    """FDL v1/v2 body: the owning tid, then fd entries (v2 entries carry a self-counting length)."""
+    cur = _Cursor(body, "fd list")
+    tid = cur.num(_I64)
+    v2 = block_type == FDL_V2
+    fds: list[FdEntry] = []
+    while cur.remaining() >= 4:
+        fds.append(_parse_fd(cur, v2))
+    return tid, fds
+
+
+def _fd_name(cur: _Cursor) -> str:
+    return _text(cur.string(MAX_PATH_SIZE - 1, "invalid filename len %d"))
+
+
+def _parse_fd(cur: _Cursor, v2: bool) -> FdEntry:
+    start = cur.pos
+    sub_len = cur.num(_U32) if v2 else 0
+    e = FdEntry(fd=cur.num(_I64), ino=cur.num(_U64), type=cur.num(_U8))
+    t = e.type
+    if t in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
+        size = 4 if t == FdType.IPV4_SOCK else 16
+        e.sip, e.dip = cur.take(size), cur.take(size)
+        e.sport, e.dport, e.l4proto = cur.num(_U16), cur.num(_U16), cur.num(_U8)
+    elif t in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
+        e.sip = cur.take(4 if t == FdType.IPV4_SERVSOCK else 16)
+        e.sport, e.l4proto = cur.num(_U16), cur.num(_U8)
+    elif t == FdType.UNIX_SOCK:
+        e.source, e.dest = cur.num(_U64), cur.num(_U64)
+        e.name = _fd_name(cur)
+    elif t == FdType.FILE_V2:
+        e.open_flags = cur.num(_U32)
+        e.name = _fd_name(cur)
+        if sub_len and cur.pos - start + 4 <= sub_len:  # dev is optional (added within FDL_V2)
+            e.dev = cur.num(_U32)
+    elif t in _NAME_FD_TYPES:
+        e.name = _fd_name(cur)
+    elif sub_len:
+        # A type from a newer writer: its entry length lets us step over it; newer libscap shows
+        # such fds the same way.
+        e.type, e.name = FdType.UNSUPPORTED, f"unknown-type:[{t}]"
+    else:
+        raise CaptureError(f"corrupted fd list: unknown fd type {t}")
+    _skip_to_entry_end(cur, start, sub_len, "fdlist")
+    return e
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+
+
+def _enc(s: str, limit: int) -> bytes:
+    """String(u16) field, cut to the size the reader accepts (libscap cuts /proc data the same way)."""
+    raw = s.encode("utf-8", "surrogateescape")[:limit]
+    return _U16.pack(len(raw)) + raw
+
+
+def _enc_list(items: Iterable[str], limit: int) -> bytes:
+    raw = b"".join(s.encode("utf-8", "surrogateescape") + b"\0" for s in items)[:limit]
+    return _U16.pack(len(raw)) + raw
+
+
+def _addr(raw: bytes, size: int) -> bytes:
+    if not raw:
+        return bytes(size)
+    if len(raw) != size:
+        raise ValueError(f"address must be {size} bytes, got {len(raw)}")
+    return raw
+
+
+def build_machine_info(mi: MachineInfo) -> bytes:
+    host = mi.hostname.encode("utf-8", "surrogateescape")[:127]
+    body = _MI.pack(mi.num_cpus & 0xFFFFFFFF, mi.memory_size_bytes, mi.max_pid, host)
+    assert len(body) == MI_BODY_SIZE
+    return body
+
+
+def build_interfaces(interfaces: Iterable[Interface]) -> bytes:
+    """IL_V2 body."""
+    parts: list[bytes] = []
+    for i in interfaces:
+        size = 4 if i.family == 4 else 16
+        name = i.name.encode("utf-8", "surrogateescape")[:MAX_PATH_SIZE - 1]
+        entry = b"".join((
+            struct.pack("<HH", _II_IPV4 if i.family == 4 else _II_IPV6, len(name)),
+            _addr(i.addr, size), _addr(i.netmask, size), _addr(i.bcast, size),
+            _U64.pack(i.linkspeed), name))
+        parts.append(_U32.pack(len(entry)) + entry)
+    return b"".join(parts)
+
+
+def build_users(users: Iterable[User], groups: Iterable[Group]) -> bytes:
+    """UL_V2 body: users, then groups (sysdig's order)."""
+    limit = MAX_CREDENTIALS_STR_LEN - 1
+    parts: list[bytes] = []
+    for u in users:
+        entry = b"".join((_U8.pack(_USERBLOCK_TYPE_USER), _U32.pack(u.uid & 0xFFFFFFFF),
+                          _U32.pack(u.gid & 0xFFFFFFFF), _enc(u.name, limit), _enc(u.homedir, limit),
+                          _enc(u.shell, limit)))
+        parts.append(_U32.pack(len(entry) + 4) + entry)
+    for g in groups:
+        entry = _U8.pack(_USERBLOCK_TYPE_GROUP) + _U32.pack(g.gid & 0xFFFFFFFF) + _enc(g.name, limit)
+        parts.append(_U32.pack(len(entry) + 4) + entry)
+    return b"".join(parts)
+
+
+_M64 = (1 << 64) - 1
+_M32 = 0xFFFFFFFF
+
+
+def build_proc(p: ProcEntry) -> bytes:
+    """One PL_V9 entry (129 bytes + the 8 strings), including its self-counting length."""
+    body = b"".join((
+        struct.pack("<QQQQQ", p.tid & _M64, p.pid & _M64, p.ptid & _M64, p.sid & _M64, p.vpgid & _M64),
+        _enc(p.comm, MAX_PATH_SIZE), _enc(p.exe, MAX_PATH_SIZE), _enc(p.exepath, MAX_PATH_SIZE),
+        _enc_list(p.args, MAX_ARGS_SIZE), _enc(p.cwd, MAX_PATH_SIZE),
+        struct.pack("<QIIIIIIQQ", p.fdlimit & _M64, p.flags & _M32, p.uid & _M32, p.gid & _M32,
+                    p.vmsize_kb & _M32, p.vmrss_kb & _M32, p.vmswap_kb & _M32, p.pfmajor, p.pfminor),
+        _enc_list(p.env, MAX_ENV_SIZE),
+        struct.pack("<QQ", p.vtid & _M64, p.vpid & _M64),
+        _enc_list(p.cgroups, MAX_CGROUPS_SIZE), _enc(p.root, MAX_PATH_SIZE),
+        struct.pack("<IB", p.loginuid & _M32, 1 if p.exe_writable else 0),
+    ))
+    return _U32.pack(len(body) + 4) + body
+
+
+def build_procs(procs: Iterable[ProcEntry]) -> bytes:
+    """PL_V9 body."""
+    return b"".join(build_proc(p) for p in procs)
+
+
+def build_fd(e: FdEntry) -> bytes:
+    """One FDL_V2 entry, including its self-counting length."""
+    t = e.type
+    if t in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
+        size = 4 if t == FdType.IPV4_SOCK else 16
+        payload = _addr(e.sip, size) + _addr(e.dip, size) + struct.pack("<HHB", e.sport, e.dport, e.l4proto)
+    elif t in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
+        size = 4 if t == FdType.IPV4_SERVSOCK else 16
+        payload = _addr(e.sip, size) + struct.pack("<HB", e.sport, e.l4proto)
+    elif t == FdType.UNIX_SOCK:
+        payload = struct.pack("<QQ", e.source & _M64, e.dest & _M64) + _enc(e.name, MAX_PATH_SIZE - 1)
+    elif t == FdType.FILE_V2:
+        payload = _U32.pack(e.open_flags & _M32) + _enc(e.name, MAX_PATH_SIZE - 1) + _U32.pack(e.dev & _M32)
+    elif t in _NAME_FD_TYPES:
+        payload = _enc(e.name, MAX_PATH_SIZE - 1)
+    else:
+        raise ValueError(f"cannot write fd {e.fd}: unknown fd type {t}")
+    body = struct.pack("<QQB", e.fd & _M64, e.ino & _M64, t) + payload
+    return _U32.pack(len(body) + 4) + body
+
+
+def build_fds(tid: int, fds: Sequence[FdEntry]) -> bytes:
+    """FDL_V2 body."""
+    return _U64.pack(tid & _M64) + b"".join(build_fd(e) for e in fds)

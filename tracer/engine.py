@@ -1,0 +1,480 @@
+"""The ptrace engine: launch or attach, one blocking wait4 loop, low-level records to a sink.
+
+Records (all synchronous, called while the thread is in a ptrace-stop so the sink may read its memory):
+
+    sink.syscall_enter(th, ts, cpu, nr, args)    args: 6 ints
+    sink.syscall_exit(th, ts, cpu, nr, ret)      ret: signed return value (-errno on failure)
+    sink.clone(parent, child, flags, ts, cpu)    child is a new Thread (flags: native CLONE_* bits)
+    sink.exec(th, former_tid, ts, cpu)           after a successful execve, before its syscall exit
+    sink.exit(th, status, ts, cpu)               wait status (exit code << 8 | signal)
+    sink.signal(th, sig, sender, ts, cpu)        signal about to be delivered (sender pid or 0)
+
+Why each choice:
+* PTRACE_SEIZE (not ATTACH) so that job control works: group-stops are reported as PTRACE_EVENT_STOP
+  and answered with PTRACE_LISTEN, leaving a SIGSTOP'd tracee stopped until SIGCONT; and PTRACE_INTERRUPT
+  gives a clean way to stop a running thread for detaching.
+* Enter/exit are told apart by PTRACE_GET_SYSCALL_INFO's op, not by toggling a flag, so a missed stop
+  (attach mid-syscall, exec) cannot invert the pairing. Kernels < 5.3 fall back to GETREGS + toggling.
+* ts is CLOCK_REALTIME ns read at the stop. cpu is the tracer's own CPU (sched_getcpu, one vDSO call):
+  the tracee's CPU is /proc/TID/stat field 39, which costs a file open+read+parse per event (measured
+  in bench/tracer_bench.py, ~15x a syscall stop's other work). After a wake-up the tracer usually runs
+  on the CPU the tracee just stopped on (wake-affine scheduling), and when both are pinned to one CPU
+  the value is exact.
+* Signals: SIGINT/SIGTERM/SIGHUP only set a flag and interrupt a tracee, so wait4 returns; the loop
+  then detaches everyone. The handler never runs ptrace logic in the middle of handling a stop.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Protocol
+
+from tracer import attach as attach_rules
+from tracer import memory, ptrace
+from tracer.errors import ProcessGone, TracerError
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_sched_getcpu = _libc.sched_getcpu
+_sched_getcpu.restype = ctypes.c_int
+_sched_getcpu.argtypes = ()
+
+_NR_CLONE, _NR_FORK, _NR_VFORK, _NR_CLONE3 = 56, 57, 58, 435
+_CLONE_VM, _CLONE_VFORK, _CLONE_THREAD = 0x100, 0x4000, 0x10000
+_GROUP_STOP_SIGS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+_DETACH_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Thread:
+    """One traced thread. `slot` is the decoders' per-thread scratch, cleared by them at syscall exit."""
+
+    __slots__ = ("tid", "pid", "nr", "args", "in_syscall", "quiet", "started", "exited", "slot")
+
+    def __init__(self, tid: int, pid: int) -> None:
+        self.tid = tid
+        self.pid = pid
+        self.nr = -1
+        self.args: tuple[int, ...] = ()
+        self.in_syscall = False
+        self.quiet = False  # launch child before its execve: its pipe read is sdu's, not CMD's
+        self.started = False  # first stop seen (new children stop once before running)
+        self.exited = False
+        self.slot: dict[str, object] = {}
+
+
+class Sink(Protocol):
+    def syscall_enter(self, th: Thread, ts: int, cpu: int, nr: int, args: tuple[int, ...]) -> None: ...
+    def syscall_exit(self, th: Thread, ts: int, cpu: int, nr: int, ret: int) -> None: ...
+    def clone(self, parent: Thread, child: Thread, flags: int, ts: int, cpu: int) -> None: ...
+    def exec(self, th: Thread, former_tid: int, ts: int, cpu: int) -> None: ...
+    def exit(self, th: Thread, status: int, ts: int, cpu: int) -> None: ...
+    def signal(self, th: Thread, sig: int, sender: int, ts: int, cpu: int) -> None: ...
+
+
+@dataclass
+class EngineStats:
+    stops: int = 0
+    syscalls: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Traces process trees; `launch()` or `attach()` then `run()` (returns the exit status for sdu)."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.threads: dict[int, Thread] = {}
+        self.root: int | None = None  # launched child
+        self.root_status: int | None = None
+        self.stats = EngineStats()
+        self._detach_requested = False
+        self._unclaimed: dict[int, int] = {}  # new child tid -> its first stop status, before its parent's event
+        self._pending_children: dict[int, tuple[Thread, int]] = {}  # child tid -> (parent, flags)
+        self._use_info = True
+        self._old_handlers: dict[int, object] = {}
+
+    # ---- starting ------------------------------------------------------------------------------
+
+    def launch(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+        """Fork, seize the child, then let it exec argv. Returns the child's pid.
+
+        The child blocks on a pipe read until it is seized, so its execve is the first thing traced;
+        its own pre-exec syscalls are marked quiet and not reported.
+        """
+        if not argv:
+            raise TracerError("no command given")
+        path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
+        if path is None or not os.access(path, os.X_OK) or os.path.isdir(path):
+            raise TracerError(f"{argv[0]}: command not found")
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            try:
+                os.close(wfd)
+                os.read(rfd, 1)
+                os.close(rfd)
+                if env is None:
+                    os.execv(path, list(argv))
+                os.execve(path, list(argv), env)
+            except OSError as exc:
+                os.write(2, f"sdu: {argv[0]}: {exc.strerror}\n".encode())
+            os._exit(127)
+        os.close(rfd)
+        try:
+            ptrace.seize(pid)
+        except (OSError, ProcessGone) as exc:
+            os.close(wfd)
+            os.waitpid(pid, 0)
+            raise TracerError(f"cannot trace {argv[0]}: {exc}") from exc
+        th = Thread(pid, pid)
+        th.quiet = True
+        th.started = True
+        self.threads[pid] = th
+        self.root = pid
+        os.close(wfd)
+        return pid
+
+    def attach(self, pids: Sequence[int]) -> list[int]:
+        """Seize every thread of each pid (and follow their future children). Returns the tids seized.
+
+        Threads created while we walk /proc/PID/task are caught by re-reading the list until no new
+        tid shows up (a thread cloned by an already-seized thread is followed by TRACECLONE anyway).
+        On a failure everything seized so far is released and a one-line TracerError explains why.
+        """
+        seized: list[int] = []
+        try:
+            for pid in pids:
+                attach_rules.check_target(pid)
+                seen: set[int] = set()
+                while True:
+                    tids = attach_rules.list_tasks(pid) - seen
+                    if not tids:
+                        break
+                    for tid in sorted(tids):
+                        seen.add(tid)
+                        if tid in self.threads:
+                            continue
+                        try:
+                            ptrace.seize(tid)
+                        except ProcessGone:
+                            continue
+                        except OSError as exc:
+                            raise TracerError(attach_rules.explain(pid, exc.errno or 0)) from exc
+                        th = Thread(tid, pid)
+                        th.started = True
+                        self.threads[tid] = th
+                        seized.append(tid)
+                if not seen:
+                    raise TracerError(attach_rules.explain(pid, errno.ESRCH))
+        except BaseException:
+            self.detach_all()
+            raise
+        return seized
+
+    # ---- main loop -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Trace until every tracee is gone (or a detach is requested). Returns sdu's exit status.
+
+        Launch mode: the launched command's status (128+N if killed by signal N). Attach mode: 0.
+        Any exception from the sink detaches everything first, then propagates.
+        """
+        self._install_signal_handlers()
+        try:
+            self._loop()
+        except BaseException:
+            self.detach_all()
+            raise
+        finally:
+            self._restore_signal_handlers()
+        if self._detach_requested:
+            self.detach_all()
+        if self.root is not None and self.root_status is None:
+            # Detached (error or request) while our child still runs: reap it, so no zombie stays.
+            _, status = os.waitpid(self.root, 0)
+            self.root_status = ptrace.exit_code(status)
+        return self.root_status if self.root_status is not None else 0
+
+    def _loop(self) -> None:
+        wait = ptrace.wait
+        resume = ptrace.resume
+        now = time.time_ns
+        getcpu = _sched_getcpu
+        sink = self.sink
+        threads = self.threads
+        info = ptrace.syscall_info
+        stats = self.stats
+        while threads and not self._detach_requested:
+            tid, status, err = wait(-1, 0)
+            if tid < 0:
+                if err == errno.EINTR:
+                    continue
+                break  # ECHILD: nothing left
+            stats.stops += 1
+            ts = now()
+            cpu = getcpu()
+            th = threads.get(tid)
+            if (status & 0xFF) == 0x7F and (status >> 8) & 0xFF == ptrace.SYSCALL_STOP_SIG and th is not None:
+                # Syscall stop: the hot path.
+                try:
+                    if self._use_info:
+                        op, nr, val = info(tid)
+                        if op == 1:
+                            th.nr = nr
+                            th.args = val  # type: ignore[assignment]
+                            th.in_syscall = True
+                            stats.syscalls += 1
+                            if th.quiet:
+                                _wake_at_exec(th, nr)
+                            if not th.quiet:
+                                sink.syscall_enter(th, ts, cpu, nr, val)  # type: ignore[arg-type]
+                        elif op == 2 and th.in_syscall:
+                            th.in_syscall = False
+                            if not th.quiet:
+                                sink.syscall_exit(th, ts, cpu, th.nr, val)  # type: ignore[arg-type]
+                    else:
+                        self._syscall_stop_regs(th, ts, cpu)
+                except ptrace.SyscallInfoUnsupported:
+                    self._use_info = False
+                    self._syscall_stop_regs(th, ts, cpu)
+                except ProcessGone:
+                    continue
+                resume(tid, 0)
+                continue
+            self._other_stop(tid, th, status, ts, cpu)
+
+    def _syscall_stop_regs(self, th: Thread, ts: int, cpu: int) -> None:
+        nr, args, rax = ptrace.regs_syscall(th.tid)
+        if not th.in_syscall:
+            th.nr, th.args, th.in_syscall = nr, args, True
+            self.stats.syscalls += 1
+            if th.quiet:
+                _wake_at_exec(th, nr)
+            if not th.quiet:
+                self.sink.syscall_enter(th, ts, cpu, nr, args)
+        else:
+            th.in_syscall = False
+            if not th.quiet:
+                self.sink.syscall_exit(th, ts, cpu, th.nr, rax)
+
+    def _other_stop(self, tid: int, th: Thread | None, status: int, ts: int, cpu: int) -> None:
+        if not ptrace.stopped(status):
+            self._dead(tid, th, status, ts, cpu)
+            return
+        sig, event = ptrace.stop_sig(status), ptrace.stop_event(status)
+        if th is None:
+            pending = self._pending_children.pop(tid, None)
+            if pending is None:
+                # A new child's first stop arrived before its parent's clone event: hold it stopped.
+                self._unclaimed[tid] = status
+                return
+            th = self._adopt(tid, *pending, ts, cpu)
+            ptrace.resume(tid, 0)
+            return
+        if event in (ptrace.PTRACE_EVENT_CLONE, ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
+            self._new_child(th, ts, cpu)
+            ptrace.resume(tid, 0)
+        elif event == ptrace.PTRACE_EVENT_EXEC:
+            self._exec(th, ts, cpu)
+        elif event == ptrace.PTRACE_EVENT_EXIT:
+            try:
+                code = ptrace.event_msg(tid)
+            except ProcessGone:
+                code = None
+            if code is not None and not th.exited and not th.quiet:
+                th.exited = True
+                self.sink.exit(th, code, ts, cpu)
+            ptrace.resume(tid, 0)
+        elif event == ptrace.PTRACE_EVENT_STOP:
+            if sig in _GROUP_STOP_SIGS:
+                ptrace.listen(tid)  # stay stopped; SIGCONT will produce another EVENT_STOP
+            else:
+                ptrace.resume(tid, 0)  # interrupt stop or a new child's initial stop
+        elif event == 0:
+            # Signal-delivery-stop: report, then deliver the signal unchanged.
+            if not th.quiet:
+                try:
+                    _, _, sender = ptrace.siginfo(tid)
+                except ProcessGone:
+                    sender = 0
+                self.stats.events["signal"] = self.stats.events.get("signal", 0) + 1
+                self.sink.signal(th, sig, sender, ts, cpu)
+            ptrace.resume(tid, sig)
+        else:
+            ptrace.resume(tid, 0)
+
+    def _new_child(self, parent: Thread, ts: int, cpu: int) -> None:
+        try:
+            child_tid = ptrace.event_msg(parent.tid)
+        except ProcessGone:
+            return
+        flags = self._clone_flags(parent)
+        if child_tid in self._unclaimed:
+            self._unclaimed.pop(child_tid)
+            self._adopt(child_tid, parent, flags, ts, cpu)
+            ptrace.resume(child_tid, 0)
+        else:
+            # Register now so its first stop finds it; the sink hears about it at that first stop.
+            self._pending_children[child_tid] = (parent, flags)
+
+    def _adopt(self, tid: int, parent: Thread, flags: int, ts: int, cpu: int) -> Thread:
+        child = Thread(tid, parent.pid if flags & _CLONE_THREAD else tid)
+        child.started = True
+        child.quiet = parent.quiet
+        self.threads[tid] = child
+        if not child.quiet:
+            self.sink.clone(parent, child, flags, ts, cpu)
+        return child
+
+    def _clone_flags(self, parent: Thread) -> int:
+        """Native clone flags of the clone-family call `parent` is inside (ptrace does not report them)."""
+        nr, args = parent.nr, parent.args
+        if nr == _NR_CLONE and args:
+            return args[0] & ~0xFF
+        if nr == _NR_CLONE3 and args:
+            words = memory.read_u64s(parent.tid, args[0], 1)
+            return words[0] if words else 0
+        if nr == _NR_VFORK:
+            return _CLONE_VM | _CLONE_VFORK
+        return 0
+
+    def _exec(self, th: Thread, ts: int, cpu: int) -> None:
+        """PTRACE_EVENT_EXEC: exec succeeded. If a non-leader thread exec'd, it now has the leader's tid.
+
+        The other threads of the group are already gone (the kernel reports no exit for the exec'ing
+        thread's old tid), so state keyed by the old tid moves to the leader's tid.
+        """
+        tid = th.tid
+        try:
+            former = ptrace.event_msg(tid)
+        except ProcessGone:
+            former = tid
+        if former != tid:
+            old = self.threads.pop(former, None)
+            if old is not None:
+                old.tid = tid
+                old.pid = tid
+                if not th.exited and not th.quiet:
+                    th.exited = True
+                    self.sink.exit(th, 0, ts, cpu)
+                self.threads[tid] = old
+                th = old
+        self.sink.exec(th, former, ts, cpu)
+        ptrace.resume(tid, 0)
+
+    def _dead(self, tid: int, th: Thread | None, status: int, ts: int, cpu: int) -> None:
+        if th is not None:
+            if not th.exited and not th.quiet:
+                th.exited = True
+                self.sink.exit(th, status, ts, cpu)
+            del self.threads[tid]
+        if tid == self.root:
+            self.root_status = ptrace.exit_code(status)
+
+    # ---- signals and detaching ----------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        sigs = _FORWARDED if self.root is not None else _DETACH_ON
+        for sig in sigs:
+            try:
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread (tests driving the engine from a thread)
+                return
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, old in self._old_handlers.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
+        self._old_handlers.clear()
+
+    def _on_signal(self, sig: int, _frame: FrameType | None) -> None:
+        if self.root is not None:
+            if self.root_status is None and not _tty_delivered_too(sig):
+                try:
+                    os.kill(self.root, sig)
+                except ProcessLookupError:
+                    pass
+            return
+        self._detach_requested = True
+        for tid in list(self.threads):  # wake wait4 even if the signal missed it
+            if ptrace.interrupt(tid) == 0:
+                break
+
+    def request_detach(self) -> None:
+        """Ask the loop to detach everything at its next wake-up (for embedding code and tests)."""
+        self._detach_requested = True
+        for tid in list(self.threads):
+            if ptrace.interrupt(tid) == 0:
+                break
+
+    def detach_all(self) -> None:
+        """Detach every tracee and leave it running (or stopped, if it was group-stopped).
+
+        PTRACE_DETACH only works on a thread in a ptrace-stop, so each thread is first interrupted and
+        its stop collected. A pending signal-delivery-stop is detached with its signal, so the signal is
+        not lost. Children appearing meanwhile are detached too; threads that exit are dropped.
+        """
+        todo = set(self.threads) | set(self._unclaimed) | set(self._pending_children)
+        for tid in list(self._unclaimed):
+            ptrace.detach(tid, 0)
+            todo.discard(tid)
+        self._unclaimed.clear()
+        for tid in list(todo):
+            if ptrace.interrupt(tid) == errno.ESRCH:
+                todo.discard(tid)  # gone, or not (yet) ours
+        deadline = time.monotonic() + 5.0
+        while todo and time.monotonic() < deadline:
+            tid, status, err = ptrace.wait(-1, ptrace.WNOHANG)
+            if tid == 0 or (tid < 0 and err == errno.EINTR):
+                time.sleep(0.001)
+                continue
+            if tid < 0:
+                break
+            if not ptrace.stopped(status):
+                todo.discard(tid)
+                self.threads.pop(tid, None)
+                if tid == self.root:
+                    self.root_status = ptrace.exit_code(status)
+                continue
+            sig, event = ptrace.stop_sig(status), ptrace.stop_event(status)
+            if event in (ptrace.PTRACE_EVENT_CLONE, ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
+                try:
+                    todo.add(ptrace.event_msg(tid))
+                except ProcessGone:
+                    pass
+            deliver = sig if event == 0 and sig != ptrace.SYSCALL_STOP_SIG else 0
+            if event == ptrace.PTRACE_EVENT_STOP and sig in _GROUP_STOP_SIGS:
+                deliver = 0
+            ptrace.detach(tid, deliver)
+            todo.discard(tid)
+            self.threads.pop(tid, None)
+        self.threads.clear()
+        self._pending_children.clear()
+
+
+def _wake_at_exec(th: Thread, nr: int) -> None:
+    """The launch child becomes visible at its execve enter (before, it runs sdu's own fork code)."""
+    if nr in (59, 322):
+        th.quiet = False
+
+
+def _tty_delivered_too(sig: int) -> bool:
+    """True when a SIGINT/SIGQUIT most likely came from our terminal, which signalled the child too.
+
+    The launched command shares our process group; a terminal's ^C or ^\\ reaches every member of the
+    foreground group, so forwarding it would deliver it twice. kill(1) on sdu alone is forwarded.
+    """
+    if sig not in (signal.SIGINT, signal.SIGQUIT):
+        return False
+    for fd in (0, 1, 2):
+        try:
+            return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
