@@ -42,12 +42,23 @@ class SduResult:
     stderr: str
     status: int
 
+    @property
+    def output(self) -> str:
+        """stdout then stderr, the way the golden files hold what sysdig printed."""
+        return self.stdout + self.stderr
 
-def run_sdu(*argv: str, stdin: str = "") -> SduResult:
-    """Run the sdu CLI in-process and capture its output and exit status."""
-    from sysdig_user.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(list(argv))
-    return SduResult(out.getvalue(), err.getvalue(), int(status))
+def run_sdu(*argv: str, stdin: str = "", environ: dict[str, str] | None = None) -> SduResult:
+    """Run the sdu CLI in-process and capture its output and exit status.
+
+    The CLI writes bytes to a binary stdout (utf-8, surrogateescape), so stdout here is a BytesIO
+    decoded the same way. ``environ`` replaces the process environment the CLI sees (TZ=UTC).
+    """
+    from sysdig_user.cli import Environment, main
+
+    out, err = io.BytesIO(), io.StringIO()
+    env = Environment(out, err, dict(os.environ) if environ is None else environ)
+    with contextlib.redirect_stdout(io.StringIO()) as stray:
+        status = main(list(argv), env)
+    text = out.getvalue().decode("utf-8", "surrogateescape") + stray.getvalue()
+    return SduResult(text, err.getvalue(), int(status))

@@ -1,0 +1,250 @@
+"""sdu's command line, declared once as data: sysdig 0.29.3's options plus sdu's live-tracing ones.
+
+``OPTIONS`` drives the parser (``parse_argv``), ``--help`` (``help_text``) and the tests. Parsing
+follows GNU getopt_long as sysdig uses it: options and filter words may be interleaved (argv is
+permuted), short options cluster (``-qS``), an option's value may be attached (``-n10``,
+``--numevents=10``), ``--`` ends the options. sdu adds one thing after ``--``: a command to launch
+under the tracer (``sdu [options] [filter] -- CMD ARGS``).
+
+``-c NAME`` may take the next word as the chisel's arguments; how many words it takes depends on the
+chisel, so the parser asks a callback (sysdig's parse_chisel_args rules live in the chisel registry).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sysdig_user.errors import SduError
+
+
+class UsageError(SduError):
+    """Bad command line (getopt's message); sysdig exits with status 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    short: str | None  # one letter, or None for long-only options
+    long: tuple[str, ...]  # long names, first one shown in --help
+    dest: str  # attribute of CliOptions it sets
+    metavar: str | None  # None: a flag; else the option takes a value
+    help: str
+    group: str = "Output"
+    append: bool = False  # value options that may repeat (-r, -c)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("A", ("print-ascii",), "print_ascii", None,
+           "Only print the text portion of data buffers, and echo end-of-lines.", "Data buffers"),
+    Option("b", ("print-base64",), "print_base64", None, "Print data buffers in base64.", "Data buffers"),
+    Option("x", ("print-hex",), "print_hex", None, "Print data buffers in hex.", "Data buffers"),
+    Option("X", ("print-hex-ascii",), "print_hex_ascii", None,
+           "Print data buffers in hex and ASCII.", "Data buffers"),
+    Option("c", ("chisel",), "chisels", "chiselname",
+           "Run the specified chisel; its arguments, if any, follow the name.", "Chisels", True),
+    Option(None, ("list-chisels",), "list_chisels", None, "List the available chisels (also -cl).",
+           "Chisels"),
+    Option("i", ("chisel-info",), "chisel_info", "chiselname",
+           "Describe a chisel found in the -cl list, with its arguments.", "Chisels"),
+    Option("d", ("displayflt",), "display_filter", None,
+           "Apply the filter after the state engine has seen the event.", "Filtering"),
+    Option("D", ("debug",), "debug", None, "Also print sysdig-internal events.", "Filtering"),
+    Option("h", ("help",), "help", None, "Print this page.", "General"),
+    Option(None, ("version",), "version", None, "Print version number.", "General"),
+    Option("j", ("json",), "json", None, "Emit output as json.", "Output"),
+    Option("L", ("list-events",), "list_events", None, "List the events that the engine supports.",
+           "General"),
+    Option("l", ("list",), "list_fields", None,
+           "List the fields that can be used for filtering and output formatting.", "General"),
+    Option("n", ("numevents",), "numevents", "num", "Stop capturing after <num> events.", "Capture"),
+    Option("P", ("progress",), "progress", None,
+           "Print progress on stderr while processing trace files.", "Output"),
+    Option("p", ("print",), "print_format", "output_format",
+           "Format used to print events (see -l for the fields); a list of PIDs attaches the tracer.",
+           "Output"),
+    Option(None, ("pid",), "pids", "pid[,pid...]", "Trace the given running processes (sdu).",
+           "Capture", True),
+    Option("q", ("quiet",), "quiet", None, "Don't print events on the screen.", "Output"),
+    Option("r", ("read", "readfile"), "read", "readfile", "Read the events from <readfile>.",
+           "Capture", True),
+    Option("S", ("summary",), "summary", None,
+           "Print the event summary (the list of the top events) when the capture ends.", "Output"),
+    Option("s", ("snaplen",), "snaplen", "len",
+           "Capture the first <len> bytes of each I/O buffer (default 80).", "Capture"),
+    Option("t", ("timetype",), "timetype", "timetype",
+           "Event time: h human-readable, a absolute, r relative to the capture start, d delta "
+           "between enter and exit, D delta from the previous event.", "Output"),
+    Option("a", ("abstime",), "abstime", None, "Same as -t a.", "Output"),
+    Option("v", ("verbose",), "verbose", None,
+           "Print the full content of data buffers, and a summary at the end.", "Output"),
+    Option("w", ("write", "writefile"), "write", "writefile", "Write the captured events to <writefile>.",
+           "Capture"),
+    Option("z", ("compress",), "compress", None, "Used with -w, compress the tracefile.", "Capture"),
+    Option(None, ("unbuffered",), "unbuffered", None, "Flush the output after every event.", "Output"),
+)
+
+_BY_SHORT = {o.short: o for o in OPTIONS if o.short}
+_BY_LONG = {name: o for o in OPTIONS for name in o.long}
+_PID_LIST = re.compile(r"^\d+(,\d+)*$")
+
+#: Given a chisel name and the words after it, the argument string the chisel takes (or None).
+ChiselArgs = Callable[[str, Sequence[str]], "str | None"]
+
+
+@dataclass(slots=True)
+class CliOptions:
+    read: list[str] = field(default_factory=list)
+    write: str | None = None
+    compress: bool = False
+    numevents: str | None = None
+    snaplen: str | None = None
+    timetype: str | None = None
+    abstime: bool = False
+    json: bool = False
+    print_ascii: bool = False
+    print_base64: bool = False
+    print_hex: bool = False
+    print_hex_ascii: bool = False
+    buffer_flags: list[str] = field(default_factory=list)  # letters of -A/-b/-x/-X in order given
+    verbose: bool = False
+    quiet: bool = False
+    summary: bool = False
+    progress: bool = False
+    list_fields: bool = False
+    list_events: bool = False
+    list_chisels: bool = False
+    chisel_info: str | None = None
+    chisels: list[tuple[str, str | None]] = field(default_factory=list)
+    print_format: str | None = None
+    pids: list[int] = field(default_factory=list)
+    display_filter: bool = False
+    debug: bool = False
+    unbuffered: bool = False
+    help: bool = False
+    version: bool = False
+    filter_words: list[str] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+
+    @property
+    def filter(self) -> str:
+        """The filter: every non-option word, joined by single spaces (as sysdig does)."""
+        return " ".join(self.filter_words)
+
+    @property
+    def is_live(self) -> bool:
+        return bool(self.pids or self.command) and not self.read
+
+
+def _apply(opts: CliOptions, opt: Option, value: str | None, rest: list[str],
+           chisel_args: ChiselArgs | None) -> None:
+    dest = opt.dest
+    if opt.metavar is None:
+        setattr(opts, dest, True)
+        if dest in ("print_ascii", "print_base64", "print_hex", "print_hex_ascii"):
+            opts.buffer_flags.append(opt.short or "")
+        return
+    assert value is not None
+    if dest == "chisels":
+        if value == "l":  # -cl
+            opts.list_chisels = True
+            return
+        args = chisel_args(value, rest) if chisel_args is not None else None
+        if args is not None:
+            rest.pop(0)
+        opts.chisels.append((value, args))
+        return
+    if dest == "print_format" and _PID_LIST.match(value):
+        opts.pids.extend(int(p) for p in value.split(","))
+        return
+    if dest == "pids":
+        if not _PID_LIST.match(value):
+            raise UsageError(f"invalid pid list '{value}'")
+        opts.pids.extend(int(p) for p in value.split(","))
+        return
+    if opt.append:
+        getattr(opts, dest).append(value)
+    else:
+        setattr(opts, dest, value)
+
+
+def _long_option(opts: CliOptions, word: str, rest: list[str], chisel_args: ChiselArgs | None) -> None:
+    name, eq, value = word[2:].partition("=")
+    opt = _BY_LONG.get(name)
+    if opt is None:
+        matches = [o for n, o in _BY_LONG.items() if n.startswith(name)]
+        if len({id(m) for m in matches}) != 1:
+            kind = "ambiguous" if matches else "unrecognized"
+            raise UsageError(f"sdu: {kind} option '--{name}'")
+        opt = matches[0]
+    if opt.metavar is None:
+        if eq:
+            raise UsageError(f"sdu: option '--{opt.long[0]}' doesn't allow an argument")
+        _apply(opts, opt, None, rest, chisel_args)
+        return
+    if not eq:
+        if not rest:
+            raise UsageError(f"sdu: option '--{opt.long[0]}' requires an argument")
+        value = rest.pop(0)
+    _apply(opts, opt, value, rest, chisel_args)
+
+
+def _short_options(opts: CliOptions, word: str, rest: list[str], chisel_args: ChiselArgs | None) -> None:
+    k = 1
+    while k < len(word):
+        letter = word[k]
+        opt = _BY_SHORT.get(letter)
+        if opt is None:
+            raise UsageError(f"sdu: invalid option -- '{letter}'")
+        if opt.metavar is None:
+            _apply(opts, opt, None, rest, chisel_args)
+            k += 1
+            continue
+        value = word[k + 1:]
+        if not value:
+            if not rest:
+                raise UsageError(f"sdu: option requires an argument -- '{letter}'")
+            value = rest.pop(0)
+        _apply(opts, opt, value, rest, chisel_args)
+        return
+
+
+def parse_argv(argv: Sequence[str], chisel_args: ChiselArgs | None = None) -> CliOptions:
+    """Parse sdu's argv (without the program name)."""
+    opts = CliOptions()
+    rest = list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word == "--":
+            opts.command = rest
+            break
+        if word.startswith("--"):
+            _long_option(opts, word, rest, chisel_args)
+        elif word.startswith("-") and len(word) > 1:
+            _short_options(opts, word, rest, chisel_args)
+        else:
+            opts.filter_words.append(word)
+    return opts
+
+
+def help_text(version: str) -> str:
+    """``--help``: usage and every option, grouped, from OPTIONS."""
+    lines = [f"sdu version {version} (sysdig {SYSDIG_VERSION} compatible, userspace)",
+             "Usage: sdu [options] [-p <output_format>] [filter] [-- command [args]]", ""]
+    groups: dict[str, list[Option]] = {}
+    for o in OPTIONS:
+        groups.setdefault(o.group, []).append(o)
+    for group, opts in groups.items():
+        lines.append(f"{group}:")
+        for o in opts:
+            names = ([f"-{o.short}"] if o.short else []) + [f"--{n}" for n in o.long[:1]]
+            spec = ", ".join(names) + (f" <{o.metavar}>" if o.metavar else "")
+            if len(spec) < 26:
+                lines.append(f" {spec.ljust(26)}{o.help}")
+            else:
+                lines.append(f" {spec}")
+                lines.append(" " * 27 + o.help)
+        lines.append("")
+    return "\n".join(lines)
+
+
+SYSDIG_VERSION = "0.29.3"

@@ -1,0 +1,216 @@
+"""``-p`` formats: compiled once into (literal, field) pairs, then applied to each event.
+
+Follows sinsp_evt_formatter (sysdig 0.29.3): a leading ``*`` prints events whose fields are missing
+with ``<NA>``; without it an event with any missing field is not printed at all. ``%field``,
+``%field[arg]`` and ``%field.argname`` name fields; ``%<N>field`` pads or cuts the field text to N
+characters. Text between tokens is copied. The default line is DEFAULT_FORMAT.
+
+Fields come from the registry (sysdig_user.fields.registry.resolve_token). The few whose text depends
+on command-line options (evt.args/evt.info with -A/-x/-X/-b/-v, evt.arg.X for data buffers, and
+evt.outputtime with -t) are bound here instead, so that one formatter carries all of its options.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sysdig_user.errors import SduError
+from sysdig_user.output.render import RenderOptions, param_display, render_args
+from sysdig_user.output.timefmt import OutputTime
+
+if TYPE_CHECKING:
+    from sysdig_user.event import Event
+
+DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
+NA = "<NA>"
+
+
+class FormatError(SduError):
+    """A -p format sysdig would refuse; the message is sysdig's."""
+
+
+class BoundFieldLike(Protocol):
+    """What the formatter needs of a registry field: a value (None when missing) and its text."""
+
+    def extract(self, evt: Event) -> Any: ...
+
+    def to_text(self, value: Any) -> str: ...
+
+
+#: registry.resolve_token: the field at the start of a text and how many characters it spans.
+Matcher = Callable[[str], "tuple[Any, int]"]
+
+
+@dataclass(slots=True)
+class OutputOptions:
+    """Everything from the command line that changes how an event prints."""
+
+    render: RenderOptions = field(default_factory=RenderOptions)
+    time: OutputTime = field(default_factory=OutputTime)
+    json: bool = False
+
+
+# ------------------------------------------------------------------------------ option-bound fields
+
+class _ArgsField:
+    """evt.args / evt.info: never missing (empty string for events without params)."""
+
+    __slots__ = ("opts",)
+    json_number = False
+
+    def __init__(self, opts: RenderOptions) -> None:
+        self.opts = opts
+
+    def extract(self, evt: Event) -> Any:
+        return render_args(evt, self.opts)
+
+    def to_text(self, value: Any) -> str:
+        return str(value)
+
+
+class _ArgField:
+    """evt.arg.NAME / evt.arg[N]: resolved text of one param; missing when the event lacks it."""
+
+    __slots__ = ("index", "name", "opts")
+    json_number = False
+
+    def __init__(self, opts: RenderOptions, arg: str) -> None:
+        self.opts = opts
+        self.name = arg
+        self.index = int(arg) if arg.isdigit() else -1
+
+    def extract(self, evt: Event) -> Any:
+        info = evt.info
+        if info is None:
+            return None
+        idx = self.index if self.index >= 0 else info.param_index(self.name)
+        if idx < 0 or idx >= evt.param_count:
+            return None
+        return param_display(evt, idx, self.opts)
+
+    def to_text(self, value: Any) -> str:
+        return str(value)
+
+
+class _OutputTimeField:
+    """evt.outputtime: text per -t mode; the JSON value is the timestamp in ns."""
+
+    __slots__ = ("time",)
+    json_number = True
+
+    def __init__(self, time: OutputTime) -> None:
+        self.time = time
+
+    def extract(self, evt: Event) -> Any:
+        return evt
+
+    def to_text(self, value: Any) -> str:
+        return self.time.text(value)
+
+    def to_json(self, value: Any) -> Any:
+        return value.ts
+
+
+def _local_field(name: str, arg: str | None, opts: OutputOptions) -> BoundFieldLike | None:
+    if name in ("evt.args", "evt.info") and arg is None:
+        return _ArgsField(opts.render)
+    if name == "evt.arg" and arg:
+        return _ArgField(opts.render, arg)
+    if name == "evt.outputtime" and arg is None:
+        return _OutputTimeField(opts.time)
+    return None
+
+
+# ----------------------------------------------------------------------------------------- compile
+
+@dataclass(slots=True)
+class Token:
+    literal: str  # text printed before the field
+    key: str  # the field as written (JSON key)
+    field: BoundFieldLike
+    width: int = 0
+
+
+def _bind(text: str, match: Matcher, opts: OutputOptions) -> tuple[BoundFieldLike, int]:
+    """Bind the field at the start of ``text`` (the registry decides the syntax and span), then
+    substitute the option-bound version of the few fields this module owns."""
+    try:
+        bound, used = match(text)
+    except SduError as exc:
+        raise FormatError("invalid formatting token " + text) from exc
+    local = _local_field(getattr(bound, "name", ""), getattr(bound, "arg", None), opts)
+    return (local if local is not None else bound), used
+
+
+def compile_format(fmt: str, match: Matcher, opts: OutputOptions) -> tuple[list[Token], str, bool]:
+    """Parse a -p format into tokens, the trailing literal and whether every field is required."""
+    require_all = True
+    if fmt.startswith("*"):
+        require_all = False
+        fmt = fmt[1:]
+    tokens: list[Token] = []
+    literal: list[str] = []
+    i, n = 0, len(fmt)
+    while i < n:
+        c = fmt[i]
+        if c != "%":
+            literal.append(c)
+            i += 1
+            continue
+        if i == n - 1:
+            raise FormatError("invalid formatting syntax: formatting cannot end with a %")
+        j = i + 1
+        while j < n and fmt[j].isdigit():
+            j += 1
+        if j == n:
+            raise FormatError("invalid formatting syntax: formatting cannot end with a number")
+        width = int(fmt[i + 1:j]) if j > i + 1 else 0
+        bound, used = _bind(fmt[j:], match, opts)
+        end = j + used
+        key = fmt[j:end]
+        tokens.append(Token("".join(literal), key, bound, width))
+        literal = []
+        i = end
+    return tokens, "".join(literal), require_all
+
+
+# ------------------------------------------------------------------------------------------ format
+
+class Formatter:
+    """Turns events into output lines (without the newline); None means "do not print"."""
+
+    def __init__(self, fmt: str, match: Matcher | None = None, opts: OutputOptions | None = None) -> None:
+        if match is None:
+            from sysdig_user.fields.registry import resolve_token
+
+            match = resolve_token
+        self.opts = opts or OutputOptions()
+        self.tokens, self.tail, self.require_all = compile_format(fmt, match, self.opts)
+        self._plan = [(t.literal, t.field.extract, t.field.to_text, t.width) for t in self.tokens]
+        if self.opts.json:
+            from sysdig_user.output.json import JsonLine
+
+            self._json: JsonLine | None = JsonLine(self.tokens, self.require_all)
+        else:
+            self._json = None
+
+    def format(self, evt: Event) -> str | None:
+        if self._json is not None:
+            return self._json.format(evt)
+        out: list[str] = []
+        require_all = self.require_all
+        for literal, extract, to_text, width in self._plan:
+            value = extract(evt)
+            if value is None:
+                if require_all:
+                    return None
+                text = NA
+            else:
+                text = to_text(value)
+            if width:
+                text = text[:width].ljust(width)
+            out.append(literal)
+            out.append(text)
+        out.append(self.tail)
+        return "".join(out)

@@ -1,0 +1,46 @@
+"""sysdig-compatible argv parsing (getopt_long semantics) from the option table."""
+from __future__ import annotations
+
+import pytest
+
+from sysdig_user.cli_options import OPTIONS, UsageError, help_text, parse_argv
+
+
+def test_options_and_filter_words_interleave() -> None:
+    opts = parse_argv(["-r", "a.scap", "evt.type=open", "-p%evt.num", "and", "-qS", "proc.name=cat"])
+    assert opts.read == ["a.scap"]
+    assert opts.print_format == "%evt.num"
+    assert opts.quiet and opts.summary
+    assert opts.filter == "evt.type=open and proc.name=cat"
+
+
+def test_long_options_and_values() -> None:
+    opts = parse_argv(["--read=x", "--numevents", "5", "--json", "--timetype=r"])
+    assert (opts.read, opts.numevents, opts.json, opts.timetype) == (["x"], "5", True, "r")
+
+
+def test_pid_list_and_command() -> None:
+    opts = parse_argv(["-p", "12,13", "proc.name=x", "--", "ls", "-l"])
+    assert opts.pids == [12, 13]
+    assert opts.print_format is None
+    assert opts.command == ["ls", "-l"]
+
+
+def test_chisel_args_callback_and_cl() -> None:
+    opts = parse_argv(["-c", "topfiles", "fd.type", "x"], lambda name, rest: rest[0])
+    assert opts.chisels == [("topfiles", "fd.type")]
+    assert opts.filter == "x"
+    assert parse_argv(["-cl"]).list_chisels
+
+
+def test_bad_options() -> None:
+    with pytest.raises(UsageError, match="invalid option -- 'Q'"):
+        parse_argv(["-Q"])
+    with pytest.raises(UsageError, match="requires an argument"):
+        parse_argv(["-r"])
+
+
+def test_help_lists_every_option() -> None:
+    text = help_text("x")
+    for opt in OPTIONS:
+        assert f"--{opt.long[0]}" in text
