@@ -1,10 +1,15 @@
 """File descriptor state: one FdInfo per open fd, in tables shared by the threads of a process.
 
-Mirrors libsinsp's sinsp_fdinfo: the fd type decides which of the name or socket-tuple fields are set.
-Parsers (state/parsers*.py) create and update these; fields read them through ``Event.fdinfo``.
+Mirrors libsinsp's sinsp_fdinfo (libs e5c53d64): the fd type decides which of the name or socket-tuple
+fields are set. Parsers (state/parsers_*.py) create and update these; fields read them through
+``Event.fdinfo``. Socket names follow sinsp's ``sockinfo_to_str``/``get_param_as_str`` spelling
+(``10.0.0.2:40000->93.184.216.34:80``, ``2001:db8::1:80``, ``0->ffff9a00 /run/x.sock``) because
+sysdig prints ``fd.name`` straight from the stored name.
 """
 from __future__ import annotations
 
+import copy
+import socket
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -43,6 +48,9 @@ TYPE_CHARS: dict[FdType, str] = {
     FdType.NETLINK: "n", FdType.BPF: "b", FdType.USERFAULTFD: "u",
 }
 
+IP_SOCKS = frozenset({FdType.IPV4_SOCK, FdType.IPV6_SOCK})
+SERVER_SOCKS = frozenset({FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK})
+
 
 class Role(IntEnum):
     """Which end of a connection this fd is (sinsp FLAGS_ROLE_CLIENT / FLAGS_ROLE_SERVER)."""
@@ -50,6 +58,17 @@ class Role(IntEnum):
     NONE = 0
     CLIENT = 1
     SERVER = 2
+
+
+class L4(IntEnum):
+    """scap_l4_proto."""
+
+    UNKNOWN = 0
+    NA = 1
+    TCP = 2
+    UDP = 3
+    ICMP = 4
+    RAW = 5
 
 
 @dataclass(slots=True)
@@ -60,7 +79,8 @@ class FdInfo:
     open_flags: int = 0  # PPM_O_* bits
     dev: int = 0
     ino: int = 0
-    # sockets: addresses are raw network-order bytes (4 or 16), ports host order
+    # sockets: addresses are raw network-order bytes (4 or 16), ports host order. Server sockets
+    # (IPV*_SERVSOCK) keep their one address in sip/sport, as sinsp's m_ipv4serverinfo does.
     sip: bytes = b""
     sport: int = 0
     dip: bytes = b""
@@ -69,12 +89,28 @@ class FdInfo:
     role: Role = Role.NONE
     unix_source: int = 0
     unix_dest: int = 0
+    connected: bool = False
     # per-fd counters some fields and chisels use
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def typechar(self) -> str:
         return TYPE_CHARS.get(self.type, "o")
+
+    @property
+    def is_ip_socket(self) -> bool:
+        return self.type in IP_SOCKS
+
+    @property
+    def is_tcp(self) -> bool:
+        return self.type in IP_SOCKS and self.l4proto == L4.TCP
+
+    def clone(self, fd: int) -> FdInfo:
+        """A copy under a new number (dup, fork): later changes to one do not touch the other."""
+        new = copy.copy(self)
+        new.fd = fd
+        new.extra = dict(self.extra)
+        return new
 
 
 class FdTable:
@@ -95,5 +131,46 @@ class FdTable:
     def remove(self, fd: int) -> FdInfo | None:
         return self.fds.pop(fd, None)
 
+    def copy(self) -> FdTable:
+        """A deep copy, as a forked child gets (sinsp copies every fd, ignoring O_CLOEXEC)."""
+        new = FdTable()
+        new.fds = {fd: info.clone(fd) for fd, info in self.fds.items()}
+        return new
+
     def __len__(self) -> int:
         return len(self.fds)
+
+
+# ------------------------------------------------------------------------------------- address names
+
+def ip_str(addr: bytes) -> str:
+    """inet_ntop of a raw address (4 or 16 bytes); glibc's spelling, e.g. ``2001:db8::3``."""
+    if len(addr) == 4:
+        return socket.inet_ntop(socket.AF_INET, addr)
+    if len(addr) == 16:
+        return socket.inet_ntop(socket.AF_INET6, addr)
+    return ""
+
+
+def is_ipv4_mapped(addr: bytes) -> bool:
+    """True for ::ffff:a.b.c.d (sinsp_utils::is_ipv4_mapped_ipv6 also accepts the all-zero address)."""
+    return len(addr) == 16 and (addr[:12] == b"\0" * 10 + b"\xff\xff" or addr == b"\0" * 16)
+
+
+def tuple_name(sip: bytes, sport: int, dip: bytes, dport: int) -> str:
+    """``sip:sport->dip:dport`` as sinsp's ipv4tuple_to_string / ipv6tuple_to_string (ports numeric)."""
+    return f"{ip_str(sip)}:{sport}->{ip_str(dip)}:{dport}"
+
+
+def unix_tuple_name(source: int, dest: int, path: str) -> str:
+    """``%lx->%lx path``: how sinsp renders an AF_UNIX socket tuple."""
+    return f"{source:x}->{dest:x} {path}"
+
+
+def sockinfo_name(info: FdInfo) -> str:
+    """The name sinsp gives a socket fd from its current addresses (sinsp_utils::sockinfo_to_str)."""
+    if info.type in IP_SOCKS:
+        return tuple_name(info.sip, info.sport, info.dip, info.dport)
+    if info.type in SERVER_SOCKS:
+        return f"{ip_str(info.sip)}:{info.sport}"
+    return info.name

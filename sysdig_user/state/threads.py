@@ -1,26 +1,46 @@
-"""Thread state: one ThreadInfo per tid, mirroring libsinsp's sinsp_threadinfo.
+"""Thread state: one ThreadInfo per tid, mirroring libsinsp's sinsp_threadinfo (libs e5c53d64).
 
-A process is its main thread (tid == pid); other threads point at it through ``main`` and share its
-FdTable when created with CLONE_FILES. Parsers (state/parsers*.py) keep the table current; fields read
-it through ``Event.thread``.
+A process is its main thread (tid == pid). Threads flagged PPM_CL_CLONE_FILES share their main
+thread's FdTable object (sinsp's get_fd_table() walks to the main thread the same way), so an fd opened
+by one thread resolves from all of them; without the flag a thread keeps its own table (verified with
+sysdig: such a thread's fds do not resolve from the main thread). The cwd always lives on the main
+thread, whatever the clone flags (verified with sysdig: a thread's chdir moves its whole process).
+Parsers (state/parsers_*.py) keep the table current; fields read it through ``Event.thread``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.state.fds import FdTable
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
 
+_CLONE = dict(FLAG_TABLES["clone_flags"])
 # PPM_CL_* bits used by state (clone_flags table)
-CL_CLONE_FILES = 0x1
-CL_CLONE_THREAD = 0x2000
-CL_NAME_CHANGED = 0x20000
-CL_CLOSED = 0x40000
+CL_CLONE_FILES = _CLONE["CLONE_FILES"]
+CL_CLONE_FS = _CLONE["CLONE_FS"]
+CL_CLONE_THREAD = _CLONE["CLONE_THREAD"]
+CL_CLONE_INVERTED = _CLONE["CLONE_INVERTED"]
+CL_NAME_CHANGED = _CLONE["NAME_CHANGED"]
+CL_CLOSED = _CLONE["CLOSED"]
+CL_CLONE_VFORK = _CLONE["CLONE_VFORK"]
+# sinsp-internal bits (ppm_events_public.h): not in the printable table
+CL_ACTIVE = 1 << 19
+CL_PIPE_SRC = 1 << 21
+CL_PIPE_DST = 1 << 22
 
 NA = "<NA>"
+UNKNOWN_ID = 0xFFFFFFFF
+NO_EVENT = -1  # lastevent_type before any enter event
+
+
+def normalize_cwd(path: str) -> str:
+    """sinsp keeps cwd with a trailing '/' so that joining a relative name is a concatenation."""
+    return path if not path or path.endswith("/") else path + "/"
 
 
 @dataclass(slots=True, eq=False)
@@ -34,14 +54,14 @@ class ThreadInfo:
     exe: str = NA
     exepath: str = ""
     args: list[str] = field(default_factory=list)
-    cwd: str = ""
+    cwd: str = ""  # with a trailing '/'; the main thread's is the process's (ThreadTable.get_cwd)
     env: list[str] = field(default_factory=list)
     cgroups: list[str] = field(default_factory=list)
     root: str = "/"
     fdlimit: int = 0
     flags: int = 0
-    uid: int = 0xFFFFFFFF
-    gid: int = 0xFFFFFFFF
+    uid: int = UNKNOWN_ID
+    gid: int = UNKNOWN_ID
     loginuid: int = -1
     vtid: int = -1
     vpid: int = -1
@@ -53,18 +73,32 @@ class ThreadInfo:
     pfminor: int = 0
     exe_writable: bool = False
     clone_ts: int = 0  # ns, 0 if unknown
+    lastexec_ts: int = 0
     # the process's fd table; threads with CLONE_FILES share their main thread's object
     fdtable: FdTable = field(default_factory=FdTable)
     # the pending enter event of this thread, cleared at its exit (the one cross-event stash)
     last_enter: Event | None = None
-    # the last event seen on this thread (for evt.latency, evt.deltatime per thread)
+    # sinsp's m_lastevent_type / m_lastevent_fd: what pairing and fd.num are computed from
+    lastevent_type: int = NO_EVENT
+    lastevent_fd: int = -1
+    # evt.latency: exit ts - enter ts for the last exit (0 after an enter)
+    latency: int = 0
+    last_latency_entertime: int = 0
+    # the last event seen on this thread (for per-thread deltas)
     last_event_ts: int = 0
+    # live threads (tid != pid) pointing at this main thread; a main thread with some is kept (CLOSED)
+    nchilds: int = 0
     # free slots for fields/chisels that keep per-thread figures
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def is_main_thread(self) -> bool:
         return self.tid == self.pid
+
+    @property
+    def is_placeholder(self) -> bool:
+        """sinsp's 'invalid' thread test: created for an unknown tid, nothing learnt since."""
+        return self.comm == NA and self.uid == UNKNOWN_ID
 
     @property
     def cmdline(self) -> str:
@@ -83,12 +117,62 @@ class ThreadTable:
     def get(self, tid: int) -> ThreadInfo | None:
         return self.threads.get(tid)
 
+    def placeholder(self, tid: int) -> ThreadInfo:
+        """The thread sinsp invents for an unknown tid in a capture (scap-format.md §13): comm=exe=<NA>,
+        pid=tid, ptid=-1, uid/gid 0xFFFFFFFF. It is added to the table, so it persists."""
+        return self.add(ThreadInfo(tid=tid, pid=tid))
+
     def add(self, info: ThreadInfo) -> ThreadInfo:
+        """Insert (or replace) a thread; CLONE_FILES threads are linked to their main thread's fds."""
+        old = self.threads.get(info.tid)
+        if old is not None and old is not info:
+            self._unref_main(old)
         self.threads[info.tid] = info
+        if info.tid != info.pid:
+            main = self.threads.get(info.pid)
+            if main is not None:
+                if info.flags & CL_CLONE_THREAD:
+                    main.nchilds += 1
+                if info.flags & CL_CLONE_FILES:
+                    info.fdtable = main.fdtable
         return info
 
-    def remove(self, tid: int) -> ThreadInfo | None:
-        return self.threads.pop(tid, None)
+    def link_all(self) -> None:
+        """Recompute main-thread links after a PL block (entries may list threads before their main)."""
+        for info in self.threads.values():
+            info.nchilds = 0
+        for info in self.threads.values():
+            if info.tid == info.pid:
+                continue
+            main = self.threads.get(info.pid)
+            if main is None:
+                continue
+            if info.flags & CL_CLONE_THREAD:
+                main.nchilds += 1
+            if info.flags & CL_CLONE_FILES:
+                info.fdtable = main.fdtable
+
+    def _unref_main(self, info: ThreadInfo) -> None:
+        if info.tid != info.pid and info.flags & CL_CLONE_THREAD:
+            main = self.threads.get(info.pid)
+            if main is not None and main.nchilds > 0:
+                main.nchilds -= 1
+
+    def remove(self, tid: int, force: bool = False) -> ThreadInfo | None:
+        """Drop a thread. A main thread that other threads still use is only flagged CLOSED, as sinsp's
+        remove_thread does, so their shared fd table and cwd stay reachable."""
+        info = self.threads.get(tid)
+        if info is None:
+            return None
+        if info.nchilds and not force:
+            info.flags |= CL_CLOSED
+            return None
+        self._unref_main(info)
+        del self.threads[tid]
+        return info
+
+    def clear(self) -> None:
+        self.threads.clear()
 
     def main_thread(self, info: ThreadInfo) -> ThreadInfo:
         if info.pid == info.tid:
@@ -98,8 +182,22 @@ class ThreadTable:
     def parent(self, info: ThreadInfo) -> ThreadInfo | None:
         return self.threads.get(info.ptid)
 
+    def cwd_owner(self, info: ThreadInfo) -> ThreadInfo:
+        """The thread holding the process cwd: the main thread when it is known."""
+        return self.main_thread(info)
+
+    def get_cwd(self, info: ThreadInfo) -> str:
+        return self.cwd_owner(info).cwd
+
+    def set_cwd(self, info: ThreadInfo, path: str) -> None:
+        """sinsp_threadinfo::set_cwd: resolve ``path`` against the current cwd, keep a trailing '/'."""
+        from sysdig_user.state.parsers_files import concatenate_paths
+
+        owner = self.cwd_owner(info)
+        owner.cwd = normalize_cwd(concatenate_paths(owner.cwd, path))
+
     def __len__(self) -> int:
         return len(self.threads)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ThreadInfo]:
         return iter(self.threads.values())

@@ -1,0 +1,1015 @@
+"""The evt.* fields: event identity, times, return values, arguments and I/O classification.
+
+Semantics follow libsinsp's sinsp_filter_check_gen_event and sinsp_filter_check_event (filterchecks.cpp
+at libs e5c53d64, the code behind sysdig 0.29.3), including its quirks, each noted where it matters:
+"human" times use the UTC offset of *now* (sinsp gmt2local(0)), evt.deltatime measures from the previous
+event the same use of the field saw, a filter on FLAGS params via evt.rawarg stops sysdig.
+Argument text (evt.args, evt.arg.X, evt.info) comes from the formatter's renderer
+(sysdig_user.output.render), imported when first needed so the two modules stay independent.
+"""
+from __future__ import annotations
+
+import errno
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sysdig_user.event_table import EC, EF, EVENTS, PF, PPM_SC, PT, event_code
+from sysdig_user.fields.base import (
+    ArgSyntax,
+    Custom,
+    Extractor,
+    FieldClass,
+    FieldDef,
+    FieldError,
+    FieldFlag,
+    plain,
+    view_of,
+)
+from sysdig_user.state.fds import FdType
+
+if TYPE_CHECKING:
+    from sysdig_user.event import Event
+
+ONE_SECOND = 1_000_000_000
+_GENERIC = frozenset({0, 1})  # PPME_GENERIC_E / _X: the syscall id is param 0
+_SCHEDSWITCH_6_E = event_code("switch", True)
+
+
+def _param_index_table(name: str) -> tuple[int, ...]:
+    """Index of param ``name`` for every event code (-1 where absent): precomputed, never searched."""
+    return tuple(e.param_index(name) for e in EVENTS)
+
+
+_RES_IDX = _param_index_table("res")
+_FD_IDX = _param_index_table("fd")
+_DATA_IDX = _param_index_table("data")
+_CREATES_FD_EXIT = frozenset(e.code for e in EVENTS if e.flags & EF.CREATES_FD and e.code & 1)
+
+
+def _param_named(evt: Event, table: tuple[int, ...]) -> Any:
+    code = evt.type
+    if code >= len(table):
+        return None
+    idx = table[code]
+    if idx < 0 or idx >= evt.nparams:
+        return None
+    return evt.param(idx)
+
+
+def return_value(evt: Event) -> int | None:
+    """sinsp's "res", or the "fd" of an fd-creating exit event; None when the event has neither."""
+    res = _param_named(evt, _RES_IDX)
+    if res is None and evt.type in _CREATES_FD_EXIT:
+        res = _param_named(evt, _FD_IDX)
+    return res if isinstance(res, int) else None
+
+
+def _flags(evt: Event) -> EF:
+    info = evt.info
+    return info.flags if info is not None else EF.NONE
+
+
+def _category(evt: Event) -> EC:
+    info = evt.info
+    if info is None:
+        return EC.UNKNOWN
+    if evt.type in _GENERIC:
+        sc = evt.param(0)
+        return PPM_SC[sc].category if isinstance(sc, int) and sc < len(PPM_SC) else EC.UNKNOWN
+    return info.category
+
+
+# ------------------------------------------------------------------------------------------------ times
+
+def _local_offset() -> int:
+    """sinsp's gmt2local(0): the UTC offset (seconds) in force *now*, applied to every timestamp."""
+    now = time.time()
+    return int(time.mktime(time.localtime(now)) - time.mktime(time.gmtime(now)))
+
+
+_OFFSET = _local_offset()
+
+
+def _clock(ts: int) -> time.struct_time:
+    return time.gmtime(ts // ONE_SECOND + _OFFSET)
+
+
+def _time(evt: Event) -> str:
+    return time.strftime("%H:%M:%S", _clock(evt.ts)) + f".{evt.ts % ONE_SECOND:09d}"
+
+
+def _time_s(evt: Event) -> str:
+    return time.strftime("%H:%M:%S", _clock(evt.ts))
+
+
+def _time_iso8601(evt: Event) -> str:
+    ts = evt.ts
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // ONE_SECOND)) + f".{ts % ONE_SECOND:09d}+0000"
+
+
+def _datetime(evt: Event) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", _clock(evt.ts)) + f".{evt.ts % ONE_SECOND:09d}"
+
+
+def _datetime_s(evt: Event) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", _clock(evt.ts))
+
+
+def _rawtime(evt: Event) -> int:
+    return evt.ts
+
+
+def _rawtime_s(evt: Event) -> int:
+    return evt.ts // ONE_SECOND
+
+
+def _rawtime_ns(evt: Event) -> int:
+    return evt.ts % ONE_SECOND
+
+
+def _rel(evt: Event) -> int:
+    first = getattr(view_of(evt), "first_ts", None)
+    if not isinstance(first, int):
+        first = evt.ts
+    return (evt.ts - first) & 0xFFFFFFFFFFFFFFFF
+
+
+def _reltime(evt: Event) -> int:
+    return _rel(evt)
+
+
+def _reltime_s(evt: Event) -> int:
+    return _rel(evt) // ONE_SECOND
+
+
+def _reltime_ns(evt: Event) -> int:
+    return _rel(evt) % ONE_SECOND
+
+
+def _pluginname(evt: Event) -> None:
+    return None  # no plugin events in sdu
+
+
+def _plugininfo(evt: Event) -> None:
+    return None
+
+
+def latency(evt: Event) -> int:
+    """sinsp tinfo->m_latency: for an exit, ts minus the thread's last enter ts; 0 after an enter."""
+    t = evt.thread
+    lat = getattr(t, "latency", None)
+    if isinstance(lat, int):
+        return lat
+    enter = evt.enter
+    return evt.ts - enter.ts if enter is not None and evt.type & 1 else 0
+
+
+def _lat_or_none(evt: Event) -> int | None:
+    if evt.thread is None:
+        return 0
+    if _category(evt) & EC.INTERNAL:
+        return None
+    return latency(evt)
+
+
+def _latency(evt: Event) -> int | None:
+    return _lat_or_none(evt)
+
+
+def _latency_s(evt: Event) -> int | None:
+    lat = _lat_or_none(evt)
+    return None if lat is None else lat // ONE_SECOND
+
+
+def _latency_ns(evt: Event) -> int | None:
+    lat = _lat_or_none(evt)
+    return None if lat is None else lat % ONE_SECOND
+
+
+def human_time(ns: int) -> str:
+    """sinsp format_time: 1100000000 -> "1.10s", 3435 -> "3.43us", 12 -> "12ns"."""
+    if ns >= ONE_SECOND:
+        return f"{ns // ONE_SECOND}.{(ns % ONE_SECOND) // 10_000_000:02d}s"
+    if ns >= ONE_SECOND // 100:
+        return f"{ns // 1_000_000}ms"
+    if ns >= ONE_SECOND // 1000:
+        return f"{ns // 1_000_000}.{(ns % 1_000_000) // 10_000:02d}ms"
+    if ns >= ONE_SECOND // 100000:
+        return f"{ns // 1000}us"
+    if ns >= ONE_SECOND // 1000000:
+        return f"{ns // 1000}.{(ns % 1000) // 10:02d}us"
+    return f"{ns}ns"
+
+
+def _latency_human(evt: Event) -> str | None:
+    if evt.thread is None:
+        return None
+    if _category(evt) & EC.INTERNAL:
+        return None
+    return human_time(latency(evt))
+
+
+def _latency_quantized(evt: Event) -> int | None:
+    return None  # depends on a screen width sysdig only sets in csysdig
+
+
+def _delta_factory(split: Callable[[int], int]) -> Callable[[str | None], Extractor]:
+    """evt.deltatime*: each use remembers the last event it extracted (sinsp keeps it in the check)."""
+    def make(arg: str | None) -> Extractor:
+        prev = [0]
+
+        def extract(evt: Event) -> int:
+            last = prev[0]
+            prev[0] = evt.ts
+            return 0 if last == 0 else split(evt.ts - last)
+        return extract
+    return make
+
+
+_deltatime = _delta_factory(lambda d: d)
+_deltatime_s = _delta_factory(lambda d: d // ONE_SECOND)
+_deltatime_ns = _delta_factory(lambda d: d % ONE_SECOND)
+
+
+def _outputtime(arg: str | None) -> Extractor:
+    """evt.outputtime follows -t (the view's ``output_time_flag``: h, a, r, d or D; default h)."""
+    prev = [0]
+
+    def extract(evt: Event) -> str:
+        view = view_of(evt)
+        flag = getattr(view, "output_time_flag", "h")
+        ts = evt.ts
+        if flag == "a":
+            return f"{ts // ONE_SECOND}.{ts % ONE_SECOND}"
+        if flag == "r":
+            rel = _rel(evt)
+            return f"{rel // ONE_SECOND}.{rel % ONE_SECOND:09d}"
+        if flag == "d":
+            lat = latency(evt) if evt.thread is not None else 0
+            return f"{lat // ONE_SECOND}.{lat % ONE_SECOND:09d}"
+        if flag == "D":
+            last = prev[0] or ts
+            prev[0] = ts
+            return f"{(ts - last) // ONE_SECOND}.{(ts - last) % ONE_SECOND:09d}"
+        return _time(evt)
+    return extract
+
+
+# ------------------------------------------------------------------------------------------------ identity
+
+def _num(evt: Event) -> int:
+    return evt.num
+
+
+def _dir(evt: Event) -> str:
+    return "<" if evt.type & 1 else ">"
+
+
+def event_type_name(evt: Event) -> str:
+    """evt.type: the event's name; generic events are named after their syscall (ppm_sc table)."""
+    if evt.type in _GENERIC:
+        sc = evt.param(0)
+        if isinstance(sc, int) and sc < len(PPM_SC):
+            return PPM_SC[sc].name
+    return evt.name
+
+
+def _type(evt: Event) -> str:
+    return event_type_name(evt)
+
+
+def _syscall_type(evt: Event) -> str | None:
+    # sinsp tests the event *flags* against EC_INTERNAL (256), which is EF_SKIPPARSERESET's bit.
+    if evt.type == _SCHEDSWITCH_6_E or _flags(evt) & EF.SKIPPARSERESET:
+        return None
+    return event_type_name(evt)
+
+
+def _type_is(arg: str | None) -> Extractor:
+    """evt.type.is.NAME: 1 for the NAME enter and exit codes; evt.type.is.N: 1 for code N only."""
+    if arg is None:
+        raise FieldError("filter syntax error: evt.type.is", "evt.type.is")
+    if arg.isdigit():
+        codes = frozenset({int(arg)})
+    else:
+        first = next((e.code for e in EVENTS if e.name == arg), -1)
+        codes = frozenset({first, first + 1})
+
+    def extract(evt: Event) -> int:
+        return 1 if evt.type in codes else 0
+    return extract
+
+
+_CATEGORY_NAMES = {
+    EC.UNKNOWN: "unknown", EC.OTHER: "other", EC.FILE: "file", EC.NET: "net", EC.IPC: "IPC",
+    EC.MEMORY: "memory", EC.PROCESS: "process", EC.SLEEP: "sleep", EC.SYSTEM: "system",
+    EC.SIGNAL: "signal", EC.USER: "user", EC.TIME: "time", EC.PROCESSING: "processing",
+    EC.WAIT: "wait", EC.SCHEDULER: "scheduler",
+}
+# I/O events take the sub-category of their fd (sinsp_evt::get_category); "unknown" without an fd.
+_IO_SUBCATEGORY = {
+    FdType.FILE: "file", FdType.FILE_V2: "file", FdType.DIRECTORY: "file",
+    FdType.IPV4_SOCK: "net", FdType.IPV6_SOCK: "net", FdType.IPV4_SERVSOCK: "net", FdType.IPV6_SERVSOCK: "net",
+    FdType.FIFO: "ipc", FdType.UNIX_SOCK: "ipc", FdType.EVENT: "ipc", FdType.SIGNALFD: "ipc",
+    FdType.INOTIFY: "ipc",
+}
+_IO_CATEGORIES = frozenset({EC.IO_READ, EC.IO_WRITE, EC.IO_OTHER})
+
+
+def _category_name(evt: Event) -> str:
+    cat = _category(evt)
+    if cat in _IO_CATEGORIES and evt.type not in _GENERIC:
+        fdinfo = evt.fdinfo
+        return _IO_SUBCATEGORY.get(fdinfo.type, "unknown") if fdinfo is not None else "unknown"
+    return _CATEGORY_NAMES.get(cat, "unknown")
+
+
+def _cpu(evt: Event) -> int:
+    return evt.cpu
+
+
+# ------------------------------------------------------------------------------------------------ args
+
+def _render() -> Any:
+    """The formatter's renderer module, or None while it does not exist yet."""
+    try:
+        from sysdig_user.output import render
+    except ImportError:
+        return None
+    return render
+
+
+TODO_RENDER = "<TODO:render>"  # placeholder until sysdig_user.output.render exists
+
+
+def param_text(evt: Event, i: int) -> tuple[str, str]:
+    """(text, resolved text) of param ``i`` as sysdig renders it: ("3", "<f>/etc/passwd") for an fd."""
+    render = _render()
+    fn = getattr(render, "param_strings", None)
+    if fn is not None:
+        text, resolved = fn(evt, i)
+        return text, resolved
+    single = getattr(render, "render_param", None)
+    if single is not None:
+        return single(evt, i), ""
+    return TODO_RENDER, ""
+
+
+def _args(evt: Event) -> str:
+    if evt.type in _GENERIC:
+        return ""  # sysdig hides the internal params of generic events
+    render = _render()
+    fn = getattr(render, "render_args", None)
+    if fn is None:
+        return TODO_RENDER
+    return fn(evt)  # type: ignore[no-any-return]
+
+
+def _arg(arg: str | None) -> Extractor:
+    """evt.arg[N] / evt.arg.NAME: the resolved text of the param when there is one, else its text."""
+    assert arg is not None
+    if arg.lstrip("-").isdigit():
+        index = int(arg)
+
+        def by_index(evt: Event) -> str | None:
+            if index >= evt.param_count or index < 0:
+                return None
+            text, resolved = param_text(evt, index)
+            return resolved or text
+        return by_index
+    name = arg
+
+    def by_name(evt: Event) -> str | None:
+        info = evt.info
+        if info is None:
+            return None
+        idx = info.param_index(name)
+        if idx < 0 or idx >= evt.nparams:
+            return None
+        text, resolved = param_text(evt, idx)
+        return resolved or text
+    return by_name
+
+
+def _first_param_type(name: str) -> PT:
+    for e in EVENTS:
+        for p in e.params:
+            if p.name == name:
+                return p.type
+    return PT.DYN
+
+
+def _rawarg(arg: str | None) -> Custom:
+    """evt.rawarg.NAME: the decoded param, typed as the first table param called NAME (sinsp fixes the
+    type when the field is parsed, so a FLAGS or FD type makes sysdig print "wrong event type N")."""
+    assert arg is not None
+    name = arg
+    ptype = _first_param_type(name)
+
+    def extract(evt: Event) -> Any:
+        info = evt.info
+        if info is None:
+            return None
+        idx = info.param_index(name)
+        if idx < 0 or idx >= evt.nparams:
+            return None
+        return evt.param(idx)
+    return Custom(extract, ftype=ptype)
+
+
+def _syslog_info(evt: Event) -> str | None:
+    from sysdig_user.fields.syslog import decode_syslog
+
+    msg = decode_syslog(evt)
+    if msg is None:
+        return None
+    return f"syslog sev={msg.severity_str} msg={msg.message}"
+
+
+def _info(evt: Event) -> str:
+    line = _syslog_info(evt) if evt.fdinfo is not None else None
+    return line if line is not None else _args(evt)
+
+
+def buffer_text(data: bytes) -> str:
+    """sysdig's default rendering of a data buffer: printable ASCII kept, everything else '.'."""
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in data)
+
+
+def _buffer(arg: str | None) -> Custom:
+    def extract(evt: Event) -> bytes | None:
+        data = _param_named(evt, _DATA_IDX)
+        return data if isinstance(data, bytes) else None
+
+    def text(value: Any) -> str:
+        render = _render()
+        fn = getattr(render, "buffer_text", None)
+        return fn(value) if fn is not None else buffer_text(value)  # type: ignore[no-any-return]
+    return Custom(extract, text=text)
+
+
+def _buflen_if(evt: Event, cats: frozenset[EC], fd_types: frozenset[FdType] | None) -> int | None:
+    """sinsp extract_buflen: param 0 of an exit I/O event with an fd, when it is not negative."""
+    fdinfo = evt.fdinfo
+    if fdinfo is None or not evt.type & 1 or _category(evt) not in cats:
+        return None
+    if fd_types is not None and fdinfo.type not in fd_types:
+        return None
+    if evt.nparams < 1:
+        return None
+    val = evt.param(0)
+    return val if isinstance(val, int) and val >= 0 else None
+
+
+_FILE_TYPES = frozenset({FdType.FILE, FdType.FILE_V2})
+_NET_TYPES = frozenset({FdType.IPV4_SOCK, FdType.IPV6_SOCK, FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK})
+_IN = frozenset({EC.IO_READ})
+_OUT = frozenset({EC.IO_WRITE})
+
+
+def _buflen(evt: Event) -> int | None:
+    return _buflen_if(evt, _IO_CATEGORIES, None)
+
+
+def _buflen_in(evt: Event) -> int | None:
+    return _buflen_if(evt, _IN, None)
+
+
+def _buflen_out(evt: Event) -> int | None:
+    return _buflen_if(evt, _OUT, None)
+
+
+def _buflen_file(evt: Event) -> int | None:
+    return _buflen_if(evt, _IO_CATEGORIES, _FILE_TYPES)
+
+
+def _buflen_file_in(evt: Event) -> int | None:
+    return _buflen_if(evt, _IN, _FILE_TYPES)
+
+
+def _buflen_file_out(evt: Event) -> int | None:
+    return _buflen_if(evt, _OUT, _FILE_TYPES)
+
+
+def _buflen_net(evt: Event) -> int | None:
+    return _buflen_if(evt, _IO_CATEGORIES, _NET_TYPES)
+
+
+def _buflen_net_in(evt: Event) -> int | None:
+    return _buflen_if(evt, _IN, _NET_TYPES)
+
+
+def _buflen_net_out(evt: Event) -> int | None:
+    return _buflen_if(evt, _OUT, _NET_TYPES)
+
+
+# ------------------------------------------------------------------------------------------------ results
+
+def errno_name(res: int) -> str:
+    """-2 -> "ENOENT" (the renderer's table when there is one, else the host's errno names)."""
+    render = _render()
+    fn = getattr(render, "errno_name", None)
+    if fn is not None:
+        return fn(res)  # type: ignore[no-any-return]
+    return errno.errorcode.get(-res, "")
+
+
+def _res(evt: Event) -> str | None:
+    res = return_value(evt)
+    if res is None:
+        return None
+    if res >= 0:
+        return "SUCCESS"
+    return errno_name(res) or str(res)
+
+
+def _rawres(evt: Event) -> int | None:
+    return return_value(evt)
+
+
+def _failed(evt: Event) -> bool:
+    res = return_value(evt)
+    return res is not None and res < 0
+
+
+def _is_io(evt: Event) -> bool:
+    return bool(_flags(evt) & (EF.READS_FROM_FD | EF.WRITES_TO_FD))
+
+
+def _is_io_read(evt: Event) -> bool:
+    return bool(_flags(evt) & EF.READS_FROM_FD)
+
+
+def _is_io_write(evt: Event) -> bool:
+    return bool(_flags(evt) & EF.WRITES_TO_FD)
+
+
+def _io_dir(evt: Event) -> str | None:
+    flags = _flags(evt)
+    if flags & EF.WRITES_TO_FD:
+        return "write"
+    if flags & EF.READS_FROM_FD:
+        return "read"
+    return None
+
+
+def _is_wait(evt: Event) -> bool:
+    return bool(_flags(evt) & EF.WAITS)
+
+
+def _wait_latency(evt: Event) -> int | None:
+    if _flags(evt) & EF.WAITS and evt.type & 1:
+        return latency(evt) if evt.thread is not None else 0
+    return None
+
+
+def _is_syslog(evt: Event) -> bool:
+    fdinfo = evt.fdinfo
+    return bool(_flags(evt) & EF.WRITES_TO_FD) and fdinfo is not None and "/dev/log" in fdinfo.name
+
+
+def _count(evt: Event) -> int:
+    return 1
+
+
+def _count_error(evt: Event) -> int | None:
+    res = return_value(evt)
+    return 1 if res is not None and res < 0 else None
+
+
+_FILE_FD_TYPES = frozenset({FdType.FILE, FdType.FILE_V2, FdType.DIRECTORY})
+_NET_FD_TYPES = _NET_TYPES | {FdType.UNIX_SOCK}
+_OPEN_EXITS = frozenset(e.code for e in EVENTS if e.code & 1 and e.name in ("open", "openat", "creat"))
+_NET_CREATE_EXITS = frozenset(e.code for e in EVENTS if e.code & 1 and e.name in ("accept", "connect"))
+
+
+def _count_error_file(evt: Event) -> int | None:
+    fdinfo = evt.fdinfo
+    if fdinfo is not None:
+        return _count_error(evt) if fdinfo.type in _FILE_FD_TYPES else None
+    return _count_error(evt) if evt.type in _OPEN_EXITS else None
+
+
+def _count_error_net(evt: Event) -> int | None:
+    fdinfo = evt.fdinfo
+    if fdinfo is not None:
+        return _count_error(evt) if fdinfo.type in _NET_FD_TYPES else None
+    return _count_error(evt) if evt.type in _NET_CREATE_EXITS else None
+
+
+def _count_error_memory(evt: Event) -> int | None:
+    return _count_error(evt) if _category(evt) == EC.MEMORY else None
+
+
+def _count_error_other(evt: Event) -> int | None:
+    fdinfo = evt.fdinfo
+    if fdinfo is not None:
+        return None if fdinfo.type in _FILE_FD_TYPES | _NET_FD_TYPES else _count_error(evt)
+    if evt.type in _OPEN_EXITS or evt.type in _NET_CREATE_EXITS or _category(evt) == EC.MEMORY:
+        return None
+    return _count_error(evt)
+
+
+def _count_exit(evt: Event) -> int | None:
+    return 1 if evt.type & 1 else None
+
+
+_PROCINFO_E = event_code("procinfo", True)
+
+
+def _count_procinfo(evt: Event) -> int | None:
+    tinfo = evt.thread
+    return 1 if evt.type == _PROCINFO_E and tinfo is not None and tinfo.tid == tinfo.pid else None
+
+
+def _count_threadinfo(evt: Event) -> int | None:
+    return 1 if evt.type == _PROCINFO_E else None
+
+
+class _Within:
+    """The literal of evt.around[T]=D: equal to any |ts - T| not larger than D milliseconds."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, text: str) -> None:
+        from sysdig_user.fields.base import literal_fn
+
+        self.limit = literal_fn(PT.UINT64)(text) * 1_000_000
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and other <= self.limit
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.limit)
+
+
+def _around(arg: str | None) -> Custom:
+    """evt.around[T]: filter only; compares as |ts - T| against the ms literal (only '=' makes sense)."""
+    if arg is None or not arg.isdigit():
+        raise FieldError(f"wrong syntax for evt.around: {arg}", "evt.around")
+    center = int(arg)
+
+    def extract(evt: Event) -> int:
+        return abs(evt.ts - center)
+    return Custom(extract, parse=_Within)
+
+
+# evt.abspath: which (dirfd, path) params to join, per event name and argument (sinsp extract_abspath).
+_ABSPATH_PARAMS: dict[str, dict[str | None, tuple[str, str]]] = {
+    "renameat": {None: ("olddirfd", "oldpath"), "src": ("olddirfd", "oldpath"), "dst": ("newdirfd", "newpath")},
+    "renameat2": {None: ("olddirfd", "oldpath"), "src": ("olddirfd", "oldpath"), "dst": ("newdirfd", "newpath")},
+    "symlinkat": {None: ("linkdirfd", "linkpath"), "src": ("linkdirfd", "linkpath"),
+                  "dst": ("linkdirfd", "linkpath")},
+    "openat": {None: ("dirfd", "name"), "src": ("dirfd", "name"), "dst": ("dirfd", "name")},
+    "linkat": {None: ("olddir", "oldpath"), "src": ("olddir", "oldpath"), "dst": ("newdir", "newpath")},
+    "unlinkat": {None: ("dirfd", "name"), "src": ("dirfd", "name"), "dst": ("dirfd", "name")},
+    "mkdirat": {None: ("dirfd", "path"), "src": ("dirfd", "path"), "dst": ("dirfd", "path")},
+    "fchmodat": {None: ("dirfd", "filename"), "src": ("dirfd", "filename"), "dst": ("dirfd", "filename")},
+}
+PPM_AT_FDCWD = -100
+
+
+def _abspath_codes() -> dict[int, str]:
+    """Codes sinsp handles: renameat/renameat2/symlinkat/mkdirat/fchmodat exits, openat/linkat/unlinkat
+    enters of the old layout and exits of the new (_2) layout."""
+    out: dict[int, str] = {}
+    for e in EVENTS:
+        if e.name not in _ABSPATH_PARAMS:
+            continue
+        names = {p.name for p in e.params}
+        pairs = _ABSPATH_PARAMS[e.name].values()
+        if all(d in names and p in names for d, p in pairs):
+            out[e.code] = e.name
+    return out
+
+
+_ABSPATH_CODES = _abspath_codes()
+
+
+def join_paths(base: str, path: str) -> str:
+    """sinsp concatenate_paths + path normalisation: "/a/b/" + "../c" -> "/a/c"."""
+    import posixpath
+
+    full = path if path.startswith("/") else base + path
+    norm = posixpath.normpath(full)
+    if norm.startswith("//"):
+        norm = "/" + norm.lstrip("/")
+    return norm
+
+
+def _abspath(arg: str | None) -> Extractor:
+    if arg not in (None, "src", "dst"):
+        raise FieldError(f"filter syntax error: evt.abspath.{arg}", "evt.abspath")
+
+    def extract(evt: Event) -> str | None:
+        tinfo = evt.thread
+        name = _ABSPATH_CODES.get(evt.type)
+        if tinfo is None or name is None or evt.info is None:
+            return None
+        dirarg, patharg = _ABSPATH_PARAMS[name][arg]
+        di, pi = evt.info.param_index(dirarg), evt.info.param_index(patharg)
+        if di < 0 or pi < 0 or di >= evt.nparams or pi >= evt.nparams:
+            return None
+        dirfd, path = evt.param(di), evt.param(pi)
+        if not isinstance(path, str):
+            return None
+        if path.startswith("/"):
+            base = "."
+        elif dirfd == PPM_AT_FDCWD:
+            from sysdig_user.fields.proc import thread_cwd
+
+            base = thread_cwd(evt, tinfo)
+        else:
+            fdinfo = tinfo.fdtable.get(dirfd) if isinstance(dirfd, int) else None
+            base = "<UNKNOWN>/" if fdinfo is None else fdinfo.name.rstrip("/") + "/"
+        return join_paths(base, path)
+    return extract
+
+
+# evt.is_open_*: flags / mode params of open exits, old openat enters and openat2-layout exits.
+_S_IX = 0o111  # PPM_S_IXUSR | PPM_S_IXGRP | PPM_S_IXOTH
+_O_RDONLY, _O_WRONLY, _O_CREAT, _O_TMPFILE = 1 << 0, 1 << 1, 1 << 2, 1 << 18
+
+
+def _open_flags_mode(evt: Event) -> tuple[int, int] | None:
+    info = evt.info
+    if info is None or info.name not in ("open", "openat"):
+        return None
+    if info.name == "open" and not evt.type & 1:
+        return None
+    fi, mi = info.param_index("flags"), info.param_index("mode")
+    if fi < 0 or fi >= evt.nparams:
+        return None
+    if info.name == "openat" and evt.type & 1 and info.param_index("dirfd") < 0:
+        return None  # the old openat exit carries no flags
+    flags = evt.param(fi)
+    mode = evt.param(mi) if 0 <= mi < evt.nparams else 0
+    return (flags if isinstance(flags, int) else 0, mode if isinstance(mode, int) else 0)
+
+
+def _is_open_read(evt: Event) -> bool:
+    fm = _open_flags_mode(evt)
+    return fm is not None and bool(fm[0] & _O_RDONLY)
+
+
+def _is_open_write(evt: Event) -> bool:
+    fm = _open_flags_mode(evt)
+    return fm is not None and bool(fm[0] & _O_WRONLY)
+
+
+def _is_open_exec(evt: Event) -> bool:
+    info = evt.info
+    if info is not None and info.name == "creat" and evt.type & 1:
+        mi = info.param_index("mode")
+        mode = evt.param(mi) if 0 <= mi < evt.nparams else 0
+        return bool(isinstance(mode, int) and mode & _S_IX)
+    fm = _open_flags_mode(evt)
+    return fm is not None and bool(fm[0] & (_O_TMPFILE | _O_CREAT)) and bool(fm[1] & _S_IX)
+
+
+# ------------------------------------------------------------------------------------------------ rows
+
+GENERIC_CLASS = FieldClass("evt (All event types)", "These fields can be used for all event types", (
+    FieldDef("evt.num", PT.UINT64, PF.ID,
+        'event number.',
+        plain(_num)),
+    FieldDef("evt.time", PT.CHARBUF, PF.NA,
+        'event timestamp as a time string that includes the nanosecond part.',
+        plain(_time)),
+    FieldDef("evt.time.s", PT.CHARBUF, PF.NA,
+        'event timestamp as a time string with no nanoseconds.',
+        plain(_time_s)),
+    FieldDef("evt.time.iso8601", PT.CHARBUF, PF.NA,
+        'event timestamp in ISO 8601 format, including nanoseconds and time zone offset (in UTC).',
+        plain(_time_iso8601)),
+    FieldDef("evt.datetime", PT.CHARBUF, PF.NA,
+        'event timestamp as a time string that includes the date.',
+        plain(_datetime)),
+    FieldDef("evt.datetime.s", PT.CHARBUF, PF.NA,
+        'event timestamp as a datetime string with no nanoseconds.',
+        plain(_datetime_s)),
+    FieldDef("evt.rawtime", PT.ABSTIME, PF.DEC,
+        'absolute event timestamp, i.e. nanoseconds from epoch.',
+        plain(_rawtime)),
+    FieldDef("evt.rawtime.s", PT.ABSTIME, PF.DEC,
+        'integer part of the event timestamp (e.g. seconds since epoch).',
+        plain(_rawtime_s)),
+    FieldDef("evt.rawtime.ns", PT.ABSTIME, PF.PADDED_DEC,
+        'fractional part of the absolute event timestamp.',
+        plain(_rawtime_ns)),
+    FieldDef("evt.reltime", PT.RELTIME, PF.PADDED_DEC,
+        'number of nanoseconds from the beginning of the capture.',
+        plain(_reltime)),
+    FieldDef("evt.reltime.s", PT.RELTIME, PF.DEC,
+        'number of seconds from the beginning of the capture.',
+        plain(_reltime_s)),
+    FieldDef("evt.reltime.ns", PT.RELTIME, PF.PADDED_DEC,
+        'fractional part (in ns) of the time from the beginning of the capture.',
+        plain(_reltime_ns)),
+    FieldDef("evt.pluginname", PT.CHARBUF, PF.NA,
+        'if the event comes from a plugin, the name of the plugin that generated it. The plugin '
+        'must be currently loaded.',
+        plain(_pluginname)),
+    FieldDef("evt.plugininfo", PT.CHARBUF, PF.NA,
+        'if the event comes from a plugin, a summary of the event as formatted by the plugin. The'
+        ' plugin must be currently loaded.',
+        plain(_plugininfo)),
+))
+
+SYSCALL_CLASS = FieldClass(
+    "evt (Syscall events only)",
+    "Event fields applicable to syscall events. Note that for most events you can access the individual "
+    "arguments/parameters of each syscall via evt.arg, e.g. evt.arg.filename.", (
+    FieldDef("evt.latency", PT.RELTIME, PF.DEC,
+        'delta between an exit event and the correspondent enter event, in nanoseconds.',
+        plain(_latency)),
+    FieldDef("evt.latency.s", PT.RELTIME, PF.DEC,
+        'integer part of the event latency delta.',
+        plain(_latency_s)),
+    FieldDef("evt.latency.ns", PT.RELTIME, PF.PADDED_DEC,
+        'fractional part of the event latency delta.',
+        plain(_latency_ns)),
+    FieldDef("evt.latency.human", PT.CHARBUF, PF.NA,
+        'delta between an exit event and the correspondent enter event, as a human readable '
+        'string (e.g. 10.3ms).',
+        plain(_latency_human)),
+    FieldDef("evt.deltatime", PT.RELTIME, PF.DEC,
+        'delta between this event and the previous event, in nanoseconds.',
+        _deltatime),
+    FieldDef("evt.deltatime.s", PT.RELTIME, PF.DEC,
+        'integer part of the delta between this event and the previous event.',
+        _deltatime_s),
+    FieldDef("evt.deltatime.ns", PT.RELTIME, PF.PADDED_DEC,
+        'fractional part of the delta between this event and the previous event.',
+        _deltatime_ns),
+    FieldDef("evt.dir", PT.CHARBUF, PF.DIR,
+        "event direction can be either '>' for enter events or '<' for exit events.",
+        plain(_dir)),
+    FieldDef("evt.type", PT.CHARBUF, PF.NA,
+        "The name of the event (e.g. 'open').",
+        plain(_type)),
+    FieldDef("evt.type.is", PT.UINT32, PF.NA,
+        'allows one to specify an event type, and returns 1 for events that are of that type. For'
+        ' example, evt.type.is.open returns 1 for open events, 0 for any other event.',
+        _type_is, FieldFlag.REQUIRES_ARGUMENT, ArgSyntax.EVTTYPE),
+    FieldDef("syscall.type", PT.CHARBUF, PF.NA,
+        "For system call events, the name of the system call (e.g. 'open'). Unset for other "
+        'events (e.g. switch or internal events). Use this field instead of evt.type if you need '
+        'to make sure that the filtered/printed value is actually a system call.',
+        plain(_syscall_type)),
+    FieldDef("evt.category", PT.CHARBUF, PF.NA,
+        "The event category. Example values are 'file' (for file operations like open and close),"
+        " 'net' (for network operations like socket and bind), memory (for things like brk or "
+        'mmap), and so on.',
+        plain(_category_name)),
+    FieldDef("evt.cpu", PT.INT16, PF.ID,
+        'number of the CPU where this event happened.',
+        plain(_cpu)),
+    FieldDef("evt.args", PT.CHARBUF, PF.NA,
+        'all the event arguments, aggregated into a single string.',
+        plain(_args)),
+    FieldDef("evt.arg", PT.CHARBUF, PF.NA,
+        'one of the event arguments specified by name or by number. Some events (e.g. return '
+        'codes or FDs) will be converted into a text representation when possible. E.g. '
+        "'evt.arg.fd' or 'evt.arg[0]'.",
+        _arg, FieldFlag.REQUIRES_ARGUMENT, ArgSyntax.PARAM),
+    FieldDef("evt.rawarg", PT.DYN, PF.NA,
+        "one of the event arguments specified by name. E.g. 'evt.rawarg.fd'.",
+        _rawarg, FieldFlag.REQUIRES_ARGUMENT, ArgSyntax.PARAM_NAME),
+    FieldDef("evt.info", PT.CHARBUF, PF.NA,
+        'for most events, this field returns the same value as evt.args. However, for some events'
+        ' (like writes to /dev/log) it provides higher level information coming from decoding the'
+        ' arguments.',
+        plain(_info)),
+    FieldDef("evt.buffer", PT.BYTEBUF, PF.NA,
+        'the binary data buffer for events that have one, like read(), recvfrom(), etc. Use this '
+        "field in filters with 'contains' to search into I/O data buffers.",
+        _buffer),
+    FieldDef("evt.buflen", PT.UINT64, PF.DEC,
+        'the length of the binary data buffer for events that have one, like read(), recvfrom(), '
+        'etc.',
+        plain(_buflen)),
+    FieldDef("evt.res", PT.CHARBUF, PF.DEC,
+        'event return value, as a string. If the event failed, the result is an error code string'
+        " (e.g. 'ENOENT'), otherwise the result is the string 'SUCCESS'.",
+        plain(_res)),
+    FieldDef("evt.rawres", PT.INT64, PF.DEC,
+        'event return value, as a number (e.g. -2). Useful for range comparisons.',
+        plain(_rawres)),
+    FieldDef("evt.failed", PT.BOOL, PF.NA,
+        "'true' for events that returned an error status.",
+        plain(_failed)),
+    FieldDef("evt.is_io", PT.BOOL, PF.NA,
+        "'true' for events that read or write to FDs, like read(), send, recvfrom(), etc.",
+        plain(_is_io)),
+    FieldDef("evt.is_io_read", PT.BOOL, PF.NA,
+        "'true' for events that read from FDs, like read(), recv(), recvfrom(), etc.",
+        plain(_is_io_read)),
+    FieldDef("evt.is_io_write", PT.BOOL, PF.NA,
+        "'true' for events that write to FDs, like write(), send(), etc.",
+        plain(_is_io_write)),
+    FieldDef("evt.io_dir", PT.CHARBUF, PF.NA,
+        "'r' for events that read from FDs, like read(); 'w' for events that write to FDs, like "
+        'write().',
+        plain(_io_dir)),
+    FieldDef("evt.is_wait", PT.BOOL, PF.NA,
+        "'true' for events that make the thread wait, e.g. sleep(), select(), poll().",
+        plain(_is_wait)),
+    FieldDef("evt.wait_latency", PT.RELTIME, PF.DEC,
+        'for events that make the thread wait (e.g. sleep(), select(), poll()), this is the time '
+        'spent waiting for the event to return, in nanoseconds.',
+        plain(_wait_latency)),
+    FieldDef("evt.is_syslog", PT.BOOL, PF.NA,
+        "'true' for events that are writes to /dev/log.",
+        plain(_is_syslog)),
+    FieldDef("evt.count", PT.UINT32, PF.DEC,
+        'This filter field always returns 1 and can be used to count events from inside chisels.',
+        plain(_count)),
+    FieldDef("evt.count.error", PT.UINT32, PF.DEC,
+        'This filter field returns 1 for events that returned with an error, and can be used to '
+        'count event failures from inside chisels.',
+        plain(_count_error)),
+    FieldDef("evt.count.error.file", PT.UINT32, PF.DEC,
+        'This filter field returns 1 for events that returned with an error and are related to '
+        'file I/O, and can be used to count event failures from inside chisels.',
+        plain(_count_error_file)),
+    FieldDef("evt.count.error.net", PT.UINT32, PF.DEC,
+        'This filter field returns 1 for events that returned with an error and are related to '
+        'network I/O, and can be used to count event failures from inside chisels.',
+        plain(_count_error_net)),
+    FieldDef("evt.count.error.memory", PT.UINT32, PF.DEC,
+        'This filter field returns 1 for events that returned with an error and are related to '
+        'memory allocation, and can be used to count event failures from inside chisels.',
+        plain(_count_error_memory)),
+    FieldDef("evt.count.error.other", PT.UINT32, PF.DEC,
+        'This filter field returns 1 for events that returned with an error and are related to '
+        'none of the previous categories, and can be used to count event failures from inside '
+        'chisels.',
+        plain(_count_error_other)),
+    FieldDef("evt.count.exit", PT.UINT32, PF.DEC,
+        'This filter field returns 1 for exit events, and can be used to count single events from'
+        ' inside chisels.',
+        plain(_count_exit)),
+    FieldDef("evt.around", PT.UINT64, PF.DEC,
+        "Accepts the event if it's around the specified time interval. The syntax is "
+        'evt.around[T]=D, where T is the value returned by %evt.rawtime for the event and D is a '
+        'delta in milliseconds. For example, evt.around[1404996934793590564]=1000 will return the'
+        ' events with timestamp with one second before the timestamp and one second after it, for'
+        ' a total of two seconds of capture.',
+        _around, FieldFlag.FILTER_ONLY | FieldFlag.REQUIRES_ARGUMENT, ArgSyntax.INDEX),
+    FieldDef("evt.abspath", PT.CHARBUF, PF.NA,
+        'Absolute path calculated from dirfd and name during syscalls like renameat and '
+        "symlinkat. Use 'evt.abspath.src' or 'evt.abspath.dst' for syscalls that support multiple"
+        ' paths.',
+        _abspath, FieldFlag.ARG_OPTIONAL, ArgSyntax.SUFFIX),
+    FieldDef("evt.is_open_read", PT.BOOL, PF.NA,
+        "'true' for open/openat/openat2 events where the path was opened for reading",
+        plain(_is_open_read)),
+    FieldDef("evt.is_open_write", PT.BOOL, PF.NA,
+        "'true' for open/openat/openat2 events where the path was opened for writing",
+        plain(_is_open_write)),
+    FieldDef("evt.is_open_exec", PT.BOOL, PF.NA,
+        "'true' for open/openat/openat2 or creat events where a file is created with execute "
+        'permissions',
+        plain(_is_open_exec)),
+    # hidden in -l (EPF_TABLE_ONLY / EPF_PRINT_ONLY) but accepted by sysdig 0.29.3
+    FieldDef("evt.latency.quantized", PT.UINT64, PF.DEC,
+        "10-base log of the delta between an exit event and the correspondent enter event.",
+        plain(_latency_quantized), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.outputtime", PT.CHARBUF, PF.NA, "this depends on -t param, default is %evt.time ('h').",
+        _outputtime, FieldFlag.PRINT_ONLY),
+    FieldDef("evt.count.procinfo", PT.UINT32, PF.DEC,
+        "This filter field returns 1 for procinfo events generated by process main threads, and can be "
+        "used to count processes from inside views.", plain(_count_procinfo), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.count.threadinfo", PT.UINT32, PF.DEC,
+        "This filter field returns 1 for procinfo events, and can be used to count processes from "
+        "inside views.", plain(_count_threadinfo), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.in", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for input I/O events.",
+        plain(_buflen_in), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.out", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for output I/O events.",
+        plain(_buflen_out), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.file", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for file I/O events.",
+        plain(_buflen_file), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.file.in", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for input file I/O events.",
+        plain(_buflen_file_in), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.file.out", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for output file I/O events.",
+        plain(_buflen_file_out), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.net", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for network I/O events.",
+        plain(_buflen_net), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.net.in", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for input network I/O events.",
+        plain(_buflen_net_in), FieldFlag.TABLE_ONLY),
+    FieldDef("evt.buflen.net.out", PT.UINT64, PF.DEC,
+        "the length of the binary data buffer, but only for output network I/O events.",
+        plain(_buflen_net_out), FieldFlag.TABLE_ONLY),
+))

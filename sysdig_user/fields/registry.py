@@ -1,0 +1,236 @@
+"""The field registry: every field class in sysdig's order, name lookup, binding, and the ``-l`` text.
+
+Name matching follows libsinsp (sinsp_filter_check_list::new_filter_check_from_fldname at libs
+e5c53d64): classes are tried in order and the first class with a field whose name is a prefix of the
+text wins, taking its *longest* such field; fields with arguments then read their argument (see
+``ArgSyntax``). ``match_field`` returns how much text was used, which is what a ``-p`` format needs;
+``resolve_field`` insists on the whole name, which is what a filter needs.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sysdig_user.event_table import EVENTS, PF, PT
+from sysdig_user.fields import container, evt, fd, fdlist, group, proc, syslog, user
+from sysdig_user.fields.base import (
+    ArgSyntax,
+    Custom,
+    Extractor,
+    FieldClass,
+    FieldDef,
+    FieldError,
+    FieldFlag,
+    UnknownFieldError,
+    literal_fn,
+    text_fn,
+)
+
+if TYPE_CHECKING:
+    from sysdig_user.event import Event
+
+#: Field classes in the order sysdig tries (and lists) them.
+CLASSES: tuple[FieldClass, ...] = (
+    evt.GENERIC_CLASS, evt.SYSCALL_CLASS, proc.CLASS, user.CLASS, group.CLASS, container.CLASS, fd.CLASS,
+    syslog.CLASS, fdlist.CLASS,
+)
+
+FIELDS: dict[str, FieldDef] = {f.name: f for c in CLASSES for f in c.fields}
+
+# Every event param name, longest first (sinsp_utils::find_longest_matching_evt_param).
+_PARAM_NAMES: tuple[str, ...] = tuple(sorted({p.name for e in EVENTS for p in e.params}, key=len, reverse=True))
+_EVENT_NAMES: frozenset[str] = frozenset(e.name for e in EVENTS)
+_WORD_RE = re.compile(r"[A-Za-z_]*")
+_INDEX_RE = re.compile(r"\[([^\]]*)\]")
+
+
+@dataclass(slots=True)
+class BoundField:
+    """One use of a field (one ``%token`` or one filter operand), with its own extractor state.
+
+    ``extract(evt)`` returns the value or None (sysdig's NULL: the formatter prints ``<NA>``, or drops
+    the event when the format has no ``*``). ``to_text(value)`` prints a non-None value exactly as
+    ``sysdig -p`` does. ``parse_value(text)`` turns a filter literal into a comparable value.
+
+    ``extract_many``, when set, gives the values of a field that matches several things at once
+    (fd.ip, fd.port, fd.net, proc.apid / proc.aname without an index): a comparison holds if it holds
+    for any value, except ``!=``, which must hold for all of them (libsinsp compare_ip / compare_port).
+    """
+
+    name: str
+    ftype: PT
+    fmt: PF
+    flags: FieldFlag
+    arg: str | None
+    extract: Extractor
+    to_text: Callable[[Any], str]
+    parse_value: Callable[[str], Any]
+    extract_many: Callable[[Event], Sequence[Any]] | None = None
+    definition: FieldDef | None = field(default=None, repr=False)
+
+    @property
+    def filter_only(self) -> bool:
+        return bool(self.flags & FieldFlag.FILTER_ONLY)
+
+    @property
+    def text(self) -> str:
+        """The field as written: ``evt.arg.name``, ``proc.apid[2]``, ``thread.cgroup.cpu``."""
+        if self.arg is None:
+            return self.name
+        d = self.definition
+        if d is not None and d.arg in (ArgSyntax.INDEX, ArgSyntax.BRACKET):
+            return f"{self.name}[{self.arg}]"
+        if d is not None and d.arg is ArgSyntax.PARAM and self.arg.lstrip("-").isdigit():
+            return f"{self.name}[{self.arg}]"
+        return f"{self.name}.{self.arg}"
+
+
+def _class_match(cls: FieldClass, text: str) -> FieldDef | None:
+    best: FieldDef | None = None
+    for f in cls.fields:
+        if text.startswith(f.name) and (best is None or len(f.name) > len(best.name)):
+            best = f
+    return best
+
+
+def _read_arg(f: FieldDef, text: str) -> tuple[str | None, int]:
+    """The argument following ``f.name`` in ``text`` and the total length used."""
+    n = len(f.name)
+    rest = text[n:]
+    syntax = f.arg
+    if syntax is ArgSyntax.NONE:
+        return None, n
+    if syntax is ArgSyntax.SUFFIX:
+        for suffix in (".src", ".dst"):
+            if rest.startswith(suffix):
+                return suffix[1:], n + len(suffix)
+        return None, n
+    if syntax in (ArgSyntax.INDEX, ArgSyntax.PARAM, ArgSyntax.BRACKET) and rest.startswith("["):
+        m = _INDEX_RE.match(rest)
+        if m is None:
+            raise FieldError(f"filter syntax error: {text}", text)
+        return m.group(1), n + m.end()
+    if syntax in (ArgSyntax.PARAM, ArgSyntax.PARAM_NAME) and rest.startswith("."):
+        for pname in _PARAM_NAMES:
+            if rest.startswith(pname, 1):
+                return pname, n + 1 + len(pname)
+        raise FieldError(f"unknown event argument {rest[1:]}", text)
+    if syntax is ArgSyntax.WORD and rest.startswith("."):
+        word = _WORD_RE.match(rest, 1)
+        assert word is not None
+        return word.group(0), n + word.end()
+    if syntax is ArgSyntax.EVTTYPE and rest.startswith("."):
+        etype = rest[1:]
+        if etype.isdigit() or etype in _EVENT_NAMES:
+            return etype, len(text)
+        return None, n
+    if f.flags & FieldFlag.ARG_OPTIONAL:
+        return None, n
+    if syntax is ArgSyntax.PARAM_NAME and rest.startswith("["):
+        raise FieldError("evt.arg fields must be expressed explicitly", text)
+    raise FieldError(f"filter syntax error: {text}", text)
+
+
+def match_field(text: str) -> tuple[FieldDef, str | None, int]:
+    """The field at the start of ``text``, its argument, and how many characters it spans.
+
+    ``match_field("proc.apid[2] x")`` -> (proc.apid row, "2", 12). Raises UnknownFieldError when no
+    field name is a prefix of ``text`` and FieldError for a malformed argument.
+    """
+    for cls in CLASSES:
+        f = _class_match(cls, text)
+        if f is not None:
+            arg, used = _read_arg(f, text)
+            return f, arg, used
+    raise UnknownFieldError(text)
+
+
+def bind(f: FieldDef, arg: str | None) -> BoundField:
+    """A fresh use of field ``f`` with argument ``arg``."""
+    if arg is None and f.flags & FieldFlag.REQUIRES_ARGUMENT and not f.flags & FieldFlag.ARG_OPTIONAL:
+        raise FieldError(f"filter syntax error: {f.name}", f.name)
+    made = f.make(arg)
+    if not isinstance(made, Custom):
+        return BoundField(f.name, f.ftype, f.fmt, f.flags, arg, made, text_fn(f.ftype, f.fmt),
+                          literal_fn(f.ftype), None, f)
+    ftype = made.ftype if made.ftype is not None else f.ftype  # evt.rawarg.X: the type of param X
+    return BoundField(f.name, ftype, f.fmt, f.flags, arg, made.extract, made.text or text_fn(ftype, f.fmt),
+                      made.parse or literal_fn(ftype), made.many, f)
+
+
+def resolve_field(name: str, arg: str | None = None) -> BoundField:
+    """Bind the field called ``name`` (``"evt.arg"`` with ``arg="name"``, or the whole ``"evt.arg.name"``).
+
+    Raises UnknownFieldError (a FieldError, an SduError) naming the text when nothing matches.
+    """
+    f = FIELDS.get(name)
+    if f is None:
+        f, parsed_arg, used = match_field(name)
+        if used != len(name):
+            raise UnknownFieldError(name)
+        if arg is None:
+            arg = parsed_arg
+    return bind(f, arg)
+
+
+def resolve_token(text: str) -> tuple[BoundField, int]:
+    """Bind the field at the start of a ``-p`` token; returns it and the characters it used."""
+    f, arg, used = match_field(text)
+    return bind(f, arg), used
+
+
+# ------------------------------------------------------------------------------------------------ -l
+
+_COL = 30
+_WIDTH = 120
+
+
+def _wrap(text: str) -> list[str]:
+    """sysdig's description layout: words fill 90 columns, every line ends with a space."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + len(word) + 1 > _WIDTH - _COL:
+            lines.append(line)
+            line = ""
+        line += word + " "
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
+def _entry(label: str, text: str) -> list[str]:
+    lines = _wrap(text)
+    pad = " " * _COL
+    if len(label) < _COL:
+        out = [label.ljust(_COL) + lines[0]]
+    else:
+        out = [label, pad + lines[0]]
+    out += [pad + ln for ln in lines[1:]]
+    return out
+
+
+_TYPE_NAMES = {PT.DYN: "DYNAMIC"}
+
+
+def listing(verbose: bool = False) -> str:
+    """``sdu -l`` (``-l -v`` with ``verbose``): the classes and fields we support, in sysdig's layout."""
+    out: list[str] = []
+    for cls in CLASSES:
+        out.append("-" * 31)
+        out.append("Field Class:".ljust(_COL) + cls.name)
+        out += _entry("Description:", cls.description)
+        out.append("")
+        for f in cls.fields:
+            if f.flags.hidden:
+                continue
+            desc = f.description
+            if f.flags & FieldFlag.FILTER_ONLY:
+                desc = "(FILTER ONLY) " + desc
+            if verbose:
+                desc = f"(Type: {_TYPE_NAMES.get(f.ftype, f.ftype.name)}) " + desc
+            out += _entry(f.name, desc)
+        out.append("")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,323 @@
+"""The state engine's entry point: numbers events, attaches thread/enter/fd state, runs the parsers.
+
+Per event (``Inspector.process``), following libsinsp's sinsp_parser::reset and process_event at libs
+e5c53d64 (sysdig 0.29.3):
+
+* ``evt.num`` counts every event read, hidden ones included (sysdig numbers EC_INTERNAL and STATE_ONLY
+  events too); types >= 336 are not counted, because Debian sysdig skips them while reading.
+* ``evt.thread``: the tid's ThreadInfo; an unknown tid gets a ``<NA>`` placeholder, except for clone
+  exits and sched_switch (sinsp does not query for those) and the SKIPPARSERESET events.
+* enter events reset the thread's ``lastevent_fd`` (param 0 for EF_USES_FD events) and become its
+  pending enter; an exit is *paired* only when the previous event of the same thread was its enter.
+  Unpaired exits get no ``enter`` and no fd lookup, so parsers needing either do nothing.
+* ``evt.fdnum``/``evt.fdinfo`` for events flagged CREATES/USES/DESTROYS_FD: fd.num is the thread's
+  lastevent_fd after parsing (a new fd for creators), fd info falls back to a table lookup of it.
+* removals (close, procexit) are returned in a Verdict and applied after the caller has filtered and
+  printed the event: explicitly with ``apply``, or automatically when the next event is processed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sysdig_user.event import Event
+from sysdig_user.event_table import EC, EF, EVENTS, PPM_EVENT_MAX
+from sysdig_user.scap.records import (
+    CaptureItem,
+    FdEntry,
+    FdList,
+    InterfaceList,
+    MachineInfo,
+    ProcEntry,
+    ProcList,
+    SectionHeader,
+    UserList,
+)
+from sysdig_user.state import parsers_files, parsers_net, parsers_process
+from sysdig_user.state.fds import FdInfo, FdType, Role, is_ipv4_mapped, tuple_name
+from sysdig_user.state.interfaces import Interfaces
+from sysdig_user.state.parsers_files import Handler, concatenate_paths
+from sysdig_user.state.threads import (
+    CL_ACTIVE,
+    CL_CLONE_FILES,
+    ThreadInfo,
+    ThreadTable,
+    normalize_cwd,
+)
+from sysdig_user.state.users import UserTable
+from sysdig_user.state.verdict import Verdict
+
+DF_STATE_ONLY = 1
+PROCINFO_E = 234
+SCHEDSWITCH_6_E = 152
+_NO_QUERY_NAMES = frozenset({"clone", "fork", "vfork", "clone3"})
+
+# per-code bits, computed once from the event table
+F_ENTER = 1
+F_USES_FD = 2
+F_FD_EVENT = 4
+F_SKIP = 8
+F_NO_QUERY = 16
+F_NO_THREAD = 32
+
+
+def _code_flags() -> list[int]:
+    out = []
+    for info in EVENTS:
+        f = 0 if info.code & 1 else F_ENTER
+        if info.flags & EF.USES_FD:
+            f |= F_USES_FD
+        if info.flags & (EF.USES_FD | EF.CREATES_FD | EF.DESTROYS_FD):
+            f |= F_FD_EVENT
+        if info.flags & EF.SKIPPARSERESET:
+            f |= F_SKIP
+        if (info.name in _NO_QUERY_NAMES and info.code & 1) or info.code == SCHEDSWITCH_6_E:
+            f |= F_NO_QUERY
+        if info.name == "container" and info.category != EC.INTERNAL:
+            f |= F_NO_THREAD  # container json events carry no thread (sinsp sets m_tinfo = NULL)
+        out.append(f)
+    return out
+
+
+def handler_registry() -> dict[str, Handler]:
+    """Every handler, keyed ``name>`` / ``name<`` (one module per syscall family)."""
+    out: dict[str, Handler] = {}
+    for module in (parsers_process, parsers_files, parsers_net):
+        for key, handler in module.HANDLERS.items():
+            assert key not in out, key
+            out[key] = handler
+    return out
+
+
+def _code_handlers(registry: dict[str, Handler]) -> list[Handler | None]:
+    return [registry.get(info.name + info.dir) for info in EVENTS]
+
+
+_FLAGS = _code_flags()
+_HANDLERS = _code_handlers(handler_registry())
+
+
+class State:
+    """What parsers read and update: the thread table (with fd tables), users, interfaces."""
+
+    __slots__ = ("interfaces", "machine", "threads", "users")
+
+    def __init__(self) -> None:
+        self.threads = ThreadTable()
+        self.users = UserTable()
+        self.interfaces = Interfaces()
+        self.machine: MachineInfo | None = None
+
+    def add_fd(self, th: ThreadInfo, info: FdInfo) -> FdInfo:
+        """sinsp_threadinfo::add_fd: insert (replacing) and make it the thread's lastevent_fd."""
+        th.fdtable.fds[info.fd] = info
+        th.lastevent_fd = info.fd
+        return info
+
+
+class Inspector:
+    """Feeds metadata and events through the state engine. See the module docstring."""
+
+    def __init__(self) -> None:
+        self.state = State()
+        self.num = 0
+        self._pending: Verdict | None = None
+        self._scratch = Verdict()
+
+    @property
+    def threads(self) -> ThreadTable:
+        return self.state.threads
+
+    # ------------------------------------------------------------------------------------ metadata
+    def feed_records(self, item: CaptureItem) -> None:
+        """Load one metadata record. A new section (concatenated captures) merges into the current
+        state and keeps numbering, as sysdig does (verified on ``cat a.scap b.scap``)."""
+        if isinstance(item, ProcList):
+            self._load_procs(item.entries)
+        elif isinstance(item, FdList):
+            self._load_fds(item)
+        elif isinstance(item, UserList):
+            self.state.users.load(item)
+        elif isinstance(item, InterfaceList):
+            self.state.interfaces.load(item)
+        elif isinstance(item, MachineInfo):
+            self.state.machine = item
+        elif isinstance(item, SectionHeader):
+            pass
+
+    def _load_procs(self, entries: list[ProcEntry]) -> None:
+        table = self.state.threads
+        for e in entries:
+            th = ThreadInfo(
+                tid=e.tid, pid=e.pid, ptid=e.ptid, sid=e.sid, vpgid=e.vpgid, comm=e.comm, exe=e.exe,
+                exepath=e.exepath, args=list(e.args), env=list(e.env), cgroups=list(e.cgroups),
+                root=e.root, fdlimit=e.fdlimit, flags=e.flags | CL_ACTIVE, uid=e.uid, gid=e.gid,
+                loginuid=e.loginuid, vtid=e.vtid, vpid=e.vpid, vmsize_kb=e.vmsize_kb,
+                vmrss_kb=e.vmrss_kb, vmswap_kb=e.vmswap_kb, pfmajor=e.pfmajor, pfminor=e.pfminor,
+                exe_writable=e.exe_writable)
+            th.cwd = normalize_cwd(concatenate_paths("", e.cwd))
+            table.threads[e.tid] = th
+        table.link_all()
+
+    def _load_fds(self, block: FdList) -> None:
+        """FDL entries, named as sinsp's add_fd_from_scap names them. A thread that shares its main
+        thread's table (CLONE_FILES) has its own list ignored, as sinsp never consults it."""
+        th = self.state.threads.get(block.tid)
+        if th is None:
+            return
+        shares = th.tid != th.pid and th.flags & CL_CLONE_FILES and th.pid in self.state.threads.threads
+        if shares:
+            return
+        server_ports = set()
+        for entry in block.fds:
+            info = _fd_from_entry(entry, self.state.interfaces)
+            if info is not None:
+                th.fdtable.fds[entry.fd] = info
+                if info.type in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
+                    server_ports.add(info.sport)
+        for info in th.fdtable.fds.values():  # sinsp fix_sockets_coming_from_proc
+            if info.type == FdType.IPV4_SOCK and not info.role:
+                if info.sport in server_ports:
+                    info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
+                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+                    info.role = Role.SERVER
+                else:
+                    info.role = Role.CLIENT
+
+    # ------------------------------------------------------------------------------------ events
+    def process(self, evt: Event) -> Verdict | None:
+        """Update state for one event and attach it; returns the deferred removals (None if none)."""
+        if self._pending is not None:
+            self.apply(self._pending)
+        code = evt.type
+        if code >= PPM_EVENT_MAX:
+            evt.num = self.num
+            return None
+        self.num += 1
+        evt.num = self.num
+        fl = _FLAGS[code]
+        st = self.state
+        if fl & (F_SKIP | F_NO_THREAD):
+            evt.thread = st.threads.get(evt.tid) if code == PROCINFO_E else None
+            return self._finish(evt, None)
+        th = st.threads.threads.get(evt.tid)
+        if th is None and not fl & F_NO_QUERY:
+            th = st.threads.placeholder(evt.tid)
+        evt.thread = th
+        if th is not None and code != SCHEDSWITCH_6_E:
+            if fl & F_ENTER:
+                th.lastevent_type = code
+                th.last_latency_entertime = evt.ts
+                th.latency = 0
+                th.last_enter = evt
+                if fl & F_USES_FD:
+                    fd = evt.param(0)
+                    th.lastevent_fd = fd
+                    evt.fdinfo = th.fdtable.fds.get(fd)
+                else:
+                    th.lastevent_fd = -1
+            else:
+                if th.last_latency_entertime:
+                    th.latency = evt.ts - th.last_latency_entertime
+                if code == th.lastevent_type + 1:
+                    ent = th.last_enter
+                    if ent is not None and ent.type == code - 1:
+                        evt.enter = ent
+                    th.last_enter = None
+                    if fl & F_USES_FD:
+                        evt.fdinfo = th.fdtable.fds.get(th.lastevent_fd)
+        handler = _HANDLERS[code]
+        scratch = self._scratch
+        if handler is not None:
+            handler(st, evt, th, scratch)
+        th = evt.thread
+        if fl & F_FD_EVENT and th is not None:
+            fdn = th.lastevent_fd
+            evt.fdnum = fdn
+            if evt.fdinfo is None and fdn != -1:
+                evt.fdinfo = th.fdtable.fds.get(fdn)
+        if th is not None:
+            th.last_event_ts = evt.ts
+        return self._finish(evt, scratch)
+
+    def _finish(self, evt: Event, scratch: Verdict | None) -> Verdict | None:
+        if evt.dump_flags & DF_STATE_ONLY:
+            scratch = scratch or self._scratch
+            scratch.hidden = True
+        if scratch is None or scratch.empty:
+            return None
+        self._scratch = Verdict()
+        self._pending = scratch
+        return scratch
+
+    def apply(self, verdict: Verdict | None) -> None:
+        """Perform the removals recorded while processing an event (idempotent)."""
+        if verdict is None or verdict.applied:
+            return
+        verdict.applied = True
+        if self._pending is verdict:
+            self._pending = None
+        for table, fd in verdict.fds_to_remove:
+            table.fds.pop(fd, None)
+        if verdict.tid_to_remove is not None:
+            self.state.threads.remove(verdict.tid_to_remove)
+
+    def flush(self) -> None:
+        """Apply what the last event left pending (end of a capture)."""
+        if self._pending is not None:
+            self.apply(self._pending)
+
+    def events(self, source: Iterable[CaptureItem]) -> Iterator[Event]:
+        """Iterate a ``read_capture`` stream: metadata is loaded, events are processed and yielded.
+        The previous event's removals are applied when the next one is processed, so the caller only
+        has to handle each event before asking for the next."""
+        for item in source:
+            if isinstance(item, tuple):
+                cpu, dump_flags, raw = item
+                evt = Event(raw, cpu, dump_flags)
+                self.process(evt)
+                yield evt
+            else:
+                self.feed_records(item)
+        self.flush()
+
+    @staticmethod
+    def is_hidden(evt: Event) -> bool:
+        """Not shown without -D: STATE_ONLY events and EC_INTERNAL events (still numbered)."""
+        info = evt.info
+        return bool(evt.dump_flags & DF_STATE_ONLY) or (info is not None and info.category == EC.INTERNAL)
+
+
+def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
+    """One FDL entry as an FdInfo (sinsp add_fd_from_scap)."""
+    t = e.type
+    if t == FdType.IPV6_SOCK and is_ipv4_mapped(e.sip) and is_ipv4_mapped(e.dip):
+        info = FdInfo(e.fd, FdType.IPV4_SOCK, sip=e.sip[12:], sport=e.sport, dip=e.dip[12:],
+                      dport=e.dport, l4proto=e.l4proto, ino=e.ino)
+        t = FdType.IPV4_SOCK
+    elif t in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
+        info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, dip=e.dip, dport=e.dport,
+                      l4proto=e.l4proto, ino=e.ino)
+    elif t in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
+        info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, l4proto=e.l4proto, ino=e.ino)
+        info.name = f"{_ip(e.sip)}:{e.sport}"
+        return info
+    elif t == FdType.UNIX_SOCK:
+        role = Role.CLIENT if not e.name else Role.SERVER
+        return FdInfo(e.fd, FdType.UNIX_SOCK, e.name, ino=e.ino, unix_source=e.source,
+                      unix_dest=e.dest, role=role)
+    elif t == FdType.FILE_V2:
+        return FdInfo(e.fd, FdType.FILE_V2, e.name, open_flags=e.open_flags, dev=e.dev, ino=e.ino)
+    elif 0 < t <= FdType.FILE_V2:
+        return FdInfo(e.fd, FdType(t), e.name, ino=e.ino)
+    else:
+        return None
+    info.connected = info.l4proto == 2
+    ifaces.update_fd(info)
+    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+    return info
+
+
+def _ip(addr: bytes) -> str:
+    from sysdig_user.state.fds import ip_str
+
+    return ip_str(addr)

@@ -1,0 +1,126 @@
+"""Network interfaces: which addresses are local, for fd.lip/fd.rip/fd.is_server and role guessing.
+
+Captures carry them in IL blocks (scap-format.md §6); live mode reads them from the kernel. Mirrors
+libsinsp's sinsp_network_interfaces (ifinfo.cpp): an IPv4 address is local when it equals an interface
+address or is loopback; IPv6 likewise against the IPv6 list.
+"""
+from __future__ import annotations
+
+import fcntl
+import socket
+import struct
+from pathlib import Path
+
+from sysdig_user.scap.records import Interface, InterfaceList
+from sysdig_user.state.fds import FdInfo, FdType
+
+_SIOCGIFADDR = 0x8915
+_SIOCGIFNETMASK = 0x891B
+_LOOPBACK6 = b"\0" * 15 + b"\1"
+
+
+class Interfaces:
+    __slots__ = ("ipv4", "ipv6")
+
+    def __init__(self) -> None:
+        self.ipv4: list[Interface] = []
+        self.ipv6: list[Interface] = []
+
+    def load(self, block: InterfaceList) -> None:
+        for iface in block.interfaces:
+            self.add(iface)
+
+    def add(self, iface: Interface) -> None:
+        (self.ipv6 if len(iface.addr) == 16 else self.ipv4).append(iface)
+
+    def clear(self) -> None:
+        self.ipv4.clear()
+        self.ipv6.clear()
+
+    def is_local_ipv4(self, addr: bytes) -> bool:
+        """sinsp is_ipv4addr_in_local_machine: 127/8 or any interface's address."""
+        if addr[:1] == b"\x7f":
+            return True
+        return any(i.addr == addr for i in self.ipv4)
+
+    def is_local_ipv6(self, addr: bytes) -> bool:
+        if addr == _LOOPBACK6:
+            return True
+        return any(i.addr == addr for i in self.ipv6)
+
+    def is_local(self, addr: bytes) -> bool:
+        return self.is_local_ipv6(addr) if len(addr) == 16 else self.is_local_ipv4(addr)
+
+    def load_system(self) -> None:
+        """Live mode: IPv4 addresses via SIOCGIFADDR per interface, IPv6 from /proc/net/if_inet6.
+        Interfaces without an address (ioctl fails with EADDRNOTAVAIL) are skipped: they cannot make
+        an address local."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _idx, name in socket.if_nameindex():
+                req = struct.pack("256s", name.encode()[:15])
+                try:
+                    addr = fcntl.ioctl(s.fileno(), _SIOCGIFADDR, req)[20:24]
+                    mask = fcntl.ioctl(s.fileno(), _SIOCGIFNETMASK, req)[20:24]
+                except OSError:
+                    continue
+                self.add(Interface(4, name, addr, mask, b"\0" * 4))
+        try:
+            lines = Path("/proc/net/if_inet6").read_text().splitlines()
+        except OSError:  # no IPv6 in this kernel or namespace
+            return
+        for line in lines:
+            parts = line.split()
+            if len(parts) >= 6:
+                self.add(Interface(6, parts[5], bytes.fromhex(parts[0]), b"", b""))
+
+    # ---------------------------------------------------------------------------- tuple completion
+    def infer_ipv4(self, dest: bytes) -> bytes:
+        """sinsp infer_ipv4_address: the interface with that address, else one on the same subnet,
+        else the first non-loopback one, else 0.0.0.0."""
+        for i in self.ipv4:
+            if i.addr == dest:
+                return i.addr
+        d = int.from_bytes(dest, "big")
+        for i in self.ipv4:
+            m = int.from_bytes(i.netmask, "big") if len(i.netmask) == 4 else 0
+            if int.from_bytes(i.addr, "big") & m == d & m:
+                return i.addr
+        for i in self.ipv4:
+            if i.addr != b"\x7f\0\0\1":
+                return i.addr
+        return b"\0" * 4
+
+    def infer_ipv6(self, dest: bytes) -> bytes:
+        for i in self.ipv6:
+            if i.addr == dest:
+                return i.addr
+        for i in self.ipv6:
+            if i.addr != _LOOPBACK6:
+                return i.addr
+        return b"\0" * 16
+
+    def update_fd(self, info: FdInfo) -> None:
+        """sinsp_network_interfaces::update_fd: fill a zero source or destination address of a
+        datagram socket's tuple with the local address that would have been used."""
+        if info.type == FdType.IPV4_SOCK:
+            zero = b"\0" * 4
+            if info.sip not in (b"", zero) and info.dip not in (b"", zero):
+                return
+            if info.sip in (b"", zero):
+                new = self.infer_ipv4(info.dip)
+                if new == info.dip and info.sport == info.dport:
+                    return
+                info.sip = new
+            else:
+                new = self.infer_ipv4(info.sip)
+                if new == info.sip and info.sport == info.dport:
+                    return
+                info.dip = new
+        elif info.type == FdType.IPV6_SOCK:
+            zero = b"\0" * 16
+            if info.sip not in (b"", zero) and info.dip not in (b"", zero):
+                return
+            if info.sip in (b"", zero):
+                info.sip = self.infer_ipv6(info.dip)
+            else:
+                info.dip = self.infer_ipv6(info.sip)
