@@ -55,7 +55,7 @@ _DETACH_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class Thread:
     """One traced thread. `slot` is the decoders' per-thread scratch, cleared by them at syscall exit."""
 
-    __slots__ = ("tid", "pid", "nr", "args", "in_syscall", "quiet", "started", "exited", "slot")
+    __slots__ = ("args", "exited", "in_syscall", "nr", "pid", "quiet", "slot", "started", "tid")
 
     def __init__(self, tid: int, pid: int) -> None:
         self.tid = tid
@@ -111,8 +111,10 @@ class Engine:
         if not argv:
             raise TracerError("no command given")
         path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
-        if path is None or not os.access(path, os.X_OK) or os.path.isdir(path):
+        if path is None or not os.path.exists(path):
             raise TracerError(f"{argv[0]}: command not found")
+        if not os.access(path, os.X_OK) or os.path.isdir(path):
+            raise TracerError(f"{argv[0]}: permission denied")
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - child
@@ -138,6 +140,10 @@ class Engine:
         th.started = True
         self.threads[pid] = th
         self.root = pid
+        # Syscall stops start only once the thread is resumed with PTRACE_SYSCALL: stop it first.
+        ptrace.interrupt(pid)
+        ptrace.wait(pid, 0)
+        ptrace.resume(pid, 0)
         os.close(wfd)
         return pid
 
@@ -171,6 +177,9 @@ class Engine:
                         th.started = True
                         self.threads[tid] = th
                         seized.append(tid)
+                        # The interrupt stop is answered with PTRACE_SYSCALL by the loop, which is
+                        # what turns syscall stops on for this thread.
+                        ptrace.interrupt(tid)
                 if not seen:
                     raise TracerError(attach_rules.explain(pid, errno.ESRCH))
         except BaseException:

@@ -1,0 +1,213 @@
+"""Per-syscall tracing overhead of sdu's engine vs `strace -f -o /dev/null`.
+
+    .venv/bin/python bench/tracer_bench.py [--quick]
+
+For each workload: untraced wall time t0, traced wall time t, syscall count n (counted by sdu's engine),
+overhead per syscall = (t - t0) / n. Tracer variants: "sdu-engine" (engine, counting sink), "sdu-full"
+(engine + decoders + Event.build, what `sdu` pays) and strace. Each is run with tracer and tracee free to
+float over all CPUs and with both pinned to CPU 0 (the affinity is set before forking, so the tracee
+inherits it). Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
+ctypes wait4 and sched_getcpu vs reading /proc/TID/stat field 39.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tracer import ptrace
+from tracer.engine import Engine, Thread
+from tracer.events import EventBuilder
+
+C_SOURCE = r"""
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    long n = atol(argv[2]);
+    char c;
+    if (!strcmp(argv[1], "getppid")) for (long i = 0; i < n; i++) syscall(SYS_getppid);
+    else if (!strcmp(argv[1], "zero")) { int fd = open("/dev/zero", O_RDONLY); for (long i = 0; i < n; i++) read(fd, &c, 1); }
+    else if (!strcmp(argv[1], "orc")) for (long i = 0; i < n; i++) { int fd = open("/etc/hostname", O_RDONLY); read(fd, &c, 1); close(fd); }
+    return 0;
+}
+"""
+
+
+class _Count:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def syscall_enter(self, th: Thread, ts: int, cpu: int, nr: int, args: tuple[int, ...]) -> None:
+        self.n += 1
+
+    def syscall_exit(self, th: Thread, ts: int, cpu: int, nr: int, ret: int) -> None:
+        pass
+
+    def clone(self, *a: object) -> None:
+        pass
+
+    def exec(self, *a: object) -> None:
+        pass
+
+    def exit(self, *a: object) -> None:
+        pass
+
+    def signal(self, *a: object) -> None:
+        pass
+
+
+def _wall(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _run_plain(argv: list[str]) -> None:
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+
+
+def _run_sdu(argv: list[str], full: bool) -> int:
+    if full:
+        events: list[object] = []
+        sink: object = EventBuilder(lambda e: None, build=True)
+        del events
+    else:
+        sink = _Count()
+    engine = Engine(sink)  # type: ignore[arg-type]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(1)
+    os.dup2(devnull, 1)
+    try:
+        engine.launch(argv)
+        engine.run()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return engine.stats.syscalls
+
+
+def _run_strace(argv: list[str]) -> None:
+    subprocess.run(["strace", "-f", "-o", "/dev/null", *argv], stdout=subprocess.DEVNULL, check=True)
+
+
+def _with_affinity(cpus: set[int] | None, fn: Callable[[], object]) -> Callable[[], object]:
+    def run() -> object:
+        if cpus is None:
+            return fn()
+        old = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, cpus)
+        try:
+            return fn()
+        finally:
+            os.sched_setaffinity(0, old)
+    return run
+
+
+def micro() -> None:
+    """Cost of the per-stop building blocks, in microseconds per call."""
+    n = 20000
+    import ctypes
+    getcpu = ctypes.CDLL(None).sched_getcpu
+    t = time.perf_counter()
+    for _ in range(n):
+        getcpu()
+    getcpu_us = (time.perf_counter() - t) / n * 1e6
+    pid = os.getpid()
+    t = time.perf_counter()
+    for _ in range(n):
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            int(f.read().rsplit(b")", 1)[1].split()[36])
+    stat_us = (time.perf_counter() - t) / n * 1e6
+    t = time.perf_counter()
+    for _ in range(n):
+        time.time_ns()
+    ts_us = (time.perf_counter() - t) / n * 1e6
+    print(f"micro: sched_getcpu {getcpu_us:.2f} us, /proc/TID/stat field 39 {stat_us:.2f} us, "
+          f"time_ns {ts_us:.3f} us")
+
+
+def wait_variants(binary: str, n: int) -> None:
+    """getppid loop traced with ctypes wait4 (engine default) vs os.waitpid."""
+    argv = [binary, "getppid", str(n)]
+    base = _wall(lambda: _run_plain(argv), 3)
+    t_ctypes = _wall(lambda: _run_sdu(argv, False), 3)
+    orig = ptrace.wait
+
+    def os_wait(pid: int = -1, options: int = 0) -> tuple[int, int, int]:
+        try:
+            got, status = os.waitpid(pid, options | 0x40000000)
+        except ChildProcessError:
+            return -1, 0, 10
+        return got, status, 0
+
+    ptrace.wait = os_wait  # type: ignore[assignment]
+    try:
+        t_os = _wall(lambda: _run_sdu(argv, False), 3)
+    finally:
+        ptrace.wait = orig  # type: ignore[assignment]
+    print(f"wait: ctypes wait4 {(t_ctypes - base) / n * 1e6:.1f} us/syscall, "
+          f"os.waitpid {(t_os - base) / n * 1e6:.1f} us/syscall")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller loops")
+    opts = parser.parse_args()
+    if shutil.which("gcc") is None or shutil.which("strace") is None:
+        print("needs gcc and strace", file=sys.stderr)
+        return 1
+    scale = 0.25 if opts.quick else 1.0
+    tmp = Path(tempfile.mkdtemp(prefix="sdu-bench-"))
+    try:
+        src = tmp / "b.c"
+        src.write_text(C_SOURCE)
+        binary = str(tmp / "b")
+        subprocess.run(["gcc", "-O2", "-o", binary, str(src)], check=True)
+        tree = "usr/include/linux" if os.path.isdir("/usr/include/linux") else str(ROOT)[1:]
+        workloads: list[tuple[str, list[str], int]] = [
+            ("getppid loop", [binary, "getppid", str(int(20000 * scale))], 3),
+            ("1-byte reads /dev/zero", [binary, "zero", str(int(20000 * scale))], 3),
+            ("open/read/close loop", [binary, "orc", str(int(6000 * scale))], 3),
+            ("python3 -c pass", [sys.executable, "-c", "pass"], 3),
+            ("tar of a tree", ["tar", "-C", "/", "-cf", str(tmp / "t.tar"), tree], 2),
+        ]
+        micro()
+        wait_variants(binary, int(20000 * scale))
+        header = f"{'workload':24} {'place':8} {'n':>7} {'t0 ms':>8} {'engine':>8} {'full':>8} {'strace':>8} " \
+                 f"{'eng/st':>7} {'full/st':>7}"
+        print("per-syscall overhead in us (traced - untraced) / n")
+        print(header)
+        for name, argv, rep in workloads:
+            for place, cpus in (("floating", None), ("pinned", {0})):
+                got = _with_affinity(cpus, lambda argv=argv: _run_sdu(argv, False))()  # type: ignore[misc]
+                n = got if isinstance(got, int) else 1
+                t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), rep)  # type: ignore[misc]
+                te = _wall(_with_affinity(cpus, lambda argv=argv: _run_sdu(argv, False)), rep)  # type: ignore[misc]
+                tf = _wall(_with_affinity(cpus, lambda argv=argv: _run_sdu(argv, True)), rep)  # type: ignore[misc]
+                ts = _wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv)), rep)  # type: ignore[misc]
+                per = [(t - t0) / max(n, 1) * 1e6 for t in (te, tf, ts)]
+                print(f"{name:24} {place:8} {n:>7} {t0 * 1e3:8.1f} {per[0]:8.1f} {per[1]:8.1f} {per[2]:8.1f} "
+                      f"{per[0] / per[2]:7.2f} {per[1] / per[2]:7.2f}", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

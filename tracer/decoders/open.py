@@ -1,0 +1,64 @@
+"""open, openat, openat2, creat: paths, PPM file flags, creation mode and the opened file's device.
+
+dirfd values are passed through (AT_FDCWD = -100, as the driver writes it). The exit repeats the
+enter's params (the 2022 driver does, so an unpaired exit still names the file).
+"""
+from __future__ import annotations
+
+from tracer import memory
+from tracer.decoders import native
+from tracer.decoders.base import Call, Decoder, Values, fd_dev
+
+
+def _dev(c: Call) -> int:
+    return fd_dev(c.pid, c.ret) if c.ret >= 0 else 0
+
+
+def open_enter(c: Call) -> Values:
+    flags = c.u32(1)
+    return [c.path(0), native.open_flags(flags), native.open_mode(flags, c.u32(2))]
+
+
+def open_exit(c: Call) -> Values:
+    return [c.ret, *open_enter(c), _dev(c)]
+
+
+def openat_enter(c: Call) -> Values:
+    flags = c.u32(2)
+    return [c.fd(0), c.path(1), native.open_flags(flags), native.open_mode(flags, c.u32(3))]
+
+
+def openat_exit(c: Call) -> Values:
+    dirfd, name, flags, mode = openat_enter(c)
+    return [c.ret, dirfd, name, flags, mode, _dev(c)]
+
+
+def _open_how(c: Call) -> tuple[int, int, int]:
+    """struct open_how {u64 flags; u64 mode; u64 resolve} at arg 2 (linux/openat2.h)."""
+    words = memory.read_u64s(c.tid, c.args[2], 3)
+    return tuple(words) if len(words) == 3 else (0, 0, 0)  # type: ignore[return-value]
+
+
+def openat2_enter(c: Call) -> Values:
+    flags, mode, resolve = _open_how(c)
+    return [c.fd(0), c.path(1), native.open_flags(flags), native.open_mode(flags, mode), resolve]
+
+
+def openat2_exit(c: Call) -> Values:
+    return [c.ret, *openat2_enter(c)]
+
+
+def creat_enter(c: Call) -> Values:
+    return [c.path(0), c.u32(1) & 0o7777]
+
+
+def creat_exit(c: Call) -> Values:
+    return [c.ret, *creat_enter(c), _dev(c)]
+
+
+DECODERS: dict[str, Decoder] = {
+    "open": Decoder(open_enter, open_exit),
+    "openat": Decoder(openat_enter, openat_exit),
+    "openat2": Decoder(openat2_enter, openat2_exit),
+    "creat": Decoder(creat_enter, creat_exit),
+}
