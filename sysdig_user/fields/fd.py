@@ -353,8 +353,8 @@ _L4_NAMES = {2: "tcp", 3: "udp", 4: "icmp", 5: "raw"}
 
 
 def l4proto(fdinfo: FdInfo) -> int:
-    """sinsp get_l4proto: the socket's protocol, SCAP_L4_NA (1) for anything that is not an IP socket."""
-    return fdinfo.l4proto if fdinfo.type in _ALL_IP else 1
+    """sinsp get_l4proto (FdInfo.shown_l4proto): SCAP_L4_NA (1) for a non-IP fd or a role-less socket."""
+    return fdinfo.shown_l4proto
 
 
 @lru_cache(maxsize=4096)

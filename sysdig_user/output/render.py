@@ -11,7 +11,7 @@ Decoding lives in sysdig_user.params; this module only turns values into text (S
 from __future__ import annotations
 
 import base64
-import ipaddress
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +33,6 @@ GENERIC_E, GENERIC_X = 0, 1
 PPM_AT_FDCWD = -100
 # scap_l4_proto -> the letter after the fd type char (sinsp_evt::render_fd): TCP, UDP, ICMP, RAW.
 _L4_CHARS = {2: "t", 3: "u", 4: "i", 5: "r"}
-_SOCKET_TYPES = frozenset({3, 4, 5, 6})  # IPV4_SOCK, IPV6_SOCK, IPV4_SERVSOCK, IPV6_SERVSOCK
 # sysdig truncates data buffers to this many characters unless -v (sysdig.cpp: set_max_evt_output_len).
 DEFAULT_MAX_LEN = 80
 
@@ -206,11 +205,13 @@ def ipv4_text(raw: bytes) -> str:
 
 
 def ipv6_text(raw: bytes) -> str:
-    return str(ipaddress.IPv6Address(raw))
+    """inet_ntop's spelling (glibc writes IPv4-mapped addresses as ``::ffff:1.2.3.4``)."""
+    return socket.inet_ntop(socket.AF_INET6, raw)
 
 
 def _is_v4_mapped(raw: bytes) -> bool:
-    return raw[:10] == b"\0" * 10 and raw[10:12] == b"\xff\xff"
+    """sinsp_utils::is_ipv4_mapped_ipv6: ::ffff:a.b.c.d, and also the all-zero address."""
+    return raw[:10] == b"\0" * 10 and (raw[10:12] == b"\xff\xff" or raw[10:] == b"\0" * 6)
 
 
 def sockaddr_text(value: tuple[Any, ...]) -> str:
@@ -306,7 +307,7 @@ def _path_strings(evt: Event, i: int, param: Param, value: str) -> tuple[str, st
 
 def fd_resolved(info: FdInfo) -> str:
     """``<f>/etc/passwd``, ``<4t>1.2.3.4:5->6.7.8.9:80``: type char, L4 letter for sockets, name."""
-    proto = _L4_CHARS.get(info.l4proto, "") if int(info.type) in _SOCKET_TYPES else ""
+    proto = _L4_CHARS.get(info.shown_l4proto, "")
     return f"<{info.typechar}{proto}>{sanitize(info.name)}"
 
 

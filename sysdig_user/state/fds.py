@@ -105,6 +105,19 @@ class FdInfo:
     def is_tcp(self) -> bool:
         return self.type in IP_SOCKS and self.l4proto == L4.TCP
 
+    @property
+    def shown_l4proto(self) -> int:
+        """sinsp get_l4proto, what fd.l4proto and the ``<4t>`` letter show: a connection socket
+        reports SCAP_L4_NA until it has a role (bind to a port, connect, accept or a datagram's role
+        guess), except a raw one; a server socket its stored protocol; anything else SCAP_L4_NA."""
+        if self.type in IP_SOCKS:
+            if self.l4proto == L4.RAW:
+                return L4.RAW
+            return L4.NA if self.role == Role.NONE else self.l4proto
+        if self.type in SERVER_SOCKS:
+            return self.l4proto
+        return L4.NA
+
     def clone(self, fd: int) -> FdInfo:
         """A copy under a new number (dup, fork): later changes to one do not touch the other."""
         new = copy.copy(self)
@@ -168,9 +181,14 @@ def unix_tuple_name(source: int, dest: int, path: str) -> str:
 
 
 def sockinfo_name(info: FdInfo) -> str:
-    """The name sinsp gives a socket fd from its current addresses (sinsp_utils::sockinfo_to_str)."""
+    """The name sinsp gives a socket fd from its current addresses (sinsp_utils::sockinfo_to_str): ports
+    only for TCP/UDP, ``sip->dip`` for ICMP (and RAW on IPv4), ``<unknown>`` for any other protocol
+    (e.g. an AF_INET6 socket turned IPv4 by a mapped tuple, whose protocol byte is then zero)."""
     if info.type in IP_SOCKS:
-        return tuple_name(info.sip, info.sport, info.dip, info.dport)
+        if info.l4proto in (L4.TCP, L4.UDP):
+            return tuple_name(info.sip, info.sport, info.dip, info.dport)
+        bare = info.l4proto == L4.ICMP or (info.l4proto == L4.RAW and info.type == FdType.IPV4_SOCK)
+        return f"{ip_str(info.sip)}->{ip_str(info.dip)}" if bare else "<unknown>"
     if info.type in SERVER_SOCKS:
         return f"{ip_str(info.sip)}:{info.sport}"
     return info.name

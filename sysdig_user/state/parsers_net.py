@@ -13,6 +13,7 @@ from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
 from sysdig_user.state.fds import (
     IP_SOCKS,
     L4,
+    SERVER_SOCKS,
     FdInfo,
     FdType,
     Role,
@@ -43,12 +44,12 @@ _TUPLE_PARAM = {SENDTO_X: (True, 2), SENDMSG_X: (True, 2), RECVFROM_X: (False, 2
 # ------------------------------------------------------------------------------------------ names
 
 def sockaddr_str(addr: tuple[Any, ...] | None) -> str:
-    """A SOCKADDR param as sinsp's PF_SIMPLE string: ``1.2.3.4:80``, ``2001:db8::1:80``, a unix path."""
+    """A SOCKADDR param as sinsp's PF_SIMPLE string: ``1.2.3.4:80``, ``2001:db8::1:80``, a unix path.
+    IPv6 addresses are written as inet_ntop writes them, mapped ones too (``:::5353``)."""
     if addr is None:
         return ""
     if addr[0] in (AF_INET, AF_INET6):
-        ip = addr[1][12:] if addr[0] == AF_INET6 and is_ipv4_mapped(addr[1]) else addr[1]
-        return f"{ip_str(ip)}:{addr[2]}"
+        return f"{ip_str(addr[1])}:{addr[2]}"
     if addr[0] == AF_UNIX:
         return str(addr[1])
     return ""
@@ -90,7 +91,8 @@ def add_socket(st: State, evt: Event, th: ThreadInfo, fd: int, domain: int, styp
         info = FdInfo(fd, FdType.UNIX_SOCK)
     elif domain in (AF_INET, AF_INET6):
         ftype = FdType.IPV4_SOCK if domain == AF_INET else FdType.IPV6_SOCK
-        info = FdInfo(fd, ftype, l4proto=_l4proto(stype, proto))
+        zero = bytes(4 if domain == AF_INET else 16)  # sinsp memsets the addresses
+        info = FdInfo(fd, ftype, l4proto=_l4proto(stype, proto), sip=zero, dip=zero)
     elif domain == PPM_AF_NETLINK:
         info = FdInfo(fd, FdType.NETLINK)
     else:
@@ -133,8 +135,16 @@ def _apply_ip_tuple(info: FdInfo, tup: tuple[Any, ...], overwrite_dest: bool = F
         return _set_addresses(info, sip, tup[2], dip, tup[4], overwrite_dest)
     if tup[0] == AF_INET6:
         sip, dip = sip[12:], dip[12:]
-    info.type = FdType.IPV4_SOCK
+    _become_v4(info)
     return _set_addresses(info, sip, tup[2], dip, tup[4], overwrite_dest)
+
+
+def _become_v4(info: FdInfo) -> None:
+    """Retype a socket IPV4_SOCK. sinsp keeps an IPv6 socket's protocol at the end of m_ipv6info, but
+    the IPv4 view reads it from byte 12 of the IPv6 source address (0, unknown, on a fresh socket)."""
+    if info.type == FdType.IPV6_SOCK:
+        info.l4proto = info.sip[12] if len(info.sip) == 16 else L4.UNKNOWN
+    info.type = FdType.IPV4_SOCK
 
 
 def _swap(info: FdInfo) -> None:
@@ -165,6 +175,26 @@ def _guess_role(st: State, th: ThreadInfo, info: FdInfo, incoming: bool) -> None
         info.role = Role.SERVER if incoming else Role.CLIENT
 
 
+def _servsock_to_v4(info: FdInfo) -> None:
+    """An IPv4 server socket taking an IPv4 tuple (sinsp update_fd). m_ipv4serverinfo {ip, port,
+    l4proto} overlays m_ipv4info {sip, dip, sport, dport, l4proto}: the protocol is copied over, and
+    the server port and protocol bytes become the destination address, which the tuple then does not
+    replace (it is not zero). So a UDP server on 5353 shows ``...->233.20.3.0:5353``."""
+    info.dip = info.sport.to_bytes(2, "little") + bytes([info.l4proto & 0xFF, 0])
+    info.dport = 0
+
+
+def _servsock_v6_tuple(info: FdInfo, sip: bytes) -> None:
+    """A server socket taking a non-mapped IPv6 tuple: sinsp keeps the fd type and writes the tuple
+    through m_ipv6info, which overlays the server info. The new source address becomes the server
+    address; an IPv6 server keeps its port and protocol (they lie under the untouched destination),
+    an IPv4 one reads them from bytes 4-6 of the address."""
+    if info.type == FdType.IPV6_SERVSOCK:
+        info.sip = sip
+        return
+    info.sip, info.sport, info.l4proto = sip[:4], int.from_bytes(sip[4:6], "little"), sip[6]
+
+
 def update_fd(st: State, info: FdInfo, tup: tuple[Any, ...] | None) -> bool:
     """sinsp update_fd: take the tuple of a datagram call; unknown L4 becomes UDP; incomplete IP tuples
     are patched from the interface list. False when nothing changed."""
@@ -176,7 +206,13 @@ def update_fd(st: State, info: FdInfo, tup: tuple[Any, ...] | None) -> bool:
         return True
     if tup[0] not in (AF_INET, AF_INET6):
         return False
-    if info.type in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
+    if tup[0] == AF_INET6 and not (is_ipv4_mapped(tup[1]) and is_ipv4_mapped(tup[3])):
+        if info.type in SERVER_SOCKS:
+            _servsock_v6_tuple(info, tup[1])
+            return True
+    elif info.type == FdType.IPV4_SERVSOCK:
+        _servsock_to_v4(info)
+    elif info.type == FdType.IPV6_SERVSOCK:
         info.sip, info.sport = b"", 0  # the server address is replaced by the tuple
     if not _apply_ip_tuple(info, tup):
         return False
@@ -213,6 +249,23 @@ def bind_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
     info.name = sockaddr_str(addr)
 
 
+def connect_enter(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
+    """sinsp parse_connect_enter: an IP socket takes its type and destination from the address (a
+    mapped IPv6 address makes it IPv4); its name is left for the exit."""
+    info = evt.fdinfo
+    addr = evt.param(1) if info is not None else None
+    if info is None or addr is None or addr[0] not in (AF_INET, AF_INET6):
+        return
+    ip = addr[1]
+    if addr[0] == AF_INET6 and is_ipv4_mapped(ip):
+        ip = ip[12:]
+    if len(ip) == 4:
+        _become_v4(info)
+    else:
+        info.type = FdType.IPV6_SOCK
+    info.dip, info.dport = ip, addr[2]
+
+
 def connect_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
     info = evt.fdinfo
     if info is None:
@@ -226,10 +279,9 @@ def connect_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> No
         return
     if tup[0] in (AF_INET, AF_INET6):
         changed = _apply_ip_tuple(info, tup, overwrite_dest=True)
-        udp_server = info.role == Role.SERVER and info.l4proto == L4.UDP
-        if changed and udp_server:
+        if changed and info.role == Role.SERVER and info.l4proto == L4.UDP:
             _swap(info)
-        info.name = sockinfo_name(info) if udp_server else socktuple_str(tup)
+        info.name = sockinfo_name(info)
     else:
         info.name = socktuple_str(tup)
         if tup[0] == AF_UNIX:
@@ -311,6 +363,7 @@ def datagram_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> N
 HANDLERS: dict[str, Handler] = {
     "socket<": socket_exit,
     "bind<": bind_exit,
+    "connect>": connect_enter,
     "connect<": connect_exit,
     "accept<": accept_exit,
     "socketpair<": socketpair_exit,

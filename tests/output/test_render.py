@@ -13,7 +13,7 @@ from sysdig_user.output.render import (
     resolve_flags,
 )
 from sysdig_user.params import AF_INET6, AF_UNIX
-from sysdig_user.state.fds import FdInfo, FdType
+from sysdig_user.state.fds import FdInfo, FdType, Role
 from sysdig_user.state.threads import ThreadInfo
 
 
@@ -24,7 +24,8 @@ def _event(name: str, enter: bool, *values: object) -> Event:
 def _thread() -> ThreadInfo:
     th = ThreadInfo(tid=42, pid=42, comm="cat", cwd="/home/u/")
     th.fdtable.add(FdInfo(3, FdType.FILE, "/etc/passwd"))
-    th.fdtable.add(FdInfo(4, FdType.IPV6_SOCK, "::1:5->::1:80", l4proto=2))
+    th.fdtable.add(FdInfo(4, FdType.IPV6_SOCK, "::1:5->::1:80", l4proto=2, role=Role.CLIENT))
+    th.fdtable.add(FdInfo(5, FdType.IPV6_SOCK, "", l4proto=2))
     return th
 
 
@@ -35,6 +36,9 @@ def test_fd_params_show_type_and_name() -> None:
     sock = _event("read", True, 4, 10)
     sock.thread = _thread()
     assert render_args(sock) == "fd=4(<6t>::1:5->::1:80) size=10 "
+    fresh = _event("read", True, 5, 10)  # no role yet (just socket()): sinsp shows no L4 letter
+    fresh.thread = _thread()
+    assert render_args(fresh) == "fd=5(<6>) size=10 "
 
 
 def test_negative_fd_and_errno_resolve_to_names() -> None:
