@@ -15,8 +15,13 @@ if TYPE_CHECKING:
 
 
 def _gid(evt: Event) -> int | None:
+    """sysdig 0.29.3 declares group.gid UINT64 but points at the uint32 m_gid, so the value read also
+    holds the next 4 bytes of sinsp_threadinfo: the low half of m_nchilds (a main thread with one live
+    thread shows gid 0xffffffff as 8589934591)."""
     t = evt.thread
-    return None if t is None else t.gid & 0xFFFFFFFF
+    if t is None:
+        return None
+    return (t.gid & 0xFFFFFFFF) | ((t.nchilds & 0xFFFFFFFF) << 32)
 
 
 def _name(evt: Event) -> str | None:

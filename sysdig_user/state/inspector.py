@@ -41,6 +41,7 @@ from sysdig_user.state.threads import (
     CL_CLONE_FILES,
     ThreadInfo,
     ThreadTable,
+    normalize_cgroups,
     normalize_cwd,
 )
 from sysdig_user.state.users import UserTable
@@ -99,18 +100,29 @@ _HANDLERS = _code_handlers(handler_registry())
 class State:
     """What parsers read and update: the thread table (with fd tables), users, interfaces."""
 
-    __slots__ = ("interfaces", "machine", "threads", "users")
+    __slots__ = ("first_ts", "fresh_fds", "interfaces", "machine", "output_time_flag", "resolve_ports",
+                 "threads", "users")
 
     def __init__(self) -> None:
         self.threads = ThreadTable()
         self.users = UserTable()
         self.interfaces = Interfaces()
         self.machine: MachineInfo | None = None
+        # evt.reltime's origin (sinsp m_firstevent_ts): the ts of the first event read, hidden ones
+        # included (the PL-time procinfo events of a capture), None before any event
+        self.first_ts: int | None = None
+        # -t flag for evt.outputtime and -N (port names) for fd.*proto; the CLI may override them
+        self.output_time_flag = "h"
+        self.resolve_ports = False
+        # fds added while parsing the current event, with the name sinsp's copy holds as m_oldname
+        # ("" for a new fdinfo, the source's name for a dup): what fd.name_changed compares against
+        self.fresh_fds: list[tuple[FdInfo, str]] = []
 
-    def add_fd(self, th: ThreadInfo, info: FdInfo) -> FdInfo:
+    def add_fd(self, th: ThreadInfo, info: FdInfo, oldname: str = "") -> FdInfo:
         """sinsp_threadinfo::add_fd: insert (replacing) and make it the thread's lastevent_fd."""
         th.fdtable.fds[info.fd] = info
         th.lastevent_fd = info.fd
+        self.fresh_fds.append((info, oldname))
         return info
 
 
@@ -122,6 +134,7 @@ class Inspector:
         self.num = 0
         self._pending: Verdict | None = None
         self._scratch = Verdict()
+        self._fix_sockets = False  # FDL sockets loaded since the last fix_sockets pass
 
     @property
     def threads(self) -> ThreadTable:
@@ -149,7 +162,7 @@ class Inspector:
         for e in entries:
             th = ThreadInfo(
                 tid=e.tid, pid=e.pid, ptid=e.ptid, sid=e.sid, vpgid=e.vpgid, comm=e.comm, exe=e.exe,
-                exepath=e.exepath, args=list(e.args), env=list(e.env), cgroups=list(e.cgroups),
+                exepath=e.exepath, args=list(e.args), env=list(e.env), cgroups=normalize_cgroups(e.cgroups),
                 root=e.root, fdlimit=e.fdlimit, flags=e.flags | CL_ACTIVE, uid=e.uid, gid=e.gid,
                 loginuid=e.loginuid, vtid=e.vtid, vpid=e.vpid, vmsize_kb=e.vmsize_kb,
                 vmrss_kb=e.vmrss_kb, vmswap_kb=e.vmswap_kb, pfmajor=e.pfmajor, pfminor=e.pfminor,
@@ -167,15 +180,24 @@ class Inspector:
         shares = th.tid != th.pid and th.flags & CL_CLONE_FILES and th.pid in self.state.threads.threads
         if shares:
             return
-        server_ports = set()
         for entry in block.fds:
             info = _fd_from_entry(entry, self.state.interfaces)
             if info is not None:
                 th.fdtable.fds[entry.fd] = info
-                if info.type in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
-                    server_ports.add(info.sport)
-        for info in th.fdtable.fds.values():  # sinsp fix_sockets_coming_from_proc
-            if info.type == FdType.IPV4_SOCK and not info.role:
+        self._fix_sockets = True
+
+    def _fix_sockets_from_proc(self) -> None:
+        """sinsp_thread_manager::fix_sockets_coming_from_proc, run once the metadata is loaded (before
+        the first event): an IPv4 connection whose local port is a listening port of *any* process is
+        the server end (its tuple is swapped to client->server), every other one a client."""
+        self._fix_sockets = False
+        tables = {id(th.fdtable): th.fdtable for th in self.state.threads}.values()
+        server_ports = {info.sport for table in tables for info in table.fds.values()
+                        if info.type == FdType.IPV4_SERVSOCK}
+        for table in tables:
+            for info in table.fds.values():
+                if info.type != FdType.IPV4_SOCK or info.role:
+                    continue
                 if info.sport in server_ports:
                     info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
                     info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
@@ -189,13 +211,18 @@ class Inspector:
         if self._pending is not None:
             self.apply(self._pending)
         code = evt.type
+        st = self.state
+        evt._state = st
         if code >= PPM_EVENT_MAX:
             evt.num = self.num
             return None
         self.num += 1
         evt.num = self.num
+        if st.first_ts is None:
+            st.first_ts = evt.ts
+        if self._fix_sockets:
+            self._fix_sockets_from_proc()
         fl = _FLAGS[code]
-        st = self.state
         if fl & (F_SKIP | F_NO_THREAD):
             evt.thread = st.threads.get(evt.tid) if code == PROCINFO_E else None
             return self._finish(evt, None)
@@ -228,7 +255,14 @@ class Inspector:
         handler = _HANDLERS[code]
         scratch = self._scratch
         if handler is not None:
+            pre = evt.fdinfo
+            pre_name = pre.name if pre is not None else ""
             handler(st, evt, th, scratch)
+            info = evt.fdinfo
+            if info is not None:
+                _mark_name_changed(st, evt, info, pre, pre_name)
+            if st.fresh_fds:
+                st.fresh_fds.clear()
         th = evt.thread
         if fl & F_FD_EVENT and th is not None:
             fdn = th.lastevent_fd
@@ -285,6 +319,22 @@ class Inspector:
         """Not shown without -D: STATE_ONLY events and EC_INTERNAL events (still numbered)."""
         info = evt.info
         return bool(evt.dump_flags & DF_STATE_ONLY) or (info is not None and info.category == EC.INTERNAL)
+
+
+def _mark_name_changed(st: State, evt: Event, info: FdInfo, pre: FdInfo | None, pre_name: str) -> None:
+    """fd.name_changed: sinsp compares the event's final fdinfo name with its m_oldname, which every
+    table lookup (get_fd) resets to the current name; a new fdinfo starts with an empty oldname and a
+    dup'd one copies its source's. An fdinfo the parser merely looked up keeps oldname == name."""
+    if info is pre:
+        changed = info.name != pre_name
+    else:
+        changed = False
+        for fresh, oldname in st.fresh_fds:
+            if fresh is info:
+                changed = info.name != oldname
+                break
+    if changed:
+        info.extra["name_changed_at"] = evt.num
 
 
 def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:

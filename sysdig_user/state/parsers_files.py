@@ -161,7 +161,7 @@ def dup_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
         th.flags |= CL_PIPE_SRC
     if evt.fdinfo is None:
         return
-    evt.fdinfo = st.add_fd(th, evt.fdinfo.clone(res))
+    evt.fdinfo = st.add_fd(th, evt.fdinfo.clone(res), evt.fdinfo.name)
 
 
 def fcntl_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
@@ -172,7 +172,7 @@ def fcntl_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None
         return
     res = evt.param(0)
     if res >= 0:
-        evt.fdinfo = st.add_fd(th, evt.fdinfo.clone(res))
+        evt.fdinfo = st.add_fd(th, evt.fdinfo.clone(res), evt.fdinfo.name)
 
 
 def pipe_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:

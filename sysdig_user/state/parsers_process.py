@@ -20,6 +20,7 @@ from sysdig_user.state.threads import (
     CL_PIPE_SRC,
     NA,
     ThreadInfo,
+    normalize_cgroups,
     normalize_cwd,
 )
 from sysdig_user.state.verdict import Verdict
@@ -92,7 +93,7 @@ def _new_child(st: State, evt: Event, caller: ThreadInfo, child_tid: int, flags:
         child.vtid, child.vpid = child.tid, child.pid
     cgroups = _opt(evt, "cgroups")
     if cgroups is not None:
-        child.cgroups = split_args(cgroups)
+        child.cgroups = normalize_cgroups(split_args(cgroups))
     child.clone_ts = evt.ts
     return child
 
@@ -161,7 +162,7 @@ def execve_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> Non
         th.env = split_args(env)
     cgroups = _opt(evt, "cgroups")
     if cgroups is not None and env is not None and evt.param_by_name("comm") is not None:
-        th.cgroups = split_args(cgroups)
+        th.cgroups = normalize_cgroups(split_args(cgroups))
     tty = _opt(evt, "tty")
     if tty is not None:
         th.tty = tty
@@ -264,9 +265,13 @@ def vm_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
 
 
 def switch_enter(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
+    """sinsp parse_context_switch: page faults go to the thread, memory counters to its main thread
+    (none when the main thread is unknown), so a thread's switch updates what the process shows."""
     if th is not None and evt.param_count >= 6:
         th.pfmajor, th.pfminor = evt.param(1), evt.param(2)
-        th.vmsize_kb, th.vmrss_kb, th.vmswap_kb = evt.param(3), evt.param(4), evt.param(5)
+        main = th if th.tid == th.pid else st.threads.get(th.pid)
+        if main is not None:
+            main.vmsize_kb, main.vmrss_kb, main.vmswap_kb = evt.param(3), evt.param(4), evt.param(5)
 
 
 HANDLERS: dict[str, Handler] = {

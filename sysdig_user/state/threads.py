@@ -43,13 +43,20 @@ def normalize_cwd(path: str) -> str:
     return path if not path or path.endswith("/") else path + "/"
 
 
+def normalize_cgroups(entries: list[str]) -> list[str]:
+    """sinsp_threadinfo::set_cgroups stores the cgroup v2 ``io`` controller under its v1 name ``blkio``
+    (verified with sysdig: an execve's ``io=/user.slice`` shows as ``blkio=/user.slice`` in thread.cgroups,
+    in place)."""
+    return ["blkio" + c[2:] if c[:3] == "io=" else c for c in entries]
+
+
 @dataclass(slots=True, eq=False)
 class ThreadInfo:
     tid: int
     pid: int
     ptid: int = -1
-    sid: int = 0
-    vpgid: int = 0
+    sid: int = -1  # -1: unknown (sinsp's initial m_sid/m_vpgid), as for threads not in the PL
+    vpgid: int = -1
     comm: str = NA
     exe: str = NA
     exepath: str = ""
@@ -58,7 +65,7 @@ class ThreadInfo:
     env: list[str] = field(default_factory=list)
     cgroups: list[str] = field(default_factory=list)
     root: str = "/"
-    fdlimit: int = 0
+    fdlimit: int = -1  # unknown until a clone/execve/PL entry or an rlimit call sets it
     flags: int = 0
     uid: int = UNKNOWN_ID
     gid: int = UNKNOWN_ID

@@ -49,6 +49,11 @@ FIELDS = (
 )
 
 
+# sysdig 0.29.3 prints uninitialised memory for these on pipes and sockets (a different value on every
+# run for the same event), so only file and directory fds can be compared.
+UNINITIALISED_FOR_NON_FILES = frozenset({"fd.dev", "fd.dev.major", "fd.dev.minor"})
+
+
 @functools.cache
 def _sysdig(sample: Path) -> dict[int, list[str]]:
     sysdig = require_tool("sysdig")
@@ -99,8 +104,11 @@ def test_field_matches_sysdig(sample: str, field: str) -> None:
     expected = _sysdig(path)
     got = _sdu(path)
     col = FIELDS.index(field)
+    type_col = FIELDS.index("fd.type")
     diffs = []
     for num, cols in expected.items():
+        if field in UNINITIALISED_FOR_NON_FILES and cols[type_col] not in ("file", "directory"):
+            continue
         mine = got.get(num)
         ours = "<missing event>" if mine is None else mine[col]
         if ours != cols[col]:
