@@ -43,7 +43,8 @@ class Event:
     ``thread``, ``enter``, ``fdinfo`` and ``fdnum`` before filtering."""
 
     __slots__ = ("num", "ts", "tid", "type", "cpu", "dump_flags", "raw", "nparams", "info",
-                 "_bounds", "_vals", "thread", "enter", "fdinfo", "fdnum", "_state")
+                 "_bounds", "_vals", "thread", "enter", "fdinfo", "fdnum", "_state", "parsed_fdinfo",
+                 "filtered_out")
 
     def __init__(self, raw: bytes, cpu: int = 0, dump_flags: int = 0) -> None:
         self.raw = raw
@@ -59,6 +60,13 @@ class Event:
         self.fdinfo: FdInfo | None = None
         self.fdnum = -1
         self._state: Any = None
+        # libsinsp's m_fdinfo: set for enter events and paired exits only; ``fdinfo`` also resolves an
+        # unpaired exit through the thread's last fd (what fd.* fields show), this does not (what
+        # evt.category's I/O sub-category uses)
+        self.parsed_fdinfo: FdInfo | None = None
+        # the filter's verdict when an Inspector ran it before parsing (see Inspector.prefilter);
+        # None when it did not (the caller filters after parsing)
+        self.filtered_out: bool | None = None
 
     # ------------------------------------------------------------------------------------------ params
     def _compute_bounds(self) -> tuple[tuple[int, int], ...]:

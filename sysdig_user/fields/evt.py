@@ -320,7 +320,7 @@ _IO_CATEGORIES = frozenset({EC.IO_READ, EC.IO_WRITE, EC.IO_OTHER})
 def _category_name(evt: Event) -> str:
     cat = _category(evt)
     if cat in _IO_CATEGORIES and evt.type not in _GENERIC:
-        fdinfo = evt.fdinfo
+        fdinfo = evt.parsed_fdinfo  # sinsp's m_fdinfo: None for an unpaired exit
         return _IO_SUBCATEGORY.get(fdinfo.type, "unknown") if fdinfo is not None else "unknown"
     return _CATEGORY_NAMES.get(cat, "unknown")
 

@@ -17,7 +17,7 @@ e5c53d64 (sysdig 0.29.3):
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from sysdig_user.event import Event
 from sysdig_user.event_table import EC, EF, EVENTS, PPM_EVENT_MAX
@@ -59,6 +59,7 @@ F_FD_EVENT = 4
 F_SKIP = 8
 F_NO_QUERY = 16
 F_NO_THREAD = 32
+F_MODIFIES_STATE = 64
 
 
 def _code_flags() -> list[int]:
@@ -73,6 +74,8 @@ def _code_flags() -> list[int]:
             f |= F_SKIP
         if (info.name in _NO_QUERY_NAMES and info.code & 1) or info.code == SCHEDSWITCH_6_E:
             f |= F_NO_QUERY
+        if info.flags & EF.MODIFIES_STATE:
+            f |= F_MODIFIES_STATE
         if info.name == "container" and info.category != EC.INTERNAL:
             f |= F_NO_THREAD  # container json events carry no thread (sinsp sets m_tinfo = NULL)
         out.append(f)
@@ -135,6 +138,11 @@ class Inspector:
         self._pending: Verdict | None = None
         self._scratch = Verdict()
         self._fix_sockets = False  # FDL sockets loaded since the last fix_sockets pass
+        # sinsp runs the capture filter inside the parser: an event that does not modify state and
+        # fails it is dropped before parsing, and its thread forgets the pending enter, so the exit
+        # that follows is unpaired (visible in evt.category of I/O exits). Events flagged
+        # EF_MODIFIES_STATE are parsed first and filtered by the caller.
+        self.prefilter: Callable[[Event], bool] | None = None
 
     @property
     def threads(self) -> ThreadTable:
@@ -252,6 +260,19 @@ class Inspector:
                     th.last_enter = None
                     if fl & F_USES_FD:
                         evt.fdinfo = th.fdtable.fds.get(th.lastevent_fd)
+        evt.parsed_fdinfo = evt.fdinfo
+        prefilter = self.prefilter
+        if prefilter is not None and not fl & F_MODIFIES_STATE and th is not None:
+            if fl & F_FD_EVENT:
+                evt.fdnum = th.lastevent_fd
+                if evt.fdinfo is None and evt.fdnum != -1:
+                    evt.fdinfo = th.fdtable.fds.get(evt.fdnum)
+            evt.filtered_out = not prefilter(evt)
+            if evt.filtered_out:
+                if code != SCHEDSWITCH_6_E and not fl & F_SKIP:
+                    th.lastevent_type = -1
+                    th.last_enter = None
+                return self._finish(evt, None)
         handler = _HANDLERS[code]
         scratch = self._scratch
         if handler is not None:
