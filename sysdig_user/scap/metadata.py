@@ -47,6 +47,14 @@ _I64 = struct.Struct("<q")
 
 # IL entry types (scap.h): the NOLINKSPEED variants come from very old writers and are read only.
 _II_IPV4, _II_IPV6, _II_IPV4_NOLINKSPEED, _II_IPV6_NOLINKSPEED = 1, 2, 3, 4
+# Fixed groups of PL fields: (tid, pid, ptid[, sid[, vpgid]]) by version, then the later groups.
+_PL_IDS = {v: struct.Struct("<" + "q" * (3 + (v >= 6) + (v >= 8))) for v in range(1, 10)}
+_PL_LIMITS = struct.Struct("<qIII")      # fdlimit, flags, uid, gid
+_PL_MEMORY = struct.Struct("<IIIQQ")     # vmsize_kb, vmrss_kb, vmswap_kb, pfmajor, pfminor
+_PL_VIDS = struct.Struct("<qq")          # vtid, vpid
+_FD_HEAD = struct.Struct("<qQB")         # fd, ino, type
+#: Size of a v1 entry without its name, per entry type (packed scap_ifinfo_* structs).
+_IL_V1_FIXED = {_II_IPV4: 24, _II_IPV6: 60, _II_IPV4_NOLINKSPEED: 16, _II_IPV6_NOLINKSPEED: 52}
 _USERBLOCK_TYPE_USER, _USERBLOCK_TYPE_GROUP = 0, 1
 
 _NAME_FD_TYPES = frozenset({
@@ -97,15 +105,32 @@ class _Cursor:
         self._need(n)
 
     def num(self, st: struct.Struct) -> int:
-        value: int = st.unpack_from(self.data, self._need(st.size))[0]
+        pos = self.pos
+        if pos + st.size > len(self.data):
+            self._need(st.size)
+        self.pos = pos + st.size
+        value: int = st.unpack_from(self.data, pos)[0]
         return value
+
+    def nums(self, st: struct.Struct) -> tuple[int, ...]:
+        """Several fixed-size fields at once (one bounds check, one unpack)."""
+        pos = self._need(st.size)
+        return st.unpack_from(self.data, pos)
 
     def string(self, limit: int, message: str) -> bytes:
         """A u16-prefixed string; ``len > limit`` raises ``message % len`` as libscap does."""
-        n = self.num(_U16)
+        pos = self.pos
+        data = self.data
+        if pos + 2 > len(data):
+            self._need(2)
+        n = data[pos] | (data[pos + 1] << 8)
         if n > limit:
             raise CaptureError(message % n)
-        return self.take(n)
+        end = pos + 2 + n
+        if end > len(data):
+            self._need(2 + n)
+        self.pos = end
+        return data[pos + 2:end]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,10 +148,14 @@ def parse_interfaces(body: bytes, block_type: int) -> list[Interface]:
     cur = _Cursor(body, "interface list")
     out: list[Interface] = []
     while cur.remaining() >= 4:
+        toread = cur.remaining()
         entry_size = cur.num(_U32) if block_type == IL_V2 else 0
         start = cur.pos
         iftype = cur.num(_U16)
         namelen = cur.num(_U16)
+        needed = entry_size + 4 if entry_size else _IL_V1_FIXED.get(iftype, 0) + namelen
+        if toread < needed:
+            raise CaptureError(f"trace file has corrupted interface list(2) toread={toread}, entrysize={needed}")
         if namelen >= MAX_PATH_SIZE:
             raise CaptureError("trace file has corrupted interface list(0)")
         if iftype in (_II_IPV4, _II_IPV4_NOLINKSPEED):
@@ -193,26 +222,25 @@ def _parse_proc(cur: _Cursor, version: int) -> ProcEntry:
     # Field order per version: scap-format.md 8.1 ("V6 = V5 with sid inserted after ptid", ...).
     start = cur.pos
     sub_len = cur.num(_U32) if version >= 9 else 0
-    p = ProcEntry(tid=cur.num(_I64), pid=cur.num(_I64), ptid=cur.num(_I64))
+    ids = cur.nums(_PL_IDS[version])
+    p = ProcEntry(tid=ids[0], pid=ids[1], ptid=ids[2])
     if version >= 6:
-        p.sid = cur.num(_I64)
+        p.sid = ids[3]
     if version >= 8:
-        p.vpgid = cur.num(_I64)
+        p.vpgid = ids[4]
     p.comm = _text(cur.string(MAX_PATH_SIZE, "invalid commlen %d"))
     p.exe = _text(cur.string(MAX_PATH_SIZE, "invalid exelen %d"))
     if version >= 7:
         p.exepath = _text(cur.string(MAX_PATH_SIZE, "invalid exepathlen %d"))
     p.args = _blob_list(cur.string(MAX_ARGS_SIZE, "invalid argslen %d"))
     p.cwd = _text(cur.string(MAX_PATH_SIZE, "invalid cwdlen %d"))
-    p.fdlimit = cur.num(_I64)
-    p.flags, p.uid, p.gid = cur.num(_U32), cur.num(_U32), cur.num(_U32)
+    p.fdlimit, p.flags, p.uid, p.gid = cur.nums(_PL_LIMITS)
     if version >= 2:
-        p.vmsize_kb, p.vmrss_kb, p.vmswap_kb = cur.num(_U32), cur.num(_U32), cur.num(_U32)
-        p.pfmajor, p.pfminor = cur.num(_U64), cur.num(_U64)
+        p.vmsize_kb, p.vmrss_kb, p.vmswap_kb, p.pfmajor, p.pfminor = cur.nums(_PL_MEMORY)
     if version >= 3:
         p.env = _blob_list(cur.string(MAX_ENV_SIZE, "invalid envlen %d"))
     if version >= 4:
-        p.vtid, p.vpid = cur.num(_I64), cur.num(_I64)
+        p.vtid, p.vpid = cur.nums(_PL_VIDS)
         p.cgroups = _blob_list(cur.string(MAX_CGROUPS_SIZE, "invalid cgroupslen %d"))
     if version >= 5:
         p.root = _text(cur.string(MAX_PATH_SIZE, "invalid rootlen %d"))
@@ -244,8 +272,8 @@ def _fd_name(cur: _Cursor) -> str:
 def _parse_fd(cur: _Cursor, v2: bool) -> FdEntry:
     start = cur.pos
     sub_len = cur.num(_U32) if v2 else 0
-    e = FdEntry(fd=cur.num(_I64), ino=cur.num(_U64), type=cur.num(_U8))
-    t = e.type
+    fd, ino, t = cur.nums(_FD_HEAD)
+    e = FdEntry(fd, ino, t)
     if t in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
         size = 4 if t == FdType.IPV4_SOCK else 16
         e.sip, e.dip = cur.take(size), cur.take(size)

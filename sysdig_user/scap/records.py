@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Union
 
 
 class FdType(IntEnum):
@@ -168,4 +167,4 @@ class FdList:
 EventTuple = tuple[int, int, bytes]
 
 #: Everything `read_capture` yields, in file order.
-CaptureItem = Union[SectionHeader, MachineInfo, InterfaceList, UserList, ProcList, FdList, EventTuple]
+CaptureItem = SectionHeader | MachineInfo | InterfaceList | UserList | ProcList | FdList | EventTuple

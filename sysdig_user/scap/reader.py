@@ -1,0 +1,419 @@
+"""Streaming scap reader: every block type and version sysdig 0.29.3 reads, plain or gzip.
+
+`read_capture` yields, in file order, a `SectionHeader`, the section's metadata records
+(`MachineInfo`, `InterfaceList`, `UserList`, `ProcList`, `FdList`) and then its events as
+``(cpu, dump_flags, raw)`` tuples; a concatenated capture repeats that per section.
+
+It follows libscap's reader (scap_savefile.c at e5c53d64, reference/scap-format.md section 2):
+metadata blocks until the first event block, trailers checked on metadata blocks only, unknown
+metadata blocks skipped, events with a type >= PPM_EVENT_MAX dropped, v1 events converted to the v2
+layout. A damaged file yields everything before the damage and then raises `CaptureError`.
+
+Speed matters (captures hold millions of events), so the event loop works on a large bytes buffer
+with precompiled structs and creates nothing per event but the yielded tuple and its raw slice.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Generator, Iterator
+from typing import BinaryIO, Union
+
+from sysdig_user.scap import blocks as B
+from sysdig_user.scap.blocks import CaptureError
+from sysdig_user.scap.metadata import (
+    parse_fds,
+    parse_interfaces,
+    parse_machine_info,
+    parse_procs,
+    parse_users,
+)
+from sysdig_user.scap.records import CaptureItem, FdList, InterfaceList, ProcList, SectionHeader, UserList
+
+Source = Union[str, "os.PathLike[str]", BinaryIO]
+
+#: Bytes asked of the (decompressed) stream at a time; large so the event loop rarely refills.
+CHUNK = 4 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+
+_HDR = struct.Struct("<II")
+_EV2 = struct.Struct("<IIH16xIH")        # EV_V2 block: type, length, cpu, event len, event type
+_EVF2 = struct.Struct("<HI16xIH")        # at block+8 for EVF_V2: cpu, flags, event len, event type
+_EV1 = struct.Struct("<H16xIH")          # at block+8 for EV v1: cpu, event len, event type
+_EVF1 = struct.Struct("<HI16xIH")        # at block+8 for EVF v1
+_SHB_BODY = struct.Struct("<IHH")        # magic, major, minor
+_U16S = struct.Struct("<H")
+_V1_FIXED = struct.Struct("<16sIH")      # ts+tid, len, type of a v1 event header
+_V2_HDR = struct.Struct("<16sIHI")
+
+# In captures that old, these two events carry a len 3 bytes too large (libscap fixes it up too).
+_PPME_NOTIFICATION_E = 280
+_PPME_INFRASTRUCTURE_EVENT_E = 286
+_V1_EVENT_BLOCKS = frozenset({B.EV_V1, B.EV_V1_INT, B.EVF_V1})
+_FLAGGED_BLOCKS = frozenset({B.EVF_V1, B.EVF_V2, B.EVF_V2_LARGE})
+_LARGE_BLOCKS = frozenset({B.EV_V2_LARGE, B.EVF_V2_LARGE})
+
+
+def read_capture(source: Source, extension_types: frozenset[int] = frozenset()) -> Iterator[CaptureItem]:
+    """Open a capture (path or binary file object) and return an iterator over its items.
+
+    ``extension_types`` lists event types >= 336 to pass through instead of dropping them (sdu's
+    own extension events). A missing or unreadable path raises `CaptureError` right away; format
+    errors are raised while iterating, after every item that precedes the damage.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        try:
+            f: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        except OSError as exc:
+            raise CaptureError(f"can't open file {path}: {exc.strerror or exc}") from None
+        return _iterate(f, True, extension_types)
+    return _iterate(source, False, extension_types)
+
+
+def _iterate(f: BinaryIO, owned: bool, extension_types: frozenset[int]) -> Iterator[CaptureItem]:
+    try:
+        head = _read_full(f, 2)
+        stream: _Stream = _GzipStream(f, head) if head == _GZIP_MAGIC else _PlainStream(f, head)
+        yield from _Reader(stream, extension_types).items()
+    finally:
+        if owned:
+            f.close()
+
+
+def _read_full(f: BinaryIO, n: int) -> bytes:
+    """Read n bytes unless EOF comes first (file objects such as pipes may return short reads)."""
+    try:
+        data = f.read(n)
+        if len(data) >= n or not data:
+            return data
+        parts = [data]
+        got = len(data)
+        while got < n:
+            more = f.read(n - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+    except OSError as exc:
+        raise CaptureError(f"error reading file: {exc.strerror or exc}") from None
+
+
+class _Stream:
+    """The decompressed byte stream. `damage` is a message to raise once all good bytes are used."""
+
+    damage: str | None = None
+
+    def read(self, n: int) -> bytes:
+        raise NotImplementedError
+
+
+class _PlainStream(_Stream):
+    def __init__(self, f: BinaryIO, head: bytes) -> None:
+        self._f = f
+        self._head = head
+
+    def read(self, n: int) -> bytes:
+        head, self._head = self._head, b""
+        return head + _read_full(self._f, n - len(head)) if head else _read_full(self._f, n)
+
+
+class _GzipStream(_Stream):
+    """gzip like zlib's gzread: any number of members, trailing non-gzip bytes ignored.
+
+    Decompressing here rather than through `gzip.GzipFile` lets a truncated or corrupt stream
+    hand over every byte that did decompress before the error is reported.
+    """
+
+    def __init__(self, f: BinaryIO, head: bytes) -> None:
+        self._f = f
+        self._pending = head  # compressed bytes not yet fed to a decompressor
+        self._d = zlib.decompressobj(wbits=31)
+        self._in_member = True
+        self._out = b""
+        self._done = False
+
+    def read(self, n: int) -> bytes:
+        out = [self._out]
+        have = len(self._out)
+        while have < n and not self._done:
+            chunk = self._next_output()
+            out.append(chunk)
+            have += len(chunk)
+        data = b"".join(out)
+        self._out = data[n:]
+        return data[:n]
+
+    def _next_output(self) -> bytes:
+        if not self._in_member:
+            # Between members: a new one must start with the gzip magic, else the rest is ignored.
+            while len(self._pending) < 2:
+                more = _read_full(self._f, 1 << 16)
+                if not more:
+                    break
+                self._pending += more
+            if not self._pending.startswith(_GZIP_MAGIC):
+                self._done = True
+                return b""
+            self._d = zlib.decompressobj(wbits=31)
+            self._in_member = True
+        data = self._pending or _read_full(self._f, 1 << 18)
+        self._pending = b""
+        if not data:
+            self.damage = "unexpected end of file in compressed data. Is the file truncated?"
+            self._done = True
+            return b""
+        try:
+            out = self._d.decompress(data)
+        except zlib.error as exc:
+            self.damage = f"error reading file: corrupted compressed data ({exc})"
+            self._done = True
+            return b""
+        if self._d.eof:
+            self._pending = self._d.unused_data
+            self._in_member = False
+        return out
+
+
+def _truncated(expected: int, got: int) -> CaptureError:
+    return CaptureError(f"expecting {expected} bytes, read {got}. Is the file truncated?")
+
+
+def convert_v1_event(data: bytes) -> bytes:
+    """Turn a v1 event (22-byte header, no nparams) into the v2 layout, as libscap does on read.
+
+    nparams is the unique n for which n u16 lengths plus the n values they describe fill the event
+    exactly; libscap searches down from the table's count and finds the same n (the filled size
+    grows strictly with n), so no event table is needed here.
+    """
+    fixed, length, etype = _V1_FIXED.unpack_from(data)
+    new_len = length + 4
+    if etype in (_PPME_NOTIFICATION_E, _PPME_INFRASTRUCTURE_EVENT_E):
+        new_len -= 3
+    payload = new_len - B.EVT_HDR_SIZE
+    if payload < 0 or B.EVT_HDR_V1_SIZE + payload > len(data):
+        raise CaptureError("cannot convert v1 event block to v2 (corrupted trace file - event length)")
+    nparams = 0
+    filled = 0
+    unpack = _U16S.unpack_from
+    base = B.EVT_HDR_V1_SIZE
+    while filled < payload:
+        if 2 * nparams + 2 > payload:
+            filled = payload + 1
+            break
+        filled += 2 + unpack(data, base + 2 * nparams)[0]
+        nparams += 1
+    if filled != payload:
+        raise CaptureError("cannot convert v1 event block to v2 (corrupted trace file - can't calculate nparams).")
+    return _V2_HDR.pack(fixed, new_len, etype, nparams) + data[base:base + payload]
+
+
+class _Reader:
+    """State of one pass over a stream: the buffer, and the tids defined by this section's PLs."""
+
+    def __init__(self, stream: _Stream, extension_types: frozenset[int]) -> None:
+        self.stream = stream
+        self.ext = extension_types
+        self.buf = b""
+        self.pos = 0
+        self.tids: set[int] = set()
+
+    # -- buffer ---------------------------------------------------------------------------------
+
+    def _fill(self, need: int) -> int:
+        """Make `need` bytes available from `pos` if the stream has them; return what is available."""
+        avail = len(self.buf) - self.pos
+        if avail >= need:
+            return avail
+        more = self.stream.read(max(CHUNK, need - avail))
+        self.buf = self.buf[self.pos:] + more
+        self.pos = 0
+        return len(self.buf)
+
+    def _need(self, n: int, expected: int | None = None) -> None:
+        """Like `_fill`, but a short stream is a truncated file (reporting what libscap reports)."""
+        avail = self._fill(n)
+        if avail < n:
+            self._raise_damage()
+            if expected is None:
+                raise _truncated(n, avail)
+            raise _truncated(expected, avail - (n - expected))
+
+    def _raise_damage(self) -> None:
+        if self.stream.damage:
+            raise CaptureError(self.stream.damage)
+
+    def _at_eof(self) -> bool:
+        if self._fill(1) == 0:
+            self._raise_damage()
+            return True
+        return False
+
+    # -- sections -------------------------------------------------------------------------------
+
+    def items(self) -> Iterator[CaptureItem]:
+        first = True
+        while True:
+            yield self._section_header(first)
+            self.tids = set()
+            yield from self._metadata()
+            if not (yield from self._events()):
+                return
+            first = False
+
+    def _section_header(self, first: bool) -> SectionHeader:
+        avail = self._fill(B.SHB_SIZE)
+        if avail < 8 or _HDR.unpack_from(self.buf, self.pos)[0] != B.SHB:
+            if first:
+                self._raise_damage()
+                raise CaptureError("not a scap capture file (invalid block type)" if avail >= 8
+                                   else "not a scap capture file (too short)")
+            raise CaptureError("could not restart capture: invalid block type")
+        if avail < B.SHB_SIZE:
+            self._raise_damage()
+            raise _truncated(B.SHB_SIZE - 8, avail - 8)
+        magic, major, minor = _SHB_BODY.unpack_from(self.buf, self.pos + 8)
+        if magic != B.SHB_MAGIC:
+            raise CaptureError("invalid magic number")
+        if major > B.CURRENT_MAJOR:
+            raise CaptureError("cannot correctly parse the capture. Upgrade your version.")
+        self.pos += B.SHB_SIZE  # the SHB length field is not used (no options in 0.29.3)
+        return SectionHeader(major, minor)
+
+    def _metadata(self) -> Iterator[CaptureItem]:
+        """Metadata blocks up to (not including) the section's first event block."""
+        while True:
+            if self._at_eof():
+                raise CaptureError("no events in file")
+            self._need(8)
+            btype, blen = _HDR.unpack_from(self.buf, self.pos)
+            if btype in B.EVENT_TYPES:
+                return
+            if btype in (B.MI, B.MI_INT):
+                # libscap reads sizeof(scap_machine_info) whatever the block says, then the trailer.
+                size = 8 + B.MI_BODY_SIZE + 4
+                self._need(size, size - 8)
+                start = self.pos + 8
+                machine = parse_machine_info(self.buf[start:start + B.MI_BODY_SIZE])
+                self._check_trailer(blen, self.pos + size - 4)
+                self.pos += size
+                yield machine
+                continue
+            if blen < 12:
+                raise CaptureError(f"block length too short {blen}")
+            self._need(blen, blen - 8)
+            body = self.buf[self.pos + 8:self.pos + blen - 4]
+            item = self._parse_metadata(btype, body)
+            self._check_trailer(blen, self.pos + blen - 4)
+            self.pos += blen
+            if item is not None:
+                yield item
+
+    def _parse_metadata(self, btype: int, body: bytes) -> CaptureItem | None:
+        if btype in B.PL_VERSIONS:
+            procs = parse_procs(body, btype)
+            self.tids.update(p.tid for p in procs)
+            return ProcList(procs)
+        if btype in B.FDL_TYPES:
+            tid, fds = parse_fds(body, btype)
+            if tid not in self.tids:
+                raise CaptureError(
+                    f"corrupted trace file. FD block references TID {tid & ((1 << 64) - 1)}, "
+                    "which doesn't exist.")
+            return FdList(tid, fds)
+        if btype in B.IL_TYPES:
+            return InterfaceList(parse_interfaces(body, btype))
+        if btype in B.UL_TYPES:
+            return UserList(*parse_users(body, btype))
+        return None  # unknown block type: skipped, like libscap
+
+    def _check_trailer(self, blen: int, at: int) -> None:
+        trailer = int.from_bytes(self.buf[at:at + 4], "little")
+        if trailer != blen:
+            raise CaptureError(f"wrong block total length, header={blen}, trailer={trailer}")
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _events(self) -> Generator[CaptureItem, None, bool]:
+        """Event blocks until EOF (returns False) or a non-event block, i.e. a new section (True).
+
+        Complete EV_V2 blocks (what sysdig writes, so what dominates large files) are decoded
+        inline with everything in locals; other event blocks that are complete in the buffer go
+        through `_decode_event`; only a block that straddles the buffer end reaches the refill.
+        """
+        ext = self.ext
+        ev2 = B.EV_V2
+        unpack_ev2 = _EV2.unpack_from
+        unpack_hdr = _HDR.unpack_from
+        event_types = B.EVENT_TYPES
+        max_type = B.PPM_EVENT_MAX
+        max_block = B.READER_BUF_SIZE + 8
+        buf = self.buf
+        pos = self.pos
+        end = len(buf)
+        while True:
+            avail = end - pos
+            if avail >= 32:
+                btype, blen, cpu, elen, etype = unpack_ev2(buf, pos)
+                # elen <= blen - 14 implies blen >= 40, libscap's minimum for this block type.
+                if btype == ev2 and 26 <= elen <= blen - 14 and blen <= avail and blen <= max_block:
+                    if etype < max_type or etype in ext:
+                        start = pos + 10
+                        yield (cpu, 0, buf[start:start + elen])
+                    pos += blen
+                    continue
+            if avail >= 8:
+                btype, blen = unpack_hdr(buf, pos)
+                if btype not in event_types:
+                    self.buf, self.pos = buf, pos
+                    return True
+                _check_event_block(btype, blen)
+                if blen <= avail:
+                    event = self._decode_event(buf, pos, btype, blen)
+                    pos += blen
+                    if event is not None:
+                        yield event
+                    continue
+                self.buf, self.pos = buf, pos
+                self._need(blen, blen - 8)
+            else:
+                self.buf, self.pos = buf, pos
+                if self._at_eof():
+                    return False
+                self._need(8)
+            buf, pos = self.buf, self.pos
+            end = len(buf)
+
+    def _decode_event(self, buf: bytes, pos: int, btype: int, blen: int) -> tuple[int, int, bytes] | None:
+        """Any complete event block at `pos`, already length-checked. None if the event is dropped."""
+        if btype in _FLAGGED_BLOCKS:
+            cpu, flags, elen, etype = _EVF2.unpack_from(buf, pos + 8)
+            start = pos + 14
+        else:
+            cpu, elen, etype = _EV1.unpack_from(buf, pos + 8)
+            flags = 0
+            start = pos + 10
+        if etype >= B.PPM_EVENT_MAX and etype not in self.ext:
+            return None
+        if btype in _V1_EVENT_BLOCKS:
+            if blen - 8 + 4 > B.READER_BUF_SIZE:
+                raise CaptureError(f"cannot convert v1 event block to v2 ({blen - 8 + 4} greater than read "
+                                   f"buffer size {B.READER_BUF_SIZE})")
+            return (cpu, flags, convert_v1_event(buf[start:pos + blen]))
+        if elen < B.EVT_HDR_SIZE or start + elen > pos + blen:
+            raise CaptureError(f"corrupted event block: event length {elen} does not fit its block of {blen}")
+        return (cpu, flags, buf[start:start + elen])
+
+
+def _check_event_block(btype: int, blen: int) -> None:
+    """libscap's checks on an event block's length, made before its body is read."""
+    hdr_len = B.EVT_HDR_V1_SIZE if btype in _V1_EVENT_BLOCKS else B.EVT_HDR_SIZE
+    if btype in _FLAGGED_BLOCKS:
+        hdr_len += 4  # libscap does not count the flags here; we must, or the unpack would overrun
+    if blen < 8 + hdr_len + 4:
+        raise CaptureError(f"block length too short {blen}")
+    if btype not in _LARGE_BLOCKS and blen - 8 > B.READER_BUF_SIZE:
+        raise CaptureError(f"event block length {blen - 8} greater than NON-LARGE read buffer size "
+                           f"{B.READER_BUF_SIZE}")
