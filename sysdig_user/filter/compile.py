@@ -13,7 +13,9 @@ Semantics, as sysdig 0.29 (libs e5c53d6, filter.cpp flt_compare*):
   fnmatch(3) without flags: case-sensitive, `*` crosses "/"), `pmatch` is a path-prefix match;
 - numbers compare as numbers, IP addresses as addresses, `fd.net`-like fields by CIDR membership;
 - an operator the field type cannot do ("'contains' not supported for numeric filters") is an error
-  without position; sysdig raises it on the first event that reaches the check, we at compile time.
+  without position; sysdig raises it on the first event that reaches the check, we at compile time;
+- a field with several values (`extract_many`: fd.ip, fd.port, fd.proto, fd.net, proc.apid and
+  proc.aname without index) is compared value by value, see `_multi_predicate`.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from sysdig_user.errors import SduError
 from sysdig_user.filter import errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Item, Seq, Value
 from sysdig_user.filter.parse import parse
@@ -75,9 +78,13 @@ class FieldRef(Protocol):
     `ftype` is a `sysdig_user.event_table.PT` member, a type name ("CHARBUF", "PT_UINT64"), or a
     `ValueKind`. `extract(evt)` returns the value or None when the field does not apply to the
     event: str for strings, int for numbers (bool for BOOL), bytes for BYTEBUF, an
-    `ipaddress` address (or text it accepts) for addresses. A FieldRef may also define
-    `parse_value(text) -> value`, raising ValueError whose text is sysdig's message (e.g.
-    "unknown event type foo"); without it the literal is converted by `ftype`.
+    `ipaddress` address (or text it accepts, or its 4/16 packed bytes) for addresses. A FieldRef may
+    also define `parse_value(text) -> value`, raising ValueError whose text is sysdig's message (e.g.
+    "unknown event type foo"); without it the literal is converted by `ftype`. Address and network
+    literals are always converted here (sysdig's syntax and messages, `ipaddress` values).
+
+    A FieldRef may also have `extract_many(evt) -> sequence` (None or absent for single-valued
+    fields): all the values of a field that stands for several at once; `extract` is then unused.
     """
 
     name: str
@@ -122,7 +129,8 @@ def _parse_bool(text: str) -> bool:
 
 
 def _parse_port(text: str) -> int:
-    if _INT_RE.match(text):
+    """Digits (taken modulo 2**16) or a service name; no sign, no blanks."""
+    if text.isascii() and text.isdigit():
         return int(text) & 0xFFFF
     try:
         return socket.getservbyname(text)
@@ -142,7 +150,8 @@ def _parse_ipaddr(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def _parse_ipnet(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """IPv4 networks need a prefix length; IPv6 ones are single addresses in sysdig 0.29."""
+    """IPv4 networks need a prefix length; an IPv6 "network" is written as a bare address and stands
+    for its /64 (sinsp ipv6addr::in_subnet compares the first 64 bits)."""
     if "." in text and ":" not in text:
         if "/" not in text:
             raise ValueError(f"unrecognized IP network {text}")
@@ -151,7 +160,7 @@ def _parse_ipnet(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         except ValueError:
             raise ValueError(f"unrecognized IP network {text}") from None
     try:
-        return ipaddress.IPv6Network(ipaddress.IPv6Address(text))
+        return ipaddress.IPv6Network((ipaddress.IPv6Address(text), 64), strict=False)
     except ValueError:
         raise ValueError(f"unrecognized IPv6 address {text}") from None
 
@@ -172,14 +181,22 @@ _PARSERS: dict[ValueKind, Callable[[str], Any]] = {
 }
 
 
+# Literal syntaxes the compiler always parses itself, whatever the field's parse_value: sysdig's
+# strict syntax and messages, and the values the comparisons below expect (`ipaddress` objects).
+_OWN_PARSERS = frozenset({ValueKind.PORT, ValueKind.IPADDR, ValueKind.IPNET})
+
+
 def _convert(ref: FieldRef, kind: ValueKind, value: Value) -> Any:
     """A literal in the field's value type, or sysdig's error at the value's position."""
     if value.error is not None:
         raise value.error
-    parser = getattr(ref, "parse_value", None) or _PARSERS[kind]
+    if kind in _OWN_PARSERS:
+        parser = _PARSERS[kind]
+    else:
+        parser = getattr(ref, "parse_value", None) or _PARSERS[kind]
     try:
         return parser(value.text)
-    except ValueError as exc:
+    except (ValueError, SduError) as exc:  # a field's parse_value may raise its own SduError
         raise errors.FilterError(str(exc), value.err_pos) from None
 
 
@@ -271,6 +288,8 @@ def _unsupported(kind: ValueKind, op: str) -> str | None:
 def _as_ip(v: Any) -> Any:
     if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return v
+    if isinstance(v, (bytearray, memoryview)):
+        v = bytes(v)
     try:
         return ipaddress.ip_address(v)
     except ValueError:
@@ -337,6 +356,59 @@ def _check_predicate(check: Check, ref: FieldRef, kind: ValueKind, lits: list[An
     return predicate
 
 
+# multi-valued fields ------------------------------------------------------------------------------
+_MANY_FD_ERRORS = {
+    ValueKind.PORT: "filter error: unsupported port comparison operator",
+    ValueKind.IPADDR: "filter error: IP filter only supports '=' and '!=' operators",
+    ValueKind.IPNET: "filter error: IP filter only supports '=' and '!=' operators",
+}
+_MANY_FD_OPS = {
+    ValueKind.PORT: frozenset({"=", "!=", "<", "<=", ">", ">=", "in"}),
+    ValueKind.IPADDR: frozenset({"=", "!=", "in"}),
+    ValueKind.IPNET: frozenset({"=", "!=", "in"}),
+}
+
+
+def _multi_predicate(check: Check, kind: ValueKind, lits: list[Any],
+                     many: Callable[[Event], Any]) -> Predicate:
+    """A check on a field with several values, as sysdig 0.29 compares them.
+
+    fd.ip / fd.net / fd.port / fd.proto (sinsp_filter_check_fd compare_ip, compare_net, compare_port)
+    look at the socket's two ends (a server socket has one): `!=` holds when it holds for every end,
+    any other operator when it holds for one; no values (not an IP socket) is false. An operator
+    they do not support is an error raised by the first IP-socket event reaching the check.
+    proc.apid / proc.aname (compare_full_apid / _aname) hold when the check holds for one ancestor,
+    `!=` included; `proc.apid in (...)` never holds in sysdig 0.29 (its set lookup uses a zero
+    length for the pid).
+    """
+    op = check.op
+    if kind in _MANY_FD_ERRORS:
+        if op not in _MANY_FD_OPS[kind]:
+            message = _MANY_FD_ERRORS[kind]
+
+            def unsupported(evt: Event) -> bool:
+                if many(evt):
+                    raise errors.FilterError(message)
+                return False
+            return unsupported
+        test = _build_test(kind, "=" if op == "!=" else op, lits)
+        if op == "!=":
+            def none_equal(evt: Event) -> bool:
+                vals = many(evt)
+                return bool(vals) and not any(test(v) for v in vals)
+            return none_equal
+    elif op == "exists":
+        return lambda evt: bool(many(evt))
+    elif op == "in" and kind is not ValueKind.STRING:
+        return lambda evt: False
+    else:
+        test = _build_test(kind, op, lits)
+
+    def any_holds(evt: Event) -> bool:
+        return any(test(v) for v in many(evt))
+    return any_holds
+
+
 # compilation ----------------------------------------------------------------------------------------
 class _Compiler:
     """Validates in sysdig's order (text order, type errors last) and builds the closures."""
@@ -361,10 +433,15 @@ class _Compiler:
     def check(self, check: Check) -> Predicate:
         ref, kind = self.field(check)
         lits = self.literals(check, ref, kind)
+        many = getattr(ref, "extract_many", None)
+        if many is not None and kind in _MANY_FD_ERRORS:
+            return _multi_predicate(check, kind, lits, many)  # its own errors, raised per event
         problem = _unsupported(kind, check.op)
         if problem is not None:
             self.deferred.append(errors.FilterError(problem))
             return lambda evt: False
+        if many is not None:
+            return _multi_predicate(check, kind, lits, many)
         return _check_predicate(check, ref, kind, lits)
 
     def seq(self, seq: Seq) -> Predicate:
