@@ -53,21 +53,8 @@ def _compare(mode: str, got: str, want: str) -> None:
         assert got == want
 
 
-# These read the thread table (sysdig.get_thread_table / user.name): they need the CLI to hand its
-# Inspector to the runner (ChiselRunner.attach_inspector) or the Inspector to set Event._state.
-NEEDS_STATE = {"curl_c_lsof", "curl_c_ps", "curl_c_spy_users"}
-
-
 def _run(cid: str, sample: str, argv: list[str], mode: str) -> None:
     _require_cli()
-    if cid in NEEDS_STATE:
-        import inspect
-
-        from sysdig_user import cli
-
-        if "attach_inspector" not in inspect.getsource(cli) and "_state" not in inspect.getsource(
-                __import__("sysdig_user.state.inspector", fromlist=["x"])):
-            pytest.xfail("the CLI does not yet give the chisel runner its Inspector")
     golden = shared_path("samples", "golden")
     capture = shared_path("samples", sample)
     want = (golden / f"{cid}.out").read_bytes().decode("utf-8", "surrogateescape")
