@@ -138,6 +138,116 @@ def _chisel_arg_taker(name: str, rest: list[str] | Any) -> str | None:
 class RunStats:
     events: int = 0  # events that passed the filter (sysdig's "Captured Events")
     seconds: float = 0.0
+    status: int = EXIT_OK  # live capture: the launched command's exit status
+
+
+class EventPipeline:
+    """What happens to each event after its source: state, filter, summary, writer, chisels, formatter.
+
+    Sources (capture files here, the live tracer in ``tracer.live``) call ``feed_records`` for
+    metadata, ``on_event`` for each event (False once the capture should end: -n reached or a
+    chisel ended it; later events are ignored) and ``finish`` exactly once.
+    """
+
+    def __init__(self, opts: CliOptions, env: Environment, out: Output, source_name: str = "") -> None:
+        self.env = env
+        self.out = out
+        self.chisels = _make_chisel_runner(opts, out, source_name) if opts.chisels else None
+        ooptions = output_options(opts, self.chisels is not None)
+        filter_text = opts.filter
+        if self.chisels is not None and self.chisels.global_filter is not None:
+            filter_text = self.chisels.global_filter
+        self.predicate = compile_predicate(filter_text)
+        quiet = opts.quiet or opts.write is not None
+        self.formatter = None
+        if not quiet and self.chisels is None:
+            self.formatter = Formatter(opts.print_format or DEFAULT_FORMAT, None, ooptions)
+        self.summary = SummaryTable() if opts.summary else None
+        self.limit = _int_option(opts.numevents, "can't parse the -n argument, make sure it's a number")
+        if self.limit is not None and self.limit <= 0:
+            raise SduError(f"invalid event count {opts.numevents}")
+        self.show_internal = opts.debug
+        self.progress = opts.progress
+        from sysdig_user.state.inspector import Inspector
+
+        self.inspector = Inspector()
+        self.inspector.prefilter = self.predicate
+        ooptions.render.lookup_thread = self.inspector.threads.get
+        self.clock = ooptions.time
+        self.writer: Any = None  # set by the source (make_writer) once it knows the section to write
+        self.stats = RunStats()
+        self.done = False
+        self._started = time.process_time()
+        self._finished = False
+
+    def start(self) -> None:
+        if self.chisels is not None:
+            self.chisels.start()
+
+    def feed_records(self, item: Any) -> None:
+        self.inspector.feed_records(item)
+
+    def on_event(self, evt: Event) -> bool:
+        """Process one event; returns False when the capture is over (the event itself was used)."""
+        if self.done:
+            return False
+        stats = self.stats
+        if stats.events == self.limit:
+            self.done = True
+            return False
+        inspector = self.inspector
+        verdict = inspector.process(evt)
+        if self.clock.first_ts < 0:
+            self.clock.first_ts = evt.ts
+        chisels = self.chisels
+        dropped = evt.filtered_out  # the Inspector's pre-parse verdict, None if it did not filter
+        if dropped is None and self.predicate is not None:
+            dropped = not self.predicate(evt)
+        if dropped:
+            if chisels is not None:
+                chisels.on_filtered_event(evt)
+            inspector.apply(verdict)
+            return True
+        stats.events += 1
+        if self.summary is not None:
+            self.summary.count(evt.type, evt.param(0) if evt.type < 2 else None)
+        if self.writer is not None:
+            self.writer.write(evt)
+        if chisels is not None:
+            chisels.on_event(evt)
+            if chisels.capture_ended:
+                self.done = True
+        elif self.formatter is not None and (self.show_internal or not inspector.is_hidden(evt)):
+            line = self.formatter.format(evt)
+            if line is not None:
+                self.out.line(line)
+        inspector.apply(verdict)
+        if stats.events == self.limit:
+            self.done = True
+        return not self.done
+
+    def finish(self) -> RunStats:
+        """Close the writer, end the chisels, print the summary (idempotent)."""
+        if self._finished:
+            return self.stats
+        self._finished = True
+        out = self.out
+        self.stats.seconds = time.process_time() - self._started
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            out.flush()
+            if self.chisels is not None:
+                self.chisels.end()
+                out.flush()
+            if self.progress:
+                self.env.stderr.write("100.00\n")
+            if self.summary is not None:
+                for line in self.summary.lines():
+                    out.line(line)
+                out.flush()
+        return self.stats
 
 
 def _capture_items(paths: list[str]) -> Iterator[Any]:
@@ -148,125 +258,115 @@ def _capture_items(paths: list[str]) -> Iterator[Any]:
 
 
 def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
-    """Read the -r files through state, filter, formatter, summary, writer and chisels."""
-    chisels = _make_chisel_runner(opts, out) if opts.chisels else None
-    ooptions = output_options(opts, chisels is not None)
-    filter_text = opts.filter
-    if chisels is not None and chisels.global_filter is not None:
-        filter_text = chisels.global_filter
-    predicate = compile_predicate(filter_text)
-    quiet = opts.quiet or opts.write is not None
-    formatter = None
-    if not quiet and chisels is None:
-        formatter = Formatter(opts.print_format or DEFAULT_FORMAT, None, ooptions)
-    summary = SummaryTable() if opts.summary else None
-    limit = _int_option(opts.numevents, "can't parse the -n argument, make sure it's a number")
-    if limit is not None and limit <= 0:
-        raise SduError(f"invalid event count {opts.numevents}")
-    show_internal = opts.debug
-    from sysdig_user.state.inspector import Inspector
-
-    inspector = Inspector()
-    is_hidden = inspector.is_hidden
-    ooptions.render.lookup_thread = inspector.threads.get
-    writer = _make_writer(opts) if opts.write else None
-    stats = RunStats()
-    started = time.process_time()
-    clock = ooptions.time
+    """Read the -r files through the EventPipeline."""
+    pipe = EventPipeline(opts, env, out, opts.read[0] if opts.read else "")
+    writer = make_writer(opts) if opts.write else None
     try:
-        if chisels is not None:
-            chisels.start()
+        pipe.start()
         for item in _capture_items(opts.read):
-            if stats.events == limit:
-                break
             if not isinstance(item, tuple):
-                inspector.feed_records(item)
+                pipe.feed_records(item)
                 continue
-            if writer is not None and not writer.started:
-                writer.start(inspector)
+            if writer is not None and pipe.writer is None:
+                writer.start(_inspector_section(pipe.inspector))
+                pipe.writer = writer
             cpu, dump_flags, raw = item
-            evt = Event(raw, cpu, dump_flags)
-            verdict = inspector.process(evt)
-            if clock.first_ts < 0:
-                clock.first_ts = evt.ts
-            if predicate is not None and not predicate(evt):
-                if chisels is not None:
-                    chisels.on_filtered_event(evt)
-                inspector.apply(verdict)
-                continue
-            stats.events += 1
-            if summary is not None:
-                summary.count(evt.type, evt.param(0) if evt.type < 2 else None)
-            if writer is not None:
-                writer.write(evt)
-            if chisels is not None:
-                chisels.on_event(evt)
-                if chisels.capture_ended:
-                    inspector.apply(verdict)
-                    break
-            elif formatter is not None and (show_internal or not is_hidden(evt)):
-                line = formatter.format(evt)
-                if line is not None:
-                    out.line(line)
-            inspector.apply(verdict)
+            if not pipe.on_event(Event(raw, cpu, dump_flags)):
+                break
     finally:
-        stats.seconds = time.process_time() - started
-        if writer is not None:
-            writer.close()
-        out.flush()
-        if chisels is not None:
-            chisels.end()
-            out.flush()
-        if opts.progress:
-            env.stderr.write("100.00\n")
-        if summary is not None:
-            for line in summary.lines():
-                out.line(line)
-            out.flush()
-    return stats
+        if writer is not None and pipe.writer is None:
+            writer.start({})
+            pipe.writer = writer
+        pipe.finish()
+    return pipe.stats
 
 
-class _CaptureWriter:
-    """-w: the capture's state goes first (from the Inspector), then every event that passed."""
+def _inspector_section(inspector: Any) -> dict[str, Any]:
+    section = getattr(inspector, "scap_section", None)
+    return section() if section is not None else {}
 
-    def __init__(self, path: str, compress: bool) -> None:
+
+class CaptureWriter:
+    """-w: a section (the capture's state) first, then every event that passed the filter.
+
+    With -C SIZE_MB the files are FILE0, FILE1, ... (sysdig's cycle writer: the index is zero-padded
+    to the number of digits of -W); a new file is opened before writing an event once the current one
+    holds more than SIZE_MB * 10^6 bytes, and starts with the state at that moment, which
+    ``section_source()`` provides. -W NUM makes the index wrap to 0, overwriting the oldest files.
+    """
+
+    def __init__(self, path: str, compress: bool, rollover_mb: int = 0, file_limit: int = 0) -> None:
+        self.path = path
+        self.compress = compress
+        self.rollover_bytes = rollover_mb * 1_000_000
+        self.file_limit = file_limit
+        self.section_source: Any = None
+        self.started = False
+        self._index = 0
+        self._width = len(str(file_limit)) if file_limit > 0 else 0
+        self._file: BinaryIO | None = None
+        self._w: Any = None
+        self._open()
+
+    def _next_name(self) -> str:
+        if not self.rollover_bytes:
+            return self.path
+        if self.file_limit > 0 and self._index >= self.file_limit:
+            self._index = 0
+        name = f"{self.path}{self._index:0{self._width}d}" if self._width else f"{self.path}{self._index}"
+        self._index += 1
+        return name
+
+    def _open(self) -> None:
         from sysdig_user.scap import ScapWriter
 
-        self._w = ScapWriter(path, compress=compress)
-        self.started = False
+        name = self._next_name()
+        try:
+            self._file = open(name, "wb")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise SduError(f"can't open file {name}: {exc.strerror}") from None
+        self._w = ScapWriter(self._file, compress=self.compress)
 
-    def start(self, inspector: Any) -> None:
+    def start(self, section: Mapping[str, Any]) -> None:
         self.started = True
-        section = getattr(inspector, "scap_section", None)
-        if section is not None:
-            self._w.write_section(**section())
-        else:
-            self._w.write_section()
+        self._w.write_section(**section)
 
     def write(self, evt: Event) -> None:
+        if self.rollover_bytes and self._file is not None and self._file.tell() > self.rollover_bytes:
+            self._close_file()
+            self._open()
+            self.start(self.section_source() if self.section_source is not None else {})
         self._w.write_event(evt.cpu, evt.dump_flags, evt.raw)
 
+    def _close_file(self) -> None:
+        if self._w is not None:
+            self._w.close()
+            self._w = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
     def close(self) -> None:
-        if not self.started:
-            self._w.write_section()
-        self._w.close()
+        if self._w is not None and not self.started:
+            self.start({})
+        self._close_file()
 
 
-def _make_writer(opts: CliOptions) -> _CaptureWriter:
+def make_writer(opts: CliOptions) -> CaptureWriter:
     assert opts.write is not None
-    try:
-        return _CaptureWriter(opts.write, opts.compress)
-    except OSError as exc:
-        raise SduError(f"can't open file {opts.write}: {exc.strerror}") from None
+    size = _int_option(opts.file_size, "invalid file size (-C)") or 0
+    limit = _int_option(opts.file_limit, "invalid file limit (-W)") or 0
+    if size < 0 or limit < 0:
+        raise SduError("-C and -W take positive numbers")
+    return CaptureWriter(opts.write, opts.compress, size, limit)
 
 
-def _make_chisel_runner(opts: CliOptions, out: Output) -> Any:
+def _make_chisel_runner(opts: CliOptions, out: Output, source: str = "") -> Any:
     from sysdig_user.chisels.runner import ChiselRunner
 
     fmt = "normal"
     if opts.buffer_flags:
         fmt = {"A": "ascii", "b": "base64", "x": "hex", "X": "hexascii"}[opts.buffer_flags[-1]]
-    source = opts.read[0] if opts.read else ""
     return ChiselRunner(opts.chisels, buffer_format=fmt, json_output=opts.json, global_filter=opts.filter,
                         source_name=source, out=out)
 
@@ -274,19 +374,27 @@ def _make_chisel_runner(opts: CliOptions, out: Output) -> Any:
 def run_live(opts: CliOptions, env: Environment, out: Output) -> RunStats:
     """Live capture through the ptrace tracer (``--pid``/``-p PIDS``, or ``-- CMD ARGS``).
 
-    The tracer lives in the top-level ``tracer`` package and is imported only here, so reading
-    capture files never needs it. It is expected to offer ``tracer.run(options, sink)``, calling
-    ``sink(cpu, dump_flags, raw)`` for every event; events then follow the same path as a file's.
+    The tracer is the top-level ``tracer`` package, imported only here so that reading capture files
+    never needs it; ``tracer.live`` drives it and feeds the same EventPipeline a capture file does.
+    The returned stats carry the exit status: the launched command's, 0 in attach mode.
     """
+    if opts.pids and opts.command:
+        raise SduError("sdu: give either -p PID or -- COMMAND, not both")
     try:
-        import tracer
+        from tracer.live import run_live as trace
     except ImportError:
         raise SduError("live capture is not available: the tracer package is missing") from None
-    run = getattr(tracer, "run", None)
-    if run is None:
-        raise SduError("live capture is not available in this build")
-    result: RunStats = run(opts, env, out)
-    return result
+    if not out.unbuffered and _isatty(env.stdout):
+        out.unbuffered = True  # a terminal sees each event as it happens
+    stats: RunStats = trace(opts, env, out)
+    return stats
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -344,7 +452,7 @@ def program(opts: CliOptions, env: Environment, out: Output) -> int:
         secs = stats.seconds
         eps = stats.events / secs if secs > 0 else 0.0
         env.stderr.write(f"Elapsed time: {secs:.3f}, Captured Events: {stats.events}, {eps:.2f} eps\n")
-    return EXIT_OK
+    return stats.status
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
@@ -357,7 +465,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     try:
         opts = parse_argv(argv, _chisel_arg_taker)
         out.unbuffered = opts.unbuffered
-        return program(opts, env, out)
+        status = program(opts, env, out)
+        out.flush()
+        return status
     except UsageError as exc:
         _flush_quietly(out)
         env.stderr.write(f"{exc}\n")

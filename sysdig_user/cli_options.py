@@ -40,6 +40,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("x", ("print-hex",), "print_hex", None, "Print data buffers in hex.", "Data buffers"),
     Option("X", ("print-hex-ascii",), "print_hex_ascii", None,
            "Print data buffers in hex and ASCII.", "Data buffers"),
+    Option("C", ("file-size",), "file_size", "file_size",
+           "With -w, start a new file FILE0, FILE1, ... once the current one exceeds <file_size> "
+           "millions of bytes.", "Capture"),
     Option("c", ("chisel",), "chisels", "chiselname",
            "Run the specified chisel; its arguments, if any, follow the name.", "Chisels", True),
     Option(None, ("list-chisels",), "list_chisels", None, "List the available chisels (also -cl).",
@@ -56,13 +59,15 @@ OPTIONS: tuple[Option, ...] = (
            "General"),
     Option("l", ("list",), "list_fields", None,
            "List the fields that can be used for filtering and output formatting.", "General"),
+    Option("M", (), "duration", "num_seconds", "Stop collecting after <num_seconds> reached.", "Capture"),
     Option("n", ("numevents",), "numevents", "num", "Stop capturing after <num> events.", "Capture"),
     Option("P", ("progress",), "progress", None,
            "Print progress on stderr while processing trace files.", "Output"),
     Option("p", ("print",), "print_format", "output_format",
            "Format used to print events (see -l for the fields); a list of PIDs attaches the tracer.",
            "Output"),
-    Option(None, ("pid",), "pids", "pid[,pid...]", "Trace the given running processes (sdu).",
+    Option(None, ("pid",), "pids", "pid[,pid...]",
+           "Trace the given running processes, their threads and future children (sdu).",
            "Capture", True),
     Option("q", ("quiet",), "quiet", None, "Don't print events on the screen.", "Output"),
     Option("r", ("read", "readfile"), "read", "readfile", "Read the events from <readfile>.",
@@ -79,6 +84,8 @@ OPTIONS: tuple[Option, ...] = (
            "Print the full content of data buffers, and a summary at the end.", "Output"),
     Option("w", ("write", "writefile"), "write", "writefile", "Write the captured events to <writefile>.",
            "Capture"),
+    Option("W", ("limit",), "file_limit", "num",
+           "With -C, keep at most <num> files, then overwrite from the first one.", "Capture"),
     Option("z", ("compress",), "compress", None, "Used with -w, compress the tracefile.", "Capture"),
     Option(None, ("unbuffered",), "unbuffered", None, "Flush the output after every event.", "Output"),
 )
@@ -97,6 +104,9 @@ class CliOptions:
     write: str | None = None
     compress: bool = False
     numevents: str | None = None
+    duration: str | None = None
+    file_size: str | None = None
+    file_limit: str | None = None
     snaplen: str | None = None
     timetype: str | None = None
     abstime: bool = False

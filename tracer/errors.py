@@ -13,14 +13,17 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from sysdig_user.errors import SduError
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _GONE_ERRNOS = frozenset({errno.ESRCH, errno.ENOENT})
 
 
-class TracerError(Exception):
-    """A user-facing tracer failure; str() is the one line printed after `sdu: `."""
+class TracerError(SduError):
+    """A user-facing tracer failure; str() is the one line printed after `sdu: ` (an SduError, so
+    cli.main turns one that escapes into that line and status 1, never a traceback)."""
 
 
 class ProcessGone(Exception):

@@ -392,7 +392,9 @@ def _value_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len
         return str(value), f"{value / 1e9:g}s"
     if pt is PT.ABSTIME:
         return abstime_text(value), ""
-    if pt in (PT.UID, PT.GID, PT.BOOL, PT.PORT, PT.L4PROTO, PT.SOCKFAMILY, PT.SIGSET):
+    if pt in (PT.UID, PT.GID):
+        return _id_strings(evt, pt, value)
+    if pt in (PT.BOOL, PT.PORT, PT.L4PROTO, PT.SOCKFAMILY, PT.SIGSET):
         return str(value), ""
     if pt is PT.IPV4ADDR:
         return ipv4_text(value), ""
@@ -401,6 +403,18 @@ def _value_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len
     if pt is PT.DOUBLE:
         return f"{value:f}", ""
     return "(n.a.)", ""
+
+
+def _id_strings(evt: Event, pt: PT, value: int) -> tuple[str, str]:
+    """PT_UID/PT_GID: the id and its user or group name from the state's tables, "<NA>" when unknown,
+    ``-1(<NONE>)`` for (uint32)-1 (sinsp_evt::get_param_as_str)."""
+    if value >= 0xFFFFFFFF:
+        return "-1", "<NONE>"
+    users = getattr(getattr(evt, "_state", None), "users", None)
+    entry: Any = None
+    if users is not None:
+        entry = users.user(value) if pt is PT.UID else users.group(value)
+    return str(value), entry.name if entry is not None else "<NA>"
 
 
 # Empty params of these types print NULL (an unconnected socket's tuple); an empty buffer or string
@@ -441,17 +455,93 @@ def param_display(evt: Event, i: int, opts: RenderOptions | None = None) -> str:
 
 def render_args(evt: Event, opts: RenderOptions | None = None) -> str:
     """evt.args: ``name=value(resolved) `` for each param, each followed by one space; empty for
-    the generic syscall events, whose only param (the ppm_sc id) sysdig keeps internal."""
-    info = evt.info
-    if info is None or evt.type in (GENERIC_E, GENERIC_X):
-        return ""
+    the generic syscall events, whose only param (the ppm_sc id) sysdig keeps internal.
+
+    Same text as joining param_strings, through a per-event-type plan (param names, types and the
+    _value_strings branch of each type chosen once)."""
+    code = evt.type
+    plan = _ARGS_PLANS.get(code)
+    if plan is None:
+        info = evt.info
+        if info is None or code in (GENERIC_E, GENERIC_X):
+            return ""
+        plan = _ARGS_PLANS[code] = _args_plan(info.params)
     opts = opts or DEFAULT_OPTIONS
     parts = []
-    params = info.params
-    for i in range(evt.param_count):
-        value, resolved = param_strings(evt, i, opts)
-        if resolved:
-            parts.append(f"{params[i].name}={value}({resolved}) ")
+    param = evt.param
+    n = evt.nparams
+    for i, (prefix, p, pt, null_when_empty, strings) in enumerate(plan):
+        if i >= n:
+            break
+        if null_when_empty and not evt.rawparam(i):
+            parts.append(prefix + "NULL ")
+            continue
+        value = param(i)
+        if strings is None:
+            if value is None:
+                parts.append(prefix + "NULL ")
+                continue
+            idx, value = value
+            sub = p.dyn[idx] if idx < len(p.dyn) else PT.BYTEBUF
+            text, resolved = _value_strings(evt, i, p, sub, value, 0, opts)
         else:
-            parts.append(f"{params[i].name}={value} ")
+            text, resolved = strings(evt, i, p, pt, value, 0, opts)
+        if resolved:
+            parts.append(f"{prefix}{text}({resolved}) ")
+        else:
+            parts.append(prefix + text + " ")
     return "".join(parts)
+
+
+ArgsPlan = tuple[tuple[str, Param, PT, bool, "Callable[..., tuple[str, str]] | None"], ...]
+_ARGS_PLANS: dict[int, ArgsPlan] = {}
+
+
+def _int_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                 opts: RenderOptions) -> tuple[str, str]:
+    return format_number(value, pt, param.fmt), ""
+
+
+def _str_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                 opts: RenderOptions) -> tuple[str, str]:
+    return value, ""
+
+
+def _fd_value_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                      opts: RenderOptions) -> tuple[str, str]:
+    return _fd_strings(evt, value)
+
+
+def _errno_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                   opts: RenderOptions) -> tuple[str, str]:
+    return str(value), errno_name(value)
+
+
+def _flags_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                   opts: RenderOptions) -> tuple[str, str]:
+    return str(value), resolve_flags(value, param.table)
+
+
+def _path_value_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                        opts: RenderOptions) -> tuple[str, str]:
+    return _path_strings(evt, i, param, value)
+
+
+# the _value_strings branches of the most frequent types
+_FAST_STRINGS: dict[PT, Callable[..., tuple[str, str]]] = {
+    PT.FD: _fd_value_strings, PT.ERRNO: _errno_strings, PT.CHARBUF: _str_strings,
+    PT.FSPATH: _path_value_strings, PT.FSRELPATH: _path_value_strings,
+    PT.FLAGS8: _flags_strings, PT.FLAGS16: _flags_strings, PT.FLAGS32: _flags_strings,
+}
+_FAST_STRINGS.update((pt, _int_strings) for pt in _WIDTH if pt is not PT.MODE)
+
+
+def _args_plan(params: tuple[Param, ...]) -> ArgsPlan:
+    """Per param: ``name=``, the param, its type, whether an empty value prints NULL, and the
+    strings function (None for DYN, which picks its type per value)."""
+    plan = []
+    for p in params:
+        pt = p.type
+        strings = None if pt is PT.DYN else _FAST_STRINGS.get(pt, _value_strings)
+        plan.append((p.name + "=", p, pt, pt in _NULL_WHEN_EMPTY, strings))
+    return tuple(plan)

@@ -43,4 +43,4 @@ def test_bad_options() -> None:
 def test_help_lists_every_option() -> None:
     text = help_text("x")
     for opt in OPTIONS:
-        assert f"--{opt.long[0]}" in text
+        assert f"--{opt.long[0]}" in text if opt.long else f" -{opt.short} " in text

@@ -1,0 +1,328 @@
+"""Live capture: the ptrace engine feeding sdu's EventPipeline (``sdu -- CMD`` and ``sdu -p PIDS``).
+
+The order matters and is what a user can rely on:
+
+1. the pipeline is built first (filter compiled, chisels loaded, -w file opened), so a bad filter or
+   an unwritable file fails before anything is launched or attached;
+2. the command is launched (it stops at its execve) or the pids are seized;
+3. /proc is snapshotted for every traced thread (plus the parent of each traced process, without its
+   fds, so proc.pname resolves) and the Inspector is seeded with it, the system's users and groups
+   and the interfaces; with -w the same state opens the capture (SHB, MI, IL, UL, one PL_V9, one
+   FDL_V2 per thread), and threads created later come from clone/execve events;
+4. the engine runs; every event goes through the pipeline while its thread is stopped.
+
+Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed) sdu detaches
+from every thread. An attached process just keeps running; a launched command keeps running untraced
+and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N).
+SIGINT/SIGTERM/SIGHUP detach in attach mode (status 0) and are forwarded to the command in launch
+mode (the engine does both). Any exception (a formatter bug, EPIPE on stdout) makes the engine detach
+every thread before it propagates, so no tracee is ever left in a ptrace-stop; in launch mode sdu
+then still reaps the command before reporting the error.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from sysdig_user.errors import SduError
+from sysdig_user.event import Event
+from sysdig_user.scap.records import FdEntry, FdList, MachineInfo, ProcEntry, ProcList
+from tracer import ptrace
+from tracer.errors import TracerError
+
+if TYPE_CHECKING:
+    from sysdig_user.cli import CaptureWriter, EventPipeline
+    from sysdig_user.state.inspector import Inspector
+    from tracer.engine import Engine
+
+DEFAULT_SNAPLEN = 80
+_PPM_O_CLOEXEC = 4096  # file_flags O_CLOEXEC
+
+
+def machine_info() -> MachineInfo:
+    """The MI block sysdig writes: cpus, physical memory, pid_max, hostname."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):
+        memory = 0
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            max_pid = int(f.read().strip())
+    except (OSError, ValueError):
+        max_pid = 32768
+    return MachineInfo(os.cpu_count() or 1, memory, max_pid, socket.gethostname())
+
+
+def initial_state(roots: Sequence[int], launched: bool) -> tuple[list[ProcEntry], dict[int, list[FdEntry]]]:
+    """Snapshot of the traced processes, with their parents' main threads (no fds) first.
+
+    A launched command is still sdu's fork, stopped before its execve: its close-on-exec fds (sdu's
+    own) are left out, since they will not exist once the command runs.
+    """
+    from tracer.snapshot import proc_entries, snapshot
+
+    procs, fds = snapshot(list(roots))
+    known = {p.tid for p in procs}
+    parents: list[ProcEntry] = []
+    for p in procs:
+        if p.tid == p.pid and p.ptid > 0 and p.ptid not in known:
+            main = [e for e in proc_entries(p.ptid) if e.tid == e.pid]
+            parents.extend(main)
+            known.update(e.tid for e in main)
+    if launched:
+        for pid in roots:
+            fds[pid] = [e for e in fds.get(pid, []) if not e.open_flags & _PPM_O_CLOEXEC]
+    return parents + procs, fds
+
+
+def state_section(inspector: Inspector) -> dict[str, Any]:
+    """The Inspector's current state as ScapWriter.write_section arguments (a -C rotation's new file
+    starts with the state at that moment, as sysdig's dumper does)."""
+    st = inspector.state
+    procs: list[ProcEntry] = []
+    fds: dict[int, list[FdEntry]] = {}
+    for th in st.threads.threads.values():
+        if th.is_placeholder:
+            continue
+        main = st.threads.threads.get(th.pid, th)
+        procs.append(ProcEntry(
+            tid=th.tid, pid=th.pid, ptid=th.ptid, sid=th.sid, vpgid=th.vpgid, comm=th.comm, exe=th.exe,
+            exepath=th.exepath, args=list(th.args), cwd=main.cwd, fdlimit=th.fdlimit,
+            flags=th.flags & 0xFFFFFFFF & ~(1 << 19), uid=th.uid, gid=th.gid, vmsize_kb=th.vmsize_kb,
+            vmrss_kb=th.vmrss_kb, vmswap_kb=th.vmswap_kb, pfmajor=th.pfmajor, pfminor=th.pfminor,
+            env=list(th.env), vtid=th.vtid, vpid=th.vpid, cgroups=list(th.cgroups), root=th.root,
+            loginuid=th.loginuid, exe_writable=th.exe_writable))
+        if th.tid == th.pid or th.fdtable is not main.fdtable:
+            fds[th.tid] = [_fd_entry(info) for info in th.fdtable.fds.values()]
+    return {"machine": st.machine, "interfaces": [*st.interfaces.ipv4, *st.interfaces.ipv6],
+            "users": list(st.users.users.values()), "groups": list(st.users.groups.values()),
+            "procs": procs, "fds": fds}
+
+
+def _fd_entry(info: Any) -> FdEntry:
+    t = int(info.type)
+    return FdEntry(fd=info.fd, ino=info.ino, type=t, name=info.name, open_flags=info.open_flags,
+                   dev=info.dev, sip=info.sip, dip=info.dip, sport=info.sport, dport=info.dport,
+                   l4proto=info.l4proto, source=info.unix_source, dest=info.unix_dest)
+
+
+class LiveCapture:
+    """One live run: ``run(command=...)`` or ``run(pids=...)`` returns the exit status."""
+
+    def __init__(self, pipeline: EventPipeline, writer: CaptureWriter | None = None,
+                 snaplen: int = DEFAULT_SNAPLEN, duration_s: int | None = None) -> None:
+        self.pipeline = pipeline
+        self.writer = writer
+        self.snaplen = snaplen
+        self.duration_ns = duration_s * 1_000_000_000 if duration_s else None
+        self.engine: Engine | None = None
+        self.builder: Any = None
+        self._first_ts: int | None = None
+        self._stopping = False
+        self._error: BaseException | None = None
+        self._tids: set[int] = set()
+        self._early_signals: list[int] = []
+
+    # ---- the sink's emit ------------------------------------------------------------------------
+
+    def _emit(self, evt: Event) -> None:
+        if self._stopping:
+            return
+        self._tids.add(evt.tid)
+        if self.duration_ns is not None:
+            if self._first_ts is None:
+                self._first_ts = evt.ts
+            elif evt.ts - self._first_ts > self.duration_ns:
+                self.stop()
+                return
+        try:
+            more = self.pipeline.on_event(evt)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by run() once every tracee is released
+            # Raising here would unwind the engine while this thread sits in its ptrace-stop; instead
+            # the engine is asked to detach, resumes this thread normally, and run() re-raises.
+            self._error = exc
+            self._stopping = True
+            if self.engine is not None:
+                self.engine.request_detach()
+            return
+        if not more:
+            self.stop()
+
+    def stop(self) -> None:
+        """End the capture now: finish the pipeline's output, then detach at the engine's next wake-up."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.pipeline.finish()
+        if self.engine is not None:
+            self.engine.request_detach()
+
+    def _on_alarm(self, _sig: int, _frame: FrameType | None) -> None:
+        self.stop()
+
+    def _on_early_signal(self, sig: int, _frame: FrameType | None) -> None:
+        """SIGINT/SIGTERM/SIGHUP between launch/attach and the engine's loop: handled once it runs."""
+        self._early_signals.append(sig)
+
+    # ---- the run ----------------------------------------------------------------------------------
+
+    def run(self, command: Sequence[str] = (), pids: Sequence[int] = ()) -> int:
+        from tracer.engine import Engine
+        from tracer.events import EventBuilder
+
+        self.builder = EventBuilder(self._emit, snaplen=self.snaplen)
+        engine = self.engine = Engine(self.builder)
+        launched = bool(command)
+        early = _catch_signals(self._on_early_signal)
+        try:
+            try:
+                if launched:
+                    roots = [engine.launch(list(command))]
+                else:
+                    engine.attach(list(pids))
+                    roots = list(pids)
+            except TracerError as exc:
+                self.pipeline.finish()
+                raise SduError(f"sdu: {exc}") from None
+            except BaseException:
+                self.pipeline.finish()
+                raise
+            try:
+                self._seed(roots, launched)
+                self.pipeline.start()
+            except BaseException:
+                self._abandon(engine, launched)
+                self.pipeline.finish()
+                raise
+        finally:
+            _restore_signals(early)
+        for sig in self._early_signals:
+            if launched:
+                os.kill(roots[0], sig)  # delivered as the command starts, like a forwarded signal
+            else:
+                engine.request_detach()
+        old_alarm = self._start_timer()
+        try:
+            status = engine.run()
+        except BaseException:
+            # An engine failure: it detached what it could; release the rest, reap our command.
+            for tid in self._tids | set(roots):
+                ptrace.detach(tid, 0)
+            if launched:
+                _reap(roots[0])
+            raise
+        finally:
+            if old_alarm is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old_alarm)
+            self.pipeline.finish()
+        if self._error is not None:
+            raise self._error
+        return status
+
+    def _start_timer(self) -> Any:
+        if self.duration_ns is None:
+            return None
+        try:
+            old = signal.signal(signal.SIGALRM, self._on_alarm)
+        except ValueError:  # not the main thread: the event-time check alone stops the capture
+            return None
+        signal.setitimer(signal.ITIMER_REAL, self.duration_ns / 1e9)
+        return old
+
+    def _seed(self, roots: list[int], launched: bool) -> None:
+        inspector = self.pipeline.inspector
+        st = inspector.state
+        machine = machine_info()
+        st.machine = machine
+        st.users.load_system()
+        st.interfaces.load_system()
+        procs, fds = initial_state(roots, launched)
+        inspector.feed_records(ProcList(procs))
+        for p in procs:
+            inspector.feed_records(FdList(p.tid, fds.get(p.tid, [])))
+        if self.writer is not None:
+            self.writer.start({
+                "machine": machine, "interfaces": [*st.interfaces.ipv4, *st.interfaces.ipv6],
+                "users": list(st.users.users.values()), "groups": list(st.users.groups.values()),
+                "procs": procs, "fds": fds})
+            self.writer.section_source = lambda: state_section(inspector)
+            self.pipeline.writer = self.writer
+
+    @staticmethod
+    def _abandon(engine: Engine, launched: bool) -> None:
+        """Failure before the loop ran: a launched command has not exec'd yet, so it is killed;
+        attached processes are detached and keep running."""
+        root = engine.root
+        if launched and root is not None:
+            try:
+                os.kill(root, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        engine.detach_all()
+        if launched:
+            _reap(root)
+
+
+_EARLY_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _catch_signals(handler: Any) -> dict[int, Any]:
+    old: dict[int, Any] = {}
+    for sig in _EARLY_SIGNALS:
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            break
+    return old
+
+
+def _restore_signals(old: dict[int, Any]) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
+
+
+def _reap(pid: int | None) -> None:
+    if pid is None:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def run_live(opts: Any, env: Any, out: Any) -> Any:
+    """cli.run_live's body: build the pipeline, then trace; returns RunStats with ``status`` set."""
+    from sysdig_user.cli import EventPipeline, make_writer
+
+    pipeline = EventPipeline(opts, env, out)
+    snaplen = DEFAULT_SNAPLEN
+    if opts.snaplen is not None:
+        try:
+            snaplen = int(opts.snaplen, 0)
+        except ValueError:
+            raise SduError("invalid snaplen " + opts.snaplen) from None
+    if pipeline.chisels is not None and pipeline.chisels.snaplen is not None:
+        snaplen = pipeline.chisels.snaplen
+    duration = None
+    if opts.duration is not None:
+        try:
+            duration = int(opts.duration, 0)
+        except ValueError:
+            raise SduError(f"invalid duration {opts.duration}") from None
+    writer = make_writer(opts) if opts.write else None
+    capture = LiveCapture(pipeline, writer, snaplen, duration)
+    try:
+        status = capture.run(command=opts.command, pids=opts.pids)
+    finally:
+        if writer is not None:
+            writer.close()
+    stats = pipeline.stats
+    stats.status = status
+    if capture.builder is not None and capture.builder.errors and opts.verbose:
+        env.stderr.write(f"sdu: {capture.builder.errors} decoder errors, last: {capture.builder.last_error}\n")
+    return stats
