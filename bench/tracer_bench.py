@@ -6,7 +6,10 @@ For each workload: untraced wall time t0, traced wall time t, syscall count n (c
 overhead per syscall = (t - t0) / n. Tracer variants: "sdu-engine" (engine, counting sink), "sdu-full"
 (engine + decoders + Event.build, what `sdu` pays) and strace. Each is run with tracer and tracee free to
 float over all CPUs and with both pinned to CPU 0 (the affinity is set before forking, so the tracee
-inherits it). Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
+inherits it). Pushdown section: with the filter evt.type=openat, sdu with its seccomp-bpf filter
+(tracer/pushdown.py; "fd" = default format, which keeps fd state, so close & co. also stop; "bare" =
+a format without fd fields) vs `strace -f --seccomp-bpf -e trace=openat`, on a 200,000-getppid loop
+(ratio to the untraced time) and an open/read/close loop (overhead per iteration). Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
 ctypes wait4 and sched_getcpu vs reading /proc/TID/stat field 39.
 """
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracer import ptrace
+from tracer import ptrace, pushdown
 from tracer.engine import Engine, Thread
 from tracer.events import EventBuilder
 
@@ -81,14 +84,9 @@ def _run_plain(argv: list[str]) -> None:
     subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
 
 
-def _run_sdu(argv: list[str], full: bool) -> int:
-    if full:
-        events: list[object] = []
-        sink: object = EventBuilder(lambda e: None, build=True)
-        del events
-    else:
-        sink = _Count()
-    engine = Engine(sink)  # type: ignore[arg-type]
+def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None) -> int:
+    sink: object = EventBuilder(lambda e: None, build=True) if full else _Count()
+    engine = Engine(sink, seccomp_syscalls=seccomp)  # type: ignore[arg-type]
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(1)
     os.dup2(devnull, 1)
@@ -102,8 +100,31 @@ def _run_sdu(argv: list[str], full: bool) -> int:
     return engine.stats.syscalls
 
 
-def _run_strace(argv: list[str]) -> None:
-    subprocess.run(["strace", "-f", "-o", "/dev/null", *argv], stdout=subprocess.DEVNULL, check=True)
+def _run_strace(argv: list[str], extra: tuple[str, ...] = ()) -> None:
+    subprocess.run(["strace", "-f", *extra, "-o", "/dev/null", *argv], stdout=subprocess.DEVNULL, check=True)
+
+
+def pushdown_figures(binary: str, scale: float) -> None:
+    """sdu with seccomp pushdown (filter evt.type=openat) vs strace --seccomp-bpf -e trace=openat."""
+    with_fd = pushdown.plan({"openat"}, ["evt.type", "evt.info"]).syscalls
+    bare = pushdown.plan({"openat"}, ["evt.type", "evt.res"]).syscalls
+    st_args = ("--seccomp-bpf", "-e", "trace=openat")
+    n_pp, n_orc = int(200000 * scale), int(6000 * scale)
+    print(f"pushdown, filter evt.type=openat: getppid x{n_pp} (traced/untraced time), "
+          f"open/read/close x{n_orc} (us overhead per iteration)")
+    print(f"{'place':8} {'pp t0 ms':>8} {'pp fd':>6} {'pp bare':>7} {'pp st':>6} | {'orc t0':>7} {'orc fd':>7} "
+          f"{'orc bare':>8} {'orc st':>7} {'bare/st':>7}")
+    for place, cpus in (("floating", None), ("pinned", {0})):
+        row: list[float] = []
+        for argv, n in (([binary, "getppid", str(n_pp)], 0), ([binary, "orc", str(n_orc)], n_orc)):
+            t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), 3)  # type: ignore[misc]
+            ts = [_wall(_with_affinity(cpus, lambda argv=argv, sc=sc: _run_sdu(argv, True, sc)), 3)  # type: ignore[misc]
+                  for sc in (with_fd, bare)]
+            ts.append(_wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv, st_args)), 3))  # type: ignore[misc]
+            row.append(t0 * 1e3)
+            row += [t / t0 for t in ts] if n == 0 else [(t - t0) / n * 1e6 for t in ts]
+        print(f"{place:8} {row[0]:8.1f} {row[1]:6.2f} {row[2]:7.2f} {row[3]:6.2f} | {row[4]:7.1f} {row[5]:7.1f} "
+              f"{row[6]:8.1f} {row[7]:7.1f} {row[6] / row[7]:7.2f}", flush=True)
 
 
 def _with_affinity(cpus: set[int] | None, fn: Callable[[], object]) -> Callable[[], object]:
@@ -189,6 +210,7 @@ def main() -> int:
         ]
         micro()
         wait_variants(binary, int(20000 * scale))
+        pushdown_figures(binary, scale)
         header = f"{'workload':24} {'place':8} {'n':>7} {'t0 ms':>8} {'engine':>8} {'full':>8} {'strace':>8} " \
                  f"{'eng/st':>7} {'full/st':>7}"
         print("per-syscall overhead in us (traced - untraced) / n")

@@ -52,6 +52,12 @@ for _pt, _fmt in _S.items():
     _INT_DECODERS[_pt] = _fixed(_fmt)
 
 INTEGER_TYPES = frozenset(pt for pt in _S if pt is not PT.DOUBLE)
+
+
+def fixed_format(pt: PT) -> str | None:
+    """The struct format ("<I") of a fixed-size param type, None for variable-size types."""
+    return _S.get(pt)
+
 STRING_TYPES = frozenset({PT.CHARBUF, PT.FSPATH, PT.FSRELPATH})
 
 

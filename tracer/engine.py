@@ -22,6 +22,24 @@ Why each choice:
   the value is exact.
 * Signals: SIGINT/SIGTERM/SIGHUP only set a flag and interrupt a tracee, so wait4 returns; the loop
   then detaches everyone. The handler never runs ptrace logic in the middle of handling a stop.
+
+Seccomp-bpf pushdown (`Engine(sink, seccomp_syscalls=...)`, launch mode only; see tracer/seccomp.py and
+tracer/pushdown.py). The launched child installs a filter returning SECCOMP_RET_TRACE for the chosen
+syscalls and SECCOMP_RET_ALLOW otherwise, just before its execve. Such a thread is run with PTRACE_CONT,
+so other syscalls never stop it; a chosen one stops it at PTRACE_EVENT_SECCOMP, which the kernel
+(>= 4.8) reports at syscall entry *instead of* a syscall-enter-stop: the stop is reported as the enter
+record (PTRACE_GET_SYSCALL_INFO's seccomp op carries nr and args), the thread is resumed with
+PTRACE_SYSCALL to get the exit stop, and then with PTRACE_CONT again (strace's ptrace_restart for
+--seccomp-bpf does the same). Any other stop taken between a seccomp stop and its exit (exec, clone
+events) also resumes with PTRACE_SYSCALL, so the exit is never missed. Children and threads inherit
+the filter (and so the CONT mode); it survives execve. Kernels < 4.8 ordered the seccomp stop before
+syscall-enter; they also lack PTRACE_GET_SYSCALL_INFO (5.3), which this mode requires, so they fall back
+to full tracing. If the child cannot install the filter (EINVAL: no CONFIG_SECCOMP_FILTER; EACCES), sdu
+warns once and traces everything. PTRACE_O_EXITKILL is set with the filter: a tracee left without its
+tracer would get ENOSYS from every RET_TRACE syscall, so it must not outlive sdu; for the same reason
+detaching (on an error) kills a command that has the filter instead of leaving it running.
+Attach mode keeps full syscall stops: a filter can only be installed by the process itself, and
+injecting the seccomp() call into a running process would leave its filter behind after detach.
 """
 from __future__ import annotations
 
@@ -30,14 +48,15 @@ import errno
 import os
 import shutil
 import signal
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 from tracer import attach as attach_rules
-from tracer import memory, ptrace
+from tracer import memory, ptrace, seccomp
 from tracer.errors import ProcessGone, TracerError
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -55,7 +74,8 @@ _DETACH_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 class Thread:
     """One traced thread. `slot` is the decoders' per-thread scratch, cleared by them at syscall exit."""
 
-    __slots__ = ("args", "exited", "in_syscall", "nr", "pid", "quiet", "slot", "started", "tid")
+    __slots__ = ("args", "call", "exited", "in_syscall", "nr", "pid", "quiet", "seccomp", "slot", "started",
+                 "tid")
 
     def __init__(self, tid: int, pid: int) -> None:
         self.tid = tid
@@ -66,7 +86,9 @@ class Thread:
         self.quiet = False  # launch child before its execve: its pipe read is sdu's, not CMD's
         self.started = False  # first stop seen (new children stop once before running)
         self.exited = False
+        self.seccomp = False  # under sdu's seccomp filter: resumed with PTRACE_CONT outside syscalls
         self.slot: dict[str, object] = {}
+        self.call: Any = None  # the sink's reusable per-thread record (EventBuilder's Call)
 
 
 class Sink(Protocol):
@@ -88,8 +110,16 @@ class EngineStats:
 class Engine:
     """Traces process trees; `launch()` or `attach()` then `run()` (returns the exit status for sdu)."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, seccomp_syscalls: Collection[int] | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        """`seccomp_syscalls`: native numbers that stop a launched command (seccomp-bpf pushdown, see the
+        module docstring); None traces every syscall. `warn(text)` reports the one-time fallback
+        (default: a line on stderr)."""
         self.sink = sink
+        self.seccomp_syscalls = frozenset(seccomp_syscalls) if seccomp_syscalls is not None else None
+        self._warn = warn if warn is not None else _warn_stderr
+        self._seccomp_err = 0  # errno of the child's failed filter install
+        self.seccomp_active = False  # the launched command runs under the filter
         self.threads: dict[int, Thread] = {}
         self.root: int | None = None  # launched child
         self.root_status: int | None = None
@@ -115,13 +145,19 @@ class Engine:
             raise TracerError(f"{argv[0]}: command not found")
         if not os.access(path, os.X_OK) or os.path.isdir(path):
             raise TracerError(f"{argv[0]}: permission denied")
+        program = None
+        if self.seccomp_syscalls is not None:
+            program = seccomp.Program(self.seccomp_syscalls)
+            no_new_privs = os.geteuid() != 0
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - child
             try:
                 os.close(wfd)
-                os.read(rfd, 1)
+                go = os.read(rfd, 1)
                 os.close(rfd)
+                if go == b"s" and program is not None:
+                    program.install(no_new_privs)  # the tracer reads the outcome at the syscall's exit
                 if env is None:
                     os.execv(path, list(argv))
                 os.execve(path, list(argv), env)
@@ -129,8 +165,11 @@ class Engine:
                 os.write(2, f"sdu: {argv[0]}: {exc.strerror}\n".encode())
             os._exit(127)
         os.close(rfd)
+        options = ptrace.SEIZE_OPTIONS
+        if program is not None:
+            options |= ptrace.PTRACE_O_TRACESECCOMP | ptrace.PTRACE_O_EXITKILL
         try:
-            ptrace.seize(pid)
+            ptrace.seize(pid, options)
         except (OSError, ProcessGone) as exc:
             os.close(wfd)
             os.waitpid(pid, 0)
@@ -143,7 +182,17 @@ class Engine:
         # Syscall stops start only once the thread is resumed with PTRACE_SYSCALL: stop it first.
         ptrace.interrupt(pid)
         ptrace.wait(pid, 0)
+        go = b"g"
+        if program is not None:
+            try:
+                ptrace.syscall_info(pid)
+                go = b"s"
+            except ptrace.SyscallInfoUnsupported:
+                self._seccomp_err = errno.ENOSYS
+            except ProcessGone:
+                pass
         ptrace.resume(pid, 0)
+        os.write(wfd, go)
         os.close(wfd)
         return pid
 
@@ -220,6 +269,9 @@ class Engine:
         threads = self.threads
         info = ptrace.syscall_info
         stats = self.stats
+        cont = ptrace.cont
+        syscall_stop = ptrace.SYSCALL_STOP_SIG
+        seccomp_stop = ptrace.SECCOMP_STOP
         while threads and not self._detach_requested:
             tid, status, err = wait(-1, 0)
             if tid < 0:
@@ -230,24 +282,30 @@ class Engine:
             ts = now()
             cpu = getcpu()
             th = threads.get(tid)
-            if (status & 0xFF) == 0x7F and (status >> 8) & 0xFF == ptrace.SYSCALL_STOP_SIG and th is not None:
-                # Syscall stop: the hot path.
+            sig8 = status >> 8
+            if (status & 0xFF) == 0x7F and (sig8 == syscall_stop or sig8 == seccomp_stop) and th is not None:
+                # Syscall or seccomp stop: the hot path.
                 try:
                     if self._use_info:
                         op, nr, val = info(tid)
-                        if op == 1:
+                        if op == 2:
+                            if th.in_syscall:
+                                th.in_syscall = False
+                                if not th.quiet:
+                                    sink.syscall_exit(th, ts, cpu, th.nr, val)  # type: ignore[arg-type]
+                                else:
+                                    self._quiet_exit(th, val)  # type: ignore[arg-type]
+                        elif op == 1 or (op == 3 and not th.in_syscall):
+                            # A seccomp stop of a thread already in the syscall (it was resumed with
+                            # PTRACE_SYSCALL, so its enter-stop came first) is not a new syscall.
                             th.nr = nr
                             th.args = val  # type: ignore[assignment]
                             th.in_syscall = True
                             stats.syscalls += 1
                             if th.quiet:
-                                _wake_at_exec(th, nr)
+                                self._wake_at_exec(th, nr)
                             if not th.quiet:
                                 sink.syscall_enter(th, ts, cpu, nr, val)  # type: ignore[arg-type]
-                        elif op == 2 and th.in_syscall:
-                            th.in_syscall = False
-                            if not th.quiet:
-                                sink.syscall_exit(th, ts, cpu, th.nr, val)  # type: ignore[arg-type]
                     else:
                         self._syscall_stop_regs(th, ts, cpu)
                 except ptrace.SyscallInfoUnsupported:
@@ -255,7 +313,10 @@ class Engine:
                     self._syscall_stop_regs(th, ts, cpu)
                 except ProcessGone:
                     continue
-                resume(tid, 0)
+                if th.seccomp and not th.in_syscall:
+                    cont(tid, 0)
+                else:
+                    resume(tid, 0)
                 continue
             self._other_stop(tid, th, status, ts, cpu)
 
@@ -265,13 +326,38 @@ class Engine:
             th.nr, th.args, th.in_syscall = nr, args, True
             self.stats.syscalls += 1
             if th.quiet:
-                _wake_at_exec(th, nr)
+                self._wake_at_exec(th, nr)
             if not th.quiet:
                 self.sink.syscall_enter(th, ts, cpu, nr, args)
         else:
             th.in_syscall = False
             if not th.quiet:
                 self.sink.syscall_exit(th, ts, cpu, th.nr, rax)
+
+    def _restart(self, th: Thread, sig: int) -> int:
+        """Resume a thread after a non-syscall stop: PTRACE_CONT under the filter (unless between a
+        seccomp stop and its syscall's exit), else PTRACE_SYSCALL."""
+        if th.seccomp and not th.in_syscall:
+            return ptrace.cont(th.tid, sig)
+        return ptrace.resume(th.tid, sig)
+
+    def _quiet_exit(self, th: Thread, ret: int) -> None:
+        """Exit of a launch child's own pre-exec syscall: notes whether the seccomp filter went in."""
+        if self.seccomp_syscalls is not None and seccomp.is_install_call(th.nr, th.args):
+            if ret == 0:
+                th.seccomp = True
+                self.seccomp_active = True
+            else:
+                self._seccomp_err = -ret
+
+    def _wake_at_exec(self, th: Thread, nr: int) -> None:
+        """The launch child becomes visible at its execve enter (before, it runs sdu's own fork code)."""
+        if nr in (59, 322):
+            th.quiet = False
+            if self.seccomp_syscalls is not None and not th.seccomp:
+                err = self._seccomp_err or errno.EINVAL
+                self._warn(f"sdu: cannot use seccomp-bpf ({errno.errorcode.get(err, err)}: "
+                           f"{os.strerror(err)}); tracing every syscall")
 
     def _other_stop(self, tid: int, th: Thread | None, status: int, ts: int, cpu: int) -> None:
         if not ptrace.stopped(status):
@@ -285,11 +371,11 @@ class Engine:
                 self._unclaimed[tid] = status
                 return
             th = self._adopt(tid, *pending, ts, cpu)
-            ptrace.resume(tid, 0)
+            self._restart(th, 0)
             return
         if event in (ptrace.PTRACE_EVENT_CLONE, ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
             self._new_child(th, ts, cpu)
-            ptrace.resume(tid, 0)
+            self._restart(th, 0)
         elif event == ptrace.PTRACE_EVENT_EXEC:
             self._exec(th, ts, cpu)
         elif event == ptrace.PTRACE_EVENT_EXIT:
@@ -300,12 +386,12 @@ class Engine:
             if code is not None and not th.exited and not th.quiet:
                 th.exited = True
                 self.sink.exit(th, code, ts, cpu)
-            ptrace.resume(tid, 0)
+            self._restart(th, 0)
         elif event == ptrace.PTRACE_EVENT_STOP:
             if sig in _GROUP_STOP_SIGS:
                 ptrace.listen(tid)  # stay stopped; SIGCONT will produce another EVENT_STOP
             else:
-                ptrace.resume(tid, 0)  # interrupt stop or a new child's initial stop
+                self._restart(th, 0)  # interrupt stop or a new child's initial stop
         elif event == 0:
             # Signal-delivery-stop: report, then deliver the signal unchanged.
             if not th.quiet:
@@ -315,9 +401,11 @@ class Engine:
                     sender = 0
                 self.stats.events["signal"] = self.stats.events.get("signal", 0) + 1
                 self.sink.signal(th, sig, sender, ts, cpu)
-            ptrace.resume(tid, sig)
+            self._restart(th, sig)
         else:
-            ptrace.resume(tid, 0)
+            # Includes PTRACE_EVENT_SECCOMP stops that are not the syscall hot path's (a thread the
+            # loop does not know yet): resumed like any other stop.
+            self._restart(th, 0)
 
     def _new_child(self, parent: Thread, ts: int, cpu: int) -> None:
         try:
@@ -327,8 +415,8 @@ class Engine:
         flags = self._clone_flags(parent)
         if child_tid in self._unclaimed:
             self._unclaimed.pop(child_tid)
-            self._adopt(child_tid, parent, flags, ts, cpu)
-            ptrace.resume(child_tid, 0)
+            child = self._adopt(child_tid, parent, flags, ts, cpu)
+            self._restart(child, 0)
         else:
             # Register now so its first stop finds it; the sink hears about it at that first stop.
             self._pending_children[child_tid] = (parent, flags)
@@ -337,6 +425,7 @@ class Engine:
         child = Thread(tid, parent.pid if flags & _CLONE_THREAD else tid)
         child.started = True
         child.quiet = parent.quiet
+        child.seccomp = parent.seccomp  # seccomp filters are inherited by every child and thread
         self.threads[tid] = child
         if not child.quiet:
             self.sink.clone(parent, child, flags, ts, cpu)
@@ -376,7 +465,7 @@ class Engine:
                 self.threads[tid] = old
                 th = old
         self.sink.exec(th, former, ts, cpu)
-        ptrace.resume(tid, 0)
+        self._restart(th, 0)
 
     def _dead(self, tid: int, th: Thread | None, status: int, ts: int, cpu: int) -> None:
         if th is not None:
@@ -429,6 +518,13 @@ class Engine:
         its stop collected. A pending signal-delivery-stop is detached with its signal, so the signal is
         not lost. Children appearing meanwhile are detached too; threads that exit are dropped.
         """
+        if self.seccomp_active:
+            # Detached, the command's RET_TRACE syscalls would fail with ENOSYS: end it instead.
+            for pid in {th.pid for th in self.threads.values()} | set(self._unclaimed):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         todo = set(self.threads) | set(self._unclaimed) | set(self._pending_children)
         for tid in list(self._unclaimed):
             ptrace.detach(tid, 0)
@@ -467,10 +563,8 @@ class Engine:
         self._pending_children.clear()
 
 
-def _wake_at_exec(th: Thread, nr: int) -> None:
-    """The launch child becomes visible at its execve enter (before, it runs sdu's own fork code)."""
-    if nr in (59, 322):
-        th.quiet = False
+def _warn_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _tty_delivered_too(sig: int) -> bool:

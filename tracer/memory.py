@@ -30,7 +30,17 @@ _MAX_PAGES = 64  # one call covers up to 64 pages (256 KiB); callers never ask f
 _remote = (_Iovec * _MAX_PAGES)()
 _local = _Iovec()
 _buf = ctypes.create_string_buffer(_MAX_PAGES * PAGE)
+_buf_addr = ctypes.addressof(_buf)
+_local_ref = ctypes.byref(_local)
+_string_at = ctypes.string_at  # copies `got` bytes; _buf.raw would copy all 256 KiB first
+_FIRST_CHUNK = 256  # most paths are short: read_cstring's first read, before going page by page
 _use_vm_readv = True
+# Untyped copy of process_vm_readv for the one-page case (most reads): every argument is a pre-built
+# ctypes object or a small int, so no per-call argtypes conversion (see tracer/ptrace.py).
+_vm_readv_fast = _libc["process_vm_readv"]
+_vm_readv_fast.restype = ctypes.c_ssize_t
+_remote1 = _Iovec()
+_remote1_ref = ctypes.byref(_remote1)
 
 
 def read(tid: int, addr: int, size: int) -> bytes:
@@ -42,7 +52,15 @@ def read(tid: int, addr: int, size: int) -> bytes:
     if addr == 0 or size <= 0:
         return b""
     size = min(size, _MAX_PAGES * PAGE - (addr % PAGE))
-    if _use_vm_readv:
+    if _use_vm_readv and addr % PAGE + size <= PAGE:
+        _remote1.base = addr
+        _remote1.len = size
+        _local.base = _buf_addr
+        _local.len = size
+        got = _vm_readv_fast(tid, _local_ref, 1, _remote1_ref, 1, 0)
+        if got >= 0:
+            return _string_at(_buf_addr, got)
+    elif _use_vm_readv:
         n = 0
         pos, end = addr, addr + size
         while pos < end:
@@ -51,11 +69,12 @@ def read(tid: int, addr: int, size: int) -> bytes:
             _remote[n].len = nxt - pos
             n += 1
             pos = nxt
-        _local.base = ctypes.addressof(_buf)
+        _local.base = _buf_addr
         _local.len = size
-        got = _vm_readv(tid, ctypes.byref(_local), 1, _remote, n, 0)
+        got = _vm_readv(tid, _local_ref, 1, _remote, n, 0)
         if got >= 0:
-            return _buf.raw[:got]
+            return _string_at(_buf_addr, got)
+    if _use_vm_readv:
         err = ctypes.get_errno()
         if err == errno.ESRCH:
             raise ProcessGone(tid)
@@ -93,14 +112,20 @@ def _read_proc_mem(tid: int, addr: int, size: int) -> bytes:
 def read_cstring(tid: int, addr: int, limit: int = 4096) -> bytes | None:
     """The NUL-terminated string at `addr` without its NUL (at most `limit` bytes); None for NULL.
 
-    Reads page by page so a short string next to an unmapped page costs one small read.
+    Reads a small first chunk, then page by page, so a short string (or one next to an unmapped page)
+    costs one small read.
     """
     if addr == 0:
         return None
     out = b""
     pos = addr
+    first = True
     while len(out) < limit:
-        chunk = read(tid, pos, min(PAGE - pos % PAGE, limit - len(out)))
+        want = min(PAGE - pos % PAGE, limit - len(out))
+        if first:
+            want = min(want, _FIRST_CHUNK)
+            first = False
+        chunk = read(tid, pos, want)
         if not chunk:
             break
         nul = chunk.find(b"\0")

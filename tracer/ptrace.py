@@ -24,8 +24,19 @@ _wait4 = _libc.wait4
 _wait4.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_int, ctypes.c_void_p)
 _wait4.restype = ctypes.c_int
 
+# Hot-path copies without argtypes: ctypes' per-argument conversion through argtypes costs ~0.5 us per
+# argument (bench/tracer_bench.py, "micro"), a third of a stop's Python time. Untyped, a Python int is
+# passed as a C int, which libffi sign-extends to the full register (x86_64 SysV), so small ints
+# (pids, requests, 0, signal numbers, sizes) arrive intact; addresses go as ctypes objects. Only for
+# requests whose result fits an int (0/-1, a size).
+_ptrace_fast = _libc["ptrace"]
+_ptrace_fast.restype = ctypes.c_int
+_wait4_fast = _libc["wait4"]
+_wait4_fast.restype = ctypes.c_int
+
 # Requests (linux/ptrace.h).
 PTRACE_PEEKDATA = 2
+PTRACE_CONT = 7
 PTRACE_GETREGS = 12
 PTRACE_DETACH = 17
 PTRACE_SYSCALL = 24
@@ -43,6 +54,8 @@ PTRACE_O_TRACEVFORK = 0x04
 PTRACE_O_TRACECLONE = 0x08
 PTRACE_O_TRACEEXEC = 0x10
 PTRACE_O_TRACEEXIT = 0x40
+PTRACE_O_TRACESECCOMP = 0x80
+PTRACE_O_EXITKILL = 0x100000
 SEIZE_OPTIONS = (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE
                  | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT)
 
@@ -51,22 +64,26 @@ PTRACE_EVENT_VFORK = 2
 PTRACE_EVENT_CLONE = 3
 PTRACE_EVENT_EXEC = 4
 PTRACE_EVENT_EXIT = 6
+PTRACE_EVENT_SECCOMP = 7
 PTRACE_EVENT_STOP = 128
 
 PTRACE_SYSCALL_INFO_ENTRY = 1
 PTRACE_SYSCALL_INFO_EXIT = 2
+PTRACE_SYSCALL_INFO_SECCOMP = 3
 
 __WALL = 0x40000000
 WNOHANG = 1
 SYSCALL_STOP_SIG = 0x80 | 5  # SIGTRAP | 0x80 with TRACESYSGOOD
+SECCOMP_STOP = 5 | PTRACE_EVENT_SECCOMP << 8  # status >> 8 at a PTRACE_EVENT_SECCOMP stop
 
 _NULL = ctypes.c_void_p(0)
 
 # struct ptrace_syscall_info: op u8, pad[3], arch u32, ip u64, sp u64, then a union of
-# entry {nr u64, args[6] u64} / exit {rval s64, is_error u8}; 88 bytes with the seccomp member.
+# entry {nr u64, args[6] u64} / exit {rval s64, is_error u8} / seccomp {nr u64, args[6] u64, ret_data
+# u32}; 88 bytes with the seccomp member. The seccomp member starts like entry, so _ENTRY reads both.
 _INFO_SIZE = 88
 _info_buf = ctypes.create_string_buffer(_INFO_SIZE)
-_info_addr = ctypes.addressof(_info_buf)
+_info_op = memoryview(_info_buf).cast("B")  # op byte without copying the buffer (.raw copies 88 bytes)
 _ENTRY = struct.Struct("<B7x16xQ6Q")
 _EXIT = struct.Struct("<B7x16xq")
 
@@ -106,7 +123,14 @@ def interrupt(tid: int) -> int:
 
 def resume(tid: int, sig: int = 0) -> int:
     """PTRACE_SYSCALL: run to the next syscall stop, delivering `sig`; returns 0 or an errno."""
-    if _ptrace(PTRACE_SYSCALL, tid, _NULL, sig) == -1:
+    if _ptrace_fast(PTRACE_SYSCALL, tid, 0, sig) == -1:
+        return ctypes.get_errno()
+    return 0
+
+
+def cont(tid: int, sig: int = 0) -> int:
+    """PTRACE_CONT: run without syscall stops (seccomp stops and ptrace events still stop); 0 or errno."""
+    if _ptrace_fast(PTRACE_CONT, tid, 0, sig) == -1:
         return ctypes.get_errno()
     return 0
 
@@ -131,7 +155,7 @@ def wait(pid: int = -1, options: int = __WALL) -> tuple[int, int, int]:
     A ctypes wait4 instead of os.waitpid because os.waitpid retries EINTR itself (PEP 475), which would
     hide the signal that asks an attached tracer to detach.
     """
-    got = _wait4(pid, _status_ptr, options | __WALL, None)
+    got = _wait4_fast(pid, _status_ptr, options | __WALL, None)
     if got == -1:
         return -1, 0, ctypes.get_errno()
     return got, _status.value, 0
@@ -158,17 +182,18 @@ class SyscallInfoUnsupported(Exception):
 
 
 def syscall_info(tid: int) -> tuple[int, int, tuple[int, ...] | int]:
-    """PTRACE_GET_SYSCALL_INFO -> (op, nr, args) at entry, (op, -1, rval) at exit, (0, -1, 0) otherwise.
+    """PTRACE_GET_SYSCALL_INFO -> (op, nr, args) at entry and at a seccomp stop, (op, -1, rval) at exit,
+    (0, -1, 0) otherwise.
 
     Raises ProcessGone when the thread vanished, SyscallInfoUnsupported on old kernels.
     """
-    if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, ctypes.c_void_p(_INFO_SIZE), _info_addr) == -1:
+    if _ptrace_fast(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE, _info_buf) == -1:
         err = ctypes.get_errno()
         if err == 5 or err == 22:  # EIO/EINVAL: unknown request
             raise SyscallInfoUnsupported()
         raise ProcessGone(tid)
-    op = _info_buf.raw[0]
-    if op == PTRACE_SYSCALL_INFO_ENTRY:
+    op = _info_op[0]
+    if op == PTRACE_SYSCALL_INFO_ENTRY or op == PTRACE_SYSCALL_INFO_SECCOMP:
         vals = _ENTRY.unpack_from(_info_buf)
         return op, vals[1], vals[2:]
     if op == PTRACE_SYSCALL_INFO_EXIT:

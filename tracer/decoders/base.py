@@ -22,10 +22,10 @@ DEFAULT_SNAPLEN = 80
 class Call:
     """One syscall stop of one thread, as decoders see it."""
 
-    __slots__ = ("args", "nr", "pid", "ret", "slot", "snaplen", "tid")
+    __slots__ = ("args", "nr", "pid", "ret", "slot", "snaplen", "tid", "want_dev", "want_vm")
 
     def __init__(self, tid: int, pid: int, nr: int, args: tuple[int, ...], ret: int, snaplen: int,
-                 slot: dict[str, Any]) -> None:
+                 slot: dict[str, Any], want_dev: bool = True, want_vm: bool = True) -> None:
         self.tid = tid
         self.pid = pid
         self.nr = nr
@@ -33,6 +33,10 @@ class Call:
         self.ret = ret
         self.snaplen = snaplen
         self.slot = slot
+        # Params that cost a /proc read and that nothing may read (EventBuilder's read_dev/read_vm):
+        # when false, open's dev and the VM sizes of mmap/munmap/brk exits are written as 0.
+        self.want_dev = want_dev
+        self.want_vm = want_vm
 
     # -- argument views (registers are u64; C ints are the low 32 bits, sign-extended) --
 
@@ -86,27 +90,49 @@ def fd_only(c: Call) -> Values:
     return [c.fd(0)]
 
 
+# Per traced process, sdu's open fds on /proc/PID/status and /proc/PID/fd: a procfs file re-read with
+# pread at offset 0 is regenerated, and a stat relative to an open directory skips the path walk, so
+# the per-event cost is one pread or one fstatat instead of open+read+close or a 4-level lookup
+# (bench/tracer_bench.py). A pid is only reused after its exit, when forget_process closes them.
+_status_fds: dict[int, int] = {}
+_fd_dirs: dict[int, int] = {}
+
+
+def forget_process(pid: int) -> None:
+    """Close the /proc fds kept for `pid` (called at its exit)."""
+    for cache in (_status_fds, _fd_dirs):
+        fd = cache.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def _field_kib(text: bytes, key: bytes) -> int:
+    i = text.find(key)
+    if i < 0:
+        return 0
+    j = text.find(b"\n", i)
+    return int(text[i + len(key):j].split()[0])
+
+
 def proc_vm(pid: int) -> tuple[int, int, int]:
     """(vm_size, vm_rss, vm_swap) in KiB from /proc/PID/status; zeros if the process is gone."""
-    size = rss = swap = 0
+    fd = _status_fds.get(pid)
     try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmSize:"):
-                    size = int(line.split()[1])
-                elif line.startswith(b"VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith(b"VmSwap:"):
-                    swap = int(line.split()[1])
+        if fd is None:
+            fd = _status_fds[pid] = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        text = os.pread(fd, 8192, 0)
     except OSError:
-        pass
-    return size, rss, swap
+        return 0, 0, 0
+    return _field_kib(text, b"VmSize:"), _field_kib(text, b"VmRSS:"), _field_kib(text, b"VmSwap:")
 
 
 def fd_dev(pid: int, fd: int) -> int:
     """st_dev of the file behind tracee fd `fd`, in the kernel's new_encode_dev layout (open X dev)."""
+    dirfd = _fd_dirs.get(pid)
     try:
-        dev = os.stat(f"/proc/{pid}/fd/{fd}").st_dev
+        if dirfd is None:
+            dirfd = _fd_dirs[pid] = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        dev = os.stat(str(fd), dir_fd=dirfd).st_dev
     except OSError:
         return 0
     major, minor = os.major(dev), os.minor(dev)

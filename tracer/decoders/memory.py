@@ -13,6 +13,8 @@ def mmap_enter(c: Call) -> Values:
 def vm_exit(c: Call) -> Values:
     """res (u64 address for mmap/brk, errno for munmap) + vm_size, vm_rss, vm_swap."""
     res = c.ret & 0xFFFFFFFFFFFFFFFF if c.nr in (9, 12) else c.ret
+    if not c.want_vm:
+        return [res, 0, 0, 0]
     return [res, *proc_vm(c.pid)]
 
 

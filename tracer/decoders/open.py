@@ -11,7 +11,7 @@ from tracer.decoders.base import Call, Decoder, Values, fd_dev
 
 
 def _dev(c: Call) -> int:
-    return fd_dev(c.pid, c.ret) if c.ret >= 0 else 0
+    return fd_dev(c.pid, c.ret) if c.ret >= 0 and c.want_dev else 0
 
 
 def open_enter(c: Call) -> Values:
@@ -25,11 +25,14 @@ def open_exit(c: Call) -> Values:
 
 def openat_enter(c: Call) -> Values:
     flags = c.u32(2)
-    return [c.fd(0), c.path(1), native.open_flags(flags), native.open_mode(flags, c.u32(3))]
+    vals = [c.fd(0), c.path(1), native.open_flags(flags), native.open_mode(flags, c.u32(3))]
+    c.slot["openat"] = vals  # the exit repeats them: the path is read once per call, not twice
+    return vals
 
 
 def openat_exit(c: Call) -> Values:
-    dirfd, name, flags, mode = openat_enter(c)
+    vals = c.slot.get("openat")
+    dirfd, name, flags, mode = vals if isinstance(vals, list) else openat_enter(c)
     return [c.ret, dirfd, name, flags, mode, _dev(c)]
 
 
