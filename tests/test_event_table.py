@@ -6,8 +6,17 @@ import re
 from pathlib import Path
 
 from sysdig_user import flags
-from sysdig_user.event_table import (EF, EVENTS, PPM_EVENT_MAX, PPM_SC, PPM_SC_MAX, PT, SYSCALLS,
-                                     event_code, event_info)
+from sysdig_user.event_table import (
+    EF,
+    EVENTS,
+    PPM_EVENT_MAX,
+    PPM_SC,
+    PPM_SC_MAX,
+    PT,
+    SYSCALLS,
+    event_code,
+    event_info,
+)
 from tests.support import ROOT, shared_path
 
 
