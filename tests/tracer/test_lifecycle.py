@@ -107,12 +107,28 @@ def test_exit_status_pass_through(calls_bin: Path) -> None:
     assert trace(["/bin/sh", "-c", "kill -TERM $$"]).status == 128 + signal.SIGTERM
 
 
+def _wait_for_traced_child(tracer_pid: int, exe: Path, timeout: float = 20.0) -> None:
+    """Wait until the launched command runs ``exe`` under the tracer (a loaded machine starts slowly)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            for child in psutil.Process(tracer_pid).children():
+                if child.exe() == str(exe) and _status_field(child.pid, "TracerPid") == str(tracer_pid):
+                    return
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{exe} did not start under the tracer within {timeout} s")
+
+
 def test_signal_forwarded_to_launched_command(calls_bin: Path, tmp_path: Path) -> None:
     tracer = subprocess.Popen([*TRACER, "--count", "--", str(calls_bin), "loop"], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)  # no tty: SIGTERM must be forwarded by sdu
     try:
-        time.sleep(0.5)
+        _wait_for_traced_child(tracer.pid, calls_bin)  # before that, sdu's handlers may not exist yet
         tracer.send_signal(signal.SIGTERM)
         tracer.communicate(timeout=15)
     finally:
