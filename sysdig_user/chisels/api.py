@@ -119,6 +119,10 @@ class ChiselContext(Protocol):
     def get_thread_table(self, filter_text: str | None = None, include_fds: bool = True,
                          barebone: bool = False) -> dict[int, dict[str, Any]]: ...
 
+    def traced_processes(self) -> dict[int, str] | None:
+        """Live capture: pid -> name of the processes being traced (None when reading a file)."""
+        ...
+
     # -- output
     def write(self, data: str | bytes) -> None: ...
 

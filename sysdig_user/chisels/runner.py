@@ -9,6 +9,12 @@ The CLI builds one ``ChiselRunner`` for all its ``-c`` chisels and, in its main 
   ps print the state at the first event);
 * ``runner.end()`` at the end of the capture (calls on_capture_end).
 
+Live, sysdig's intervals fire on event timestamps, which are wall-clock times; a kernel capture sees
+events all the time, a traced command may not. So the live source also calls ``runner.tick(now_ns)``
+(on the main thread, between events) when ``runner.next_deadline()`` has passed: the same interval
+logic runs with the wall clock as timestamp and no event. A live tick or event older than the last
+interval boundary fires nothing (the wall clock and the events' stop times interleave).
+
 Right after construction (the chisels' on_init ran) the CLI reads what the chisels asked of the
 engine: ``global_filter`` (sysdig.set_filter, replaces the command-line filter), ``snaplen``,
 ``buffer_format`` (sysdig.set_output_format, only when -A/-x/-X/-b was not given), and
@@ -198,6 +204,8 @@ class Engine:
         self.next_run_args: str | None = None
         self.state_view: Any = None
         self._output_options: Any = None
+        # live: the pids the tracer follows (set by tracer.live); None when reading a file
+        self.traced_pids: Callable[[], Iterable[int]] | None = None
 
     def output_options(self) -> Any:
         """One OutputOptions shared by every field and formatter the chisels use, so a later
@@ -473,6 +481,15 @@ class ChiselContextImpl:
     def end_capture(self) -> None:
         self.engine.end_requested = True
 
+    def traced_processes(self) -> dict[int, str] | None:
+        """Live: pid -> proc.name of each traced process (sdu itself excluded); None on a file."""
+        get = self.engine.traced_pids
+        if get is None:
+            return None
+        names = {t.pid: t.comm for t in self.engine.threads() if t.tid == t.pid}
+        me = os.getpid()
+        return {pid: names.get(pid, "") for pid in sorted(set(get())) if pid != me}
+
     def run_app(self, args: str) -> None:
         self.engine.next_run_args = args
 
@@ -621,6 +638,34 @@ class ChiselRunner:
         for ch in self.chisels:
             self._timeout(ch, evt)
 
+    def tick(self, now_ns: int) -> None:
+        """Live: run the interval logic at wall-clock time ``now_ns`` without an event."""
+        if not self._started:
+            self.start()
+        if self.engine.end_requested or self._ended:
+            return
+        for ch in self.chisels:
+            self._timeout_at(ch, now_ns, None)
+            if self.engine.end_requested:
+                break
+
+    def next_deadline(self) -> int | None:
+        """The earliest time (ns) an interval of a chisel is due, None if no chisel has one."""
+        due: int | None = None
+        for ch in self.chisels:
+            ctx = ch.ctx
+            if not isinstance(ctx, ChiselContextImpl):
+                continue
+            last = self._last_sample.get(id(ch))
+            if ctx.interval:
+                at = (last if last is not None else 0) + ctx.interval
+            elif ctx.precise_interval:
+                at = (last if last is not None else 0) + ctx.precise_interval
+            else:
+                continue
+            due = at if due is None else min(due, at)
+        return due
+
     def end(self) -> None:
         """End of capture: on_capture_end(last ts, last - first) for each chisel, once."""
         if self._ended:
@@ -651,12 +696,14 @@ class ChiselRunner:
                 self.engine.write(line + "\n")
 
     def _timeout(self, ch: Chisel, evt: Event) -> None:
+        self._timeout_at(ch, evt.ts, evt)
+
+    def _timeout_at(self, ch: Chisel, ts: int, evt: Event | None) -> None:
         """chisel.cpp do_timeout: on_interval when a new interval starts (or precise ticks)."""
         ctx = ch.ctx
         if not isinstance(ctx, ChiselContextImpl):
             return
         key = id(ch)
-        ts = evt.ts
         if key not in self._first_seen:
             self._first_seen.add(key)
             if ctx.interval:
@@ -666,6 +713,8 @@ class ChiselRunner:
             return
         if ctx.interval:
             sample = ts - ts % ctx.interval
+            if self.engine.live and sample < self._last_sample.get(key, 0):
+                return
             if sample != self._last_sample.get(key, 0):
                 delta = 0
                 last = self._last_interval_ts.get(key, 0)

@@ -171,7 +171,12 @@ class FdCountBy(Chisel):
 
 
 class TopProcsCpu(Chisel):
-    """CPU% per process from the procinfo events (thread.cpu), summed per interval or capture."""
+    """CPU% per process from the procinfo events (thread.cpu), summed per interval or capture.
+
+    Live, ptrace sees no scheduler events (sysdig's driver emits procinfo at context switches), so
+    each interval the traced processes' user+system time is read from /proc (psutil) instead: the
+    table holds the CPU time each one used since the previous sample, the processes that used none
+    left out (as sysdig's, where a process that did not run has no procinfo event)."""
 
     info = INFOS["topprocs_cpu"]
 
@@ -185,6 +190,7 @@ class TopProcsCpu(Chisel):
         self.islive = False
         self.output_format = "normal"
         self.term = Terminal(True)
+        self.cpu_seen: dict[int, int] = {}  # live: pid -> user+system ns at the last sample
 
     def on_init(self) -> bool:
         if self.ctx.is_print_container_data():
@@ -201,9 +207,40 @@ class TopProcsCpu(Chisel):
         self.output_format = self.ctx.get_output_format()
         if self.islive:
             self.ctx.set_interval_s(1)
+            self._sample_proc()
+            self.table = {}
             if self.output_format != "json":
                 self.ctx.write(self.term.clearscreen() + self.term.hidecursor())
         return True
+
+    def _sample_proc(self) -> None:
+        """Live: add each traced process's CPU time since the last sample (a process first seen
+        was born during the capture: all its time counts)."""
+        procs = self.ctx.traced_processes()
+        if procs is None:
+            return
+        import psutil
+
+        seen: dict[int, int] = {}
+        for pid, name in procs.items():
+            try:
+                proc = psutil.Process(pid)
+                times = proc.cpu_times()
+                if not name:
+                    name = proc.name()
+            except (psutil.Error, OSError):
+                continue
+            total = round((times.user + times.system) * 1e9)
+            seen[pid] = total
+            used = total - self.cpu_seen.get(pid, 0)
+            if used <= 0:
+                continue
+            parts = [name, str(pid)]
+            if len(self.key_flds) == 4:
+                parts += [str(pid), "host"]
+            key = KEY_SEP.join(parts)
+            self.table[key] = self.table.get(key, 0) + used
+        self.cpu_seen = seen
 
     def on_event(self, evt: Event) -> bool:
         parts = []
@@ -224,6 +261,8 @@ class TopProcsCpu(Chisel):
                            "thread.exectime", "CPU%", 10, "timepct", self.output_format)
 
     def on_interval(self, ts: int, delta: int, evt: Event | None) -> bool:
+        if self.islive:
+            self._sample_proc()
         if self.output_format != "json":
             self.ctx.write(self.term.clearscreen() + self.term.moveto(0, 0))
         self._print(ts, delta)
