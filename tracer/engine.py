@@ -4,7 +4,8 @@ Records (all synchronous, called while the thread is in a ptrace-stop so the sin
 
     sink.syscall_enter(th, ts, cpu, nr, args)    args: 6 ints
     sink.syscall_exit(th, ts, cpu, nr, ret)      ret: signed return value (-errno on failure)
-    sink.clone(parent, child, flags, ts, cpu)    child is a new Thread (flags: native CLONE_* bits)
+    sink.clone(parent, child, flags, ts, cpu)    child is a new Thread (flags: native CLONE_* bits; child.nr:
+                                                 the clone-family syscall it returns from)
     sink.exec(th, former_tid, ts, cpu)           after a successful execve, before its syscall exit
     sink.exit(th, status, ts, cpu)               wait status (exit code << 8 | signal)
     sink.signal(th, sig, sender, ts, cpu)        signal about to be delivered (sender pid or 0)
@@ -126,9 +127,17 @@ class Engine:
         self.stats = EngineStats()
         self._detach_requested = False
         self._unclaimed: dict[int, int] = {}  # new child tid -> its first stop status, before its parent's event
-        self._pending_children: dict[int, tuple[Thread, int]] = {}  # child tid -> (parent, flags)
+        # child tid -> (parent, clone flags, the parent's clone-family nr): taken at the clone event, since
+        # the parent may be in another syscall by the child's first stop
+        self._pending_children: dict[int, tuple[Thread, int, int]] = {}
+        # tid -> signal to deliver: threads whose ptrace-stop the loop has collected and not yet resumed
+        # (the sink may raise while they are held; detach_all then detaches them directly).
+        self._held: dict[int, int] = {}
         self._use_info = True
         self._old_handlers: dict[int, object] = {}
+        # Called by the loop when a signal interrupted its wait4 (no tracee is held then): the live
+        # capture runs its timers there (chisel intervals, -M), on the main thread, between stops.
+        self.on_wake: Callable[[], None] | None = None
 
     # ---- starting ------------------------------------------------------------------------------
 
@@ -272,10 +281,13 @@ class Engine:
         cont = ptrace.cont
         syscall_stop = ptrace.SYSCALL_STOP_SIG
         seccomp_stop = ptrace.SECCOMP_STOP
+        held = self._held
         while threads and not self._detach_requested:
             tid, status, err = wait(-1, 0)
             if tid < 0:
                 if err == errno.EINTR:
+                    if self.on_wake is not None:
+                        self.on_wake()
                     continue
                 break  # ECHILD: nothing left
             stats.stops += 1
@@ -285,6 +297,7 @@ class Engine:
             sig8 = status >> 8
             if (status & 0xFF) == 0x7F and (sig8 == syscall_stop or sig8 == seccomp_stop) and th is not None:
                 # Syscall or seccomp stop: the hot path.
+                held[tid] = 0
                 try:
                     if self._use_info:
                         op, nr, val = info(tid)
@@ -312,11 +325,13 @@ class Engine:
                     self._use_info = False
                     self._syscall_stop_regs(th, ts, cpu)
                 except ProcessGone:
+                    del held[tid]
                     continue
                 if th.seccomp and not th.in_syscall:
                     cont(tid, 0)
                 else:
                     resume(tid, 0)
+                del held[tid]
                 continue
             self._other_stop(tid, th, status, ts, cpu)
 
@@ -337,6 +352,7 @@ class Engine:
     def _restart(self, th: Thread, sig: int) -> int:
         """Resume a thread after a non-syscall stop: PTRACE_CONT under the filter (unless between a
         seccomp stop and its syscall's exit), else PTRACE_SYSCALL."""
+        self._held.pop(th.tid, None)
         if th.seccomp and not th.in_syscall:
             return ptrace.cont(th.tid, sig)
         return ptrace.resume(th.tid, sig)
@@ -370,9 +386,11 @@ class Engine:
                 # A new child's first stop arrived before its parent's clone event: hold it stopped.
                 self._unclaimed[tid] = status
                 return
+            self._held[tid] = 0
             th = self._adopt(tid, *pending, ts, cpu)
             self._restart(th, 0)
             return
+        self._held[tid] = 0
         if event in (ptrace.PTRACE_EVENT_CLONE, ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
             self._new_child(th, ts, cpu)
             self._restart(th, 0)
@@ -389,11 +407,13 @@ class Engine:
             self._restart(th, 0)
         elif event == ptrace.PTRACE_EVENT_STOP:
             if sig in _GROUP_STOP_SIGS:
+                del self._held[tid]
                 ptrace.listen(tid)  # stay stopped; SIGCONT will produce another EVENT_STOP
             else:
                 self._restart(th, 0)  # interrupt stop or a new child's initial stop
         elif event == 0:
             # Signal-delivery-stop: report, then deliver the signal unchanged.
+            self._held[tid] = sig  # detached with it if the sink raises
             if not th.quiet:
                 try:
                     _, _, sender = ptrace.siginfo(tid)
@@ -415,14 +435,16 @@ class Engine:
         flags = self._clone_flags(parent)
         if child_tid in self._unclaimed:
             self._unclaimed.pop(child_tid)
-            child = self._adopt(child_tid, parent, flags, ts, cpu)
+            self._held[child_tid] = 0
+            child = self._adopt(child_tid, parent, flags, parent.nr, ts, cpu)
             self._restart(child, 0)
         else:
             # Register now so its first stop finds it; the sink hears about it at that first stop.
-            self._pending_children[child_tid] = (parent, flags)
+            self._pending_children[child_tid] = (parent, flags, parent.nr)
 
-    def _adopt(self, tid: int, parent: Thread, flags: int, ts: int, cpu: int) -> Thread:
+    def _adopt(self, tid: int, parent: Thread, flags: int, nr: int, ts: int, cpu: int) -> Thread:
         child = Thread(tid, parent.pid if flags & _CLONE_THREAD else tid)
+        child.nr = nr  # the clone-family call it returns from (the sink reads it)
         child.started = True
         child.quiet = parent.quiet
         child.seccomp = parent.seccomp  # seccomp filters are inherited by every child and thread
@@ -514,25 +536,37 @@ class Engine:
     def detach_all(self) -> None:
         """Detach every tracee and leave it running (or stopped, if it was group-stopped).
 
-        PTRACE_DETACH only works on a thread in a ptrace-stop, so each thread is first interrupted and
-        its stop collected. A pending signal-delivery-stop is detached with its signal, so the signal is
-        not lost. Children appearing meanwhile are detached too; threads that exit are dropped.
+        PTRACE_DETACH only works on a thread in a ptrace-stop. The threads the loop holds in a stop it
+        has collected (the sink raised while handling it) are detached directly; every other thread is
+        first interrupted and its stop collected. A pending signal-delivery-stop is detached with its
+        signal, so the signal is not lost. Children appearing meanwhile are detached too; threads that
+        exit are dropped.
         """
-        if self.seccomp_active:
-            # Detached, the command's RET_TRACE syscalls would fail with ENOSYS: end it instead.
-            for pid in {th.pid for th in self.threads.values()} | set(self._unclaimed):
+        killing = self.seccomp_active
+        if killing:
+            # Detached, the command's RET_TRACE syscalls would fail with ENOSYS: end it instead. SIGKILL
+            # wakes every thread, stopped or not; the loop below collects each one's exit (or the
+            # PTRACE_EVENT_EXIT stop some kernels still report, which is detached), so none is left.
+            for pid in ({th.pid for th in self.threads.values()} | set(self._unclaimed)
+                        | set(self._pending_children)):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
         todo = set(self.threads) | set(self._unclaimed) | set(self._pending_children)
-        for tid in list(self._unclaimed):
-            ptrace.detach(tid, 0)
-            todo.discard(tid)
+        held = dict(self._held)
+        self._held.clear()
+        if not killing:
+            for tid, sig in held.items():
+                ptrace.detach(tid, sig)
+                todo.discard(tid)
+            for tid in list(self._unclaimed):
+                ptrace.detach(tid, 0)
+                todo.discard(tid)
+            for tid in list(todo):
+                if ptrace.interrupt(tid) == errno.ESRCH:
+                    todo.discard(tid)  # gone, or not (yet) ours
         self._unclaimed.clear()
-        for tid in list(todo):
-            if ptrace.interrupt(tid) == errno.ESRCH:
-                todo.discard(tid)  # gone, or not (yet) ours
         deadline = time.monotonic() + 5.0
         while todo and time.monotonic() < deadline:
             tid, status, err = ptrace.wait(-1, ptrace.WNOHANG)

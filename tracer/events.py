@@ -58,6 +58,12 @@ def _route(nr: int) -> tuple[int, int, Decoder]:
     return route.enter, route.exit, DECODERS[info.decoder]
 
 
+def event_codes(nr: int) -> tuple[int, int]:
+    """(enter code, exit code) of the events native syscall nr becomes here."""
+    enter, exit_, _dec = _route(nr)
+    return enter, exit_
+
+
 def event_type_name(nr: int) -> str:
     """The evt.type of the events native syscall nr becomes here: its event's name, or for a generic
     event the ppm_sc name (what sysdig_user.fields.evt shows), "<unknown>" past the 2022 table."""
@@ -208,7 +214,7 @@ class EventBuilder:
             self._out(exit_, ts, th.tid, cpu, vals, nr, ret)
 
     def clone(self, parent: Thread, child: Thread, flags: int, ts: int, cpu: int) -> None:
-        nr = parent.nr if parent.nr in _CLONE_NRS else 56
+        nr = child.nr if child.nr in _CLONE_NRS else parent.nr if parent.nr in _CLONE_NRS else 56
         _enter, exit_, _dec = self._get_route(nr)
         if exit_ < 0:
             return

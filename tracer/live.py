@@ -5,8 +5,8 @@ The order matters and is what a user can rely on:
 1. the pipeline is built first (filter compiled, chisels loaded, -w file opened), so a bad filter or
    an unwritable file fails before anything is launched or attached;
 2. the command is launched (it stops at its execve) or the pids are seized;
-3. /proc is snapshotted for every traced thread (plus the parent of each traced process, without its
-   fds, so proc.pname resolves) and the Inspector is seeded with it, the system's users and groups
+3. /proc is snapshotted for every traced thread (plus the ancestors of each traced process, without
+   their fds, so proc.pname and proc.aname resolve) and the Inspector is seeded with it, the system's users and groups
    and the interfaces; with -w the same state opens the capture (SHB, MI, IL, UL, one PL_V9, one
    FDL_V2 per thread), and threads created later come from clone/execve events;
 4. the engine runs; every event goes through the pipeline while its thread is stopped.
@@ -16,14 +16,21 @@ from every thread. An attached process just keeps running; a launched command ke
 and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N).
 SIGINT/SIGTERM/SIGHUP detach in attach mode (status 0) and are forwarded to the command in launch
 mode (the engine does both). Any exception (a formatter bug, EPIPE on stdout) makes the engine detach
-every thread before it propagates, so no tracee is ever left in a ptrace-stop; in launch mode sdu
-then still reaps the command before reporting the error.
+every thread before it propagates, the one whose stop was being handled included, so no tracee is
+ever left in a ptrace-stop; in launch mode sdu then still reaps the command before reporting the error
+(a command running under the seccomp filter is killed, see tracer/engine.py).
+
+Pushdown (tracer/pushdown.py, ``for_capture``): a launched command stops only at the syscalls the
+filter can match or that keep the state it reads (seccomp-bpf); in both modes EventBuilder decodes only
+those events and skips open's dev / the mmap VM sizes when nothing reads them. ``--no-seccomp`` turns
+all of it off; attach mode always takes full syscall stops. ``-v`` prints the syscall set at start.
 """
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -31,15 +38,16 @@ from typing import TYPE_CHECKING, Any
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, FdList, MachineInfo, ProcEntry, ProcList
-from tracer import ptrace
 from tracer.errors import TracerError
 
 if TYPE_CHECKING:
     from sysdig_user.cli import CaptureWriter, EventPipeline
     from sysdig_user.state.inspector import Inspector
     from tracer.engine import Engine
+    from tracer.pushdown import Settings
 
 DEFAULT_SNAPLEN = 80
+_ALARM_RETRY_S = 0.005  # an alarm not yet served (it hit an event being processed) fires again
 _PPM_O_CLOEXEC = 4096  # file_flags O_CLOEXEC
 
 
@@ -69,10 +77,16 @@ def initial_state(roots: Sequence[int], launched: bool) -> tuple[list[ProcEntry]
     known = {p.tid for p in procs}
     parents: list[ProcEntry] = []
     for p in procs:
-        if p.tid == p.pid and p.ptid > 0 and p.ptid not in known:
-            main = [e for e in proc_entries(p.ptid) if e.tid == e.pid]
+        # the whole ancestor chain, as a kernel capture knows it: proc.aname[N] / proc.apid[N] resolve
+        # (spy_users shows a command only if a shell is among its ancestors)
+        ptid = p.ptid if p.tid == p.pid else 0
+        while ptid > 0 and ptid not in known:
+            main = [e for e in proc_entries(ptid) if e.tid == e.pid]
+            if not main:
+                break
             parents.extend(main)
             known.update(e.tid for e in main)
+            ptid = main[0].ptid
     if launched:
         for pid in roots:
             fds[pid] = [e for e in fds.get(pid, []) if not e.open_flags & _PPM_O_CLOEXEC]
@@ -114,8 +128,15 @@ class LiveCapture:
     """One live run: ``run(command=...)`` or ``run(pids=...)`` returns the exit status."""
 
     def __init__(self, pipeline: EventPipeline, writer: CaptureWriter | None = None,
-                 snaplen: int = DEFAULT_SNAPLEN, duration_s: int | None = None) -> None:
+                 snaplen: int = DEFAULT_SNAPLEN, duration_s: int | None = None,
+                 pushdown: Settings | None = None, warn: Any = None) -> None:
+        """`pushdown`: what the capture may cut (tracer.pushdown.for_capture; None: nothing). Its
+        seccomp syscall set applies to a launched command only: attach mode always uses full syscall
+        stops (the engine cannot install a filter in a running process). `warn(text)`: the engine's
+        one-line seccomp fallback notice."""
         self.pipeline = pipeline
+        self.pushdown = pushdown
+        self.warn = warn
         self.writer = writer
         self.snaplen = snaplen
         self.duration_ns = duration_s * 1_000_000_000 if duration_s else None
@@ -123,34 +144,53 @@ class LiveCapture:
         self.builder: Any = None
         self._first_ts: int | None = None
         self._stopping = False
-        self._error: BaseException | None = None
-        self._tids: set[int] = set()
         self._early_signals: list[int] = []
+        self._alarm = False  # SIGALRM seen, not yet served (see _on_alarm)
+        self._timer_on = False
+        self._stop_at: int | None = None  # -M deadline, time.monotonic_ns()
+        self.net: Any = None  # a started netcap.stream.PacketStream (--net/--iface), set by run_live
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
     def _emit(self, evt: Event) -> None:
+        if self._alarm:
+            self._serve_alarm()
         if self._stopping:
             return
-        self._tids.add(evt.tid)
         if self.duration_ns is not None:
             if self._first_ts is None:
                 self._first_ts = evt.ts
             elif evt.ts - self._first_ts > self.duration_ns:
                 self.stop()
                 return
-        try:
-            more = self.pipeline.on_event(evt)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by run() once every tracee is released
-            # Raising here would unwind the engine while this thread sits in its ptrace-stop; instead
-            # the engine is asked to detach, resumes this thread normally, and run() re-raises.
-            self._error = exc
-            self._stopping = True
-            if self.engine is not None:
-                self.engine.request_detach()
+        net = self.net
+        if net is None:
+            self._feed(evt)
             return
+        # packets (netcap.stream) go in timestamp order before the syscall event; the tracer never waits
+        inspector = self.pipeline.inspector
+        for pkt_evt in net.before(evt, inspector):
+            if not self._feed(pkt_evt):
+                return
+        if self._feed(evt):
+            net.after(evt, inspector)
+
+    def _feed_packets(self) -> None:
+        """The packets still queued once the tracer is done (the capture stops here)."""
+        net = self.net
+        if net is None:
+            return
+        for pkt_evt in net.finish():
+            if self._stopping or not self._feed(pkt_evt):
+                return
+
+    def _feed(self, evt: Event) -> bool:
+        """One event through the pipeline; False once the capture is over. A pipeline exception unwinds
+        the engine: Engine.run() detaches every tracee (the thread held in this stop too) and re-raises."""
+        more = self.pipeline.on_event(evt)
         if not more:
             self.stop()
+        return bool(more)
 
     def stop(self) -> None:
         """End the capture now: finish the pipeline's output, then detach at the engine's next wake-up."""
@@ -161,8 +201,57 @@ class LiveCapture:
         if self.engine is not None:
             self.engine.request_detach()
 
+    # ---- timers: chisel intervals and -M ----------------------------------------------------------
+    # sysdig's chisel intervals fire on event times, which live are wall-clock times; a kernel capture
+    # sees events all the time, a traced command may not (a CPU-bound loop makes no syscall). So
+    # ITIMER_REAL is armed for the next chisel interval (or the -M deadline), and SIGALRM only sets a
+    # flag that the main thread serves at a safe point: before the next event, or when the signal
+    # interrupted the engine's wait4 (Engine.on_wake, no tracee held). An alarm that lands while an
+    # event is processed re-fires every few ms until served. Tracees never see it (sdu's own signal,
+    # and itimers are not inherited).
+
     def _on_alarm(self, _sig: int, _frame: FrameType | None) -> None:
-        self.stop()
+        self._alarm = True
+        if self._timer_on:
+            signal.setitimer(signal.ITIMER_REAL, _ALARM_RETRY_S)
+
+    def _on_wake(self) -> None:
+        if self._alarm:
+            self._serve_alarm()
+
+    def _serve_alarm(self) -> None:
+        """The -M deadline, then the chisels' interval ticks at the wall-clock time, then re-arm."""
+        self._alarm = False
+        if self._stopping:
+            return
+        if self._stop_at is not None and time.monotonic_ns() >= self._stop_at:
+            self.stop()
+            return
+        chisels = self.pipeline.chisels
+        if chisels is not None:
+            due = chisels.next_deadline()
+            now = time.time_ns()
+            if due is not None and now >= due:
+                chisels.tick(now)
+                self.pipeline.out.flush()
+                if chisels.capture_ended:
+                    self.stop()
+                    return
+        self._arm()
+
+    def _arm(self) -> None:
+        """ITIMER_REAL for the earliest of the -M deadline and the next chisel interval."""
+        if not self._timer_on or self._stopping:
+            return
+        delays: list[int] = []
+        if self._stop_at is not None:
+            delays.append(self._stop_at - time.monotonic_ns())
+        chisels = self.pipeline.chisels
+        due = chisels.next_deadline() if chisels is not None else None
+        if due is not None:
+            delays.append(due - time.time_ns())
+        if delays:
+            signal.setitimer(signal.ITIMER_REAL, max(min(delays) / 1e9, 0.001))
 
     def _on_early_signal(self, sig: int, _frame: FrameType | None) -> None:
         """SIGINT/SIGTERM/SIGHUP between launch/attach and the engine's loop: handled once it runs."""
@@ -174,9 +263,15 @@ class LiveCapture:
         from tracer.engine import Engine
         from tracer.events import EventBuilder
 
-        self.builder = EventBuilder(self._emit, snaplen=self.snaplen)
-        engine = self.engine = Engine(self.builder)
         launched = bool(command)
+        pd = self.pushdown
+        self.builder = EventBuilder(self._emit, snaplen=self.snaplen,
+                                    **(pd.builder_options() if pd is not None else {}))  # type: ignore[arg-type]
+        syscalls = pd.plan.syscalls if pd is not None and launched else None
+        engine = self.engine = Engine(self.builder, seccomp_syscalls=syscalls, warn=self.warn)
+        engine.on_wake = self._on_wake
+        if self.pipeline.chisels is not None:  # topprocs_cpu samples these processes' CPU time live
+            self.pipeline.chisels.engine.traced_pids = lambda: {th.pid for th in engine.threads.values()}
         early = _catch_signals(self._on_early_signal)
         try:
             try:
@@ -208,30 +303,35 @@ class LiveCapture:
         old_alarm = self._start_timer()
         try:
             status = engine.run()
+            self._feed_packets()
         except BaseException:
-            # An engine failure: it detached what it could; release the rest, reap our command.
-            for tid in self._tids | set(roots):
-                ptrace.detach(tid, 0)
+            # The engine detached every tracee (a command under the seccomp filter is killed); a
+            # launched command is reaped before the error is reported.
             if launched:
                 _reap(roots[0])
             raise
         finally:
             if old_alarm is not None:
+                self._timer_on = False
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, old_alarm)
+            if self.net is not None:
+                self.net.close()
             self.pipeline.finish()
-        if self._error is not None:
-            raise self._error
         return status
 
     def _start_timer(self) -> Any:
-        if self.duration_ns is None:
+        chisels = self.pipeline.chisels
+        if self.duration_ns is None and (chisels is None or chisels.next_deadline() is None):
             return None
         try:
             old = signal.signal(signal.SIGALRM, self._on_alarm)
-        except ValueError:  # not the main thread: the event-time check alone stops the capture
+        except ValueError:  # not the main thread: event times alone drive -M and the intervals
             return None
-        signal.setitimer(signal.ITIMER_REAL, self.duration_ns / 1e9)
+        if self.duration_ns is not None:
+            self._stop_at = time.monotonic_ns() + self.duration_ns
+        self._timer_on = True
+        self._arm()
         return old
 
     def _seed(self, roots: list[int], launched: bool) -> None:
@@ -295,6 +395,36 @@ def _reap(pid: int | None) -> None:
         pass
 
 
+def pushdown_settings(opts: Any, pipeline: EventPipeline, env: Any, net: bool = False) -> Settings:
+    """What this capture may cut (tracer.pushdown.for_capture), from the filter in effect and the fields
+    the printed lines read. A chisel (its reads are not declared in advance), -w (the file carries every
+    param and, on -C rotation, the state) and packet capture (attribution reads the socket fds) keep
+    all state and params. -v prints the decision on stderr."""
+    from tracer import pushdown
+
+    fmt = pipeline.formatter
+    fields = [t.key for t in fmt.tokens] if fmt is not None else []
+    everything = pipeline.chisels is not None or opts.write is not None or net
+    settings = pushdown.for_capture(pipeline.filter_text, fields, everything, not opts.no_seccomp)
+    if opts.verbose:
+        if opts.no_seccomp:
+            line = "seccomp-bpf: off (--no-seccomp), every syscall is traced"
+        elif not opts.command:
+            line = "seccomp-bpf: off in attach mode, every syscall stops the traced threads"
+        else:
+            line = pushdown.describe_plan(settings.plan)
+        env.stderr.write(line + "\n")
+        env.stderr.flush()
+    return settings
+
+
+def _warner(env: Any) -> Any:
+    def warn(text: str) -> None:
+        env.stderr.write(text + "\n")
+        env.stderr.flush()
+    return warn
+
+
 def run_live(opts: Any, env: Any, out: Any) -> Any:
     """cli.run_live's body: build the pipeline, then trace; returns RunStats with ``status`` set."""
     from sysdig_user.cli import EventPipeline, make_writer
@@ -316,13 +446,22 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
             raise SduError(f"invalid duration {opts.duration}") from None
     writer = make_writer(opts) if opts.write else None
     capture = LiveCapture(pipeline, writer, snaplen, duration)
+    from netcap.stream import open_stream
+
     try:
+        capture.net = open_stream(opts, snaplen, env.stderr)  # None without --net/--iface/--pcap or CAP_NET_RAW
+        capture.pushdown = pushdown_settings(opts, pipeline, env, capture.net is not None)
+        capture.warn = _warner(env)
         status = capture.run(command=opts.command, pids=opts.pids)
     finally:
+        if capture.net is not None:
+            capture.net.close()
         if writer is not None:
             writer.close()
     stats = pipeline.stats
     stats.status = status
+    if capture.net is not None:
+        capture.net.report(opts, out, env.stderr)
     if capture.builder is not None and capture.builder.errors and opts.verbose:
         env.stderr.write(f"sdu: {capture.builder.errors} decoder errors, last: {capture.builder.last_error}\n")
     return stats

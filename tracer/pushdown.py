@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from sysdig_user.event_table import EF, EVENTS, PT
 from sysdig_user.state import parsers_files, parsers_net, parsers_process
-from tracer.events import event_type_name
+from tracer.events import PROCEXIT, event_codes, event_type_name
 from tracer.syscalls_x86_64 import SYSCALLS as TABLE
 
 LIFECYCLE = ("clone", "clone3", "fork", "vfork", "execve", "execveat", "exit", "exit_group")
@@ -185,3 +185,61 @@ def describe_plan(p: Plan) -> str:
     """describe() plus why: "... (state kept: fd, cwd)"."""
     kept = [name for name, on in (("fd", p.fd_state), ("cwd", p.cwd), ("vm", p.vm)) if on]
     return f"{describe(p.syscalls)} (state kept: {', '.join(kept) or 'process only'})"
+
+
+# ---- what a live capture applies (tracer/live.py) ----------------------------------------------------
+
+# Fields that may show open's dev param or an fd's dev, and the VM sizes of mmap/munmap/brk exits.
+_DEV_FIELD_PREFIXES = ("fd.dev", "evt.arg", "evt.rawarg")
+_VM_PARAM_PREFIXES = ("evt.arg", "evt.rawarg")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a live capture cuts: the seccomp syscall set (launch mode), the event codes EventBuilder
+    decodes (`wanted`, None = all) and whether it reads open's dev and the mmap/brk VM sizes."""
+
+    plan: Plan
+    wanted: frozenset[int] | None
+    read_dev: bool
+    read_vm: bool
+
+    def builder_options(self) -> dict[str, object]:
+        wanted = self.wanted
+        return {"wanted": None if wanted is None else wanted.__contains__, "read_dev": self.read_dev,
+                "read_vm": self.read_vm}
+
+
+FULL = Settings(Plan(None, None, True, True, True), None, True, True)
+
+
+def wanted_codes(p: Plan) -> frozenset[int] | None:
+    """Event codes that can pass the filter or keep needed state: both codes of every traced syscall,
+    the filter's own types (signaldeliver, ...) and procexit (it removes threads)."""
+    if p.syscalls is None:
+        return None
+    codes = {PROCEXIT, *_matching_events(p.event_types)}
+    for nr in p.syscalls:
+        codes.update(event_codes(nr))
+    return frozenset(codes)
+
+
+def for_capture(filter_text: str, format_fields: Iterable[str], everything: bool = False,
+                enabled: bool = True) -> Settings:
+    """The cuts for one capture. `filter_text`: the filter in effect; `format_fields`: the fields the
+    printed lines read (-p, or the default format; none with -q); `everything`: state and params must all
+    be right whatever the filter reads (a chisel, whose reads are not known in advance, or -w, whose
+    file carries every param and, on -C rotation, the whole state). `enabled=False` (--no-seccomp):
+    no cut at all."""
+    if not enabled:
+        return FULL
+    from sysdig_user.filter import event_types as filter_types
+    from sysdig_user.filter import parse, referenced_fields
+
+    types = filter_types(parse(filter_text)) if filter_text else None
+    fields = referenced_fields(filter_text) | set(format_fields)
+    p = plan(types, fields, chisel=everything)
+    read_dev = everything or any(f in _FD_FIELDS or f.startswith(_DEV_FIELD_PREFIXES) for f in fields)
+    read_vm = everything or needs_vm(fields) or any(
+        f in _FD_FIELDS or f.startswith(_VM_PARAM_PREFIXES) for f in fields)
+    return Settings(p, wanted_codes(p), read_dev, read_vm)

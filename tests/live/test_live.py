@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,9 @@ def test_echo_fds_chisel_with_filter() -> None:
 
 
 def test_two_chisels_at_once() -> None:
-    res = sdu("-c", "topfiles_bytes", "-c", "topprocs_file", "--", "sh", "-c", "cat /etc/hostname >/dev/null")
+    # live, the top* tables print on each wall-clock second (as sysdig's), none at the end: run > 1 s
+    res = sdu("-c", "topfiles_bytes", "-c", "topprocs_file", "--", "sh", "-c",
+              "cat /etc/hostname >/dev/null; sleep 1.5")
     assert res.status == 0, res.stderr
     assert any(line.rstrip().endswith("/etc/hostname") for line in res.lines), res.stdout
     assert any(line.split()[1:2] == ["cat"] for line in res.lines if len(line.split()) == 3), res.stdout
@@ -165,6 +168,12 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in text.split()]
 
 
+def _break_formatter(monkeypatch: pytest.MonkeyPatch, formatter: type, boom: Callable[..., str]) -> None:
+    """Make every way the pipeline formats a line raise (the hot loop binds ``line_function`` once)."""
+    monkeypatch.setattr(formatter, "format", boom)
+    monkeypatch.setattr(formatter, "line_function", property(lambda self: lambda evt: boom(self, evt)))
+
+
 def test_formatter_exception_detaches_attached_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process: a formatter bug propagates only after every tracee has been released."""
     from sysdig_user.cli import Environment, EventPipeline, Output
@@ -177,7 +186,7 @@ def test_formatter_exception_detaches_attached_process(monkeypatch: pytest.Monke
 
     target = subprocess.Popen(["sh", "-c", "while :; do sleep 0.01; done"])
     try:
-        monkeypatch.setattr(Formatter, "format", boom)
+        _break_formatter(monkeypatch, Formatter, boom)
         buf = io.BytesIO()
         pipe = EventPipeline(parse_argv([]), Environment(buf, io.StringIO()), Output(buf))
         with pytest.raises(RuntimeError, match="formatter bug"):
@@ -199,7 +208,7 @@ def test_formatter_exception_in_launch_mode_reaps_command(monkeypatch: pytest.Mo
     def boom(self: object, evt: object) -> str:
         raise RuntimeError("formatter bug")
 
-    monkeypatch.setattr(Formatter, "format", boom)
+    _break_formatter(monkeypatch, Formatter, boom)
     buf = io.BytesIO()
     pipe = EventPipeline(parse_argv([]), Environment(buf, io.StringIO()), Output(buf))
     capture = LiveCapture(pipe)
