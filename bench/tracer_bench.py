@@ -10,7 +10,8 @@ inherits it). Pushdown section: with the filter evt.type=openat, sdu with its se
 (tracer/pushdown.py; "fd" = default format, which keeps fd state, so close & co. also stop; "bare" =
 a format without fd fields) vs `strace -f --seccomp-bpf -e trace=openat`, on a 200,000-getppid loop
 (ratio to the untraced time) and an open/read/close loop (overhead per iteration). Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
-ctypes wait4 and sched_getcpu vs reading /proc/TID/stat field 39.
+ctypes wait4 and sched_getcpu vs reading /proc/TID/stat field 39. CLI section: the same filter through
+the real `sdu` command line (pushdown on, and --no-seccomp) vs strace --seccomp-bpf.
 """
 from __future__ import annotations
 
@@ -127,6 +128,28 @@ def pushdown_figures(binary: str, scale: float) -> None:
               f"{row[6]:8.1f} {row[7]:7.1f} {row[6] / row[7]:7.2f}", flush=True)
 
 
+def _run_cli(argv: list[str], extra: tuple[str, ...] = ()) -> None:
+    fmt = "%proc.name %fd.name"
+    subprocess.run([sys.executable, "-m", "sysdig_user", *extra, "-p", fmt, "evt.type=openat", "--", *argv],
+                   stdout=subprocess.DEVNULL, check=True, cwd=ROOT)
+
+
+def cli_figures(binary: str, scale: float) -> None:
+    """The real CLI path (`sdu -p FMT evt.type=openat -- CMD`, output to /dev/null; includes sdu's ~0.2 s
+    start-up), pushdown on (the default) and --no-seccomp, vs `strace -f --seccomp-bpf -e trace=openat`."""
+    st_args = ("--seccomp-bpf", "-e", "trace=openat")
+    print("CLI: sdu -p '%proc.name %fd.name' evt.type=openat -- CMD (wall s)")
+    print(f"{'workload':22} {'untraced':>8} {'sdu':>8} {'no-secc':>8} {'strace':>8} {'sdu/st':>7}")
+    n_pp, n_orc = int(200000 * scale), int(6000 * scale)
+    for name, argv in ((f"getppid x{n_pp}", [binary, "getppid", str(n_pp)]),
+                       (f"open/read/close x{n_orc}", [binary, "orc", str(n_orc)])):
+        t0 = _wall(lambda argv=argv: _run_plain(argv), 3)  # type: ignore[misc]
+        tp = _wall(lambda argv=argv: _run_cli(argv), 3)  # type: ignore[misc]
+        tn = _wall(lambda argv=argv: _run_cli(argv, ("--no-seccomp",)), 1)  # type: ignore[misc]
+        ts = _wall(lambda argv=argv: _run_strace(argv, st_args), 3)  # type: ignore[misc]
+        print(f"{name:22} {t0:8.3f} {tp:8.3f} {tn:8.3f} {ts:8.3f} {tp / ts:7.2f}", flush=True)
+
+
 def _with_affinity(cpus: set[int] | None, fn: Callable[[], object]) -> Callable[[], object]:
     def run() -> object:
         if cpus is None:
@@ -211,6 +234,7 @@ def main() -> int:
         micro()
         wait_variants(binary, int(20000 * scale))
         pushdown_figures(binary, scale)
+        cli_figures(binary, scale)
         header = f"{'workload':24} {'place':8} {'n':>7} {'t0 ms':>8} {'engine':>8} {'full':>8} {'strace':>8} " \
                  f"{'eng/st':>7} {'full/st':>7}"
         print("per-syscall overhead in us (traced - untraced) / n")

@@ -157,11 +157,13 @@ class EventPipeline:
         filter_text = opts.filter
         if self.chisels is not None and self.chisels.global_filter is not None:
             filter_text = self.chisels.global_filter
+        self.filter_text = filter_text  # the filter in effect (live capture derives its pushdown from it)
         self.predicate = compile_predicate(filter_text)
         quiet = opts.quiet or opts.write is not None
         self.formatter = None
         if not quiet and self.chisels is None:
             self.formatter = Formatter(opts.print_format or DEFAULT_FORMAT, None, ooptions)
+        self.format_line = self.formatter.line_function if self.formatter is not None else None
         self.summary = SummaryTable() if opts.summary else None
         self.limit = _int_option(opts.numevents, "can't parse the -n argument, make sure it's a number")
         if self.limit is not None and self.limit <= 0:
@@ -172,6 +174,9 @@ class EventPipeline:
 
         self.inspector = Inspector()
         self.inspector.prefilter = self.predicate
+        # hidden events that pass are only counted: the Inspector may skip the unparsed ones unbuilt
+        self.inspector.skip_hidden = (self.formatter is not None and not self.show_internal
+                                      and self.summary is None and opts.write is None)
         ooptions.render.lookup_thread = self.inspector.threads.get
         self.clock = ooptions.time
         self.writer: Any = None  # set by the source (make_writer) once it knows the section to write
@@ -186,6 +191,18 @@ class EventPipeline:
 
     def feed_records(self, item: Any) -> None:
         self.inspector.feed_records(item)
+
+    def count_hidden(self) -> bool:
+        """A hidden event that passed the filter and was skipped unbuilt (Inspector.skip_raw): count
+        it as on_event would; False when the capture is over."""
+        stats = self.stats
+        if self.done or stats.events == self.limit:
+            self.done = True
+            return False
+        stats.events += 1
+        if stats.events == self.limit:
+            self.done = True
+        return not self.done
 
     def on_event(self, evt: Event) -> bool:
         """Process one event; returns False when the capture is over (the event itself was used)."""
@@ -217,8 +234,8 @@ class EventPipeline:
             chisels.on_event(evt)
             if chisels.capture_ended:
                 self.done = True
-        elif self.formatter is not None and (self.show_internal or not inspector.is_hidden(evt)):
-            line = self.formatter.format(evt)
+        elif self.format_line is not None and (self.show_internal or not inspector.is_hidden(evt)):
+            line = self.format_line(evt)
             if line is not None:
                 self.out.line(line)
         inspector.apply(verdict)
@@ -251,10 +268,11 @@ class EventPipeline:
 
 
 def _capture_items(paths: list[str]) -> Iterator[Any]:
+    from sysdig_user.event_table import EXTENSIONS
     from sysdig_user.scap import read_capture
 
     for path in paths:
-        yield from read_capture(path)
+        yield from read_capture(path, extension_types=frozenset(EXTENSIONS))  # sdu's packet events
 
 
 def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
@@ -262,16 +280,27 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
     pipe = EventPipeline(opts, env, out, opts.read[0] if opts.read else "")
     writer = make_writer(opts) if opts.write else None
     try:
+        from sysdig_user.state.inspector import SKIPPED_HIDDEN
+
         pipe.start()
+        # events nobody will see are skipped unbuilt (chisels see the filtered-out ones too)
+        skip = pipe.inspector.skip_raw if pipe.chisels is None else None
+        on_event = pipe.on_event
         for item in _capture_items(opts.read):
-            if not isinstance(item, tuple):
+            if type(item) is not tuple:
                 pipe.feed_records(item)
                 continue
             if writer is not None and pipe.writer is None:
                 writer.start(_inspector_section(pipe.inspector))
                 pipe.writer = writer
             cpu, dump_flags, raw = item
-            if not pipe.on_event(Event(raw, cpu, dump_flags)):
+            if skip is not None:
+                skipped = skip(raw)
+                if skipped:
+                    if skipped == SKIPPED_HIDDEN and not pipe.count_hidden():
+                        break
+                    continue
+            if not on_event(Event(raw, cpu, dump_flags)):
                 break
     finally:
         if writer is not None and pipe.writer is None:
@@ -368,7 +397,7 @@ def _make_chisel_runner(opts: CliOptions, out: Output, source: str = "") -> Any:
     if opts.buffer_flags:
         fmt = {"A": "ascii", "b": "base64", "x": "hex", "X": "hexascii"}[opts.buffer_flags[-1]]
     return ChiselRunner(opts.chisels, buffer_format=fmt, json_output=opts.json, global_filter=opts.filter,
-                        source_name=source, out=out)
+                        source_name=source, out=out, live=bool(opts.command or opts.pids))
 
 
 def run_live(opts: CliOptions, env: Environment, out: Output) -> RunStats:

@@ -88,6 +88,18 @@ OPTIONS: tuple[Option, ...] = (
            "With -C, keep at most <num> files, then overwrite from the first one.", "Capture"),
     Option("z", ("compress",), "compress", None, "Used with -w, compress the tracefile.", "Capture"),
     Option(None, ("unbuffered",), "unbuffered", None, "Flush the output after every event.", "Output"),
+    Option(None, ("no-seccomp",), "no_seccomp", None,
+           "Live capture: stop the command at every syscall and decode every event, instead of only "
+           "what the filter and output can use (seccomp-bpf pushdown; attach mode always stops at "
+           "every syscall) (sdu).", "Capture"),
+    Option(None, ("net",), "net", None,
+           "Also capture packets on every interface, as packet events attributed to their processes "
+           "(sdu; needs CAP_NET_RAW).", "Network"),
+    Option(None, ("iface",), "iface", "if[,if...]", "Capture packets on these interfaces (sdu).", "Network"),
+    Option(None, ("net-filter",), "net_filter", "bpf_expr",
+           "Kernel filter for the packets, tcpdump syntax, e.g. 'tcp port 80' (sdu).", "Network"),
+    Option(None, ("pcap",), "pcap", "file",
+           "Also write the packets to a pcapng file, with each packet's process (sdu).", "Network"),
 )
 
 _BY_SHORT = {o.short: o for o in OPTIONS if o.short}
@@ -130,6 +142,11 @@ class CliOptions:
     display_filter: bool = False
     debug: bool = False
     unbuffered: bool = False
+    no_seccomp: bool = False
+    net: bool = False
+    iface: str | None = None
+    net_filter: str | None = None
+    pcap: str | None = None
     help: bool = False
     version: bool = False
     filter_words: list[str] = field(default_factory=list)

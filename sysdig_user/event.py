@@ -7,15 +7,18 @@ decoded only when a filter, a format or a state parser asks for it.
 """
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user import params as _params
-from sysdig_user.event_table import EF, PPM_EVENT_MAX, EventInfo, event_info
+from sysdig_user.event_table import EF, EVENTS, PPM_EVENT_MAX, PT, EventInfo, Param, event_info
 
 if TYPE_CHECKING:
-    from sysdig_user.state.threads import ThreadInfo
     from sysdig_user.state.fds import FdInfo
+    from sysdig_user.state.threads import ThreadInfo
 
 HEADER = struct.Struct("<QqIHI")
 HEADER_SIZE = HEADER.size  # 26
@@ -38,20 +41,52 @@ def _is_large(code: int) -> bool:
 _LARGE_CODES = frozenset(c for c in range(PPM_EVENT_MAX) if _is_large(c))
 
 
+_EVENTS = EVENTS
+_unpack_header = HEADER.unpack_from
+Decoder = Callable[[bytes], Any]
+#: per event code, the decoder of each param in the table (params.decode_param, bound to its Param)
+_DECODERS: dict[int, tuple[Decoder, ...]] = {}
+
+
+def _decoder(param: Param) -> Decoder:
+    pt = param.type
+    if pt is PT.DYN:
+        return functools.partial(_params.decode_param, param)
+    fmt = _params.fixed_format(pt)
+    if fmt is None:
+        return functools.partial(_params.decode, pt)
+    st = struct.Struct(fmt)
+    size = st.size
+    unpack = st.unpack_from
+    decode = functools.partial(_params.decode, pt)
+
+    def fixed(raw: bytes) -> Any:
+        return unpack(raw)[0] if len(raw) >= size else decode(raw)  # short: as params.decode pads
+    return fixed
+
+
+def _decoders(code: int, info: EventInfo | None) -> tuple[Decoder, ...]:
+    if info is None:
+        return ()
+    decoders = _DECODERS[code] = tuple(_decoder(p) for p in info.params)
+    return decoders
+
+
 class Event:
     """One event. Source-independent fields are set at construction; the Inspector sets ``num``,
     ``thread``, ``enter``, ``fdinfo`` and ``fdnum`` before filtering."""
 
-    __slots__ = ("num", "ts", "tid", "type", "cpu", "dump_flags", "raw", "nparams", "info",
-                 "_bounds", "_vals", "thread", "enter", "fdinfo", "fdnum", "_state", "parsed_fdinfo",
-                 "filtered_out")
+    __slots__ = ("_bounds", "_state", "_vals", "cpu", "dump_flags", "enter", "fdinfo", "fdnum",
+                 "filtered_out", "info", "nparams", "num", "parsed_fdinfo", "raw", "thread", "tid", "ts",
+                 "type")
 
     def __init__(self, raw: bytes, cpu: int = 0, dump_flags: int = 0) -> None:
         self.raw = raw
         self.cpu = cpu
         self.dump_flags = dump_flags
-        self.ts, self.tid, _len, self.type, self.nparams = HEADER.unpack_from(raw, 0)
-        self.info: EventInfo | None = event_info(self.type)
+        self.ts, self.tid, _len, code, self.nparams = _unpack_header(raw, 0)
+        self.type = code
+        self.info: EventInfo | None = _EVENTS[code] if code < PPM_EVENT_MAX else event_info(code)
         self.num = 0
         self._bounds: tuple[tuple[int, int], ...] | None = None
         self._vals: dict[int, Any] | None = None
@@ -73,14 +108,32 @@ class Event:
         n = self.nparams
         large = self.type in _LARGE_CODES
         lens = _len_struct(n, large).unpack_from(self.raw, HEADER_SIZE) if n else ()
-        off = HEADER_SIZE + (4 if large else 2) * n
-        out = []
-        for ln in lens:
-            out.append((off, off + ln))
-            off += ln
-        bounds = tuple(out)
+        bounds = tuple(pairwise(accumulate(lens, initial=HEADER_SIZE + (4 if large else 2) * n)))
         self._bounds = bounds
         return bounds
+
+    def param_values(self) -> list[Any]:
+        """``[param(0), ..., param(param_count - 1)]``, each decoded once (and cached) like param(i)."""
+        vals = self._vals
+        if vals is None:
+            vals = self._vals = {}
+        decoders = _DECODERS.get(self.type)
+        if decoders is None:
+            decoders = _decoders(self.type, self.info)
+        n = min(self.nparams, len(decoders))
+        if not n:
+            return []
+        bounds = self._bounds or self._compute_bounds()
+        raw = self.raw
+        out = []
+        for i in range(n):
+            if i in vals:
+                out.append(vals[i])
+            else:
+                start, end = bounds[i]
+                v = vals[i] = decoders[i](raw[start:end])
+                out.append(v)
+        return out
 
     @property
     def param_count(self) -> int:
@@ -100,11 +153,14 @@ class Event:
             vals = self._vals = {}
         elif i in vals:
             return vals[i]
-        info = self.info
-        if info is None or i >= self.nparams or i >= len(info.params):
+        decoders = _DECODERS.get(self.type)
+        if decoders is None:
+            decoders = _decoders(self.type, self.info)
+        if i >= self.nparams or i >= len(decoders):
             v = None
         else:
-            v = _params.decode_param(info.params[i], self.rawparam(i))
+            start, end = (self._bounds or self._compute_bounds())[i]
+            v = decoders[i](self.raw[start:end])
         vals[i] = v
         return v
 

@@ -213,9 +213,12 @@ PPM_SC: tuple[ScInfo, ...] = tuple(ScInfo(name, EC[cat]) for _id, name, cat in _
 EXTENSIONS: dict[int, EventInfo] = {
     SDU_EXTENSION_BASE: EventInfo(
         SDU_EXTENSION_BASE, "SDU_PACKET_E", "packet", EC.NET, EF.NONE,
-        (Param("dir", PT.UINT8, PF.DEC), Param("ifindex", PT.UINT32, PF.DEC),
+        # dir "in"/"out"; len: bytes on the wire; tuple: sender first; proto: IP protocol number
+        # (6 tcp, 17 udp, ...; 0 no IP header); data: the transport payload, cut at the snaplen
+        (Param("dir", PT.CHARBUF, PF.NA), Param("ifindex", PT.UINT32, PF.DEC),
          Param("iface", PT.CHARBUF, PF.NA), Param("len", PT.UINT32, PF.DEC),
-         Param("tuple", PT.SOCKTUPLE, PF.NA), Param("data", PT.BYTEBUF, PF.NA))),
+         Param("tuple", PT.SOCKTUPLE, PF.NA), Param("proto", PT.UINT8, PF.DEC),
+         Param("data", PT.BYTEBUF, PF.NA))),
 }
 
 

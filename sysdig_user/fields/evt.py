@@ -272,7 +272,8 @@ def event_type_name(evt: Event) -> str:
         sc = evt.param(0)
         if isinstance(sc, int) and sc < len(PPM_SC):
             return PPM_SC[sc].name
-    return evt.name
+    info = evt.info
+    return info.name if info is not None else "NA"  # Event.name
 
 
 def _type(evt: Event) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sysdig_user.event_table import EF, EVENTS, PF, PT, event_code
+from sysdig_user.event_table import EF, EVENTS, PF, PT, SDU_EXTENSION_BASE, event_code
 from sysdig_user.fields.base import (
     Custom,
     Extractor,
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from sysdig_user.event import Event
     from sysdig_user.state.threads import ThreadInfo
 
-_FD_EVENTS = frozenset(e.code for e in EVENTS if e.flags & (EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD))
+# sdu's packet event carries a synthetic socket fd (state/parsers_packet.py)
+_FD_EVENTS = frozenset(e.code for e in EVENTS if e.flags & (EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD)) \
+    | {SDU_EXTENSION_BASE}
 _CONTAINER_JSON_E = event_code("container", True)
 V4, V6, V4S, V6S = FdType.IPV4_SOCK, FdType.IPV6_SOCK, FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK
 _SOCKS = frozenset({V4, V6})

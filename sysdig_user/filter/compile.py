@@ -417,6 +417,7 @@ class _Compiler:
         self.resolve = resolve
         self.deferred: list[errors.FilterError] = []
         self.last_kind = ValueKind.STRING  # kind of the last check read (for the "in clause" message)
+        self.multi_valued = False  # a check on an extract_many field (may raise per event)
 
     def field(self, check: Check) -> tuple[FieldRef, ValueKind]:
         try:
@@ -434,6 +435,8 @@ class _Compiler:
         ref, kind = self.field(check)
         lits = self.literals(check, ref, kind)
         many = getattr(ref, "extract_many", None)
+        if many is not None:
+            self.multi_valued = True
         if many is not None and kind in _MANY_FD_ERRORS:
             return _multi_predicate(check, kind, lits, many)  # its own errors, raised per event
         problem = _unsupported(kind, check.op)
@@ -508,7 +511,22 @@ def compile_ast(flt: Filter, resolve: Resolver) -> Predicate:
         raise errors.FilterError(errors.MIXED, flt.end_pos)
     if compiler.deferred:
         raise compiler.deferred[0]
+    # The event types it can match, for callers that skip the others unseen (Inspector.skip_raw);
+    # not when a check could raise on an event whatever its type.
+    types = None if compiler.multi_valued else event_types(flt)
+    predicate = _with_types(predicate, None if types is None else frozenset(types))
     return predicate
+
+
+def _with_types(predicate: Predicate, types: frozenset[str] | None) -> Predicate:
+    """A predicate carrying ``event_types``: the evt.type names it can be true for, None for any."""
+    def typed(evt: Event) -> bool:
+        return predicate(evt)
+
+    if types is None:
+        return predicate
+    typed.event_types = types  # type: ignore[attr-defined]
+    return typed
 
 
 def compile_filter(text: str, resolve: Resolver) -> Predicate:

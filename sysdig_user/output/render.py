@@ -11,6 +11,7 @@ Decoding lives in sysdig_user.params; this module only turns values into text (S
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -252,8 +253,13 @@ _INVALID = {c: None for c in range(0x20)}
 _INVALID[0x7F] = None
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def sanitize(text: str) -> str:
     """sanitize_string: drop control characters from names before printing them."""
+    if _CONTROL.search(text) is None:  # nearly always: a search is much cheaper than translate
+        return text
     return text.translate(_INVALID)
 
 
@@ -468,15 +474,14 @@ def render_args(evt: Event, opts: RenderOptions | None = None) -> str:
         plan = _ARGS_PLANS[code] = _args_plan(info.params)
     opts = opts or DEFAULT_OPTIONS
     parts = []
-    param = evt.param
-    n = evt.nparams
-    for i, (prefix, p, pt, null_when_empty, strings) in enumerate(plan):
-        if i >= n:
-            break
+    for i, value in enumerate(evt.param_values()):
+        prefix, p, pt, null_when_empty, strings = plan[i]
+        if strings is _decimal_strings:  # most numbers: their decimal text, nothing resolved
+            parts.append(f"{prefix}{value} ")
+            continue
         if null_when_empty and not evt.rawparam(i):
             parts.append(prefix + "NULL ")
             continue
-        value = param(i)
         if strings is None:
             if value is None:
                 parts.append(prefix + "NULL ")
@@ -500,6 +505,11 @@ _ARGS_PLANS: dict[int, ArgsPlan] = {}
 def _int_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
                  opts: RenderOptions) -> tuple[str, str]:
     return format_number(value, pt, param.fmt), ""
+
+
+def _decimal_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                     opts: RenderOptions) -> tuple[str, str]:
+    return str(value), ""  # what format_number gives for the types and formats _args_plan picks
 
 
 def _str_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
@@ -536,6 +546,9 @@ _FAST_STRINGS: dict[PT, Callable[..., tuple[str, str]]] = {
 _FAST_STRINGS.update((pt, _int_strings) for pt in _WIDTH if pt is not PT.MODE)
 
 
+_NON_DECIMAL = frozenset({PF.HEX, PF.OCT, PF.PADDED_DEC})
+
+
 def _args_plan(params: tuple[Param, ...]) -> ArgsPlan:
     """Per param: ``name=``, the param, its type, whether an empty value prints NULL, and the
     strings function (None for DYN, which picks its type per value)."""
@@ -543,5 +556,7 @@ def _args_plan(params: tuple[Param, ...]) -> ArgsPlan:
     for p in params:
         pt = p.type
         strings = None if pt is PT.DYN else _FAST_STRINGS.get(pt, _value_strings)
+        if strings is _int_strings and pt is not PT.UINT64 and p.fmt not in _NON_DECIMAL:
+            strings = _decimal_strings
         plan.append((p.name + "=", p, pt, pt in _NULL_WHEN_EMPTY, strings))
     return tuple(plan)

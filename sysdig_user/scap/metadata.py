@@ -53,6 +53,7 @@ _PL_LIMITS = struct.Struct("<qIII")      # fdlimit, flags, uid, gid
 _PL_MEMORY = struct.Struct("<IIIQQ")     # vmsize_kb, vmrss_kb, vmswap_kb, pfmajor, pfminor
 _PL_VIDS = struct.Struct("<qq")          # vtid, vpid
 _FD_HEAD = struct.Struct("<qQB")         # fd, ino, type
+_UNIX_ENDS = struct.Struct("<QQ")        # a unix socket's source and dest
 #: Size of a v1 entry without its name, per entry type (packed scap_ifinfo_* structs).
 _IL_V1_FIXED = {_II_IPV4: 24, _II_IPV6: 60, _II_IPV4_NOLINKSPEED: 16, _II_IPV6_NOLINKSPEED: 52}
 _USERBLOCK_TYPE_USER, _USERBLOCK_TYPE_GROUP = 0, 1
@@ -218,8 +219,41 @@ def parse_procs(body: bytes, block_type: int) -> list[ProcEntry]:
     return out
 
 
+def _string_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tuple[str, int]:
+    """The u16-prefixed string at ``pos`` as text, and the position after it (_Cursor.string)."""
+    if pos + 2 > len(data):
+        raise CaptureError(f"corrupted {what}: an entry runs past the end of its block")
+    n = data[pos] | (data[pos + 1] << 8)
+    if n > limit:
+        raise CaptureError(message % n)
+    end = pos + 2 + n
+    if end > len(data):
+        raise CaptureError(f"corrupted {what}: an entry runs past the end of its block")
+    return data[pos + 2:end].decode("utf-8", "surrogateescape"), end
+
+
+def _list_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tuple[list[str], int]:
+    """A u16-prefixed NUL-separated list (_blob_list of _Cursor.string)."""
+    if pos + 2 > len(data):
+        raise CaptureError(f"corrupted {what}: an entry runs past the end of its block")
+    n = data[pos] | (data[pos + 1] << 8)
+    if n > limit:
+        raise CaptureError(message % n)
+    end = pos + 2 + n
+    if end > len(data):
+        raise CaptureError(f"corrupted {what}: an entry runs past the end of its block")
+    if not n:
+        return [], end
+    parts = data[pos + 2:end].decode("utf-8", "surrogateescape").split("\0")
+    if data[end - 1] == 0:
+        parts.pop()
+    return parts, end
+
+
 def _parse_proc(cur: _Cursor, version: int) -> ProcEntry:
     # Field order per version: scap-format.md 8.1 ("V6 = V5 with sid inserted after ptid", ...).
+    what = "process list"
+    data = cur.data
     start = cur.pos
     sub_len = cur.num(_U32) if version >= 9 else 0
     ids = cur.nums(_PL_IDS[version])
@@ -228,22 +262,24 @@ def _parse_proc(cur: _Cursor, version: int) -> ProcEntry:
         p.sid = ids[3]
     if version >= 8:
         p.vpgid = ids[4]
-    p.comm = _text(cur.string(MAX_PATH_SIZE, "invalid commlen %d"))
-    p.exe = _text(cur.string(MAX_PATH_SIZE, "invalid exelen %d"))
+    pos = cur.pos
+    p.comm, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid commlen %d", what)
+    p.exe, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exelen %d", what)
     if version >= 7:
-        p.exepath = _text(cur.string(MAX_PATH_SIZE, "invalid exepathlen %d"))
-    p.args = _blob_list(cur.string(MAX_ARGS_SIZE, "invalid argslen %d"))
-    p.cwd = _text(cur.string(MAX_PATH_SIZE, "invalid cwdlen %d"))
+        p.exepath, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exepathlen %d", what)
+    p.args, pos = _list_at(data, pos, MAX_ARGS_SIZE, "invalid argslen %d", what)
+    p.cwd, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid cwdlen %d", what)
+    cur.pos = pos
     p.fdlimit, p.flags, p.uid, p.gid = cur.nums(_PL_LIMITS)
     if version >= 2:
         p.vmsize_kb, p.vmrss_kb, p.vmswap_kb, p.pfmajor, p.pfminor = cur.nums(_PL_MEMORY)
     if version >= 3:
-        p.env = _blob_list(cur.string(MAX_ENV_SIZE, "invalid envlen %d"))
+        p.env, cur.pos = _list_at(data, cur.pos, MAX_ENV_SIZE, "invalid envlen %d", what)
     if version >= 4:
         p.vtid, p.vpid = cur.nums(_PL_VIDS)
-        p.cgroups = _blob_list(cur.string(MAX_CGROUPS_SIZE, "invalid cgroupslen %d"))
+        p.cgroups, cur.pos = _list_at(data, cur.pos, MAX_CGROUPS_SIZE, "invalid cgroupslen %d", what)
     if version >= 5:
-        p.root = _text(cur.string(MAX_PATH_SIZE, "invalid rootlen %d"))
+        p.root, cur.pos = _string_at(data, cur.pos, MAX_PATH_SIZE, "invalid rootlen %d", what)
     # Optional trailing fields, present only if entry_len leaves room (1.2 writers before
     # loginuid existed stop after root).
     if sub_len and cur.pos - start + 4 <= sub_len:
@@ -255,13 +291,65 @@ def _parse_proc(cur: _Cursor, version: int) -> ProcEntry:
 
 
 def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
-    """FDL v1/v2 body: the owning tid, then fd entries (v2 entries carry a self-counting length)."""
+    """FDL v1/v2 body: the owning tid, then fd entries (v2 entries carry a self-counting length).
+    File-like entries (nearly all of them) are read inline; the others through _parse_fd."""
     cur = _Cursor(body, "fd list")
     tid = cur.num(_I64)
     v2 = block_type == FDL_V2
     fds: list[FdEntry] = []
-    while cur.remaining() >= 4:
-        fds.append(_parse_fd(cur, v2))
+    append = fds.append
+    size = len(body)
+    head = _FD_HEAD.unpack_from
+    name_types = _NAME_FD_TYPES
+    file_v2 = FdType.FILE_V2
+    unix_sock = FdType.UNIX_SOCK
+    limit = MAX_PATH_SIZE - 1
+    pos = cur.pos
+    while size - pos >= 4:
+        # v1 entry: fd, ino, type, then per type; v2: the same after a u32 length counting itself
+        p = pos + 4 if v2 else pos
+        if p + 17 + 2 <= size:
+            fd, ino, t = head(body, p)
+            p += 17
+            unix: tuple[int, int] | None = None
+            if t == file_v2 and p + 6 <= size:
+                open_flags = body[p] | (body[p + 1] << 8) | (body[p + 2] << 16) | (body[p + 3] << 24)
+                p += 4
+            elif t in name_types:
+                open_flags = -1
+            elif t == unix_sock and p + 18 <= size:
+                open_flags = -1
+                unix = _UNIX_ENDS.unpack_from(body, p)
+                p += 16
+            else:
+                p = -1
+            if p >= 0:
+                n = body[p] | (body[p + 1] << 8)
+                end = p + 2 + n
+                if n <= limit and end <= size:
+                    e = FdEntry(fd, ino, t, body[p + 2:end].decode("utf-8", "surrogateescape"))
+                    if unix is not None:
+                        e.source, e.dest = unix
+                    if not v2:
+                        if open_flags >= 0:
+                            e.open_flags = open_flags
+                        append(e)
+                        pos = end
+                        continue
+                    sub_len = body[pos] | (body[pos + 1] << 8) | (body[pos + 2] << 16) | (body[pos + 3] << 24)
+                    used = end - pos
+                    if open_flags >= 0:
+                        e.open_flags = open_flags
+                        if used + 4 <= sub_len and end + 4 <= size:  # dev is optional within FDL_V2
+                            e.dev = _U32.unpack_from(body, end)[0]
+                            used += 4
+                    if used <= sub_len and pos + sub_len <= size:
+                        append(e)
+                        pos += sub_len
+                        continue
+        cur.pos = pos  # anything else (and every error) the careful way
+        append(_parse_fd(cur, v2))
+        pos = cur.pos
     return tid, fds
 
 

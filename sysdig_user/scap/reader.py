@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Generator, Iterator
 from typing import BinaryIO, Union
 
+from sysdig_user.event_table import EVENTS
 from sysdig_user.scap import blocks as B
 from sysdig_user.scap.blocks import CaptureError
 from sysdig_user.scap.metadata import (
@@ -210,6 +211,30 @@ def convert_v1_event(data: bytes) -> bytes:
     return _V2_HDR.pack(fixed, new_len, etype, nparams) + data[base:base + payload]
 
 
+def _nparams_table() -> list[tuple[int, struct.Struct | None]]:
+    """Per event code: its param count in the event table and the struct of that many u16 lengths."""
+    return [(len(info.params), struct.Struct(f"<{len(info.params)}H") if info.params else None)
+            for info in EVENTS]
+
+
+_V1_GUESS = _nparams_table()
+
+
+def _convert_v1_at(buf: bytes, start: int, end: int) -> bytes:
+    """convert_v1_event(buf[start:end]) without the copy, trying the event table's param count first
+    (one unpack; the filled size grows strictly with n, so a count that fills the event is the one)."""
+    fixed, length, etype = _V1_FIXED.unpack_from(buf, start)
+    guess = _V1_GUESS
+    if etype < len(guess) and etype not in (_PPME_NOTIFICATION_E, _PPME_INFRASTRUCTURE_EVENT_E):
+        n, lens = guess[etype]
+        payload = length + 4 - B.EVT_HDR_SIZE
+        base = start + B.EVT_HDR_V1_SIZE
+        if lens is not None and 2 * n <= payload and base + payload <= end \
+                and 2 * n + sum(lens.unpack_from(buf, base)) == payload:
+            return _V2_HDR.pack(fixed, length + 4, etype, n) + buf[base:base + payload]
+    return convert_v1_event(buf[start:end])
+
+
 class _Reader:
     """State of one pass over a stream: the buffer, and the tids defined by this section's PLs."""
 
@@ -345,6 +370,9 @@ class _Reader:
         """
         ext = self.ext
         ev2 = B.EV_V2
+        ev1 = B.EV_V1
+        max_v1 = B.READER_BUF_SIZE
+        convert_v1 = _convert_v1_at
         unpack_ev2 = _EV2.unpack_from
         unpack_hdr = _HDR.unpack_from
         event_types = B.EVENT_TYPES
@@ -362,6 +390,12 @@ class _Reader:
                     if etype < max_type or etype in ext:
                         start = pos + 10
                         yield (cpu, 0, buf[start:start + elen])
+                    pos += blen
+                    continue
+                # the same layout for an EV v1 block; its event is converted to v2
+                if btype == ev1 and 34 <= blen <= avail and blen + 4 - 8 <= max_v1:
+                    if etype < max_type or etype in ext:
+                        yield (cpu, 0, convert_v1(buf, pos + 10, pos + blen))
                     pos += blen
                     continue
             if avail >= 8:

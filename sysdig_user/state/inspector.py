@@ -17,10 +17,11 @@ e5c53d64 (sysdig 0.29.3):
 """
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable, Iterator
 
 from sysdig_user.event import Event
-from sysdig_user.event_table import EC, EF, EVENTS, PPM_EVENT_MAX
+from sysdig_user.event_table import EC, EF, EVENTS, PPM_EVENT_MAX, SDU_EXTENSION_BASE
 from sysdig_user.scap.records import (
     CaptureItem,
     FdEntry,
@@ -36,6 +37,7 @@ from sysdig_user.state import parsers_files, parsers_net, parsers_process
 from sysdig_user.state.fds import FdInfo, FdType, Role, is_ipv4_mapped, tuple_name
 from sysdig_user.state.interfaces import Interfaces
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
+from sysdig_user.state.parsers_packet import parse_packet
 from sysdig_user.state.threads import (
     CL_ACTIVE,
     CL_CLONE_FILES,
@@ -98,6 +100,50 @@ def _code_handlers(registry: dict[str, Handler]) -> list[Handler | None]:
 
 _FLAGS = _code_flags()
 _HANDLERS = _code_handlers(handler_registry())
+# what skip_raw reads of the raw bytes: ts, tid; then the fd param of an enter event (first param,
+# after the u16 length array; EF_LARGE_PAYLOAD events are never skipped)
+_HEADER = struct.Struct("<QqIHI")
+_FD_PARAM = struct.Struct("<q")
+_HIDDEN_CODES = frozenset(info.code for info in EVENTS if info.category == EC.INTERNAL)
+_LARGE = frozenset(info.code for info in EVENTS if info.flags & EF.LARGE_PAYLOAD)
+
+#: skip_raw results
+NOT_SKIPPED, SKIPPED_DROPPED, SKIPPED_HIDDEN = 0, 1, 2
+
+
+def _event_codes(names: Iterable[str]) -> set[int]:
+    """The codes evt.type may show a name for: its events of both directions and every version,
+    and the generic syscall events (their evt.type is the syscall's name)."""
+    wanted = set(names)
+    return {info.code for info in EVENTS if info.name in wanted} | {0, 1}
+
+
+def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> bytes | None:
+    """Per event code, what `Inspector.skip_raw` may do without building the Event (see there).
+
+    With a filter whose possible event types are known (``prefilter.event_types``, set by
+    sysdig_user.filter.compile), a code that cannot match is SKIPPED_DROPPED when process() would
+    drop it before parsing: not EF_MODIFIES_STATE, not F_NO_QUERY (clone exits, sched_switch: an
+    unknown thread is not created and the parser runs) and not a large-payload event. Without a
+    filter, and when the caller does not show hidden events (``skip_hidden``), the EC_INTERNAL events
+    process() does not parse (SKIPPARSERESET ones) are SKIPPED_HIDDEN. None when nothing can be skipped.
+    """
+    table = bytearray(PPM_EVENT_MAX)
+    if prefilter is not None:
+        names = getattr(prefilter, "event_types", None)
+        if names is None:
+            return None
+        possible = _event_codes(names)
+        for code, fl in enumerate(_FLAGS):
+            if code in possible or fl & F_NO_QUERY or code in _LARGE:
+                continue
+            if fl & (F_SKIP | F_NO_THREAD) or not fl & F_MODIFIES_STATE:
+                table[code] = SKIPPED_DROPPED
+    elif skip_hidden:
+        for code, fl in enumerate(_FLAGS):
+            if code in _HIDDEN_CODES and fl & F_SKIP:
+                table[code] = SKIPPED_HIDDEN
+    return bytes(table) if any(table) else None
 
 
 class State:
@@ -142,7 +188,29 @@ class Inspector:
         # fails it is dropped before parsing, and its thread forgets the pending enter, so the exit
         # that follows is unpaired (visible in evt.category of I/O exits). Events flagged
         # EF_MODIFIES_STATE are parsed first and filtered by the caller.
-        self.prefilter: Callable[[Event], bool] | None = None
+        self._prefilter: Callable[[Event], bool] | None = None
+        self._skip_hidden = False
+        self._skip: bytes | None = None  # per code, what skip_raw may do (skip_table)
+
+    @property
+    def prefilter(self) -> Callable[[Event], bool] | None:
+        return self._prefilter
+
+    @prefilter.setter
+    def prefilter(self, predicate: Callable[[Event], bool] | None) -> None:
+        self._prefilter = predicate
+        self._skip = skip_table(predicate, self._skip_hidden)
+
+    @property
+    def skip_hidden(self) -> bool:
+        """Set by a caller that never looks at hidden events that pass the filter (no -D, no writer, no
+        chisels, no summary): skip_raw may then skip the unparsed internal ones (procinfo)."""
+        return self._skip_hidden
+
+    @skip_hidden.setter
+    def skip_hidden(self, value: bool) -> None:
+        self._skip_hidden = value
+        self._skip = skip_table(self._prefilter, value)
 
     @property
     def threads(self) -> ThreadTable:
@@ -175,7 +243,10 @@ class Inspector:
                 loginuid=e.loginuid, vtid=e.vtid, vpid=e.vpid, vmsize_kb=e.vmsize_kb,
                 vmrss_kb=e.vmrss_kb, vmswap_kb=e.vmswap_kb, pfmajor=e.pfmajor, pfminor=e.pfminor,
                 exe_writable=e.exe_writable)
-            th.cwd = normalize_cwd(concatenate_paths("", e.cwd))
+            cwd = e.cwd
+            if cwd[:1] != "/" or "//" in cwd or "/." in cwd:  # else it is already in canonical form
+                cwd = concatenate_paths("", cwd)
+            th.cwd = normalize_cwd(cwd)
             table.threads[e.tid] = th
         table.link_all()
 
@@ -214,6 +285,53 @@ class Inspector:
                     info.role = Role.CLIENT
 
     # ------------------------------------------------------------------------------------ events
+    def skip_raw(self, raw: bytes) -> int:
+        """Fast path for an event nobody will look at: do, from its raw bytes, exactly the state
+        bookkeeping process() would do for it, and return SKIPPED_DROPPED (the filter cannot match its
+        type: the caller drops it) or SKIPPED_HIDDEN (no filter; an unparsed internal event the caller
+        counts but does not show). NOT_SKIPPED (0): nothing was done, build the Event and process() it.
+
+        For a dropped event process() numbers it, applies the previous removals, creates the thread
+        placeholder and, for a thread event, leaves what a prefiltered event leaves: no pending enter
+        (lastevent_type -1), the enter's time for evt.latency, lastevent_fd from an enter's fd param.
+        """
+        skip = self._skip
+        if skip is None:
+            return NOT_SKIPPED
+        code = raw[20] | (raw[21] << 8)
+        if code >= PPM_EVENT_MAX:
+            return NOT_SKIPPED
+        kind = skip[code]
+        if not kind or self.state.first_ts is None or self._fix_sockets:
+            return NOT_SKIPPED  # the first event (and the first after metadata) goes the long way
+        fl = _FLAGS[code]
+        if not fl & (F_SKIP | F_NO_THREAD):
+            ts, tid, _len, _code, nparams = _HEADER.unpack_from(raw)
+            fd = -1
+            if fl & F_USES_FD and fl & F_ENTER:
+                # param 0 must be a whole 8-byte fd, else let Event.param decide what it is
+                if not nparams or raw[26] | (raw[27] << 8) != 8:
+                    return NOT_SKIPPED
+                fd = _FD_PARAM.unpack_from(raw, 26 + 2 * nparams)[0]
+            if self._pending is not None:
+                self.apply(self._pending)
+            threads = self.state.threads
+            th = threads.threads.get(tid)
+            if th is None:  # (F_NO_QUERY codes, which would not create it, are never skipped)
+                th = threads.placeholder(tid)
+            if fl & F_ENTER:
+                th.last_latency_entertime = ts
+                th.latency = 0
+                th.lastevent_fd = fd
+            elif th.last_latency_entertime:
+                th.latency = ts - th.last_latency_entertime
+            th.lastevent_type = -1
+            th.last_enter = None
+        elif self._pending is not None:
+            self.apply(self._pending)
+        self.num += 1
+        return kind
+
     def process(self, evt: Event) -> Verdict | None:
         """Update state for one event and attach it; returns the deferred removals (None if none)."""
         if self._pending is not None:
@@ -222,7 +340,9 @@ class Inspector:
         st = self.state
         evt._state = st
         if code >= PPM_EVENT_MAX:
-            evt.num = self.num
+            evt.num = self.num  # not counted: Debian sysdig skips these types
+            if code == SDU_EXTENSION_BASE:
+                parse_packet(st, evt)
             return None
         self.num += 1
         evt.num = self.num
@@ -261,7 +381,7 @@ class Inspector:
                     if fl & F_USES_FD:
                         evt.fdinfo = th.fdtable.fds.get(th.lastevent_fd)
         evt.parsed_fdinfo = evt.fdinfo
-        prefilter = self.prefilter
+        prefilter = self._prefilter
         if prefilter is not None and not fl & F_MODIFIES_STATE and th is not None:
             if fl & F_FD_EVENT:
                 evt.fdnum = th.lastevent_fd
@@ -292,6 +412,8 @@ class Inspector:
                 evt.fdinfo = th.fdtable.fds.get(fdn)
         if th is not None:
             th.last_event_ts = evt.ts
+        if not (evt.dump_flags or scratch.fds_to_remove or scratch.hidden) and scratch.tid_to_remove is None:
+            return None  # nothing to defer (_finish's common case)
         return self._finish(evt, scratch)
 
     def _finish(self, evt: Event, scratch: Verdict | None) -> Verdict | None:
@@ -338,8 +460,13 @@ class Inspector:
     @staticmethod
     def is_hidden(evt: Event) -> bool:
         """Not shown without -D: STATE_ONLY events and EC_INTERNAL events (still numbered)."""
+        if evt.dump_flags & DF_STATE_ONLY:
+            return True
+        code = evt.type
+        if code < PPM_EVENT_MAX:
+            return code in _HIDDEN_CODES
         info = evt.info
-        return bool(evt.dump_flags & DF_STATE_ONLY) or (info is not None and info.category == EC.INTERNAL)
+        return info is not None and info.category == EC.INTERNAL
 
 
 def _mark_name_changed(st: State, evt: Event, info: FdInfo, pre: FdInfo | None, pre_name: str) -> None:
@@ -356,6 +483,9 @@ def _mark_name_changed(st: State, evt: Event, info: FdInfo, pre: FdInfo | None, 
                 break
     if changed:
         info.extra["name_changed_at"] = evt.num
+
+
+_FD_TYPES = {int(t): t for t in FdType}
 
 
 def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
@@ -379,7 +509,7 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     elif t == FdType.FILE_V2:
         return FdInfo(e.fd, FdType.FILE_V2, e.name, open_flags=e.open_flags, dev=e.dev, ino=e.ino)
     elif 0 < t <= FdType.FILE_V2:
-        return FdInfo(e.fd, FdType(t), e.name, ino=e.ino)
+        return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), e.name, ino=e.ino)
     else:
         return None
     info.connected = info.l4proto == 2

@@ -123,3 +123,53 @@ def test_fd_v2_unknown_type_and_optional_dev() -> None:
     _, fds = parse_fds(struct.pack("<q", 1) + unknown + file_no_dev, 0x218)
     assert fds == [FdEntry(5, 0, FdType.UNSUPPORTED, "unknown-type:[42]"),
                    FdEntry(6, 0, FdType.FILE_V2, "f", open_flags=1, dev=0)]
+
+
+def _careful_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
+    """parse_fds without its inline fast path: every entry through _parse_fd."""
+    from sysdig_user.scap.metadata import _Cursor, _parse_fd
+
+    cur = _Cursor(body, "fd list")
+    tid = cur.num(struct.Struct("<q"))
+    fds = []
+    while cur.remaining() >= 4:
+        fds.append(_parse_fd(cur, block_type == 0x218))
+    return tid, fds
+
+
+def _outcome(fn: object, body: bytes, block_type: int) -> object:
+    try:
+        return fn(body, block_type)  # type: ignore[operator]
+    except CaptureError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_fd_fast_path_matches_careful_parse(v2: bool) -> None:
+    """The inline reading of file-like and unix entries gives what _parse_fd gives, errors included."""
+    def entry(fd: int, t: int, payload: bytes, extra: bytes = b"", sub_len: int | None = None) -> bytes:
+        body = struct.pack("<qQB", fd, fd * 10, t) + payload + extra
+        if not v2:
+            return body
+        return struct.pack("<I", len(body) + 4 if sub_len is None else sub_len) + body
+
+    good = [
+        entry(0, 1, s16(b"/dev/null")),
+        entry(1, 16, struct.pack("<I", 0o2) + s16(b"/etc/passwd") + (struct.pack("<I", 7) if v2 else b"")),
+        entry(2, 16, struct.pack("<I", 1) + s16(b"no-dev")),
+        entry(3, 8, struct.pack("<QQ", 0xAB, 0xCD) + s16(b"/run/sock")),
+        entry(4, 8, struct.pack("<QQ", 1, 2) + s16(b"")),
+        entry(5, 2, b"\x0a\0\0\1\x0a\0\0\2" + struct.pack("<HHB", 1000, 80, 2)),
+        entry(6, 4, s16("é\xff".encode("utf-8", "surrogateescape") + b"\x80")),
+        entry(7, 10, s16(b"anon_inode:[eventpoll]"), extra=b"\0" * 5 if v2 else b""),
+    ]
+    bodies = [struct.pack("<q", 42) + b"".join(good)]
+    for i in range(len(good)):  # every entry alone, cut short, and followed by padding
+        whole = struct.pack("<q", 42) + good[i]
+        bodies += [whole, whole[:-1], whole[:-3], whole + b"\0\0\0"]
+    bad = [entry(8, 1, s16(b"x" * 1100)), entry(9, 16, struct.pack("<I", 0) + s16(b"abc"), sub_len=10),
+           entry(10, 42, bytes(6))]
+    bodies += [struct.pack("<q", 42) + b + good[0] for b in bad]
+    block_type = 0x218 if v2 else 0x203
+    for body in bodies:
+        assert _outcome(parse_fds, body, block_type) == _outcome(_careful_fds, body, block_type)
