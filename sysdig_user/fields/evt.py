@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sysdig_user.event_table import EC, EF, EVENTS, PF, PPM_SC, PT, event_code
+from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PF, PPM_SC, PT, event_code
 from sysdig_user.fields.base import (
     ArgSyntax,
     Custom,
@@ -278,6 +278,19 @@ def event_type_name(evt: Event) -> str:
 
 def _type(evt: Event) -> str:
     return event_type_name(evt)
+
+
+# What sysdig 0.29.3 accepts as an evt.type literal: every event-table name and every ppm_sc name
+# (generic syscalls such as getpid, and "<unknown>"), plus sdu's extension events.
+_EVENT_TYPE_NAMES = frozenset([e.name for e in EVENTS] + [sc.name for sc in PPM_SC]
+                              + [e.name for e in EXTENSIONS.values()])
+
+
+def _parse_event_type(text: str) -> str:
+    """A filter literal for evt.type; sysdig rejects names it does not know, whatever the operator."""
+    if text not in _EVENT_TYPE_NAMES:
+        raise ValueError(f"unknown event type {text}")
+    return text
 
 
 def _syscall_type(evt: Event) -> str | None:
@@ -852,7 +865,7 @@ SYSCALL_CLASS = FieldClass(
         plain(_dir)),
     FieldDef("evt.type", PT.CHARBUF, PF.NA,
         "The name of the event (e.g. 'open').",
-        plain(_type)),
+        lambda arg: Custom(_type, parse=_parse_event_type)),
     FieldDef("evt.type.is", PT.UINT32, PF.NA,
         'allows one to specify an event type, and returns 1 for events that are of that type. For'
         ' example, evt.type.is.open returns 1 for open events, 0 for any other event.',
