@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
@@ -28,10 +29,28 @@ _LIST_END_CHARS = "(),"
 
 
 @functools.lru_cache(maxsize=1)
+def _cache_file() -> str | bool:
+    """Where Lark keeps the built parser between runs: building it costs ~170 ms, loading ~8 ms.
+
+    A private per-user directory, never the shared temp dir that Lark's ``cache=True`` uses: the cache
+    is a pickle, and sdu often runs as root. False (no cache) when the directory cannot be made.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "sdu")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return False
+    except OSError:
+        return False
+    return os.path.join(path, "filter-grammar.lark-cache")
+
+
 def _parser() -> Lark:
-    """The grammar, loaded once from package data."""
+    """The grammar, loaded once from package data (Lark checks the cache against the grammar's hash)."""
     return Lark.open_from_package("sysdig_user.filter", "filter.lark", parser="lalr",
-                                  lexer="contextual", maybe_placeholders=True)
+                                  lexer="contextual", maybe_placeholders=True, cache=_cache_file())
 
 
 def split_field(field: str) -> tuple[str, str | None]:
