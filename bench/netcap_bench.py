@@ -1,12 +1,16 @@
 """Loopback capture benchmark: sdu's netcap and tcpdump capture the same traffic in the same run.
 
     .venv/bin/python bench/netcap_bench.py [--mode tcp|udp] [--seconds 2] [--megabytes 200]
-                                           [--snaplen 262144] [--backend ring|recvfrom] [--dissect]
+                                           [--snaplen N] [--ring-mb N] [--tcpdump-snaplen N]
+                                           [--tcpdump-buffer-mb N] [--backend ring|recvfrom] [--dissect]
 
 tcp: one connection sending 64 KiB writes (large GSO frames on lo: few packets, many bytes).
 udp: 200-byte datagrams as fast as one process can send (many small packets: the per-packet cost).
 Traffic runs in two child processes, so the only Python work in this process is netcap's. Both tools
-get the same kernel buffer (--ring-mb, tcpdump -B) and the same snaplen; tcpdump writes to /dev/null.
+run with sdu's defaults (snaplen netcap.DEFAULT_SNAPLEN, ring netcap.DEFAULT_RING_BYTES) unless told
+otherwise, and tcpdump with the same snaplen (-s) and buffer (-B) unless --tcpdump-snaplen /
+--tcpdump-buffer-mb say otherwise (tcpdump's own defaults are -s 262144 -B 2048); both settings are
+printed. tcpdump writes to /dev/null.
 Bounded by --seconds and --megabytes, whichever comes first. Needs root (CAP_NET_RAW) and tcpdump.
 """
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netcap import NetCapError, NetCapture, dissect
+from netcap import DEFAULT_RING_BYTES, DEFAULT_SNAPLEN, NetCapError, NetCapture, dissect
 
 RECEIVER = """
 import socket, sys
@@ -86,8 +90,10 @@ def main() -> int:
     ap.add_argument("--mode", choices=("tcp", "udp"), default="tcp")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--megabytes", type=int, default=200)
-    ap.add_argument("--snaplen", type=int, default=262144)
-    ap.add_argument("--ring-mb", type=int, default=8)
+    ap.add_argument("--snaplen", type=int, default=DEFAULT_SNAPLEN, help="sdu's snaplen")
+    ap.add_argument("--ring-mb", type=int, default=DEFAULT_RING_BYTES >> 20, help="sdu's ring, MiB")
+    ap.add_argument("--tcpdump-snaplen", type=int, help="tcpdump -s (default: sdu's snaplen)")
+    ap.add_argument("--tcpdump-buffer-mb", type=int, help="tcpdump -B in MiB (default: sdu's ring)")
     ap.add_argument("--backend", choices=("ring", "recvfrom"), default="ring")
     ap.add_argument("--dissect", action="store_true", help="dissect every packet in the consumer")
     opts = ap.parse_args()
@@ -97,8 +103,10 @@ def main() -> int:
         return 2
     port = free_port(socket.SOCK_STREAM if opts.mode == "tcp" else socket.SOCK_DGRAM)
     expr = f"{opts.mode} port {port}"
+    td_snaplen = opts.tcpdump_snaplen or opts.snaplen
+    td_mb = opts.tcpdump_buffer_mb or opts.ring_mb
 
-    td = subprocess.Popen([tcpdump, "-i", "lo", "-n", "-s", str(opts.snaplen), "-B", str(opts.ring_mb * 1024),
+    td = subprocess.Popen([tcpdump, "-i", "lo", "-n", "-s", str(td_snaplen), "-B", str(td_mb * 1024),
                            "-w", "/dev/null", expr], stderr=subprocess.PIPE, text=True)
     assert td.stderr is not None
     while "listening on" not in (line := td.stderr.readline()):
@@ -142,8 +150,8 @@ def main() -> int:
     theirs = parse_tcpdump(td.communicate(timeout=30)[1])
 
     t_cap, t_drop = theirs.get("packets captured", 0), theirs.get("packets dropped by kernel", 0)
-    print(f"mode={opts.mode} backend={opts.backend} snaplen={opts.snaplen} ring={opts.ring_mb} MiB "
-          f"dissect={opts.dissect}")
+    print(f"mode={opts.mode} backend={opts.backend} dissect={opts.dissect}; sdu: snaplen={opts.snaplen} "
+          f"ring={opts.ring_mb} MiB; tcpdump: -s {td_snaplen} -B {td_mb * 1024} (KiB)")
     print(f"traffic: {sent_bytes / 1e6:.1f} MB in {writes} writes over {elapsed:.2f} s")
     print(f"{'':8} {'captured':>10} {'kernel drops':>13} {'received':>10}")
     print(f"{'sdu':8} {counted[0]:>10} {ours.dropped:>13} {ours.received:>10}")

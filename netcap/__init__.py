@@ -16,14 +16,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
 from netcap.attribution import Attribution
-from netcap.capture import DEFAULT_SNAPLEN, CaptureThread, open_readers
+from netcap.capture import DEFAULT_RING_BYTES, DEFAULT_SNAPLEN, FULL_SNAPLEN, CaptureThread, open_readers
 from netcap.errors import CaptureNotPermitted, FilterError, InterfaceError, NetCapError
 from netcap.interfaces import resolve
 from netcap.layers import dissect
 from netcap.records import IN, OUT, CaptureStats, Dissected, FlowKey, Interface, Owner, Packet, SockTuple
 
-__all__ = ["IN", "OUT", "Attribution", "CaptureNotPermitted", "CaptureStats", "Dissected", "FilterError",
-           "FlowKey", "Interface", "InterfaceError", "NetCapError", "NetCapture", "Owner", "Packet",
+__all__ = ["DEFAULT_RING_BYTES", "DEFAULT_SNAPLEN", "FULL_SNAPLEN", "IN", "OUT", "Attribution",
+           "CaptureNotPermitted", "CaptureStats", "Dissected", "FilterError", "FlowKey", "Interface", "InterfaceError", "NetCapError", "NetCapture", "Owner", "Packet",
            "SockTuple", "dissect"]
 
 
@@ -47,11 +47,13 @@ class NetCapture:
 
     def start(self, ifaces: str | Sequence[str] | None = None, bpf_expr: str = "",
               snaplen: int = DEFAULT_SNAPLEN, *, callback: Callable[[Packet], None] | None = None,
-              backend: str = "ring", ring_bytes: int = 8 << 20, retire_ms: int = 10,
+              backend: str = "ring", ring_bytes: int = DEFAULT_RING_BYTES, retire_ms: int = 10,
               promisc: bool = False) -> None:
         """Open one socket per interface (None or "all": every interface; "lo,eth0" or a list) and start
         the capture thread. Raises CaptureNotPermitted without CAP_NET_RAW, FilterError for a bad
-        expression, InterfaceError for an unknown interface; each message is one line."""
+        expression, InterfaceError for an unknown interface; each message is one line. The snaplen
+        (default DEFAULT_SNAPLEN, 256) is applied by the kernel filter, so only that much of each frame is
+        copied into the ring and out of it; FULL_SNAPLEN keeps whole frames at a higher cost per packet."""
         if self._thread is not None:
             raise NetCapError("capture already started")
         if snaplen <= 0:

@@ -24,7 +24,15 @@ from netcap.interfaces import is_loopback
 from netcap.records import CaptureStats, Interface, Packet
 from netcap.ring import RecvReader, RingReader
 
-DEFAULT_SNAPLEN = 262144      # tcpdump's default since 4.99
+# Bytes kept of each packet by default. Not tcpdump's 262144: on loopback a TCP frame is up to 64 KiB, and
+# at full length the kernel copies each one into the ring and Python copies it out again (about 50 us a
+# frame here, mostly faulting fresh heap pages), so a 200 MB loopback transfer loses packets on a 2-CPU
+# machine while the capture thread waits for a CPU. 256 holds every header (Ethernet + IPv6 + TCP options
+# is under 140) and the start of the payload; a packet event's data param is cut at sysdig's -s anyway
+# (80 by default; PacketStream asks for -s + 256). Pass snaplen=FULL_SNAPLEN for whole frames (--pcap).
+DEFAULT_SNAPLEN = 256
+FULL_SNAPLEN = 262144         # tcpdump's default since 4.99
+DEFAULT_RING_BYTES = 8 << 20  # per interface; at 256 bytes a packet it holds ~25,000 packets
 POLL_MS = 200
 
 Sink = Callable[[list[Packet]], None]
@@ -50,12 +58,14 @@ def program_for(iface: Interface, expr: str, snaplen: int) -> list[bpf.Insn]:
 
 
 def open_readers(ifaces: Sequence[Interface], expr: str, snaplen: int, *, backend: str = "ring",
-                 ring_bytes: int = 8 << 20, retire_ms: int = 10, promisc: bool = False) -> list[Reader]:
+                 ring_bytes: int = DEFAULT_RING_BYTES, retire_ms: int = 10, promisc: bool = False,
+                 block_bytes: int = 1 << 20) -> list[Reader]:
     """One reader per interface; on any failure the ones already opened are closed again.
 
     Programs are compiled before any socket is opened, so a bad expression costs no socket. Each
-    interface gets ring_bytes of ring, in 1 MiB blocks (a block must hold the largest frame: 64 KiB on
-    loopback, more with GRO)."""
+    interface gets ring_bytes of ring (locked kernel memory, mapped into this process), in block_bytes
+    blocks (a block must hold the largest frame the snaplen lets through: 64 KiB on loopback, more with
+    GRO)."""
     programs = {}
     for iface in ifaces:
         if iface.linktype not in programs:
@@ -65,7 +75,7 @@ def open_readers(ifaces: Sequence[Interface], expr: str, snaplen: int, *, backen
         for iface in ifaces:
             prog = program_for(iface, expr, snaplen) if is_loopback(iface) else programs[iface.linktype]
             if backend == "ring":
-                block = 1 << 20
+                block = block_bytes
                 readers.append(RingReader(iface, prog, snaplen, block_size=block,
                                           block_nr=max(2, ring_bytes // block), retire_ms=retire_ms,
                                           promisc=promisc))

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from netcap import NetCapture
+from netcap import FULL_SNAPLEN, NetCapture
 from netcap.attribution import Attribution
 from netcap.layers import dissect
 from netcap.pcapng import PcapngWriter
@@ -94,12 +94,16 @@ class PacketStream:
 
     def __init__(self, ifaces: str | Sequence[str] | None = None, bpf_expr: str = "", snaplen: int = 80,
                  pcap_path: str | None = None, *, attribution: Attribution | None = None,
-                 retire_ms: int = 2) -> None:
+                 retire_ms: int = 2, kernel_snaplen: int | None = None) -> None:
         self.ifaces = ifaces
         self.bpf_expr = bpf_expr
         self.snaplen = snaplen
         self.pcap_path = pcap_path
         self.retire_ms = retire_ms
+        # What the kernel keeps of each packet: the headers plus the -s payload, or whole packets for a
+        # pcapng file, unless told (--net-snaplen). Whole 64 KiB loopback frames cost ~50 us each to copy
+        # out in Python, which a bulk transfer on a small machine does not leave time for.
+        self.kernel_snaplen = kernel_snaplen
         self.attribution = attribution if attribution is not None else Attribution()
         self.capture = NetCapture()
         self.stats = CaptureStats(0, 0, 0)
@@ -117,7 +121,7 @@ class PacketStream:
     def start(self) -> None:
         """Open the sockets and start the capture thread (raises CaptureNotPermitted, FilterError,
         InterfaceError: one-line NetCapErrors) and, with a pcapng path, open the file."""
-        kernel_snaplen = 262144 if self.pcap_path else self.snaplen + HEADROOM
+        kernel_snaplen = self.kernel_snaplen or (FULL_SNAPLEN if self.pcap_path else self.snaplen + HEADROOM)
         self.capture.start(self.ifaces, self.bpf_expr, kernel_snaplen, retire_ms=self.retire_ms)
         if self.pcap_path:
             try:
@@ -202,7 +206,7 @@ class PacketStream:
                 owner, peer = peer, None
         self.packets += 1
         if self._pcap is not None:
-            self._pcap.write(pkt, linktype, owner, peer, snaplen=262144)
+            self._pcap.write(pkt, linktype, owner, peer, snaplen=self.capture.snaplen)
         return packet_event(pkt, linktype, owner, self.snaplen)
 
     # ---- attribution ----------------------------------------------------------------------------
@@ -304,10 +308,19 @@ def open_stream(opts: Any, snaplen: int, stderr: IO[str]) -> PacketStream | None
     iface = getattr(opts, "iface", None)
     if not (getattr(opts, "net", False) or iface or getattr(opts, "pcap", None)):
         return None
-    from netcap.errors import CaptureNotPermitted
+    from netcap.errors import CaptureNotPermitted, NetCapError
 
+    text = getattr(opts, "net_snaplen", None)
+    kernel_snaplen = None
+    if text is not None:
+        try:
+            kernel_snaplen = int(text, 0)
+        except ValueError:
+            kernel_snaplen = 0
+        if kernel_snaplen <= 0:
+            raise NetCapError(f"invalid net snaplen {text}")
     stream = PacketStream(iface or None, getattr(opts, "net_filter", None) or "", snaplen,
-                          getattr(opts, "pcap", None))
+                          getattr(opts, "pcap", None), kernel_snaplen=kernel_snaplen)
     try:
         stream.start()
     except CaptureNotPermitted:

@@ -100,6 +100,9 @@ OPTIONS: tuple[Option, ...] = (
            "Kernel filter for the packets, tcpdump syntax, e.g. 'tcp port 80' (sdu).", "Network"),
     Option(None, ("pcap",), "pcap", "file",
            "Also write the packets to a pcapng file, with each packet's process (sdu).", "Network"),
+    Option(None, ("net-snaplen",), "net_snaplen", "len",
+           "Bytes kept of each packet by the kernel filter (default: -s + 256, whole packets with "
+           "--pcap) (sdu).", "Network"),
 )
 
 _BY_SHORT = {o.short: o for o in OPTIONS if o.short}
@@ -147,6 +150,7 @@ class CliOptions:
     iface: str | None = None
     net_filter: str | None = None
     pcap: str | None = None
+    net_snaplen: str | None = None
     help: bool = False
     version: bool = False
     filter_words: list[str] = field(default_factory=list)
