@@ -11,7 +11,8 @@ inherits it). Pushdown section: with the filter evt.type=openat, sdu with its se
 a format without fd fields) vs `strace -f --seccomp-bpf -e trace=openat`, on a 200,000-getppid loop
 (ratio to the untraced time) and an open/read/close loop (overhead per iteration). Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
 ctypes wait4 and sched_getcpu vs reading /proc/TID/stat field 39. CLI section: the same filter through
-the real `sdu` command line (pushdown on, and --no-seccomp) vs strace --seccomp-bpf.
+the real `sdu` command line (pushdown on, and --no-seccomp) vs strace --seccomp-bpf, and the CLI default mode
+(`sdu -- CMD > /dev/null`, `sdu -q -w FILE -- CMD`) vs `strace -f -o /dev/null`.
 """
 from __future__ import annotations
 
@@ -150,6 +151,36 @@ def cli_figures(binary: str, scale: float) -> None:
         print(f"{name:22} {t0:8.3f} {tp:8.3f} {tn:8.3f} {ts:8.3f} {tp / ts:7.2f}", flush=True)
 
 
+def _run_cli_default(argv: list[str], extra: tuple[str, ...] = ()) -> None:
+    subprocess.run([sys.executable, "-m", "sysdig_user", *extra, "--", *argv], stdout=subprocess.DEVNULL,
+                   check=True, cwd=ROOT)
+
+
+def cli_default_figures(binary: str, scale: float) -> None:
+    """The real CLI in its default mode: `sdu -- CMD > /dev/null` (every event, default format) and
+    `sdu -q -w FILE -- CMD`, vs `strace -f -o /dev/null`; us per syscall, (traced - untraced) / n, both
+    raw and with sdu's start-up (`sdu -- /bin/true`) taken off."""
+    n_orc = int(6000 * scale)
+    print(f"CLI default mode, open/read/close x{n_orc} + getppid x{int(20000 * scale)}: us per syscall "
+          "(sdu-st: start-up subtracted)")
+    print(f"{'workload':10} {'place':8} {'n':>6} {'sdu':>7} {'sdu-st':>7} {'-q -w':>7} {'-qw-st':>7} "
+          f"{'strace':>7} {'sdu/st':>7} {'qw/st':>7}")
+    scap = os.path.join(tempfile.gettempdir(), f"sdu-bench-{os.getpid()}.scap")
+    for name, argv in (("orc", [binary, "orc", str(n_orc)]), ("getppid", [binary, "getppid", str(int(20000 * scale))])):
+        for place, cpus in (("floating", None), ("pinned", {0})):
+            n = _run_sdu(argv, False)
+            t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), 3)  # type: ignore[misc]
+            tup = _wall(_with_affinity(cpus, lambda: _run_cli_default(["/bin/true"])), 3)
+            tc = _wall(_with_affinity(cpus, lambda argv=argv: _run_cli_default(argv)), 3)  # type: ignore[misc]
+            tq = _wall(_with_affinity(cpus, lambda argv=argv: _run_cli_default(argv, ("-q", "-w", scap))), 3)  # type: ignore[misc]
+            ts = _wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv)), 3)  # type: ignore[misc]
+            per = [(t - t0) / n * 1e6 for t in (tc, tc - tup, tq, tq - tup, ts)]
+            print(f"{name:10} {place:8} {n:>6} {per[0]:7.1f} {per[1]:7.1f} {per[2]:7.1f} {per[3]:7.1f} {per[4]:7.1f} "
+                  f"{per[0] / per[4]:7.2f} {per[2] / per[4]:7.2f}", flush=True)
+    if os.path.exists(scap):
+        os.unlink(scap)
+
+
 def _with_affinity(cpus: set[int] | None, fn: Callable[[], object]) -> Callable[[], object]:
     def run() -> object:
         if cpus is None:
@@ -235,6 +266,7 @@ def main() -> int:
         wait_variants(binary, int(20000 * scale))
         pushdown_figures(binary, scale)
         cli_figures(binary, scale)
+        cli_default_figures(binary, scale)
         header = f"{'workload':24} {'place':8} {'n':>7} {'t0 ms':>8} {'engine':>8} {'full':>8} {'strace':>8} " \
                  f"{'eng/st':>7} {'full/st':>7}"
         print("per-syscall overhead in us (traced - untraced) / n")

@@ -12,13 +12,15 @@ thread) exactly as with the driver.
 """
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate, pairwise
 from typing import Any
 
 from sysdig_user import params as param_codec
-from sysdig_user.event import HEADER, Event, encode_raw
+from sysdig_user.event import HEADER, HEADER_SIZE, Event
 from sysdig_user.event_table import EF, EVENTS, PPM_SC, PT, event_code
 from sysdig_user.event_table import SYSCALLS as ROUTES
 from tracer.decoders import DECODERS, Call, Decoder
@@ -75,39 +77,101 @@ def event_type_name(nr: int) -> str:
 
 
 class _Encoder:
-    """Event code -> raw bytes, compiled once per code (Event.build looks everything up per call).
+    """Event code -> Event, compiled once per code (Event.build looks everything up per call).
 
     When every param has a fixed size (generic events, read/write enters, close, ...), header, length
     array and params are one struct.pack. Values the struct cannot take as they are (a negative value
-    for an unsigned param, which the driver stores modulo its width) take Event.build's general path.
+    for an unsigned param, which the driver stores modulo its width) take the general path: one
+    precompiled encoder per param, header and lengths in one pack. The Event gets its param bounds,
+    and with `prefill` the values that decode back to themselves (in-range plain ints, NUL-free str
+    for string params, bytes for BYTEBUF) in its decoded-value cache, so nothing decodes them again.
     """
 
-    __slots__ = ("_lens", "_total", "code", "info", "whole")
+    __slots__ = ("_bounds", "_checks", "_encs", "_head", "_lens", "_total", "code", "info", "whole")
 
     def __init__(self, code: int) -> None:
         self.code = code
         self.info = EVENTS[code]
-        fmts = [param_codec.fixed_format(p.type) for p in self.info.params]
+        params = self.info.params
+        fmts = [param_codec.fixed_format(p.type) for p in params]
         self.whole: struct.Struct | None = None
-        if all(f is not None and p.type is not PT.DOUBLE for f, p in zip(fmts, self.info.params)) \
-                and not self.info.flags & EF.LARGE_PAYLOAD:
+        large = bool(self.info.flags & EF.LARGE_PAYLOAD)
+        n = len(params)
+        self._head = struct.Struct(HEADER.format + ("I" if large else "H") * n)
+        self._encs = tuple(_param_encoder(p) for p in params)
+        # per param: (lo, hi) for an int, "s" for a string, "b" for a buffer, None: never prefilled
+        checks: list[Any] = []
+        for f, p in zip(fmts, params):
+            if f is not None and p.type is not PT.DOUBLE:
+                bits = struct.calcsize(f) * 8
+                checks.append((-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if f[1].islower()
+                              else (0, (1 << bits) - 1))
+            elif p.type in param_codec.STRING_TYPES:
+                checks.append("s")
+            elif p.type is PT.BYTEBUF:
+                checks.append("b")
+            else:
+                checks.append(None)
+        self._checks = tuple(checks)
+        self._bounds: tuple[tuple[int, int], ...] = ()
+        if all(f is not None and p.type is not PT.DOUBLE for f, p in zip(fmts, params)) and not large:
             body = "".join(f[1:] for f in fmts)  # type: ignore[index]
-            lens = "H" * len(fmts)
-            self.whole = struct.Struct(HEADER.format + lens + body)
+            self.whole = struct.Struct(HEADER.format + "H" * n + body)
             self._lens = tuple(struct.calcsize("<" + f[1:]) for f in fmts)  # type: ignore[index]
             self._total = self.whole.size
+            self._bounds = tuple(pairwise(accumulate(self._lens, initial=HEADER_SIZE + 2 * n)))
 
-    def raw(self, ts: int, tid: int, values: list[Any]) -> bytes:
+    def event(self, ts: int, tid: int, cpu: int, values: list[Any], prefill: bool) -> Event:
         whole = self.whole
-        if whole is not None and len(values) == len(self._lens):
+        n = len(values)
+        if whole is not None and n == len(self._lens):
             try:
-                return whole.pack(ts, tid, self._total, self.code, len(values), *self._lens, *values)
+                evt = Event(whole.pack(ts, tid, self._total, self.code, n, *self._lens, *values), cpu, 0)
             except struct.error:
                 pass
-        if len(values) != len(self.info.params):
-            raise ValueError(f"{self.info.name}: {len(values)} values for {len(self.info.params)} params")
-        return encode_raw(self.code, ts, tid, [param_codec.encode_param(p, v) for p, v in
-                                               zip(self.info.params, values)])
+            else:
+                evt._bounds = self._bounds
+                if prefill:
+                    for v in values:
+                        if type(v) is not int:
+                            break
+                    else:
+                        evt._vals = dict(enumerate(values))
+                return evt
+        if n != len(self._encs):
+            raise ValueError(f"{self.info.name}: {n} values for {len(self._encs)} params")
+        blobs = [enc(v) for enc, v in zip(self._encs, values)]
+        lens = [len(b) for b in blobs]
+        start = self._head.size
+        body = b"".join(blobs)
+        evt = Event(self._head.pack(ts, tid, start + len(body), self.code, n, *lens) + body, cpu, 0)
+        evt._bounds = tuple(pairwise(accumulate(lens, initial=start)))
+        if prefill:
+            vals = {}
+            for i, (check, v) in enumerate(zip(self._checks, values)):
+                if check is None:
+                    continue
+                t = type(v)
+                if t is int:
+                    if check.__class__ is tuple and check[0] <= v <= check[1]:
+                        vals[i] = v
+                elif t is str:
+                    if check == "s" and "\0" not in v:
+                        vals[i] = v
+                elif t is bytes and check == "b":
+                    vals[i] = v
+            if vals:
+                evt._vals = vals
+        return evt
+
+    def raw(self, ts: int, tid: int, values: list[Any]) -> bytes:
+        return self.event(ts, tid, 0, values, False).raw
+
+
+def _param_encoder(param: Any) -> Callable[[Any], bytes]:
+    if param.type is PT.DYN:
+        return functools.partial(param_codec.encode_param, param)
+    return functools.partial(param_codec.encode, param.type)
 
 
 class EventBuilder:
@@ -124,12 +188,15 @@ class EventBuilder:
       fd.dev and the rendered dev= arg show it).
     * `read_vm=False`: mmap/munmap/brk exits carry vm_size/vm_rss/vm_swap 0 instead of a read of
       /proc/PID/status (only those args and proc.vm*/thread.vm* show them).
+    * `prefill=True`: Events carry the values that decode back to themselves already decoded (for a
+      consumer that reads every param, e.g. printing evt.args; useless work for -w alone).
     """
 
     def __init__(self, emit: Callable[[Any], None], snaplen: int = DEFAULT_SNAPLEN, build: bool = True,
                  wanted: Callable[[int], bool] | None = None, read_dev: bool = True,
-                 read_vm: bool = True) -> None:
+                 read_vm: bool = True, prefill: bool = False) -> None:
         self.emit = emit
+        self.prefill = prefill
         self.snaplen = snaplen
         self.build = build
         self.wanted = wanted
@@ -156,7 +223,7 @@ class EventBuilder:
             enc = self._encoders.get(code)
             if enc is None:
                 enc = self._encoders[code] = _Encoder(code)
-            self.emit(Event(enc.raw(ts, tid, values), cpu, 0))
+            self.emit(enc.event(ts, tid, cpu, values, self.prefill))
         else:
             self.emit(Decoded(code, ts, tid, cpu, values, nr, ret))
 

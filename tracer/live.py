@@ -265,7 +265,9 @@ class LiveCapture:
 
         launched = bool(command)
         pd = self.pushdown
-        self.builder = EventBuilder(self._emit, snaplen=self.snaplen,
+        # printed lines read every param: the builder hands its values over already decoded
+        prefill = self.pipeline.format_line is not None
+        self.builder = EventBuilder(self._emit, snaplen=self.snaplen, prefill=prefill,
                                     **(pd.builder_options() if pd is not None else {}))  # type: ignore[arg-type]
         syscalls = pd.plan.syscalls if pd is not None and launched else None
         engine = self.engine = Engine(self.builder, seccomp_syscalls=syscalls, warn=self.warn)

@@ -134,6 +134,11 @@ def render_buffer(data: bytes, fmt: BufferFormat, max_len: int) -> str:
     """A BYTEBUF in the chosen format; only the plain format is cut to ``max_len`` ("..." at end)."""
     if not data:
         return ""
+    if fmt is BufferFormat.NORMAL:  # the default, without IntFlag's per-test object creation
+        text = buffer_dots(data)
+        if max_len and len(text) > max_len:
+            text = text[:max_len - 3] + "..." if max_len > 3 else text[:max_len]
+        return text
     if fmt & (BufferFormat.HEX | BufferFormat.HEXASCII):
         return buffer_hex(data, bool(fmt & BufferFormat.HEXASCII))
     if fmt & BufferFormat.BASE64:
