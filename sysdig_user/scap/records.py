@@ -15,8 +15,11 @@ from enum import IntEnum
 
 
 class FdType(IntEnum):
-    """`scap_fd_type` values stored in FDL entries (libscap e5c53d64, scap.h)."""
+    """`scap_fd_type` (libscap e5c53d64, scap.h): the fd types FDL entries store and the state engine
+    keeps. The one definition; sysdig_user.state.fds re-exports it."""
 
+    UNINITIALIZED = -1
+    UNKNOWN = 0
     FILE = 1
     DIRECTORY = 2
     IPV4_SOCK = 3
@@ -33,6 +36,8 @@ class FdType(IntEnum):
     TIMERFD = 14
     NETLINK = 15
     FILE_V2 = 16
+    BPF = 17
+    USERFAULTFD = 18
 
 
 @dataclass(slots=True)

@@ -13,30 +13,9 @@ import socket
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from sysdig_user.scap.records import FdType
 
-class FdType(IntEnum):
-    """scap_fd_type values (as stored in FDL blocks, scap-format.md §8.2)."""
-
-    UNINITIALIZED = -1
-    UNKNOWN = 0
-    FILE = 1
-    DIRECTORY = 2
-    IPV4_SOCK = 3
-    IPV6_SOCK = 4
-    IPV4_SERVSOCK = 5
-    IPV6_SERVSOCK = 6
-    FIFO = 7
-    UNIX_SOCK = 8
-    EVENT = 9
-    UNSUPPORTED = 10
-    SIGNALFD = 11
-    EVENTPOLL = 12
-    INOTIFY = 13
-    TIMERFD = 14
-    NETLINK = 15
-    FILE_V2 = 16
-    BPF = 17
-    USERFAULTFD = 18
+__all__ = ["TYPE_CHARS", "FdInfo", "FdTable", "FdType", "Role"]
 
 
 # The character sysdig shows in fd=N(<c>name) and fd.typechar.
