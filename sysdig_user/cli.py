@@ -286,12 +286,15 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
         # events nobody will see are skipped unbuilt (chisels see the filtered-out ones too)
         skip = pipe.inspector.skip_raw if pipe.chisels is None else None
         on_event = pipe.on_event
+        section = _SectionRecords()
         for item in _capture_items(opts.read):
             if type(item) is not tuple:
                 pipe.feed_records(item)
+                if pipe.writer is None:
+                    section.add(item)
                 continue
             if writer is not None and pipe.writer is None:
-                writer.start(_inspector_section(pipe.inspector))
+                writer.start(section.as_kwargs())
                 pipe.writer = writer
             cpu, dump_flags, raw = item
             if skip is not None:
@@ -310,9 +313,31 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
     return pipe.stats
 
 
-def _inspector_section(inspector: Any) -> dict[str, Any]:
-    section = getattr(inspector, "scap_section", None)
-    return section() if section is not None else {}
+class _SectionRecords:
+    """The metadata of the first section read, for -w: the written file starts with the state the
+    input's first event was read with (machine, interfaces, users, processes and their fds), so sysdig
+    and sdu resolve the same names in it."""
+
+    def __init__(self) -> None:
+        self.kwargs: dict[str, Any] = {"procs": [], "fds": {}}
+
+    def add(self, item: Any) -> None:
+        from sysdig_user.scap.records import FdList, InterfaceList, MachineInfo, ProcList, UserList
+
+        kw = self.kwargs
+        if isinstance(item, MachineInfo):
+            kw["machine"] = item
+        elif isinstance(item, InterfaceList):
+            kw["interfaces"] = item.interfaces
+        elif isinstance(item, UserList):
+            kw["users"], kw["groups"] = item.users, item.groups
+        elif isinstance(item, ProcList):
+            kw["procs"].extend(item.entries)
+        elif isinstance(item, FdList):
+            kw["fds"].setdefault(item.tid, []).extend(item.fds)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return self.kwargs
 
 
 class CaptureWriter:
