@@ -170,6 +170,11 @@ class EventPipeline:
             raise SduError(f"invalid event count {opts.numevents}")
         self.show_internal = opts.debug
         self.progress = opts.progress
+        self.progress_meter: Any = None
+        if opts.progress:
+            from sysdig_user.output.progress import Progress
+
+            self.progress_meter = Progress(env.stderr)
         from sysdig_user.state.inspector import Inspector
 
         self.inspector = Inspector()
@@ -258,8 +263,8 @@ class EventPipeline:
             if self.chisels is not None:
                 self.chisels.end()
                 out.flush()
-            if self.progress:
-                self.env.stderr.write("100.00\n")
+            if self.progress_meter is not None:
+                self.progress_meter.finish()
             if self.summary is not None:
                 for line in self.summary.lines():
                     out.line(line)
@@ -267,12 +272,24 @@ class EventPipeline:
         return self.stats
 
 
-def _capture_items(paths: list[str]) -> Iterator[Any]:
+def _capture_items(paths: list[str], progress: Any = None) -> Iterator[Any]:
     from sysdig_user.event_table import EXTENSIONS
     from sysdig_user.scap import read_capture
 
     for path in paths:
-        yield from read_capture(path, extension_types=frozenset(EXTENSIONS))  # sdu's packet events
+        if progress is None:
+            yield from read_capture(path, extension_types=frozenset(EXTENSIONS))  # sdu's packet events
+            continue
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below, once the reader is done with it
+        except OSError:
+            f = None  # let the reader report it with its own message
+        if f is None:
+            yield from read_capture(path, extension_types=frozenset(EXTENSIONS))
+            continue
+        with f:
+            progress.watch(f)
+            yield from read_capture(f, extension_types=frozenset(EXTENSIONS))
 
 
 def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
@@ -287,7 +304,8 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
         skip = pipe.inspector.skip_raw if pipe.chisels is None else None
         on_event = pipe.on_event
         section = _SectionRecords()
-        for item in _capture_items(opts.read):
+        progress = pipe.progress_meter
+        for item in _capture_items(opts.read, progress):
             if type(item) is not tuple:
                 pipe.feed_records(item)
                 if pipe.writer is None:
@@ -297,6 +315,8 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
                 writer.start(section.as_kwargs())
                 pipe.writer = writer
             cpu, dump_flags, raw = item
+            if progress is not None:
+                progress.tick()
             if skip is not None:
                 skipped = skip(raw)
                 if skipped:

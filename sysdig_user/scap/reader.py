@@ -35,7 +35,7 @@ from sysdig_user.scap.records import CaptureItem, FdList, InterfaceList, ProcLis
 Source = Union[str, "os.PathLike[str]", BinaryIO]
 
 #: Bytes asked of the (decompressed) stream at a time; large so the event loop rarely refills.
-CHUNK = 4 << 20
+CHUNK = 1 << 20  # small enough for -P to report progress in steps, large enough to cost nothing
 _GZIP_MAGIC = b"\x1f\x8b"
 
 _HDR = struct.Struct("<II")
