@@ -10,6 +10,7 @@ comes out unchanged, and lines are written in batches for speed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -185,6 +186,7 @@ class EventPipeline:
         ooptions.render.lookup_thread = self.inspector.threads.get
         self.clock = ooptions.time
         self.writer: Any = None  # set by the source (make_writer) once it knows the section to write
+        self.fatfile = opts.fatfile and opts.write is not None
         self.stats = RunStats()
         self.done = False
         self._started = time.process_time()
@@ -228,6 +230,8 @@ class EventPipeline:
         if dropped:
             if chisels is not None:
                 chisels.on_filtered_event(evt)
+            if self.fatfile and self.writer is not None and _modifies_state(evt.type):
+                self.writer.write(evt, evt.dump_flags | DF_STATE_ONLY)  # -F: hidden when read
             inspector.apply(verdict)
             return True
         stats.events += 1
@@ -272,6 +276,25 @@ class EventPipeline:
         return self.stats
 
 
+DF_STATE_ONLY = 1  # scap dump flag: the event only feeds the state, readers hide it
+
+
+def _modifies_state(code: int) -> bool:
+    from sysdig_user.event_table import EF, event_info
+
+    info = event_info(code)
+    return info is not None and bool(info.flags & EF.MODIFIES_STATE)
+
+
+def _state_section(inspector: Any) -> dict[str, Any]:
+    """The state a rotated -w file starts with (tracer.live builds it; without the tracer, none)."""
+    try:
+        from tracer.live import state_section
+    except ImportError:
+        return {}
+    return state_section(inspector)
+
+
 def _capture_items(paths: list[str], progress: Any = None) -> Iterator[Any]:
     from sysdig_user.event_table import EXTENSIONS
     from sysdig_user.scap import read_capture
@@ -301,7 +324,7 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
 
         pipe.start()
         # events nobody will see are skipped unbuilt (chisels see the filtered-out ones too)
-        skip = pipe.inspector.skip_raw if pipe.chisels is None else None
+        skip = pipe.inspector.skip_raw if pipe.chisels is None and not pipe.fatfile else None
         on_event = pipe.on_event
         section = _SectionRecords()
         progress = pipe.progress_meter
@@ -314,6 +337,7 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
             if writer is not None and pipe.writer is None:
                 writer.start(section.as_kwargs())
                 pipe.writer = writer
+                writer.section_source = lambda: _state_section(pipe.inspector)
             cpu, dump_flags, raw = item
             if progress is not None:
                 progress.tick()
@@ -363,38 +387,65 @@ class _SectionRecords:
 class CaptureWriter:
     """-w: a section (the capture's state) first, then every event that passed the filter.
 
-    With -C SIZE_MB the files are FILE0, FILE1, ... (sysdig's cycle writer: the index is zero-padded
-    to the number of digits of -W); a new file is opened before writing an event once the current one
-    holds more than SIZE_MB * 10^6 bytes, and starts with the state at that moment, which
-    ``section_source()`` provides. -W NUM makes the index wrap to 0, overwriting the oldest files.
+    sysdig 0.29's cycle writer. Before writing an event it decides, in this order, on a new file: -G
+    SECONDS once the event's second (its timestamp, floored) is SECONDS past the one the current period
+    started at (the first event's); -C SIZE_MB once the current file holds more than SIZE_MB * 10^6 bytes;
+    -e NUM once NUM events were counted (the count includes the event at hand, restarts at 0 on an -e
+    rotation, not on the others: the first file holds NUM - 1 events). A new file starts with the state
+    at that moment, which ``section_source()`` provides.
+
+    Names, as sysdig builds them: with -e, FILE0, FILE1, ...; else with -G, FILE0, ... or, if FILE holds
+    a '%', strftime(FILE) of the period's start (local time; the first file is then ./first_dump.scap,
+    and -W NUM deletes the name written NUM rotations before), then with -C the index again, zero-padded
+    to the digits of -W. -W NUM makes the index wrap to 0, overwriting the oldest files.
     """
 
-    def __init__(self, path: str, compress: bool, rollover_mb: int = 0, file_limit: int = 0) -> None:
+    def __init__(self, path: str, compress: bool, rollover_mb: int = 0, file_limit: int = 0,
+                 seconds: int = 0, events: int = 0) -> None:
         self.path = path
         self.compress = compress
         self.rollover_bytes = rollover_mb * 1_000_000
         self.file_limit = file_limit
+        self.seconds = seconds
+        self.events = events
         self.section_source: Any = None
         self.started = False
         self._index = 0
         self._width = len(str(file_limit)) if file_limit > 0 else 0
+        self._strftime = seconds > 0 and "%" in path
+        self._past: list[str] = [""] * file_limit if self._strftime and file_limit > 0 else []
+        self._period: int | None = None
+        self._count = 0
         self._file: BinaryIO | None = None
         self._w: Any = None
-        self._open()
+        self._open("first_dump.scap" if self._strftime else self._next_name())
 
     def _next_name(self) -> str:
-        if not self.rollover_bytes:
+        if not (self.rollover_bytes or self.seconds or self.events):
             return self.path
         if self.file_limit > 0 and self._index >= self.file_limit:
             self._index = 0
-        name = f"{self.path}{self._index:0{self._width}d}" if self._width else f"{self.path}{self._index}"
+        index = self._index
         self._index += 1
+        if self.events:
+            return f"{self.path}{index}"
+        name = self.path
+        if self._strftime:
+            name = time.strftime(self.path, time.localtime(self._period or 0))
+            if self._past:
+                if self._past[index]:
+                    with contextlib.suppress(OSError):
+                        os.remove(self._past[index])
+                self._past[index] = name
+        elif self.seconds:
+            name = f"{name}{index}"
+        if self.rollover_bytes:
+            name = f"{name}{index:0{self._width}d}" if self._width else f"{name}{index}"
         return name
 
-    def _open(self) -> None:
+    def _open(self, name: str) -> None:
         from sysdig_user.scap import ScapWriter
 
-        name = self._next_name()
         try:
             self._file = open(name, "wb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
@@ -405,12 +456,28 @@ class CaptureWriter:
         self.started = True
         self._w.write_section(**section)
 
-    def write(self, evt: Event) -> None:
+    def _rotate(self, evt: Event) -> bool:
+        self._count += 1
+        if self.seconds:
+            sec = evt.ts // 1_000_000_000
+            if self._period is None:
+                self._period = sec
+            elif sec - self._period >= self.seconds:
+                self._period = sec
+                return True
         if self.rollover_bytes and self._file is not None and self._file.tell() > self.rollover_bytes:
+            return True
+        if self.events and self._count >= self.events:
+            self._count = 0
+            return True
+        return False
+
+    def write(self, evt: Event, dump_flags: int | None = None) -> None:
+        if (self.rollover_bytes or self.seconds or self.events) and self._rotate(evt):
             self._close_file()
-            self._open()
+            self._open(self._next_name())
             self.start(self.section_source() if self.section_source is not None else {})
-        self._w.write_event(evt.cpu, evt.dump_flags, evt.raw)
+        self._w.write_event(evt.cpu, evt.dump_flags if dump_flags is None else dump_flags, evt.raw)
 
     def _close_file(self) -> None:
         if self._w is not None:
@@ -430,9 +497,11 @@ def make_writer(opts: CliOptions) -> CaptureWriter:
     assert opts.write is not None
     size = _int_option(opts.file_size, "invalid file size (-C)") or 0
     limit = _int_option(opts.file_limit, "invalid file limit (-W)") or 0
-    if size < 0 or limit < 0:
-        raise SduError("-C and -W take positive numbers")
-    return CaptureWriter(opts.write, opts.compress, size, limit)
+    seconds = _int_option(opts.file_seconds, "invalid duration (-G)") or 0
+    events = _int_option(opts.file_events, "invalid number of events (-e)") or 0
+    if size < 0 or limit < 0 or seconds < 0 or events < 0:
+        raise SduError("-C, -G, -e and -W take positive numbers")
+    return CaptureWriter(opts.write, opts.compress, size, limit, seconds, events)
 
 
 def _make_chisel_runner(opts: CliOptions, out: Output, source: str = "") -> Any:

@@ -59,6 +59,14 @@ OPTIONS: tuple[Option, ...] = (
            "General"),
     Option("l", ("list",), "list_fields", None,
            "List the fields that can be used for filtering and output formatting.", "General"),
+    Option("e", (), "file_events", "num_events",
+           "With -w, start a new file FILE0, FILE1, ... every <num_events> events written.", "Capture"),
+    Option("F", ("fatfile",), "fatfile", None,
+           "With -w, also write the events the filter drops that change the state, hidden when read.",
+           "Capture"),
+    Option("G", ("seconds",), "file_seconds", "num_seconds",
+           "With -w, start a new file every <num_seconds> seconds of event time; a strftime(3) pattern in "
+           "<writefile> names the files by time, else FILE0, FILE1, ...", "Capture"),
     Option("M", (), "duration", "num_seconds", "Stop collecting after <num_seconds> reached.", "Capture"),
     Option("n", ("numevents",), "numevents", "num", "Stop capturing after <num> events.", "Capture"),
     Option("P", ("progress",), "progress", None,
@@ -122,6 +130,9 @@ class CliOptions:
     duration: str | None = None
     file_size: str | None = None
     file_limit: str | None = None
+    file_seconds: str | None = None
+    file_events: str | None = None
+    fatfile: bool = False
     snaplen: str | None = None
     timetype: str | None = None
     abstime: bool = False
