@@ -4,7 +4,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pwd
 import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +66,41 @@ def run_sdu(*argv: str, stdin: str = "", environ: dict[str, str] | None = None) 
         status = main(list(argv), env)
     text = out.getvalue().decode("utf-8", "surrogateescape") + stray.getvalue()
     return SduResult(text, err.getvalue(), int(status))
+
+
+def status_field(pid: int, key: str) -> str:
+    """A field of /proc/PID/status ("TracerPid", "State", ...), "" when absent."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``cond`` every 20 ms until it holds or ``timeout`` seconds pass."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@contextlib.contextmanager
+def system_user(name: str) -> Iterator[pwd.struct_passwd]:
+    """A throw-away local user for unprivileged tests (root with useradd and setpriv only; skips
+    otherwise); removed afterwards if the test created it."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root, useradd and setpriv to create and switch to a test user")
+    created = False
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+        created = True
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        if created:
+            subprocess.run(["userdel", name], check=False)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, system_user
 
 USER = "sdu-unpriv"
 PACKAGES = ("sysdig_user", "tracer", "netcap", "lark", "psutil", "ptrace")
@@ -37,19 +37,8 @@ def _system_python() -> str:
 
 @pytest.fixture(scope="module")
 def user() -> Iterator[pwd.struct_passwd]:
-    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None:
-        pytest.skip("needs root, useradd and setpriv to create and switch to a test user")
-    created = False
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True)
-        created = True
-    try:
-        yield pwd.getpwnam(USER)
-    finally:
-        if created:
-            subprocess.run(["userdel", USER], check=False)
+    with system_user(USER) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

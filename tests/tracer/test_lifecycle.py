@@ -14,28 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, status_field, system_user, wait_for
 from tests.tracer.conftest import trace
 
 pytestmark = pytest.mark.ptrace
 TRACER = [sys.executable, "-m", "tracer"]
 
 
-def _status_field(pid: int, key: str) -> str:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return line.split(":", 1)[1].strip()
-    return ""
 
 
-def _wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
@@ -61,7 +48,7 @@ def test_attach_then_signal_detaches(looper, sig: int) -> None:  # type: ignore[
     tracer = subprocess.Popen([*TRACER, "--count", "-p", str(target.pid)], cwd=ROOT,
                               stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: _status_field(target.pid, "TracerPid") == str(tracer.pid))
+        assert wait_for(lambda: status_field(target.pid, "TracerPid") == str(tracer.pid))
         time.sleep(0.2)
         tracer.send_signal(sig)
         _, err = tracer.communicate(timeout=15)
@@ -72,10 +59,10 @@ def test_attach_then_signal_detaches(looper, sig: int) -> None:  # type: ignore[
     assert tracer.returncode == 0, err
     assert int(err.split()[0]) > 0  # it did see events
     assert target.poll() is None
-    assert _status_field(target.pid, "TracerPid") == "0"
-    assert _status_field(target.pid, "State")[0] in "SR"
+    assert status_field(target.pid, "TracerPid") == "0"
+    assert status_field(target.pid, "State")[0] in "SR"
     before = _progress(dots)
-    assert _wait_for(lambda: _progress(dots) > before + 2)
+    assert wait_for(lambda: _progress(dots) > before + 2)
 
 
 def test_attach_keeps_group_stop(looper) -> None:  # type: ignore[no-untyped-def]
@@ -84,14 +71,14 @@ def test_attach_keeps_group_stop(looper) -> None:  # type: ignore[no-untyped-def
     tracer = subprocess.Popen([*TRACER, "--count", "-p", str(target.pid)], cwd=ROOT,
                               stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: _status_field(target.pid, "TracerPid") == str(tracer.pid))
+        assert wait_for(lambda: status_field(target.pid, "TracerPid") == str(tracer.pid))
         os.kill(target.pid, signal.SIGSTOP)
-        assert _wait_for(lambda: _status_field(target.pid, "State").startswith(("T", "t")))
+        assert wait_for(lambda: status_field(target.pid, "State").startswith(("T", "t")))
         frozen = _progress(dots)
         time.sleep(0.3)
         assert _progress(dots) == frozen
         os.kill(target.pid, signal.SIGCONT)
-        assert _wait_for(lambda: _progress(dots) > frozen + 2)
+        assert wait_for(lambda: _progress(dots) > frozen + 2)
         tracer.send_signal(signal.SIGTERM)
         tracer.communicate(timeout=15)
     finally:
@@ -99,7 +86,7 @@ def test_attach_keeps_group_stop(looper) -> None:  # type: ignore[no-untyped-def
             tracer.kill()
             tracer.wait()
     assert tracer.returncode == 0
-    assert _status_field(target.pid, "TracerPid") == "0"
+    assert status_field(target.pid, "TracerPid") == "0"
 
 
 def test_exit_status_pass_through(calls_bin: Path) -> None:
@@ -115,7 +102,7 @@ def _wait_for_traced_child(tracer_pid: int, exe: Path, timeout: float = 20.0) ->
     while time.monotonic() < deadline:
         try:
             for child in psutil.Process(tracer_pid).children():
-                if child.exe() == str(exe) and _status_field(child.pid, "TracerPid") == str(tracer_pid):
+                if child.exe() == str(exe) and status_field(child.pid, "TracerPid") == str(tracer_pid):
                     return
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -153,19 +140,8 @@ USER = "sdutest"
 
 @pytest.fixture(scope="module")
 def unprivileged() -> Iterator[pwd.struct_passwd]:
-    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None:
-        pytest.skip("needs root, useradd and setpriv to create and switch to a test user")
-    created = False
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True)
-        created = True
-    try:
-        yield pwd.getpwnam(USER)
-    finally:
-        if created:
-            subprocess.run(["userdel", USER], check=False)
+    with system_user(USER) as user:
+        yield user
 
 
 def _as_user(user: pwd.struct_passwd, argv: list[str], **kw):  # type: ignore[no-untyped-def]
@@ -206,4 +182,4 @@ def test_unprivileged_user_cannot_attach_to_root_process(unprivileged, looper) -
     line = res.stderr.strip()
     assert "\n" not in line and line.startswith(f"sdu: cannot attach to pid {target.pid}")
     assert "CAP_SYS_PTRACE" in line or "ptrace_scope" in line
-    assert _status_field(target.pid, "TracerPid") == "0"
+    assert status_field(target.pid, "TracerPid") == "0"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import status_field, wait_for
 from tracer import pushdown
 from tracer.engine import Engine, Thread
 from tracer.events import EventBuilder
@@ -55,21 +56,8 @@ class RaisingSink(EventBuilder):
         super().signal(th, sig, sender, ts, cpu)
 
 
-def _status_field(pid: int, key: str) -> str:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return line.split(":", 1)[1].strip()
-    return ""
 
 
-def _wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _run_raising(engine: Engine) -> float:
@@ -99,10 +87,10 @@ def test_attach_sink_raises_target_keeps_running(looper, nth: int) -> None:  # t
     elapsed = _run_raising(engine)
     assert elapsed < 2.0  # no 5 s detach timeout
     assert not engine.threads and not engine._held
-    assert _status_field(target.pid, "TracerPid") == "0"
-    assert _status_field(target.pid, "State")[0] in "SR"
+    assert status_field(target.pid, "TracerPid") == "0"
+    assert status_field(target.pid, "State")[0] in "SR"
     before = dots.stat().st_size
-    assert _wait_for(lambda: dots.stat().st_size > before + 2)
+    assert wait_for(lambda: dots.stat().st_size > before + 2)
     assert target.poll() is None
 
 
@@ -119,9 +107,9 @@ def test_launch_sink_raises_command_runs_on(calls_bin: Path, tmp_path: Path) -> 
             os.close(saved)
     try:
         assert _run_raising(engine) < 2.0
-        assert _status_field(pid, "TracerPid") == "0"
+        assert status_field(pid, "TracerPid") == "0"
         before = out.stat().st_size
-        assert _wait_for(lambda: out.stat().st_size > before + 2)  # runs on, untraced
+        assert wait_for(lambda: out.stat().st_size > before + 2)  # runs on, untraced
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
