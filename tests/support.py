@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import io
 import os
 import pwd
@@ -15,6 +16,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def line_diff(want: list[str], got: list[str], context: int = 3, limit: int = 60) -> str:
+    """Empty when equal; else the first differences as a short unified diff, so a failing comparison of
+    thousands of lines (a live capture read by sysdig and by sdu) shows where they part, not both lists."""
+    if want == got:
+        return ""
+    diff = list(difflib.unified_diff(want, got, "expected", "got", n=context, lineterm=""))
+    more = f"\n... {len(diff) - limit} more diff lines" if len(diff) > limit else ""
+    return f"{len(want)} expected lines, {len(got)} got:\n" + "\n".join(diff[:limit]) + more
 
 
 def shared_path(*parts: str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.live.conftest import TCP_PAIR, sdu
-from tests.support import require_tool
+from tests.support import line_diff, require_tool
 
 PROGRAMS = {
     "file_io": ["sh", "-c", "echo some-data > out.txt; cat out.txt > copy.txt; rm out.txt copy.txt"],
@@ -44,7 +44,8 @@ def test_sysdig_reads_what_sdu_writes(name: str, compress: bool, tmp_path: Path)
     got = sdu("-r", str(capture))
     assert got.status == 0, got.stderr
     assert expected.count("\n") > 10
-    assert got.stdout == expected
+    diff = line_diff(expected.splitlines(), got.stdout.splitlines())
+    assert not diff and got.stdout == expected, diff
 
 
 @pytest.mark.ptrace
