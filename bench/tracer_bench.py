@@ -9,7 +9,10 @@ float over all CPUs and with both pinned to CPU 0 (the affinity is set before fo
 inherits it). Pushdown section: with the filter evt.type=openat, sdu with its seccomp-bpf filter
 (tracer/pushdown.py; "fd" = default format, which keeps fd state, so close & co. also stop; "bare" =
 a format without fd fields) vs `strace -f --seccomp-bpf -e trace=openat`, on a 200,000-getppid loop
-(ratio to the untraced time) and an open/read/close loop (overhead per iteration). Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
+(ratio to the untraced time) and an open/read/close loop (overhead per iteration).
+Placements: "default" = each tool as shipped (sdu co-locates a launched command with its tracer,
+tracer/placement.py; strace floats), "floating" = both float (sdu --no-colocate), "pinned" = both under
+taskset -c 0. Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
 ctypes wait4 and sched_getcpu vs reading /proc/TID/stat field 39. CLI section: the same filter through
 the real `sdu` command line (pushdown on, and --no-seccomp) vs strace --seccomp-bpf, and the CLI default mode
 (`sdu -- CMD > /dev/null`, `sdu -q -w FILE -- CMD`) vs `strace -f -o /dev/null`.
@@ -86,9 +89,9 @@ def _run_plain(argv: list[str]) -> None:
     subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
 
 
-def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None) -> int:
+def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None, colocate: bool = False) -> int:
     sink: object = EventBuilder(lambda e: None, build=True) if full else _Count()
-    engine = Engine(sink, seccomp_syscalls=seccomp)  # type: ignore[arg-type]
+    engine = Engine(sink, seccomp_syscalls=seccomp, colocate=colocate)  # type: ignore[arg-type]
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(1)
     os.dup2(devnull, 1)
@@ -116,11 +119,11 @@ def pushdown_figures(binary: str, scale: float) -> None:
           f"open/read/close x{n_orc} (us overhead per iteration)")
     print(f"{'place':8} {'pp t0 ms':>8} {'pp fd':>6} {'pp bare':>7} {'pp st':>6} | {'orc t0':>7} {'orc fd':>7} "
           f"{'orc bare':>8} {'orc st':>7} {'bare/st':>7}")
-    for place, cpus in (("floating", None), ("pinned", {0})):
+    for place, cpus, coloc in (("default", None, True), ("floating", None, False), ("pinned", {0}, False)):
         row: list[float] = []
         for argv, n in (([binary, "getppid", str(n_pp)], 0), ([binary, "orc", str(n_orc)], n_orc)):
             t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), 3)  # type: ignore[misc]
-            ts = [_wall(_with_affinity(cpus, lambda argv=argv, sc=sc: _run_sdu(argv, True, sc)), 3)  # type: ignore[misc]
+            ts = [_wall(_with_affinity(cpus, lambda argv=argv, sc=sc, c=coloc: _run_sdu(argv, True, sc, c)), 3)  # type: ignore[misc]
                   for sc in (with_fd, bare)]
             ts.append(_wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv, st_args)), 3))  # type: ignore[misc]
             row.append(t0 * 1e3)
@@ -167,12 +170,15 @@ def cli_default_figures(binary: str, scale: float) -> None:
           f"{'strace':>7} {'sdu/st':>7} {'qw/st':>7}")
     scap = os.path.join(tempfile.gettempdir(), f"sdu-bench-{os.getpid()}.scap")
     for name, argv in (("orc", [binary, "orc", str(n_orc)]), ("getppid", [binary, "getppid", str(int(20000 * scale))])):
-        for place, cpus in (("floating", None), ("pinned", {0})):
+        # default: sdu as shipped (co-located with the command, tracer/placement.py) vs strace as shipped
+        # (floating); floating: sdu --no-colocate; pinned: both under taskset -c 0
+        for place, cpus, extra in (("default", None, ()), ("floating", None, ("--no-colocate",)),
+                                   ("pinned", {0}, ())):
             n = _run_sdu(argv, False)
             t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), 3)  # type: ignore[misc]
-            tup = _wall(_with_affinity(cpus, lambda: _run_cli_default(["/bin/true"])), 3)
-            tc = _wall(_with_affinity(cpus, lambda argv=argv: _run_cli_default(argv)), 3)  # type: ignore[misc]
-            tq = _wall(_with_affinity(cpus, lambda argv=argv: _run_cli_default(argv, ("-q", "-w", scap))), 3)  # type: ignore[misc]
+            tup = _wall(_with_affinity(cpus, lambda extra=extra: _run_cli_default(["/bin/true"], extra)), 3)  # type: ignore[misc]
+            tc = _wall(_with_affinity(cpus, lambda argv=argv, extra=extra: _run_cli_default(argv, extra)), 3)  # type: ignore[misc]
+            tq = _wall(_with_affinity(cpus, lambda argv=argv, extra=extra: _run_cli_default(argv, (*extra, "-q", "-w", scap))), 3)  # type: ignore[misc]
             ts = _wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv)), 3)  # type: ignore[misc]
             per = [(t - t0) / n * 1e6 for t in (tc, tc - tup, tq, tq - tup, ts)]
             print(f"{name:10} {place:8} {n:>6} {per[0]:7.1f} {per[1]:7.1f} {per[2]:7.1f} {per[3]:7.1f} {per[4]:7.1f} "
@@ -272,12 +278,12 @@ def main() -> int:
         print("per-syscall overhead in us (traced - untraced) / n")
         print(header)
         for name, argv, rep in workloads:
-            for place, cpus in (("floating", None), ("pinned", {0})):
+            for place, cpus, coloc in (("default", None, True), ("floating", None, False), ("pinned", {0}, False)):
                 got = _with_affinity(cpus, lambda argv=argv: _run_sdu(argv, False))()  # type: ignore[misc]
                 n = got if isinstance(got, int) else 1
                 t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), rep)  # type: ignore[misc]
-                te = _wall(_with_affinity(cpus, lambda argv=argv: _run_sdu(argv, False)), rep)  # type: ignore[misc]
-                tf = _wall(_with_affinity(cpus, lambda argv=argv: _run_sdu(argv, True)), rep)  # type: ignore[misc]
+                te = _wall(_with_affinity(cpus, lambda argv=argv, c=coloc: _run_sdu(argv, False, None, c)), rep)  # type: ignore[misc]
+                tf = _wall(_with_affinity(cpus, lambda argv=argv, c=coloc: _run_sdu(argv, True, None, c)), rep)  # type: ignore[misc]
                 ts = _wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv)), rep)  # type: ignore[misc]
                 per = [(t - t0) / max(n, 1) * 1e6 for t in (te, tf, ts)]
                 print(f"{name:24} {place:8} {n:>7} {t0 * 1e3:8.1f} {per[0]:8.1f} {per[1]:8.1f} {per[2]:8.1f} "

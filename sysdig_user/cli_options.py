@@ -100,6 +100,9 @@ OPTIONS: tuple[Option, ...] = (
            "Live capture: stop the command at every syscall and decode every event, instead of only "
            "what the filter and output can use (seccomp-bpf pushdown; attach mode always stops at "
            "every syscall) (sdu).", "Capture"),
+    Option(None, ("no-colocate",), "no_colocate", None,
+           "Live capture of a command: let sdu and the command float over all CPUs, instead of sharing "
+           "one while the command runs one thread at a time (sdu).", "Capture"),
     Option(None, ("net",), "net", None,
            "Also capture packets on every interface, as packet events attributed to their processes "
            "(sdu; needs CAP_NET_RAW).", "Network"),
@@ -157,6 +160,7 @@ class CliOptions:
     debug: bool = False
     unbuffered: bool = False
     no_seccomp: bool = False
+    no_colocate: bool = False
     net: bool = False
     iface: str | None = None
     net_filter: str | None = None

@@ -59,6 +59,8 @@ from typing import Any, Protocol
 from tracer import attach as attach_rules
 from tracer import memory, ptrace, seccomp
 from tracer.errors import ProcessGone, TracerError
+from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
+from tracer.placement import Placement
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _sched_getcpu = _libc.sched_getcpu
@@ -112,11 +114,14 @@ class Engine:
     """Traces process trees; `launch()` or `attach()` then `run()` (returns the exit status for sdu)."""
 
     def __init__(self, sink: Sink, seccomp_syscalls: Collection[int] | None = None,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None, colocate: bool = False) -> None:
         """`seccomp_syscalls`: native numbers that stop a launched command (seccomp-bpf pushdown, see the
         module docstring); None traces every syscall. `warn(text)` reports the one-time fallback
-        (default: a line on stderr)."""
+        (default: a line on stderr). `colocate`: run a launched command on the tracer's CPU while it runs
+        serially (tracer/placement.py)."""
         self.sink = sink
+        self._colocate = colocate
+        self.placement: Placement | None = None  # set by launch() when co-location took effect
         self.seccomp_syscalls = frozenset(seccomp_syscalls) if seccomp_syscalls is not None else None
         self._warn = warn if warn is not None else _warn_stderr
         self._seccomp_err = 0  # errno of the child's failed filter install
@@ -154,9 +159,16 @@ class Engine:
             raise TracerError(f"{argv[0]}: command not found")
         if not os.access(path, os.X_OK) or os.path.isdir(path):
             raise TracerError(f"{argv[0]}: permission denied")
+        if self._colocate:
+            placement = Placement()
+            if placement.start():  # before the fork: the command inherits the tracer's one CPU
+                self.placement = placement
         program = None
         if self.seccomp_syscalls is not None:
-            program = seccomp.Program(self.seccomp_syscalls)
+            stops = self.seccomp_syscalls
+            if self.placement is not None:
+                stops = stops | PLACEMENT_SYSCALLS
+            program = seccomp.Program(stops)
             no_new_privs = os.geteuid() != 0
         rfd, wfd = os.pipe()
         pid = os.fork()
@@ -182,6 +194,7 @@ class Engine:
         except (OSError, ProcessGone) as exc:
             os.close(wfd)
             os.waitpid(pid, 0)
+            self._release_placement("launch failed")
             raise TracerError(f"cannot trace {argv[0]}: {exc}") from exc
         th = Thread(pid, pid)
         th.quiet = True
@@ -263,6 +276,7 @@ class Engine:
             self._restore_signal_handlers()
         if self._detach_requested:
             self.detach_all()
+        self._release_placement("tracing ended")
         if self.root is not None and self.root_status is None:
             # Detached (error or request) while our child still runs: reap it, so no zombie stays.
             _, status = os.waitpid(self.root, 0)
@@ -282,6 +296,7 @@ class Engine:
         syscall_stop = ptrace.SYSCALL_STOP_SIG
         seccomp_stop = ptrace.SECCOMP_STOP
         held = self._held
+        place = self.placement
         while threads and not self._detach_requested:
             tid, status, err = wait(-1, 0)
             if tid < 0:
@@ -308,6 +323,8 @@ class Engine:
                                     sink.syscall_exit(th, ts, cpu, th.nr, val)  # type: ignore[arg-type]
                                 else:
                                     self._quiet_exit(th, val)  # type: ignore[arg-type]
+                                if place is not None and place.active:
+                                    place.on_exit(tid, th, threads, th.nr, val, ts)  # type: ignore[arg-type]
                         elif op == 1 or (op == 3 and not th.in_syscall):
                             # A seccomp stop of a thread already in the syscall (it was resumed with
                             # PTRACE_SYSCALL, so its enter-stop came first) is not a new syscall.
@@ -489,6 +506,10 @@ class Engine:
         self.sink.exec(th, former, ts, cpu)
         self._restart(th, 0)
 
+    def _release_placement(self, reason: str) -> None:
+        if self.placement is not None:
+            self.placement.release(list(self.threads), reason)
+
     def _dead(self, tid: int, th: Thread | None, status: int, ts: int, cpu: int) -> None:
         if th is not None:
             if not th.exited and not th.quiet:
@@ -542,6 +563,7 @@ class Engine:
         signal, so the signal is not lost. Children appearing meanwhile are detached too; threads that
         exit are dropped.
         """
+        self._release_placement("sdu stopped tracing")  # a detached command runs on with its own CPUs
         killing = self.seccomp_active
         if killing:
             # Detached, the command's RET_TRACE syscalls would fail with ENOSYS: end it instead. SIGKILL

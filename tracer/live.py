@@ -149,6 +149,7 @@ class LiveCapture:
         self._timer_on = False
         self._stop_at: int | None = None  # -M deadline, time.monotonic_ns()
         self.net: Any = None  # a started netcap.stream.PacketStream (--net/--iface), set by run_live
+        self.colocate = False  # a launched command shares the tracer's CPU (tracer/placement.py)
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -270,7 +271,8 @@ class LiveCapture:
         self.builder = EventBuilder(self._emit, snaplen=self.snaplen, prefill=prefill,
                                     **(pd.builder_options() if pd is not None else {}))  # type: ignore[arg-type]
         syscalls = pd.plan.syscalls if pd is not None and launched else None
-        engine = self.engine = Engine(self.builder, seccomp_syscalls=syscalls, warn=self.warn)
+        engine = self.engine = Engine(self.builder, seccomp_syscalls=syscalls, warn=self.warn,
+                                      colocate=launched and self.colocate)
         engine.on_wake = self._on_wake
         if self.pipeline.chisels is not None:  # topprocs_cpu samples these processes' CPU time live
             self.pipeline.chisels.engine.traced_pids = lambda: {th.pid for th in engine.threads.values()}
@@ -454,6 +456,7 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
         capture.net = open_stream(opts, snaplen, env.stderr)  # None without --net/--iface/--pcap or CAP_NET_RAW
         capture.pushdown = pushdown_settings(opts, pipeline, env, capture.net is not None)
         capture.warn = _warner(env)
+        capture.colocate = not opts.no_colocate
         status = capture.run(command=opts.command, pids=opts.pids)
     finally:
         if capture.net is not None:

@@ -158,3 +158,28 @@ def iovecs_total(tid: int, iov_addr: int, iovcnt: int) -> int:
     """Sum of iov_len over a tracee iovec array (the `size` param of readv/writev)."""
     words = read_u64s(tid, iov_addr, min(iovcnt, 1024) * 2)
     return sum(words[1::2])
+
+
+_vm_writev = _libc.process_vm_writev
+_vm_writev.restype = ctypes.c_ssize_t
+_vm_writev.argtypes = _vm_readv.argtypes
+
+
+def write(tid: int, addr: int, data: bytes) -> None:
+    """Write `data` at `addr` in stopped thread `tid` (process_vm_writev, /proc/PID/mem as fallback).
+
+    Only tracer/placement.py writes, to keep what the command sees of sdu's own doing unchanged.
+    Raises OSError when neither way can write the whole range.
+    """
+    if not data:
+        return
+    local = _Iovec(ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value, len(data))
+    remote = _Iovec(addr, len(data))
+    if _vm_writev(tid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == len(data):
+        return
+    fd = os.open(f"/proc/{tid}/mem", os.O_WRONLY)
+    try:
+        if os.pwrite(fd, data, addr) != len(data):
+            raise OSError(errno.EFAULT, "short write to tracee memory")
+    finally:
+        os.close(fd)

@@ -1,0 +1,139 @@
+"""CPU co-location of tracer and launched command (tracer/placement.py), driven through the Engine.
+
+Each traced program reports, on stdout, what it saw of its own CPU affinity: the kernel's view
+(/proc/self/status Cpus_allowed_list) and the syscall's view (sched_getaffinity), which sdu rewrites
+while the command is co-located so that it sees the CPUs it would have had untraced.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracer import pushdown
+from tracer.engine import Engine
+from tracer.events import EventBuilder
+from tracer.placement import Placement, mask_bytes
+
+ORIGINAL = frozenset(os.sched_getaffinity(0))
+needs_two = pytest.mark.skipif(len(ORIGINAL) < 2, reason="co-location needs at least two allowed CPUs")
+
+# Prints "<kernel's allowed list> <sched_getaffinity count>" for this process.
+REPORT = ("import os\n"
+          "allowed = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('Cpus_allowed_list')][0]\n"
+          "print(allowed, len(os.sched_getaffinity(0)), flush=True)\n")
+
+
+def _cpu_list(cpus: frozenset[int]) -> set[int]:
+    return set(cpus)
+
+
+def _parse_list(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _trace(argv: list[str], tmp_path: Path, seccomp: frozenset[int] | None = None,
+           colocate: bool = True) -> tuple[Engine, list[str]]:
+    out = tmp_path / "out.txt"
+    engine = Engine(EventBuilder(lambda e: None), colocate=colocate, seccomp_syscalls=seccomp)
+    saved = os.dup(1)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    try:
+        engine.launch(argv)
+        status = engine.run()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(fd)
+    assert status == 0
+    return engine, out.read_text().splitlines()
+
+
+def test_mask_bytes_layout() -> None:
+    assert mask_bytes({0, 1, 9}, 8) == bytes([0b11, 0b10, 0, 0, 0, 0, 0, 0])
+    assert mask_bytes({70}, 8) == bytes(8)  # beyond the buffer: left out, as the kernel would cut it
+
+
+def test_one_cpu_allowed_means_nothing_to_do() -> None:
+    p = Placement()
+    p.original = frozenset({0})
+    assert not p.start() and not p.active and p.other_cpus() is None
+
+
+@needs_two
+def test_serial_command_runs_on_the_tracers_cpu_but_sees_its_own_mask(tmp_path: Path) -> None:
+    engine, lines = _trace([sys.executable, "-c", REPORT], tmp_path)
+    allowed, count = lines[0].split()
+    assert engine.placement is not None and engine.placement.cpu is not None
+    assert _parse_list(allowed) == {engine.placement.cpu}  # really co-located
+    assert int(count) == len(ORIGINAL)  # sched_getaffinity shows the original mask
+    assert engine.placement.released_reason == "tracing ended"
+    assert frozenset(os.sched_getaffinity(0)) == ORIGINAL  # the tracer got its CPUs back
+
+
+@needs_two
+def test_seccomp_pushdown_still_hides_the_mask(tmp_path: Path) -> None:
+    syscalls = frozenset(pushdown.plan({"openat"}, ["evt.type"]).syscalls)
+    engine, lines = _trace([sys.executable, "-c", REPORT], tmp_path, seccomp=syscalls)
+    assert engine.seccomp_active
+    allowed, count = lines[0].split()
+    assert engine.placement is not None and _parse_list(allowed) == {engine.placement.cpu}
+    assert int(count) == len(ORIGINAL)
+
+
+@needs_two
+def test_parallel_children_release_colocation(tmp_path: Path) -> None:
+    # mostly user code (a syscall-bound pair would spend its time stopped, serialised by the tracer anyway)
+    busy = f"{sys.executable} -c 'import os,time; e=time.time()+0.5\nwhile time.time()<e: sum(range(20000)); os.getppid()'"
+    script = f"{busy} & {busy}; wait; {sys.executable} -c \"{REPORT}\""
+    engine, lines = _trace(["sh", "-c", script], tmp_path)
+    assert engine.placement is not None
+    assert engine.placement.released_reason == "traced threads waited for the shared CPU"
+    allowed, count = lines[-1].split()
+    assert _parse_list(allowed) == _cpu_list(ORIGINAL)  # children after release inherit every CPU
+    assert int(count) == len(ORIGINAL)
+
+
+@needs_two
+def test_a_command_choosing_its_affinity_keeps_its_choice(tmp_path: Path) -> None:
+    pick = max(ORIGINAL)
+    code = f"import os\nos.sched_setaffinity(0, {{{pick}}})\n" + REPORT
+    engine, lines = _trace([sys.executable, "-c", code], tmp_path)
+    assert engine.placement is not None
+    assert engine.placement.released_reason == "the command set its own CPU affinity"
+    allowed, count = lines[0].split()
+    assert _parse_list(allowed) == {pick} and int(count) == 1
+
+
+@needs_two
+def test_detached_command_gets_its_cpus_back(tmp_path: Path) -> None:
+    """sdu stops tracing early (-n, a chisel's end): the command runs on untraced with its own CPUs."""
+    code = "import time\ntime.sleep(0.3)\n" + REPORT
+    box: dict[str, Engine] = {}
+
+    def emit(_evt: object) -> None:
+        box["engine"].request_detach()
+
+    engine = box["engine"] = Engine(EventBuilder(emit), colocate=True)
+    out = tmp_path / "out.txt"
+    saved = os.dup(1)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    try:
+        engine.launch([sys.executable, "-c", code])
+        status = engine.run()  # detaches at the first event, then waits for the command
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(fd)
+    assert status == 0
+    assert engine.placement is not None and engine.placement.released_reason == "sdu stopped tracing"
+    allowed, count = out.read_text().split()
+    assert _parse_list(allowed) == _cpu_list(ORIGINAL) and int(count) == len(ORIGINAL)

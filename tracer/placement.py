@@ -1,0 +1,162 @@
+"""CPU placement for a launched command: tracer and tracee share one CPU while the command runs serially.
+
+Why. Every traced syscall is two hand-offs between the tracee and the tracer (stop, wake the tracer;
+resume, wake the tracee). When the two sit on different CPUs each hand-off is a cross-CPU wake-up of a
+CPU that has just gone idle, which on a virtual machine means an IPI into a halted vCPU: measured here
+(bench/tracer_bench.py), `strace -f` costs 180-490 µs per syscall floating and ~30 µs with tracer and
+tracee pinned to one CPU, and sdu's own engine shows the same 5-10x. A tracee that is stopped half of
+the time gains nothing from a second CPU, so co-locating them is pure gain for a command that runs one
+thread at a time, which is what most traced trees do (a shell waiting for its child, make without -j,
+a compiler, a test binary).
+
+What. At launch the tracer pins itself to the CPU it is running on and the command inherits that
+affinity across its fork. Co-location is released, for good, as soon as the tree wants more CPU than
+one: every SAMPLE_NS (timed by the stops) the run-queue wait of every traced thread and of the tracer
+is read from /proc/TID/schedstat, and if together they waited for the CPU more than WAIT_SHARE of the
+elapsed time, threads were ready to run in parallel (`make -j2`, a pipeline of busy filters). It is
+released too when the command sets its own affinity. Release restores the original mask on every
+traced thread (except one that chose its own) and on the tracer; so does detaching early (a command sdu
+stops tracing runs on with the affinity it started with). A count of "threads outside a syscall" was
+tried first and rejected: on one CPU two busy processes alternate, so the count rarely reaches two,
+while a shell's fork-then-wait4 reaches it for a moment. Sampling runs at syscall-exit stops, so
+threads that make no syscall at all are not noticed until one does.
+
+What the command can see. sched_getaffinity(2) reports the original mask: its exit is rewritten in the
+tracee's buffer while co-located, so `nproc`, make's and runtimes' CPU counts are unchanged. What is not
+hidden: /proc/PID/status Cpus_allowed and `taskset -p PID` from outside show the single CPU while it
+lasts. Attach mode never moves anything (sdu does not touch a running process's affinity), nor does a
+run whose allowed CPUs are already one (`taskset -c 0 sdu ...`), nor `--no-colocate`.
+
+Under seccomp pushdown threads stop only at the chosen syscalls, so one blocked in an unchosen syscall
+looks "running": release can come earlier than needed, never later. sched_setaffinity and
+sched_getaffinity are added to the stopping set so the two rules above still hold.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from tracer import memory
+
+NR_SCHED_SETAFFINITY = 203
+NR_SCHED_GETAFFINITY = 204
+SYSCALLS = frozenset({NR_SCHED_SETAFFINITY, NR_SCHED_GETAFFINITY})
+SAMPLE_NS = 100_000_000
+WAIT_SHARE = 0.25
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_sched_getcpu = _libc.sched_getcpu
+_sched_getcpu.restype = ctypes.c_int
+_sched_getcpu.argtypes = ()
+
+
+class _ThreadLike(Protocol):
+    in_syscall: bool
+    args: tuple[int, ...]
+
+
+def mask_bytes(cpus: Iterable[int], size: int) -> bytes:
+    """`cpus` as the kernel's cpumask layout (bit N of byte N // 8), `size` bytes long."""
+    out = bytearray(size)
+    for cpu in cpus:
+        if cpu // 8 < size:
+            out[cpu // 8] |= 1 << (cpu % 8)
+    return bytes(out)
+
+
+def _runqueue_wait(tid: int) -> int:
+    """Nanoseconds thread `tid` (0: the calling thread) has spent runnable but waiting for a CPU."""
+    path = "/proc/thread-self/schedstat" if tid == 0 else f"/proc/{tid}/schedstat"
+    try:
+        with open(path, "rb") as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Placement:
+    """Co-location state of one launched run. `active` is read by the engine's loop on every exit stop."""
+
+    def __init__(self) -> None:
+        self.original: frozenset[int] = frozenset(os.sched_getaffinity(0))
+        self.cpu: int | None = None
+        self.active = False
+        self.released_reason = ""
+        self._next_sample = 0  # stop timestamp of the next run-queue sample
+        self._sampled_at = 0
+        self._waits: dict[int, int] = {}  # tid (0: the tracer) -> run-queue wait ns at the last sample
+
+    def start(self) -> bool:
+        """Pin the calling thread (the tracer, before it forks the command) to the CPU it runs on."""
+        if len(self.original) < 2:
+            return False
+        cpu = _sched_getcpu()
+        if cpu not in self.original:
+            cpu = min(self.original)
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:
+            return False
+        self.cpu = cpu
+        self.active = True
+        return True
+
+    def other_cpus(self) -> frozenset[int] | None:
+        """The CPUs a helper process of sdu (not the tracer) should use while co-located, else None."""
+        if not self.active or self.cpu is None:
+            return None
+        rest = self.original - {self.cpu}
+        return rest or None
+
+    def on_exit(self, tid: int, th: _ThreadLike, threads: Mapping[int, Any], nr: int, ret: int,
+                ts: int) -> None:
+        """Called at a syscall-exit stop while active (the thread is about to run user code again)."""
+        if nr == NR_SCHED_GETAFFINITY and ret > 0:
+            self._hide_mask(tid, th.args, ret)
+        elif nr == NR_SCHED_SETAFFINITY and ret == 0:
+            target = th.args[0] if th.args and th.args[0] > 0 else tid
+            self.release(threads, "the command set its own CPU affinity", skip={target})
+            return
+        if ts >= self._next_sample:
+            self._sample(threads, ts)
+
+    def _sample(self, threads: Mapping[int, Any], ts: int) -> None:
+        """Release if the traced threads and the tracer queued for the shared CPU too long since last time."""
+        waits = {tid: _runqueue_wait(tid) for tid in (*threads, 0)}
+        waited = sum(w - self._waits.get(tid, w) for tid, w in waits.items())
+        elapsed = ts - self._sampled_at
+        self._waits = waits
+        self._sampled_at = ts
+        self._next_sample = ts + SAMPLE_NS
+        if elapsed > 0 and waited > WAIT_SHARE * elapsed:
+            self.release(threads, "traced threads waited for the shared CPU")
+
+    def _hide_mask(self, tid: int, args: tuple[int, ...], size: int) -> None:
+        """Rewrite sched_getaffinity's result so the command sees the mask it would have had untraced."""
+        if len(args) < 3 or not args[2]:
+            return
+        try:
+            memory.write(tid, args[2], mask_bytes(self.original, size))
+        except OSError:
+            pass
+
+    def release(self, threads: Iterable[int], reason: str, skip: Iterable[int] = ()) -> None:
+        """Give every traced thread (but `skip`) and the tracer their original CPUs; idempotent."""
+        if not self.active:
+            return
+        self.active = False
+        self.released_reason = reason
+        keep = set(skip)
+        for tid in list(threads):
+            if tid in keep:
+                continue
+            try:
+                os.sched_setaffinity(tid, self.original)
+            except OSError:  # gone, or it changed credentials (setuid): nothing more to do
+                pass
+        try:
+            os.sched_setaffinity(0, self.original)
+        except OSError:
+            pass
