@@ -252,6 +252,17 @@ class EventPipeline:
             self.done = True
         return not self.done
 
+    def hand_over(self) -> None:
+        """Another process runs this pipeline from now on (tracer.pipelined's consumer, forked with it): it
+        closes the writer and prints the last lines, so finish() does nothing here."""
+        self._finished = True
+
+    def take_stats(self, events: int, cpu_seconds: float) -> None:
+        """The figures of the process the pipeline was handed over to: its event count, and its CPU time
+        added to this process's own (what -v reports)."""
+        self.stats.events = events
+        self.stats.seconds = time.process_time() - self._started + cpu_seconds
+
     def finish(self) -> RunStats:
         """Close the writer, end the chisels, print the summary (idempotent)."""
         if self._finished:
@@ -486,6 +497,19 @@ class CaptureWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def hand_over(self) -> None:
+        """Another process writes this capture from now on (forked with this writer). This process's
+        descriptor is pointed at /dev/null and forgotten: nothing its copy holds (the buffered section, a
+        gzip trailer written when the objects are collected) can reach the file, and close() does nothing."""
+        if self._file is not None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._file.fileno())
+            finally:
+                os.close(devnull)
+        self._w = None
+        self._file = None
 
     def close(self) -> None:
         if self._w is not None and not self.started:

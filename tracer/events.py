@@ -122,30 +122,20 @@ class _Encoder:
             self._bounds = tuple(pairwise(accumulate(self._lens, initial=HEADER_SIZE + 2 * n)))
 
     def event(self, ts: int, tid: int, cpu: int, values: list[Any], prefill: bool) -> Event:
-        whole = self.whole
-        n = len(values)
-        if whole is not None and n == len(self._lens):
-            try:
-                evt = Event(whole.pack(ts, tid, self._total, self.code, n, *self._lens, *values), cpu, 0)
-            except struct.error:
-                pass
-            else:
-                evt._bounds = self._bounds
-                if prefill:
-                    for v in values:
-                        if type(v) is not int:
-                            break
-                    else:
-                        evt._vals = dict(enumerate(values))
-                return evt
-        if n != len(self._encs):
-            raise ValueError(f"{self.info.name}: {n} values for {len(self._encs)} params")
-        blobs = [enc(v) for enc, v in zip(self._encs, values)]
-        lens = [len(b) for b in blobs]
-        start = self._head.size
-        body = b"".join(blobs)
-        evt = Event(self._head.pack(ts, tid, start + len(body), self.code, n, *lens) + body, cpu, 0)
-        evt._bounds = tuple(pairwise(accumulate(lens, initial=start)))
+        raw = self._pack_whole(ts, tid, values)
+        if raw is not None:
+            evt = Event(raw, cpu, 0)
+            evt._bounds = self._bounds
+            if prefill:
+                for v in values:
+                    if type(v) is not int:
+                        break
+                else:
+                    evt._vals = dict(enumerate(values))
+            return evt
+        raw, lens = self._pack_params(ts, tid, values)
+        evt = Event(raw, cpu, 0)
+        evt._bounds = tuple(pairwise(accumulate(lens, initial=self._head.size)))
         if prefill:
             vals = {}
             for i, (check, v) in enumerate(zip(self._checks, values)):
@@ -165,7 +155,32 @@ class _Encoder:
         return evt
 
     def raw(self, ts: int, tid: int, values: list[Any]) -> bytes:
-        return self.event(ts, tid, 0, values, False).raw
+        """The event's bytes alone: what a pipelined live capture ships to its consumer process, which
+        builds the Event there (no Event here, nothing prefilled)."""
+        raw = self._pack_whole(ts, tid, values)
+        return raw if raw is not None else self._pack_params(ts, tid, values)[0]
+
+    def _pack_whole(self, ts: int, tid: int, values: list[Any]) -> bytes | None:
+        """Header, lengths and params in one struct.pack; None when the code or a value does not allow it."""
+        whole = self.whole
+        n = len(values)
+        if whole is None or n != len(self._lens):
+            return None
+        try:
+            return whole.pack(ts, tid, self._total, self.code, n, *self._lens, *values)
+        except struct.error:
+            return None
+
+    def _pack_params(self, ts: int, tid: int, values: list[Any]) -> tuple[bytes, list[int]]:
+        """The general path: each param through its own encoder. Returns the bytes and the param lengths."""
+        n = len(values)
+        if n != len(self._encs):
+            raise ValueError(f"{self.info.name}: {n} values for {len(self._encs)} params")
+        blobs = [enc(v) for enc, v in zip(self._encs, values)]
+        lens = [len(b) for b in blobs]
+        start = self._head.size
+        body = b"".join(blobs)
+        return self._head.pack(ts, tid, start + len(body), self.code, n, *lens) + body, lens
 
 
 def _param_encoder(param: Any) -> Callable[[Any], bytes]:
@@ -190,12 +205,17 @@ class EventBuilder:
       /proc/PID/status (only those args and proc.vm*/thread.vm* show them).
     * `prefill=True`: Events carry the values that decode back to themselves already decoded (for a
       consumer that reads every param, e.g. printing evt.args; useless work for -w alone).
+
+    Setting `ship` (a callable taking ts, cpu and the event's bytes) replaces emit for built events: no
+    Event is made, for a consumer in another process (tracer/pipelined.py).
     """
 
     def __init__(self, emit: Callable[[Any], None], snaplen: int = DEFAULT_SNAPLEN, build: bool = True,
                  wanted: Callable[[int], bool] | None = None, read_dev: bool = True,
                  read_vm: bool = True, prefill: bool = False) -> None:
         self.emit = emit
+        # ship(ts, cpu, raw), when set, takes built events instead of emit, as bytes (tracer.pipelined)
+        self.ship: Callable[[int, int, bytes], None] | None = None
         self.prefill = prefill
         self.snaplen = snaplen
         self.build = build
@@ -223,7 +243,11 @@ class EventBuilder:
             enc = self._encoders.get(code)
             if enc is None:
                 enc = self._encoders[code] = _Encoder(code)
-            self.emit(enc.event(ts, tid, cpu, values, self.prefill))
+            ship = self.ship
+            if ship is not None:
+                ship(ts, cpu, enc.raw(ts, tid, values))
+            else:
+                self.emit(enc.event(ts, tid, cpu, values, self.prefill))
         else:
             self.emit(Decoded(code, ts, tid, cpu, values, nr, ret))
 

@@ -9,7 +9,10 @@ The order matters and is what a user can rely on:
    their fds, so proc.pname and proc.aname resolve) and the Inspector is seeded with it, the system's users and groups
    and the interfaces; with -w the same state opens the capture (SHB, MI, IL, UL, one PL_V9, one
    FDL_V2 per thread), and threads created later come from clone/execve events;
-4. the engine runs; every event goes through the pipeline while its thread is stopped.
+4. the engine runs; every event goes through the pipeline while its thread is stopped, or, pipelined
+   (``pipelined=True``, what run_live picks for runs without chisels or packet capture; see
+   tracer/pipelined.py), is shipped to a consumer process forked at this point, which runs the pipeline
+   in parallel with the tracer.
 
 Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed) sdu detaches
 from every thread. An attached process just keeps running; a launched command keeps running untraced
@@ -18,7 +21,8 @@ SIGINT/SIGTERM/SIGHUP detach in attach mode (status 0) and are forwarded to the 
 mode (the engine does both). Any exception (a formatter bug, EPIPE on stdout) makes the engine detach
 every thread before it propagates, the one whose stop was being handled included, so no tracee is
 ever left in a ptrace-stop; in launch mode sdu then still reaps the command before reporting the error
-(a command running under the seccomp filter is killed, see tracer/engine.py).
+(a command running under the seccomp filter is killed, see tracer/engine.py). Pipelined, the consumer's
+end of the capture and its exceptions come back to the tracer and are handled here the same way.
 
 Pushdown (tracer/pushdown.py, ``for_capture``): a launched command stops only at the syscalls the
 filter can match or that keep the state it reads (seccomp-bpf); in both modes EventBuilder decodes only
@@ -30,6 +34,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
@@ -39,11 +44,13 @@ from sysdig_user.errors import SduError
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, FdList, MachineInfo, ProcEntry, ProcList
 from tracer.errors import TracerError
+from tracer.pipelined import ConsumerGone
 
 if TYPE_CHECKING:
     from sysdig_user.cli import CaptureWriter, EventPipeline
     from sysdig_user.state.inspector import Inspector
     from tracer.engine import Engine
+    from tracer.pipelined import Link, Result
     from tracer.pushdown import Settings
 
 DEFAULT_SNAPLEN = 80
@@ -129,12 +136,18 @@ class LiveCapture:
 
     def __init__(self, pipeline: EventPipeline, writer: CaptureWriter | None = None,
                  snaplen: int = DEFAULT_SNAPLEN, duration_s: int | None = None,
-                 pushdown: Settings | None = None, warn: Any = None) -> None:
+                 pushdown: Settings | None = None, warn: Any = None, pipelined: bool = False) -> None:
         """`pushdown`: what the capture may cut (tracer.pushdown.for_capture; None: nothing). Its
         seccomp syscall set applies to a launched command only: attach mode always uses full syscall
         stops (the engine cannot install a filter in a running process). `warn(text)`: the engine's
-        one-line seccomp fallback notice."""
+        one-line seccomp fallback notice. `pipelined`: run the pipeline in a consumer process
+        (tracer/pipelined.py; its ``wanted`` says when that is possible); if it cannot be forked, the
+        capture runs in this process."""
         self.pipeline = pipeline
+        self.pipelined = pipelined
+        self.link: Link | None = None  # the consumer process, once forked
+        self._notice = False  # the consumer signalled that its Result is ready
+        self._consumer_reported = False  # its end (error, or death without a Result) was dealt with
         self.pushdown = pushdown
         self.warn = warn
         self.writer = writer
@@ -158,12 +171,8 @@ class LiveCapture:
             self._serve_alarm()
         if self._stopping:
             return
-        if self.duration_ns is not None:
-            if self._first_ts is None:
-                self._first_ts = evt.ts
-            elif evt.ts - self._first_ts > self.duration_ns:
-                self.stop()
-                return
+        if self.duration_ns is not None and self._duration_over(evt.ts):
+            return
         net = self.net
         if net is None:
             self._feed(evt)
@@ -175,6 +184,28 @@ class LiveCapture:
                 return
         if self._feed(evt):
             net.after(evt, inspector)
+
+    def _ship(self, ts: int, cpu: int, raw: bytes) -> None:
+        """The builder's ship when pipelined: what _emit does, the consumer doing the pipeline's part."""
+        if self._alarm:
+            self._serve_alarm()
+        if self._stopping:
+            return
+        if self.duration_ns is not None and self._duration_over(ts):
+            return
+        try:
+            self.link.ship(ts, cpu, raw, self._arm)  # type: ignore[union-attr]
+        except ConsumerGone:
+            self._consumer_ended()
+
+    def _duration_over(self, ts: int) -> bool:
+        """-M by event time: True (and the capture stopped) once an event is past the duration."""
+        if self._first_ts is None:
+            self._first_ts = ts
+        elif ts - self._first_ts > self.duration_ns:  # type: ignore[operator]
+            self.stop()
+            return True
+        return False
 
     def _feed_packets(self) -> None:
         """The packets still queued once the tracer is done (the capture stops here)."""
@@ -194,26 +225,88 @@ class LiveCapture:
         return bool(more)
 
     def stop(self) -> None:
-        """End the capture now: finish the pipeline's output, then detach at the engine's next wake-up."""
+        """End the capture now: finish the pipeline's output, then detach at the engine's next wake-up.
+        Pipelined, the consumer finishes once it has read the last batch (its Result is read at the end)."""
         if self._stopping:
             return
         self._stopping = True
-        self.pipeline.finish()
+        if self.link is not None:
+            self.link.close()
+        else:
+            self.pipeline.finish()
         if self.engine is not None:
             self.engine.request_detach()
 
-    # ---- timers: chisel intervals and -M ----------------------------------------------------------
+    # ---- the consumer process (pipelined) ---------------------------------------------------------
+
+    def _start_consumer(self) -> None:
+        """Fork the consumer now that the state is seeded; from here on events are shipped to it."""
+        from tracer import pipelined
+
+        try:
+            place = self.engine.placement if self.engine is not None else None
+            cpus = place.other_cpus() if place is not None else None
+            self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus)
+        except OSError:
+            return  # no process to spare: the pipeline runs here, as single-process
+        self.builder.ship = self._ship
+
+    def _on_notice(self, sig: int, frame: FrameType | None) -> None:
+        """The consumer's signal: its pipeline ended the capture or failed (served like an alarm)."""
+        self._notice = True
+        self._on_alarm(sig, frame)
+
+    def _consumer_ended(self) -> None:
+        """The consumer is done before the tracer (its notice, or a broken pipe): detach as stop() does,
+        or raise its error here, from the engine's loop, as if the pipeline had raised in this process."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._consumer_reported = True
+        result = self.link.collect()  # type: ignore[union-attr]
+        if self.engine is not None:
+            self.engine.request_detach()
+        self._report_consumer(result)
+
+    def _end_consumer(self) -> None:
+        """At the end of the run: last batch out, wait for the consumer to exit, take its figures, and
+        report its end unless _consumer_ended already did."""
+        link = self.link
+        assert link is not None
+        link.close()
+        result = link.collect()
+        if result is not None:
+            self.pipeline.take_stats(result.events, result.cpu_seconds)
+        if not self._consumer_reported:
+            self._consumer_reported = True
+            self._report_consumer(result)
+
+    def _report_consumer(self, result: Result | None) -> None:
+        """Raise the consumer's error; warn if it exited without a Result (killed: output may be lost)."""
+        if result is None:
+            text = "sdu: the event processing process ended unexpectedly; output may be incomplete"
+            if self.warn is not None:
+                self.warn(text)
+            else:
+                print(text, file=sys.stderr, flush=True)
+            return
+        error = result.failure()
+        if error is not None:
+            raise error
+
+    # ---- timers: chisel intervals, -M and batches ---------------------------------------------------
     # sysdig's chisel intervals fire on event times, which live are wall-clock times; a kernel capture
     # sees events all the time, a traced command may not (a CPU-bound loop makes no syscall). So
-    # ITIMER_REAL is armed for the next chisel interval (or the -M deadline), and SIGALRM only sets a
-    # flag that the main thread serves at a safe point: before the next event, or when the signal
-    # interrupted the engine's wait4 (Engine.on_wake, no tracee held). An alarm that lands while an
-    # event is processed re-fires every few ms until served. Tracees never see it (sdu's own signal,
-    # and itimers are not inherited).
+    # ITIMER_REAL is armed for the next chisel interval, the -M deadline or, pipelined, the deadline of
+    # the batch being filled (whichever comes first), and SIGALRM only sets a flag that the main thread
+    # serves at a safe point: before the next event, or when the signal interrupted the engine's wait4
+    # (Engine.on_wake, no tracee held). An alarm that lands while an event is processed re-fires every
+    # few ms until served. Tracees never see it (sdu's own signal, and itimers are not inherited). The
+    # consumer's notice (tracer/pipelined.py) is served the same way.
 
     def _on_alarm(self, _sig: int, _frame: FrameType | None) -> None:
         self._alarm = True
-        if self._timer_on:
+        if self._timer_on and not self._stopping:
             signal.setitimer(signal.ITIMER_REAL, _ALARM_RETRY_S)
 
     def _on_wake(self) -> None:
@@ -221,10 +314,21 @@ class LiveCapture:
             self._serve_alarm()
 
     def _serve_alarm(self) -> None:
-        """The -M deadline, then the chisels' interval ticks at the wall-clock time, then re-arm."""
+        """The consumer's notice, the batch, the -M deadline, then the chisels' interval ticks at the
+        wall-clock time, then re-arm."""
         self._alarm = False
         if self._stopping:
             return
+        link = self.link
+        if link is not None:
+            if self._notice:
+                self._consumer_ended()
+                return
+            try:
+                link.flush()
+            except ConsumerGone:
+                self._consumer_ended()
+                return
         if self._stop_at is not None and time.monotonic_ns() >= self._stop_at:
             self.stop()
             return
@@ -241,18 +345,19 @@ class LiveCapture:
         self._arm()
 
     def _arm(self) -> None:
-        """ITIMER_REAL for the earliest of the -M deadline and the next chisel interval."""
+        """ITIMER_REAL for the earliest of the -M deadline, the next chisel interval and the batch's
+        deadline; off when there is none."""
         if not self._timer_on or self._stopping:
             return
         delays: list[int] = []
         if self._stop_at is not None:
             delays.append(self._stop_at - time.monotonic_ns())
         chisels = self.pipeline.chisels
-        due = chisels.next_deadline() if chisels is not None else None
-        if due is not None:
-            delays.append(due - time.time_ns())
-        if delays:
-            signal.setitimer(signal.ITIMER_REAL, max(min(delays) / 1e9, 0.001))
+        for due in (chisels.next_deadline() if chisels is not None else None,
+                    self.link.deadline() if self.link is not None else None):
+            if due is not None:
+                delays.append(due - time.time_ns())
+        signal.setitimer(signal.ITIMER_REAL, max(min(delays) / 1e9, 0.001) if delays else 0)
 
     def _on_early_signal(self, sig: int, _frame: FrameType | None) -> None:
         """SIGINT/SIGTERM/SIGHUP between launch/attach and the engine's loop: handled once it runs."""
@@ -293,6 +398,8 @@ class LiveCapture:
             try:
                 self._seed(roots, launched)
                 self.pipeline.start()
+                if self.pipelined:
+                    self._start_consumer()
             except BaseException:
                 self._abandon(engine, launched)
                 self.pipeline.finish()
@@ -321,12 +428,15 @@ class LiveCapture:
                 signal.signal(signal.SIGALRM, old_alarm)
             if self.net is not None:
                 self.net.close()
-            self.pipeline.finish()
+            if self.link is not None:
+                self._end_consumer()
+            self.pipeline.finish()  # pipelined: nothing (handed over)
         return status
 
     def _start_timer(self) -> Any:
         chisels = self.pipeline.chisels
-        if self.duration_ns is None and (chisels is None or chisels.next_deadline() is None):
+        if self.duration_ns is None and (chisels is None or chisels.next_deadline() is None) \
+                and self.link is None:
             return None
         try:
             old = signal.signal(signal.SIGALRM, self._on_alarm)
@@ -451,18 +561,20 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
     writer = make_writer(opts) if opts.write else None
     capture = LiveCapture(pipeline, writer, snaplen, duration)
     from netcap.stream import open_stream
+    from tracer import pipelined
 
     try:
         capture.net = open_stream(opts, snaplen, env.stderr)  # None without --net/--iface/--pcap or CAP_NET_RAW
         capture.pushdown = pushdown_settings(opts, pipeline, env, capture.net is not None)
         capture.warn = _warner(env)
         capture.colocate = not opts.no_colocate
+        capture.pipelined = pipelined.wanted(env, pipeline, capture.net)
         status = capture.run(command=opts.command, pids=opts.pids)
     finally:
         if capture.net is not None:
             capture.net.close()
         if writer is not None:
-            writer.close()
+            writer.close()  # pipelined: nothing, the consumer closed it (CaptureWriter.hand_over)
     stats = pipeline.stats
     stats.status = status
     if capture.net is not None:

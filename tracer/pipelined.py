@@ -1,0 +1,344 @@
+"""Pipelined live capture: the tracer ships events to a consumer process that runs the EventPipeline.
+
+Why. Live, the tracee waits while sdu handles its stop. Single-process, that is ptrace and wait4, the
+decoders and the scap encoding, then the EventPipeline (state, filter, formatter, -w, -S): about a third
+of the wall time each. The pipeline needs nothing from the stopped tracee, so it runs in a second
+process, in parallel: the tracer stops, decodes, encodes and ships bytes, and the consumer builds the
+Events, keeps the state and prints. The output is the single-process output, byte for byte: same
+lines in the same order, same -w files, same -S/-v lines after the output, same errors and status.
+
+Which runs (``wanted``). Runs without chisels and without packet capture, whose stdout and stderr are
+real files, from the main thread, unless SDU_SINGLE_PROCESS=1 (which keeps tracer/live.py's one
+process). Chisels stay single-process: their interval ticks fire on SIGALRM in the tracer and
+topprocs_cpu reads the engine's threads. So does packet capture: packets are merged with syscall events
+by timestamp and attributed through the tracer's Inspector before the event that follows them.
+
+Processes. The consumer is forked once the state is seeded (LiveCapture._seed), so it inherits the
+seeded Inspector, the pipeline and the -w writer with its section; stdout and stderr are flushed first.
+It is double-forked (the middle process exits at once and is reaped here) so that it is not a child
+of the tracer, whose engine reaps every child with wait4(-1, __WALL). From then on the tracer never
+finishes the pipeline and never writes the capture: EventPipeline.hand_over and CaptureWriter.hand_over
+make both no-ops there, the writer's descriptor pointing at /dev/null so that nothing the tracer's copy
+holds (the buffered section, a gzip trailer written when it is collected) can reach the file.
+
+Wire. A data pipe carries frames ``cpu (u16 LE) + the event's scap bytes`` (its header holds its
+length); a done pipe carries one pickled Result back (the consumer's event count and CPU time, whether
+its pipeline ended the capture, the exception it failed with) and then EOF, when the consumer exits.
+
+Batching (LiveCapture._ship, Link.ship). Per event the tracer appends one frame to a bytearray and
+writes the batch when it holds BATCH_BYTES, when the event is BATCH_NS after the batch's first, and at
+the end. When a batch starts, ITIMER_REAL is armed for its deadline (sharing the timer with -M: the
+earliest deadline wins), so that a tracee going idle does not hold events back: the SIGALRM
+interrupts the engine's wait4 and Engine.on_wake flushes. An interactive user waits at most BATCH_NS.
+
+Stopping. The consumer ends the capture early when its pipeline says so (-n reached) or fails (EPIPE on
+stdout, a -w error, a formatter bug): it finishes the pipeline as LiveCapture.stop would (output
+flushed, writer closed, summary printed), writes its Result, sends SIGUSR1 to the tracer and exits. The
+tracer serves the signal (or the EPIPE of its next write) like an alarm: a stop detaches as
+LiveCapture.stop does (attach mode: the processes run on; launch mode: the command runs on untraced and
+sdu returns its status); an error is raised there, from the engine's loop, so that everything happens
+as when the pipeline raised in-process. A consumer that died without a Result (killed) is a stop with
+a warning. -M and the decoders' error count stay in the tracer, which sees every event.
+
+Signals. SIGINT, SIGTERM, SIGHUP (and SIGQUIT) are the tracer's, as in tracer/engine.py; the consumer
+ignores them (a terminal's ^C reaches it too) and drains its pipe to EOF, then finishes. If the tracer
+dies, the consumer sees EOF and exits the same way.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, NoReturn
+
+from sysdig_user.event import Event
+
+BATCH_BYTES = 32 * 1024  # a few hundred typical events
+BATCH_NS = 20_000_000  # the most an event waits in the tracer
+PIPE_SIZE = 1 << 20  # the data pipe's capacity, if the system allows it (F_SETPIPE_SZ)
+NOTICE_SIGNAL = signal.SIGUSR1  # consumer -> tracer: "my Result is ready, I am exiting"
+_F_SETPIPE_SZ = 1031
+_READ_SIZE = 1 << 20
+_FRAME = struct.Struct("<H16xI")  # cpu, then the event header (ts u64, tid i64) up to its length u32
+_FRAME_HEAD = _FRAME.size
+_CPU = tuple(struct.pack("<H", cpu) for cpu in range(1024))
+_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+@dataclass
+class Result:
+    """What the consumer reports back when it is done."""
+
+    events: int  # events that passed the filter (the pipeline's stats.events)
+    cpu_seconds: float  # the consumer process's CPU time
+    stopped: bool = False  # its pipeline ended the capture before the tracer did (-n reached)
+    error: BaseException | None = None  # what it failed with (see failure())
+
+    def failure(self) -> BaseException | None:
+        """The consumer's exception, to raise in the tracer."""
+        err = self.error
+        return err.rebuild() if isinstance(err, RelayedError) else err
+
+
+class ConsumerGone(Exception):
+    """The data pipe is broken: the consumer has exited (its Result, if any, is on the done pipe)."""
+
+
+def wanted(env: Any, pipeline: Any, net: Any) -> bool:
+    """True when this live run can use a consumer process (see the module docstring)."""
+    if env.environ.get("SDU_SINGLE_PROCESS") == "1":
+        return False
+    if pipeline.chisels is not None or net is not None:
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False  # signal handlers (SIGALRM, NOTICE_SIGNAL) can only be set from the main thread
+    return _has_fd(env.stdout) and _has_fd(env.stderr)
+
+
+def _has_fd(stream: Any) -> bool:
+    """A stream the consumer can write to as the tracer would: an OS file (not an in-memory buffer)."""
+    try:
+        stream.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    return True
+
+
+class Link:
+    """The tracer's end: the batch being filled and the two pipes to the consumer."""
+
+    __slots__ = ("_data", "_done", "_old_handler", "buf", "first_ts", "result")
+
+    def __init__(self, data_fd: int, done_fd: int, old_handler: Any) -> None:
+        self._data = data_fd
+        self._done = done_fd
+        self._old_handler = old_handler
+        self.buf = bytearray()
+        self.first_ts = 0  # ts of the batch's first event
+        self.result: Result | None = None  # set by collect()
+
+    def ship(self, ts: int, cpu: int, raw: bytes, on_batch: Callable[[], None]) -> None:
+        """Queue one event; `on_batch()` when it starts a batch (arms the flush timer). Raises ConsumerGone."""
+        buf = self.buf
+        first = not buf
+        if first:
+            self.first_ts = ts
+        try:
+            buf += _CPU[cpu]
+        except IndexError:
+            buf += struct.pack("<H", cpu)
+        buf += raw
+        if len(buf) >= BATCH_BYTES or ts - self.first_ts >= BATCH_NS:
+            self.flush()
+        elif first:
+            on_batch()
+
+    def deadline(self) -> int | None:
+        """When the current batch must be written (CLOCK_REALTIME ns, the events' clock); None if empty."""
+        return self.first_ts + BATCH_NS if self.buf else None
+
+    def flush(self) -> None:
+        """Write the batch. Raises ConsumerGone once the consumer has closed its end."""
+        buf = self.buf
+        if not buf or self._data < 0:
+            buf.clear()
+            return
+        try:
+            done = os.write(self._data, buf)
+            if done < len(buf):  # a signal interrupted a write larger than the pipe's free space
+                with memoryview(buf) as view:
+                    while done < len(view):
+                        done += os.write(self._data, view[done:])
+        except BrokenPipeError:
+            raise ConsumerGone from None
+        finally:
+            buf.clear()
+
+    def close(self) -> None:
+        """Write what is left and close the data pipe: the consumer finishes once it has read it all."""
+        if self._data < 0:
+            return
+        try:
+            self.flush()
+        except ConsumerGone:
+            pass
+        finally:
+            os.close(self._data)
+            self._data = -1
+
+    def collect(self) -> Result | None:
+        """The consumer's Result (None if it died without one), read up to EOF: it has exited then."""
+        if self._done >= 0:
+            chunks = []
+            while chunk := os.read(self._done, 65536):
+                chunks.append(chunk)
+            os.close(self._done)
+            self._done = -1
+            signal.signal(NOTICE_SIGNAL, self._old_handler)  # no notice can come any more
+            data = b"".join(chunks)
+            self.result = pickle.loads(data) if data else None
+        return self.result
+
+
+def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None], None],
+          cpus: frozenset[int] | None = None) -> Link:
+    """Fork the consumer (double fork) and hand it the pipeline and the writer; OSError if it cannot.
+    `cpus`: where the consumer runs (None: where the tracer runs now)."""
+    data_r, data_w = os.pipe()
+    done_r, done_w = os.pipe()
+    try:
+        _grow(data_w)
+        _flush_all(pipeline)
+        old = signal.signal(NOTICE_SIGNAL, on_notice)  # before the fork: a notice may come at any time
+        tracer = os.getpid()
+        try:
+            middle = os.fork()
+        except OSError:
+            signal.signal(NOTICE_SIGNAL, old)
+            raise
+        if middle == 0:  # pragma: no cover - runs in the forked processes
+            try:
+                if os.fork() == 0:
+                    os.close(data_w)
+                    os.close(done_r)
+                    _consumer(pipeline, writer, data_r, done_w, tracer, cpus)
+            finally:
+                os._exit(0)
+        os.waitpid(middle, 0)
+    except BaseException:
+        for fd in (data_r, data_w, done_r, done_w):
+            os.close(fd)
+        raise
+    os.close(data_r)
+    os.close(done_w)
+    pipeline.hand_over()
+    if writer is not None:
+        writer.hand_over()
+    return Link(data_w, done_r, old)
+
+
+def _grow(fd: int) -> None:
+    """A bigger data pipe lets the tracer run ahead of a consumer busy with a slow event or a slow stdout."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass  # over /proc/sys/fs/pipe-max-size: the default capacity works, with more hand-offs
+
+
+def _flush_all(pipeline: Any) -> None:
+    """Before the fork: nothing buffered may be inherited by both processes (it would be written twice).
+    In the consumer, before it exits (os._exit flushes nothing); a failure here is already reported."""
+    for stream in (pipeline.out, pipeline.env.stderr, sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+# ---- the consumer process -----------------------------------------------------------------------
+
+
+def _place_consumer(cpus: frozenset[int] | None) -> None:
+    """The consumer's first act: leave the CPU the tracer shares with a co-located command
+    (tracer/placement.py, `Placement.other_cpus`), so the state engine and the formatter run beside the
+    tracing instead of queueing with it. None keeps the affinity inherited from the tracer."""
+    if cpus:
+        try:
+            os.sched_setaffinity(0, cpus)
+        except OSError:
+            pass
+
+
+def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: int,
+              cpus: frozenset[int] | None) -> NoReturn:
+    """The consumer process's whole life: events in until EOF or the pipeline's end, Result out, exit."""
+    for sig in _IGNORED:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(NOTICE_SIGNAL, signal.SIG_DFL)
+    try:
+        _place_consumer(cpus)
+        result = _consume(pipeline, writer, data_fd)
+        _flush_all(pipeline)
+        _send(done_fd, result)
+        if result.stopped or result.error is not None:
+            os.kill(tracer, NOTICE_SIGNAL)
+    except BaseException:  # noqa: BLE001, S110 - the tracer sees no Result and stops; it must not hang
+        pass
+    os._exit(0)
+
+
+def _consume(pipeline: Any, writer: Any, data_fd: int) -> Result:
+    """Feed the pipeline, then finish it and the writer as LiveCapture.run and run_live would."""
+    stopped = False
+    error: BaseException | None = None
+    try:
+        try:
+            stopped = not _feed(data_fd, pipeline.on_event)
+        finally:
+            try:
+                pipeline.finish()
+            finally:
+                if writer is not None:
+                    writer.close()
+    except Exception as exc:  # noqa: BLE001 - relayed to the tracer, which reports it as it would have
+        error = exc
+    return Result(pipeline.stats.events, time.process_time(), stopped, error)
+
+
+def _feed(fd: int, on_event: Callable[[Event], bool]) -> bool:
+    """Every event of the data pipe through on_event; False as soon as it returns False, True at EOF."""
+    rest = b""
+    unpack = _FRAME.unpack_from
+    while chunk := os.read(fd, _READ_SIZE):
+        data = rest + chunk if rest else chunk
+        pos, end = 0, len(data)
+        while end - pos >= _FRAME_HEAD:
+            cpu, size = unpack(data, pos)
+            stop = pos + 2 + size
+            if stop > end:
+                break
+            if not on_event(Event(data[pos + 2:stop], cpu, 0)):
+                return False
+            pos = stop
+        rest = data[pos:]
+    return True
+
+
+def _send(fd: int, result: Result) -> None:
+    """The Result, pickled; an error pickle cannot carry is sent as its class name and message."""
+    err = result.error
+    if err is not None:
+        note = getattr(err, "add_note", None)
+        if note is not None:  # shown with SDU_DEBUG=1, where the tracer re-raises it with a traceback
+            note("raised in sdu's consumer process:\n" + "".join(traceback.format_exception(err)))
+        try:
+            pickle.loads(pickle.dumps(err))
+        except Exception:  # noqa: BLE001 - any failure: send what the user would have seen
+            result.error = RelayedError(type(err).__name__, str(err))
+    data = pickle.dumps(result)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class RelayedError(Exception):
+    """A consumer error that does not pickle: rebuilt in the tracer (``rebuild``) under its own class name,
+    so sdu's "internal error: NAME: MESSAGE" line reads as it would have."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(name, message)
+        self.name = name
+        self.message = message
+
+    def rebuild(self) -> Exception:
+        return type(self.name, (Exception,), {})(self.message)
