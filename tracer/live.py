@@ -579,6 +579,9 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
     stats.status = status
     if capture.net is not None:
         capture.net.report(opts, out, env.stderr)
+    place = capture.engine.placement if capture.engine is not None else None
+    if place is not None and opts.verbose:  # tracer/placement.py: where the command ran, and until when
+        env.stderr.write(f"sdu: the command shared CPU {place.cpu} with sdu until {place.released_reason}\n")
     if capture.builder is not None and capture.builder.errors and opts.verbose:
         env.stderr.write(f"sdu: {capture.builder.errors} decoder errors, last: {capture.builder.last_error}\n")
     return stats
