@@ -285,18 +285,27 @@ class Engine:
 
     def _loop(self) -> None:
         wait = ptrace.wait
-        resume = ptrace.resume
         now = time.time_ns
         getcpu = _sched_getcpu
         sink = self.sink
         threads = self.threads
         info = ptrace.syscall_info
         stats = self.stats
-        cont = ptrace.cont
+        # The hot path calls ptrace directly (ptrace.syscall_info, resume and cont, inlined): a Python
+        # call and a result tuple less per request. syscall_info is called only to raise what a failed
+        # request means (the thread is gone, or the kernel lacks the request).
+        call_ptrace = ptrace._ptrace_fast
+        get_info, info_size, info_buf = ptrace.PTRACE_GET_SYSCALL_INFO, ptrace._INFO_SIZE, ptrace._info_buf
+        info_op, info_u64, info_s64 = ptrace._info_op, ptrace._info_u64, ptrace._info_s64
+        unpack_args = ptrace._unpack_args
+        do_syscall, do_cont = ptrace.PTRACE_SYSCALL, ptrace.PTRACE_CONT
         syscall_stop = ptrace.SYSCALL_STOP_SIG
         seccomp_stop = ptrace.SECCOMP_STOP
         held = self._held
         place = self.placement
+        # While co-located the tracer is pinned to one CPU: sched_getcpu could only return it.
+        place_cpu = place.cpu if place is not None and place.cpu is not None else -1
+        use_info = self._use_info
         while threads and not self._detach_requested:
             tid, status, err = wait(-1, 0)
             if tid < 0:
@@ -307,47 +316,48 @@ class Engine:
                 break  # ECHILD: nothing left
             stats.stops += 1
             ts = now()
-            cpu = getcpu()
+            cpu = place_cpu if place is not None and place.active else getcpu()
             th = threads.get(tid)
             sig8 = status >> 8
             if (status & 0xFF) == 0x7F and (sig8 == syscall_stop or sig8 == seccomp_stop) and th is not None:
                 # Syscall or seccomp stop: the hot path.
                 held[tid] = 0
                 try:
-                    if self._use_info:
-                        op, nr, val = info(tid)
+                    if use_info:
+                        if call_ptrace(get_info, tid, info_size, info_buf) == -1:
+                            info(tid)  # raises ProcessGone or SyscallInfoUnsupported
+                        op = info_op[0]
                         if op == 2:
                             if th.in_syscall:
+                                ret = info_s64[3]
                                 th.in_syscall = False
                                 if not th.quiet:
-                                    sink.syscall_exit(th, ts, cpu, th.nr, val)  # type: ignore[arg-type]
+                                    sink.syscall_exit(th, ts, cpu, th.nr, ret)
                                 else:
-                                    self._quiet_exit(th, val)  # type: ignore[arg-type]
+                                    self._quiet_exit(th, ret)
                                 if place is not None and place.active:
-                                    place.on_exit(tid, th, threads, th.nr, val, ts)  # type: ignore[arg-type]
+                                    place.on_exit(tid, th, threads, th.nr, ret, ts)
                         elif op == 1 or (op == 3 and not th.in_syscall):
                             # A seccomp stop of a thread already in the syscall (it was resumed with
                             # PTRACE_SYSCALL, so its enter-stop came first) is not a new syscall.
-                            th.nr = nr
-                            th.args = val  # type: ignore[assignment]
+                            th.nr = nr = info_u64[3]
+                            th.args = args = unpack_args(info_buf, 32)
                             th.in_syscall = True
                             stats.syscalls += 1
                             if th.quiet:
                                 self._wake_at_exec(th, nr)
                             if not th.quiet:
-                                sink.syscall_enter(th, ts, cpu, nr, val)  # type: ignore[arg-type]
+                                sink.syscall_enter(th, ts, cpu, nr, args)
                     else:
                         self._syscall_stop_regs(th, ts, cpu)
                 except ptrace.SyscallInfoUnsupported:
-                    self._use_info = False
+                    self._use_info = use_info = False
                     self._syscall_stop_regs(th, ts, cpu)
                 except ProcessGone:
                     del held[tid]
                     continue
-                if th.seccomp and not th.in_syscall:
-                    cont(tid, 0)
-                else:
-                    resume(tid, 0)
+                # (an error means the thread is gone: its exit is the next thing wait4 reports)
+                call_ptrace(do_cont if th.seccomp and not th.in_syscall else do_syscall, tid, 0, 0)
                 del held[tid]
                 continue
             self._other_stop(tid, th, status, ts, cpu)

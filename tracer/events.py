@@ -51,6 +51,15 @@ class Decoded:
     ret: int | None = None  # the raw return value on syscall exits (generic exits do not carry it)
 
 
+_Packer = Callable[[int, int, list[Any]], bytes]
+_Route = tuple[int, int, Callable[[Call], list[Any]], Callable[[Call], list[Any]], _Packer, _Packer, Decoder]
+
+
+def _unwanted(ts: int, tid: int, values: list[Any]) -> bytes:
+    """The packer of an unwanted code (-1 in a route), which is never decoded nor packed."""
+    raise AssertionError("an unwanted event was packed")
+
+
 def _route(nr: int) -> tuple[int, int, Decoder]:
     """(enter code, exit code, decoder) for native syscall nr."""
     route = ROUTES.get(nr)
@@ -87,7 +96,7 @@ class _Encoder:
     for string params, bytes for BYTEBUF) in its decoded-value cache, so nothing decodes them again.
     """
 
-    __slots__ = ("_bounds", "_checks", "_encs", "_head", "_lens", "_total", "code", "info", "whole")
+    __slots__ = ("_bounds", "_checks", "_encs", "_head", "_lens", "_total", "code", "info", "pack", "whole")
 
     def __init__(self, code: int) -> None:
         self.code = code
@@ -120,6 +129,8 @@ class _Encoder:
             self._lens = tuple(struct.calcsize("<" + f[1:]) for f in fmts)  # type: ignore[index]
             self._total = self.whole.size
             self._bounds = tuple(pairwise(accumulate(self._lens, initial=HEADER_SIZE + 2 * n)))
+        # pack(ts, tid, values) -> the event's bytes: `raw`, specialised for this code (_compile_packer)
+        self.pack: _Packer = _compile_packer(self, fmts, large)
 
     def event(self, ts: int, tid: int, cpu: int, values: list[Any], prefill: bool) -> Event:
         raw = self._pack_whole(ts, tid, values)
@@ -156,9 +167,13 @@ class _Encoder:
 
     def raw(self, ts: int, tid: int, values: list[Any]) -> bytes:
         """The event's bytes alone: what a pipelined live capture ships to its consumer process, which
-        builds the Event there (no Event here, nothing prefilled)."""
+        builds the Event there (no Event here, nothing prefilled). Same bytes as `pack`."""
         raw = self._pack_whole(ts, tid, values)
         return raw if raw is not None else self._pack_params(ts, tid, values)[0]
+
+    def _raw_general(self, ts: int, tid: int, values: list[Any]) -> bytes:
+        """`pack`'s fallback: the general path alone (values its struct cannot take as they are)."""
+        return self._pack_params(ts, tid, values)[0]
 
     def _pack_whole(self, ts: int, tid: int, values: list[Any]) -> bytes | None:
         """Header, lengths and params in one struct.pack; None when the code or a value does not allow it."""
@@ -181,6 +196,86 @@ class _Encoder:
         start = self._head.size
         body = b"".join(blobs)
         return self._head.pack(ts, tid, start + len(body), self.code, n, *lens) + body, lens
+
+
+def _compile_packer(enc: _Encoder, fmts: list[str | None], large: bool) -> _Packer:
+    """A function (ts, tid, values) -> bytes made for one event code: what `_Encoder.raw` returns, in
+    one call with no per-param loop, list or partial. Per code, the params before the first
+    variable-size one are packed with the header and the length array by one struct, and each further
+    run of fixed-size params by one struct; strings and buffers are encoded inline (as
+    sysdig_user.params.encode_str and encode do); other params go through their encoder. A value one
+    of these structs refuses (a negative value for an unsigned param, which the driver stores modulo
+    its width), a string param holding neither str, bytes nor None, a wrong number of values: all take
+    the general path (`_raw_general`), which encodes them, or raises, as before."""
+    params = enc.info.params
+    n = len(params)
+    lenfmt = "I" if large else "H"
+    consts: dict[str, Any] = {"slow": enc._raw_general}
+    names = [f"v{i}" for i in range(n)]
+    body: list[str] = []
+    pieces: list[str] = []  # expressions concatenated after the first struct's
+    lens: list[str] = []
+    fixed_size = HEADER.size + struct.calcsize("<" + lenfmt * n)
+    first_fmt = HEADER.format + lenfmt * n
+    first_args: list[str] = []
+    run_fmt = ""  # fixed-size params after the first variable one, not yet packed
+    run_args: list[str] = []
+    in_first = True
+
+    def close_run() -> None:
+        nonlocal run_fmt, run_args
+        if run_args:
+            name = f"S{len(consts)}"
+            consts[name] = struct.Struct("<" + run_fmt).pack
+            pieces.append(f"{name}({', '.join(run_args)})")
+        run_fmt, run_args = "", []
+
+    for i, (p, f) in enumerate(zip(params, fmts)):
+        v = names[i]
+        if f is not None and p.type is not PT.DOUBLE:
+            size = struct.calcsize(f)
+            fixed_size += size
+            lens.append(str(size))
+            if in_first:
+                first_fmt += f[1:]
+                first_args.append(v)
+            else:
+                run_fmt += f[1:]
+                run_args.append(v)
+            continue
+        in_first = False
+        close_run()
+        b = f"b{i}"
+        if p.type in param_codec.STRING_TYPES:
+            body += [f"if {v}.__class__ is str:",
+                     f"    {b} = {v}.encode('utf-8', 'surrogateescape') + b'\\0'",
+                     f"elif {v} is None:",
+                     f"    {b} = b'(NULL)\\0'",
+                     "else:",
+                     f"    {b} = {v} + b'\\0'"]
+        elif p.type is PT.BYTEBUF:
+            body.append(f"{b} = {v} if {v}.__class__ is bytes else bytes({v})")
+        else:
+            consts[f"E{i}"] = enc._encs[i]
+            body.append(f"{b} = E{i}({v})")
+        body.append(f"n{i} = len({b})")
+        lens.append(f"n{i}")
+        pieces.append(b)
+    close_run()
+    consts["S0"] = struct.Struct(first_fmt).pack
+    total = " + ".join([str(fixed_size)] + [x for x in lens if not x.isdigit()])
+    head = f"S0(ts, tid, {total}, {enc.code}, {n}{''.join(', ' + x for x in lens + first_args)})"
+    src = ["def pack(ts, tid, values):", "    try:"]
+    if n:
+        src.append(f"        {', '.join(names)}, = values")
+    else:
+        src.append("        if values:")
+        src.append("            return slow(ts, tid, values)")
+    src += ["        " + line for line in body]
+    src.append("        return " + " + ".join([head, *pieces]))
+    src += ["    except Exception:", "        return slow(ts, tid, values)"]
+    exec("\n".join(src), consts)  # noqa: S102 - source built above from the event table only
+    return consts["pack"]  # type: ignore[no-any-return]
 
 
 def _param_encoder(param: Any) -> Callable[[Any], bytes]:
@@ -224,8 +319,9 @@ class EventBuilder:
         self.read_vm = read_vm
         self.errors = 0
         self.last_error: str = ""
-        # nr -> (enter code or -1 if unwanted, exit code or -1, decoder)
-        self._routes: dict[int, tuple[int, int, Decoder]] = {}
+        # nr -> (enter code or -1 if unwanted, exit code or -1, on_enter, on_exit, enter packer, exit
+        # packer, decoder)
+        self._routes: dict[int, _Route] = {}
         self._encoders: dict[int, _Encoder] = {}
         self._wanted_codes: dict[int, bool] = {}
 
@@ -245,29 +341,32 @@ class EventBuilder:
                 enc = self._encoders[code] = _Encoder(code)
             ship = self.ship
             if ship is not None:
-                ship(ts, cpu, enc.raw(ts, tid, values))
+                ship(ts, cpu, enc.pack(ts, tid, values))
             else:
                 self.emit(enc.event(ts, tid, cpu, values, self.prefill))
         else:
             self.emit(Decoded(code, ts, tid, cpu, values, nr, ret))
 
-    def _decode(self, fn: Callable[[Call], list[Any]], call: Call) -> list[Any] | None:
-        try:
-            return fn(call)
-        except ProcessGone:
-            return None
-        except Exception as exc:  # noqa: BLE001 - a decoder bug must not take the tracer (and tracees) down
-            self.errors += 1
-            self.last_error = f"{TABLE.get(call.nr)}: {exc!r}"
-            return None
-
     def _get_route(self, nr: int) -> tuple[int, int, Decoder]:
         r = self._routes.get(nr)
         if r is None:
-            enter, exit_, dec = _route(nr)
-            r = self._routes[nr] = (enter if self._is_wanted(enter) else -1,
-                                    exit_ if self._is_wanted(exit_) else -1, dec)
+            r = self._new_route(nr)
+        return r[0], r[1], r[6]
+
+    def _new_route(self, nr: int) -> _Route:
+        enter, exit_, dec = _route(nr)
+        enter = enter if self._is_wanted(enter) else -1
+        exit_ = exit_ if self._is_wanted(exit_) else -1
+        r = self._routes[nr] = (enter, exit_, dec.on_enter, dec.on_exit,
+                                self._encoder(enter).pack if enter >= 0 else _unwanted,
+                                self._encoder(exit_).pack if exit_ >= 0 else _unwanted, dec)
         return r
+
+    def _encoder(self, code: int) -> _Encoder:
+        enc = self._encoders.get(code)
+        if enc is None:
+            enc = self._encoders[code] = _Encoder(code)
+        return enc
 
     def _call(self, th: Thread, nr: int, args: tuple[int, ...], ret: int) -> Call:
         """The thread's Call, reused from stop to stop (one allocation per thread, not per stop)."""
@@ -283,25 +382,75 @@ class EventBuilder:
             c.ret = ret
         return c  # type: ignore[no-any-return]
 
+    def _failed(self, call: Call, exc: Exception) -> None:
+        self.errors += 1
+        self.last_error = f"{TABLE.get(call.nr)}: {exc!r}"
+
     # ---- Sink protocol ------------------------------------------------------------------------------
+    # syscall_enter and syscall_exit run at every stop: _call, _decode and _out are inlined in them (one
+    # Python call each instead of four), and shipped events go through their code's compiled packer.
 
     def syscall_enter(self, th: Thread, ts: int, cpu: int, nr: int, args: tuple[int, ...]) -> None:
-        enter, _exit, dec = self._get_route(nr)
+        r = self._routes.get(nr)
+        if r is None:
+            r = self._new_route(nr)
         th.slot.clear()
+        enter = r[0]
         if enter < 0:
             return
-        vals = self._decode(dec.on_enter, self._call(th, nr, args, 0))
-        if vals is not None:
+        c = th.call
+        if c is None:
+            c = self._call(th, nr, args, 0)
+        else:
+            c.tid = th.tid  # a non-leader's exec moves it to the leader's tid
+            c.pid = th.pid
+            c.nr = nr
+            c.args = args
+            c.ret = 0
+        try:
+            vals = r[2](c)
+        except ProcessGone:
+            return
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not take the tracer (and tracees) down
+            self._failed(c, exc)
+            return
+        ship = self.ship
+        if ship is not None and self.build:
+            ship(ts, cpu, r[4](ts, th.tid, vals))
+        else:
             self._out(enter, ts, th.tid, cpu, vals, nr)
 
     def syscall_exit(self, th: Thread, ts: int, cpu: int, nr: int, ret: int) -> None:
-        _enter, exit_, dec = self._get_route(nr)
+        r = self._routes.get(nr)
+        if r is None:
+            r = self._new_route(nr)
+        exit_ = r[1]
         if exit_ < 0:
             th.slot.clear()
             return
-        vals = self._decode(dec.on_exit, self._call(th, nr, th.args, ret))
+        c = th.call
+        if c is None:
+            c = self._call(th, nr, th.args, ret)
+        else:
+            c.tid = th.tid
+            c.pid = th.pid
+            c.nr = nr
+            c.args = th.args
+            c.ret = ret
+        try:
+            vals = r[3](c)
+        except ProcessGone:
+            th.slot.clear()
+            return
+        except Exception as exc:  # noqa: BLE001 - same reason as in syscall_enter
+            self._failed(c, exc)
+            th.slot.clear()
+            return
         th.slot.clear()
-        if vals is not None:
+        ship = self.ship
+        if ship is not None and self.build:
+            ship(ts, cpu, r[5](ts, th.tid, vals))
+        else:
             self._out(exit_, ts, th.tid, cpu, vals, nr, ret)
 
     def clone(self, parent: Thread, child: Thread, flags: int, ts: int, cpu: int) -> None:
@@ -311,7 +460,7 @@ class EventBuilder:
             return
         try:
             vals = clone_values(0, child.tid, child.pid, flags)
-        except Exception as exc:  # noqa: BLE001 - same reason as in _decode
+        except Exception as exc:  # noqa: BLE001 - same reason as in syscall_enter
             self.errors += 1
             self.last_error = f"clone child: {exc!r}"
             return

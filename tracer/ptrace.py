@@ -80,12 +80,14 @@ _NULL = ctypes.c_void_p(0)
 
 # struct ptrace_syscall_info: op u8, pad[3], arch u32, ip u64, sp u64, then a union of
 # entry {nr u64, args[6] u64} / exit {rval s64, is_error u8} / seccomp {nr u64, args[6] u64, ret_data
-# u32}; 88 bytes with the seccomp member. The seccomp member starts like entry, so _ENTRY reads both.
+# u32}; 88 bytes with the seccomp member. The seccomp member starts like entry, so the same views read
+# both: nr is u64 word 3 (offset 24), args the six u64 at offset 32; at exit rval is s64 word 3.
 _INFO_SIZE = 88
 _info_buf = ctypes.create_string_buffer(_INFO_SIZE)
 _info_op = memoryview(_info_buf).cast("B")  # op byte without copying the buffer (.raw copies 88 bytes)
-_ENTRY = struct.Struct("<B7x16xQ6Q")
-_EXIT = struct.Struct("<B7x16xq")
+_info_u64 = _info_op.cast("Q")  # [3]: entry/seccomp nr
+_info_s64 = _info_op.cast("q")  # [3]: exit rval
+_ARGS = struct.Struct("<6Q")  # entry/seccomp args, at offset 32
 
 # struct user_regs_struct (asm/ptrace.h), 27 u64 in kernel order.
 _REGS = struct.Struct("<27Q")
@@ -193,12 +195,14 @@ def syscall_info(tid: int) -> tuple[int, int, tuple[int, ...] | int]:
             raise SyscallInfoUnsupported()
         raise ProcessGone(tid)
     op = _info_op[0]
-    if op == PTRACE_SYSCALL_INFO_ENTRY or op == PTRACE_SYSCALL_INFO_SECCOMP:
-        vals = _ENTRY.unpack_from(_info_buf)
-        return op, vals[1], vals[2:]
     if op == PTRACE_SYSCALL_INFO_EXIT:
-        return op, -1, _EXIT.unpack_from(_info_buf)[1]
+        return op, -1, _info_s64[3]
+    if op == PTRACE_SYSCALL_INFO_ENTRY or op == PTRACE_SYSCALL_INFO_SECCOMP:
+        return op, _info_u64[3], _unpack_args(_info_buf, 32)
     return op, -1, 0
+
+
+_unpack_args = _ARGS.unpack_from
 
 
 def regs_syscall(tid: int) -> tuple[int, tuple[int, ...], int]:

@@ -73,7 +73,15 @@ def test_attach_keeps_group_stop(looper) -> None:  # type: ignore[no-untyped-def
     try:
         assert wait_for(lambda: status_field(target.pid, "TracerPid") == str(tracer.pid))
         os.kill(target.pid, signal.SIGSTOP)
-        assert wait_for(lambda: status_field(target.pid, "State").startswith(("T", "t")))
+
+        def settled() -> bool:
+            # "t" is also every syscall stop of a traced process: wait until it stays stopped and the
+            # dots stop growing, which is the group-stop taking effect
+            before = _progress(dots)
+            time.sleep(0.1)
+            return status_field(target.pid, "State").startswith(("T", "t")) and _progress(dots) == before
+
+        assert wait_for(settled)
         frozen = _progress(dots)
         time.sleep(0.3)
         assert _progress(dots) == frozen

@@ -8,10 +8,11 @@ from __future__ import annotations
 from sysdig_user.event_table import SYSCALLS
 from tracer.decoders.base import Call, Decoder, Values
 
+_PPM_SC = {nr: route.ppm_sc for nr, route in SYSCALLS.items()}
+
 
 def ppm_sc(nr: int) -> int:
-    route = SYSCALLS.get(nr)
-    return route.ppm_sc if route is not None else 0
+    return _PPM_SC.get(nr, 0)
 
 
 def generic_enter(c: Call) -> Values:

@@ -85,8 +85,26 @@ _FCNTL = dict(_bits(FCNTL_CMDS, "fcntl_commands"))
 _LEVELS = dict(_bits(SOCKOPT_LEVELS, "sockopt_levels"))
 
 
+# The bit translations run at every open, mmap, clone, poll: each remembers its results (a program uses
+# few distinct flag words), up to _MEMO_MAX of them.
+_MEMO_MAX = 4096
+_open_memo: dict[int, int] = {}
+_clone_memo: dict[int, int] = {}
+_mmap_memo: dict[int, int] = {}
+_poll_memo: dict[int, int] = {}
+
+
 def open_flags(flags: int) -> int:
     """Native open(2) flags -> PPM file_flags. Example: O_WRONLY|O_CREAT|O_TRUNC (0o1101) -> 0x106."""
+    res = _open_memo.get(flags)
+    if res is None:
+        res = _open_flags(flags)
+        if len(_open_memo) < _MEMO_MAX:
+            _open_memo[flags] = res
+    return res
+
+
+def _open_flags(flags: int) -> int:
     acc = flags & O_ACCMODE
     res = _PPM_O["O_WRONLY"] if acc == O_WRONLY else _PPM_O["O_RDWR"] if acc == O_RDWR else _PPM_O["O_RDONLY"]
     for nat, ppm in _OPEN:
@@ -101,6 +119,15 @@ def open_mode(flags: int, mode: int) -> int:
 
 
 def clone_flags(flags: int) -> int:
+    res = _clone_memo.get(flags)
+    if res is None:
+        res = _clone_flags(flags)
+        if len(_clone_memo) < _MEMO_MAX:
+            _clone_memo[flags] = res
+    return res
+
+
+def _clone_flags(flags: int) -> int:
     res = 0
     for nat, ppm in _CLONE:
         if flags & nat:
@@ -109,6 +136,15 @@ def clone_flags(flags: int) -> int:
 
 
 def mmap_flags(flags: int) -> int:
+    res = _mmap_memo.get(flags)
+    if res is None:
+        res = _mmap_flags(flags)
+        if len(_mmap_memo) < _MEMO_MAX:
+            _mmap_memo[flags] = res
+    return res
+
+
+def _mmap_flags(flags: int) -> int:
     res = 0
     for nat, ppm in _MMAP:
         if flags & nat:
@@ -134,6 +170,15 @@ _POLL = _bits(POLL_FLAGS, "poll_flags")
 
 
 def poll_flags(events: int) -> int:
+    res = _poll_memo.get(events)
+    if res is None:
+        res = _poll_flags(events)
+        if len(_poll_memo) < _MEMO_MAX:
+            _poll_memo[events] = res
+    return res
+
+
+def _poll_flags(events: int) -> int:
     res = 0
     for nat, ppm in _POLL:
         if events & nat:
