@@ -176,8 +176,9 @@ class EventPipeline:
             from sysdig_user.output.progress import Progress
 
             self.progress_meter = Progress(env.stderr)
-        from sysdig_user.state.inspector import Inspector
+        from sysdig_user.state.inspector import HIDDEN_CODES, Inspector
 
+        self.hidden_codes = HIDDEN_CODES
         self.inspector = Inspector()
         self.inspector.prefilter = self.predicate
         # hidden events that pass are only counted: the Inspector may skip the unparsed ones unbuilt
@@ -221,8 +222,9 @@ class EventPipeline:
             return False
         inspector = self.inspector
         verdict = inspector.process(evt)
-        if self.clock.first_ts < 0:
-            self.clock.first_ts = evt.ts
+        clock = self.clock
+        if clock.first_ts < 0:
+            clock.first_ts = evt.ts
         chisels = self.chisels
         dropped = evt.filtered_out  # the Inspector's pre-parse verdict, None if it did not filter
         if dropped is None and self.predicate is not None:
@@ -232,7 +234,8 @@ class EventPipeline:
                 chisels.on_filtered_event(evt)
             if self.fatfile and self.writer is not None and _modifies_state(evt.type):
                 self.writer.write(evt, evt.dump_flags | DF_STATE_ONLY)  # -F: hidden when read
-            inspector.apply(verdict)
+            if verdict is not None:
+                inspector.apply(verdict)
             return True
         stats.events += 1
         if self.summary is not None:
@@ -243,11 +246,13 @@ class EventPipeline:
             chisels.on_event(evt)
             if chisels.capture_ended:
                 self.done = True
-        elif self.format_line is not None and (self.show_internal or not inspector.is_hidden(evt)):
+        elif self.format_line is not None and (self.show_internal or not (
+                evt.dump_flags & DF_STATE_ONLY or evt.type in self.hidden_codes)):  # Inspector.is_hidden
             line = self.format_line(evt)
             if line is not None:
                 self.out.line(line)
-        inspector.apply(verdict)
+        if verdict is not None:
+            inspector.apply(verdict)
         if stats.events == self.limit:
             self.done = True
         return not self.done
@@ -330,6 +335,8 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
     """Read the -r files through the EventPipeline."""
     pipe = EventPipeline(opts, env, out, opts.read[0] if opts.read else "")
     writer = make_writer(opts) if opts.write else None
+    count_hidden = pipe.count_hidden if pipe.limit is not None else None
+    hidden = 0  # hidden events skipped unbuilt, added to the count at the end when no -n needs it now
     try:
         from sysdig_user.state.inspector import SKIPPED_HIDDEN
 
@@ -337,15 +344,16 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
         # events nobody will see are skipped unbuilt (chisels see the filtered-out ones too)
         skip = pipe.inspector.skip_raw if pipe.chisels is None and not pipe.fatfile else None
         on_event = pipe.on_event
-        section = _SectionRecords()
+        section = _SectionRecords() if writer is not None else None  # what -w starts its file with
         progress = pipe.progress_meter
         for item in _capture_items(opts.read, progress):
             if type(item) is not tuple:
                 pipe.feed_records(item)
-                if pipe.writer is None:
+                if section is not None and pipe.writer is None:
                     section.add(item)
                 continue
-            if writer is not None and pipe.writer is None:
+            if section is not None and pipe.writer is None:
+                assert writer is not None
                 writer.start(section.as_kwargs())
                 pipe.writer = writer
                 writer.section_source = lambda: _state_section(pipe.inspector)
@@ -355,12 +363,16 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
             if skip is not None:
                 skipped = skip(raw)
                 if skipped:
-                    if skipped == SKIPPED_HIDDEN and not pipe.count_hidden():
-                        break
+                    if skipped == SKIPPED_HIDDEN:
+                        if count_hidden is None:
+                            hidden += 1
+                        elif not count_hidden():
+                            break
                     continue
             if not on_event(Event(raw, cpu, dump_flags)):
                 break
     finally:
+        pipe.stats.events += hidden
         if writer is not None and pipe.writer is None:
             writer.start({})
             pipe.writer = writer

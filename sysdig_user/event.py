@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,9 @@ def _is_large(code: int) -> bool:
 
 
 _LARGE_CODES = frozenset(c for c in range(PPM_EVENT_MAX) if _is_large(c))
+#: codes whose params all are fixed-size numbers (their events may decode through one struct)
+_NUMERIC_CODES = frozenset(info.code for info in EVENTS
+                           if info.params and all(_params.fixed_format(p.type) for p in info.params))
 
 
 _EVENTS = EVENTS
@@ -46,6 +49,12 @@ _unpack_header = HEADER.unpack_from
 Decoder = Callable[[bytes], Any]
 #: per event code, the decoder of each param in the table (params.decode_param, bound to its Param)
 _DECODERS: dict[int, tuple[Decoder, ...]] = {}
+Bounds = tuple[tuple[int, int], ...]
+#: per event code, by the bytes of an event's length array: its params' bounds, and the struct that
+#: decodes them all at once when they all are numbers (see _whole_struct). Events of a type mostly
+#: repeat a few length arrays; a code's entries are dropped when they reach _LAYOUTS_MAX.
+_LAYOUTS: dict[int, dict[bytes, tuple[Bounds, struct.Struct | None]]] = {}
+_LAYOUTS_MAX = 4096
 
 
 def _decoder(param: Param) -> Decoder:
@@ -54,7 +63,7 @@ def _decoder(param: Param) -> Decoder:
         return functools.partial(_params.decode_param, param)
     fmt = _params.fixed_format(pt)
     if fmt is None:
-        return functools.partial(_params.decode, pt)
+        return _params.decoder(pt)
     st = struct.Struct(fmt)
     size = st.size
     unpack = st.unpack_from
@@ -70,6 +79,24 @@ def _decoders(code: int, info: EventInfo | None) -> tuple[Decoder, ...]:
         return ()
     decoders = _DECODERS[code] = tuple(_decoder(p) for p in info.params)
     return decoders
+
+
+def _whole_struct(info: EventInfo | None, lens: tuple[int, ...]) -> struct.Struct | None:
+    """One struct for the params an event has in the table (from the first param's start) when each
+    is a fixed-size number at least as long as its type: it unpacks what each param's decoder would
+    (the first bytes of a longer param). None otherwise."""
+    if info is None or not lens:
+        return None
+    fmt = "<"
+    for p, n in zip(info.params, lens):
+        f = _params.fixed_format(p.type)
+        if f is None:
+            return None
+        size = struct.calcsize(f)
+        if n < size:
+            return None
+        fmt += f[1:] + "x" * (n - size)
+    return struct.Struct(fmt) if fmt != "<" else None
 
 
 class Event:
@@ -88,8 +115,10 @@ class Event:
         self.type = code
         self.info: EventInfo | None = _EVENTS[code] if code < PPM_EVENT_MAX else event_info(code)
         self.num = 0
-        self._bounds: tuple[tuple[int, int], ...] | None = None
-        self._vals: dict[int, Any] | None = None
+        self._bounds: Bounds | None = None
+        # decoded params: a dict of those asked one at a time (param), or, once param_values ran,
+        # the list of all of them; a source may fill in a dict of the values it encoded
+        self._vals: dict[int, Any] | Sequence[Any] | None = None
         self.thread: ThreadInfo | None = None
         self.enter: Event | None = None
         self.fdinfo: FdInfo | None = None
@@ -104,35 +133,52 @@ class Event:
         self.filtered_out: bool | None = None
 
     # ------------------------------------------------------------------------------------------ params
-    def _compute_bounds(self) -> tuple[tuple[int, int], ...]:
+    def _layout(self) -> tuple[Bounds, struct.Struct | None]:
+        """The params' bounds (which it also stores in ``_bounds``) and their whole struct, if any."""
+        code = self.type
         n = self.nparams
-        large = self.type in _LARGE_CODES
-        lens = _len_struct(n, large).unpack_from(self.raw, HEADER_SIZE) if n else ()
-        bounds = tuple(pairwise(accumulate(lens, initial=HEADER_SIZE + (4 if large else 2) * n)))
-        self._bounds = bounds
-        return bounds
+        large = code in _LARGE_CODES
+        key = self.raw[HEADER_SIZE:HEADER_SIZE + (4 if large else 2) * n]
+        layouts = _LAYOUTS.get(code)
+        if layouts is None:
+            layouts = _LAYOUTS[code] = {}
+        layout = layouts.get(key) if len(key) == (4 if large else 2) * n else None
+        if layout is None:  # (a truncated length array raises here)
+            lens = _len_struct(n, large).unpack_from(self.raw, HEADER_SIZE) if n else ()
+            bounds = tuple(pairwise(accumulate(lens, initial=HEADER_SIZE + (4 if large else 2) * n)))
+            layout = (bounds, _whole_struct(self.info, lens))
+            if len(layouts) >= _LAYOUTS_MAX:
+                layouts.clear()
+            layouts[key] = layout
+        self._bounds = layout[0]
+        return layout
 
-    def param_values(self) -> list[Any]:
-        """``[param(0), ..., param(param_count - 1)]``, each decoded once (and cached) like param(i)."""
+    def param_values(self) -> Sequence[Any]:
+        """``[param(0), ..., param(param_count - 1)]``, each decoded once (and cached) like param(i).
+        The sequence is the event's cache of its values: callers must not change it."""
         vals = self._vals
-        if vals is None:
-            vals = self._vals = {}
+        if vals is not None and vals.__class__ is not dict:
+            return vals  # type: ignore[return-value]
         decoders = _DECODERS.get(self.type)
         if decoders is None:
             decoders = _decoders(self.type, self.info)
-        n = min(self.nparams, len(decoders))
-        if not n:
-            return []
-        bounds = self._bounds or self._compute_bounds()
-        raw = self.raw
-        out = []
-        for i in range(n):
-            if i in vals:
-                out.append(vals[i])
+        out: Sequence[Any]
+        if not self.nparams or not decoders:
+            out = ()
+        else:
+            raw = self.raw
+            bounds = self._bounds
+            whole = None
+            if bounds is None or self.type in _NUMERIC_CODES:
+                bounds, whole = self._layout()
+            if whole is not None:  # (numbers: those decoded already are the same numbers)
+                out = whole.unpack_from(raw, bounds[0][0])
+            elif not vals:  # zip stops at the shorter of the table's params and the event's
+                out = [dec(raw[start:end]) for dec, (start, end) in zip(decoders, bounds)]
             else:
-                start, end = bounds[i]
-                v = vals[i] = decoders[i](raw[start:end])
-                out.append(v)
+                out = [vals[i] if i in vals else dec(raw[start:end])
+                       for i, (dec, (start, end)) in enumerate(zip(decoders, bounds))]
+        self._vals = out  # complete: param(i) reads it from now on
         return out
 
     @property
@@ -142,7 +188,9 @@ class Event:
         return min(self.nparams, len(info.params)) if info is not None else 0
 
     def rawparam(self, i: int) -> bytes:
-        bounds = self._bounds or self._compute_bounds()
+        bounds = self._bounds
+        if bounds is None:
+            bounds = self._layout()[0]
         start, end = bounds[i]
         return self.raw[start:end]
 
@@ -150,18 +198,26 @@ class Event:
         """Decoded value of param ``i`` (None when the event has fewer params)."""
         vals = self._vals
         if vals is None:
+            if self.type in _NUMERIC_CODES:  # all of them at once, through one struct
+                vals = self.param_values()
+                return vals[i] if i < len(vals) else None
             vals = self._vals = {}
+        elif vals.__class__ is not dict:  # every value, from param_values
+            return vals[i] if i < len(vals) else None  # type: ignore[call-overload]
         elif i in vals:
-            return vals[i]
+            return vals[i]  # type: ignore[call-overload]
         decoders = _DECODERS.get(self.type)
         if decoders is None:
             decoders = _decoders(self.type, self.info)
         if i >= self.nparams or i >= len(decoders):
             v = None
         else:
-            start, end = (self._bounds or self._compute_bounds())[i]
+            bounds = self._bounds
+            if bounds is None:
+                bounds = self._layout()[0]
+            start, end = bounds[i]
             v = decoders[i](self.raw[start:end])
-        vals[i] = v
+        vals[i] = v  # type: ignore[index]
         return v
 
     def param_by_name(self, name: str) -> Any:

@@ -134,6 +134,26 @@ def decode(pt: PT, raw: bytes) -> Any:
     return bytes(raw)
 
 
+def decoder(pt: PT) -> Callable[[bytes], Any]:
+    """``decode(pt, raw)`` as a function of ``raw`` alone, the type's branch chosen once (not DYN)."""
+    dec = _INT_DECODERS.get(pt)
+    if dec is not None:
+        return dec
+    if pt in STRING_TYPES:
+        return decode_str
+    if pt is PT.SOCKADDR:
+        return decode_sockaddr
+    if pt is PT.SOCKTUPLE:
+        return decode_socktuple
+    if pt is PT.FDLIST:
+        return decode_fdlist
+    if pt is PT.IPV4ADDR:
+        return lambda raw: bytes(raw[:4])
+    if pt is PT.IPV6ADDR:
+        return lambda raw: bytes(raw[:16])
+    return bytes  # BYTEBUF, and the types decode keeps as bytes
+
+
 def decode_param(param: Param, raw: bytes) -> Any:
     """Decode one param, resolving DYN params through the table's list of alternatives."""
     if param.type is PT.DYN:

@@ -266,12 +266,18 @@ def _dir(evt: Event) -> str:
     return "<" if evt.type & 1 else ">"
 
 
+_TYPE_NAMES = tuple(e.name for e in EVENTS)  # by code: EVENTS[code] is an event's info below 336
+
+
 def event_type_name(evt: Event) -> str:
     """evt.type: the event's name; generic events are named after their syscall (ppm_sc table)."""
-    if evt.type in _GENERIC:
+    code = evt.type
+    if code in _GENERIC:
         sc = evt.param(0)
         if isinstance(sc, int) and sc < len(PPM_SC):
             return PPM_SC[sc].name
+    elif code < len(_TYPE_NAMES):
+        return _TYPE_NAMES[code]
     info = evt.info
     return info.name if info is not None else "NA"  # Event.name
 

@@ -39,6 +39,18 @@ CLASSES: tuple[FieldClass, ...] = (
 
 FIELDS: dict[str, FieldDef] = {f.name: f for c in CLASSES for f in c.fields}
 
+#: Extractors that a generated ``-p`` line (output.formatter) may replace with an expression over
+#: ``evt``, saving a call per event: extractor -> (expression, the names it uses, whether it may be
+#: None). Each expression computes exactly what its extractor returns.
+INLINE: dict[Extractor, tuple[str, dict[str, Any], bool]] = {
+    evt._num: ("evt.num", {}, False),
+    evt._cpu: ("evt.cpu", {}, False),
+    evt._dir: ('"<" if evt.type & 1 else ">"', {}, False),
+    evt._type: ("event_type_name(evt)", {"event_type_name": evt.event_type_name}, False),
+    proc.thread.tid: ("evt.tid", {}, False),
+    proc._name: ("None if evt.thread is None else evt.thread.comm", {}, True),
+}
+
 # Every event param name, longest first (sinsp_utils::find_longest_matching_evt_param).
 _PARAM_NAMES: tuple[str, ...] = tuple(sorted({p.name for e in EVENTS for p in e.params}, key=len, reverse=True))
 _EVENT_NAMES: frozenset[str] = frozenset(e.name for e in EVENTS)

@@ -65,8 +65,7 @@ class _ArgsField:
     def extract(self, evt: Event) -> Any:
         return render_args(evt, self.opts)
 
-    def to_text(self, value: Any) -> str:
-        return str(value)
+    to_text = staticmethod(str)  # (the text as it is: the line function knows str)
 
 
 class _ArgField:
@@ -89,24 +88,21 @@ class _ArgField:
             return None
         return param_display(evt, idx, self.opts)
 
-    def to_text(self, value: Any) -> str:
-        return str(value)
+    to_text = staticmethod(str)
 
 
 class _OutputTimeField:
     """evt.outputtime: text per -t mode; the JSON value is the timestamp in ns."""
 
-    __slots__ = ("time",)
+    __slots__ = ("time", "to_text")
     json_number = True
 
     def __init__(self, time: OutputTime) -> None:
         self.time = time
+        self.to_text: Callable[[Any], str] = time.text_function()  # the value is the event
 
     def extract(self, evt: Event) -> Any:
         return evt
-
-    def to_text(self, value: Any) -> str:
-        return self.time.text(value)
 
     def to_json(self, value: Any) -> Any:
         return value.ts
@@ -212,22 +208,28 @@ class Formatter:
 def _line_function(tokens: list[Token], tail: str, require_all: bool) -> Callable[[Event], str | None]:
     """The text line of a format as one generated function: per token, extract the value, print
     ``<NA>`` (or give up on the line, without ``*``) when it is missing, else its text, cut or padded
-    to the token's width; then one %-substitution into the literals.
+    to the token's width; then one %-substitution into the literals (``%s`` of a value is ``str()``
+    of it, so values printed with ``str`` go in as they are).
 
-    Equivalent to looping over (literal, extract, to_text, width) per event, without the loop."""
+    Equivalent to looping over (literal, extract, to_text, width) per event, without the loop and,
+    for the fields _inline knows, without the extractor's call."""
     names: dict[str, Any] = {"NA": NA}
     body = []
     for i, tok in enumerate(tokens):
-        names[f"x{i}"] = tok.field.extract
+        inline = _inline(tok.field, i, names)
+        if inline is None:
+            names[f"x{i}"] = tok.field.extract
+            inline = f"x{i}(evt)", True
+        expr, maybe_none = inline
         to_text = tok.field.to_text
         names[f"s{i}"] = to_text
-        conv = "str" if to_text is str else f"s{i}"
-        missing = "return None" if require_all else f"t{i} = NA"
-        body += [f"    v = x{i}(evt)",
-                 "    if v is None:",
-                 f"        {missing}",
-                 "    else:",
-                 f"        t{i} = {conv}(v)"]
+        text = "v" if to_text is str and not tok.width else "str(v)" if to_text is str else f"s{i}(v)"
+        if maybe_none:
+            missing = "return None" if require_all else f"t{i} = NA"
+            body += [f"    v = {expr}", "    if v is None:", f"        {missing}", "    else:",
+                     f"        t{i} = {text}"]
+        else:
+            body.append(f"    t{i} = {expr}" if text == "v" else f"    v = {expr}\n    t{i} = {text}")
         if tok.width:
             body.append(f"    t{i} = t{i}[:{tok.width}].ljust({tok.width})")
     template = "".join(t.literal.replace("%", "%%") + "%s" for t in tokens) + tail.replace("%", "%%")
@@ -238,3 +240,22 @@ def _line_function(tokens: list[Token], tail: str, require_all: bool) -> Callabl
     exec(compile(source, "<sdu format>", "exec"), names)  # noqa: S102 - generated from the tokens only
     line: Callable[[Event], str | None] = names["line"]
     return line
+
+
+def _inline(field: BoundFieldLike, i: int, names: dict[str, Any]) -> tuple[str, bool] | None:
+    """An expression over ``evt`` computing ``field.extract(evt)`` without calling it, and whether
+    its value may be None; None for fields extracted by a call. Adds the names it uses to ``names``."""
+    if isinstance(field, _OutputTimeField):
+        return "evt", False
+    if isinstance(field, _ArgsField):
+        names["render_args"] = render_args
+        names[f"o{i}"] = field.opts
+        return f"render_args(evt, o{i})", False
+    from sysdig_user.fields.registry import INLINE
+
+    known = INLINE.get(getattr(field, "extract", None))  # type: ignore[arg-type]
+    if known is None:
+        return None
+    expr, used, maybe_none = known
+    names.update(used)
+    return expr, maybe_none

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any
 
-from sysdig_user.event_table import PF, PPM_SC, PT, Param
+from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
-from sysdig_user.output.names import errno_name, signal_name
+from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
+from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -34,6 +35,7 @@ GENERIC_E, GENERIC_X = 0, 1
 PPM_AT_FDCWD = -100
 # scap_l4_proto -> the letter after the fd type char (sinsp_evt::render_fd): TCP, UDP, ICMP, RAW.
 _L4_CHARS = {2: "t", 3: "u", 4: "i", 5: "r"}
+_L4_TYPES = IP_SOCKS | SERVER_SOCKS  # the fd types whose shown_l4proto may be other than SCAP_L4_NA
 # sysdig truncates data buffers to this many characters unless -v (sysdig.cpp: set_max_evt_output_len).
 DEFAULT_MAX_LEN = 80
 
@@ -163,6 +165,9 @@ def render_buffer(data: bytes, fmt: BufferFormat, max_len: int) -> str:
 
 _WIDTH = {PT.INT8: 8, PT.INT16: 16, PT.INT32: 32, PT.INT64: 64, PT.UINT8: 8, PT.UINT16: 16,
           PT.UINT32: 32, PT.UINT64: 64, PT.MODE: 32}
+# enum members read per event, as module constants (a member lookup on its class is slow in 3.11)
+_PF_HEX, _PF_OCT, _PF_PADDED_DEC = PF.HEX, PF.OCT, PF.PADDED_DEC
+_PT_UINT64, _PT_BYTEBUF, _PT_FSRELPATH, _PT_UID = PT.UINT64, PT.BYTEBUF, PT.FSRELPATH, PT.UID
 
 
 def format_number(value: int, pt: PT, fmt: PF) -> str:
@@ -170,16 +175,20 @@ def format_number(value: int, pt: PT, fmt: PF) -> str:
 
     UINT64 prints through a signed cast in sinsp (``*(int64_t *)payload``), so 2**64-1 prints -1.
     """
-    if fmt is PF.HEX:
+    if fmt is _PF_HEX:
         return "%X" % (value & ((1 << _WIDTH.get(pt, 64)) - 1))
-    if fmt is PF.OCT:
+    if fmt is _PF_OCT:
         v = value & ((1 << _WIDTH.get(pt, 64)) - 1)
         return f"0{v:o}" if v else "0"
-    if pt is PT.UINT64 and value >= 1 << 63:
+    if pt is _PT_UINT64 and value >= 1 << 63:
         value -= 1 << 64
-    if fmt is PF.PADDED_DEC:
+    if fmt is _PF_PADDED_DEC:
         return f"{value:09d}"
     return str(value)
+
+
+_FLAG_TEXTS: dict[str, dict[int, str]] = {}  # per table, value -> text (a few values repeat)
+_FLAG_TEXTS_MAX = 4096
 
 
 def resolve_flags(value: int, table: str | None) -> str:
@@ -188,6 +197,18 @@ def resolve_flags(value: int, table: str | None) -> str:
     A zero entry only matches a zero value."""
     if table is None:
         return ""
+    texts = _FLAG_TEXTS.get(table)
+    if texts is None:
+        texts = _FLAG_TEXTS[table] = {}
+    text = texts.get(value)
+    if text is None:
+        text = _walk_flags(value, table)
+        if len(texts) < _FLAG_TEXTS_MAX:
+            texts[value] = text
+    return text
+
+
+def _walk_flags(value: int, table: str) -> str:
     entries = FLAG_TABLES.get(table)
     if not entries:
         return ""
@@ -263,7 +284,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 def sanitize(text: str) -> str:
     """sanitize_string: drop control characters from names before printing them."""
-    if _CONTROL.search(text) is None:  # nearly always: a search is much cheaper than translate
+    if text.isprintable() or _CONTROL.search(text) is None:  # nearly always: no control character
         return text
     return text.translate(_INVALID)
 
@@ -291,7 +312,7 @@ def _base_dir(evt: Event, param: Param, thread: ThreadInfo) -> str:
     cwd = thread.cwd or "/"
     if not cwd.endswith("/"):
         cwd += "/"
-    if param.type is not PT.FSRELPATH or param.dirfd is None:
+    if param.type is not _PT_FSRELPATH or param.dirfd is None:
         return cwd
     dirfd = evt.param(param.dirfd)
     if not isinstance(dirfd, int) or dirfd == PPM_AT_FDCWD:
@@ -318,8 +339,12 @@ def _path_strings(evt: Event, i: int, param: Param, value: str) -> tuple[str, st
 
 def fd_resolved(info: FdInfo) -> str:
     """``<f>/etc/passwd``, ``<4t>1.2.3.4:5->6.7.8.9:80``: type char, L4 letter for sockets, name."""
-    proto = _L4_CHARS.get(info.shown_l4proto, "")
-    return f"<{info.typechar}{proto}>{sanitize(info.name)}"
+    name = info.name
+    if not name.isprintable():
+        name = sanitize(name)
+    if info.type in _L4_TYPES:
+        return f"<{info.typechar}{_L4_CHARS.get(info.shown_l4proto, '')}>{name}"
+    return f"<{TYPE_CHARS.get(info.type, 'o')}>{name}"  # shown_l4proto is SCAP_L4_NA: no letter
 
 
 def _fd_strings(evt: Event, fd: int) -> tuple[str, str]:
@@ -327,7 +352,7 @@ def _fd_strings(evt: Event, fd: int) -> tuple[str, str]:
     if thread is None:
         return str(fd), ""
     if fd >= 0:
-        info = thread.fdtable.get(fd)
+        info = thread.fdtable.fds.get(fd)
         return str(fd), fd_resolved(info) if info is not None else ""
     if fd == PPM_AT_FDCWD:
         return str(fd), "AT_FDCWD"
@@ -363,57 +388,99 @@ def _state_thread(evt: Event, tid: int) -> ThreadInfo | None:
     return lookup_thread(evt, tid)
 
 
+StringsFn = Callable[["Event", int, Param, PT, Any, int, RenderOptions], tuple[str, str]]
+
+
 def _value_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
                    opts: RenderOptions) -> tuple[str, str]:
     """(value, resolved) for one decoded param of concrete type ``pt`` (DYN already unwrapped)."""
-    fmt = param.fmt
-    if pt is PT.FD:
-        return _fd_strings(evt, value)
-    if pt is PT.ERRNO:
-        return str(value), errno_name(value)
-    if pt is PT.PID:
-        lookup = opts.lookup_thread
-        info = lookup(value) if lookup is not None else _state_thread(evt, value)
-        return str(value), info.comm if info is not None else ""
-    if pt in (PT.FLAGS8, PT.FLAGS16, PT.FLAGS32):
-        return str(value), resolve_flags(value, param.table)
-    if pt is PT.MODE:
-        return format_number(value, pt, fmt), resolve_flags(value, param.table)
-    if pt in _WIDTH:
-        return format_number(value, pt, fmt), ""
-    if pt is PT.CHARBUF:
-        return value, ""
-    if pt in (PT.FSPATH, PT.FSRELPATH):
-        return _path_strings(evt, i, param, value)
-    if pt is PT.BYTEBUF:
-        return render_buffer(value, opts.buffer_format, opts.max_len), ""
-    if pt is PT.SOCKADDR:
-        return sockaddr_text(value) if value is not None else "NULL", ""
-    if pt is PT.SOCKTUPLE:
-        return socktuple_text(value) if value is not None else "NULL", ""
-    if pt is PT.FDLIST:
-        return _fdlist_text(evt, value), ""
-    if pt is PT.SYSCALLID:
-        if value >= len(PPM_SC):
-            return "<unknown syscall>", ""
-        return str(value), PPM_SC[value].name
-    if pt is PT.SIGTYPE:
-        return str(value), signal_name(value)
-    if pt is PT.RELTIME:
-        return str(value), f"{value / 1e9:g}s"
-    if pt is PT.ABSTIME:
-        return abstime_text(value), ""
-    if pt in (PT.UID, PT.GID):
-        return _id_strings(evt, pt, value)
-    if pt in (PT.BOOL, PT.PORT, PT.L4PROTO, PT.SOCKFAMILY, PT.SIGSET):
-        return str(value), ""
-    if pt is PT.IPV4ADDR:
-        return ipv4_text(value), ""
-    if pt is PT.IPV6ADDR:
-        return ipv6_text(value), ""
-    if pt is PT.DOUBLE:
-        return f"{value:f}", ""
+    return _STRINGS.get(pt, _na_strings)(evt, i, param, pt, value, raw_len, opts)
+
+
+# One function per branch of get_param_as_str; _STRINGS maps each type to its branch.
+
+def _na_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                opts: RenderOptions) -> tuple[str, str]:
     return "(n.a.)", ""
+
+
+def _pid_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                 opts: RenderOptions) -> tuple[str, str]:
+    lookup = opts.lookup_thread
+    info = lookup(value) if lookup is not None else _state_thread(evt, value)
+    return str(value), info.comm if info is not None else ""
+
+
+def _mode_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                  opts: RenderOptions) -> tuple[str, str]:
+    return format_number(value, pt, param.fmt), resolve_flags(value, param.table)
+
+
+def _buffer_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                    opts: RenderOptions) -> tuple[str, str]:
+    return render_buffer(value, opts.buffer_format, opts.max_len), ""
+
+
+def _sockaddr_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                      opts: RenderOptions) -> tuple[str, str]:
+    return sockaddr_text(value) if value is not None else "NULL", ""
+
+
+def _socktuple_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                       opts: RenderOptions) -> tuple[str, str]:
+    return socktuple_text(value) if value is not None else "NULL", ""
+
+
+def _fdlist_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                    opts: RenderOptions) -> tuple[str, str]:
+    return _fdlist_text(evt, value), ""
+
+
+def _syscallid_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                       opts: RenderOptions) -> tuple[str, str]:
+    if value >= len(PPM_SC):
+        return "<unknown syscall>", ""
+    return str(value), PPM_SC[value].name
+
+
+def _signal_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                    opts: RenderOptions) -> tuple[str, str]:
+    return str(value), signal_name(value)
+
+
+def _reltime_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                     opts: RenderOptions) -> tuple[str, str]:
+    return str(value), f"{value / 1e9:g}s"
+
+
+def _abstime_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                     opts: RenderOptions) -> tuple[str, str]:
+    return abstime_text(value), ""
+
+
+def _uid_gid_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                     opts: RenderOptions) -> tuple[str, str]:
+    return _id_strings(evt, pt, value)
+
+
+def _plain_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                   opts: RenderOptions) -> tuple[str, str]:
+    return str(value), ""
+
+
+def _ipv4_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                  opts: RenderOptions) -> tuple[str, str]:
+    return ipv4_text(value), ""
+
+
+def _ipv6_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                  opts: RenderOptions) -> tuple[str, str]:
+    return ipv6_text(value), ""
+
+
+def _double_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
+                    opts: RenderOptions) -> tuple[str, str]:
+    return f"{value:f}", ""
 
 
 def _id_strings(evt: Event, pt: PT, value: int) -> tuple[str, str]:
@@ -424,7 +491,7 @@ def _id_strings(evt: Event, pt: PT, value: int) -> tuple[str, str]:
     users = getattr(getattr(evt, "_state", None), "users", None)
     entry: Any = None
     if users is not None:
-        entry = users.user(value) if pt is PT.UID else users.group(value)
+        entry = users.user(value) if pt is _PT_UID else users.group(value)
     return str(value), entry.name if entry is not None else "<NA>"
 
 
@@ -468,53 +535,128 @@ def render_args(evt: Event, opts: RenderOptions | None = None) -> str:
     """evt.args: ``name=value(resolved) `` for each param, each followed by one space; empty for
     the generic syscall events, whose only param (the ppm_sc id) sysdig keeps internal.
 
-    Same text as joining param_strings, through a per-event-type plan (param names, types and the
-    _value_strings branch of each type chosen once)."""
-    code = evt.type
-    plan = _ARGS_PLANS.get(code)
-    if plan is None:
-        info = evt.info
-        if info is None or code in (GENERIC_E, GENERIC_X):
-            return ""
-        plan = _ARGS_PLANS[code] = _args_plan(info.params)
-    opts = opts or DEFAULT_OPTIONS
-    parts = []
-    for i, value in enumerate(evt.param_values()):
-        prefix, p, pt, null_when_empty, strings = plan[i]
-        if strings is _decimal_strings:  # most numbers: their decimal text, nothing resolved
-            parts.append(f"{prefix}{value} ")
-            continue
-        if null_when_empty and not evt.rawparam(i):
-            parts.append(prefix + "NULL ")
-            continue
-        if strings is None:
-            if value is None:
-                parts.append(prefix + "NULL ")
-                continue
-            idx, value = value
-            sub = p.dyn[idx] if idx < len(p.dyn) else PT.BYTEBUF
-            text, resolved = _value_strings(evt, i, p, sub, value, 0, opts)
-        else:
-            text, resolved = strings(evt, i, p, pt, value, 0, opts)
-        if resolved:
-            parts.append(f"{prefix}{text}({resolved}) ")
-        else:
-            parts.append(prefix + text + " ")
-    return "".join(parts)
+    Same text as joining param_strings, through a function generated per event type (_args_function)."""
+    fn = _ARGS_FUNCTIONS.get(evt.type)
+    if fn is None:
+        fn = _ARGS_FUNCTIONS[evt.type] = _args_function(evt.type, evt.info, -1)
+    return fn(evt, opts or DEFAULT_OPTIONS)
 
 
-ArgsPlan = tuple[tuple[str, Param, PT, bool, "Callable[..., tuple[str, str]] | None"], ...]
-_ARGS_PLANS: dict[int, ArgsPlan] = {}
+# plan kinds: how a param prints (singletons compared with ``is``)
+_DECIMAL, _CHARBUF, _ERRNO, _FD, _FLAGS, _NUMBER, _PATH, _NULL_EMPTY, _OTHER = (
+    "dec", "str", "errno", "fd", "flags", "number", "path", "null", "other")
+PlanEntry = tuple[str, Param, str, "StringsFn | None"]  # name=, param, kind, strings function
+ArgsFunction = Callable[["Event", RenderOptions], str]
+_ARGS_FUNCTIONS: dict[int, ArgsFunction] = {}
+_ARGS_BY_COUNT: dict[tuple[int, int], ArgsFunction] = {}
+
+
+def _args_function(code: int, info: EventInfo | None, count: int) -> ArgsFunction:
+    """The evt.args function of events of type ``code`` with ``count`` params (-1: as many as the table
+    has), generated from the params' plan: the values unpacked and %-substituted into ``name=%s
+    name=%s ``, numbers and strings as they are, the other kinds through _arg_text or its inlined
+    branches. An event with another param count takes the function of its count (_args_for_count)."""
+    if info is None or code in (GENERIC_E, GENERIC_X) or not info.params:
+        return _no_args
+    plan = _args_plan(info.params)
+    if count >= 0:
+        plan = plan[:count]
+    names: dict[str, Any] = {"PLAN": plan, "other_count": _args_for_count, "fd": _fd_arg, "errno": _errno_arg,
+                             "flags": _flags_arg, "number": format_number, "path": _path_arg, "arg": _arg_text}
+    exprs = []
+    for i, (_prefix, p, kind, _strings) in enumerate(plan):
+        if kind is _DECIMAL or kind is _CHARBUF:
+            exprs.append(f"v{i}")
+        elif kind is _ERRNO:
+            exprs.append(f"errno(v{i})")
+        elif kind is _FD:
+            exprs.append(f"fd(evt, v{i})")
+        elif kind is _FLAGS:
+            names[f"T{i}"] = p.table
+            exprs.append(f"flags(v{i}, T{i})")
+        elif kind is _NUMBER:
+            names[f"P{i}"] = p
+            exprs.append(f"number(v{i}, P{i}.type, P{i}.fmt)")
+        elif kind is _PATH:
+            names[f"P{i}"] = p
+            exprs.append(f"path(evt, {i}, P{i}, v{i})")
+        else:
+            exprs.append(f"arg(evt, {i}, PLAN[{i}], v{i}, opts)")
+    n = len(plan)
+    if not n:
+        return _no_args
+    names["TEMPLATE"] = "".join(prefix.replace("%", "%%") + "%s " for prefix, *_rest in plan)
+    source = (f"def args(evt, opts):\n"
+              f"    vals = evt.param_values()\n"
+              f"    if len(vals) != {n}:\n"
+              f"        return other_count(evt, opts, len(vals))\n"
+              f"    {''.join(f'v{i}, ' for i in range(n))}= vals\n"
+              f"    return TEMPLATE % ({''.join(e + ', ' for e in exprs)})\n")
+    exec(compile(source, f"<sdu args {info.name}{info.dir}>", "exec"), names)  # noqa: S102
+    fn: ArgsFunction = names["args"]
+    return fn
+
+
+def _args_for_count(evt: Event, opts: RenderOptions, count: int) -> str:
+    """evt.args of an event with fewer params than the table (old captures), by count."""
+    key = (evt.type, count)
+    fn = _ARGS_BY_COUNT.get(key)
+    if fn is None:
+        fn = _ARGS_BY_COUNT[key] = _args_function(evt.type, evt.info, count)
+    return fn(evt, opts)
+
+
+def _no_args(evt: Event, opts: RenderOptions) -> str:
+    return ""
+
+
+def _arg_text(evt: Event, i: int, entry: PlanEntry, value: Any, opts: RenderOptions) -> str:
+    """``value(resolved)`` or ``value`` of param ``i`` (render_param with its plan entry)."""
+    _prefix, p, kind, strings = entry
+    if kind is _DECIMAL or kind is _CHARBUF:
+        return str(value)
+    if kind is _ERRNO:
+        return _errno_arg(value)
+    if kind is _FD:
+        return _fd_arg(evt, value)
+    if kind is _FLAGS:
+        return _flags_arg(value, p.table)
+    if kind is _NULL_EMPTY and not evt.rawparam(i):
+        return "NULL"
+    if strings is None:  # DYN: the type depends on the value's first byte
+        if value is None:
+            return "NULL"
+        idx, value = value
+        sub = p.dyn[idx] if idx < len(p.dyn) else _PT_BYTEBUF
+        text, resolved = _value_strings(evt, i, p, sub, value, 0, opts)
+    else:
+        text, resolved = strings(evt, i, p, p.type, value, 0, opts)
+    return f"{text}({resolved})" if resolved else text
+
+
+def _errno_arg(value: int) -> str:
+    name = ERRNO_NAMES.get(-value) if value < 0 else None
+    return f"{value}({name})" if name else str(value)
+
+
+def _fd_arg(evt: Event, fd: int) -> str:
+    text, resolved = _fd_strings(evt, fd)
+    return f"{text}({resolved})" if resolved else text
+
+
+def _path_arg(evt: Event, i: int, param: Param, value: str) -> str:
+    text, resolved = _path_strings(evt, i, param, value)
+    return f"{text}({resolved})" if resolved else text
+
+
+def _flags_arg(value: int, table: str | None) -> str:
+    resolved = resolve_flags(value, table)
+    return f"{value}({resolved})" if resolved else str(value)
 
 
 def _int_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
                  opts: RenderOptions) -> tuple[str, str]:
     return format_number(value, pt, param.fmt), ""
-
-
-def _decimal_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
-                     opts: RenderOptions) -> tuple[str, str]:
-    return str(value), ""  # what format_number gives for the types and formats _args_plan picks
 
 
 def _str_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
@@ -542,26 +684,38 @@ def _path_value_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, ra
     return _path_strings(evt, i, param, value)
 
 
-# the _value_strings branches of the most frequent types
-_FAST_STRINGS: dict[PT, Callable[..., tuple[str, str]]] = {
-    PT.FD: _fd_value_strings, PT.ERRNO: _errno_strings, PT.CHARBUF: _str_strings,
-    PT.FSPATH: _path_value_strings, PT.FSRELPATH: _path_value_strings,
+# get_param_as_str's branches, per param type (DYN params are unwrapped to one of these first)
+_STRINGS: dict[PT, StringsFn] = {
+    PT.FD: _fd_value_strings, PT.ERRNO: _errno_strings, PT.PID: _pid_strings,
     PT.FLAGS8: _flags_strings, PT.FLAGS16: _flags_strings, PT.FLAGS32: _flags_strings,
+    PT.MODE: _mode_strings, PT.CHARBUF: _str_strings,
+    PT.FSPATH: _path_value_strings, PT.FSRELPATH: _path_value_strings, PT.BYTEBUF: _buffer_strings,
+    PT.SOCKADDR: _sockaddr_strings, PT.SOCKTUPLE: _socktuple_strings, PT.FDLIST: _fdlist_strings,
+    PT.SYSCALLID: _syscallid_strings, PT.SIGTYPE: _signal_strings, PT.RELTIME: _reltime_strings,
+    PT.ABSTIME: _abstime_strings, PT.UID: _uid_gid_strings, PT.GID: _uid_gid_strings,
+    PT.BOOL: _plain_strings, PT.PORT: _plain_strings, PT.L4PROTO: _plain_strings,
+    PT.SOCKFAMILY: _plain_strings, PT.SIGSET: _plain_strings, PT.IPV4ADDR: _ipv4_strings,
+    PT.IPV6ADDR: _ipv6_strings, PT.DOUBLE: _double_strings,
 }
-_FAST_STRINGS.update((pt, _int_strings) for pt in _WIDTH if pt is not PT.MODE)
-
+for _pt in _WIDTH:
+    _STRINGS.setdefault(_pt, _int_strings)  # (MODE keeps its own branch)
 
 _NON_DECIMAL = frozenset({PF.HEX, PF.OCT, PF.PADDED_DEC})
+_INLINED = {_fd_value_strings: _FD, _errno_strings: _ERRNO, _str_strings: _CHARBUF, _flags_strings: _FLAGS,
+            _int_strings: _NUMBER, _path_value_strings: _PATH}
 
 
-def _args_plan(params: tuple[Param, ...]) -> ArgsPlan:
-    """Per param: ``name=``, the param, its type, whether an empty value prints NULL, and the
-    strings function (None for DYN, which picks its type per value)."""
+def _args_plan(params: tuple[Param, ...]) -> tuple[PlanEntry, ...]:
+    """Per param: ``name=``, the param, its kind and its strings function (None for DYN, which picks
+    its type per value)."""
     plan = []
     for p in params:
         pt = p.type
-        strings = None if pt is PT.DYN else _FAST_STRINGS.get(pt, _value_strings)
+        strings = None if pt is PT.DYN else _STRINGS.get(pt, _na_strings)
+        kind = _INLINED.get(strings, _OTHER) if strings is not None else _OTHER
         if strings is _int_strings and pt is not PT.UINT64 and p.fmt not in _NON_DECIMAL:
-            strings = _decimal_strings
-        plan.append((p.name + "=", p, pt, pt in _NULL_WHEN_EMPTY, strings))
+            kind = _DECIMAL  # what format_number gives for these types and formats
+        if pt in _NULL_WHEN_EMPTY:
+            kind = _NULL_EMPTY
+        plan.append((p.name + "=", p, kind, strings))
     return tuple(plan)

@@ -8,6 +8,7 @@ formatter printed (0 for the first). All but ``h`` print ``S.nnnnnnnnn``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,24 +21,27 @@ TIME_MODES = ("h", "a", "r", "d", "D")
 def seconds_text(ns: int) -> str:
     """``5518928111`` -> ``"5.518928111"``."""
     sec, frac = divmod(ns, NS)
-    return f"{sec}.{frac:09d}"
+    return "%d.%09d" % (sec, frac)
 
 
 class ClockText:
     """``HH:MM:SS.nnnnnnnnn`` in local time, caching the formatted second (events share seconds)."""
 
-    __slots__ = ("_prefix", "_sec")
+    __slots__ = ("_base", "_prefix")
 
     def __init__(self) -> None:
-        self._sec = -1
+        self._base = -2 * NS  # the cached second, in ns: no timestamp is in it yet
         self._prefix = ""
 
-    def __call__(self, ns: int) -> str:
-        sec, frac = divmod(ns, NS)
-        if sec != self._sec:
-            self._sec = sec
+    def event_text(self, evt: Event) -> str:
+        ts = evt.ts
+        frac = ts - self._base
+        if not 0 <= frac < NS:
+            sec = ts // NS
+            self._base = sec * NS
             self._prefix = time.strftime("%H:%M:%S.", time.localtime(sec))
-        return self._prefix + f"{frac:09d}"
+            frac = ts - self._base
+        return self._prefix + str(frac + NS)[1:]  # 9 digits, zero-padded
 
 
 class OutputTime:
@@ -53,11 +57,15 @@ class OutputTime:
         self.prev_ts = -1
         self._clock = ClockText()
 
+    def text_function(self) -> Callable[[Event], str]:
+        """``text``, or for ``h`` (the default) the clock itself: what a formatter calls per event."""
+        return self._clock.event_text if self.mode == "h" else self.text
+
     def text(self, evt: Event) -> str:
         mode = self.mode
         ts = evt.ts
         if mode == "h":
-            return self._clock(ts)
+            return self._clock.event_text(evt)
         if mode == "a":
             return seconds_text(ts)
         if mode == "r":

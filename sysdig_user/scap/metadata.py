@@ -44,6 +44,7 @@ _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
+_U32_PAIR = struct.Struct("<II")
 
 # IL entry types (scap.h): the NOLINKSPEED variants come from very old writers and are read only.
 _II_IPV4, _II_IPV6, _II_IPV4_NOLINKSPEED, _II_IPV6_NOLINKSPEED = 1, 2, 3, 4
@@ -177,25 +178,50 @@ def parse_interfaces(body: bytes, block_type: int) -> list[Interface]:
 
 def parse_users(body: bytes, block_type: int) -> tuple[list[User], list[Group]]:
     """UL v1/v2 body. In v2 each entry has a u32 length that counts its own 4 bytes."""
-    cur = _Cursor(body, "user list")
+    what = "user list"
     users: list[User] = []
     groups: list[Group] = []
     limit = MAX_CREDENTIALS_STR_LEN - 1
-    while cur.remaining() >= 4:
-        start = cur.pos
-        sub_len = cur.num(_U32) if block_type == UL_V2 else 0
-        kind = cur.num(_U8)
+    v2 = block_type == UL_V2
+    size = len(body)
+    pos = 0
+    while size - pos >= 4:
+        start = pos
+        sub_len = 0
+        if v2:
+            sub_len = _U32.unpack_from(body, pos)[0]
+            pos += 4
+        if pos + 1 > size:
+            raise _overrun(what)
+        kind = body[pos]
+        pos += 1
         if kind == _USERBLOCK_TYPE_USER:
-            uid, gid = cur.num(_U32), cur.num(_U32)
-            name = cur.string(limit, "invalid user name len %d")
-            home = cur.string(limit, "invalid user homedir len %d")
-            shell = cur.string(limit, "invalid user shell len %d")
-            users.append(User(uid, gid, _text(name), _text(home), _text(shell)))
+            if pos + 8 > size:
+                raise _overrun(what)
+            uid, gid = _U32_PAIR.unpack_from(body, pos)
+            name, pos = _string_at(body, pos + 8, limit, "invalid user name len %d", what)
+            home, pos = _string_at(body, pos, limit, "invalid user homedir len %d", what)
+            shell, pos = _string_at(body, pos, limit, "invalid user shell len %d", what)
+            users.append(User(uid, gid, name, home, shell))
         else:  # libscap treats every non-user entry as a group
-            gid = cur.num(_U32)
-            groups.append(Group(gid, _text(cur.string(limit, "invalid group name len %d"))))
-        _skip_to_entry_end(cur, start, sub_len, "userlist")
+            if pos + 4 > size:
+                raise _overrun(what)
+            gid = _U32.unpack_from(body, pos)[0]
+            name, pos = _string_at(body, pos + 4, limit, "invalid group name len %d", what)
+            groups.append(Group(gid, name))
+        if sub_len:  # _skip_to_entry_end
+            read = pos - start
+            if read > sub_len:
+                raise CaptureError(
+                    f"corrupted input file. Had read {read} bytes, but userlist entry have length {sub_len}.")
+            pos = start + sub_len
+            if pos > size:
+                raise _overrun(what)
     return users, groups
+
+
+def _overrun(what: str) -> CaptureError:
+    return CaptureError(f"corrupted {what}: an entry runs past the end of its block")
 
 
 def _skip_to_entry_end(cur: _Cursor, start: int, sub_len: int, what: str) -> None:
@@ -250,44 +276,58 @@ def _list_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tupl
     return parts, end
 
 
+_PL_LIMITS_MEMORY = struct.Struct("<qIIIIIIQQ")  # _PL_LIMITS then _PL_MEMORY (version >= 2)
+
+
 def _parse_proc(cur: _Cursor, version: int) -> ProcEntry:
     # Field order per version: scap-format.md 8.1 ("V6 = V5 with sid inserted after ptid", ...).
+    # Fields a version lacks keep ProcEntry's defaults (libscap's); the values are read into locals
+    # and the entry is built with one positional call, in ProcEntry's field order.
     what = "process list"
     data = cur.data
     start = cur.pos
     sub_len = cur.num(_U32) if version >= 9 else 0
     ids = cur.nums(_PL_IDS[version])
-    p = ProcEntry(tid=ids[0], pid=ids[1], ptid=ids[2])
-    if version >= 6:
-        p.sid = ids[3]
-    if version >= 8:
-        p.vpgid = ids[4]
+    tid, pid, ptid = ids[0], ids[1], ids[2]
+    sid = ids[3] if version >= 6 else -1
+    vpgid = ids[4] if version >= 8 else -1
     pos = cur.pos
-    p.comm, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid commlen %d", what)
-    p.exe, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exelen %d", what)
+    comm, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid commlen %d", what)
+    exe, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exelen %d", what)
+    exepath = ""
     if version >= 7:
-        p.exepath, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exepathlen %d", what)
-    p.args, pos = _list_at(data, pos, MAX_ARGS_SIZE, "invalid argslen %d", what)
-    p.cwd, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid cwdlen %d", what)
+        exepath, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exepathlen %d", what)
+    args, pos = _list_at(data, pos, MAX_ARGS_SIZE, "invalid argslen %d", what)
+    cwd, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid cwdlen %d", what)
     cur.pos = pos
-    p.fdlimit, p.flags, p.uid, p.gid = cur.nums(_PL_LIMITS)
     if version >= 2:
-        p.vmsize_kb, p.vmrss_kb, p.vmswap_kb, p.pfmajor, p.pfminor = cur.nums(_PL_MEMORY)
+        fdlimit, flags, uid, gid, vmsize_kb, vmrss_kb, vmswap_kb, pfmajor, pfminor = cur.nums(_PL_LIMITS_MEMORY)
+    else:
+        fdlimit, flags, uid, gid = cur.nums(_PL_LIMITS)
+        vmsize_kb = vmrss_kb = vmswap_kb = pfmajor = pfminor = 0
+    env: list[str] = []
     if version >= 3:
-        p.env, cur.pos = _list_at(data, cur.pos, MAX_ENV_SIZE, "invalid envlen %d", what)
+        env, cur.pos = _list_at(data, cur.pos, MAX_ENV_SIZE, "invalid envlen %d", what)
+    vtid = vpid = -1
+    cgroups: list[str] = []
     if version >= 4:
-        p.vtid, p.vpid = cur.nums(_PL_VIDS)
-        p.cgroups, cur.pos = _list_at(data, cur.pos, MAX_CGROUPS_SIZE, "invalid cgroupslen %d", what)
+        vtid, vpid = cur.nums(_PL_VIDS)
+        cgroups, cur.pos = _list_at(data, cur.pos, MAX_CGROUPS_SIZE, "invalid cgroupslen %d", what)
+    root = ""
     if version >= 5:
-        p.root, cur.pos = _string_at(data, cur.pos, MAX_PATH_SIZE, "invalid rootlen %d", what)
+        root, cur.pos = _string_at(data, cur.pos, MAX_PATH_SIZE, "invalid rootlen %d", what)
     # Optional trailing fields, present only if entry_len leaves room (1.2 writers before
     # loginuid existed stop after root).
+    loginuid = -1
+    exe_writable = False
     if sub_len and cur.pos - start + 4 <= sub_len:
-        p.loginuid = cur.num(_I32)
+        loginuid = cur.num(_I32)
     if sub_len and cur.pos - start + 1 <= sub_len:
-        p.exe_writable = cur.num(_U8) != 0
+        exe_writable = cur.num(_U8) != 0
     _skip_to_entry_end(cur, start, sub_len, "proclist")
-    return p
+    return ProcEntry(tid, pid, ptid, sid, vpgid, comm, exe, exepath, args, cwd, fdlimit, flags, uid, gid,
+                     vmsize_kb, vmrss_kb, vmswap_kb, pfmajor, pfminor, env, vtid, vpid, cgroups, root,
+                     loginuid, exe_writable)
 
 
 def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
@@ -306,20 +346,21 @@ def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
     limit = MAX_PATH_SIZE - 1
     pos = cur.pos
     while size - pos >= 4:
-        # v1 entry: fd, ino, type, then per type; v2: the same after a u32 length counting itself
+        # v1 entry: fd, ino, type, then per type; v2: the same after a u32 length counting itself.
+        # The entry is built once its fields are read, with one positional call (FdEntry's order).
         p = pos + 4 if v2 else pos
         if p + 17 + 2 <= size:
             fd, ino, t = head(body, p)
             p += 17
-            unix: tuple[int, int] | None = None
-            if t == file_v2 and p + 6 <= size:
+            source = dest = open_flags = 0
+            is_file = t == file_v2 and p + 6 <= size
+            if is_file:
                 open_flags = body[p] | (body[p + 1] << 8) | (body[p + 2] << 16) | (body[p + 3] << 24)
                 p += 4
             elif t in name_types:
-                open_flags = -1
+                pass
             elif t == unix_sock and p + 18 <= size:
-                open_flags = -1
-                unix = _UNIX_ENDS.unpack_from(body, p)
+                source, dest = _UNIX_ENDS.unpack_from(body, p)
                 p += 16
             else:
                 p = -1
@@ -327,24 +368,19 @@ def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
                 n = body[p] | (body[p + 1] << 8)
                 end = p + 2 + n
                 if n <= limit and end <= size:
-                    e = FdEntry(fd, ino, t, body[p + 2:end].decode("utf-8", "surrogateescape"))
-                    if unix is not None:
-                        e.source, e.dest = unix
+                    name = body[p + 2:end].decode("utf-8", "surrogateescape")
                     if not v2:
-                        if open_flags >= 0:
-                            e.open_flags = open_flags
-                        append(e)
+                        append(FdEntry(fd, ino, t, name, open_flags, 0, b"", b"", 0, 0, 0, source, dest))
                         pos = end
                         continue
                     sub_len = body[pos] | (body[pos + 1] << 8) | (body[pos + 2] << 16) | (body[pos + 3] << 24)
                     used = end - pos
-                    if open_flags >= 0:
-                        e.open_flags = open_flags
-                        if used + 4 <= sub_len and end + 4 <= size:  # dev is optional within FDL_V2
-                            e.dev = _U32.unpack_from(body, end)[0]
-                            used += 4
+                    dev = 0
+                    if is_file and used + 4 <= sub_len and end + 4 <= size:  # dev is optional in FDL_V2
+                        dev = _U32.unpack_from(body, end)[0]
+                        used += 4
                     if used <= sub_len and pos + sub_len <= size:
-                        append(e)
+                        append(FdEntry(fd, ino, t, name, open_flags, dev, b"", b"", 0, 0, 0, source, dest))
                         pos += sub_len
                         continue
         cur.pos = pos  # anything else (and every error) the careful way

@@ -47,6 +47,8 @@ _SHB_BODY = struct.Struct("<IHH")        # magic, major, minor
 _U16S = struct.Struct("<H")
 _V1_FIXED = struct.Struct("<16sIH")      # ts+tid, len, type of a v1 event header
 _V2_HDR = struct.Struct("<16sIHI")
+_NPARAMS = struct.Struct("<I")
+_LEN_ARRAYS: dict[int, struct.Struct] = {}  # the u16 length array of n params, by n
 
 # In captures that old, these two events carry a len 3 bytes too large (libscap fixes it up too).
 _PPME_NOTIFICATION_E = 280
@@ -211,27 +213,41 @@ def convert_v1_event(data: bytes) -> bytes:
     return _V2_HDR.pack(fixed, new_len, etype, nparams) + data[base:base + payload]
 
 
-def _nparams_table() -> list[tuple[int, struct.Struct | None]]:
+def _len_array(n: int) -> struct.Struct:
+    st = _LEN_ARRAYS.get(n)
+    if st is None:
+        st = _LEN_ARRAYS[n] = struct.Struct(f"<{n}H")
+    return st
+
+
+def _nparams_table() -> list[tuple[int, struct.Struct]]:
     """Per event code: its param count in the event table and the struct of that many u16 lengths."""
-    return [(len(info.params), struct.Struct(f"<{len(info.params)}H") if info.params else None)
-            for info in EVENTS]
+    return [(len(info.params), _len_array(len(info.params))) for info in EVENTS]
 
 
+#: per event code, the param count (and its length array) v1 events of that code had last: the table's
+#: until an event has another (captures that old often have fewer params than today's table)
 _V1_GUESS = _nparams_table()
+_V1_ODD = (_PPME_NOTIFICATION_E, _PPME_INFRASTRUCTURE_EVENT_E)
+_V1_GROWTH = 4 - B.EVT_HDR_SIZE  # v2 payload = v1 len + 4 (nparams) - the v2 header
+_V1_HDR = B.EVT_HDR_V1_SIZE
 
 
 def _convert_v1_at(buf: bytes, start: int, end: int) -> bytes:
-    """convert_v1_event(buf[start:end]) without the copy, trying the event table's param count first
-    (one unpack; the filled size grows strictly with n, so a count that fills the event is the one)."""
+    """convert_v1_event(buf[start:end]) without the copy, trying the param count of the last event of
+    that type first (one unpack; the filled size grows strictly with n, so a count that fills the
+    event is the one)."""
     fixed, length, etype = _V1_FIXED.unpack_from(buf, start)
-    guess = _V1_GUESS
-    if etype < len(guess) and etype not in (_PPME_NOTIFICATION_E, _PPME_INFRASTRUCTURE_EVENT_E):
-        n, lens = guess[etype]
-        payload = length + 4 - B.EVT_HDR_SIZE
-        base = start + B.EVT_HDR_V1_SIZE
-        if lens is not None and 2 * n <= payload and base + payload <= end \
-                and 2 * n + sum(lens.unpack_from(buf, base)) == payload:
+    if etype < len(_V1_GUESS) and etype not in _V1_ODD:
+        n, lens = _V1_GUESS[etype]
+        payload = length + _V1_GROWTH
+        base = start + _V1_HDR
+        if 2 * n <= payload and base + payload <= end and 2 * n + sum(lens.unpack_from(buf, base)) == payload:
             return _V2_HDR.pack(fixed, length + 4, etype, n) + buf[base:base + payload]
+        raw = convert_v1_event(buf[start:end])
+        n = _NPARAMS.unpack_from(raw, 22)[0]
+        _V1_GUESS[etype] = (n, _len_array(n))
+        return raw
     return convert_v1_event(buf[start:end])
 
 

@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 
 from sysdig_user.event import Event
-from sysdig_user.event_table import EC, EF, EVENTS, PPM_EVENT_MAX, SDU_EXTENSION_BASE
+from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, SDU_EXTENSION_BASE
 from sysdig_user.scap.records import (
     CaptureItem,
     FdEntry,
@@ -62,6 +62,7 @@ F_SKIP = 8
 F_NO_QUERY = 16
 F_NO_THREAD = 32
 F_MODIFIES_STATE = 64
+_F_SKIP_OR_NO_THREAD = F_SKIP | F_NO_THREAD
 
 
 def _code_flags() -> list[int]:
@@ -105,6 +106,8 @@ _HANDLERS = _code_handlers(handler_registry())
 _HEADER = struct.Struct("<QqIHI")
 _FD_PARAM = struct.Struct("<q")
 _HIDDEN_CODES = frozenset(info.code for info in EVENTS if info.category == EC.INTERNAL)
+#: the codes is_hidden hides whatever the dump flags (sdu's extension events included)
+HIDDEN_CODES = _HIDDEN_CODES | {code for code, info in EXTENSIONS.items() if info.category == EC.INTERNAL}
 _LARGE = frozenset(info.code for info in EVENTS if info.flags & EF.LARGE_PAYLOAD)
 
 #: skip_raw results
@@ -234,21 +237,18 @@ class Inspector:
             pass
 
     def _load_procs(self, entries: list[ProcEntry]) -> None:
-        table = self.state.threads
+        threads = self.state.threads.threads
         for e in entries:
-            th = ThreadInfo(
-                tid=e.tid, pid=e.pid, ptid=e.ptid, sid=e.sid, vpgid=e.vpgid, comm=e.comm, exe=e.exe,
-                exepath=e.exepath, args=list(e.args), env=list(e.env), cgroups=normalize_cgroups(e.cgroups),
-                root=e.root, fdlimit=e.fdlimit, flags=e.flags | CL_ACTIVE, uid=e.uid, gid=e.gid,
-                loginuid=e.loginuid, vtid=e.vtid, vpid=e.vpid, vmsize_kb=e.vmsize_kb,
-                vmrss_kb=e.vmrss_kb, vmswap_kb=e.vmswap_kb, pfmajor=e.pfmajor, pfminor=e.pfminor,
-                exe_writable=e.exe_writable)
             cwd = e.cwd
             if cwd[:1] != "/" or "//" in cwd or "/." in cwd:  # else it is already in canonical form
                 cwd = concatenate_paths("", cwd)
-            th.cwd = normalize_cwd(cwd)
-            table.threads[e.tid] = th
-        table.link_all()
+            # positional, in ThreadInfo's field order (a keyword call costs twice as much)
+            threads[e.tid] = ThreadInfo(
+                e.tid, e.pid, e.ptid, e.sid, e.vpgid, e.comm, e.exe, e.exepath, list(e.args),
+                normalize_cwd(cwd), list(e.env), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
+                e.flags | CL_ACTIVE, e.uid, e.gid, e.loginuid, e.vtid, e.vpid, 0, e.vmsize_kb, e.vmrss_kb,
+                e.vmswap_kb, e.pfmajor, e.pfminor, e.exe_writable)
+        self.state.threads.link_all()
 
     def _load_fds(self, block: FdList) -> None:
         """FDL entries, named as sinsp's add_fd_from_scap names them. A thread that shares its main
@@ -271,11 +271,11 @@ class Inspector:
         the server end (its tuple is swapped to client->server), every other one a client."""
         self._fix_sockets = False
         tables = {id(th.fdtable): th.fdtable for th in self.state.threads}.values()
-        server_ports = {info.sport for table in tables for info in table.fds.values()
-                        if info.type == FdType.IPV4_SERVSOCK}
+        servsock, sock = FdType.IPV4_SERVSOCK, FdType.IPV4_SOCK
+        server_ports = {info.sport for table in tables for info in table.fds.values() if info.type == servsock}
         for table in tables:
             for info in table.fds.values():
-                if info.type != FdType.IPV4_SOCK or info.role:
+                if info.type != sock or info.role:
                     continue
                 if info.sport in server_ports:
                     info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
@@ -351,7 +351,7 @@ class Inspector:
         if self._fix_sockets:
             self._fix_sockets_from_proc()
         fl = _FLAGS[code]
-        if fl & (F_SKIP | F_NO_THREAD):
+        if fl & _F_SKIP_OR_NO_THREAD:
             evt.thread = st.threads.get(evt.tid) if code == PROCINFO_E else None
             return self._finish(evt, None)
         th = st.threads.threads.get(evt.tid)
@@ -400,7 +400,7 @@ class Inspector:
             pre_name = pre.name if pre is not None else ""
             handler(st, evt, th, scratch)
             info = evt.fdinfo
-            if info is not None:
+            if info is not None and (info is not pre or info.name != pre_name):
                 _mark_name_changed(st, evt, info, pre, pre_name)
             if st.fresh_fds:
                 st.fresh_fds.clear()
@@ -486,30 +486,34 @@ def _mark_name_changed(st: State, evt: Event, info: FdInfo, pre: FdInfo | None, 
 
 
 _FD_TYPES = {int(t): t for t in FdType}
+# FdType members read per FDL entry, as module constants (a member lookup on its class is slow in 3.11)
+_FILE_V2, _IPV4_SOCK, _IPV6_SOCK = FdType.FILE_V2, FdType.IPV4_SOCK, FdType.IPV6_SOCK
+_IPV4_SERVSOCK, _IPV6_SERVSOCK, _UNIX_SOCK = FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK, FdType.UNIX_SOCK
+_ROLE_CLIENT, _ROLE_SERVER = Role.CLIENT, Role.SERVER
 
 
 def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
-    """One FDL entry as an FdInfo (sinsp add_fd_from_scap)."""
+    """One FDL entry as an FdInfo (sinsp add_fd_from_scap). FdInfo's leading fields are passed by
+    position: fd, type, name, open_flags, dev, ino."""
     t = e.type
-    if t == FdType.IPV6_SOCK and is_ipv4_mapped(e.sip) and is_ipv4_mapped(e.dip):
-        info = FdInfo(e.fd, FdType.IPV4_SOCK, sip=e.sip[12:], sport=e.sport, dip=e.dip[12:],
+    if t == _FILE_V2:  # the most frequent
+        return FdInfo(e.fd, _FILE_V2, e.name, e.open_flags, e.dev, e.ino)
+    if t == _IPV6_SOCK and is_ipv4_mapped(e.sip) and is_ipv4_mapped(e.dip):
+        info = FdInfo(e.fd, _IPV4_SOCK, sip=e.sip[12:], sport=e.sport, dip=e.dip[12:],
                       dport=e.dport, l4proto=e.l4proto, ino=e.ino)
-        t = FdType.IPV4_SOCK
-    elif t in (FdType.IPV4_SOCK, FdType.IPV6_SOCK):
+    elif t == _IPV4_SOCK or t == _IPV6_SOCK:
         info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, dip=e.dip, dport=e.dport,
                       l4proto=e.l4proto, ino=e.ino)
-    elif t in (FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK):
+    elif t == _IPV4_SERVSOCK or t == _IPV6_SERVSOCK:
         info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, l4proto=e.l4proto, ino=e.ino)
         info.name = f"{_ip(e.sip)}:{e.sport}"
         return info
-    elif t == FdType.UNIX_SOCK:
-        role = Role.CLIENT if not e.name else Role.SERVER
-        return FdInfo(e.fd, FdType.UNIX_SOCK, e.name, ino=e.ino, unix_source=e.source,
+    elif t == _UNIX_SOCK:
+        role = _ROLE_CLIENT if not e.name else _ROLE_SERVER
+        return FdInfo(e.fd, _UNIX_SOCK, e.name, ino=e.ino, unix_source=e.source,
                       unix_dest=e.dest, role=role)
-    elif t == FdType.FILE_V2:
-        return FdInfo(e.fd, FdType.FILE_V2, e.name, open_flags=e.open_flags, dev=e.dev, ino=e.ino)
-    elif 0 < t <= FdType.FILE_V2:
-        return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), e.name, ino=e.ino)
+    elif 0 < t < _FILE_V2:
+        return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), e.name, 0, 0, e.ino)
     else:
         return None
     info.connected = info.l4proto == 2

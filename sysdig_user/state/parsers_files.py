@@ -61,6 +61,11 @@ def concatenate_paths(base: str, path: str) -> str:
     ``concatenate_paths("/home/u/", "../x//./y/")`` -> ``"/home/x/y"``; an empty ``path`` yields
     ``base`` without its trailing slash (``"/home/u"``); a root stays ``"/"``.
     """
+    if ("//" not in path and "/." not in path and (path[:1] != "." or base[-1:] not in ("/", ""))
+            and path.isascii() and path.isprintable()):
+        # nothing to fold or replace (the loop below would copy every character): join, drop a final '/'
+        joined = path if path[:1] == "/" else base + path
+        return joined[:-1] if len(joined) > 1 and joined[-1] == "/" else joined
     out = list(base) if path[:1] != "/" else []
     path = _sanitize_char(path)
     i, n = 0, len(path)

@@ -260,18 +260,23 @@ def prlimit_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> No
 
 def vm_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
     """brk/mmap/mmap2/munmap exits report the process memory counters."""
-    if th is not None and evt.param_count >= 4:
-        th.vmsize_kb, th.vmrss_kb, th.vmswap_kb = evt.param(1), evt.param(2), evt.param(3)
+    if th is not None:
+        vals = evt.param_values()
+        if len(vals) >= 4:
+            th.vmsize_kb, th.vmrss_kb, th.vmswap_kb = vals[1], vals[2], vals[3]
 
 
 def switch_enter(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
     """sinsp parse_context_switch: page faults go to the thread, memory counters to its main thread
     (none when the main thread is unknown), so a thread's switch updates what the process shows."""
-    if th is not None and evt.param_count >= 6:
-        th.pfmajor, th.pfminor = evt.param(1), evt.param(2)
+    if th is None:
+        return
+    vals = evt.param_values()
+    if len(vals) >= 6:
+        th.pfmajor, th.pfminor = vals[1], vals[2]
         main = th if th.tid == th.pid else st.threads.get(th.pid)
         if main is not None:
-            main.vmsize_kb, main.vmrss_kb, main.vmswap_kb = evt.param(3), evt.param(4), evt.param(5)
+            main.vmsize_kb, main.vmrss_kb, main.vmswap_kb = vals[3], vals[4], vals[5]
 
 
 HANDLERS: dict[str, Handler] = {

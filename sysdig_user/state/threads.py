@@ -47,6 +47,8 @@ def normalize_cgroups(entries: list[str]) -> list[str]:
     """sinsp_threadinfo::set_cgroups stores the cgroup v2 ``io`` controller under its v1 name ``blkio``
     (verified with sysdig: an execve's ``io=/user.slice`` shows as ``blkio=/user.slice`` in thread.cgroups,
     in place)."""
+    if "\0io=" not in "\0".join(("", *entries)):  # (nearly always: copy the list as it is)
+        return list(entries)
     return ["blkio" + c[2:] if c[:3] == "io=" else c for c in entries]
 
 
