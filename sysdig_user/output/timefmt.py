@@ -21,7 +21,7 @@ TIME_MODES = ("h", "a", "r", "d", "D")
 def seconds_text(ns: int) -> str:
     """``5518928111`` -> ``"5.518928111"``."""
     sec, frac = divmod(ns, NS)
-    return "%d.%09d" % (sec, frac)
+    return f"{sec}.{frac:09d}"
 
 
 class ClockText:
