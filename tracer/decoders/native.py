@@ -7,6 +7,8 @@ up by symbol name in sysdig_user.flags, so a symbol missing there fails at impor
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sysdig_user.flags import FLAG_TABLES
 
 # include/uapi/asm-generic/fcntl.h (x86_64 uses the generic values). O_SYNC is __O_SYNC|O_DSYNC and
@@ -88,23 +90,26 @@ _LEVELS = dict(_bits(SOCKOPT_LEVELS, "sockopt_levels"))
 # The bit translations run at every open, mmap, clone, poll: each remembers its results (a program uses
 # few distinct flag words), up to _MEMO_MAX of them.
 _MEMO_MAX = 4096
-_open_memo: dict[int, int] = {}
-_clone_memo: dict[int, int] = {}
-_mmap_memo: dict[int, int] = {}
-_poll_memo: dict[int, int] = {}
 
 
-def open_flags(flags: int) -> int:
-    """Native open(2) flags -> PPM file_flags. Example: O_WRONLY|O_CREAT|O_TRUNC (0o1101) -> 0x106."""
-    res = _open_memo.get(flags)
-    if res is None:
-        res = _open_flags(flags)
-        if len(_open_memo) < _MEMO_MAX:
-            _open_memo[flags] = res
-    return res
+def _memoised(translate: Callable[[int], int]) -> Callable[[int], int]:
+    """`translate` with its results remembered, for at most _MEMO_MAX distinct words."""
+    memo: dict[int, int] = {}
+
+    def cached(word: int) -> int:
+        res = memo.get(word)
+        if res is None:
+            res = translate(word)
+            if len(memo) < _MEMO_MAX:
+                memo[word] = res
+        return res
+
+    cached.__doc__ = translate.__doc__
+    return cached
 
 
 def _open_flags(flags: int) -> int:
+    """Native open(2) flags -> PPM file_flags. Example: O_WRONLY|O_CREAT|O_TRUNC (0o1101) -> 0x106."""
     acc = flags & O_ACCMODE
     res = _PPM_O["O_WRONLY"] if acc == O_WRONLY else _PPM_O["O_RDWR"] if acc == O_RDWR else _PPM_O["O_RDONLY"]
     for nat, ppm in _OPEN:
@@ -113,18 +118,12 @@ def _open_flags(flags: int) -> int:
     return res
 
 
+open_flags = _memoised(_open_flags)
+
+
 def open_mode(flags: int, mode: int) -> int:
     """The mode param: the permission bits only when the call creates a file (O_CREAT or O_TMPFILE)."""
     return mode & 0o7777 if flags & (O_CREAT | __O_TMPFILE) else 0
-
-
-def clone_flags(flags: int) -> int:
-    res = _clone_memo.get(flags)
-    if res is None:
-        res = _clone_flags(flags)
-        if len(_clone_memo) < _MEMO_MAX:
-            _clone_memo[flags] = res
-    return res
 
 
 def _clone_flags(flags: int) -> int:
@@ -135,13 +134,7 @@ def _clone_flags(flags: int) -> int:
     return res
 
 
-def mmap_flags(flags: int) -> int:
-    res = _mmap_memo.get(flags)
-    if res is None:
-        res = _mmap_flags(flags)
-        if len(_mmap_memo) < _MEMO_MAX:
-            _mmap_memo[flags] = res
-    return res
+clone_flags = _memoised(_clone_flags)
 
 
 def _mmap_flags(flags: int) -> int:
@@ -150,6 +143,9 @@ def _mmap_flags(flags: int) -> int:
         if flags & nat:
             res |= ppm
     return res
+
+
+mmap_flags = _memoised(_mmap_flags)
 
 
 def fcntl_cmd(cmd: int) -> int:
@@ -169,18 +165,12 @@ POLL_FLAGS: tuple[tuple[int, str], ...] = (
 _POLL = _bits(POLL_FLAGS, "poll_flags")
 
 
-def poll_flags(events: int) -> int:
-    res = _poll_memo.get(events)
-    if res is None:
-        res = _poll_flags(events)
-        if len(_poll_memo) < _MEMO_MAX:
-            _poll_memo[events] = res
-    return res
-
-
 def _poll_flags(events: int) -> int:
     res = 0
     for nat, ppm in _POLL:
         if events & nat:
             res |= ppm
     return res
+
+
+poll_flags = _memoised(_poll_flags)
