@@ -338,11 +338,14 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
     count_hidden = pipe.count_hidden if pipe.limit is not None else None
     hidden = 0  # hidden events skipped unbuilt, added to the count at the end when no -n needs it now
     try:
+        from sysdig_user.event_table import PPM_EVENT_MAX
         from sysdig_user.state.inspector import SKIPPED_HIDDEN
 
         pipe.start()
-        # events nobody will see are skipped unbuilt (chisels see the filtered-out ones too)
-        skip = pipe.inspector.skip_raw if pipe.chisels is None and not pipe.fatfile else None
+        # events nobody will see are skipped unbuilt (chisels see the filtered-out ones too): skip_raw,
+        # called for the codes it may skip
+        skip = pipe.inspector.skip_raw
+        skip_codes = pipe.inspector.skip_codes if pipe.chisels is None and not pipe.fatfile else None
         on_event = pipe.on_event
         section = _SectionRecords() if writer is not None else None  # what -w starts its file with
         progress = pipe.progress_meter
@@ -360,7 +363,7 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
             cpu, dump_flags, raw = item
             if progress is not None:
                 progress.tick()
-            if skip is not None:
+            if skip_codes is not None and (code := raw[20] | raw[21] << 8) < PPM_EVENT_MAX and skip_codes[code]:
                 skipped = skip(raw)
                 if skipped:
                     if skipped == SKIPPED_HIDDEN:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any
 
 from sysdig_user.scap.blocks import (
     FDL_V2,
@@ -53,6 +55,7 @@ _PL_IDS = {v: struct.Struct("<" + "q" * (3 + (v >= 6) + (v >= 8))) for v in rang
 _PL_LIMITS = struct.Struct("<qIII")      # fdlimit, flags, uid, gid
 _PL_MEMORY = struct.Struct("<IIIQQ")     # vmsize_kb, vmrss_kb, vmswap_kb, pfmajor, pfminor
 _PL_VIDS = struct.Struct("<qq")          # vtid, vpid
+_PL_LIMITS_MEMORY = struct.Struct("<qIIIIIIQQ")  # _PL_LIMITS then _PL_MEMORY (version >= 2)
 _FD_HEAD = struct.Struct("<qQB")         # fd, ino, type
 _UNIX_ENDS = struct.Struct("<QQ")        # a unix socket's source and dest
 #: Size of a v1 entry without its name, per entry type (packed scap_ifinfo_* structs).
@@ -236,13 +239,109 @@ def _skip_to_entry_end(cur: _Cursor, start: int, sub_len: int, what: str) -> Non
 
 
 def parse_procs(body: bytes, block_type: int) -> list[ProcEntry]:
-    """PL V1..V9 body (and the _INT variants). Only V9 entries carry a length prefix."""
+    """PL V1..V9 body (and the _INT variants). Only V9 entries carry a length prefix.
+
+    Each entry's fields are read by the version's steps (_pl_steps) into one list, in ProcEntry's field
+    order once the fields the version lacks are inserted with libscap's defaults; the entry is then
+    built with one positional call."""
+    what = "process list"
     version = PL_VERSIONS[block_type]
-    cur = _Cursor(body, "process list")
+    steps, missing = _PL_STEPS[version]
+    v9 = version >= 9
+    size = len(body)
+    pos = 0
     out: list[ProcEntry] = []
-    while cur.remaining() >= 4:
-        out.append(_parse_proc(cur, version))
+    while size - pos >= 4:
+        start = pos
+        sub_len = 0
+        if v9:
+            sub_len = _U32.unpack_from(body, pos)[0]
+            pos += 4
+        vals: list[Any] = []
+        for kind, arg, message in steps:
+            if kind is _NUMS:
+                if pos + arg.size > size:
+                    raise _overrun(what)
+                vals += arg.unpack_from(body, pos)
+                pos += arg.size
+                continue
+            if pos + 2 > size:
+                raise _overrun(what)
+            n = body[pos] | (body[pos + 1] << 8)
+            if n > arg:
+                raise CaptureError(message % n)
+            end = pos + 2 + n
+            if end > size:
+                raise _overrun(what)
+            text = body[pos + 2:end].decode("utf-8", "surrogateescape")
+            if kind is _LIST:  # NUL-separated; a missing final NUL is tolerated
+                parts = text.split("\0") if n else []
+                if n and body[end - 1] == 0:
+                    parts.pop()
+                vals.append(parts)
+            else:
+                vals.append(text)
+            pos = end
+        for index, default in missing:
+            vals.insert(index, [] if default is list else default)
+        # Optional trailing fields, present only if entry_len leaves room (1.2 writers before
+        # loginuid existed stop after root).
+        loginuid = -1
+        exe_writable = False
+        if sub_len and pos - start + 4 <= sub_len:
+            if pos + 4 > size:
+                raise _overrun(what)
+            loginuid = _I32.unpack_from(body, pos)[0]
+            pos += 4
+        if sub_len and pos - start + 1 <= sub_len:
+            if pos + 1 > size:
+                raise _overrun(what)
+            exe_writable = body[pos] != 0
+            pos += 1
+        if sub_len:  # _skip_to_entry_end
+            read = pos - start
+            if read > sub_len:
+                raise CaptureError(
+                    f"corrupted input file. Had read {read} bytes, but proclist entry have length {sub_len}.")
+            pos = start + sub_len
+            if pos > size:
+                raise _overrun(what)
+        vals += (loginuid, exe_writable)
+        out.append(ProcEntry(*vals))
     return out
+
+
+_NUMS, _STR, _LIST = "nums", "str", "list"
+_PL_FIELDS = ("tid", "pid", "ptid", "sid", "vpgid", "comm", "exe", "exepath", "args", "cwd", "fdlimit", "flags",
+              "uid", "gid", "vmsize_kb", "vmrss_kb", "vmswap_kb", "pfmajor", "pfminor", "env", "vtid", "vpid",
+              "cgroups", "root")  # ProcEntry's fields, up to the optional trailing ones
+
+
+def _pl_steps(version: int) -> tuple[tuple[tuple[str, Any, str], ...], tuple[tuple[int, Any], ...]]:
+    """A PL version's entry layout (scap-format.md 8.1: "V6 = V5 with sid inserted after ptid", ...):
+    the reads in file order, (kind, struct or length limit, error message), and the fields the version
+    lacks, (index in _PL_FIELDS, ProcEntry's default; ``list`` for a new empty list), in index order."""
+    steps: list[tuple[str, Any, str]] = [(_NUMS, _PL_IDS[version], "")]
+    steps += [(_STR, MAX_PATH_SIZE, "invalid commlen %d"), (_STR, MAX_PATH_SIZE, "invalid exelen %d")]
+    if version >= 7:
+        steps.append((_STR, MAX_PATH_SIZE, "invalid exepathlen %d"))
+    steps += [(_LIST, MAX_ARGS_SIZE, "invalid argslen %d"), (_STR, MAX_PATH_SIZE, "invalid cwdlen %d"),
+              (_NUMS, _PL_LIMITS_MEMORY if version >= 2 else _PL_LIMITS, "")]
+    if version >= 3:
+        steps.append((_LIST, MAX_ENV_SIZE, "invalid envlen %d"))
+    if version >= 4:
+        steps += [(_NUMS, _PL_VIDS, ""), (_LIST, MAX_CGROUPS_SIZE, "invalid cgroupslen %d")]
+    if version >= 5:
+        steps.append((_STR, MAX_PATH_SIZE, "invalid rootlen %d"))
+    absent = {"sid": version < 6, "vpgid": version < 8, "exepath": version < 7, "env": version < 3,
+              "vtid": version < 4, "vpid": version < 4, "cgroups": version < 4, "root": version < 5}
+    absent.update(dict.fromkeys(("vmsize_kb", "vmrss_kb", "vmswap_kb", "pfmajor", "pfminor"), version < 2))
+    defaults = {f.name: (list if f.default_factory is list else f.default) for f in fields(ProcEntry)}
+    missing = tuple((i, defaults[name]) for i, name in enumerate(_PL_FIELDS) if absent.get(name))
+    return tuple(steps), missing
+
+
+_PL_STEPS = {v: _pl_steps(v) for v in range(1, 10)}
 
 
 def _string_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tuple[str, int]:
@@ -256,78 +355,6 @@ def _string_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tu
     if end > len(data):
         raise CaptureError(f"corrupted {what}: an entry runs past the end of its block")
     return data[pos + 2:end].decode("utf-8", "surrogateescape"), end
-
-
-def _list_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tuple[list[str], int]:
-    """A u16-prefixed NUL-separated list (_blob_list of _Cursor.string)."""
-    if pos + 2 > len(data):
-        raise CaptureError(f"corrupted {what}: an entry runs past the end of its block")
-    n = data[pos] | (data[pos + 1] << 8)
-    if n > limit:
-        raise CaptureError(message % n)
-    end = pos + 2 + n
-    if end > len(data):
-        raise CaptureError(f"corrupted {what}: an entry runs past the end of its block")
-    if not n:
-        return [], end
-    parts = data[pos + 2:end].decode("utf-8", "surrogateescape").split("\0")
-    if data[end - 1] == 0:
-        parts.pop()
-    return parts, end
-
-
-_PL_LIMITS_MEMORY = struct.Struct("<qIIIIIIQQ")  # _PL_LIMITS then _PL_MEMORY (version >= 2)
-
-
-def _parse_proc(cur: _Cursor, version: int) -> ProcEntry:
-    # Field order per version: scap-format.md 8.1 ("V6 = V5 with sid inserted after ptid", ...).
-    # Fields a version lacks keep ProcEntry's defaults (libscap's); the values are read into locals
-    # and the entry is built with one positional call, in ProcEntry's field order.
-    what = "process list"
-    data = cur.data
-    start = cur.pos
-    sub_len = cur.num(_U32) if version >= 9 else 0
-    ids = cur.nums(_PL_IDS[version])
-    tid, pid, ptid = ids[0], ids[1], ids[2]
-    sid = ids[3] if version >= 6 else -1
-    vpgid = ids[4] if version >= 8 else -1
-    pos = cur.pos
-    comm, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid commlen %d", what)
-    exe, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exelen %d", what)
-    exepath = ""
-    if version >= 7:
-        exepath, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid exepathlen %d", what)
-    args, pos = _list_at(data, pos, MAX_ARGS_SIZE, "invalid argslen %d", what)
-    cwd, pos = _string_at(data, pos, MAX_PATH_SIZE, "invalid cwdlen %d", what)
-    cur.pos = pos
-    if version >= 2:
-        fdlimit, flags, uid, gid, vmsize_kb, vmrss_kb, vmswap_kb, pfmajor, pfminor = cur.nums(_PL_LIMITS_MEMORY)
-    else:
-        fdlimit, flags, uid, gid = cur.nums(_PL_LIMITS)
-        vmsize_kb = vmrss_kb = vmswap_kb = pfmajor = pfminor = 0
-    env: list[str] = []
-    if version >= 3:
-        env, cur.pos = _list_at(data, cur.pos, MAX_ENV_SIZE, "invalid envlen %d", what)
-    vtid = vpid = -1
-    cgroups: list[str] = []
-    if version >= 4:
-        vtid, vpid = cur.nums(_PL_VIDS)
-        cgroups, cur.pos = _list_at(data, cur.pos, MAX_CGROUPS_SIZE, "invalid cgroupslen %d", what)
-    root = ""
-    if version >= 5:
-        root, cur.pos = _string_at(data, cur.pos, MAX_PATH_SIZE, "invalid rootlen %d", what)
-    # Optional trailing fields, present only if entry_len leaves room (1.2 writers before
-    # loginuid existed stop after root).
-    loginuid = -1
-    exe_writable = False
-    if sub_len and cur.pos - start + 4 <= sub_len:
-        loginuid = cur.num(_I32)
-    if sub_len and cur.pos - start + 1 <= sub_len:
-        exe_writable = cur.num(_U8) != 0
-    _skip_to_entry_end(cur, start, sub_len, "proclist")
-    return ProcEntry(tid, pid, ptid, sid, vpgid, comm, exe, exepath, args, cwd, fdlimit, flags, uid, gid,
-                     vmsize_kb, vmrss_kb, vmswap_kb, pfmajor, pfminor, env, vtid, vpid, cgroups, root,
-                     loginuid, exe_writable)
 
 
 def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
@@ -347,7 +374,7 @@ def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
     pos = cur.pos
     while size - pos >= 4:
         # v1 entry: fd, ino, type, then per type; v2: the same after a u32 length counting itself.
-        # The entry is built once its fields are read, with one positional call (FdEntry's order).
+        # The entry is built once its fields are read.
         p = pos + 4 if v2 else pos
         if p + 17 + 2 <= size:
             fd, ino, t = head(body, p)
@@ -370,7 +397,10 @@ def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
                 if n <= limit and end <= size:
                     name = body[p + 2:end].decode("utf-8", "surrogateescape")
                     if not v2:
-                        append(FdEntry(fd, ino, t, name, open_flags, 0, b"", b"", 0, 0, 0, source, dest))
+                        e = FdEntry(fd, ino, t, name, open_flags)
+                        if t == unix_sock:
+                            e.source, e.dest = source, dest
+                        append(e)
                         pos = end
                         continue
                     sub_len = body[pos] | (body[pos + 1] << 8) | (body[pos + 2] << 16) | (body[pos + 3] << 24)
@@ -380,7 +410,10 @@ def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
                         dev = _U32.unpack_from(body, end)[0]
                         used += 4
                     if used <= sub_len and pos + sub_len <= size:
-                        append(FdEntry(fd, ino, t, name, open_flags, dev, b"", b"", 0, 0, 0, source, dest))
+                        e = FdEntry(fd, ino, t, name, open_flags, dev)
+                        if t == unix_sock:
+                            e.source, e.dest = source, dest
+                        append(e)
                         pos += sub_len
                         continue
         cur.pos = pos  # anything else (and every error) the careful way

@@ -216,6 +216,12 @@ class Inspector:
         self._skip = skip_table(self._prefilter, value)
 
     @property
+    def skip_codes(self) -> bytes | None:
+        """Per event code below PPM_EVENT_MAX, non-zero where skip_raw may skip the event (skip_table):
+        a caller may call skip_raw for those codes only. None when it skips nothing."""
+        return self._skip
+
+    @property
     def threads(self) -> ThreadTable:
         return self.state.threads
 
@@ -509,9 +515,10 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
         info.name = f"{_ip(e.sip)}:{e.sport}"
         return info
     elif t == _UNIX_SOCK:
-        role = _ROLE_CLIENT if not e.name else _ROLE_SERVER
-        return FdInfo(e.fd, _UNIX_SOCK, e.name, ino=e.ino, unix_source=e.source,
-                      unix_dest=e.dest, role=role)
+        info = FdInfo(e.fd, _UNIX_SOCK, e.name, 0, 0, e.ino)
+        info.unix_source, info.unix_dest = e.source, e.dest
+        info.role = _ROLE_CLIENT if not e.name else _ROLE_SERVER
+        return info
     elif 0 < t < _FILE_V2:
         return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), e.name, 0, 0, e.ino)
     else:
