@@ -251,10 +251,15 @@ def bind_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
 
 def connect_enter(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
     """sinsp parse_connect_enter: an IP socket takes its type and destination from the address (a
-    mapped IPv6 address makes it IPv4); its name is left for the exit."""
+    mapped IPv6 address makes it IPv4), its name is left for the exit; any other socket (unix) is
+    named after the address here, so a connect that then fails leaves the fd named after its target.
+    (sinsp also reads the unix source/dest pointers out of the address bytes; no field shows them.)"""
     info = evt.fdinfo
     addr = evt.param(1) if info is not None else None
-    if info is None or addr is None or addr[0] not in (AF_INET, AF_INET6):
+    if info is None or addr is None:
+        return
+    if addr[0] not in (AF_INET, AF_INET6):
+        info.name = sockaddr_str(addr)
         return
     ip = addr[1]
     if addr[0] == AF_INET6 and is_ipv4_mapped(ip):

@@ -1,5 +1,5 @@
 """A synthetic capture exercising the state rules: PL/FDL seeding, clone (both sides, inverted),
-execve, open/dup/fcntl/close, pipe, sockets (connect, UDP sendto/recvfrom, bind/accept), threads with and
+execve, open/dup/fcntl/close, pipe, sockets (connect, unix connect, UDP sendto/recvfrom, bind/accept), threads with and
 without CLONE_FILES, unpaired exits, procexit, unknown tids, a STATE_ONLY event."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, Interface, ProcEntry
 from tests.state.events import mk, pair
 
-AF_INET = 2
+AF_UNIX, AF_INET = 1, 2
 LOCAL = bytes([10, 0, 0, 2])
 REMOTE = bytes([93, 184, 216, 34])
 DNS = bytes([8, 8, 8, 8])
@@ -84,4 +84,14 @@ def events() -> list[Event]:
     e += pair("read", 555, {"fd": 0, "size": 1}, res=1, data=b"z")
     e += pair("open", 100, {"name": "rel/p", "flags": 1, "mode": 0}, fd=16, name="rel/p", flags=1)
     e += pair("creat", 100, {"name": "/c", "mode": 0}, fd=-13, name="/c")
+    # a unix socket is named after the address at connect enter, even when the connect then fails
+    e += pair("socket", 100, {"domain": AF_UNIX, "type": 1, "proto": 0}, fd=20)
+    e += pair("connect", 100, {"fd": 20, "addr": (AF_UNIX, "/var/run/nscd/socket")},
+              res=-2, tuple=(AF_UNIX, 0x152F0C, 0, "/var/run/nscd/socket"))
+    e += pair("write", 100, {"fd": 20, "size": 1}, res=-107, data=b"z")
+    e += pair("close", 100, {"fd": 20}, res=0)
+    e += pair("socket", 100, {"domain": AF_UNIX, "type": 1, "proto": 0}, fd=21)
+    e += pair("connect", 100, {"fd": 21, "addr": (AF_UNIX, "/run/s")},
+              res=0, tuple=(AF_UNIX, 0xFFFF9A0001, 0xFFFF9A0002, "/run/s"))
+    e += pair("read", 100, {"fd": 21, "size": 1}, res=1, data=b"z")
     return e
