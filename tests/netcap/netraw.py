@@ -76,8 +76,13 @@ def tcpdump_report(text: str) -> dict[str, int]:
 
 def pcap_count(path: Path) -> int:
     """Packets in a classic pcap file, read with scapy (an independent reader)."""
+    return len(pcap_stamps(path))
+
+
+def pcap_stamps(path: Path) -> list[int]:
+    """The timestamps (ns, microsecond precision) of the packets in a classic pcap file, read with scapy."""
     from scapy.utils import RawPcapReader
 
     with RawPcapReader(str(path)) as reader:
-        return sum(1 for _ in reader)
+        return [(meta.sec * 1_000_000 + meta.usec) * 1000 for _, meta in reader]
 

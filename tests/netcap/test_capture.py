@@ -24,7 +24,7 @@ import pytest
 from netcap import CaptureNotPermitted, FilterError, InterfaceError, NetCapture, Packet, dissect
 from netcap.attribution import Attribution
 from netcap.records import CaptureStats, Owner
-from tests.netcap.netraw import Tcpdump, free_port, pcap_count, require_netraw, tcpdump_report
+from tests.netcap.netraw import Tcpdump, free_port, pcap_count, pcap_stamps, require_netraw, tcpdump_report
 from tests.support import require_tool
 
 pytestmark = pytest.mark.netraw
@@ -120,12 +120,22 @@ def _is_server_port(run: Run, port: int) -> bool:
     return port in (run.tcp_port, run.udp_port)
 
 
+def _count_mismatch(run: Run) -> str:
+    """Which of our packets tcpdump's file lacks (by microsecond stamp), and tcpdump's own report."""
+    theirs = set(pcap_stamps(run.tmp / "tcpdump.pcap"))
+    ours = [p.ts_ns // 1000 * 1000 for p in run.packets]
+    missing = [i for i, ts in enumerate(ours) if not {ts + d * 1000 for d in range(-2, 3)} & theirs]
+    return (f"{len(ours)} captured, tcpdump wrote {len(theirs)}; tcpdump's report {run.tcpdump_report}; "
+            f"ours missing from its file: indexes {missing[:10]}{'...' if len(missing) > 10 else ''} "
+            f"of {len(ours)} (first {ours[0] if ours else None}, its first {min(theirs, default=None)})")
+
+
 def test_packet_count_matches_tcpdump(run: Run) -> None:
     tcp = [p for p in run.packets if dissect(p.data).flow.l4proto == 6]  # type: ignore[union-attr]
     udp = [p for p in run.packets if dissect(p.data).flow.l4proto == 17]  # type: ignore[union-attr]
     assert len(udp) == 2 * N
     assert len(tcp) >= 2 * N + 3          # messages, echoes, handshake (ACKs may ride on data)
-    assert len(run.packets) == run.tcpdump_count
+    assert len(run.packets) == run.tcpdump_count, _count_mismatch(run)
     assert run.stats.dropped == 0 and run.tcpdump_report.get("dropped by kernel") == 0
     assert run.stats.received == run.stats.delivered == len(run.packets)
 
