@@ -23,7 +23,6 @@ from sysdig_user.errors import SduError
 from sysdig_user.event import Event
 from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter, OutputOptions
 from sysdig_user.output.render import BufferFormat, RenderOptions
-from sysdig_user.output.summary import SummaryTable
 from sysdig_user.output.timefmt import OutputTime
 
 VERSION = "0.29.3"
@@ -165,7 +164,11 @@ class EventPipeline:
         if not quiet and self.chisels is None:
             self.formatter = Formatter(opts.print_format or DEFAULT_FORMAT, None, ooptions)
         self.format_line = self.formatter.line_function if self.formatter is not None else None
-        self.summary = SummaryTable() if opts.summary else None
+        self.summary: Any = None
+        if opts.summary:
+            from sysdig_user.output.summary import SummaryTable
+
+            self.summary = SummaryTable()
         self.limit = _int_option(opts.numevents, "can't parse the -n argument, make sure it's a number")
         if self.limit is not None and self.limit <= 0:
             raise SduError(f"invalid event count {opts.numevents}")

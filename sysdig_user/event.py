@@ -33,9 +33,12 @@ def _len_struct(n: int, large: bool) -> struct.Struct:
     return st
 
 
+_EF_LARGE_PAYLOAD = int(EF.LARGE_PAYLOAD)
+
+
 def _is_large(code: int) -> bool:
     info = event_info(code)
-    return info is not None and bool(info.flags & EF.LARGE_PAYLOAD)
+    return info is not None and bool(int(info.flags) & _EF_LARGE_PAYLOAD)
 
 
 _LARGE_CODES = frozenset(c for c in range(PPM_EVENT_MAX) if _is_large(c))
@@ -55,6 +58,7 @@ Bounds = tuple[tuple[int, int], ...]
 #: repeat a few length arrays; a code's entries are dropped when they reach _LAYOUTS_MAX.
 _LAYOUTS: dict[int, dict[bytes, tuple[Bounds, struct.Struct | None]]] = {}
 _LAYOUTS_MAX = 4096
+_PARAM_INDEX: dict[tuple[int, str], int] = {}  # (event code, param name) -> index, -1 if absent
 
 
 def _decoder(param: Param) -> Decoder:
@@ -224,7 +228,10 @@ class Event:
         info = self.info
         if info is None:
             return None
-        idx = info.param_index(name)
+        key = (self.type, name)
+        idx = _PARAM_INDEX.get(key)
+        if idx is None:
+            idx = _PARAM_INDEX[key] = info.param_index(name)
         return None if idx < 0 else self.param(idx)
 
     # ------------------------------------------------------------------------------------------ shape

@@ -41,10 +41,16 @@ def _param_index_table(name: str) -> tuple[int, ...]:
     return tuple(e.param_index(name) for e in EVENTS)
 
 
+# EF bits as ints: IntFlag operators run Python code and build flag objects (slow per event)
+_EF_READS, _EF_WRITES, _EF_WAITS = int(EF.READS_FROM_FD), int(EF.WRITES_TO_FD), int(EF.WAITS)
+_EF_SKIPPARSERESET, _EF_CREATES_FD = int(EF.SKIPPARSERESET), int(EF.CREATES_FD)
+_FLAG_INTS = tuple(int(e.flags) for e in EVENTS)  # by code (EVENTS[code] is the info below 336)
+
+
 _RES_IDX = _param_index_table("res")
 _FD_IDX = _param_index_table("fd")
 _DATA_IDX = _param_index_table("data")
-_CREATES_FD_EXIT = frozenset(e.code for e in EVENTS if e.flags & EF.CREATES_FD and e.code & 1)
+_CREATES_FD_EXIT = frozenset(e.code for e in EVENTS if int(e.flags) & _EF_CREATES_FD and e.code & 1)
 
 
 def _param_named(evt: Event, table: tuple[int, ...]) -> Any:
@@ -65,9 +71,13 @@ def return_value(evt: Event) -> int | None:
     return res if isinstance(res, int) else None
 
 
-def _flags(evt: Event) -> EF:
+def _flags(evt: Event) -> int:
+    """The event's EF flags, as an int."""
+    code = evt.type
+    if code < len(_FLAG_INTS):
+        return _FLAG_INTS[code]
     info = evt.info
-    return info.flags if info is not None else EF.NONE
+    return int(info.flags) if info is not None else 0
 
 
 def _category(evt: Event) -> EC:
@@ -266,7 +276,8 @@ def _dir(evt: Event) -> str:
     return "<" if evt.type & 1 else ">"
 
 
-_TYPE_NAMES = tuple(e.name for e in EVENTS)  # by code: EVENTS[code] is an event's info below 336
+#: by code: EVENTS[code] is an event's info below 336 (its name is evt.type but for the generic 0 and 1)
+TYPE_NAMES = tuple(e.name for e in EVENTS)
 
 
 def event_type_name(evt: Event) -> str:
@@ -276,8 +287,8 @@ def event_type_name(evt: Event) -> str:
         sc = evt.param(0)
         if isinstance(sc, int) and sc < len(PPM_SC):
             return PPM_SC[sc].name
-    elif code < len(_TYPE_NAMES):
-        return _TYPE_NAMES[code]
+    elif code < len(TYPE_NAMES):
+        return TYPE_NAMES[code]
     info = evt.info
     return info.name if info is not None else "NA"  # Event.name
 
@@ -301,7 +312,7 @@ def _parse_event_type(text: str) -> str:
 
 def _syscall_type(evt: Event) -> str | None:
     # sinsp tests the event *flags* against EC_INTERNAL (256), which is EF_SKIPPARSERESET's bit.
-    if evt.type == _SCHEDSWITCH_6_E or _flags(evt) & EF.SKIPPARSERESET:
+    if evt.type == _SCHEDSWITCH_6_E or _flags(evt) & _EF_SKIPPARSERESET:
         return None
     return event_type_name(evt)
 
@@ -554,39 +565,39 @@ def _failed(evt: Event) -> bool:
 
 
 def _is_io(evt: Event) -> bool:
-    return bool(_flags(evt) & (EF.READS_FROM_FD | EF.WRITES_TO_FD))
+    return bool(_flags(evt) & (_EF_READS | _EF_WRITES))
 
 
 def _is_io_read(evt: Event) -> bool:
-    return bool(_flags(evt) & EF.READS_FROM_FD)
+    return bool(_flags(evt) & _EF_READS)
 
 
 def _is_io_write(evt: Event) -> bool:
-    return bool(_flags(evt) & EF.WRITES_TO_FD)
+    return bool(_flags(evt) & _EF_WRITES)
 
 
 def _io_dir(evt: Event) -> str | None:
     flags = _flags(evt)
-    if flags & EF.WRITES_TO_FD:
+    if flags & _EF_WRITES:
         return "write"
-    if flags & EF.READS_FROM_FD:
+    if flags & _EF_READS:
         return "read"
     return None
 
 
 def _is_wait(evt: Event) -> bool:
-    return bool(_flags(evt) & EF.WAITS)
+    return bool(_flags(evt) & _EF_WAITS)
 
 
 def _wait_latency(evt: Event) -> int | None:
-    if _flags(evt) & EF.WAITS and evt.type & 1:
+    if _flags(evt) & _EF_WAITS and evt.type & 1:
         return latency(evt) if evt.thread is not None else 0
     return None
 
 
 def _is_syslog(evt: Event) -> bool:
     fdinfo = evt.fdinfo
-    return bool(_flags(evt) & EF.WRITES_TO_FD) and fdinfo is not None and "/dev/log" in fdinfo.name
+    return bool(_flags(evt) & _EF_WRITES) and fdinfo is not None and "/dev/log" in fdinfo.name
 
 
 def _count(evt: Event) -> int:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from sysdig_user.state.threads import ThreadInfo
 
 # sdu's packet event carries a synthetic socket fd (state/parsers_packet.py)
-_FD_EVENTS = frozenset(e.code for e in EVENTS if e.flags & (EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD)) \
+_FD_FLAGS = int(EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD)
+_FD_EVENTS = frozenset(e.code for e in EVENTS if int(e.flags) & _FD_FLAGS) \
     | {SDU_EXTENSION_BASE}
 _CONTAINER_JSON_E = event_code("container", True)
 V4, V6, V4S, V6S = FdType.IPV4_SOCK, FdType.IPV6_SOCK, FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK

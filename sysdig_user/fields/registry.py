@@ -46,7 +46,8 @@ INLINE: dict[Extractor, tuple[str, dict[str, Any], bool]] = {
     evt._num: ("evt.num", {}, False),
     evt._cpu: ("evt.cpu", {}, False),
     evt._dir: ('"<" if evt.type & 1 else ">"', {}, False),
-    evt._type: ("event_type_name(evt)", {"event_type_name": evt.event_type_name}, False),
+    evt._type: ("TYPE_NAMES[code] if 1 < (code := evt.type) < len(TYPE_NAMES) else event_type_name(evt)",
+                {"TYPE_NAMES": evt.TYPE_NAMES, "event_type_name": evt.event_type_name}, False),
     proc.thread.tid: ("evt.tid", {}, False),
     proc._name: ("None if evt.thread is None else evt.thread.comm", {}, True),
 }

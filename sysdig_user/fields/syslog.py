@@ -19,7 +19,8 @@ SEVERITIES = ("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "clock", "authpriv",
               "ftp", "ntp", "logaudit", "logalert", "cron", "local0", "local1", "local2", "local3",
               "local4", "local5", "local6", "local7")
-_WRITE_EXITS = frozenset(e.code for e in EVENTS if e.code & 1 and e.flags & EF.WRITES_TO_FD)
+_WRITES_TO_FD = int(EF.WRITES_TO_FD)
+_WRITE_EXITS = frozenset(e.code for e in EVENTS if e.code & 1 and int(e.flags) & _WRITES_TO_FD)
 _DATA_IDX = {e.code: e.param_index("data") for e in EVENTS}
 
 

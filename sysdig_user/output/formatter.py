@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sysdig_user.errors import SduError
-from sysdig_user.output.render import RenderOptions, param_display, render_args
+from sysdig_user.output.render import ARGS_FUNCTIONS, RenderOptions, args_function, param_display, render_args
 from sysdig_user.output.timefmt import OutputTime
 
 if TYPE_CHECKING:
@@ -219,9 +219,9 @@ def _line_function(tokens: list[Token], tail: str, require_all: bool) -> Callabl
         inline = _inline(tok.field, i, names)
         if inline is None:
             names[f"x{i}"] = tok.field.extract
-            inline = f"x{i}(evt)", True
-        expr, maybe_none = inline
-        to_text = tok.field.to_text
+            inline = f"x{i}(evt)", True, False
+        expr, maybe_none, is_text = inline
+        to_text = str if is_text else tok.field.to_text
         names[f"s{i}"] = to_text
         text = "v" if to_text is str and not tok.width else "str(v)" if to_text is str else f"s{i}(v)"
         if maybe_none:
@@ -242,15 +242,21 @@ def _line_function(tokens: list[Token], tail: str, require_all: bool) -> Callabl
     return line
 
 
-def _inline(field: BoundFieldLike, i: int, names: dict[str, Any]) -> tuple[str, bool] | None:
-    """An expression over ``evt`` computing ``field.extract(evt)`` without calling it, and whether
-    its value may be None; None for fields extracted by a call. Adds the names it uses to ``names``."""
+def _inline(field: BoundFieldLike, i: int, names: dict[str, Any]) -> tuple[str, bool, bool] | None:
+    """An expression over ``evt`` computing ``field.extract(evt)`` without calling it, whether its
+    value may be None and whether it is the field's text already (``to_text`` applied); None for
+    fields extracted by a call. Adds the names it uses to ``names``."""
     if isinstance(field, _OutputTimeField):
-        return "evt", False
-    if isinstance(field, _ArgsField):
-        names["render_args"] = render_args
+        text = field.time.inline_source(f"c{i}")  # -t h: the clock's text, inline
+        if text is None:
+            return "evt", False, False
+        names[f"c{i}"] = field.time.clock
+        return text, False, True
+    if isinstance(field, _ArgsField):  # render_args, one call less
+        names["ARGS_FUNCTIONS"] = ARGS_FUNCTIONS
+        names["args_function"] = args_function
         names[f"o{i}"] = field.opts
-        return f"render_args(evt, o{i})", False
+        return f"(ARGS_FUNCTIONS.get(evt.type) or args_function(evt))(evt, o{i})", False, False
     from sysdig_user.fields.registry import INLINE
 
     known = INLINE.get(getattr(field, "extract", None))  # type: ignore[arg-type]
@@ -258,4 +264,4 @@ def _inline(field: BoundFieldLike, i: int, names: dict[str, Any]) -> tuple[str, 
         return None
     expr, used, maybe_none = known
     names.update(used)
-    return expr, maybe_none
+    return expr, maybe_none, False

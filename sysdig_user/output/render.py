@@ -536,10 +536,15 @@ def render_args(evt: Event, opts: RenderOptions | None = None) -> str:
     the generic syscall events, whose only param (the ppm_sc id) sysdig keeps internal.
 
     Same text as joining param_strings, through a function generated per event type (_args_function)."""
-    fn = _ARGS_FUNCTIONS.get(evt.type)
+    return (ARGS_FUNCTIONS.get(evt.type) or args_function(evt))(evt, opts or DEFAULT_OPTIONS)
+
+
+def args_function(evt: Event) -> ArgsFunction:
+    """The function render_args calls for events of this event's type (``fn(evt, opts)``)."""
+    fn = ARGS_FUNCTIONS.get(evt.type)
     if fn is None:
-        fn = _ARGS_FUNCTIONS[evt.type] = _args_function(evt.type, evt.info, -1)
-    return fn(evt, opts or DEFAULT_OPTIONS)
+        fn = ARGS_FUNCTIONS[evt.type] = _args_function(evt.type, evt.info, -1)
+    return fn
 
 
 # plan kinds: how a param prints (singletons compared with ``is``)
@@ -547,7 +552,7 @@ _DECIMAL, _CHARBUF, _ERRNO, _FD, _FLAGS, _NUMBER, _PATH, _NULL_EMPTY, _OTHER = (
     "dec", "str", "errno", "fd", "flags", "number", "path", "null", "other")
 PlanEntry = tuple[str, Param, str, "StringsFn | None"]  # name=, param, kind, strings function
 ArgsFunction = Callable[["Event", RenderOptions], str]
-_ARGS_FUNCTIONS: dict[int, ArgsFunction] = {}
+ARGS_FUNCTIONS: dict[int, ArgsFunction] = {}  # by event code (args_function fills it)
 _ARGS_BY_COUNT: dict[tuple[int, int], ArgsFunction] = {}
 
 
@@ -561,19 +566,25 @@ def _args_function(code: int, info: EventInfo | None, count: int) -> ArgsFunctio
     plan = _args_plan(info.params)
     if count >= 0:
         plan = plan[:count]
-    names: dict[str, Any] = {"PLAN": plan, "other_count": _args_for_count, "fd": _fd_arg, "errno": _errno_arg,
+    names: dict[str, Any] = {"PLAN": plan, "other_count": _args_for_count, "fd": _fd_arg, "ERRNO_ARGS": _ERRNO_ARGS,
                              "flags": _flags_arg, "number": format_number, "path": _path_arg, "arg": _arg_text}
     exprs = []
     for i, (_prefix, p, kind, _strings) in enumerate(plan):
         if kind is _DECIMAL or kind is _CHARBUF:
             exprs.append(f"v{i}")
-        elif kind is _ERRNO:
-            exprs.append(f"errno(v{i})")
+        elif kind is _ERRNO:  # "-2(ENOENT)", or the number (%s prints it)
+            exprs.append(f"ERRNO_ARGS.get(v{i}, v{i})")
         elif kind is _FD:
             exprs.append(f"fd(evt, v{i})")
-        elif kind is _FLAGS:
+        elif kind is _FLAGS:  # _flags_arg's text from its cache, else from _flags_arg
             names[f"T{i}"] = p.table
-            exprs.append(f"flags(v{i}, T{i})")
+            names[f"F{i}"] = _FLAG_ARGS.setdefault(p.table, {})
+            exprs.append(f"(F{i}.get(v{i}) or flags(v{i}, T{i}))")
+        elif kind is _NUMBER and p.fmt is _PF_HEX:  # format_number's branches, inlined
+            names[f"M{i}"] = (1 << _WIDTH.get(p.type, 64)) - 1
+            exprs.append(f"'%X' % (v{i} & M{i})")
+        elif kind is _NUMBER and p.type is _PT_UINT64 and p.fmt not in _NON_DECIMAL:  # printed signed
+            exprs.append(f"(v{i} - {1 << 64} if v{i} >= {1 << 63} else v{i})")
         elif kind is _NUMBER:
             names[f"P{i}"] = p
             exprs.append(f"number(v{i}, P{i}.type, P{i}.fmt)")
@@ -650,8 +661,20 @@ def _path_arg(evt: Event, i: int, param: Param, value: str) -> str:
 
 
 def _flags_arg(value: int, table: str | None) -> str:
-    resolved = resolve_flags(value, table)
-    return f"{value}({resolved})" if resolved else str(value)
+    texts = _FLAG_ARGS.get(table)
+    text = texts.get(value) if texts is not None else None
+    if text is None:
+        resolved = resolve_flags(value, table)
+        text = f"{value}({resolved})" if resolved else str(value)
+        if texts is None:
+            texts = _FLAG_ARGS[table] = {}
+        if len(texts) < _FLAG_TEXTS_MAX:
+            texts[value] = text
+    return text
+
+
+_FLAG_ARGS: dict[str | None, dict[int, str]] = {}  # per table, value -> _flags_arg's text
+_ERRNO_ARGS = {-code: f"-{code}({name})" for code, name in ERRNO_NAMES.items()}  # _errno_arg's named ones
 
 
 def _int_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,

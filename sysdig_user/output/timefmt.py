@@ -43,6 +43,12 @@ class ClockText:
             frac = ts - self._base
         return self._prefix + str(frac + NS)[1:]  # 9 digits, zero-padded
 
+    def inline_source(self, name: str) -> str:
+        """An expression computing ``event_text(evt)`` where ``name`` is this clock: the cached second
+        inline, the call only for a new second (for generated formatters)."""
+        return (f"({name}._prefix + str(frac + {NS})[1:] if 0 <= (frac := evt.ts - {name}._base) < {NS}"
+                f" else {name}.event_text(evt))")
+
 
 class OutputTime:
     """The evt.outputtime text of each event, in one ``-t`` mode; keeps the state r and D need."""
@@ -56,6 +62,15 @@ class OutputTime:
         self.first_ts = -1  # set by the event loop from the first event read (filtered or not)
         self.prev_ts = -1
         self._clock = ClockText()
+
+    def inline_source(self, name: str) -> str | None:
+        """For ``h``: an expression computing ``text(evt)`` with ``name`` bound to this object's clock
+        (ClockText.inline_source); None for the other modes."""
+        return self._clock.inline_source(name) if self.mode == "h" else None
+
+    @property
+    def clock(self) -> ClockText:
+        return self._clock
 
     def text_function(self) -> Callable[[Event], str]:
         """``text``, or for ``h`` (the default) the clock itself: what a formatter calls per event."""

@@ -62,6 +62,7 @@ _UNIX_ENDS = struct.Struct("<QQ")        # a unix socket's source and dest
 _IL_V1_FIXED = {_II_IPV4: 24, _II_IPV6: 60, _II_IPV4_NOLINKSPEED: 16, _II_IPV6_NOLINKSPEED: 52}
 _USERBLOCK_TYPE_USER, _USERBLOCK_TYPE_GROUP = 0, 1
 
+_FILE_V2, _UNIX_SOCK = FdType.FILE_V2, FdType.UNIX_SOCK  # (a member lookup on its class is slow)
 _NAME_FD_TYPES = frozenset({
     FdType.FILE, FdType.DIRECTORY, FdType.FIFO, FdType.EVENT, FdType.UNSUPPORTED, FdType.SIGNALFD,
     FdType.EVENTPOLL, FdType.INOTIFY, FdType.TIMERFD, FdType.NETLINK,
@@ -368,8 +369,8 @@ def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
     size = len(body)
     head = _FD_HEAD.unpack_from
     name_types = _NAME_FD_TYPES
-    file_v2 = FdType.FILE_V2
-    unix_sock = FdType.UNIX_SOCK
+    file_v2 = _FILE_V2
+    unix_sock = _UNIX_SOCK
     limit = MAX_PATH_SIZE - 1
     pos = cur.pos
     while size - pos >= 4:

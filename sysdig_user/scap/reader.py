@@ -353,22 +353,20 @@ class _Reader:
                 yield item
 
     def _parse_metadata(self, btype: int, body: bytes) -> CaptureItem | None:
-        if btype in B.PL_VERSIONS:
-            procs = parse_procs(body, btype)
-            self.tids.update(p.tid for p in procs)
-            return ProcList(procs)
-        if btype in B.FDL_TYPES:
-            tid, fds = parse_fds(body, btype)
-            if tid not in self.tids:
-                raise CaptureError(
-                    f"corrupted trace file. FD block references TID {tid & ((1 << 64) - 1)}, "
-                    "which doesn't exist.")
-            return FdList(tid, fds)
-        if btype in B.IL_TYPES:
-            return InterfaceList(parse_interfaces(body, btype))
-        if btype in B.UL_TYPES:
-            return UserList(*parse_users(body, btype))
-        return None  # unknown block type: skipped, like libscap
+        key = (btype, body)
+        item = _PARSED.get(key)
+        if item is None:
+            item = _parse_block(btype, body)
+            if item is None:
+                return None  # unknown block type: skipped, like libscap
+            _remember(key, item)
+        if isinstance(item, ProcList):
+            self.tids.update(p.tid for p in item.entries)
+        elif isinstance(item, FdList) and item.tid not in self.tids:
+            raise CaptureError(
+                f"corrupted trace file. FD block references TID {item.tid & ((1 << 64) - 1)}, "
+                "which doesn't exist.")
+        return item
 
     def _check_trailer(self, blen: int, at: int) -> None:
         trailer = int.from_bytes(self.buf[at:at + 4], "little")
@@ -389,6 +387,10 @@ class _Reader:
         ev1 = B.EV_V1
         max_v1 = B.READER_BUF_SIZE
         convert_v1 = _convert_v1_at
+        v1_guess = _V1_GUESS
+        v1_odd = _V1_ODD
+        v1_growth = _V1_GROWTH
+        pack_v2 = _V2_HDR.pack
         unpack_ev2 = _EV2.unpack_from
         unpack_hdr = _HDR.unpack_from
         event_types = B.EVENT_TYPES
@@ -408,9 +410,21 @@ class _Reader:
                         yield (cpu, 0, buf[start:start + elen])
                     pos += blen
                     continue
-                # the same layout for an EV v1 block; its event is converted to v2
+                # the same layout for an EV v1 block; its event is converted to v2 (_convert_v1_at,
+                # inlined for the common case: the param count last seen for the type fits)
                 if btype == ev1 and 34 <= blen <= avail and blen + 4 - 8 <= max_v1:
-                    if etype < max_type or etype in ext:
+                    if etype < max_type and etype not in v1_odd:
+                        start = pos + 10
+                        base = start + 22
+                        payload = elen + v1_growth
+                        n, lens = v1_guess[etype]
+                        if 2 * n <= payload and base + payload <= pos + blen \
+                                and 2 * n + sum(lens.unpack_from(buf, base)) == payload:
+                            yield (cpu, 0, pack_v2(buf[start:start + 16], elen + 4, etype, n)
+                                   + buf[base:base + payload])
+                        else:
+                            yield (cpu, 0, convert_v1(buf, start, pos + blen))
+                    elif etype < max_type or etype in ext:
                         yield (cpu, 0, convert_v1(buf, pos + 10, pos + blen))
                     pos += blen
                     continue
@@ -455,6 +469,36 @@ class _Reader:
         if elen < B.EVT_HDR_SIZE or start + elen > pos + blen:
             raise CaptureError(f"corrupted event block: event length {elen} does not fit its block of {blen}")
         return (cpu, flags, buf[start:start + elen])
+
+
+def _parse_block(btype: int, body: bytes) -> CaptureItem | None:
+    """The record of one PL, FDL, IL or UL block body; None for another block type."""
+    if btype in B.PL_VERSIONS:
+        return ProcList(parse_procs(body, btype))
+    if btype in B.FDL_TYPES:
+        return FdList(*parse_fds(body, btype))
+    if btype in B.IL_TYPES:
+        return InterfaceList(parse_interfaces(body, btype))
+    if btype in B.UL_TYPES:
+        return UserList(*parse_users(body, btype))
+    return None
+
+
+#: Records of the metadata blocks read, by (block type, body): sections often repeat blocks byte for
+#: byte (each file a rotating -w writes starts with the state at that point, concatenated captures repeat
+#: it), and nothing modifies records, so a block seen before is parsed once. _remember bounds its size.
+_PARSED: dict[tuple[int, bytes], CaptureItem] = {}
+_PARSED_MAX_BYTES = 4 << 20  # of block bodies (their records take a few times that)
+_parsed_bytes = 0
+
+
+def _remember(key: tuple[int, bytes], item: CaptureItem) -> None:
+    global _parsed_bytes
+    if _parsed_bytes + len(key[1]) > _PARSED_MAX_BYTES:
+        _PARSED.clear()
+        _parsed_bytes = 0
+    _PARSED[key] = item
+    _parsed_bytes += len(key[1])
 
 
 def _check_event_block(btype: int, blen: int) -> None:

@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 
 from sysdig_user.event import Event
-from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, SDU_EXTENSION_BASE
+from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
 from sysdig_user.scap.records import (
     CaptureItem,
     FdEntry,
@@ -66,18 +66,22 @@ _F_SKIP_OR_NO_THREAD = F_SKIP | F_NO_THREAD
 
 
 def _code_flags() -> list[int]:
+    # EF bits as ints (IntFlag operators are slow, and this runs at import)
+    uses_fd, skip, modifies = int(EF.USES_FD), int(EF.SKIPPARSERESET), int(EF.MODIFIES_STATE)
+    fd_event = int(EF.USES_FD | EF.CREATES_FD | EF.DESTROYS_FD)
     out = []
     for info in EVENTS:
+        flags = int(info.flags)
         f = 0 if info.code & 1 else F_ENTER
-        if info.flags & EF.USES_FD:
+        if flags & uses_fd:
             f |= F_USES_FD
-        if info.flags & (EF.USES_FD | EF.CREATES_FD | EF.DESTROYS_FD):
+        if flags & fd_event:
             f |= F_FD_EVENT
-        if info.flags & EF.SKIPPARSERESET:
+        if flags & skip:
             f |= F_SKIP
         if (info.name in _NO_QUERY_NAMES and info.code & 1) or info.code == SCHEDSWITCH_6_E:
             f |= F_NO_QUERY
-        if info.flags & EF.MODIFIES_STATE:
+        if flags & modifies:
             f |= F_MODIFIES_STATE
         if info.name == "container" and info.category != EC.INTERNAL:
             f |= F_NO_THREAD  # container json events carry no thread (sinsp sets m_tinfo = NULL)
@@ -105,20 +109,29 @@ _HANDLERS = _code_handlers(handler_registry())
 # after the u16 length array; EF_LARGE_PAYLOAD events are never skipped)
 _HEADER = struct.Struct("<QqIHI")
 _FD_PARAM = struct.Struct("<q")
+_EF_LARGE = int(EF.LARGE_PAYLOAD)
 _HIDDEN_CODES = frozenset(info.code for info in EVENTS if info.category == EC.INTERNAL)
 #: the codes is_hidden hides whatever the dump flags (sdu's extension events included)
 HIDDEN_CODES = _HIDDEN_CODES | {code for code, info in EXTENSIONS.items() if info.category == EC.INTERNAL}
-_LARGE = frozenset(info.code for info in EVENTS if info.flags & EF.LARGE_PAYLOAD)
+_LARGE = frozenset(info.code for info in EVENTS if int(info.flags) & _EF_LARGE)
 
 #: skip_raw results
 NOT_SKIPPED, SKIPPED_DROPPED, SKIPPED_HIDDEN = 0, 1, 2
+_SKIPPED_IF_GENERIC = 3  # skip_table only: dropped if the generic event's syscall cannot match
+_GENERIC_CODES = frozenset({0, 1})  # PPME_GENERIC_E / _X: evt.type is the name of their param 0's syscall
 
 
 def _event_codes(names: Iterable[str]) -> set[int]:
-    """The codes evt.type may show a name for: its events of both directions and every version,
-    and the generic syscall events (their evt.type is the syscall's name)."""
+    """The codes evt.type may show a name for: its events of both directions and every version
+    (the generic syscall events, whose evt.type is their syscall's name, are not among them)."""
     wanted = set(names)
-    return {info.code for info in EVENTS if info.name in wanted} | {0, 1}
+    return {info.code for info in EVENTS if info.name in wanted and info.code not in _GENERIC_CODES}
+
+
+def _generic_ids(names: Iterable[str]) -> frozenset[int]:
+    """The ppm_sc ids whose generic syscall events evt.type may show as one of ``names``."""
+    wanted = set(names)
+    return frozenset(i for i, sc in enumerate(PPM_SC) if sc.name in wanted)
 
 
 def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> bytes | None:
@@ -127,9 +140,12 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> 
     With a filter whose possible event types are known (``prefilter.event_types``, set by
     sysdig_user.filter.compile), a code that cannot match is SKIPPED_DROPPED when process() would
     drop it before parsing: not EF_MODIFIES_STATE, not F_NO_QUERY (clone exits, sched_switch: an
-    unknown thread is not created and the parser runs) and not a large-payload event. Without a
-    filter, and when the caller does not show hidden events (``skip_hidden``), the EC_INTERNAL events
-    process() does not parse (SKIPPARSERESET ones) are SKIPPED_HIDDEN. None when nothing can be skipped.
+    unknown thread is not created and the parser runs) and not a large-payload event. The generic
+    syscall events are _SKIPPED_IF_GENERIC: dropped unless their syscall's name may match (skip_raw
+    reads it), or never skipped when their own name ("syscall", what an unknown syscall shows) may.
+    Without a filter, and when the caller does not show hidden events (``skip_hidden``), the
+    EC_INTERNAL events process() does not parse (SKIPPARSERESET ones) are SKIPPED_HIDDEN. None when
+    nothing can be skipped.
     """
     table = bytearray(PPM_EVENT_MAX)
     if prefilter is not None:
@@ -140,7 +156,10 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> 
         for code, fl in enumerate(_FLAGS):
             if code in possible or fl & F_NO_QUERY or code in _LARGE:
                 continue
-            if fl & (F_SKIP | F_NO_THREAD) or not fl & F_MODIFIES_STATE:
+            if code in _GENERIC_CODES:
+                if EVENTS[code].name not in names and not fl & F_MODIFIES_STATE:
+                    table[code] = _SKIPPED_IF_GENERIC
+            elif fl & (F_SKIP | F_NO_THREAD) or not fl & F_MODIFIES_STATE:
                 table[code] = SKIPPED_DROPPED
     elif skip_hidden:
         for code, fl in enumerate(_FLAGS):
@@ -194,6 +213,7 @@ class Inspector:
         self._prefilter: Callable[[Event], bool] | None = None
         self._skip_hidden = False
         self._skip: bytes | None = None  # per code, what skip_raw may do (skip_table)
+        self._generic_kept: frozenset[int] = frozenset()  # ppm_sc ids of the generic events it keeps
 
     @property
     def prefilter(self) -> Callable[[Event], bool] | None:
@@ -203,6 +223,7 @@ class Inspector:
     def prefilter(self, predicate: Callable[[Event], bool] | None) -> None:
         self._prefilter = predicate
         self._skip = skip_table(predicate, self._skip_hidden)
+        self._generic_kept = _generic_ids(getattr(predicate, "event_types", None) or ())
 
     @property
     def skip_hidden(self) -> bool:
@@ -229,10 +250,10 @@ class Inspector:
     def feed_records(self, item: CaptureItem) -> None:
         """Load one metadata record. A new section (concatenated captures) merges into the current
         state and keeps numbering, as sysdig does (verified on ``cat a.scap b.scap``)."""
-        if isinstance(item, ProcList):
-            self._load_procs(item.entries)
-        elif isinstance(item, FdList):
+        if isinstance(item, FdList):  # (one per process: the most frequent)
             self._load_fds(item)
+        elif isinstance(item, ProcList):
+            self._load_procs(item.entries)
         elif isinstance(item, UserList):
             self.state.users.load(item)
         elif isinstance(item, InterfaceList):
@@ -265,10 +286,12 @@ class Inspector:
         shares = th.tid != th.pid and th.flags & CL_CLONE_FILES and th.pid in self.state.threads.threads
         if shares:
             return
+        fds = th.fdtable.fds
+        interfaces = self.state.interfaces
         for entry in block.fds:
-            info = _fd_from_entry(entry, self.state.interfaces)
+            info = _fd_from_entry(entry, interfaces)
             if info is not None:
-                th.fdtable.fds[entry.fd] = info
+                fds[entry.fd] = info
         self._fix_sockets = True
 
     def _fix_sockets_from_proc(self) -> None:
@@ -314,7 +337,17 @@ class Inspector:
         if not fl & (F_SKIP | F_NO_THREAD):
             ts, tid, _len, _code, nparams = _HEADER.unpack_from(raw)
             fd = -1
-            if fl & F_USES_FD and fl & F_ENTER:
+            if kind == _SKIPPED_IF_GENERIC:
+                # param 0 must be a whole u16 ppm_sc id, and its name one the filter cannot match
+                # (an id past the table shows as "syscall", which skip_table checked)
+                p = 26 + 2 * nparams
+                if not nparams or len(raw) < p + 2 or raw[26] | (raw[27] << 8) != 2:
+                    return NOT_SKIPPED
+                sc = raw[p] | (raw[p + 1] << 8)
+                if sc in self._generic_kept:
+                    return NOT_SKIPPED
+                kind = SKIPPED_DROPPED
+            elif fl & F_USES_FD and fl & F_ENTER:
                 # param 0 must be a whole 8-byte fd, else let Event.param decide what it is
                 if not nparams or raw[26] | (raw[27] << 8) != 8:
                     return NOT_SKIPPED

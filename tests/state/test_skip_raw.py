@@ -32,6 +32,9 @@ FILTERS = [
     "evt.type=read and fd.typechar=f",
     "evt.type=connect and fd.port=80",
     "evt.type=ptrace",  # a known type that never occurs in the samples: every event is skipped
+    "evt.type in (open, mprotect)",  # generic events: kept by their syscall's name (mprotect)
+    "evt.type=arch_prctl or evt.type=<unknown>",
+    "evt.type=syscall",  # what a generic event past the ppm_sc table would show: never skipped
 ]
 
 
@@ -99,6 +102,10 @@ def test_skips_something(capture: Path) -> None:
     ins = Inspector()
     ins.prefilter = compile_predicate("evt.type=open")
     assert ins._skip is not None
-    assert ins._skip[0] == ins._skip[1] == 0  # generic events: their evt.type is the syscall's name
+    # generic events: their evt.type is the syscall's name, which skip_raw checks per event
+    assert ins._skip[0] == ins._skip[1] == inspector_mod._SKIPPED_IF_GENERIC
+    ins.prefilter = compile_predicate("evt.type=syscall")
+    assert ins._skip is not None
+    assert ins._skip[0] == ins._skip[1] == 0
     ins.prefilter = compile_predicate("fd.port=80 and evt.type=open")  # may raise on any IP event
     assert ins._skip is None
