@@ -4,7 +4,8 @@
 
 For each workload: untraced wall time t0, traced wall time t, syscall count n (counted by sdu's engine),
 overhead per syscall = (t - t0) / n. Tracer variants: "sdu-engine" (engine, counting sink), "sdu-full"
-(engine + decoders + Event.build, what `sdu` pays) and strace. Each is run with tracer and tracee free to
+(engine + decoders + packing each event's bytes: what sdu's tracer process pays in the CLI's default
+mode, where a consumer process does state, filter and output) and strace. Each is run with tracer and tracee free to
 float over all CPUs and with both pinned to CPU 0 (the affinity is set before forking, so the tracee
 inherits it). Pushdown section: with the filter evt.type=openat, sdu with its seccomp-bpf filter
 (tracer/pushdown.py; "fd" = default format, which keeps fd state, so close & co. also stop; "bare" =
@@ -15,7 +16,8 @@ tracer/placement.py; strace floats), "floating" = both float (sdu --no-colocate)
 taskset -c 0. Also micro-measures the per-stop choices documented in tracer/engine.py: os.waitpid vs
 ctypes wait4 and sched_getcpu vs reading /proc/TID/stat field 39. CLI section: the same filter through
 the real `sdu` command line (pushdown on, and --no-seccomp) vs strace --seccomp-bpf, and the CLI default mode
-(`sdu -- CMD > /dev/null`, `sdu -q -w FILE -- CMD`) vs `strace -f -o /dev/null`.
+(`sdu -- CMD > /dev/null`, `sdu -q -w FILE -- CMD`) vs `strace -f -o /dev/null`: everything sdu does,
+consumer process included. The sdu commands run with their bytecode cached, as installed.
 """
 from __future__ import annotations
 
@@ -89,8 +91,16 @@ def _run_plain(argv: list[str]) -> None:
     subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
 
 
+def _shipping_builder() -> EventBuilder:
+    """Decoders and per-code packers, the events' bytes dropped: what the tracer process itself pays in
+    the CLI's default (pipelined) mode, where a consumer process parses, filters and prints."""
+    builder = EventBuilder(lambda e: None, build=True)
+    builder.ship = lambda ts, cpu, raw: None
+    return builder
+
+
 def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None, colocate: bool = False) -> int:
-    sink: object = EventBuilder(lambda e: None, build=True) if full else _Count()
+    sink: object = _shipping_builder() if full else _Count()
     engine = Engine(sink, seccomp_syscalls=seccomp, colocate=colocate)  # type: ignore[arg-type]
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(1)
@@ -132,10 +142,21 @@ def pushdown_figures(binary: str, scale: float) -> None:
               f"{row[6]:8.1f} {row[7]:7.1f} {row[6] / row[7]:7.2f}", flush=True)
 
 
+#: the environment of the sdu commands run: bytecode cached in a private prefix (filled by a warm-up run
+#: in main), as an installed package has it, even where PYTHONDONTWRITEBYTECODE is set
+_SDU_ENV: dict[str, str] = dict(os.environ)
+
+
+def _use_cached_bytecode(prefix: Path) -> None:
+    _SDU_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    _SDU_ENV["PYTHONPYCACHEPREFIX"] = str(prefix)
+    _run_cli_default(["/bin/true"])
+
+
 def _run_cli(argv: list[str], extra: tuple[str, ...] = ()) -> None:
     fmt = "%proc.name %fd.name"
     subprocess.run([sys.executable, "-m", "sysdig_user", *extra, "-p", fmt, "evt.type=openat", "--", *argv],
-                   stdout=subprocess.DEVNULL, check=True, cwd=ROOT)
+                   stdout=subprocess.DEVNULL, check=True, cwd=ROOT, env=_SDU_ENV)
 
 
 def cli_figures(binary: str, scale: float) -> None:
@@ -156,7 +177,7 @@ def cli_figures(binary: str, scale: float) -> None:
 
 def _run_cli_default(argv: list[str], extra: tuple[str, ...] = ()) -> None:
     subprocess.run([sys.executable, "-m", "sysdig_user", *extra, "--", *argv], stdout=subprocess.DEVNULL,
-                   check=True, cwd=ROOT)
+                   check=True, cwd=ROOT, env=_SDU_ENV)
 
 
 def cli_default_figures(binary: str, scale: float) -> None:
@@ -260,6 +281,7 @@ def main() -> int:
         src.write_text(C_SOURCE)
         binary = str(tmp / "b")
         subprocess.run(["gcc", "-O2", "-o", binary, str(src)], check=True)
+        _use_cached_bytecode(tmp / "pycache")
         tree = "usr/include/linux" if os.path.isdir("/usr/include/linux") else str(ROOT)[1:]
         workloads: list[tuple[str, list[str], int]] = [
             ("getppid loop", [binary, "getppid", str(int(20000 * scale))], 3),
