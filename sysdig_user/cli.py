@@ -252,8 +252,12 @@ class EventPipeline:
         elif self.format_line is not None and (self.show_internal or not (
                 evt.dump_flags & DF_STATE_ONLY or evt.type in self.hidden_codes)):  # Inspector.is_hidden
             line = self.format_line(evt)
-            if line is not None:
-                self.out.line(line)
+            if line is not None:  # Output.line, inline
+                out = self.out
+                lines = out._lines
+                lines.append(line)
+                if len(lines) >= _BATCH or out.unbuffered:
+                    out.flush()
         if verdict is not None:
             inspector.apply(verdict)
         if stats.events == self.limit:
@@ -314,24 +318,25 @@ def _state_section(inspector: Any) -> dict[str, Any]:
     return state_section(inspector)
 
 
-def _capture_items(paths: list[str], progress: Any = None) -> Iterator[Any]:
+def _capture_sources(paths: list[str], progress: Any = None) -> Iterator[Iterator[Any]]:
+    """The items of each file, one iterator per file (the caller reads each to its end, or stops)."""
     from sysdig_user.event_table import EXTENSIONS
     from sysdig_user.scap import read_capture
 
     for path in paths:
         if progress is None:
-            yield from read_capture(path, extension_types=frozenset(EXTENSIONS))  # sdu's packet events
+            yield read_capture(path, extension_types=frozenset(EXTENSIONS))  # sdu's packet events
             continue
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below, once the reader is done with it
         except OSError:
             f = None  # let the reader report it with its own message
         if f is None:
-            yield from read_capture(path, extension_types=frozenset(EXTENSIONS))
+            yield read_capture(path, extension_types=frozenset(EXTENSIONS))
             continue
         with f:
             progress.watch(f)
-            yield from read_capture(f, extension_types=frozenset(EXTENSIONS))
+            yield read_capture(f, extension_types=frozenset(EXTENSIONS))
 
 
 def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
@@ -352,31 +357,37 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
         on_event = pipe.on_event
         section = _SectionRecords() if writer is not None else None  # what -w starts its file with
         progress = pipe.progress_meter
-        for item in _capture_items(opts.read, progress):
-            if type(item) is not tuple:
-                pipe.feed_records(item)
-                if section is not None and pipe.writer is None:
-                    section.add(item)
-                continue
-            if section is not None and pipe.writer is None:
-                assert writer is not None
-                writer.start(section.as_kwargs())
-                pipe.writer = writer
-                writer.section_source = lambda: _state_section(pipe.inspector)
-            cpu, dump_flags, raw = item
-            if progress is not None:
-                progress.tick()
-            if skip_codes is not None and (code := raw[20] | raw[21] << 8) < PPM_EVENT_MAX and skip_codes[code]:
-                skipped = skip(raw)
-                if skipped:
-                    if skipped == SKIPPED_HIDDEN:
-                        if count_hidden is None:
-                            hidden += 1
-                        elif not count_hidden():
-                            break
+        # (two loops rather than one generator chaining the files' items: a generator level costs per
+        # event; every break below ends the capture)
+        for items in _capture_sources(opts.read, progress):
+            for item in items:
+                if type(item) is not tuple:
+                    pipe.feed_records(item)
+                    if section is not None and pipe.writer is None:
+                        section.add(item)
                     continue
-            if not on_event(Event(raw, cpu, dump_flags)):
-                break
+                if section is not None and pipe.writer is None:
+                    assert writer is not None
+                    writer.start(section.as_kwargs())
+                    pipe.writer = writer
+                    writer.section_source = lambda: _state_section(pipe.inspector)
+                cpu, dump_flags, raw = item
+                if progress is not None:
+                    progress.tick()
+                if skip_codes is not None and (code := raw[20] | raw[21] << 8) < PPM_EVENT_MAX and skip_codes[code]:
+                    skipped = skip(raw)
+                    if skipped:
+                        if skipped == SKIPPED_HIDDEN:
+                            if count_hidden is None:
+                                hidden += 1
+                            elif not count_hidden():
+                                break
+                        continue
+                if not on_event(Event(raw, cpu, dump_flags)):
+                    break
+            else:
+                continue
+            break
     finally:
         pipe.stats.events += hidden
         if writer is not None and pipe.writer is None:

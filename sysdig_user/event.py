@@ -42,9 +42,6 @@ def _is_large(code: int) -> bool:
 
 
 _LARGE_CODES = frozenset(c for c in range(PPM_EVENT_MAX) if _is_large(c))
-#: codes whose params all are fixed-size numbers (their events may decode through one struct)
-_NUMERIC_CODES = frozenset(info.code for info in EVENTS
-                           if info.params and all(_params.fixed_format(p.type) for p in info.params))
 
 
 _EVENTS = EVENTS
@@ -53,11 +50,18 @@ Decoder = Callable[[bytes], Any]
 #: per event code, the decoder of each param in the table (params.decode_param, bound to its Param)
 _DECODERS: dict[int, tuple[Decoder, ...]] = {}
 Bounds = tuple[tuple[int, int], ...]
-#: per event code, by the bytes of an event's length array: its params' bounds, and the struct that
-#: decodes them all at once when they all are numbers (see _whole_struct). Events of a type mostly
-#: repeat a few length arrays; a code's entries are dropped when they reach _LAYOUTS_MAX.
-_LAYOUTS: dict[int, dict[bytes, tuple[Bounds, struct.Struct | None]]] = {}
-_LAYOUTS_MAX = 4096
+#: An event's layout: its params' bounds, the struct that unpacks every param the table has from the
+#: first param's start (fixed-size numbers as numbers, anything else as its bytes) and, per param
+#: unpacked as bytes, the decoder that turns them into its value (see _whole_struct).
+Layout = tuple[Bounds, "struct.Struct | None", tuple[tuple[int, Decoder], ...]]
+#: layouts by the bytes an event's layout depends on: its type, param count and length array (raw[20:]
+#: up to the params). Events of a type mostly repeat a few length arrays; all entries are dropped when
+#: they reach _LAYOUTS_MAX.
+_LAYOUTS: dict[bytes, Layout] = {}
+_LAYOUTS_MAX = 16384
+#: events longer than this decode the param asked for alone (param), not all of them (param_values):
+#: a filter reading a large I/O event's return value does not copy its data
+_DECODE_ALL_MAX = 4096
 _PARAM_INDEX: dict[tuple[int, str], int] = {}  # (event code, param name) -> index, -1 if absent
 
 
@@ -85,22 +89,38 @@ def _decoders(code: int, info: EventInfo | None) -> tuple[Decoder, ...]:
     return decoders
 
 
-def _whole_struct(info: EventInfo | None, lens: tuple[int, ...]) -> struct.Struct | None:
-    """One struct for the params an event has in the table (from the first param's start) when each
-    is a fixed-size number at least as long as its type: it unpacks what each param's decoder would
-    (the first bytes of a longer param). None otherwise."""
+def _whole_struct(code: int, info: EventInfo | None, lens: tuple[int, ...]
+                  ) -> tuple[struct.Struct | None, tuple[tuple[int, Decoder], ...]]:
+    """One struct for the params an event has in the table (zip of the table's params and ``lens``),
+    from the first param's start: a fixed-size number at least as long as its type unpacks as what
+    its decoder gives (the first bytes of a longer param); any other param as its bytes, with its
+    decoder in the second result (but for BYTEBUF, whose value is its bytes). None when there is no
+    param to decode."""
     if info is None or not lens:
-        return None
+        return None, ()
+    decoders = _DECODERS.get(code) or _decoders(code, info)
     fmt = "<"
-    for p, n in zip(info.params, lens):
+    post = []
+    for i, (p, n) in enumerate(zip(info.params, lens)):
         f = _params.fixed_format(p.type)
-        if f is None:
-            return None
-        size = struct.calcsize(f)
-        if n < size:
-            return None
-        fmt += f[1:] + "x" * (n - size)
-    return struct.Struct(fmt) if fmt != "<" else None
+        size = struct.calcsize(f) if f is not None else -1
+        if f is not None and n >= size:
+            fmt += f[1:] + "x" * (n - size)
+        else:
+            fmt += f"{n}s"
+            if decoders[i] is not bytes:
+                post.append((i, decoders[i]))
+    return (struct.Struct(fmt) if fmt != "<" else None), tuple(post)
+
+
+def _new_layout(raw: bytes, code: int, n: int, large: bool, info: EventInfo | None, key: bytes) -> Layout:
+    lens = _len_struct(n, large).unpack_from(raw, HEADER_SIZE) if n else ()  # (raises when truncated)
+    bounds = tuple(pairwise(accumulate(lens, initial=HEADER_SIZE + (4 if large else 2) * n)))
+    layout = (bounds, *_whole_struct(code, info, lens))
+    if len(_LAYOUTS) >= _LAYOUTS_MAX:
+        _LAYOUTS.clear()
+    _LAYOUTS[key] = layout
+    return layout
 
 
 class Event:
@@ -137,23 +157,16 @@ class Event:
         self.filtered_out: bool | None = None
 
     # ------------------------------------------------------------------------------------------ params
-    def _layout(self) -> tuple[Bounds, struct.Struct | None]:
-        """The params' bounds (which it also stores in ``_bounds``) and their whole struct, if any."""
+    def _layout(self) -> Layout:
+        """The event's Layout (its bounds are also stored in ``_bounds``)."""
         code = self.type
-        n = self.nparams
         large = code in _LARGE_CODES
-        key = self.raw[HEADER_SIZE:HEADER_SIZE + (4 if large else 2) * n]
-        layouts = _LAYOUTS.get(code)
-        if layouts is None:
-            layouts = _LAYOUTS[code] = {}
-        layout = layouts.get(key) if len(key) == (4 if large else 2) * n else None
-        if layout is None:  # (a truncated length array raises here)
-            lens = _len_struct(n, large).unpack_from(self.raw, HEADER_SIZE) if n else ()
-            bounds = tuple(pairwise(accumulate(lens, initial=HEADER_SIZE + (4 if large else 2) * n)))
-            layout = (bounds, _whole_struct(self.info, lens))
-            if len(layouts) >= _LAYOUTS_MAX:
-                layouts.clear()
-            layouts[key] = layout
+        # type, param count and length array; a truncated length array is shorter than any
+        # complete one of the same count, so it is never found (and _new_layout raises)
+        key = self.raw[20:HEADER_SIZE + (4 if large else 2) * self.nparams]
+        layout = _LAYOUTS.get(key)
+        if layout is None:
+            layout = _new_layout(self.raw, code, self.nparams, large, self.info, key)
         self._bounds = layout[0]
         return layout
 
@@ -163,27 +176,39 @@ class Event:
         vals = self._vals
         if vals is not None and vals.__class__ is not dict:
             return vals  # type: ignore[return-value]
-        decoders = _DECODERS.get(self.type)
-        if decoders is None:
-            decoders = _decoders(self.type, self.info)
+        code = self.type  # (_layout, inline: this runs for nearly every event)
+        large = code in _LARGE_CODES
+        key = self.raw[20:HEADER_SIZE + (4 if large else 2) * self.nparams]
+        layout = _LAYOUTS.get(key)
+        if layout is None:
+            layout = _new_layout(self.raw, code, self.nparams, large, self.info, key)
+        bounds, whole, post = layout
+        self._bounds = bounds
         out: Sequence[Any]
-        if not self.nparams or not decoders:
+        if whole is None:
             out = ()
         else:
-            raw = self.raw
-            bounds = self._bounds
-            whole = None
-            if bounds is None or self.type in _NUMERIC_CODES:
-                bounds, whole = self._layout()
-            if whole is not None:  # (numbers: those decoded already are the same numbers)
-                out = whole.unpack_from(raw, bounds[0][0])
-            elif not vals:  # zip stops at the shorter of the table's params and the event's
-                out = [dec(raw[start:end]) for dec, (start, end) in zip(decoders, bounds)]
+            try:  # (each param's bytes when it is not a number; post decodes them)
+                out = whole.unpack_from(self.raw, bounds[0][0])
+            except struct.error:  # params cut short: each decoder sees what is left of its bytes
+                out = self._sliced_values(bounds)
             else:
-                out = [vals[i] if i in vals else dec(raw[start:end])
-                       for i, (dec, (start, end)) in enumerate(zip(decoders, bounds))]
+                if post:
+                    out = list(out)
+                    for i, dec in post:
+                        out[i] = dec(out[i])
+            if vals:  # a source's values (the same ones)
+                out = list(out)
+                for i, v in vals.items():  # type: ignore[union-attr]
+                    if i < len(out):
+                        out[i] = v
         self._vals = out  # complete: param(i) reads it from now on
         return out
+
+    def _sliced_values(self, bounds: Bounds) -> list[Any]:
+        raw = self.raw
+        decoders = _DECODERS.get(self.type) or _decoders(self.type, self.info)
+        return [dec(raw[start:end]) for dec, (start, end) in zip(decoders, bounds)]
 
     @property
     def param_count(self) -> int:
@@ -202,7 +227,7 @@ class Event:
         """Decoded value of param ``i`` (None when the event has fewer params)."""
         vals = self._vals
         if vals is None:
-            if self.type in _NUMERIC_CODES:  # all of them at once, through one struct
+            if len(self.raw) <= _DECODE_ALL_MAX:  # all of them at once, through one struct
                 vals = self.param_values()
                 return vals[i] if i < len(vals) else None
             vals = self._vals = {}

@@ -46,10 +46,17 @@ INLINE: dict[Extractor, tuple[str, dict[str, Any], bool]] = {
     evt._num: ("evt.num", {}, False),
     evt._cpu: ("evt.cpu", {}, False),
     evt._dir: ('"<" if evt.type & 1 else ">"', {}, False),
-    evt._type: ("TYPE_NAMES[code] if 1 < (code := evt.type) < len(TYPE_NAMES) else event_type_name(evt)",
+    evt._type: (f"TYPE_NAMES[code] if 1 < (code := evt.type) < {len(evt.TYPE_NAMES)} else event_type_name(evt)",
                 {"TYPE_NAMES": evt.TYPE_NAMES, "event_type_name": evt.event_type_name}, False),
     proc.thread.tid: ("evt.tid", {}, False),
     proc._name: ("None if evt.thread is None else evt.thread.comm", {}, True),
+}
+
+#: Extractors whose value depends on the event type alone: extractor -> its value for a code, None
+#: for the codes where it does not (a generated line per event type prints it as a literal).
+BY_CODE: dict[Extractor, Callable[[int], Any]] = {
+    evt._dir: lambda code: "<" if code & 1 else ">",
+    evt._type: lambda code: evt.TYPE_NAMES[code] if 1 < code < len(evt.TYPE_NAMES) else None,
 }
 
 # Every event param name, longest first (sinsp_utils::find_longest_matching_evt_param).

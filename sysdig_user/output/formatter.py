@@ -16,11 +16,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sysdig_user.errors import SduError
-from sysdig_user.output.render import ARGS_FUNCTIONS, RenderOptions, args_function, param_display, render_args
+from sysdig_user.output.render import (
+    ARGS_FUNCTIONS,
+    RenderOptions,
+    args_function,
+    args_source,
+    param_display,
+    render_args,
+)
 from sysdig_user.output.timefmt import OutputTime
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
+    from sysdig_user.event_table import EventInfo
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
 NA = "<NA>"
@@ -205,23 +213,80 @@ class Formatter:
         return self._line
 
 
-def _line_function(tokens: list[Token], tail: str, require_all: bool) -> Callable[[Event], str | None]:
-    """The text line of a format as one generated function: per token, extract the value, print
-    ``<NA>`` (or give up on the line, without ``*``) when it is missing, else its text, cut or padded
-    to the token's width; then one %-substitution into the literals (``%s`` of a value is ``str()``
-    of it, so values printed with ``str`` go in as they are).
+LineFunction = Callable[["Event"], "str | None"]
+
+
+def _line_function(tokens: list[Token], tail: str, require_all: bool) -> LineFunction:
+    """The text line of a format as one generated function (_compile_line). A format printing
+    evt.args/evt.info gets one per event type instead, generated when the type is first seen: its
+    params' text and the fields that depend on the type alone go straight into the line's template."""
+    generic = _compile_line(tokens, tail, require_all)
+    if not any(isinstance(t.field, _ArgsField) and not t.width for t in tokens):
+        return generic
+    lines: dict[int, LineFunction] = {}
+
+    def line(evt: Event) -> str | None:
+        fn = lines.get(evt.type)
+        if fn is None:
+            fn = lines[evt.type] = _compile_line(tokens, tail, require_all, evt.type, evt.info, generic)
+        return fn(evt)
+    return line
+
+
+def _compile_line(tokens: list[Token], tail: str, require_all: bool, code: int | None = None,
+                  info: EventInfo | None = None, generic: LineFunction | None = None) -> LineFunction:
+    """The line of a format as one generated function: per token, extract the value, print ``<NA>``
+    (or give up on the line, without ``*``) when it is missing, else its text, cut or padded to the
+    token's width; then one %-substitution into the literals (``%s`` of a value is ``str()`` of it,
+    so values printed with ``str`` go in as they are).
 
     Equivalent to looping over (literal, extract, to_text, width) per event, without the loop and,
-    for the fields _inline knows, without the extractor's call."""
-    names: dict[str, Any] = {"NA": NA}
-    body = []
+    for the fields _inline knows, without the extractor's call. With ``code``, the function is for
+    events of that type (``info``): the text of the fields BY_CODE knows is a literal, and the first
+    evt.args/evt.info token is render.args_source's, inline (an event with another param count takes
+    the ``generic`` line)."""
+    from sysdig_user.fields.registry import BY_CODE
+
+    names: dict[str, Any] = {"NA": NA, "generic": generic}
+    head: list[str] = []  # the params unpacked, first
+    body: list[str] = []
+    template: list[str] = []  # per token, its literal and the %-specs of its text
+    values: list[str] = []  # what the specs print
     for i, tok in enumerate(tokens):
-        inline = _inline(tok.field, i, names)
+        field = tok.field
+        literal = tok.literal.replace("%", "%%")
+        statements = _time_statements(tok, i, names)
+        if statements is not None:  # -t h: the second's text, then the nanoseconds as %09d
+            body += ["    " + line for line in statements]
+            template.append(literal + "%s%09d")
+            values.append(f"c{i}._prefix, f{i}, ")
+            continue
+        if code is not None and not head and isinstance(field, _ArgsField) and not tok.width:
+            src = args_source(code, info, -1, f"o{i}")
+            names[f"o{i}"] = field.opts
+            if src is not None:
+                names.update(src.names)
+                head = ["    vals = evt.param_values()", f"    if len(vals) != {src.nparams}:",
+                        "        return generic(evt)", f"    {src.unpack}"]
+                values.append("".join(e + ", " for e in src.exprs))
+            template.append(literal + (src.template if src is not None else ""))
+            continue
+        by_code = BY_CODE.get(getattr(field, "extract", None))  # type: ignore[arg-type]
+        constant = by_code(code) if by_code is not None and code is not None else None
+        if constant is not None:
+            text = field.to_text(constant)
+            if tok.width:
+                text = text[:tok.width].ljust(tok.width)
+            template.append(literal + text.replace("%", "%%"))
+            continue
+        template.append(literal + "%s")
+        values.append(f"t{i}, ")
+        inline = _inline(field, i, names)
         if inline is None:
-            names[f"x{i}"] = tok.field.extract
+            names[f"x{i}"] = field.extract
             inline = f"x{i}(evt)", True, False
         expr, maybe_none, is_text = inline
-        to_text = str if is_text else tok.field.to_text
+        to_text = str if is_text else field.to_text
         names[f"s{i}"] = to_text
         text = "v" if to_text is str and not tok.width else "str(v)" if to_text is str else f"s{i}(v)"
         if maybe_none:
@@ -232,26 +297,33 @@ def _line_function(tokens: list[Token], tail: str, require_all: bool) -> Callabl
             body.append(f"    t{i} = {expr}" if text == "v" else f"    v = {expr}\n    t{i} = {text}")
         if tok.width:
             body.append(f"    t{i} = t{i}[:{tok.width}].ljust({tok.width})")
-    template = "".join(t.literal.replace("%", "%%") + "%s" for t in tokens) + tail.replace("%", "%%")
-    names["TEMPLATE"] = template if tokens else tail
-    values = "".join(f"t{i}, " for i in range(len(tokens)))
-    body.append(f"    return TEMPLATE % ({values})" if tokens else "    return TEMPLATE")
-    source = "def line(evt):\n" + "\n".join(body) + "\n"
-    exec(compile(source, "<sdu format>", "exec"), names)  # noqa: S102 - generated from the tokens only
-    line: Callable[[Event], str | None] = names["line"]
+    names["TEMPLATE"] = "".join(template) + tail.replace("%", "%%") if tokens else tail
+    body.append(f"    return TEMPLATE % ({''.join(values)})" if tokens else "    return TEMPLATE")
+    source = "def line(evt):\n" + "\n".join(head + body) + "\n"
+    name = "<sdu format>" if info is None else f"<sdu format {info.name}{info.dir}>"
+    exec(compile(source, name, "exec"), names)  # noqa: S102 - generated from the tokens only
+    line: LineFunction = names["line"]
     return line
+
+
+def _time_statements(tok: Token, i: int, names: dict[str, Any]) -> list[str] | None:
+    """evt.outputtime in -t h mode without a width: statements setting ``f{i}``, printed after the
+    clock ``c{i}``'s ``_prefix`` (OutputTime.inline_statements); None for any other token."""
+    field = tok.field
+    if not isinstance(field, _OutputTimeField) or tok.width:
+        return None
+    statements = field.time.inline_statements(f"c{i}", f"f{i}")
+    if statements is not None:
+        names[f"c{i}"] = field.time.clock
+    return statements
 
 
 def _inline(field: BoundFieldLike, i: int, names: dict[str, Any]) -> tuple[str, bool, bool] | None:
     """An expression over ``evt`` computing ``field.extract(evt)`` without calling it, whether its
     value may be None and whether it is the field's text already (``to_text`` applied); None for
     fields extracted by a call. Adds the names it uses to ``names``."""
-    if isinstance(field, _OutputTimeField):
-        text = field.time.inline_source(f"c{i}")  # -t h: the clock's text, inline
-        if text is None:
-            return "evt", False, False
-        names[f"c{i}"] = field.time.clock
-        return text, False, True
+    if isinstance(field, _OutputTimeField):  # (-t h without a width: _inline_statements)
+        return "evt", False, False
     if isinstance(field, _ArgsField):  # render_args, one call less
         names["ARGS_FUNCTIONS"] = ARGS_FUNCTIONS
         names["args_function"] = args_function

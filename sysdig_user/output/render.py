@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntFlag
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
@@ -337,6 +337,9 @@ def _path_strings(evt: Event, i: int, param: Param, value: str) -> tuple[str, st
 # --------------------------------------------------------------------------------------------- fds
 
 
+_TYPE_PREFIXES = {t: f"<{c}>" for t, c in TYPE_CHARS.items()}  # fd_resolved's "<f>" when no L4 letter
+
+
 def fd_resolved(info: FdInfo) -> str:
     """``<f>/etc/passwd``, ``<4t>1.2.3.4:5->6.7.8.9:80``: type char, L4 letter for sockets, name."""
     name = info.name
@@ -548,61 +551,89 @@ def args_function(evt: Event) -> ArgsFunction:
 
 
 # plan kinds: how a param prints (singletons compared with ``is``)
-_DECIMAL, _CHARBUF, _ERRNO, _FD, _FLAGS, _NUMBER, _PATH, _NULL_EMPTY, _OTHER = (
-    "dec", "str", "errno", "fd", "flags", "number", "path", "null", "other")
+_DECIMAL, _CHARBUF, _ERRNO, _FD, _FLAGS, _NUMBER, _PATH, _BUFFER, _NULL_EMPTY, _OTHER = (
+    "dec", "str", "errno", "fd", "flags", "number", "path", "buffer", "null", "other")
 PlanEntry = tuple[str, Param, str, "StringsFn | None"]  # name=, param, kind, strings function
 ArgsFunction = Callable[["Event", RenderOptions], str]
 ARGS_FUNCTIONS: dict[int, ArgsFunction] = {}  # by event code (args_function fills it)
 _ARGS_BY_COUNT: dict[tuple[int, int], ArgsFunction] = {}
 
 
-def _args_function(code: int, info: EventInfo | None, count: int) -> ArgsFunction:
-    """The evt.args function of events of type ``code`` with ``count`` params (-1: as many as the table
-    has), generated from the params' plan: the values unpacked and %-substituted into ``name=%s
-    name=%s ``, numbers and strings as they are, the other kinds through _arg_text or its inlined
-    branches. An event with another param count takes the function of its count (_args_for_count)."""
+class ArgsSource(NamedTuple):
+    """evt.args of one event type as source code for a generated function (args_source)."""
+
+    nparams: int  # the params an event must have: ``unpack`` unpacks that many values
+    unpack: str  # the statement unpacking ``evt.param_values()`` (the name ``vals``) into a0, a1, ...
+    exprs: list[str]  # per param, its text (%s prints it): an expression over evt, opts and its value
+    template: str  # ``name=%s name=%s `` ('%' in names doubled)
+    names: dict[str, Any]  # the globals the expressions use (all named ARG_* or arg_*)
+
+
+def args_source(code: int, info: EventInfo | None, count: int, opts: str = "opts") -> ArgsSource | None:
+    """evt.args of events of type ``code`` with ``count`` params (-1: as many as the table has) as
+    source code, ``opts`` naming the RenderOptions: per param, numbers and strings as they are, the
+    other kinds through _arg_text or its inlined branches. None when evt.args is always empty."""
     if info is None or code in (GENERIC_E, GENERIC_X) or not info.params:
-        return _no_args
+        return None
     plan = _args_plan(info.params)
     if count >= 0:
         plan = plan[:count]
-    names: dict[str, Any] = {"PLAN": plan, "other_count": _args_for_count, "fd": _fd_arg, "ERRNO_ARGS": _ERRNO_ARGS,
-                             "flags": _flags_arg, "number": format_number, "path": _path_arg, "arg": _arg_text}
+    if not plan:
+        return None
+    names: dict[str, Any] = {"ARG_PLAN": plan, "arg_fd": _fd_arg, "ARG_ERRNO": _ERRNO_ARGS, "arg_flags": _flags_arg,
+                             "arg_number": format_number, "arg_path": _path_arg, "arg_text": _arg_text,
+                             "arg_buffer": render_buffer}
     exprs = []
     for i, (_prefix, p, kind, _strings) in enumerate(plan):
+        v = f"a{i}"
         if kind is _DECIMAL or kind is _CHARBUF:
-            exprs.append(f"v{i}")
+            exprs.append(v)
         elif kind is _ERRNO:  # "-2(ENOENT)", or the number (%s prints it)
-            exprs.append(f"ERRNO_ARGS.get(v{i}, v{i})")
+            exprs.append(f"ARG_ERRNO.get({v}, {v})")
         elif kind is _FD:
-            exprs.append(f"fd(evt, v{i})")
+            exprs.append(f"arg_fd(evt, {v})")
         elif kind is _FLAGS:  # _flags_arg's text from its cache, else from _flags_arg
-            names[f"T{i}"] = p.table
-            names[f"F{i}"] = _FLAG_ARGS.setdefault(p.table, {})
-            exprs.append(f"(F{i}.get(v{i}) or flags(v{i}, T{i}))")
+            names[f"ARG_T{i}"] = p.table
+            names[f"ARG_F{i}"] = _FLAG_ARGS.setdefault(p.table, {})
+            exprs.append(f"(ARG_F{i}.get({v}) or arg_flags({v}, ARG_T{i}))")
         elif kind is _NUMBER and p.fmt is _PF_HEX:  # format_number's branches, inlined
-            names[f"M{i}"] = (1 << _WIDTH.get(p.type, 64)) - 1
-            exprs.append(f"'%X' % (v{i} & M{i})")
+            names[f"ARG_M{i}"] = (1 << _WIDTH.get(p.type, 64)) - 1
+            exprs.append(f"'%X' % ({v} & ARG_M{i})")
+        elif kind is _NUMBER and p.fmt is _PF_OCT:
+            names[f"ARG_M{i}"] = (1 << _WIDTH.get(p.type, 64)) - 1
+            exprs.append(f"('0%o' % ({v} & ARG_M{i}) if {v} & ARG_M{i} else '0')")
         elif kind is _NUMBER and p.type is _PT_UINT64 and p.fmt not in _NON_DECIMAL:  # printed signed
-            exprs.append(f"(v{i} - {1 << 64} if v{i} >= {1 << 63} else v{i})")
+            exprs.append(f"({v} - {1 << 64} if {v} >= {1 << 63} else {v})")
         elif kind is _NUMBER:
-            names[f"P{i}"] = p
-            exprs.append(f"number(v{i}, P{i}.type, P{i}.fmt)")
-        elif kind is _PATH:
-            names[f"P{i}"] = p
-            exprs.append(f"path(evt, {i}, P{i}, v{i})")
+            names[f"ARG_P{i}"] = p
+            exprs.append(f"arg_number({v}, ARG_P{i}.type, ARG_P{i}.fmt)")
+        elif kind is _PATH:  # an absolute printable path prints as it is (_path_strings)
+            names[f"ARG_P{i}"] = p
+            exprs.append(f"({v} if {v}[:1] == '/' and {v}.isprintable() else arg_path(evt, {i}, ARG_P{i}, {v}))")
+        elif kind is _BUFFER:
+            exprs.append(f"arg_buffer({v}, {opts}.buffer_format, {opts}.max_len)")
         else:
-            exprs.append(f"arg(evt, {i}, PLAN[{i}], v{i}, opts)")
-    n = len(plan)
-    if not n:
+            exprs.append(f"arg_text(evt, {i}, ARG_PLAN[{i}], {v}, {opts})")
+    template = "".join(prefix.replace("%", "%%") + "%s " for prefix, *_rest in plan)
+    unpack = "".join(f"a{i}, " for i in range(len(plan))) + "= vals"
+    return ArgsSource(len(plan), unpack, exprs, template, names)
+
+
+def _args_function(code: int, info: EventInfo | None, count: int) -> ArgsFunction:
+    """The evt.args function of events of type ``code`` with ``count`` params (-1: as many as the table
+    has), generated from args_source: the values unpacked and %-substituted into its template. An
+    event with another param count takes the function of its count (_args_for_count)."""
+    src = args_source(code, info, count)
+    if src is None:
         return _no_args
-    names["TEMPLATE"] = "".join(prefix.replace("%", "%%") + "%s " for prefix, *_rest in plan)
+    assert info is not None
+    names = dict(src.names, TEMPLATE=src.template, other_count=_args_for_count)
     source = (f"def args(evt, opts):\n"
               f"    vals = evt.param_values()\n"
-              f"    if len(vals) != {n}:\n"
+              f"    if len(vals) != {src.nparams}:\n"
               f"        return other_count(evt, opts, len(vals))\n"
-              f"    {''.join(f'v{i}, ' for i in range(n))}= vals\n"
-              f"    return TEMPLATE % ({''.join(e + ', ' for e in exprs)})\n")
+              f"    {src.unpack}\n"
+              f"    return TEMPLATE % ({''.join(e + ', ' for e in src.exprs)})\n")
     exec(compile(source, f"<sdu args {info.name}{info.dir}>", "exec"), names)  # noqa: S102
     fn: ArgsFunction = names["args"]
     return fn
@@ -651,6 +682,17 @@ def _errno_arg(value: int) -> str:
 
 
 def _fd_arg(evt: Event, fd: int) -> str:
+    thread = evt.thread
+    if thread is not None and fd >= 0:  # _fd_strings and fd_resolved, inlined for fds in the table
+        info = thread.fdtable.fds.get(fd)
+        if info is None:
+            return str(fd)
+        t = info.type
+        if t not in _L4_TYPES:
+            name = info.name
+            if not name.isprintable():
+                name = sanitize(name)
+            return f"{fd}({_TYPE_PREFIXES.get(t, '<o>')}{name})"
     text, resolved = _fd_strings(evt, fd)
     return f"{text}({resolved})" if resolved else text
 
@@ -725,7 +767,7 @@ for _pt in _WIDTH:
 
 _NON_DECIMAL = frozenset({PF.HEX, PF.OCT, PF.PADDED_DEC})
 _INLINED = {_fd_value_strings: _FD, _errno_strings: _ERRNO, _str_strings: _CHARBUF, _flags_strings: _FLAGS,
-            _int_strings: _NUMBER, _path_value_strings: _PATH}
+            _int_strings: _NUMBER, _path_value_strings: _PATH, _buffer_strings: _BUFFER}
 
 
 def _args_plan(params: tuple[Param, ...]) -> tuple[PlanEntry, ...]:

@@ -43,11 +43,13 @@ class ClockText:
             frac = ts - self._base
         return self._prefix + str(frac + NS)[1:]  # 9 digits, zero-padded
 
-    def inline_source(self, name: str) -> str:
-        """An expression computing ``event_text(evt)`` where ``name`` is this clock: the cached second
-        inline, the call only for a new second (for generated formatters)."""
-        return (f"({name}._prefix + str(frac + {NS})[1:] if 0 <= (frac := evt.ts - {name}._base) < {NS}"
-                f" else {name}.event_text(evt))")
+    def inline_statements(self, name: str, frac: str) -> list[str]:
+        """Statements (unindented) that set ``frac`` to the event's nanoseconds within the second
+        ``name._prefix`` then holds, ``name`` being this clock: ``name._prefix`` and ``%09d`` of
+        ``frac`` print ``event_text(evt)``. For generated formatters: the call only for a new second."""
+        return [f"if not 0 <= ({frac} := evt.ts - {name}._base) < {NS}:",
+                f"    {name}.event_text(evt)  # a new second: sets _base and _prefix",
+                f"    {frac} = evt.ts - {name}._base"]
 
 
 class OutputTime:
@@ -63,10 +65,10 @@ class OutputTime:
         self.prev_ts = -1
         self._clock = ClockText()
 
-    def inline_source(self, name: str) -> str | None:
-        """For ``h``: an expression computing ``text(evt)`` with ``name`` bound to this object's clock
-        (ClockText.inline_source); None for the other modes."""
-        return self._clock.inline_source(name) if self.mode == "h" else None
+    def inline_statements(self, name: str, frac: str) -> list[str] | None:
+        """For ``h``: ClockText.inline_statements, with ``name`` bound to this object's clock; None for
+        the other modes."""
+        return self._clock.inline_statements(name, frac) if self.mode == "h" else None
 
     @property
     def clock(self) -> ClockText:

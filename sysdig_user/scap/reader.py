@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO, Union
 
 from sysdig_user.event_table import EVENTS
@@ -71,18 +71,8 @@ def read_capture(source: Source, extension_types: frozenset[int] = frozenset()) 
             f: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the generator below
         except OSError as exc:
             raise CaptureError(f"can't open file {path}: {exc.strerror or exc}") from None
-        return _iterate(f, True, extension_types)
-    return _iterate(source, False, extension_types)
-
-
-def _iterate(f: BinaryIO, owned: bool, extension_types: frozenset[int]) -> Iterator[CaptureItem]:
-    try:
-        head = _read_full(f, 2)
-        stream: _Stream = _GzipStream(f, head) if head == _GZIP_MAGIC else _PlainStream(f, head)
-        yield from _Reader(stream, extension_types).items()
-    finally:
-        if owned:
-            f.close()
+        return _Reader(f, True, extension_types).items()
+    return _Reader(source, False, extension_types).items()
 
 
 def _read_full(f: BinaryIO, n: int) -> bytes:
@@ -254,8 +244,10 @@ def _convert_v1_at(buf: bytes, start: int, end: int) -> bytes:
 class _Reader:
     """State of one pass over a stream: the buffer, and the tids defined by this section's PLs."""
 
-    def __init__(self, stream: _Stream, extension_types: frozenset[int]) -> None:
-        self.stream = stream
+    def __init__(self, f: BinaryIO, owned: bool, extension_types: frozenset[int]) -> None:
+        self.f = f
+        self.owned = owned  # closed once read
+        self.stream: _Stream = _Stream()
         self.ext = extension_types
         self.buf = b""
         self.pos = 0
@@ -295,14 +287,94 @@ class _Reader:
     # -- sections -------------------------------------------------------------------------------
 
     def items(self) -> Iterator[CaptureItem]:
-        first = True
-        while True:
-            yield self._section_header(first)
-            self.tids = set()
-            yield from self._metadata()
-            if not (yield from self._events()):
-                return
-            first = False
+        """Every item of the stream, section by section: its header, its metadata, its events.
+
+        The event loop, the reader's hot path, is inline here (a generator delegating to another
+        costs a resumption per item): event blocks until EOF or a non-event block, i.e. a new
+        section. Complete EV_V2 blocks (what sysdig writes, so what dominates large files) are
+        decoded inline with everything in locals; other event blocks that are complete in the
+        buffer go through `_decode_event`; only a block that straddles the buffer end reaches the
+        refill.
+        """
+        try:
+            head = _read_full(self.f, 2)
+            self.stream = _GzipStream(self.f, head) if head == _GZIP_MAGIC else _PlainStream(self.f, head)
+            first = True
+            while True:
+                yield self._section_header(first)
+                self.tids = set()
+                yield from self._metadata()
+                first = False
+                ext = self.ext
+                ev2 = B.EV_V2
+                ev1 = B.EV_V1
+                max_v1 = B.READER_BUF_SIZE
+                convert_v1 = _convert_v1_at
+                v1_guess = _V1_GUESS
+                v1_odd = _V1_ODD
+                v1_growth = _V1_GROWTH
+                pack_v2 = _V2_HDR.pack
+                unpack_ev2 = _EV2.unpack_from
+                unpack_hdr = _HDR.unpack_from
+                event_types = B.EVENT_TYPES
+                max_type = B.PPM_EVENT_MAX
+                max_block = B.READER_BUF_SIZE + 8
+                buf = self.buf
+                pos = self.pos
+                end = len(buf)
+                while True:
+                    avail = end - pos
+                    if avail >= 32:
+                        btype, blen, cpu, elen, etype = unpack_ev2(buf, pos)
+                        # elen <= blen - 14 implies blen >= 40, libscap's minimum for this block type.
+                        if btype == ev2 and 26 <= elen <= blen - 14 and blen <= avail and blen <= max_block:
+                            if etype < max_type or etype in ext:
+                                start = pos + 10
+                                yield (cpu, 0, buf[start:start + elen])
+                            pos += blen
+                            continue
+                        # the same layout for an EV v1 block; its event is converted to v2 (_convert_v1_at,
+                        # inlined for the common case: the param count last seen for the type fits)
+                        if btype == ev1 and 34 <= blen <= avail and blen + 4 - 8 <= max_v1:
+                            if etype < max_type and etype not in v1_odd:
+                                start = pos + 10
+                                base = start + 22
+                                payload = elen + v1_growth
+                                n, lens = v1_guess[etype]
+                                if 2 * n <= payload and base + payload <= pos + blen \
+                                        and 2 * n + sum(lens.unpack_from(buf, base)) == payload:
+                                    yield (cpu, 0, pack_v2(buf[start:start + 16], elen + 4, etype, n)
+                                           + buf[base:base + payload])
+                                else:
+                                    yield (cpu, 0, convert_v1(buf, start, pos + blen))
+                            elif etype < max_type or etype in ext:
+                                yield (cpu, 0, convert_v1(buf, pos + 10, pos + blen))
+                            pos += blen
+                            continue
+                    if avail >= 8:
+                        btype, blen = unpack_hdr(buf, pos)
+                        if btype not in event_types:
+                            self.buf, self.pos = buf, pos
+                            break  # a new section
+                        _check_event_block(btype, blen)
+                        if blen <= avail:
+                            event = self._decode_event(buf, pos, btype, blen)
+                            pos += blen
+                            if event is not None:
+                                yield event
+                            continue
+                        self.buf, self.pos = buf, pos
+                        self._need(blen, blen - 8)
+                    else:
+                        self.buf, self.pos = buf, pos
+                        if self._at_eof():
+                            return  # EOF
+                        self._need(8)
+                    buf, pos = self.buf, self.pos
+                    end = len(buf)
+        finally:
+            if self.owned:
+                self.f.close()
 
     def _section_header(self, first: bool) -> SectionHeader:
         avail = self._fill(B.SHB_SIZE)
@@ -374,81 +446,6 @@ class _Reader:
             raise CaptureError(f"wrong block total length, header={blen}, trailer={trailer}")
 
     # -- events ---------------------------------------------------------------------------------
-
-    def _events(self) -> Generator[CaptureItem, None, bool]:
-        """Event blocks until EOF (returns False) or a non-event block, i.e. a new section (True).
-
-        Complete EV_V2 blocks (what sysdig writes, so what dominates large files) are decoded
-        inline with everything in locals; other event blocks that are complete in the buffer go
-        through `_decode_event`; only a block that straddles the buffer end reaches the refill.
-        """
-        ext = self.ext
-        ev2 = B.EV_V2
-        ev1 = B.EV_V1
-        max_v1 = B.READER_BUF_SIZE
-        convert_v1 = _convert_v1_at
-        v1_guess = _V1_GUESS
-        v1_odd = _V1_ODD
-        v1_growth = _V1_GROWTH
-        pack_v2 = _V2_HDR.pack
-        unpack_ev2 = _EV2.unpack_from
-        unpack_hdr = _HDR.unpack_from
-        event_types = B.EVENT_TYPES
-        max_type = B.PPM_EVENT_MAX
-        max_block = B.READER_BUF_SIZE + 8
-        buf = self.buf
-        pos = self.pos
-        end = len(buf)
-        while True:
-            avail = end - pos
-            if avail >= 32:
-                btype, blen, cpu, elen, etype = unpack_ev2(buf, pos)
-                # elen <= blen - 14 implies blen >= 40, libscap's minimum for this block type.
-                if btype == ev2 and 26 <= elen <= blen - 14 and blen <= avail and blen <= max_block:
-                    if etype < max_type or etype in ext:
-                        start = pos + 10
-                        yield (cpu, 0, buf[start:start + elen])
-                    pos += blen
-                    continue
-                # the same layout for an EV v1 block; its event is converted to v2 (_convert_v1_at,
-                # inlined for the common case: the param count last seen for the type fits)
-                if btype == ev1 and 34 <= blen <= avail and blen + 4 - 8 <= max_v1:
-                    if etype < max_type and etype not in v1_odd:
-                        start = pos + 10
-                        base = start + 22
-                        payload = elen + v1_growth
-                        n, lens = v1_guess[etype]
-                        if 2 * n <= payload and base + payload <= pos + blen \
-                                and 2 * n + sum(lens.unpack_from(buf, base)) == payload:
-                            yield (cpu, 0, pack_v2(buf[start:start + 16], elen + 4, etype, n)
-                                   + buf[base:base + payload])
-                        else:
-                            yield (cpu, 0, convert_v1(buf, start, pos + blen))
-                    elif etype < max_type or etype in ext:
-                        yield (cpu, 0, convert_v1(buf, pos + 10, pos + blen))
-                    pos += blen
-                    continue
-            if avail >= 8:
-                btype, blen = unpack_hdr(buf, pos)
-                if btype not in event_types:
-                    self.buf, self.pos = buf, pos
-                    return True
-                _check_event_block(btype, blen)
-                if blen <= avail:
-                    event = self._decode_event(buf, pos, btype, blen)
-                    pos += blen
-                    if event is not None:
-                        yield event
-                    continue
-                self.buf, self.pos = buf, pos
-                self._need(blen, blen - 8)
-            else:
-                self.buf, self.pos = buf, pos
-                if self._at_eof():
-                    return False
-                self._need(8)
-            buf, pos = self.buf, self.pos
-            end = len(buf)
 
     def _decode_event(self, buf: bytes, pos: int, btype: int, blen: int) -> tuple[int, int, bytes] | None:
         """Any complete event block at `pos`, already length-checked. None if the event is dropped."""

@@ -55,12 +55,27 @@ def _rewind(out: list[str]) -> None:
         out.pop()
 
 
+_JOINED: dict[tuple[str, str], str] = {}  # concatenate_paths' results: programs open the same paths
+_JOINED_MAX = 4096
+
+
 def concatenate_paths(base: str, path: str) -> str:
     """sinsp_utils::concatenate_paths: ``path`` if absolute, else ``base + path``, normalised.
 
     ``concatenate_paths("/home/u/", "../x//./y/")`` -> ``"/home/x/y"``; an empty ``path`` yields
     ``base`` without its trailing slash (``"/home/u"``); a root stays ``"/"``.
     """
+    key = (base, path)
+    joined = _JOINED.get(key)
+    if joined is None:
+        joined = _concatenate(base, path)
+        if len(_JOINED) >= _JOINED_MAX:
+            _JOINED.clear()
+        _JOINED[key] = joined
+    return joined
+
+
+def _concatenate(base: str, path: str) -> str:
     if ("//" not in path and "/." not in path and (path[:1] != "." or base[-1:] not in ("/", ""))
             and path.isascii() and path.isprintable()):
         # nothing to fold or replace (the loop below would copy every character): join, drop a final '/'
@@ -143,7 +158,7 @@ def open_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
         return
     ftype = FdType.DIRECTORY if flags & O_DIRECTORY else FdType.FILE_V2
     path = concatenate_paths(base, name)
-    evt.fdinfo = st.add_fd(th, FdInfo(fd, ftype, path, open_flags=flags, dev=dev))
+    evt.fdinfo = st.add_fd(th, FdInfo(fd, ftype, path, flags, dev))  # (by position: quicker)
 
 
 def close_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
