@@ -335,7 +335,9 @@ class Engine:
                                     sink.syscall_exit(th, ts, cpu, th.nr, ret)
                                 else:
                                     self._quiet_exit(th, ret)
-                                if place is not None and place.active:
+                                # on_exit has nothing to do at most exits: called only when it has
+                                if place is not None and place.active and (
+                                        ts >= place.next_sample or th.nr in PLACEMENT_SYSCALLS):
                                     place.on_exit(tid, th, threads, th.nr, ret, ts)
                         elif op == 1 or (op == 3 and not th.in_syscall):
                             # A seccomp stop of a thread already in the syscall (it was resumed with

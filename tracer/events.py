@@ -309,11 +309,12 @@ class EventBuilder:
                  wanted: Callable[[int], bool] | None = None, read_dev: bool = True,
                  read_vm: bool = True, prefill: bool = False) -> None:
         self.emit = emit
-        # ship(ts, cpu, raw), when set, takes built events instead of emit, as bytes (tracer.pipelined)
-        self.ship: Callable[[int, int, bytes], None] | None = None
         self.prefill = prefill
         self.snaplen = snaplen
-        self.build = build
+        self._build = build
+        # ship(ts, cpu, raw), when set, takes built events instead of emit, as bytes (tracer.pipelined)
+        self._ship: Callable[[int, int, bytes], None] | None = None
+        self._shipper: Callable[[int, int, bytes], None] | None = None  # ship if build, else None
         self.wanted = wanted
         self.read_dev = read_dev
         self.read_vm = read_vm
@@ -325,6 +326,24 @@ class EventBuilder:
         self._encoders: dict[int, _Encoder] = {}
         self._wanted_codes: dict[int, bool] = {}
 
+    @property
+    def ship(self) -> Callable[[int, int, bytes], None] | None:
+        return self._ship
+
+    @ship.setter
+    def ship(self, ship: Callable[[int, int, bytes], None] | None) -> None:
+        self._ship = ship
+        self._shipper = ship if self._build else None
+
+    @property
+    def build(self) -> bool:
+        return self._build
+
+    @build.setter
+    def build(self, build: bool) -> None:
+        self._build = build
+        self._shipper = self._ship if build else None
+
     def _is_wanted(self, code: int) -> bool:
         if self.wanted is None:
             return True
@@ -335,11 +354,11 @@ class EventBuilder:
 
     def _out(self, code: int, ts: int, tid: int, cpu: int, values: list[Any], nr: int = -1,
              ret: int | None = None) -> None:
-        if self.build:
+        if self._build:
             enc = self._encoders.get(code)
             if enc is None:
                 enc = self._encoders[code] = _Encoder(code)
-            ship = self.ship
+            ship = self._ship
             if ship is not None:
                 ship(ts, cpu, enc.pack(ts, tid, values))
             else:
@@ -389,21 +408,20 @@ class EventBuilder:
     # ---- Sink protocol ------------------------------------------------------------------------------
     # syscall_enter and syscall_exit run at every stop: _call, _decode and _out are inlined in them (one
     # Python call each instead of four), and shipped events go through their code's compiled packer.
+    # The thread's Call keeps its tid and pid from stop to stop (exec() updates them), the slot is only
+    # cleared when a decoder used it, and `_shipper` is ship when events are shipped as bytes.
 
     def syscall_enter(self, th: Thread, ts: int, cpu: int, nr: int, args: tuple[int, ...]) -> None:
-        r = self._routes.get(nr)
-        if r is None:
-            r = self._new_route(nr)
-        th.slot.clear()
-        enter = r[0]
-        if enter < 0:
+        r = self._routes.get(nr) or self._new_route(nr)
+        slot = th.slot
+        if slot:
+            slot.clear()
+        if r[0] < 0:
             return
         c = th.call
         if c is None:
             c = self._call(th, nr, args, 0)
         else:
-            c.tid = th.tid  # a non-leader's exec moves it to the leader's tid
-            c.pid = th.pid
             c.nr = nr
             c.args = args
             c.ret = 0
@@ -414,26 +432,22 @@ class EventBuilder:
         except Exception as exc:  # noqa: BLE001 - a decoder bug must not take the tracer (and tracees) down
             self._failed(c, exc)
             return
-        ship = self.ship
-        if ship is not None and self.build:
+        ship = self._shipper
+        if ship is not None:
             ship(ts, cpu, r[4](ts, th.tid, vals))
         else:
-            self._out(enter, ts, th.tid, cpu, vals, nr)
+            self._out(r[0], ts, th.tid, cpu, vals, nr)
 
     def syscall_exit(self, th: Thread, ts: int, cpu: int, nr: int, ret: int) -> None:
-        r = self._routes.get(nr)
-        if r is None:
-            r = self._new_route(nr)
-        exit_ = r[1]
-        if exit_ < 0:
-            th.slot.clear()
+        r = self._routes.get(nr) or self._new_route(nr)
+        if r[1] < 0:
+            if th.slot:
+                th.slot.clear()
             return
         c = th.call
         if c is None:
             c = self._call(th, nr, th.args, ret)
         else:
-            c.tid = th.tid
-            c.pid = th.pid
             c.nr = nr
             c.args = th.args
             c.ret = ret
@@ -446,12 +460,13 @@ class EventBuilder:
             self._failed(c, exc)
             th.slot.clear()
             return
-        th.slot.clear()
-        ship = self.ship
-        if ship is not None and self.build:
+        if th.slot:
+            th.slot.clear()
+        ship = self._shipper
+        if ship is not None:
             ship(ts, cpu, r[5](ts, th.tid, vals))
         else:
-            self._out(exit_, ts, th.tid, cpu, vals, nr, ret)
+            self._out(r[1], ts, th.tid, cpu, vals, nr, ret)
 
     def clone(self, parent: Thread, child: Thread, flags: int, ts: int, cpu: int) -> None:
         nr = child.nr if child.nr in _CLONE_NRS else parent.nr if parent.nr in _CLONE_NRS else 56
@@ -469,7 +484,13 @@ class EventBuilder:
         self._out(exit_, ts, child.tid, cpu, vals, nr, 0)
 
     def exec(self, th: Thread, former_tid: int, ts: int, cpu: int) -> None:
-        """Nothing to emit: the execve exit follows at the next stop and reads the new image."""
+        """Nothing to emit: the execve exit follows at the next stop and reads the new image. A
+        non-leader's exec moves it to the leader's tid: its Call follows (syscall_enter/exit do not
+        copy tid and pid at every stop)."""
+        c = th.call
+        if c is not None:
+            c.tid = th.tid
+            c.pid = th.pid
 
     def exit(self, th: Thread, status: int, ts: int, cpu: int) -> None:
         if self._is_wanted(PROCEXIT):

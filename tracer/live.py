@@ -36,7 +36,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +131,11 @@ def _fd_entry(info: Any) -> FdEntry:
                    l4proto=info.l4proto, source=info.unix_source, dest=info.unix_dest)
 
 
+def _no_link(ts: int, cpu: int, raw: bytes, on_batch: Callable[[], None]) -> None:
+    """LiveCapture._link_ship before a consumer is started (the builder ships nothing until then)."""
+    raise AssertionError("an event was shipped before the consumer process was started")
+
+
 class LiveCapture:
     """One live run: ``run(command=...)`` or ``run(pids=...)`` returns the exit status."""
 
@@ -163,6 +168,8 @@ class LiveCapture:
         self._stop_at: int | None = None  # -M deadline, time.monotonic_ns()
         self.net: Any = None  # a started netcap.stream.PacketStream (--net/--iface), set by run_live
         self.colocate = False  # a launched command shares the tracer's CPU (tracer/placement.py)
+        self._link_ship: Callable[[int, int, bytes, Callable[[], None]], None] = _no_link
+        self._arm_cb: Callable[[], None] = self._arm
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -194,7 +201,7 @@ class LiveCapture:
         if self.duration_ns is not None and self._duration_over(ts):
             return
         try:
-            self.link.ship(ts, cpu, raw, self._arm)  # type: ignore[union-attr]
+            self._link_ship(ts, cpu, raw, self._arm_cb)
         except ConsumerGone:
             self._consumer_ended()
 
@@ -249,6 +256,9 @@ class LiveCapture:
             self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus)
         except OSError:
             return  # no process to spare: the pipeline runs here, as single-process
+        # bound once, not at every event
+        self._link_ship = self.link.ship
+        self._arm_cb = self._arm
         self.builder.ship = self._ship
 
     def _on_notice(self, sig: int, frame: FrameType | None) -> None:

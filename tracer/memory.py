@@ -58,13 +58,14 @@ def read(tid: int, addr: int, size: int) -> bytes:
     global _use_vm_readv
     if addr == 0 or size <= 0:
         return b""
-    size = min(size, _MAX_PAGES * PAGE - (addr % PAGE))
-    if _use_vm_readv and addr % PAGE + size <= PAGE:
-        _set_iov1(_iov1, 0, _buf_addr, size, addr, size)
-        got = _vm_readv_fast(tid, _iov1_local, 1, _iov1_remote, 1, 0)
-        if got >= 0:
-            return _view[:got].tobytes()
+    if addr % PAGE + size <= PAGE:
+        if _use_vm_readv:  # the common case first, with no min() to cut the size
+            _set_iov1(_iov1, 0, _buf_addr, size, addr, size)
+            got = _vm_readv_fast(tid, _iov1_local, 1, _iov1_remote, 1, 0)
+            if got >= 0:
+                return _view[:got].tobytes()
     elif _use_vm_readv:
+        size = min(size, _MAX_PAGES * PAGE - (addr % PAGE))
         n = 0
         pos, end = addr, addr + size
         while pos < end:
@@ -87,7 +88,7 @@ def read(tid: int, addr: int, size: int) -> bytes:
         if err not in (errno.ENOSYS, errno.EPERM):
             return b""
         _use_vm_readv = False
-    return _read_proc_mem(tid, addr, size)
+    return _read_proc_mem(tid, addr, min(size, _MAX_PAGES * PAGE - (addr % PAGE)))
 
 
 def _read_proc_mem(tid: int, addr: int, size: int) -> bytes:
@@ -121,7 +122,12 @@ def read_cstring(tid: int, addr: int, limit: int = 4096) -> bytes | None:
     """
     if addr == 0:
         return None
-    want = min(PAGE - addr % PAGE, limit, _FIRST_CHUNK)
+    # min(to the page end, limit, _FIRST_CHUNK), without a call to min
+    want = PAGE - addr % PAGE
+    if want > _FIRST_CHUNK:  # noqa: PLR1730
+        want = _FIRST_CHUNK
+    if want > limit:  # noqa: PLR1730
+        want = limit
     if _use_vm_readv and want > 0:
         # The common case in one read: the string ends within the first chunk. _buf's value stops at
         # the first NUL; one is put after the bytes read, so a longer value means none was among them.

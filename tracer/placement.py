@@ -84,7 +84,7 @@ class Placement:
         self.cpu: int | None = None
         self.active = False
         self.released_reason = ""
-        self._next_sample = 0  # stop timestamp of the next run-queue sample
+        self.next_sample = 0  # stop timestamp of the next run-queue sample (the engine reads it too)
         self._sampled_at = 0
         self._waits: dict[int, int] = {}  # tid (0: the tracer) -> run-queue wait ns at the last sample
 
@@ -112,14 +112,15 @@ class Placement:
 
     def on_exit(self, tid: int, th: _ThreadLike, threads: Mapping[int, Any], nr: int, ret: int,
                 ts: int) -> None:
-        """Called at a syscall-exit stop while active (the thread is about to run user code again)."""
+        """Called at a syscall-exit stop while active (the thread is about to run user code again), when
+        `ts >= next_sample` or `nr` is in SYSCALLS: the engine skips the exits where it has nothing to do."""
         if nr == NR_SCHED_GETAFFINITY and ret > 0:
             self._hide_mask(tid, th.args, ret)
         elif nr == NR_SCHED_SETAFFINITY and ret == 0:
             target = th.args[0] if th.args and th.args[0] > 0 else tid
             self.release(threads, "the command set its own CPU affinity", skip={target})
             return
-        if ts >= self._next_sample:
+        if ts >= self.next_sample:
             self._sample(threads, ts)
 
     def _sample(self, threads: Mapping[int, Any], ts: int) -> None:
@@ -129,7 +130,7 @@ class Placement:
         elapsed = ts - self._sampled_at
         self._waits = waits
         self._sampled_at = ts
-        self._next_sample = ts + SAMPLE_NS
+        self.next_sample = ts + SAMPLE_NS
         if elapsed > 0 and waited > WAIT_SHARE * elapsed:
             self.release(threads, "traced threads waited for the shared CPU")
 

@@ -24,8 +24,10 @@ def open_exit(c: Call) -> Values:
 
 
 def openat_enter(c: Call) -> Values:
-    flags = c.u32(2)
-    vals = [c.fd(0), c.path(1), native.open_flags(flags), native.open_mode(flags, c.u32(3))]
+    a = c.args  # c.fd(0), c.u32(2) and c.u32(3) inlined (see Call.fd)
+    flags = a[2] & 0xFFFFFFFF
+    vals = [((a[0] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000, c.path(1), native.open_flags(flags),
+            native.open_mode(flags, a[3] & 0xFFFFFFFF)]
     c.slot["openat"] = vals  # the exit repeats them: the path is read once per call, not twice
     return vals
 
@@ -33,7 +35,8 @@ def openat_enter(c: Call) -> Values:
 def openat_exit(c: Call) -> Values:
     vals = c.slot.get("openat")
     dirfd, name, flags, mode = vals if isinstance(vals, list) else openat_enter(c)
-    return [c.ret, dirfd, name, flags, mode, _dev(c)]
+    ret = c.ret  # _dev(c) inlined
+    return [ret, dirfd, name, flags, mode, fd_dev(c.pid, ret) if ret >= 0 and c.want_dev else 0]
 
 
 def _open_how(c: Call) -> tuple[int, int, int]:
