@@ -707,13 +707,18 @@ PPM_AT_FDCWD = -100
 def _abspath_codes() -> dict[int, str]:
     """Codes sinsp handles: renameat/renameat2/symlinkat/mkdirat/fchmodat exits, openat/linkat/unlinkat
     enters of the old layout and exits of the new (_2) layout."""
+    def has_params(code: int) -> bool:
+        e = EVENTS[code] if code < len(EVENTS) else None
+        if e is None or e.name not in _ABSPATH_PARAMS:
+            return False
+        names = {p.name for p in e.params}
+        return all(d in names and p in names for d, p in _ABSPATH_PARAMS[e.name].values())
+
     out: dict[int, str] = {}
     for e in EVENTS:
-        if e.name not in _ABSPATH_PARAMS:
-            continue
-        names = {p.name for p in e.params}
-        pairs = _ABSPATH_PARAMS[e.name].values()
-        if all(d in names and p in names for d, p in pairs):
+        # an enter only where its exit lacks the params (the old layouts): sysdig shows <NA> for the
+        # enter of the _2 layouts, whose exit repeats them
+        if has_params(e.code) and (e.code & 1 or not has_params(e.code | 1)):
             out[e.code] = e.name
     return out
 
@@ -722,14 +727,11 @@ _ABSPATH_CODES = _abspath_codes()
 
 
 def join_paths(base: str, path: str) -> str:
-    """sinsp concatenate_paths + path normalisation: "/a/b/" + "../c" -> "/a/c"."""
-    import posixpath
+    """sinsp concatenate_paths + path normalisation: "/a/b/" + "../c" -> "/a/c" (the state's, so that
+    evt.abspath, fd.name and the rendered args resolve a path alike)."""
+    from sysdig_user.state.parsers_files import concatenate_paths
 
-    full = path if path.startswith("/") else base + path
-    norm = posixpath.normpath(full)
-    if norm.startswith("//"):
-        norm = "/" + norm.lstrip("/")
-    return norm
+    return concatenate_paths(base, path)
 
 
 def _abspath(arg: str | None) -> Extractor:
@@ -757,6 +759,10 @@ def _abspath(arg: str | None) -> Extractor:
         else:
             fdinfo = tinfo.fdtable.get(dirfd) if isinstance(dirfd, int) else None
             base = "<UNKNOWN>/" if fdinfo is None else fdinfo.name.rstrip("/") + "/"
+            if fdinfo is not None:
+                # sinsp makes the dirfd the event's fd here (evt->m_fdinfo): the fd.* fields read
+                # after it, in the same filter or format, show the directory
+                evt.fdinfo = fdinfo
         return join_paths(base, path)
     return extract
 

@@ -24,6 +24,7 @@ from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
 from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS
+from sysdig_user.state.parsers_files import concatenate_paths
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -289,27 +290,11 @@ def sanitize(text: str) -> str:
     return text.translate(_INVALID)
 
 
-def concatenate_paths(base: str, path: str) -> str:
-    """sinsp_utils::concatenate_paths for a relative ``path``: ``base`` (ends with '/') + path,
-    with '.', '..' and repeated slashes folded."""
-    parts: list[str] = []
-    for comp in (base + path).split("/"):
-        if comp in ("", "."):
-            continue
-        if comp == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(comp)
-    joined = "/" + "/".join(parts)
-    if path.endswith("/") and joined != "/":
-        joined += "/"
-    return joined
-
-
 def _base_dir(evt: Event, param: Param, thread: ThreadInfo) -> str:
-    """cwd for FSPATH; for FSRELPATH the dirfd's path (or cwd for AT_FDCWD), '' if unknown."""
-    cwd = thread.cwd or "/"
+    """cwd for FSPATH; for FSRELPATH the dirfd's path (or cwd for AT_FDCWD), '' if unknown. The cwd is
+    the main thread's (sinsp get_cwd: threads share it), when the table knows the main thread."""
+    owner = thread if thread.pid == thread.tid else _state_thread(evt, thread.pid) or thread
+    cwd = owner.cwd or "/"
     if not cwd.endswith("/"):
         cwd += "/"
     if param.type is not _PT_FSRELPATH or param.dirfd is None:

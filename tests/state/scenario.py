@@ -84,6 +84,12 @@ def events() -> list[Event]:
     e += pair("read", 555, {"fd": 0, "size": 1}, res=1, data=b"z")
     e += pair("open", 100, {"name": "rel/p", "flags": 1, "mode": 0}, fd=16, name="rel/p", flags=1)
     e += pair("creat", 100, {"name": "/c", "mode": 0}, fd=-13, name="/c")
+    # relative paths ending in '/': the resolved path in the args drops it, as fd.name does
+    e += pair("openat", 100, {"dirfd": -100, "name": "sub/dir/", "flags": 0x1000},
+              fd=17, dirfd=-100, name="sub/dir/", flags=0x1000)
+    e += pair("openat", 100, {"dirfd": 17, "name": "./x/../y/", "flags": 1},
+              fd=18, dirfd=17, name="./x/../y/", flags=1)
+    e += pair("open", 100, {"name": "../up/", "flags": 1, "mode": 0}, fd=19, name="../up/", flags=1)
     # a unix socket is named after the address at connect enter, even when the connect then fails
     e += pair("socket", 100, {"domain": AF_UNIX, "type": 1, "proto": 0}, fd=20)
     e += pair("connect", 100, {"fd": 20, "addr": (AF_UNIX, "/var/run/nscd/socket")},

@@ -2,13 +2,15 @@
 engine, and compared with what sysdig prints for it."""
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.state import scenario
 from tests.state.test_oracle import FMT, _sysdig_lines, sdu_lines
-from tests.support import require_tool
+from tests.support import line_diff, require_tool, run_sdu
 
 
 def write_scenario(path: Path) -> None:
@@ -28,3 +30,21 @@ def test_scenario_matches_sysdig(tmp_path: Path) -> None:
     diffs = [(e, g) for e, g in zip(expected, got) if e != g]
     assert not diffs, "\n".join(f"sysdig: {e}\nsdu:    {g}" for e, g in diffs)
     assert len(got) == len(expected), FMT
+
+
+@pytest.mark.parametrize("fmt", [
+    None,  # sysdig's default line: args as rendered (resolved paths, fd names, flags)
+    "*%evt.num %evt.type %evt.abspath %proc.cwd %fd.name %evt.arg.name",
+])
+def test_scenario_lines_match_sysdig(tmp_path: Path, fmt: str | None) -> None:
+    sysdig = require_tool("sysdig")
+    path = tmp_path / "scenario.scap"
+    write_scenario(path)
+    env = {**os.environ, "TZ": "UTC"}
+    extra = [] if fmt is None else ["-p", fmt]
+    theirs = subprocess.run([sysdig, "-r", str(path), *extra], capture_output=True, text=True, env=env,
+                            check=True)
+    ours = run_sdu("-r", str(path), *extra, environ=env)
+    assert ours.status == 0, ours.stderr
+    diff = line_diff(theirs.stdout.splitlines(), ours.stdout.splitlines())
+    assert not diff, diff
