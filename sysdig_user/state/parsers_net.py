@@ -365,7 +365,22 @@ def datagram_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> N
         info.name = socktuple_str(tup)
 
 
+def getsockopt_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
+    """sinsp parse_getsockopt_exit: its enter has no fd, so a successful exit makes its fd param the
+    event's fd (fd.* fields, the line's fd). (SO_ERROR updates a connection's status only where sinsp
+    tracks it, which sysdig does not: fd.connected keeps what connect set.)"""
+    if th is None or evt.nparams < 2:
+        return
+    res = evt.param(0)
+    if not isinstance(res, int) or res < 0:
+        return
+    fd = evt.param(1)
+    th.lastevent_fd = fd
+    evt.fdinfo = th.fdtable.fds.get(fd)
+
+
 HANDLERS: dict[str, Handler] = {
+    "getsockopt<": getsockopt_exit,
     "socket<": socket_exit,
     "bind<": bind_exit,
     "connect>": connect_enter,

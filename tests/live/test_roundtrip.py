@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,10 +15,31 @@ import pytest
 from tests.live.conftest import TCP_PAIR, sdu
 from tests.support import line_diff, require_tool
 
+# socket options of each kind the driver encodes differently (u32, errno, relative time, raw bytes,
+# another level) and a non-blocking connect refused by a bound socket that does not listen
+SOCKOPTS = """
+import socket, struct, time
+closed = socket.socket(); closed.bind(("127.0.0.1", 0))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 2, 500000))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3))
+s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)
+s.setblocking(False)
+try:
+    s.connect(closed.getsockname())
+except BlockingIOError:
+    pass
+time.sleep(0.05)
+s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+"""
+
 PROGRAMS = {
     "file_io": ["sh", "-c", "echo some-data > out.txt; cat out.txt > copy.txt; rm out.txt copy.txt"],
     "pipe": ["sh", "-c", "echo through-a-pipe | wc -c > n.txt"],
     "tcp_pair": [sys.executable, "-S", "-c", TCP_PAIR],
+    "sockopts": [sys.executable, "-S", "-c", SOCKOPTS],
 }
 
 
@@ -46,6 +68,25 @@ def test_sysdig_reads_what_sdu_writes(name: str, compress: bool, tmp_path: Path)
     assert expected.count("\n") > 10
     diff = line_diff(expected.splitlines(), got.stdout.splitlines())
     assert not diff and got.stdout == expected, diff
+
+
+@pytest.mark.ptrace
+@pytest.mark.oracle
+def test_sockopt_values_as_the_driver_writes_them(tmp_path: Path) -> None:
+    """sysdig renders each val form from sdu's file: u32, the errno of SO_ERROR, SO_RCVTIMEO as a
+    time, a struct as bytes, and a TCP-level option with the UNKNOWN optname; the successful
+    getsockopt exit names its fd (sinsp takes it from the exit)."""
+    capture = tmp_path / "so.scap"
+    res = sdu("-w", str(capture), "--", *PROGRAMS["sockopts"], cwd=tmp_path)
+    assert res.status == 0, res.stderr
+    lines = [ln.split(") ", 1)[1] for ln in _sysdig(capture).splitlines() if "sockopt res=" in ln]
+    assert any("level=1(SOL_SOCKET) optname=2(SO_REUSEADDR) val=1 optlen=4" in ln for ln in lines), lines
+    assert any("level=2(SOL_TCP) optname=0(UNKNOWN) val=" in ln for ln in lines), lines
+    assert any("optname=20(SO_RCVTIMEO) val=2500000000(2.5s) optlen=16" in ln for ln in lines), lines
+    assert any("optname=13(SO_LINGER) val=" in ln and "val=1 " not in ln for ln in lines), lines
+    refused = [ln for ln in lines if "optname=4(SO_ERROR)" in ln]
+    assert refused and re.match(r"< getsockopt res=0 fd=\d+\(<4t>127\.0\.0\.1:\d+->127", refused[-1]), lines
+    assert "val=-111(ECONNREFUSED)" in refused[-1]
 
 
 @pytest.mark.ptrace

@@ -156,6 +156,21 @@ def fcntl_cmd(cmd: int) -> int:
 def sockopt_level(level: int) -> int:
     return _LEVELS.get(level, 0)
 
+
+SOL_SOCKET = 1
+# asm-generic/socket.h (x86_64): SO_DEBUG (1) .. SO_ATTACH_BPF (50) have the PPM sockopt_options values;
+# the driver's sockopt_optname_to_scap also knows SO_PEERGROUPS, SO_MEMINFO and SO_COOKIE, renumbered
+_SO_PPM = {**{n: n for n in range(1, 51)}, 59: 51, 55: 52, 57: 53}
+SO_ERROR, SO_RCVTIMEO, SO_SNDTIMEO, SO_COOKIE = 4, 20, 21, 57
+# SOL_SOCKET options the driver's parse_sockopt reads as one u32 (the rest go out as a byte buffer):
+# SO_LINGER, SO_PEERCRED, SO_BINDTODEVICE, the filters, SO_PEERNAME and SO_PEERSEC are structs or strings
+SO_U32 = frozenset(range(1, 51)) - {SO_ERROR, SO_RCVTIMEO, SO_SNDTIMEO, 13, 17, 25, 26, 27, 28, 31, 48, 50}
+
+
+def sockopt_optname(level: int, optname: int) -> int:
+    """sockopt_optname_to_scap: the PPM option of a SOL_SOCKET option, UNKNOWN (0) for other levels."""
+    return _SO_PPM.get(optname, 0) if level == SOL_SOCKET else 0
+
 # include/uapi/asm-generic/poll.h (POLLRDHUP from the same header; x86_64 uses the generic values)
 POLL_FLAGS: tuple[tuple[int, str], ...] = (
     (0x001, "POLLIN"), (0x002, "POLLPRI"), (0x004, "POLLOUT"), (0x2000, "POLLRDHUP"), (0x008, "POLLERR"),

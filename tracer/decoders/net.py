@@ -268,21 +268,28 @@ def shutdown_enter(c: Call) -> Values:
 
 
 def sockopt_exit(c: Call) -> Values:
-    """setsockopt/getsockopt X: res, fd, level, optname, val (DYN), optlen.
-
-    val: integers of 4/8 bytes as UINT32/UINT64 (dyn index 2/3), anything else as BYTEBUF (index 0).
-    optname is passed through for SOL_SOCKET/SOL_TCP (the PPM sockopt_options table is not mapped yet).
-    """
+    """setsockopt/getsockopt X: res, fd, level, optname, val (DYN), optlen, as the driver's parse_sockopt
+    writes val: SOL_SOCKET's SO_ERROR as an errno (-value, dyn 1), SO_RCVTIMEO/SO_SNDTIMEO as a
+    relative time (dyn 4), SO_COOKIE as u64 (dyn 3), its integer options as u32 (dyn 2); any other
+    option, and every option of another level, as the raw buffer (dyn 0, cut at the snaplen)."""
     is_get = c.nr == 55
     optlen = _read_len_ptr(c, 4) if is_get else c.u32(4)
-    raw = memory.read(c.tid, c.args[3], min(optlen, c.snaplen)) if c.args[3] and optlen > 0 else b""
-    if len(raw) == 4:
-        val: tuple[int, object] = (2, int.from_bytes(raw, "little"))
-    elif len(raw) == 8:
-        val = (3, int.from_bytes(raw, "little"))
-    else:
-        val = (0, raw)
-    return [c.ret, c.fd(0), native.sockopt_level(c.s32(1)) & 0xFF, c.s32(2) & 0xFF, val, optlen]
+    level, optname, ptr = c.s32(1), c.s32(2), c.args[3]
+    val: tuple[int, object] = (0, b"")
+    if level == native.SOL_SOCKET and optname == native.SO_ERROR:
+        val = (1, -int.from_bytes(memory.read(c.tid, ptr, 4).ljust(4, b"\0"), "little", signed=True))
+    elif level == native.SOL_SOCKET and optname in (native.SO_RCVTIMEO, native.SO_SNDTIMEO):
+        raw = memory.read(c.tid, ptr, 16).ljust(16, b"\0")
+        sec, usec = int.from_bytes(raw[:8], "little", signed=True), int.from_bytes(raw[8:], "little", signed=True)
+        val = (4, (sec * 1_000_000_000 + usec * 1000) & 0xFFFFFFFFFFFFFFFF)
+    elif level == native.SOL_SOCKET and optname == native.SO_COOKIE:
+        val = (3, int.from_bytes(memory.read(c.tid, ptr, 8).ljust(8, b"\0"), "little"))
+    elif level == native.SOL_SOCKET and optname in native.SO_U32:
+        val = (2, int.from_bytes(memory.read(c.tid, ptr, 4).ljust(4, b"\0"), "little"))
+    elif ptr and optlen > 0:
+        val = (0, memory.read(c.tid, ptr, min(optlen, c.snaplen)))
+    return [c.ret, c.fd(0), native.sockopt_level(level) & 0xFF, native.sockopt_optname(level, optname), val,
+            optlen]
 
 
 DECODERS: dict[str, Decoder] = {
