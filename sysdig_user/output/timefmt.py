@@ -84,7 +84,8 @@ class OutputTime:
         if mode == "h":
             return self._clock.event_text(evt)
         if mode == "a":
-            return seconds_text(ts)
+            # sysdig writes the nanoseconds unpadded here (to_string of ts % 1e9): 12.000143627 -> "12.143627"
+            return f"{ts // 1_000_000_000}.{ts % 1_000_000_000}"
         if mode == "r":
             first = self.first_ts if self.first_ts >= 0 else ts
             return seconds_text(ts - first)

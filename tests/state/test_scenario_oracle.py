@@ -32,19 +32,19 @@ def test_scenario_matches_sysdig(tmp_path: Path) -> None:
     assert len(got) == len(expected), FMT
 
 
-@pytest.mark.parametrize("fmt", [
-    None,  # sysdig's default line: args as rendered (resolved paths, fd names, flags)
-    "*%evt.num %evt.type %evt.abspath %proc.cwd %fd.name %evt.arg.name",
-])
-def test_scenario_lines_match_sysdig(tmp_path: Path, fmt: str | None) -> None:
+@pytest.mark.parametrize("args", [
+    [],  # sysdig's default line: args as rendered (resolved paths, fd names, flags)
+    ["-p", "*%evt.num %evt.type %evt.abspath %proc.cwd %fd.name %evt.arg.name"],
+    ["-t", "a"],  # absolute time: sysdig prints the nanoseconds unpadded
+], ids=["default", "paths", "time-a"])
+def test_scenario_lines_match_sysdig(tmp_path: Path, args: list[str]) -> None:
     sysdig = require_tool("sysdig")
     path = tmp_path / "scenario.scap"
     write_scenario(path)
     env = {**os.environ, "TZ": "UTC"}
-    extra = [] if fmt is None else ["-p", fmt]
-    theirs = subprocess.run([sysdig, "-r", str(path), *extra], capture_output=True, text=True, env=env,
+    theirs = subprocess.run([sysdig, "-r", str(path), *args], capture_output=True, text=True, env=env,
                             check=True)
-    ours = run_sdu("-r", str(path), *extra, environ=env)
+    ours = run_sdu("-r", str(path), *args, environ=env)
     assert ours.status == 0, ours.stderr
     diff = line_diff(theirs.stdout.splitlines(), ours.stdout.splitlines())
     assert not diff, diff
