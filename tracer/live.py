@@ -169,7 +169,7 @@ class LiveCapture:
         self.net: Any = None  # a started netcap.stream.PacketStream (--net/--iface), set by run_live
         self.colocate = False  # a launched command shares the tracer's CPU (tracer/placement.py)
         self._link_ship: Callable[[int, int, bytes, Callable[[], None]], None] = _no_link
-        self._arm_cb: Callable[[], None] = self._arm
+        self._arm_cb: Callable[[], None] = self._arm  # bound once, not at every event
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -256,9 +256,7 @@ class LiveCapture:
             self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus)
         except OSError:
             return  # no process to spare: the pipeline runs here, as single-process
-        # bound once, not at every event
-        self._link_ship = self.link.ship
-        self._arm_cb = self._arm
+        self._link_ship = self.link.ship  # bound once, not at every event
         self.builder.ship = self._ship
 
     def _on_notice(self, sig: int, frame: FrameType | None) -> None:

@@ -26,7 +26,9 @@ from sysdig_user.fields.base import (
     plain,
     view_of,
 )
+from sysdig_user.output.timefmt import absolute_text, seconds_text
 from sysdig_user.state.fds import FdType
+from sysdig_user.state.parsers_files import concatenate_paths
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -251,17 +253,15 @@ def _outputtime(arg: str | None) -> Extractor:
         flag = getattr(view, "output_time_flag", "h")
         ts = evt.ts
         if flag == "a":
-            return f"{ts // ONE_SECOND}.{ts % ONE_SECOND}"
+            return absolute_text(ts)
         if flag == "r":
-            rel = _rel(evt)
-            return f"{rel // ONE_SECOND}.{rel % ONE_SECOND:09d}"
+            return seconds_text(_rel(evt))
         if flag == "d":
-            lat = latency(evt) if evt.thread is not None else 0
-            return f"{lat // ONE_SECOND}.{lat % ONE_SECOND:09d}"
+            return seconds_text(latency(evt) if evt.thread is not None else 0)
         if flag == "D":
             last = prev[0] or ts
             prev[0] = ts
-            return f"{(ts - last) // ONE_SECOND}.{(ts - last) % ONE_SECOND:09d}"
+            return seconds_text(ts - last)
         return _time(evt)
     return extract
 
@@ -726,14 +726,6 @@ def _abspath_codes() -> dict[int, str]:
 _ABSPATH_CODES = _abspath_codes()
 
 
-def join_paths(base: str, path: str) -> str:
-    """sinsp concatenate_paths + path normalisation: "/a/b/" + "../c" -> "/a/c" (the state's, so that
-    evt.abspath, fd.name and the rendered args resolve a path alike)."""
-    from sysdig_user.state.parsers_files import concatenate_paths
-
-    return concatenate_paths(base, path)
-
-
 def _abspath(arg: str | None) -> Extractor:
     if arg not in (None, "src", "dst"):
         raise FieldError(f"filter syntax error: evt.abspath.{arg}", "evt.abspath")
@@ -763,7 +755,7 @@ def _abspath(arg: str | None) -> Extractor:
                 # sinsp makes the dirfd the event's fd here (evt->m_fdinfo): the fd.* fields read
                 # after it, in the same filter or format, show the directory
                 evt.fdinfo = fdinfo
-        return join_paths(base, path)
+        return concatenate_paths(base, path)
     return extract
 
 

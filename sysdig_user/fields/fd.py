@@ -27,6 +27,7 @@ from sysdig_user.fields.base import (
 )
 from sysdig_user.fields.container import container_id
 from sysdig_user.state.fds import FdInfo, FdType, Role
+from sysdig_user.state.parsers_files import concatenate_paths
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -77,11 +78,10 @@ def _fspath_resolved(evt: Event, t: ThreadInfo, path: str) -> str:
     """An FSPATH param's resolved text: the path joined to the cwd when relative, else ""."""
     if path.startswith(("/", "<NA>")):
         return ""
-    from sysdig_user.fields.evt import join_paths
     from sysdig_user.fields.proc import thread_cwd
 
     cwd = thread_cwd(evt, t)
-    return join_paths(cwd if cwd.endswith("/") else cwd + "/", path)
+    return concatenate_paths(cwd if cwd.endswith("/") else cwd + "/", path)
 
 
 def _tuple_text(value: Any) -> str:
@@ -106,7 +106,6 @@ def _param1_text(evt: Event, t: ThreadInfo) -> str:
 
 def _openat_name(evt: Event, t: ThreadInfo) -> str | None:
     """openat exit: join dirfd and name (old layout: from the paired enter event; new: own params)."""
-    from sysdig_user.fields.evt import join_paths
     from sysdig_user.fields.proc import thread_cwd
 
     info = evt.info
@@ -132,7 +131,7 @@ def _openat_name(evt: Event, t: ThreadInfo) -> str | None:
         base = "<UNKNOWN>" if d is None else d.name
     if base and not base.endswith("/"):
         base += "/"
-    return join_paths(base, name) if base or name.startswith("/") else name
+    return concatenate_paths(base, name) if base or name.startswith("/") else name
 
 
 def creator_name(evt: Event, t: ThreadInfo) -> str | None:

@@ -292,9 +292,10 @@ def sanitize(text: str) -> str:
 
 def _base_dir(evt: Event, param: Param, thread: ThreadInfo) -> str:
     """cwd for FSPATH; for FSRELPATH the dirfd's path (or cwd for AT_FDCWD), '' if unknown. The cwd is
-    the main thread's (sinsp get_cwd: threads share it), when the table knows the main thread."""
-    owner = thread if thread.pid == thread.tid else _state_thread(evt, thread.pid) or thread
-    cwd = owner.cwd or "/"
+    sinsp get_cwd's: the main thread's (threads share it), as proc.cwd shows."""
+    from sysdig_user.fields.proc import thread_cwd
+
+    cwd = thread_cwd(evt, thread) or "/"
     if not cwd.endswith("/"):
         cwd += "/"
     if param.type is not _PT_FSRELPATH or param.dirfd is None:

@@ -3,7 +3,8 @@
 sysdig 0.29.3 (sinsp_filter_check_event, TYPE_TIME with the inspector's time output mode):
 ``h`` local ``HH:MM:SS.nnnnnnnnn``; ``a`` seconds since the epoch; ``r`` since the first event of the
 capture; ``d`` the exit event's latency (0 for enter events); ``D`` since the previous event this
-formatter printed (0 for the first). All but ``h`` print ``S.nnnnnnnnn``.
+formatter printed (0 for the first). ``r``, ``d`` and ``D`` print ``S.nnnnnnnnn``; ``a`` prints its
+nanoseconds unpadded (sinsp: ``to_string(ts / 1e9) + "." + to_string(ts % 1e9)``).
 """
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def seconds_text(ns: int) -> str:
     """``5518928111`` -> ``"5.518928111"``."""
     sec, frac = divmod(ns, NS)
     return f"{sec}.{frac:09d}"
+
+
+def absolute_text(ns: int) -> str:
+    """-t a: ``1600000000000143627`` -> ``"1600000000.143627"`` (sysdig does not pad the nanoseconds)."""
+    sec, frac = divmod(ns, NS)
+    return f"{sec}.{frac}"
 
 
 class ClockText:
@@ -84,8 +91,7 @@ class OutputTime:
         if mode == "h":
             return self._clock.event_text(evt)
         if mode == "a":
-            # sysdig writes the nanoseconds unpadded here (to_string of ts % 1e9): 12.000143627 -> "12.143627"
-            return f"{ts // 1_000_000_000}.{ts % 1_000_000_000}"
+            return absolute_text(ts)
         if mode == "r":
             first = self.first_ts if self.first_ts >= 0 else ts
             return seconds_text(ts - first)

@@ -213,14 +213,8 @@ def parse_users(body: bytes, block_type: int) -> tuple[list[User], list[Group]]:
             gid = _U32.unpack_from(body, pos)[0]
             name, pos = _string_at(body, pos + 4, limit, "invalid group name len %d", what)
             groups.append(Group(gid, name))
-        if sub_len:  # _skip_to_entry_end
-            read = pos - start
-            if read > sub_len:
-                raise CaptureError(
-                    f"corrupted input file. Had read {read} bytes, but userlist entry have length {sub_len}.")
-            pos = start + sub_len
-            if pos > size:
-                raise _overrun(what)
+        if sub_len:
+            pos = _entry_end(pos, start, sub_len, size, "userlist", what)
     return users, groups
 
 
@@ -228,15 +222,23 @@ def _overrun(what: str) -> CaptureError:
     return CaptureError(f"corrupted {what}: an entry runs past the end of its block")
 
 
-def _skip_to_entry_end(cur: _Cursor, start: int, sub_len: int, what: str) -> None:
-    """Honour a v2 entry length: skip fields newer than this reader, refuse an overrun."""
-    if not sub_len:
-        return
-    read = cur.pos - start
+def _entry_end(pos: int, start: int, sub_len: int, size: int, kind: str, what: str) -> int:
+    """Honour a v2 entry length (libscap's _skip_to_entry_end): where the next entry starts, past the
+    fields newer than this reader; an entry read past its length or running past the block is refused."""
+    read = pos - start
     if read > sub_len:
         raise CaptureError(
-            f"corrupted input file. Had read {read} bytes, but {what} entry have length {sub_len}.")
-    cur.skip(sub_len - read)
+            f"corrupted input file. Had read {read} bytes, but {kind} entry have length {sub_len}.")
+    end = start + sub_len
+    if end > size:
+        raise _overrun(what)
+    return end
+
+
+def _skip_to_entry_end(cur: _Cursor, start: int, sub_len: int, kind: str) -> None:
+    """_entry_end for a _Cursor's entry."""
+    if sub_len:
+        cur.pos = _entry_end(cur.pos, start, sub_len, len(cur.data), kind, cur.what)
 
 
 def parse_procs(body: bytes, block_type: int) -> list[ProcEntry]:
@@ -299,14 +301,8 @@ def parse_procs(body: bytes, block_type: int) -> list[ProcEntry]:
                 raise _overrun(what)
             exe_writable = body[pos] != 0
             pos += 1
-        if sub_len:  # _skip_to_entry_end
-            read = pos - start
-            if read > sub_len:
-                raise CaptureError(
-                    f"corrupted input file. Had read {read} bytes, but proclist entry have length {sub_len}.")
-            pos = start + sub_len
-            if pos > size:
-                raise _overrun(what)
+        if sub_len:
+            pos = _entry_end(pos, start, sub_len, size, "proclist", what)
         vals += (loginuid, exe_writable)
         out.append(ProcEntry(*vals))
     return out
