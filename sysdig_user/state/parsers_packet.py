@@ -3,8 +3,11 @@
 A packet event belongs to the thread that owns its socket (``evt.tid``, -1 when nobody is known). It
 changes no state; the Inspector only attaches:
 
-* ``evt.thread``: the owner from the thread table, or a detached ``<NA>`` thread (not added to the
-  table) when the owner is unknown or not traced, so proc.name shows ``<NA>``;
+* ``evt.thread``: the owner from the thread table; if it has exited already, as it was when it left
+  (a flow's last packets can reach the stream after their owner's procexit: netcap delivers them from
+  its own thread, and the attribution keeps a closed socket's owner for a grace period); else a
+  detached ``<NA>`` thread (not added to the table) when the owner is unknown or not traced, so
+  proc.name shows ``<NA>``;
 * ``evt.fdinfo``: a synthetic socket FdInfo built from the event's tuple (sender first) and IP protocol,
   so fd.name is ``src:sport->dst:dport``, fd.cip/fd.cport the sender, fd.sip/fd.sport the receiver,
   fd.type ipv4/ipv6 and fd.l4proto tcp/udp/icmp/raw. fd.num is -1: a packet has no descriptor.
@@ -43,6 +46,8 @@ def packet_fdinfo(evt: Event) -> FdInfo | None:
 def parse_packet(st: State, evt: Event) -> None:
     tid = evt.tid
     th = st.threads.get(tid) if tid > 0 else None
+    if th is None and tid > 0:
+        th = st.threads.departed.get(tid)
     evt.thread = th if th is not None else ThreadInfo(tid=tid, pid=tid)
     info = packet_fdinfo(evt)
     evt.fdinfo = evt.parsed_fdinfo = info

@@ -115,13 +115,19 @@ class ThreadInfo:
         return " ".join([self.comm, *self.args]) if self.args else self.comm
 
 
+DEPARTED_KEPT = 256
+
+
 class ThreadTable:
     """tid -> ThreadInfo, with the lookups parsers and fields need."""
 
-    __slots__ = ("threads",)
+    __slots__ = ("departed", "threads")
 
     def __init__(self) -> None:
         self.threads: dict[int, ThreadInfo] = {}
+        # The last DEPARTED_KEPT threads removed, by tid: packet events only (parsers_packet), whose
+        # owner may have exited before a late packet of its flow (a FIN, an ACK) is emitted.
+        self.departed: dict[int, ThreadInfo] = {}
 
     def get(self, tid: int) -> ThreadInfo | None:
         return self.threads.get(tid)
@@ -178,10 +184,16 @@ class ThreadTable:
             return None
         self._unref_main(info)
         del self.threads[tid]
+        departed = self.departed
+        departed.pop(tid, None)
+        departed[tid] = info
+        if len(departed) > DEPARTED_KEPT:
+            del departed[next(iter(departed))]
         return info
 
     def clear(self) -> None:
         self.threads.clear()
+        self.departed.clear()
 
     def main_thread(self, info: ThreadInfo) -> ThreadInfo:
         if info.pid == info.tid:

@@ -64,6 +64,26 @@ def test_packet_event_fields_and_line() -> None:
                          "tuple=127.0.0.1:5000->127.0.0.1:8080 proto=6 data=GET / HT ")
 
 
+def test_packet_after_its_owner_exited_names_it() -> None:
+    """netcap delivers packets from its own thread: a flow's last packet can follow its owner's procexit
+    in the stream (seen in a loaded CI run). It still shows the process that owned the socket."""
+    from sysdig_user.event import Event
+    from sysdig_user.event_table import event_code
+    from sysdig_user.state.inspector import Inspector
+    from sysdig_user.state.threads import ThreadInfo
+
+    insp = Inspector()
+    insp.state.threads.add(ThreadInfo(tid=4321, pid=4321, comm="curl", exe="/usr/bin/curl"))
+    insp.process(Event.build(event_code("procexit", True), 1, 4321, 0, [0, 0, 0, 0]))
+    insp.process(Event.build(0, 2, 1, 0, [0, 0]))  # a generic event: applies the deferred removal
+    assert insp.state.threads.get(4321) is None
+    data = _frame("127.0.0.1", 8080, "127.0.0.1", 5000, 6, b"")
+    evt = packet_event(Packet(3, 1, "lo", IN, len(data), data, 0x0800), 1,
+                       Owner(4321, 4321, "curl", "/usr/bin/curl", "curl x", "traced"), snaplen=8)
+    insp.process(evt)
+    assert evt.thread is not None and (evt.thread.comm, evt.thread.pid) == ("curl", 4321)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One traced run; returns the paths and pids it produced."""
