@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracer import ptrace, pushdown
+from tracer import fastpath, pipelined, ptrace, pushdown
 from tracer.engine import Engine, Thread
 from tracer.events import EventBuilder
 
@@ -91,22 +91,49 @@ def _run_plain(argv: list[str]) -> None:
     subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
 
 
-def _shipping_builder() -> EventBuilder:
-    """Decoders and per-code packers, the events' bytes dropped: what the tracer process itself pays in
-    the CLI's default (pipelined) mode, where a consumer process parses, filters and prints."""
+class _Batch:
+    """tracer.pipelined.Link without the consumer: events appended as the CLI batches them, then dropped."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.first_ts = 0
+
+    def ship(self, ts: int, cpu: int, raw: bytes) -> None:
+        if not self.buf:
+            self.first_ts = ts
+        self.buf += cpu.to_bytes(2, "little")
+        self.buf += raw
+        if len(self.buf) >= pipelined.BATCH_BYTES:
+            self.buf.clear()
+
+    def flush(self) -> None:
+        self.buf.clear()
+
+
+def _shipping_builder(batch: _Batch) -> EventBuilder:
+    """Decoders and per-code packers, the events' bytes batched and dropped: what the tracer process
+    itself pays in the CLI's default (pipelined) mode, where a consumer process parses, filters and prints."""
     builder = EventBuilder(lambda e: None, build=True)
-    builder.ship = lambda ts, cpu, raw: None
+    builder.ship = batch.ship
     return builder
 
 
-def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None, colocate: bool = False) -> int:
-    sink: object = _shipping_builder() if full else _Count()
+def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None, colocate: bool = False,
+             native: bool = True) -> int:
+    """`full`: the tracer process's whole work (with the compiled fast path, tracer/fastpath.py, when it
+    is built and `native`); else the engine alone with a counting sink."""
+    batch = _Batch()
+    sink: object = _shipping_builder(batch) if full else _Count()
     engine = Engine(sink, seccomp_syscalls=seccomp, colocate=colocate)  # type: ignore[arg-type]
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(1)
     os.dup2(devnull, 1)
     try:
         engine.launch(argv)
+        if full and native:
+            place = engine.placement
+            engine.fast = fastpath.make(sink, batch, lambda: False, batch.flush,  # type: ignore[arg-type]
+                                        place.cpu if place is not None and place.cpu is not None else -1)
         engine.run()
     finally:
         os.dup2(saved, 1)
@@ -295,9 +322,10 @@ def main() -> int:
         pushdown_figures(binary, scale)
         cli_figures(binary, scale)
         cli_default_figures(binary, scale)
-        header = f"{'workload':24} {'place':8} {'n':>7} {'t0 ms':>8} {'engine':>8} {'full':>8} {'strace':>8} " \
-                 f"{'eng/st':>7} {'full/st':>7}"
-        print("per-syscall overhead in us (traced - untraced) / n")
+        header = f"{'workload':24} {'place':8} {'n':>7} {'t0 ms':>8} {'engine':>8} {'full-py':>8} {'full':>8} " \
+                 f"{'strace':>8} {'eng/st':>7} {'py/st':>7} {'full/st':>7}"
+        print("per-syscall overhead in us (traced - untraced) / n; full-py: without the compiled fast path "
+              f"({'built' if fastpath._fastpath is not None else 'not built: full = full-py'})")
         print(header)
         for name, argv, rep in workloads:
             for place, cpus, coloc in (("default", None, True), ("floating", None, False), ("pinned", {0}, False)):
@@ -305,11 +333,13 @@ def main() -> int:
                 n = got if isinstance(got, int) else 1
                 t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), rep)  # type: ignore[misc]
                 te = _wall(_with_affinity(cpus, lambda argv=argv, c=coloc: _run_sdu(argv, False, None, c)), rep)  # type: ignore[misc]
+                tp = _wall(_with_affinity(cpus, lambda argv=argv, c=coloc: _run_sdu(argv, True, None, c, False)), rep)  # type: ignore[misc]
                 tf = _wall(_with_affinity(cpus, lambda argv=argv, c=coloc: _run_sdu(argv, True, None, c)), rep)  # type: ignore[misc]
                 ts = _wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv)), rep)  # type: ignore[misc]
-                per = [(t - t0) / max(n, 1) * 1e6 for t in (te, tf, ts)]
+                per = [(t - t0) / max(n, 1) * 1e6 for t in (te, tp, tf, ts)]
                 print(f"{name:24} {place:8} {n:>7} {t0 * 1e3:8.1f} {per[0]:8.1f} {per[1]:8.1f} {per[2]:8.1f} "
-                      f"{per[0] / per[2]:7.2f} {per[1] / per[2]:7.2f}", flush=True)
+                      f"{per[3]:8.1f} {per[0] / per[3]:7.2f} {per[1] / per[3]:7.2f} {per[2] / per[3]:7.2f}",
+                      flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (run as root), then the project into
 # .venv with its test extras. The oracles: Debian's sysdig 0.29.3, strace, tshark, tcpdump; nc and curl
-# for the live examples; gcc for the small C test programs; iproute2/util-linux for namespaces.
+# for the live examples; gcc for the small C test programs and, with python3-dev, for the tracer's
+# compiled fast path (tracer/_fastpath.c); iproute2/util-linux for namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -9,7 +10,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
     sysdig strace tshark tcpdump netcat-openbsd curl gcc libc6-dev iproute2 util-linux passwd \
-    procps tar lua5.2 >/dev/null
+    procps tar lua5.2 python3-dev >/dev/null
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true

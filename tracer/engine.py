@@ -143,6 +143,9 @@ class Engine:
         # Called by the loop when a signal interrupted its wait4 (no tracee is held then): the live
         # capture runs its timers there (chisel intervals, -M), on the main thread, between stops.
         self.on_wake: Callable[[], None] | None = None
+        # The compiled fast path (tracer/fastpath.py), set by a pipelined live capture: it waits and
+        # handles the commonest syscall stops itself, and hands the others to this loop.
+        self.fast: Any = None
 
     # ---- starting ------------------------------------------------------------------------------
 
@@ -284,11 +287,25 @@ class Engine:
         return self.root_status if self.root_status is not None else 0
 
     def _loop(self) -> None:
+        fast = self.fast if self._use_info else None
+        if fast is not None:
+            fast.core.arm()
+        try:
+            self._loop_stops(fast)
+        finally:
+            if fast is not None:
+                fast.core.disarm()
+                stops, syscalls, declined = fast.counts()
+                self.stats.stops += stops - declined
+                self.stats.syscalls += syscalls
+
+    def _loop_stops(self, fast: Any) -> None:
+        """The loop proper: each stop from wait4, or from the fast path (which handled those before it)."""
+        threads = self.threads
         wait = ptrace.wait
         now = time.time_ns
         getcpu = _sched_getcpu
         sink = self.sink
-        threads = self.threads
         info = ptrace.syscall_info
         stats = self.stats
         # The hot path calls ptrace directly (ptrace.syscall_info, resume and cont, inlined): a Python
@@ -307,7 +324,17 @@ class Engine:
         place_cpu = place.cpu if place is not None and place.cpu is not None else -1
         use_info = self._use_info
         while threads and not self._detach_requested:
-            tid, status, err = wait(-1, 0)
+            got = fast.run(threads, place) if fast is not None else None
+            if got is None:
+                tid, status, err = wait(-1, 0)
+                if tid >= 0:
+                    ts = now()
+                    cpu = place_cpu if place is not None and place.active else getcpu()
+            else:
+                tid, status, err, ts, cpu = got
+                if tid == 0:  # an event the fast path added made the batch due
+                    fast.batch_due()
+                    continue
             if tid < 0:
                 if err == errno.EINTR:
                     if self.on_wake is not None:
@@ -315,8 +342,6 @@ class Engine:
                     continue
                 break  # ECHILD: nothing left
             stats.stops += 1
-            ts = now()
-            cpu = place_cpu if place is not None and place.active else getcpu()
             th = threads.get(tid)
             sig8 = status >> 8
             if (status & 0xFF) == 0x7F and (sig8 == syscall_stop or sig8 == seccomp_stop) and th is not None:

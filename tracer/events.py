@@ -325,6 +325,8 @@ class EventBuilder:
         self._routes: dict[int, _Route] = {}
         self._encoders: dict[int, _Encoder] = {}
         self._wanted_codes: dict[int, bool] = {}
+        # called with a process's pid at its exit (tracer/fastpath.py's Core keeps a /proc fd per pid)
+        self.forget_hooks: list[Callable[[int], None]] = []
 
     @property
     def ship(self) -> Callable[[int, int, bytes], None] | None:
@@ -498,6 +500,8 @@ class EventBuilder:
         if th.tid == th.pid:
             net_decoders.forget_process(th.pid)
             forget_process(th.pid)
+            for hook in self.forget_hooks:
+                hook(th.pid)
 
     def signal(self, th: Thread, sig: int, sender: int, ts: int, cpu: int) -> None:
         if self._is_wanted(SIGNALDELIVER):

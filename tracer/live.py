@@ -258,6 +258,26 @@ class LiveCapture:
             return  # no process to spare: the pipeline runs here, as single-process
         self._link_ship = self.link.ship  # bound once, not at every event
         self.builder.ship = self._ship
+        engine = self.engine
+        if engine is not None and self.net is None and self.duration_ns is None:
+            from tracer import fastpath
+
+            place = engine.placement
+            engine.fast = fastpath.make(self.builder, self.link, self._fast_paused, self.flush_batch,
+                                        place.cpu if place is not None and place.cpu is not None else -1)
+
+    def _fast_paused(self) -> bool:
+        """The fast path leaves the next stop to Python: an alarm to serve, or the capture is stopping."""
+        return self._alarm or self._stopping
+
+    def flush_batch(self) -> None:
+        """Write the batch now (the fast path filled it to its size or age), as _ship's link.ship does."""
+        if self.link is None:
+            return
+        try:
+            self.link.flush()
+        except ConsumerGone:
+            self._consumer_ended()
 
     def _on_notice(self, sig: int, frame: FrameType | None) -> None:
         """The consumer's signal: its pipeline ended the capture or failed (served like an alarm)."""
@@ -592,4 +612,12 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
         env.stderr.write(f"sdu: the command shared CPU {place.cpu} with sdu until {place.released_reason}\n")
     if capture.builder is not None and capture.builder.errors and opts.verbose:
         env.stderr.write(f"sdu: {capture.builder.errors} decoder errors, last: {capture.builder.last_error}\n")
+    fast = capture.engine.fast if capture.engine is not None else None
+    if opts.verbose and capture.engine is not None:  # tracer/fastpath.py
+        if fast is None:
+            env.stderr.write("sdu: compiled fast path: not used\n")
+        else:
+            stops, _syscalls, declined = fast.counts()
+            env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
+                             "stops\n")
     return stats

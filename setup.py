@@ -1,0 +1,9 @@
+"""The optional compiled fast path of the tracer (tracer/_fastpath.c); sdu runs without it.
+
+optional=True: where no C compiler or Python headers exist, the build skips the extension and the
+tracer stays pure Python (tracer/fastpath.py checks for it).
+"""
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("tracer._fastpath", ["tracer/_fastpath.c"], optional=True,
+                             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"])])

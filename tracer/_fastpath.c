@@ -1,0 +1,762 @@
+/* The tracer's compiled fast path: whole syscall stops handled without entering Python.
+ *
+ * Engine._loop (tracer/engine.py) hands the waiting over to Core.run(), which loops on wait4 and
+ * handles, entirely in C, the syscall-enter and syscall-exit stops of known, non-quiet threads whose
+ * syscall has a recipe: the event is encoded as EventBuilder would (same bytes; the recipes are
+ * built in tracer/fastpath.py from the decoders the Python path uses), appended to the pipelined
+ * link's batch (u16 cpu + event), the Thread's nr/args/in_syscall updated as the Python loop does,
+ * and the thread resumed. Every other stop - process events, signals, new threads, syscalls without
+ * a recipe, a batch that is empty (the Python path starts batches and arms their timer), a placement
+ * sample due, a failed request - is returned to Python untouched (the thread still stopped), with
+ * its wait status, time and CPU, and the Python loop handles it as if it had waited itself.
+ *
+ * Signals: Core.arm() wraps the C-level handlers of the signals Python handles (the Python handler
+ * runs only once control is back in the interpreter); the wrapper notes the signal, and run()
+ * returns as if wait4 had been interrupted before it would wait again, so a signal taken while a stop
+ * is being handled in C is served as promptly as in the Python loop.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GET_SYSCALL_INFO 0x420e /* PTRACE_GET_SYSCALL_INFO (Linux 5.3), by number: old headers lack it */
+#define INFO_ENTRY 1
+#define INFO_EXIT 2
+#define INFO_SECCOMP 3
+#define SYSCALL_STOP_SIG (0x80 | SIGTRAP)
+#define SECCOMP_STOP (SIGTRAP | (7 << 8)) /* PTRACE_EVENT_SECCOMP */
+#define MAX_NR 1024
+#define PAGE 4096
+#define MAX_PAGES 64 /* pages per read, as tracer/memory.py (snaplen <= 64 KiB needs at most 17) */
+#define PATH_LIMIT 4096
+#define HEADER_SIZE 26
+#define MAX_PARAMS 8
+
+/* struct ptrace_syscall_info, as the kernel lays it out (linux/ptrace.h may lack it on old headers) */
+struct sc_info {
+    uint8_t op;
+    uint8_t pad[3];
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    union {
+        struct { uint64_t nr; uint64_t args[6]; } entry;
+        struct { int64_t rval; uint8_t is_error; } exit;
+        struct { uint64_t nr; uint64_t args[6]; uint32_t ret_data; } seccomp;
+    } u;
+};
+
+enum op_kind {
+    OP_S32 = 0,    /* 8 bytes: the low 32 bits of args[a], sign-extended (fds, ints) */
+    OP_U32 = 1,    /* 4 bytes: args[a] & 0xffffffff */
+    OP_U64 = 2,    /* 8 bytes: args[a] */
+    OP_U8 = 3,     /* 1 byte: args[a] & 0xff */
+    OP_CONST16 = 4,/* 2 bytes: a */
+    OP_RET = 5,    /* 8 bytes: the return value */
+    OP_DATA = 6,   /* bytebuf: min(ret, snaplen) bytes at args[a], nothing when ret <= 0 */
+    OP_PATH = 7,   /* string: the NUL-terminated string at args[a] (4096 bytes at most), "(NULL)" for 0 */
+    OP_OFLAGS = 8, /* 4 bytes: native open flags args[a] as PPM file flags */
+    OP_OMODE = 9,  /* 4 bytes: args[b] & 07777 when args[a] has O_CREAT or O_TMPFILE, else 0 */
+    OP_DEV = 10,   /* 4 bytes: the opened fd's st_dev, new_encode_dev'd, 0 on failure or want_dev off */
+    OP_S32_4 = 11, /* 4 bytes: the low 32 bits of args[a] */
+};
+
+typedef struct { uint8_t kind; uint8_t a; uint8_t b; int32_t c; } Op;
+typedef struct { int code; int n; Op ops[MAX_PARAMS]; } Recipe; /* code -1: not emitted */
+typedef struct { Recipe enter; Recipe exit; int set; } Route;
+
+typedef struct {
+    PyObject_HEAD
+    Route *routes;          /* indexed by native nr */
+    uint8_t place_nrs[MAX_NR];
+    int snaplen;
+    int want_dev;
+    int place_cpu;
+    Py_ssize_t batch_bytes;
+    int64_t batch_ns;
+    uint32_t oflag_nat[32], oflag_ppm[32];
+    int n_oflags;
+    uint32_t ppm_rdonly, ppm_wronly, ppm_rdwr;
+    int mem_ok;             /* process_vm_readv usable; off after ENOSYS/EPERM (Python reads /proc/PID/mem) */
+    unsigned long long stops, syscalls, declined;
+    pid_t dev_pid;          /* one kept /proc/PID/fd directory (most runs hammer one process) */
+    int dev_dirfd;
+    char *scratch;          /* one event being encoded */
+    size_t scratch_size;
+    char *mem;              /* tracee memory read buffer */
+} Core;
+
+static PyObject *s_quiet, *s_in_syscall, *s_seccomp, *s_nr, *s_args, *s_slot, *s_pid;
+
+/* ---- signals ---------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t tripped;
+static struct sigaction saved[NSIG];
+static unsigned char wrapped[NSIG];
+
+static void wrapper(int sig, siginfo_t *si, void *ctx) {
+    tripped = 1;
+    struct sigaction *old = &saved[sig];
+    if (old->sa_flags & SA_SIGINFO)
+        old->sa_sigaction(sig, si, ctx);
+    else
+        old->sa_handler(sig);
+}
+
+static PyObject *core_arm(PyObject *self, PyObject *noargs) {
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction cur;
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD || wrapped[sig])
+            continue;
+        if (sigaction(sig, NULL, &cur) != 0)
+            continue;
+        if (!(cur.sa_flags & SA_SIGINFO) && (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN))
+            continue;
+        struct sigaction mine = cur;
+        mine.sa_flags |= SA_SIGINFO;
+        mine.sa_sigaction = wrapper;
+        saved[sig] = cur;
+        if (sigaction(sig, &mine, NULL) == 0)
+            wrapped[sig] = 1;
+    }
+    tripped = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_disarm(PyObject *self, PyObject *noargs) {
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction cur;
+        if (!wrapped[sig])
+            continue;
+        wrapped[sig] = 0;
+        /* restore only if nobody replaced the wrapper meanwhile */
+        if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == wrapper)
+            sigaction(sig, &saved[sig], NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- tracee memory ---------------------------------------------------------------------------- */
+
+/* Up to size bytes at addr, split at page boundaries so a fault cuts the read short instead of
+ * failing it. Returns the count read, or -1 with errno (ESRCH: gone; ENOSYS/EPERM: unusable). */
+static ssize_t vm_read(pid_t tid, uint64_t addr, char *dst, size_t size) {
+    struct iovec local = {dst, size};
+    struct iovec remote[MAX_PAGES];
+    size_t n = 0;
+    uint64_t pos = addr, end = addr + size;
+    while (pos < end && n < MAX_PAGES) {
+        uint64_t nxt = (pos / PAGE + 1) * PAGE;
+        if (nxt > end)
+            nxt = end;
+        remote[n].iov_base = (void *)(uintptr_t)pos;
+        remote[n].iov_len = nxt - pos;
+        n++;
+        pos = nxt;
+    }
+    local.iov_len = pos - addr;
+    return process_vm_readv(tid, &local, 1, remote, n, 0);
+}
+
+enum { MEM_OK = 0, MEM_GONE = 1, MEM_UNUSABLE = 2 };
+
+static int mem_status(void) {
+    if (errno == ESRCH)
+        return MEM_GONE;
+    if (errno == ENOSYS || errno == EPERM)
+        return MEM_UNUSABLE;
+    return MEM_OK; /* EFAULT and the rest: what was read (nothing) */
+}
+
+/* ---- encoding --------------------------------------------------------------------------------- */
+
+static int ensure(Core *c, size_t need) {
+    if (need <= c->scratch_size)
+        return 0;
+    size_t sz = c->scratch_size * 2;
+    while (sz < need)
+        sz *= 2;
+    char *p = PyMem_Realloc(c->scratch, sz);
+    if (p == NULL)
+        return -1;
+    c->scratch = p;
+    c->scratch_size = sz;
+    return 0;
+}
+
+static uint32_t open_flags(Core *c, uint32_t flags) {
+    uint32_t acc = flags & 3;
+    uint32_t res = acc == 1 ? c->ppm_wronly : acc == 2 ? c->ppm_rdwr : c->ppm_rdonly;
+    for (int i = 0; i < c->n_oflags; i++)
+        if (flags & c->oflag_nat[i])
+            res |= c->oflag_ppm[i];
+    return res;
+}
+
+static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
+    if (!c->want_dev || fd < 0)
+        return 0;
+    if (c->dev_pid != pid) {
+        char dir[64];
+        if (c->dev_dirfd >= 0)
+            close(c->dev_dirfd);
+        snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+        c->dev_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        c->dev_pid = c->dev_dirfd >= 0 ? pid : 0;
+        if (c->dev_dirfd < 0)
+            return 0;
+    }
+    char name[24];
+    struct stat st;
+    snprintf(name, sizeof name, "%lld", (long long)fd);
+    if (fstatat(c->dev_dirfd, name, &st, 0) != 0)
+        return 0;
+    uint32_t major = gnu_dev_major(st.st_dev), minor = gnu_dev_minor(st.st_dev);
+    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+#define PUT(T, v) do { T _v = (T)(v); memcpy(p, &_v, sizeof _v); p += sizeof _v; } while (0)
+
+/* Encodes one event into c->scratch. Returns its size, 0 when the thread is gone (the event is
+ * dropped, as the Python path drops it on ProcessGone), -1 when memory cannot be read here (the stop
+ * goes to Python), -2 on a Python error. */
+static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t pid, const uint64_t *args,
+                         int64_t ret) {
+    size_t need = HEADER_SIZE + 2 * r->n;
+    for (int i = 0; i < r->n; i++) {
+        switch (r->ops[i].kind) {
+        case OP_DATA: need += c->snaplen; break;
+        case OP_PATH: need += PATH_LIMIT + 8; break;
+        default: need += 8;
+        }
+    }
+    if (ensure(c, need) != 0) {
+        PyErr_NoMemory();
+        return -2;
+    }
+    char *base = c->scratch;
+    uint16_t *lens = (uint16_t *)(base + HEADER_SIZE);
+    char *p = base + HEADER_SIZE + 2 * r->n;
+    for (int i = 0; i < r->n; i++) {
+        const Op *op = &r->ops[i];
+        char *start = p;
+        switch (op->kind) {
+        case OP_S32: PUT(int64_t, (int32_t)(uint32_t)args[op->a]); break;
+        case OP_U32: PUT(uint32_t, (uint32_t)args[op->a]); break;
+        case OP_S32_4: PUT(uint32_t, (uint32_t)args[op->a]); break;
+        case OP_U64: PUT(uint64_t, args[op->a]); break;
+        case OP_U8: PUT(uint8_t, (uint8_t)args[op->a]); break;
+        case OP_CONST16: PUT(uint16_t, (uint16_t)op->c); break;
+        case OP_RET: PUT(int64_t, ret); break;
+        case OP_OFLAGS: PUT(uint32_t, open_flags(c, (uint32_t)args[op->a])); break;
+        case OP_OMODE: {
+            uint32_t flags = (uint32_t)args[op->a];
+            PUT(uint32_t, (flags & (0100 | 020000000)) ? ((uint32_t)args[op->b] & 07777) : 0);
+            break;
+        }
+        case OP_DEV: PUT(uint32_t, fd_dev(c, pid, ret)); break;
+        case OP_DATA: {
+            if (ret > 0 && args[op->a] != 0) {
+                size_t want = ret < c->snaplen ? (size_t)ret : (size_t)c->snaplen;
+                ssize_t got = vm_read(tid, args[op->a], p, want);
+                if (got < 0) {
+                    int st = mem_status();
+                    if (st == MEM_GONE)
+                        return 0;
+                    if (st == MEM_UNUSABLE)
+                        return -1;
+                    got = 0;
+                }
+                p += got;
+            }
+            break;
+        }
+        case OP_PATH: {
+            uint64_t addr = args[op->a];
+            if (addr == 0) {
+                memcpy(p, "(NULL)", 7);
+                p += 7;
+                break;
+            }
+            size_t got = 0;
+            uint64_t pos = addr;
+            int done = 0;
+            while (got < PATH_LIMIT && !done) {
+                size_t want = PAGE - pos % PAGE;
+                if (want > PATH_LIMIT - got)
+                    want = PATH_LIMIT - got;
+                ssize_t n = vm_read(tid, pos, p + got, want);
+                if (n < 0) {
+                    int st = mem_status();
+                    if (st == MEM_GONE)
+                        return 0;
+                    if (st == MEM_UNUSABLE)
+                        return -1;
+                    break;
+                }
+                if (n == 0)
+                    break;
+                char *nul = memchr(p + got, 0, (size_t)n);
+                if (nul != NULL) {
+                    got = (size_t)(nul - p);
+                    done = 1;
+                } else {
+                    got += (size_t)n;
+                    pos += (uint64_t)n;
+                    if ((size_t)n < want)
+                        break;
+                }
+            }
+            p += got;
+            *p++ = 0;
+            break;
+        }
+        }
+        lens[i] = (uint16_t)(p - start);
+    }
+    size_t total = (size_t)(p - base);
+    char *h = base;
+    memcpy(h, &ts, 8);
+    int64_t tid64 = tid;
+    memcpy(h + 8, &tid64, 8);
+    uint32_t len32 = (uint32_t)total;
+    memcpy(h + 16, &len32, 4);
+    uint16_t code = (uint16_t)r->code;
+    memcpy(h + 20, &code, 2);
+    uint32_t nparams = (uint32_t)r->n;
+    memcpy(h + 22, &nparams, 4);
+    return (Py_ssize_t)total;
+}
+
+/* ---- the loop --------------------------------------------------------------------------------- */
+
+static long attr_long(PyObject *obj, PyObject *name, int *err) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL) {
+        *err = 1;
+        return 0;
+    }
+    long r = PyLong_AsLong(v);
+    Py_DECREF(v);
+    if (r == -1 && PyErr_Occurred())
+        *err = 1;
+    return r;
+}
+
+static int attr_true(PyObject *obj, PyObject *name, int *err) {
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL) {
+        *err = 1;
+        return 0;
+    }
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    if (r < 0)
+        *err = 1;
+    return r > 0;
+}
+
+static PyObject *stop_tuple(int tid, int status, int err, uint64_t ts, int cpu) {
+    return Py_BuildValue("(iiiKi)", tid, status, err, (unsigned long long)ts, cpu);
+}
+
+/* run(threads, buf, first_ts, place_active, next_sample) -> (tid, status, err, ts, cpu)
+ * The first stop not handled here (tid -1: wait4 failed with err; EINTR also when a signal was taken
+ * while handling a stop), or (0, 0, 0, ts, cpu) after an event that makes the batch due for writing. */
+static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
+    if (argc != 5 || !PyDict_Check(argv[0]) || !PyByteArray_Check(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "run(threads: dict, buf: bytearray, first_ts, place_active, next_sample)");
+        return NULL;
+    }
+    PyObject *threads = argv[0], *buf = argv[1];
+    unsigned long long first_ts = PyLong_AsUnsignedLongLong(argv[2]);
+    int place_active = PyObject_IsTrue(argv[3]);
+    unsigned long long next_sample = PyLong_AsUnsignedLongLong(argv[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    for (;;) {
+        if (tripped) {
+            tripped = 0;
+            return stop_tuple(-1, 0, EINTR, 0, 0);
+        }
+        int status = 0;
+        pid_t tid;
+        Py_BEGIN_ALLOW_THREADS
+        tid = wait4(-1, &status, __WALL, NULL);
+        Py_END_ALLOW_THREADS
+        if (tid < 0)
+            return stop_tuple(-1, 0, errno, 0, 0);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        uint64_t ts = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+        int cpu = place_active && c->place_cpu >= 0 ? c->place_cpu : sched_getcpu();
+        c->stops++;
+        int sig8 = status >> 8;
+        if ((status & 0xff) != 0x7f || (sig8 != SYSCALL_STOP_SIG && sig8 != SECCOMP_STOP))
+            goto decline;
+        PyObject *key = PyLong_FromLong(tid);
+        if (key == NULL)
+            return NULL; /* (the stop is lost to Python: only on memory exhaustion) */
+        PyObject *th = PyDict_GetItemWithError(threads, key);
+        Py_DECREF(key);
+        if (th == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            goto decline;
+        }
+        Py_ssize_t blen = PyByteArray_GET_SIZE(buf);
+        if (blen == 0 || blen >= c->batch_bytes || ts - first_ts >= (uint64_t)c->batch_ns)
+            goto decline;
+        int err = 0;
+        if (attr_true(th, s_quiet, &err) || err)
+            goto decline_err;
+        struct sc_info info;
+        if (ptrace((enum __ptrace_request)GET_SYSCALL_INFO, tid, (void *)sizeof info, &info) <= 0)
+            goto decline;
+        int in_syscall = attr_true(th, s_in_syscall, &err);
+        int under_seccomp = attr_true(th, s_seccomp, &err);
+        if (err)
+            goto decline_err;
+        int entering;
+        long nr;
+        const uint64_t *args;
+        uint64_t argbuf[6];
+        if (info.op == INFO_EXIT) {
+            if (!in_syscall)
+                goto decline;
+            nr = attr_long(th, s_nr, &err);
+            if (err)
+                goto decline_err;
+            if (nr < 0 || nr >= MAX_NR || !c->routes[nr].set)
+                goto decline;
+            if (place_active && (ts >= next_sample || c->place_nrs[nr]))
+                goto decline;
+            PyObject *targs = PyObject_GetAttr(th, s_args);
+            if (targs == NULL)
+                goto decline_err;
+            if (!PyTuple_Check(targs) || PyTuple_GET_SIZE(targs) != 6) {
+                Py_DECREF(targs);
+                goto decline;
+            }
+            for (int i = 0; i < 6; i++)
+                argbuf[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
+            Py_DECREF(targs);
+            if (PyErr_Occurred())
+                goto decline_err;
+            args = argbuf;
+            entering = 0;
+        } else if (info.op == INFO_ENTRY || (info.op == INFO_SECCOMP && !in_syscall)) {
+            nr = (long)info.u.entry.nr;
+            if (nr < 0 || nr >= MAX_NR || !c->routes[nr].set)
+                goto decline;
+            args = info.u.entry.args;
+            entering = 1;
+        } else {
+            goto decline;
+        }
+        PyObject *slot = PyObject_GetAttr(th, s_slot);
+        if (slot == NULL)
+            goto decline_err;
+        int slot_used = PyDict_Check(slot) ? PyDict_GET_SIZE(slot) > 0 : 1;
+        Py_DECREF(slot);
+        if (slot_used)
+            goto decline; /* a decoder's scratch from a Python-handled half: Python clears it */
+        const Recipe *r = entering ? &c->routes[nr].enter : &c->routes[nr].exit;
+        Py_ssize_t size = 0;
+        if (r->code >= 0) {
+            if (!c->mem_ok && r->n > 0) {
+                for (int i = 0; i < r->n; i++)
+                    if (r->ops[i].kind == OP_DATA || r->ops[i].kind == OP_PATH)
+                        goto decline;
+            }
+            pid_t pid = (pid_t)attr_long(th, s_pid, &err);
+            if (err)
+                goto decline_err;
+            size = encode(c, r, ts, tid, pid, args, entering ? 0 : info.u.exit.rval);
+            if (size == -1) {
+                c->mem_ok = 0;
+                goto decline;
+            }
+            if (size == -2)
+                goto resume_and_fail;
+        }
+        /* commit: the Thread as the Python loop leaves it */
+        if (entering) {
+            PyObject *pnr = PyLong_FromLong(nr);
+            PyObject *targs = Py_BuildValue("(KKKKKK)", (unsigned long long)args[0], (unsigned long long)args[1],
+                                            (unsigned long long)args[2], (unsigned long long)args[3],
+                                            (unsigned long long)args[4], (unsigned long long)args[5]);
+            int bad = pnr == NULL || targs == NULL || PyObject_SetAttr(th, s_nr, pnr) != 0 ||
+                      PyObject_SetAttr(th, s_args, targs) != 0 || PyObject_SetAttr(th, s_in_syscall, Py_True) != 0;
+            Py_XDECREF(pnr);
+            Py_XDECREF(targs);
+            if (bad)
+                goto resume_and_fail;
+            c->syscalls++;
+        } else if (PyObject_SetAttr(th, s_in_syscall, Py_False) != 0) {
+            goto resume_and_fail;
+        }
+        if (size > 0) {
+            uint16_t cpu16 = (uint16_t)cpu;
+            if (PyByteArray_Resize(buf, blen + 2 + size) != 0)
+                goto resume_and_fail;
+            char *dst = PyByteArray_AS_STRING(buf) + blen;
+            memcpy(dst, &cpu16, 2);
+            memcpy(dst + 2, c->scratch, (size_t)size);
+        }
+        ptrace(under_seccomp && !entering ? PTRACE_CONT : PTRACE_SYSCALL, tid, 0, 0);
+        if (size > 0 && (blen + 2 + size >= c->batch_bytes || ts - first_ts >= (uint64_t)c->batch_ns))
+            return stop_tuple(0, 0, 0, ts, cpu);
+        continue;
+    resume_and_fail:
+        ptrace(PTRACE_SYSCALL, tid, 0, 0);
+        return NULL;
+    decline_err:
+        PyErr_Clear();
+    decline:
+        c->declined++;
+        return stop_tuple(tid, status, 0, ts, cpu);
+    }
+}
+
+/* ---- the Core object -------------------------------------------------------------------------- */
+
+static int parse_recipe(Recipe *r, PyObject *code, PyObject *ops) {
+    r->code = (int)PyLong_AsLong(code);
+    if (r->code == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *seq = PySequence_Fast(ops, "ops must be a sequence");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > MAX_PARAMS) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "too many params");
+        return -1;
+    }
+    r->n = (int)n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int kind, a, b, cst;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "iiii", &kind, &a, &b, &cst)) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        if (kind < 0 || kind > OP_S32_4 || a < 0 || a > 5 || b < 0 || b > 5) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_ValueError, "bad op");
+            return -1;
+        }
+        r->ops[i].kind = (uint8_t)kind;
+        r->ops[i].a = (uint8_t)a;
+        r->ops[i].b = (uint8_t)b;
+        r->ops[i].c = cst;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* Core(routes, place_nrs, snaplen, want_dev, place_cpu, batch_bytes, batch_ns, oflags, acc)
+ * routes: {nr: (enter_code, enter_ops, exit_code, exit_ops)}, an op being (kind, a, b, const);
+ * oflags: ((native_bit, ppm_bit), ...); acc: (ppm O_RDONLY, O_WRONLY, O_RDWR). */
+static int core_init(Core *c, PyObject *args, PyObject *kwds) {
+    PyObject *routes, *place_nrs, *oflags, *acc;
+    int snaplen, want_dev, place_cpu;
+    Py_ssize_t batch_bytes;
+    long long batch_ns;
+    if (!PyArg_ParseTuple(args, "O!OiiinLOO", &PyDict_Type, &routes, &place_nrs, &snaplen, &want_dev,
+                          &place_cpu, &batch_bytes, &batch_ns, &oflags, &acc))
+        return -1;
+    if (snaplen < 0 || snaplen > 65536) {
+        PyErr_SetString(PyExc_ValueError, "snaplen out of the fast path's range");
+        return -1;
+    }
+    c->snaplen = snaplen;
+    c->want_dev = want_dev;
+    c->place_cpu = place_cpu;
+    c->batch_bytes = batch_bytes;
+    c->batch_ns = batch_ns;
+    c->mem_ok = 1;
+    c->dev_pid = 0;
+    c->dev_dirfd = -1;
+    if (c->routes == NULL)
+        c->routes = PyMem_Calloc(MAX_NR, sizeof(Route));
+    if (c->scratch == NULL) {
+        c->scratch_size = 8192;
+        c->scratch = PyMem_Malloc(c->scratch_size);
+    }
+    if (c->routes == NULL || c->scratch == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *key, *val;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(routes, &pos, &key, &val)) {
+        long nr = PyLong_AsLong(key);
+        if (nr < 0 || nr >= MAX_NR) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "syscall number out of range");
+            return -1;
+        }
+        PyObject *ec, *eo, *xc, *xo;
+        if (!PyArg_ParseTuple(val, "OOOO", &ec, &eo, &xc, &xo))
+            return -1;
+        if (parse_recipe(&c->routes[nr].enter, ec, eo) != 0 || parse_recipe(&c->routes[nr].exit, xc, xo) != 0)
+            return -1;
+        c->routes[nr].set = 1;
+    }
+    PyObject *it = PyObject_GetIter(place_nrs);
+    if (it == NULL)
+        return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        long nr = PyLong_AsLong(item);
+        Py_DECREF(item);
+        if (nr >= 0 && nr < MAX_NR)
+            c->place_nrs[nr] = 1;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *seq = PySequence_Fast(oflags, "oflags must be a sequence");
+    if (seq == NULL)
+        return -1;
+    c->n_oflags = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && i < 32; i++) {
+        unsigned int nat, ppm;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "II", &nat, &ppm)) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        c->oflag_nat[c->n_oflags] = nat;
+        c->oflag_ppm[c->n_oflags] = ppm;
+        c->n_oflags++;
+    }
+    Py_DECREF(seq);
+    if (!PyArg_ParseTuple(acc, "III", &c->ppm_rdonly, &c->ppm_wronly, &c->ppm_rdwr))
+        return -1;
+    return 0;
+}
+
+static void core_dealloc(Core *c) {
+    if (c->dev_dirfd >= 0)
+        close(c->dev_dirfd);
+    PyMem_Free(c->routes);
+    PyMem_Free(c->scratch);
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static PyObject *core_forget(Core *c, PyObject *arg) {
+    long pid = PyLong_AsLong(arg);
+    if (pid == -1 && PyErr_Occurred())
+        return NULL;
+    if (c->dev_pid == pid && c->dev_dirfd >= 0) {
+        close(c->dev_dirfd);
+        c->dev_dirfd = -1;
+        c->dev_pid = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_counts(Core *c, PyObject *noargs) {
+    return Py_BuildValue("(KKK)", c->stops, c->syscalls, c->declined);
+}
+
+static PyObject *core_mem_ok(Core *c, PyObject *noargs) {
+    return PyBool_FromLong(c->mem_ok);
+}
+
+/* encode(nr, entering, ts, tid, pid, args, ret) -> bytes | None: the event run() would append for
+ * that stop (None: no recipe, not emitted, or the thread is gone). For tests, which compare it with
+ * EventBuilder's bytes for the same call. */
+static PyObject *core_encode(Core *c, PyObject *args) {
+    long nr;
+    int entering, tid, pid;
+    unsigned long long ts;
+    long long ret;
+    PyObject *targs;
+    if (!PyArg_ParseTuple(args, "lpKiiO!L", &nr, &entering, &ts, &tid, &pid, &PyTuple_Type, &targs, &ret))
+        return NULL;
+    if (nr < 0 || nr >= MAX_NR || !c->routes[nr].set || PyTuple_GET_SIZE(targs) != 6)
+        Py_RETURN_NONE;
+    uint64_t a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
+    if (PyErr_Occurred())
+        return NULL;
+    const Recipe *r = entering ? &c->routes[nr].enter : &c->routes[nr].exit;
+    if (r->code < 0)
+        Py_RETURN_NONE;
+    Py_ssize_t size = encode(c, r, ts, tid, pid, a, ret);
+    if (size == -2)
+        return NULL;
+    if (size <= 0)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(c->scratch, size);
+}
+
+static PyMethodDef core_methods[] = {
+    {"encode", (PyCFunction)core_encode, METH_VARARGS,
+     "encode(nr, entering, ts, tid, pid, args, ret) -> the event's bytes (tests)"},
+    {"run", (PyCFunction)(void (*)(void))core_run, METH_FASTCALL,
+     "run(threads, buf, first_ts, place_active, next_sample) -> (tid, status, err, ts, cpu)"},
+    {"arm", (PyCFunction)core_arm, METH_NOARGS, "Wrap the C-level handlers of the signals Python handles."},
+    {"disarm", (PyCFunction)core_disarm, METH_NOARGS, "Undo arm()."},
+    {"forget", (PyCFunction)core_forget, METH_O, "forget(pid): close what is kept for an exited process."},
+    {"counts", (PyCFunction)core_counts, METH_NOARGS, "(stops seen, syscalls entered, stops returned)"},
+    {"mem_ok", (PyCFunction)core_mem_ok, METH_NOARGS, "process_vm_readv still usable here."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tracer._fastpath.Core",
+    .tp_basicsize = sizeof(Core),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)core_init,
+    .tp_dealloc = (destructor)core_dealloc,
+    .tp_methods = core_methods,
+    .tp_doc = "The compiled syscall-stop loop (see the module source's header).",
+};
+
+static struct PyModuleDef fastpath_module = {
+    PyModuleDef_HEAD_INIT, "_fastpath", "sdu's compiled syscall-stop fast path.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastpath(void) {
+    s_quiet = PyUnicode_InternFromString("quiet");
+    s_in_syscall = PyUnicode_InternFromString("in_syscall");
+    s_seccomp = PyUnicode_InternFromString("seccomp");
+    s_nr = PyUnicode_InternFromString("nr");
+    s_args = PyUnicode_InternFromString("args");
+    s_slot = PyUnicode_InternFromString("slot");
+    s_pid = PyUnicode_InternFromString("pid");
+    if (!s_quiet || !s_in_syscall || !s_seccomp || !s_nr || !s_args || !s_slot || !s_pid)
+        return NULL;
+    if (PyType_Ready(&CoreType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&fastpath_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&CoreType);
+    if (PyModule_AddObject(m, "Core", (PyObject *)&CoreType) < 0) {
+        Py_DECREF(&CoreType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,171 @@
+"""The compiled fast path (tracer/_fastpath.c): which stops it may take, and its recipes.
+
+A pipelined live capture spends most of its tracer time in Python on the commonest stops: read the
+syscall, decode a few registers (sometimes a path or a buffer), pack the event, append it to the batch,
+resume. `_fastpath.Core.run()` does exactly that in C for syscalls whose decoders have a recipe here,
+and returns every other stop to the Python loop (tracer/engine.py), which handles it as before. A
+recipe lists, per event param, how the decoder computes it: the table below pairs each Python decoder
+function with its recipe, and every recipe is checked against the event table's param types before
+use, so the C encoder writes the bytes EventBuilder would (tests/tracer/test_fastpath.py compares
+captures made with and without it).
+
+The fast path is used only where its conditions hold for the whole run: pipelined shipping (events as
+bytes to the consumer process), no -M duration, no packet capture in-process, snaplen <= 64 KiB,
+PTRACE_GET_SYSCALL_INFO available; `SDU_NO_NATIVE=1` turns it off. Without a C compiler at install
+time the extension is not built and sdu is pure Python.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sysdig_user import params as param_codec
+from sysdig_user.event_table import EVENTS, PT
+from tracer.decoders import base, fs, io, native
+from tracer.decoders import generic as generic_dec
+from tracer.decoders import open as open_dec
+from tracer.events import EventBuilder, _route
+from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
+
+try:
+    from tracer import _fastpath  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - built without a compiler
+    _fastpath = None
+
+# op kinds, as tracer/_fastpath.c numbers them
+S32, U32, U64, U8, CONST16, RET, DATA, PATH, OFLAGS, OMODE, DEV = range(11)
+_SIZES = {S32: 8, U32: 4, U64: 8, U8: 1, CONST16: 2, RET: 8, OFLAGS: 4, OMODE: 4, DEV: 4}
+MAX_NR = 1024
+MAX_SNAPLEN = 65536
+
+Op = tuple[int, int, int, int]
+
+
+def _op(kind: int, a: int = 0, b: int = 0, const: int = 0) -> Op:
+    return (kind, a, b, const)
+
+
+def _openat_params() -> list[Op]:
+    return [_op(S32, 0), _op(PATH, 1), _op(OFLAGS, 2), _op(OMODE, 2, 3)]
+
+
+def _open_params() -> list[Op]:
+    return [_op(PATH, 0), _op(OFLAGS, 1), _op(OMODE, 1, 2)]
+
+
+# decoder function -> (nr -> its params' ops)
+ENTER: dict[Callable[..., Any], Callable[[int], list[Op]]] = {
+    base.no_params: lambda nr: [],
+    base.fd_only: lambda nr: [_op(S32, 0)],
+    io.rw_enter: lambda nr: [_op(S32, 0), _op(U32, 2)],
+    io.prw_enter: lambda nr: [_op(S32, 0), _op(U32, 2), _op(U64, 3)],
+    io.lseek_enter: lambda nr: [_op(S32, 0), _op(U64, 1), _op(U8, 2)],
+    io.ioctl_enter: lambda nr: [_op(S32, 0), _op(U64, 1), _op(U64, 2)],
+    fs.access_enter: lambda nr: [_op(U32, 1)],
+    generic_dec.generic_enter: lambda nr: [_op(CONST16, const=generic_dec.ppm_sc(nr)), _op(CONST16, const=nr)],
+    open_dec.openat_enter: lambda nr: _openat_params(),
+    open_dec.open_enter: lambda nr: _open_params(),
+}
+EXIT: dict[Callable[..., Any], Callable[[int], list[Op]]] = {
+    base.no_params: lambda nr: [],
+    base.res_only: lambda nr: [_op(RET)],
+    io.dup_exit: lambda nr: [_op(RET)],
+    io.rw_exit: lambda nr: [_op(RET), _op(DATA, 1)],
+    fs.path_exit: lambda nr: [_op(RET), _op(PATH, 0)],
+    fs.access_exit: lambda nr: [_op(RET), _op(PATH, 0)],
+    generic_dec.generic_exit: lambda nr: [_op(CONST16, const=generic_dec.ppm_sc(nr))],
+    open_dec.openat_exit: lambda nr: [_op(RET), *_openat_params(), _op(DEV)],
+    open_dec.open_exit: lambda nr: [_op(RET), *_open_params(), _op(DEV)],
+}
+
+
+def _fits(code: int, ops: list[Op]) -> bool:
+    """The ops write each param of event `code` at its type's size (strings and buffers as such)."""
+    params = EVENTS[code].params
+    if len(params) != len(ops):
+        return False
+    for p, (kind, *_rest) in zip(params, ops):
+        if kind == PATH:
+            if p.type not in param_codec.STRING_TYPES:
+                return False
+        elif kind == DATA:
+            if p.type is not PT.BYTEBUF:
+                return False
+        else:
+            fmt = param_codec.fixed_format(p.type)
+            if fmt is None or p.type is PT.DOUBLE or struct.calcsize(fmt) != _SIZES[kind]:
+                return False
+    return True
+
+
+def routes(builder: EventBuilder) -> dict[int, tuple[int, list[Op], int, list[Op]]]:
+    """nr -> (enter code, its ops, exit code, its ops) for every syscall the C path can encode; a code
+    is -1 when the builder does not want that event (handled, not emitted)."""
+    out: dict[int, tuple[int, list[Op], int, list[Op]]] = {}
+    for nr in range(MAX_NR):
+        enter, exit_, dec = _route(nr)
+        make_e, make_x = ENTER.get(dec.on_enter), EXIT.get(dec.on_exit)
+        if make_e is None or make_x is None:
+            continue
+        e_ops, x_ops = make_e(nr), make_x(nr)
+        if not (_fits(enter, e_ops) and _fits(exit_, x_ops)):
+            continue
+        out[nr] = (enter if builder._is_wanted(enter) else -1, e_ops,
+                   exit_ if builder._is_wanted(exit_) else -1, x_ops)
+    return out
+
+
+def _open_flag_table() -> tuple[list[tuple[int, int]], tuple[int, int, int]]:
+    ppm = native._PPM_O
+    return list(native._OPEN), (ppm["O_RDONLY"], ppm["O_WRONLY"], ppm["O_RDWR"])
+
+
+class Batch(Protocol):
+    """The batch being filled (tracer.pipelined.Link): its bytes and the time of its first event."""
+
+    buf: bytearray
+    first_ts: int
+
+
+class FastLoop:
+    """What Engine._loop calls instead of waiting itself: the Core, the batch it appends to, when it
+    must leave the waiting to Python (`paused()`: an alarm to serve, the capture stopping) and how a
+    full or old batch is written (`flush()`)."""
+
+    def __init__(self, core: Any, batch: Batch, paused: Callable[[], bool], flush: Callable[[], None]) -> None:
+        self.core = core
+        self._batch = batch
+        self._paused = paused
+        self.batch_due = flush  # called when an event the Core added made the batch due for writing
+
+    def run(self, threads: dict[int, Any], place: Any) -> tuple[int, int, int, int, int] | None:
+        """The next stop for the Python loop (see _fastpath.c run()), or None when the loop should wait
+        itself: a batch to start (Python starts batches and arms their timer), or paused()."""
+        batch = self._batch
+        if not batch.buf or self._paused():
+            return None
+        active = place is not None and place.active
+        return self.core.run(threads, batch.buf, batch.first_ts, active,  # type: ignore[no-any-return]
+                             place.next_sample if active else 0)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(stops the Core took from wait4, syscalls it entered, stops it handed to Python)."""
+        return self.core.counts()  # type: ignore[no-any-return]
+
+
+def make(builder: EventBuilder, batch: Batch, paused: Callable[[], bool], flush: Callable[[], None],
+         place_cpu: int) -> FastLoop | None:
+    """A FastLoop for this capture, or None where the fast path cannot be used (module docstring)."""
+    if _fastpath is None or os.environ.get("SDU_NO_NATIVE"):
+        return None
+    if builder.ship is None or not builder.build or not 0 <= builder.snaplen <= MAX_SNAPLEN:
+        return None
+    from tracer import pipelined
+
+    oflags, acc = _open_flag_table()
+    core = _fastpath.Core(routes(builder), sorted(PLACEMENT_SYSCALLS), builder.snaplen, builder.read_dev,
+                          place_cpu, pipelined.BATCH_BYTES, pipelined.BATCH_NS, oflags, acc)
+    builder.forget_hooks.append(core.forget)
+    return FastLoop(core, batch, paused, flush)
