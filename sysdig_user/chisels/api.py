@@ -117,7 +117,11 @@ class ChiselContext(Protocol):
 
     # -- state
     def get_thread_table(self, filter_text: str | None = None, include_fds: bool = True,
-                         barebone: bool = False) -> dict[int, dict[str, Any]]: ...
+                         barebone: bool = False) -> dict[int, dict[str, Any]]:
+        """sysdig.get_thread_table: tid -> thread row, each with its "fdtable" (fd -> fd row). Both
+        dicts are in the order sysdig's own tables iterate (not sorted); ``luaorder.lua_pairs_order``
+        of a dict's keys gives the order a sysdig Lua chisel's ``pairs()`` would see."""
+        ...
 
     def traced_processes(self) -> dict[int, str] | None:
         """Live capture: pid -> name of the processes being traced (None when reading a file)."""

@@ -241,6 +241,7 @@ class Engine:
 
     # -- thread table (sysdig.get_thread_table)
     def threads(self) -> list[ThreadInfo]:
+        """The threads, in the order sysdig's thread table lists them when the table knows it."""
         table = None
         for source in (self.inspector, self.state_view):
             table = getattr(source, "threads", None)
@@ -248,6 +249,8 @@ class Engine:
                 break
         if table is None:
             return []
+        if hasattr(table, "in_sysdig_order"):
+            return list(table.in_sysdig_order())
         if hasattr(table, "threads") and isinstance(table.threads, dict):
             return list(table.threads.values())
         if isinstance(table, dict):
@@ -295,7 +298,9 @@ def _ip_text(raw: bytes) -> str:
 def build_thread_table(engine: Engine, filter_text: str | None, include_fds: bool = True,
                        barebone: bool = False) -> dict[int, dict[str, Any]]:
     """sysdig.get_thread_table: tid -> thread properties and its fd table, keeping only the threads
-    with at least one fd matching ``filter_text`` (evaluated on a synthetic read event)."""
+    with at least one fd matching ``filter_text`` (evaluated on a synthetic read event). Threads and
+    fds come in the order sysdig's own tables iterate them (state/fdorder.py), the order sysdig fills
+    the Lua tables in: a Lua table filled in this dict's order gives ``pairs()`` sysdig's order."""
     pred: Predicate | None = None
     if filter_text:
         try:
@@ -308,8 +313,13 @@ def build_thread_table(engine: Engine, filter_text: str | None, include_fds: boo
     user_name = _optional_field("user.name", engine)
     fd_type = _optional_field("fd.type", engine)
     result: dict[int, dict[str, Any]] = {}
-    for tinfo in sorted(engine.threads(), key=lambda t: t.tid):
-        fds = sorted(tinfo.fdtable.fds.items())
+    threads = engine.threads()
+    nchilds: dict[int, int] = {}
+    for t in threads:
+        if t.tid != t.pid:
+            nchilds[t.pid] = nchilds.get(t.pid, 0) + 1
+    for tinfo in threads:
+        fds = tinfo.fdtable.in_sysdig_order()
         if pred is not None and not any(pred(_synthetic_event(tinfo, n, fi, ts, state)) for n, fi in fds):
             continue
         row: dict[str, Any] = {"tid": tinfo.tid & 0xFFFFFFFF, "pid": tinfo.pid & 0xFFFFFFFF}
@@ -319,7 +329,7 @@ def build_thread_table(engine: Engine, filter_text: str | None, include_fds: boo
             row.update(
                 ptid=tinfo.ptid & 0xFFFFFFFF, comm=tinfo.comm, exe=tinfo.exe, flags=tinfo.flags,
                 fdlimit=tinfo.fdlimit & 0xFFFFFFFF, uid=tinfo.uid & 0xFFFFFFFF,
-                gid=tinfo.gid & 0xFFFFFFFF, nchilds=_nchilds(engine, tinfo),
+                gid=tinfo.gid & 0xFFFFFFFF, nchilds=nchilds.get(tinfo.tid, 0) if tinfo.tid == tinfo.pid else 0,
                 vmsize_kb=tinfo.vmsize_kb, vmrss_kb=tinfo.vmrss_kb, vmswap_kb=tinfo.vmswap_kb,
                 pfmajor=tinfo.pfmajor, pfminor=tinfo.pfminor, clone_ts=str(tinfo.clone_ts),
                 username=uname if uname is not None else "<NA>",
@@ -350,12 +360,6 @@ def _clean(name: str) -> str:
     return "".join(c for c in name if c.isprintable())
 
 
-def _nchilds(engine: Engine, tinfo: ThreadInfo) -> int:
-    if tinfo.tid != tinfo.pid:
-        return 0
-    return sum(1 for t in engine.threads() if t.pid == tinfo.pid and t.tid != t.pid)
-
-
 def _add_socket_info(entry: dict[str, Any], fi: FdInfo) -> None:
     t = int(fi.type)
     if t not in (3, 4, 5, 6):
@@ -371,7 +375,8 @@ def _add_socket_info(entry: dict[str, Any], fi: FdInfo) -> None:
         entry["cport"] = fi.sport
         entry["sport"] = fi.dport
         entry["is_server"] = int(fi.role) == 2
-    entry["l4proto"] = _L4.get(fi.l4proto, "<NA>")
+    # sinsp_fdinfo::get_l4proto: a connection socket without a role yet is SCAP_L4_NA
+    entry["l4proto"] = _L4.get(fi.shown_l4proto, "<NA>")
 
 
 def _optional_field(name: str, engine: Engine) -> BoundFieldHandle | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from sysdig_user.scap.records import FdType
+from sysdig_user.state.fdorder import OrderLog
 
 __all__ = ["TYPE_CHARS", "FdInfo", "FdTable", "FdType", "Role"]
 
@@ -106,28 +107,58 @@ class FdInfo:
 
 
 class FdTable:
-    """fd number -> FdInfo for one process (threads created with CLONE_FILES share the table)."""
+    """fd number -> FdInfo for one process (threads created with CLONE_FILES share the table).
 
-    __slots__ = ("fds",)
+    ``fds`` is the lookup dict (read it freely; change it only through ``add``/``remove``/``load``,
+    which also keep ``order``: the order sysdig's libstdc++ ``unordered_map`` would list the fds in,
+    state/fdorder.py). ``in_sysdig_order`` gives that order, for the chisels that list fds."""
+
+    __slots__ = ("fds", "order")
 
     def __init__(self) -> None:
         self.fds: dict[int, FdInfo] = {}
+        self.order = OrderLog()
 
     def get(self, fd: int) -> FdInfo | None:
         return self.fds.get(fd)
 
     def add(self, info: FdInfo) -> FdInfo:
-        self.fds[info.fd] = info
+        """sinsp_fdtable::add: a new fd is inserted, an fd already there is overwritten in place."""
+        fds = self.fds
+        if info.fd not in fds:
+            self.order.insert(info.fd)
+        fds[info.fd] = info
         return info
 
+    def load(self, info: FdInfo) -> None:
+        """An entry of the capture's fd list (FDL): scap's per-process list puts a repeated fd last
+        (scap_add_fd_to_proc_table deletes, then adds), and sinsp inserts the list in that order."""
+        fds = self.fds
+        order = self.order
+        if info.fd in fds:
+            order.erase(info.fd)
+        order.insert(info.fd)
+        fds[info.fd] = info
+
     def remove(self, fd: int) -> FdInfo | None:
-        return self.fds.pop(fd, None)
+        """sinsp_fdtable::erase."""
+        info = self.fds.pop(fd, None)
+        if info is not None:
+            self.order.erase(fd)
+        return info
 
     def copy(self) -> FdTable:
-        """A deep copy, as a forked child gets (sinsp copies every fd, ignoring O_CLOEXEC)."""
+        """A deep copy, as a forked child gets (sinsp copies every fd, ignoring O_CLOEXEC); the copied
+        unordered_map keeps the parent's order and bucket count."""
         new = FdTable()
         new.fds = {fd: info.clone(fd) for fd, info in self.fds.items()}
+        new.order = self.order.copy()
         return new
+
+    def in_sysdig_order(self) -> list[tuple[int, FdInfo]]:
+        """(fd, info) pairs in the order sysdig iterates its fd table."""
+        fds = self.fds
+        return [(fd, fds[fd]) for fd in self.order]
 
     def __len__(self) -> int:
         return len(self.fds)

@@ -191,7 +191,7 @@ class State:
 
     def add_fd(self, th: ThreadInfo, info: FdInfo, oldname: str = "") -> FdInfo:
         """sinsp_threadinfo::add_fd: insert (replacing) and make it the thread's lastevent_fd."""
-        th.fdtable.fds[info.fd] = info
+        th.fdtable.add(info)
         th.lastevent_fd = info.fd
         self.fresh_fds.append((info, oldname))
         return info
@@ -265,7 +265,10 @@ class Inspector:
 
     def _load_procs(self, entries: list[ProcEntry]) -> None:
         threads = self.state.threads.threads
+        order = self.state.threads.order
         for e in entries:
+            if e.tid not in threads:
+                order.insert(e.tid)
             cwd = e.cwd
             if cwd[:1] != "/" or "//" in cwd or "/." in cwd:  # else it is already in canonical form
                 cwd = concatenate_paths("", cwd)
@@ -286,12 +289,12 @@ class Inspector:
         shares = th.tid != th.pid and th.flags & CL_CLONE_FILES and th.pid in self.state.threads.threads
         if shares:
             return
-        fds = th.fdtable.fds
+        load = th.fdtable.load
         interfaces = self.state.interfaces
         for entry in block.fds:
             info = _fd_from_entry(entry, interfaces)
             if info is not None:
-                fds[entry.fd] = info
+                load(info)
         self._fix_sockets = True
 
     def _fix_sockets_from_proc(self) -> None:
@@ -473,7 +476,7 @@ class Inspector:
         if self._pending is verdict:
             self._pending = None
         for table, fd in verdict.fds_to_remove:
-            table.fds.pop(fd, None)
+            table.remove(fd)
         if verdict.tid_to_remove is not None:
             self.state.threads.remove(verdict.tid_to_remove)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sysdig_user.flags import FLAG_TABLES
+from sysdig_user.state.fdorder import OrderLog
 from sysdig_user.state.fds import FdTable
 
 if TYPE_CHECKING:
@@ -119,12 +120,17 @@ DEPARTED_KEPT = 256
 
 
 class ThreadTable:
-    """tid -> ThreadInfo, with the lookups parsers and fields need."""
+    """tid -> ThreadInfo, with the lookups parsers and fields need.
 
-    __slots__ = ("departed", "threads")
+    ``threads`` is the lookup dict; whoever adds a tid to it or deletes one also records that in
+    ``order`` (``add``/``remove``/``clear`` do), which keeps the order sysdig's thread table (a
+    libstdc++ ``unordered_map``, state/fdorder.py) lists the threads in: ``in_sysdig_order``."""
+
+    __slots__ = ("departed", "order", "threads")
 
     def __init__(self) -> None:
         self.threads: dict[int, ThreadInfo] = {}
+        self.order = OrderLog()
         # The last DEPARTED_KEPT threads removed, by tid: packet events only (parsers_packet), whose
         # owner may have exited before a late packet of its flow (a FIN, an ACK) is emitted.
         self.departed: dict[int, ThreadInfo] = {}
@@ -140,7 +146,9 @@ class ThreadTable:
     def add(self, info: ThreadInfo) -> ThreadInfo:
         """Insert (or replace) a thread; CLONE_FILES threads are linked to their main thread's fds."""
         old = self.threads.get(info.tid)
-        if old is not None and old is not info:
+        if old is None:
+            self.order.insert(info.tid)
+        elif old is not info:
             self._unref_main(old)
         self.threads[info.tid] = info
         if info.tid != info.pid:
@@ -184,6 +192,7 @@ class ThreadTable:
             return None
         self._unref_main(info)
         del self.threads[tid]
+        self.order.erase(tid)
         departed = self.departed
         departed.pop(tid, None)
         departed[tid] = info
@@ -194,6 +203,12 @@ class ThreadTable:
     def clear(self) -> None:
         self.threads.clear()
         self.departed.clear()
+        self.order.clear()
+
+    def in_sysdig_order(self) -> list[ThreadInfo]:
+        """The threads in the order sysdig's thread table iterates them (threadinfo_map_t::loop)."""
+        threads = self.threads
+        return [threads[tid] for tid in self.order]
 
     def main_thread(self, info: ThreadInfo) -> ThreadInfo:
         if info.pid == info.tid:

@@ -1,5 +1,9 @@
 """System state chisels: lsof, ps, netstat. Each stops the capture at the first event that passes
-the filter (sysdig.end_capture) and prints the thread table at that point."""
+the filter (sysdig.end_capture) and prints the thread table at that point.
+
+Rows come in the order sysdig's lsof.lua/netstat.lua print them: ``pairs()`` over the LuaJIT tables
+``get_thread_table`` fills (chisels/luaorder.py) from sysdig's hash tables (state/fdorder.py); lsof
+and ps sort the threads by tid first (pairs_top_by_val), netstat does not."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sysdig_user.chisels.api import Chisel
 from sysdig_user.chisels.builtin.common import extend_string, format_bytes, lua_tostring
 from sysdig_user.chisels.builtin.metadata import INFOS
+from sysdig_user.chisels.luaorder import lua_pairs_order
 
 if TYPE_CHECKING:
     from sysdig_user.chisels.api import ChiselContext
@@ -56,7 +61,9 @@ class Lsof(_Snapshot):
           + extend_string("USER", 8) + extend_string("FD", 8) + extend_string("TYPE", 12) + "NAME")
         for tid in sorted(table):
             proc = table[tid]
-            for fd, fdinfo in sorted(proc["fdtable"].items()):
+            fdtable = proc["fdtable"]
+            for fd in lua_pairs_order(fdtable):
+                fdinfo = fdtable[fd]
                 p(extend_string(proc["comm"], 20) + extend_string(str(proc["pid"]), 8)
                   + extend_string(str(tid), 8) + extend_string(proc["username"], 8)
                   + extend_string(str(fd), 8) + extend_string(str(fdinfo.get("type")), 12)
@@ -96,9 +103,11 @@ class Netstat(_Snapshot):
         p = self.ctx.print
         p(extend_string("Proto", 6) + extend_string("Server Address", 25) + extend_string("Client Address", 25)
           + extend_string("State", 15) + "TID/PID/Program Name")
-        for tid in sorted(table):
+        for tid in lua_pairs_order(table):
             proc = table[tid]
-            for _fd, fdinfo in sorted(proc["fdtable"].items()):
+            fdtable = proc["fdtable"]
+            for fd in lua_pairs_order(fdtable):
+                fdinfo = fdtable[fd]
                 cip = fdinfo.get("cip")
                 cport: Any = fdinfo.get("cport")
                 state = "ESTABLISHED"
