@@ -45,6 +45,9 @@
 #define PATH_LIMIT 4096
 #define HEADER_SIZE 26
 #define MAX_PARAMS 8
+/* tracer/fastpath.py uses the module only when its VERSION is the one it was written for (a stale build
+ * left by an editable install is ignored): bump both when the interface or the op set changes. */
+#define FASTPATH_VERSION 2
 
 /* struct ptrace_syscall_info, as the kernel lays it out (linux/ptrace.h may lack it on old headers) */
 struct sc_info {
@@ -73,7 +76,13 @@ enum op_kind {
     OP_OMODE = 9,  /* 4 bytes: args[b] & 07777 when args[a] has O_CREAT or O_TMPFILE, else 0 */
     OP_DEV = 10,   /* 4 bytes: the opened fd's st_dev, new_encode_dev'd, 0 on failure or want_dev off */
     OP_S32_4 = 11, /* 4 bytes: the low 32 bits of args[a] */
+    OP_MFLAGS = 12,/* 4 bytes: native mmap flags args[a] as PPM mmap flags */
+    OP_FCNTL = 13, /* 1 byte: the fcntl command (int) args[a] as its PPM value, 0 when unknown */
+    OP_VMSIZE = 14,/* 4 bytes each: VmSize, VmRSS, VmSwap (KiB) of the process, from /proc/PID/status */
+    OP_VMRSS = 15,
+    OP_VMSWAP = 16,
 };
+#define OP_LAST OP_VMSWAP
 
 typedef struct { uint8_t kind; uint8_t a; uint8_t b; int32_t c; } Op;
 typedef struct { int code; int n; Op ops[MAX_PARAMS]; } Recipe; /* code -1: not emitted */
@@ -91,6 +100,14 @@ typedef struct {
     uint32_t oflag_nat[32], oflag_ppm[32];
     int n_oflags;
     uint32_t ppm_rdonly, ppm_wronly, ppm_rdwr;
+    uint32_t mflag_nat[32], mflag_ppm[32];
+    int n_mflags;
+    int32_t fcntl_nat[64];
+    uint8_t fcntl_ppm[64];
+    int n_fcntl;
+    int want_vm;
+    pid_t vm_pid;           /* one kept /proc/PID/status, as for dev */
+    int vm_fd;
     int mem_ok;             /* process_vm_readv usable; off after ENOSYS/EPERM (Python reads /proc/PID/mem) */
     unsigned long long stops, syscalls, declined;
     pid_t dev_pid;          /* one kept /proc/PID/fd directory (most runs hammer one process) */
@@ -229,6 +246,59 @@ static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
     return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
 }
 
+static uint32_t mmap_flags(Core *c, uint32_t flags) {
+    uint32_t res = 0;
+    for (int i = 0; i < c->n_mflags; i++)
+        if (flags & c->mflag_nat[i])
+            res |= c->mflag_ppm[i];
+    return res;
+}
+
+static uint8_t fcntl_cmd(Core *c, int32_t cmd) {
+    for (int i = 0; i < c->n_fcntl; i++)
+        if (c->fcntl_nat[i] == cmd)
+            return c->fcntl_ppm[i];
+    return 0;
+}
+
+/* The value after `key` in /proc/PID/status text, as tracer.decoders.base._field_kib reads it. */
+static uint32_t field_kib(const char *text, size_t len, const char *key) {
+    const char *i = memmem(text, len, key, strlen(key));
+    if (i == NULL)
+        return 0;
+    const char *p = i + strlen(key), *end = text + len;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    unsigned long long v = 0;
+    while (p < end && *p >= '0' && *p <= '9')
+        v = v * 10 + (unsigned long long)(*p++ - '0');
+    return (uint32_t)v;
+}
+
+/* (vm_size, vm_rss, vm_swap) of pid; zeros when want_vm is off or the process is gone. */
+static void proc_vm(Core *c, pid_t pid, uint32_t out[3]) {
+    out[0] = out[1] = out[2] = 0;
+    if (!c->want_vm)
+        return;
+    if (c->vm_pid != pid) {
+        char path[64];
+        if (c->vm_fd >= 0)
+            close(c->vm_fd);
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        c->vm_fd = open(path, O_RDONLY | O_CLOEXEC);
+        c->vm_pid = c->vm_fd >= 0 ? pid : 0;
+        if (c->vm_fd < 0)
+            return;
+    }
+    char text[8192];
+    ssize_t n = pread(c->vm_fd, text, sizeof text, 0);
+    if (n <= 0)
+        return;
+    out[0] = field_kib(text, (size_t)n, "VmSize:");
+    out[1] = field_kib(text, (size_t)n, "VmRSS:");
+    out[2] = field_kib(text, (size_t)n, "VmSwap:");
+}
+
 #define PUT(T, v) do { T _v = (T)(v); memcpy(p, &_v, sizeof _v); p += sizeof _v; } while (0)
 
 /* Encodes one event into c->scratch. Returns its size, 0 when the thread is gone (the event is
@@ -248,6 +318,8 @@ static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t
         PyErr_NoMemory();
         return -2;
     }
+    uint32_t vm[3];
+    int vm_done = 0;
     char *base = c->scratch;
     uint16_t *lens = (uint16_t *)(base + HEADER_SIZE);
     char *p = base + HEADER_SIZE + 2 * r->n;
@@ -269,6 +341,17 @@ static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t
             break;
         }
         case OP_DEV: PUT(uint32_t, fd_dev(c, pid, ret)); break;
+        case OP_MFLAGS: PUT(uint32_t, mmap_flags(c, (uint32_t)args[op->a])); break;
+        case OP_FCNTL: PUT(uint8_t, fcntl_cmd(c, (int32_t)(uint32_t)args[op->a])); break;
+        case OP_VMSIZE:
+        case OP_VMRSS:
+        case OP_VMSWAP:
+            if (!vm_done) {
+                proc_vm(c, pid, vm);
+                vm_done = 1;
+            }
+            PUT(uint32_t, vm[op->kind - OP_VMSIZE]);
+            break;
         case OP_DATA: {
             if (ret > 0 && args[op->a] != 0) {
                 size_t want = ret < c->snaplen ? (size_t)ret : (size_t)c->snaplen;
@@ -555,7 +638,7 @@ static int parse_recipe(Recipe *r, PyObject *code, PyObject *ops) {
             Py_DECREF(seq);
             return -1;
         }
-        if (kind < 0 || kind > OP_S32_4 || a < 0 || a > 5 || b < 0 || b > 5) {
+        if (kind < 0 || kind > OP_LAST || a < 0 || a > 5 || b < 0 || b > 5) {
             Py_DECREF(seq);
             PyErr_SetString(PyExc_ValueError, "bad op");
             return -1;
@@ -569,16 +652,37 @@ static int parse_recipe(Recipe *r, PyObject *code, PyObject *ops) {
     return 0;
 }
 
-/* Core(routes, place_nrs, snaplen, want_dev, place_cpu, batch_bytes, batch_ns, oflags, acc)
+static int parse_pairs(PyObject *pairs, uint32_t *nat, uint32_t *ppm, int max, int *n) {
+    PyObject *seq = PySequence_Fast(pairs, "a sequence of (native, ppm) pairs");
+    if (seq == NULL)
+        return -1;
+    *n = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && i < max; i++) {
+        unsigned int a, b;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "II", &a, &b)) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        nat[*n] = a;
+        ppm[*n] = b;
+        (*n)++;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* Core(routes, place_nrs, snaplen, want_dev, want_vm, place_cpu, batch_bytes, batch_ns, oflags, acc,
+ *      mflags, fcntl)
  * routes: {nr: (enter_code, enter_ops, exit_code, exit_ops)}, an op being (kind, a, b, const);
- * oflags: ((native_bit, ppm_bit), ...); acc: (ppm O_RDONLY, O_WRONLY, O_RDWR). */
+ * oflags, mflags: ((native_bit, ppm_bit), ...); acc: (ppm O_RDONLY, O_WRONLY, O_RDWR);
+ * fcntl: ((native_cmd, ppm_value), ...). */
 static int core_init(Core *c, PyObject *args, PyObject *kwds) {
-    PyObject *routes, *place_nrs, *oflags, *acc;
-    int snaplen, want_dev, place_cpu;
+    PyObject *routes, *place_nrs, *oflags, *acc, *mflags, *fcntl;
+    int snaplen, want_dev, want_vm, place_cpu;
     Py_ssize_t batch_bytes;
     long long batch_ns;
-    if (!PyArg_ParseTuple(args, "O!OiiinLOO", &PyDict_Type, &routes, &place_nrs, &snaplen, &want_dev,
-                          &place_cpu, &batch_bytes, &batch_ns, &oflags, &acc))
+    if (!PyArg_ParseTuple(args, "O!OiiiinLOOOO", &PyDict_Type, &routes, &place_nrs, &snaplen, &want_dev,
+                          &want_vm, &place_cpu, &batch_bytes, &batch_ns, &oflags, &acc, &mflags, &fcntl))
         return -1;
     if (snaplen < 0 || snaplen > 65536) {
         PyErr_SetString(PyExc_ValueError, "snaplen out of the fast path's range");
@@ -586,12 +690,11 @@ static int core_init(Core *c, PyObject *args, PyObject *kwds) {
     }
     c->snaplen = snaplen;
     c->want_dev = want_dev;
+    c->want_vm = want_vm;
     c->place_cpu = place_cpu;
     c->batch_bytes = batch_bytes;
     c->batch_ns = batch_ns;
     c->mem_ok = 1;
-    c->dev_pid = 0;
-    c->dev_dirfd = -1;
     if (c->routes == NULL)
         c->routes = PyMem_Calloc(MAX_NR, sizeof(Route));
     if (c->scratch == NULL) {
@@ -631,29 +734,34 @@ static int core_init(Core *c, PyObject *args, PyObject *kwds) {
     Py_DECREF(it);
     if (PyErr_Occurred())
         return -1;
-    PyObject *seq = PySequence_Fast(oflags, "oflags must be a sequence");
-    if (seq == NULL)
+    uint32_t fnat[64], fppm[64];
+    if (parse_pairs(oflags, c->oflag_nat, c->oflag_ppm, 32, &c->n_oflags) != 0 ||
+        parse_pairs(mflags, c->mflag_nat, c->mflag_ppm, 32, &c->n_mflags) != 0 ||
+        parse_pairs(fcntl, fnat, fppm, 64, &c->n_fcntl) != 0)
         return -1;
-    c->n_oflags = 0;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && i < 32; i++) {
-        unsigned int nat, ppm;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "II", &nat, &ppm)) {
-            Py_DECREF(seq);
-            return -1;
-        }
-        c->oflag_nat[c->n_oflags] = nat;
-        c->oflag_ppm[c->n_oflags] = ppm;
-        c->n_oflags++;
+    for (int i = 0; i < c->n_fcntl; i++) {
+        c->fcntl_nat[i] = (int32_t)fnat[i];
+        c->fcntl_ppm[i] = (uint8_t)fppm[i];
     }
-    Py_DECREF(seq);
     if (!PyArg_ParseTuple(acc, "III", &c->ppm_rdonly, &c->ppm_wronly, &c->ppm_rdwr))
         return -1;
     return 0;
 }
 
+static PyObject *core_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    Core *c = (Core *)type->tp_alloc(type, 0);
+    if (c != NULL) {
+        c->dev_dirfd = -1;
+        c->vm_fd = -1;
+    }
+    return (PyObject *)c;
+}
+
 static void core_dealloc(Core *c) {
     if (c->dev_dirfd >= 0)
         close(c->dev_dirfd);
+    if (c->vm_fd >= 0)
+        close(c->vm_fd);
     PyMem_Free(c->routes);
     PyMem_Free(c->scratch);
     Py_TYPE(c)->tp_free((PyObject *)c);
@@ -667,6 +775,11 @@ static PyObject *core_forget(Core *c, PyObject *arg) {
         close(c->dev_dirfd);
         c->dev_dirfd = -1;
         c->dev_pid = 0;
+    }
+    if (c->vm_pid == pid && c->vm_fd >= 0) {
+        close(c->vm_fd);
+        c->vm_fd = -1;
+        c->vm_pid = 0;
     }
     Py_RETURN_NONE;
 }
@@ -726,7 +839,7 @@ static PyTypeObject CoreType = {
     .tp_name = "tracer._fastpath.Core",
     .tp_basicsize = sizeof(Core),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_new = PyType_GenericNew,
+    .tp_new = core_new,
     .tp_init = (initproc)core_init,
     .tp_dealloc = (destructor)core_dealloc,
     .tp_methods = core_methods,
@@ -752,6 +865,10 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     PyObject *m = PyModule_Create(&fastpath_module);
     if (m == NULL)
         return NULL;
+    if (PyModule_AddIntConstant(m, "VERSION", FASTPATH_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&CoreType);
     if (PyModule_AddObject(m, "Core", (PyObject *)&CoreType) < 0) {
         Py_DECREF(&CoreType);

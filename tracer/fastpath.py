@@ -23,20 +23,26 @@ from typing import Any, Protocol
 
 from sysdig_user import params as param_codec
 from sysdig_user.event_table import EVENTS, PT
-from tracer.decoders import base, fs, io, native
+from tracer.decoders import base, fs, io, memory, native
 from tracer.decoders import generic as generic_dec
 from tracer.decoders import open as open_dec
 from tracer.events import EventBuilder, _route
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 
+VERSION = 2  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
+
 try:
     from tracer import _fastpath  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - built without a compiler
     _fastpath = None
+if _fastpath is not None and getattr(_fastpath, "VERSION", None) != VERSION:
+    _fastpath = None  # a stale build (an editable install not rebuilt): pure Python until it is
 
 # op kinds, as tracer/_fastpath.c numbers them
-S32, U32, U64, U8, CONST16, RET, DATA, PATH, OFLAGS, OMODE, DEV = range(11)
-_SIZES = {S32: 8, U32: 4, U64: 8, U8: 1, CONST16: 2, RET: 8, OFLAGS: 4, OMODE: 4, DEV: 4}
+S32, U32, U64, U8, CONST16, RET, DATA, PATH, OFLAGS, OMODE, DEV, _S32_4, MFLAGS, FCNTL, VMSIZE, VMRSS, \
+    VMSWAP = range(17)
+_SIZES = {S32: 8, U32: 4, U64: 8, U8: 1, CONST16: 2, RET: 8, OFLAGS: 4, OMODE: 4, DEV: 4, MFLAGS: 4, FCNTL: 1,
+          VMSIZE: 4, VMRSS: 4, VMSWAP: 4}
 MAX_NR = 1024
 MAX_SNAPLEN = 65536
 
@@ -63,6 +69,11 @@ ENTER: dict[Callable[..., Any], Callable[[int], list[Op]]] = {
     io.prw_enter: lambda nr: [_op(S32, 0), _op(U32, 2), _op(U64, 3)],
     io.lseek_enter: lambda nr: [_op(S32, 0), _op(U64, 1), _op(U8, 2)],
     io.ioctl_enter: lambda nr: [_op(S32, 0), _op(U64, 1), _op(U64, 2)],
+    io.fcntl_enter: lambda nr: [_op(S32, 0), _op(FCNTL, 1)],
+    memory.mmap_enter: lambda nr: [_op(U64, 0), _op(U64, 1), _op(U32, 2), _op(MFLAGS, 3), _op(S32, 4), _op(U64, 5)],
+    memory.munmap_enter: lambda nr: [_op(U64, 0), _op(U64, 1)],
+    memory.brk_enter: lambda nr: [_op(U64, 0)],
+    memory.mprotect_enter: lambda nr: [_op(U64, 0), _op(U64, 1), _op(U32, 2)],
     fs.access_enter: lambda nr: [_op(U32, 1)],
     generic_dec.generic_enter: lambda nr: [_op(CONST16, const=generic_dec.ppm_sc(nr)), _op(CONST16, const=nr)],
     open_dec.openat_enter: lambda nr: _openat_params(),
@@ -78,6 +89,8 @@ EXIT: dict[Callable[..., Any], Callable[[int], list[Op]]] = {
     generic_dec.generic_exit: lambda nr: [_op(CONST16, const=generic_dec.ppm_sc(nr))],
     open_dec.openat_exit: lambda nr: [_op(RET), *_openat_params(), _op(DEV)],
     open_dec.open_exit: lambda nr: [_op(RET), *_open_params(), _op(DEV)],
+    # (res is u64 for mmap and brk, errno for munmap: the same 8 bytes either way)
+    memory.vm_exit: lambda nr: [_op(RET), _op(VMSIZE), _op(VMRSS), _op(VMSWAP)],
 }
 
 
@@ -104,22 +117,37 @@ def routes(builder: EventBuilder) -> dict[int, tuple[int, list[Op], int, list[Op
     """nr -> (enter code, its ops, exit code, its ops) for every syscall the C path can encode; a code
     is -1 when the builder does not want that event (handled, not emitted)."""
     out: dict[int, tuple[int, list[Op], int, list[Op]]] = {}
+    fits: dict[tuple[int, tuple[int, ...]], bool] = {}  # (code, op kinds): most syscalls share a few
+
+    def fit(code: int, ops: list[Op]) -> bool:
+        key = (code, tuple(op[0] for op in ops))
+        got = fits.get(key)
+        if got is None:
+            got = fits[key] = _fits(code, ops)
+        return got
+
     for nr in range(MAX_NR):
         enter, exit_, dec = _route(nr)
         make_e, make_x = ENTER.get(dec.on_enter), EXIT.get(dec.on_exit)
         if make_e is None or make_x is None:
             continue
         e_ops, x_ops = make_e(nr), make_x(nr)
-        if not (_fits(enter, e_ops) and _fits(exit_, x_ops)):
+        if not (fit(enter, e_ops) and fit(exit_, x_ops)):
             continue
         out[nr] = (enter if builder._is_wanted(enter) else -1, e_ops,
                    exit_ if builder._is_wanted(exit_) else -1, x_ops)
     return out
 
 
-def _open_flag_table() -> tuple[list[tuple[int, int]], tuple[int, int, int]]:
+def core_for(builder: EventBuilder, place_cpu: int = -1) -> Any:
+    """A _fastpath.Core encoding as `builder` does (its wanted events, snaplen, dev and VM reads)."""
+    from tracer import pipelined
+
     ppm = native._PPM_O
-    return list(native._OPEN), (ppm["O_RDONLY"], ppm["O_WRONLY"], ppm["O_RDWR"])
+    return _fastpath.Core(routes(builder), sorted(PLACEMENT_SYSCALLS), builder.snaplen, builder.read_dev,
+                          builder.read_vm, place_cpu, pipelined.BATCH_BYTES, pipelined.BATCH_NS,
+                          list(native._OPEN), (ppm["O_RDONLY"], ppm["O_WRONLY"], ppm["O_RDWR"]),
+                          list(native._MMAP), sorted(native._FCNTL.items()))
 
 
 class Batch(Protocol):
@@ -162,10 +190,6 @@ def make(builder: EventBuilder, batch: Batch, paused: Callable[[], bool], flush:
         return None
     if builder.ship is None or not builder.build or not 0 <= builder.snaplen <= MAX_SNAPLEN:
         return None
-    from tracer import pipelined
-
-    oflags, acc = _open_flag_table()
-    core = _fastpath.Core(routes(builder), sorted(PLACEMENT_SYSCALLS), builder.snaplen, builder.read_dev,
-                          place_cpu, pipelined.BATCH_BYTES, pipelined.BATCH_NS, oflags, acc)
+    core = core_for(builder, place_cpu)
     builder.forget_hooks.append(core.forget)
     return FastLoop(core, batch, paused, flush)

@@ -17,11 +17,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support import ROOT, oracles_required
-from tracer import fastpath, pipelined
+from tracer import fastpath
 from tracer.engine import Thread
 from tracer.events import EventBuilder
 
@@ -33,14 +34,11 @@ def _require_core() -> None:
         pytest.skip("tracer._fastpath was not built")
 
 
-def _pair(snaplen: int = 80, read_dev: bool = True) -> tuple[EventBuilder, list[bytes], object]:
+def _pair(snaplen: int, read_dev: bool, read_vm: bool) -> tuple[EventBuilder, list[bytes], Any]:
     shipped: list[bytes] = []
-    builder = EventBuilder(lambda evt: None, snaplen=snaplen, read_dev=read_dev)
+    builder = EventBuilder(lambda evt: None, snaplen=snaplen, read_dev=read_dev, read_vm=read_vm)
     builder.ship = lambda ts, cpu, raw: shipped.append(raw)
-    oflags, acc = fastpath._open_flag_table()
-    core = fastpath._fastpath.Core(fastpath.routes(builder), [], snaplen, read_dev, -1,
-                                   pipelined.BATCH_BYTES, pipelined.BATCH_NS, oflags, acc)
-    return builder, shipped, core
+    return builder, shipped, fastpath.core_for(builder)
 
 
 class _Memory:
@@ -74,35 +72,45 @@ def _arg_sets(mem: _Memory, fd: int) -> list[tuple[int, ...]]:
         sets.append((fd, ptr, flags, 0o4755 | (1 << 40), ptr, (1 << 64) - 100))
         sets.append((-100 & ((1 << 64) - 1), ptr, ptr, flags, 3, 0))  # AT_FDCWD as the register holds it
         sets.append((ptr, ptr, 7, 0o644, 0, 1 << 63))
+    for cmd in (0, 1, 2, 4, 1030, 1032, 99, -1 & ((1 << 64) - 1)):  # fcntl commands
+        sets.append((fd, cmd, 0x22, 0x812, fd, 4096))
     return sets
 
 
-@pytest.mark.parametrize("snaplen,read_dev", [(80, True), (1, False), (0, True), (3000, True), (65536, True)])
-def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool) -> None:
+@pytest.mark.parametrize("snaplen,read_dev,read_vm", [(80, True, True), (1, False, False), (0, True, True),
+                                                      (3000, True, False), (65536, True, True)])
+def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, read_vm: bool) -> None:
     _require_core()
-    builder, shipped, core = _pair(snaplen, read_dev)
+    builder, shipped, core = _pair(snaplen, read_dev, read_vm)
     mem = _Memory()
     me = os.getpid()
     fd = os.open("/etc/hostname", os.O_RDONLY)
+    # Process-wide values (open's dev of the returned fd, the VM sizes) come from a sleeping child that
+    # holds the same fd, as this process's own counters could move between the two encodings.
+    child = subprocess.Popen(["sleep", "60"], pass_fds=(fd,))
+    pid = child.pid
     try:
         routes = fastpath.routes(builder)
-        assert {0, 1, 2, 3, 257, 39} <= set(routes)  # read, write, open, close, openat, getpid (generic)
+        # read, write, open, close, mmap, mprotect, munmap, brk, fcntl, openat, getpid (generic)
+        assert {0, 1, 2, 3, 9, 10, 11, 12, 72, 257, 39} <= set(routes)
         checked = 0
         for nr in routes:
             for args in _arg_sets(mem, fd):
-                th = Thread(me, me)
+                th = Thread(me, pid)
                 shipped.clear()
                 builder.syscall_enter(th, 123, 0, nr, args)
-                assert [core.encode(nr, True, 123, me, me, args, 0)] == (shipped or [None]), (nr, args)
+                assert [core.encode(nr, True, 123, me, pid, args, 0)] == (shipped or [None]), (nr, args)
                 for ret in (-2, 0, 1, 5, 100, 5000, 70000, fd, -4095, 1 << 40):
                     th.args = args
                     shipped.clear()
                     builder.syscall_exit(th, 456, 0, nr, ret)
-                    assert [core.encode(nr, False, 456, me, me, args, ret)] == (shipped or [None]), (nr, args, ret)
+                    assert [core.encode(nr, False, 456, me, pid, args, ret)] == (shipped or [None]), (nr, args, ret)
                     checked += 1
         assert builder.errors == 0, builder.last_error
         assert checked > 1000
     finally:
+        child.kill()
+        child.wait()
         os.close(fd)
 
 
