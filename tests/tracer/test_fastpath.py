@@ -128,16 +128,21 @@ def test_recipes_are_checked_against_the_event_table() -> None:
 # ---- end to end ------------------------------------------------------------------------------------
 
 _VOLATILE = re.compile(r"\b(res|addr|vm_size|vm_rss|vm_swap|pgft_maj|pgft_min|tid|pid|ptid|ino|dev|data|"
-                       r"ID|nativeID|fd|env|cgroups|fdlimit|ts|timeout|child_tid|source|peer)=\S*")
+                       r"ID|nativeID|fd|env|cgroups|fdlimit|ts|timeout|child_tid|source|peer|vtid|vpid|spid|dpid)=\S*")
 _PORT = re.compile(r"(\d+\.\d+\.\d+\.\d+):\d+|\b[0-9a-f]{5,}->")  # ports; unix socket addresses
 
 
-def _lines(scap: Path) -> list[str]:
+def _lines(scap: Path) -> list[list[str]]:
+    """Each thread's lines, normalised; the threads in sorted order (processes interleave by chance)."""
     out = subprocess.run([sys.executable, "-m", "sysdig_user", "-r", str(scap), "-p",
-                          "%evt.dir %evt.type %evt.args"], cwd=ROOT, capture_output=True, text=True,
+                          "%thread.tid %evt.dir %evt.type %evt.args"], cwd=ROOT, capture_output=True, text=True,
                          check=True, timeout=120).stdout
-    return [_PORT.sub(lambda m: f"{m.group(1)}:P" if m.group(1) else "X->", _VOLATILE.sub(r"\1=", line))
-            for line in out.splitlines()]
+    threads: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        tid, _, rest = line.partition(" ")
+        norm = _PORT.sub(lambda m: f"{m.group(1)}:P" if m.group(1) else "X->", _VOLATILE.sub(r"\1=", rest))
+        threads.setdefault(tid, []).append(norm)
+    return sorted(threads.values())
 
 
 def _capture(tmp: Path, name: str, argv: list[str], native: bool) -> tuple[Path, str]:
@@ -153,7 +158,7 @@ def _capture(tmp: Path, name: str, argv: list[str], native: bool) -> tuple[Path,
 
 
 @pytest.mark.ptrace
-@pytest.mark.parametrize("mode", ["files", "pipes", "tcp", "udp", "unix"])
+@pytest.mark.parametrize("mode", ["files", "pipes", "tcp", "udp", "unix", "forks", "signals"])
 def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Path) -> None:
     _require_core()
     c_scap, c_err = _capture(tmp_path, mode, [str(calls_bin), mode], True)
