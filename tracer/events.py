@@ -278,6 +278,11 @@ def _compile_packer(enc: _Encoder, fmts: list[str | None], large: bool) -> _Pack
     return consts["pack"]  # type: ignore[no-any-return]
 
 
+#: code -> its _Encoder, built once per process (compiling a packer costs ~0.3 ms; a run meets tens of codes,
+#: and tests and benches make many builders)
+_ENCODERS: dict[int, _Encoder] = {}
+
+
 def _param_encoder(param: Any) -> Callable[[Any], bytes]:
     if param.type is PT.DYN:
         return functools.partial(param_codec.encode_param, param)
@@ -323,7 +328,7 @@ class EventBuilder:
         # nr -> (enter code or -1 if unwanted, exit code or -1, on_enter, on_exit, enter packer, exit
         # packer, decoder)
         self._routes: dict[int, _Route] = {}
-        self._encoders: dict[int, _Encoder] = {}
+        self._encoders = _ENCODERS  # shared: an encoder depends on its code alone
         self._wanted_codes: dict[int, bool] = {}
         # called with a process's pid at its exit (tracer/fastpath.py's Core keeps a /proc fd per pid)
         self.forget_hooks: list[Callable[[int], None]] = []
