@@ -2,11 +2,15 @@
 
 The top* chisels hand over to it with ``ctx.exec("table_generator", keys, keydescs, value,
 valuedesc, filter, top_number, units)``, as their Lua originals do with chisel.exec, and the table
-is printed by ``print_sorted_table`` exactly as common.lua renders it.
+is printed by ``print_sorted_table`` exactly as common.lua renders it, rows with equal values in the
+order LuaJIT's ``pairs()`` and ``table.sort`` leave them (chisels/luaorder.py): sysdig's for number
+keys (one numeric key field: fdbytes_by proc.pid, topports_server), a fixed stand-in for string keys,
+whose order sysdig randomises per run.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.chisels.api import Chisel, FieldHandle
@@ -19,6 +23,7 @@ from sysdig_user.chisels.builtin.common import (
     lua_tostring,
 )
 from sysdig_user.chisels.builtin.metadata import INFOS
+from sysdig_user.chisels.luaorder import LuaKey, pairs_top_by_val
 
 if TYPE_CHECKING:
     from sysdig_user.chisels.api import ChiselContext
@@ -36,6 +41,32 @@ def field_key_part(handle: FieldHandle, evt: Event) -> str | None:
     return lua_tostring(value)
 
 
+def table_key(handles: Sequence[FieldHandle], evt: Event) -> LuaKey | None:
+    """The grouping key as table_generator.lua builds it: one field's value as sysdig pushes it (a
+    number stays a number key), several fields' joined by "\\x01\\x01" into a string; None when
+    a field has no value."""
+    if len(handles) == 1:
+        getter = getattr(handles[0], "lua_value", None)
+        value = getter(evt) if getter is not None else handles[0].get(evt)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1 << 53:
+            return float(value)  # a Lua number is a double
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        return lua_tostring(value)
+    parts: list[str] = []
+    for h in handles:
+        part = field_key_part(h, evt)
+        if part is None:
+            return None
+        parts.append(part)
+    return KEY_SEP.join(parts)
+
+
+def key_text(key: LuaKey) -> str:
+    """The key as Lua's string functions see it (split, print): numbers through tostring."""
+    return key if isinstance(key, str) else lua_tostring(key)
+
+
 def numeric(value: Any) -> float | int | None:
     if value is None or isinstance(value, bool):
         return None if value is None else int(value)
@@ -44,15 +75,18 @@ def numeric(value: Any) -> float | int | None:
     return None
 
 
-def print_sorted_table(ctx: ChiselContext, table: dict[str, float], ts_s: int, ts_ns: int,
+def _by_value_desc(t: Mapping[Any, float], a: Any, b: Any) -> bool:
+    return t[b] < t[a]
+
+
+def print_sorted_table(ctx: ChiselContext, table: Mapping[Any, float], ts_s: int, ts_ns: int,
                        timedelta: int, key_flds: list[str], key_descs: list[str], value_fld: str,
                        value_desc: str, top_number: int, units: str, output_format: str) -> None:
-    """common.lua print_sorted_table: the ``top_number`` largest values (0 = all), descending."""
-    ranked = sorted(table.items(), key=lambda kv: kv[1], reverse=True)
-    if top_number:
-        ranked = ranked[:top_number]
+    """common.lua print_sorted_table: the ``top_number`` largest values (0 = all), descending, in
+    pairs_top_by_val's order; ``table`` in the order its keys went into the Lua table."""
+    ranked = pairs_top_by_val(table, top_number, _by_value_desc)
     if output_format == "json":
-        data = [[*k.split(KEY_SEP), v] for k, v in ranked]
+        data = [[*key_text(k).split(KEY_SEP), v] for k, v in ranked]
         info: list[dict[str, Any]] = [
             {"name": name, "desc": key_descs[i] if i < len(key_descs) else None, "is_key": True}
             for i, name in enumerate(key_flds)]
@@ -67,7 +101,7 @@ def print_sorted_table(ctx: ChiselContext, table: dict[str, float], ts_s: int, t
     ctx.print(header)
     ctx.print("-" * 80)
     for k, v in ranked:
-        parts = k.split(KEY_SEP)
+        parts = key_text(k).split(KEY_SEP)
         keystr = ""
         for i, part in enumerate(parts):
             if i < len(parts) - 1:
@@ -99,7 +133,7 @@ class TableGenerator(Chisel):
         self.units = "none"
         self.output_format = "normal"
         self.islive = False
-        self.table: dict[str, float] = {}
+        self.table: dict[LuaKey, float] = {}
         self.fkeys: list[FieldHandle] = []
         self.fvalue: FieldHandle | None = None
         self.term = Terminal(True)
@@ -146,13 +180,9 @@ class TableGenerator(Chisel):
         return True
 
     def on_event(self, evt: Event) -> bool:
-        parts: list[str] = []
-        for h in self.fkeys:
-            part = field_key_part(h, evt)
-            if part is None:
-                return False
-            parts.append(part)
-        key = KEY_SEP.join(parts)
+        key = table_key(self.fkeys, evt)
+        if key is None:
+            return False
         assert self.fvalue is not None
         value = numeric(self.fvalue.get(evt))
         if value is not None and value > 0:

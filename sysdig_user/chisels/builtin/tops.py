@@ -2,12 +2,20 @@
 (the container variants apply with -pc)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from sysdig_user.chisels.api import Chisel, FieldHandle
 from sysdig_user.chisels.builtin.common import Terminal
 from sysdig_user.chisels.builtin.metadata import INFOS
-from sysdig_user.chisels.builtin.table_generator import KEY_SEP, field_key_part, print_sorted_table
+from sysdig_user.chisels.builtin.table_generator import (
+    KEY_SEP,
+    field_key_part,
+    key_text,
+    print_sorted_table,
+    table_key,
+)
+from sysdig_user.chisels.luaorder import LuaKey, pairs_top_by_val
 
 if TYPE_CHECKING:
     from sysdig_user.chisels.api import ChiselContext
@@ -133,13 +141,14 @@ class FdTimeBy(FdBytesBy):
 
 
 class FdCountBy(Chisel):
-    """Distinct (fd number, fd name) pairs per key value, printed at the end: "key<TAB>count"."""
+    """Distinct (fd number, fd name) pairs per key value, printed at the end: "key<TAB>count", most
+    first, equal counts in pairs_top_by_val's order."""
 
     info = INFOS["fdcount_by"]
 
     def __init__(self, ctx: ChiselContext) -> None:
         super().__init__(ctx)
-        self.table: dict[str, set[str]] = {}
+        self.table: dict[LuaKey, set[str]] = {}
         self.fkey: FieldHandle | None = None
         self.fnum: FieldHandle | None = None
         self.fname: FieldHandle | None = None
@@ -158,7 +167,7 @@ class FdCountBy(Chisel):
 
     def on_event(self, evt: Event) -> bool:
         assert self.fkey is not None and self.fnum is not None and self.fname is not None
-        key = field_key_part(self.fkey, evt)
+        key = table_key([self.fkey], evt)
         num = self.fnum.get(evt)
         name = self.fname.get(evt)
         if key is not None and isinstance(num, int) and num > 0 and name:
@@ -166,8 +175,11 @@ class FdCountBy(Chisel):
         return True
 
     def on_capture_end(self, ts: int, delta: int) -> None:
-        for key, fds in sorted(self.table.items(), key=lambda kv: len(kv[1]), reverse=True):
-            self.ctx.print(key, str(len(fds)))
+        def by_count(t: Mapping[LuaKey, set[str]], a: LuaKey, b: LuaKey) -> bool:
+            return len(t[b]) < len(t[a])
+
+        for key, fds in pairs_top_by_val(self.table, 0, by_count):
+            self.ctx.print(key_text(key), str(len(fds)))
 
 
 class TopProcsCpu(Chisel):
