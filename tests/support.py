@@ -18,6 +18,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def record_python(path: Path, program: str, *args: str, timeout: float = 120) -> Path:
+    """`sdu -q -w path -- python -S -c program args...` (UTC, this checkout on the path); skips where
+    ptrace is refused (unless SDU_REQUIRE_ORACLES=1). Returns path."""
+    import sys
+
+    cmd = [sys.executable, "-m", "sysdig_user", "-q", "-w", str(path), "--", sys.executable, "-S", "-c", program,
+           *args]
+    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False,
+                         env=dict(os.environ, TZ="UTC", PYTHONPATH=str(ROOT)))
+    if res.returncode != 0 and b"ptrace" in res.stderr.lower() and not oracles_required():
+        pytest.skip(f"ptrace is not usable here: {res.stderr.decode(errors='replace').strip()}")
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
+    return path
+
+
 def line_diff(want: list[str], got: list[str], context: int = 3, limit: int = 60) -> str:
     """Empty when equal; else the first differences as a short unified diff, so a failing comparison of
     thousands of lines (a live capture read by sysdig and by sdu) shows where they part, not both lists."""

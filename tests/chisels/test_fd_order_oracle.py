@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, line_diff, oracles_required, require_tool, run_sdu, shared_path
+from tests.support import line_diff, oracles_required, record_python, require_tool, run_sdu, shared_path
 
 LUA_DIR = Path("/usr/share/sysdig/chisels")
 TIMEOUT = 120
@@ -92,14 +91,7 @@ def _sdu(capture: Path, engine: str, monkeypatch: pytest.MonkeyPatch, *args: str
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_tool("sysdig")
-    path = tmp_path_factory.mktemp("fdorder") / "fdorder.scap"
-    cmd = [sys.executable, "-m", "sysdig_user", "-q", "-w", str(path), "--", sys.executable, "-S", "-c", PROGRAM]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT, check=False,
-                         env=dict(os.environ, TZ="UTC", PYTHONPATH=str(ROOT)))
-    if res.returncode != 0 and b"ptrace" in res.stderr.lower() and not oracles_required():
-        pytest.skip(f"ptrace is not usable here: {res.stderr.decode(errors='replace').strip()}")
-    assert res.returncode == 0, res.stderr.decode(errors="replace")
-    return path
+    return record_python(tmp_path_factory.mktemp("fdorder") / "fdorder.scap", PROGRAM, timeout=TIMEOUT)
 
 
 @pytest.mark.ptrace

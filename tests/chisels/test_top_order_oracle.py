@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, line_diff, oracles_required, require_tool, run_sdu, shared_path
+from tests.support import line_diff, record_python, require_tool, run_sdu, shared_path
 
 TIMEOUT = 120
 
@@ -134,15 +133,7 @@ def _compare(argv: tuple[str, ...], want: str, got: str) -> None:
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_tool("sysdig")
     base = tmp_path_factory.mktemp("ties")
-    path = base / "ties.scap"
-    cmd = [sys.executable, "-m", "sysdig_user", "-q", "-w", str(path), "--", sys.executable, "-S", "-c", PROGRAM,
-           str(base)]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT, check=False,
-                         env=dict(os.environ, TZ="UTC", PYTHONPATH=str(ROOT)))
-    if res.returncode != 0 and b"ptrace" in res.stderr.lower() and not oracles_required():
-        pytest.skip(f"ptrace is not usable here: {res.stderr.decode(errors='replace').strip()}")
-    assert res.returncode == 0, res.stderr.decode(errors="replace")
-    return path
+    return record_python(base / "ties.scap", PROGRAM, str(base), timeout=TIMEOUT)
 
 
 @pytest.mark.ptrace
