@@ -72,8 +72,18 @@ def _ss_pid(port: int) -> int | None:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The scenario, run again (at most twice more) when tcpdump, the oracle, dropped packets itself: on a
+    loaded machine it sometimes does (seen in a CI dry run: 42 dropped by kernel), and its count is then
+    no reference. Our own drops are never retried away: the tests assert there are none."""
     require_netraw()
-    tmp = tmp_path_factory.mktemp("netcap")
+    for _attempt in range(3):
+        got = _scenario(tmp_path_factory.mktemp("netcap"))
+        if not got.tcpdump_report.get("dropped by kernel"):
+            break
+    return got
+
+
+def _scenario(tmp: Path) -> Run:
     tcp_port, udp_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     expr = f"tcp port {tcp_port} or udp port {udp_port}"
     tcpdump = Tcpdump("lo", expr, tmp / "tcpdump.pcap")
