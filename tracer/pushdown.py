@@ -233,11 +233,14 @@ def for_capture(filter_text: str, format_fields: Iterable[str], everything: bool
     no cut at all."""
     if not enabled:
         return FULL
-    from sysdig_user.filter import event_types as filter_types
-    from sysdig_user.filter import parse, referenced_fields
+    types: set[str] | None = None
+    fields = set(format_fields)
+    if filter_text:  # (the filter package loads lark: not imported at all without a filter)
+        from sysdig_user.filter import event_types as filter_types
+        from sysdig_user.filter import parse, referenced_fields
 
-    types = filter_types(parse(filter_text)) if filter_text else None
-    fields = referenced_fields(filter_text) | set(format_fields)
+        types = filter_types(parse(filter_text))
+        fields |= referenced_fields(filter_text)
     p = plan(types, fields, chisel=everything)
     read_dev = everything or any(f in _FD_FIELDS or f.startswith(_DEV_FIELD_PREFIXES) for f in fields)
     read_vm = everything or needs_vm(fields) or any(
