@@ -131,9 +131,8 @@ def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None,
     try:
         engine.launch(argv)
         if full and native:
-            place = engine.placement
             engine.fast = fastpath.make(sink, batch, lambda: False, batch.flush,  # type: ignore[arg-type]
-                                        place.cpu if place is not None and place.cpu is not None else -1)
+                                        engine.pinned_cpu)
         engine.run()
     finally:
         os.dup2(saved, 1)

@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,8 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def record_python(path: Path, program: str, *args: str, timeout: float = 120) -> Path:
     """`sdu -q -w path -- python -S -c program args...` (UTC, this checkout on the path); skips where
     ptrace is refused (unless SDU_REQUIRE_ORACLES=1). Returns path."""
-    import sys
-
     cmd = [sys.executable, "-m", "sysdig_user", "-q", "-w", str(path), "--", sys.executable, "-S", "-c", program,
            *args]
     res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False,

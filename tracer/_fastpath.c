@@ -47,7 +47,7 @@
 #define MAX_PARAMS 8
 /* tracer/fastpath.py uses the module only when its VERSION is the one it was written for (a stale build
  * left by an editable install is ignored): bump both when the interface or the op set changes. */
-#define FASTPATH_VERSION 2
+#define FASTPATH_VERSION 3
 
 /* struct ptrace_syscall_info, as the kernel lays it out (linux/ptrace.h may lack it on old headers) */
 struct sc_info {
@@ -75,12 +75,11 @@ enum op_kind {
     OP_OFLAGS = 8, /* 4 bytes: native open flags args[a] as PPM file flags */
     OP_OMODE = 9,  /* 4 bytes: args[b] & 07777 when args[a] has O_CREAT or O_TMPFILE, else 0 */
     OP_DEV = 10,   /* 4 bytes: the opened fd's st_dev, new_encode_dev'd, 0 on failure or want_dev off */
-    OP_S32_4 = 11, /* 4 bytes: the low 32 bits of args[a] */
-    OP_MFLAGS = 12,/* 4 bytes: native mmap flags args[a] as PPM mmap flags */
-    OP_FCNTL = 13, /* 1 byte: the fcntl command (int) args[a] as its PPM value, 0 when unknown */
-    OP_VMSIZE = 14,/* 4 bytes each: VmSize, VmRSS, VmSwap (KiB) of the process, from /proc/PID/status */
-    OP_VMRSS = 15,
-    OP_VMSWAP = 16,
+    OP_MFLAGS = 11,/* 4 bytes: native mmap flags args[a] as PPM mmap flags */
+    OP_FCNTL = 12, /* 1 byte: the fcntl command (int) args[a] as its PPM value, 0 when unknown */
+    OP_VMSIZE = 13,/* 4 bytes each: VmSize, VmRSS, VmSwap (KiB) of the process, from /proc/PID/status */
+    OP_VMRSS = 14,
+    OP_VMSWAP = 15,
 };
 #define OP_LAST OP_VMSWAP
 
@@ -329,7 +328,6 @@ static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t
         switch (op->kind) {
         case OP_S32: PUT(int64_t, (int32_t)(uint32_t)args[op->a]); break;
         case OP_U32: PUT(uint32_t, (uint32_t)args[op->a]); break;
-        case OP_S32_4: PUT(uint32_t, (uint32_t)args[op->a]); break;
         case OP_U64: PUT(uint64_t, args[op->a]); break;
         case OP_U8: PUT(uint8_t, (uint8_t)args[op->a]); break;
         case OP_CONST16: PUT(uint16_t, (uint16_t)op->c); break;

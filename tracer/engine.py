@@ -147,6 +147,12 @@ class Engine:
         # handles the commonest syscall stops itself, and hands the others to this loop.
         self.fast: Any = None
 
+    @property
+    def pinned_cpu(self) -> int:
+        """The one CPU a co-located launch pins the tracer to (tracer/placement.py), -1 if none."""
+        place = self.placement
+        return place.cpu if place is not None and place.cpu is not None else -1
+
     # ---- starting ------------------------------------------------------------------------------
 
     def launch(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
@@ -321,7 +327,7 @@ class Engine:
         held = self._held
         place = self.placement
         # While co-located the tracer is pinned to one CPU: sched_getcpu could only return it.
-        place_cpu = place.cpu if place is not None and place.cpu is not None else -1
+        place_cpu = self.pinned_cpu
         use_info = self._use_info
         while threads and not self._detach_requested:
             got = fast.run(threads, place) if fast is not None else None

@@ -279,8 +279,15 @@ def _compile_packer(enc: _Encoder, fmts: list[str | None], large: bool) -> _Pack
 
 
 #: code -> its _Encoder, built once per process (compiling a packer costs ~0.3 ms; a run meets tens of codes,
-#: and tests and benches make many builders)
+#: and tests and benches make many builders): an encoder depends on its code alone
 _ENCODERS: dict[int, _Encoder] = {}
+
+
+def _encoder(code: int) -> _Encoder:
+    enc = _ENCODERS.get(code)
+    if enc is None:
+        enc = _ENCODERS[code] = _Encoder(code)
+    return enc
 
 
 def _param_encoder(param: Any) -> Callable[[Any], bytes]:
@@ -328,7 +335,6 @@ class EventBuilder:
         # nr -> (enter code or -1 if unwanted, exit code or -1, on_enter, on_exit, enter packer, exit
         # packer, decoder)
         self._routes: dict[int, _Route] = {}
-        self._encoders = _ENCODERS  # shared: an encoder depends on its code alone
         self._wanted_codes: dict[int, bool] = {}
         # called with a process's pid at its exit (tracer/fastpath.py's Core keeps a /proc fd per pid)
         self.forget_hooks: list[Callable[[int], None]] = []
@@ -362,9 +368,7 @@ class EventBuilder:
     def _out(self, code: int, ts: int, tid: int, cpu: int, values: list[Any], nr: int = -1,
              ret: int | None = None) -> None:
         if self._build:
-            enc = self._encoders.get(code)
-            if enc is None:
-                enc = self._encoders[code] = _Encoder(code)
+            enc = _encoder(code)
             ship = self._ship
             if ship is not None:
                 ship(ts, cpu, enc.pack(ts, tid, values))
@@ -384,15 +388,9 @@ class EventBuilder:
         enter = enter if self._is_wanted(enter) else -1
         exit_ = exit_ if self._is_wanted(exit_) else -1
         r = self._routes[nr] = (enter, exit_, dec.on_enter, dec.on_exit,
-                                self._encoder(enter).pack if enter >= 0 else _unwanted,
-                                self._encoder(exit_).pack if exit_ >= 0 else _unwanted, dec)
+                                _encoder(enter).pack if enter >= 0 else _unwanted,
+                                _encoder(exit_).pack if exit_ >= 0 else _unwanted, dec)
         return r
-
-    def _encoder(self, code: int) -> _Encoder:
-        enc = self._encoders.get(code)
-        if enc is None:
-            enc = self._encoders[code] = _Encoder(code)
-        return enc
 
     def _call(self, th: Thread, nr: int, args: tuple[int, ...], ret: int) -> Call:
         """The thread's Call, reused from stop to stop (one allocation per thread, not per stop)."""

@@ -29,7 +29,7 @@ from tracer.decoders import open as open_dec
 from tracer.events import EventBuilder, _route
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 
-VERSION = 2  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
+VERSION = 3  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
 
 try:
     from tracer import _fastpath  # type: ignore[attr-defined]
@@ -39,8 +39,7 @@ if _fastpath is not None and getattr(_fastpath, "VERSION", None) != VERSION:
     _fastpath = None  # a stale build (an editable install not rebuilt): pure Python until it is
 
 # op kinds, as tracer/_fastpath.c numbers them
-S32, U32, U64, U8, CONST16, RET, DATA, PATH, OFLAGS, OMODE, DEV, _S32_4, MFLAGS, FCNTL, VMSIZE, VMRSS, \
-    VMSWAP = range(17)
+S32, U32, U64, U8, CONST16, RET, DATA, PATH, OFLAGS, OMODE, DEV, MFLAGS, FCNTL, VMSIZE, VMRSS, VMSWAP = range(16)
 _SIZES = {S32: 8, U32: 4, U64: 8, U8: 1, CONST16: 2, RET: 8, OFLAGS: 4, OMODE: 4, DEV: 4, MFLAGS: 4, FCNTL: 1,
           VMSIZE: 4, VMRSS: 4, VMSWAP: 4}
 MAX_NR = 1024

@@ -262,9 +262,8 @@ class LiveCapture:
         if engine is not None and self.net is None and self.duration_ns is None:
             from tracer import fastpath
 
-            place = engine.placement
             engine.fast = fastpath.make(self.builder, self.link, self._fast_paused, self.flush_batch,
-                                        place.cpu if place is not None and place.cpu is not None else -1)
+                                        engine.pinned_cpu)
 
     def _fast_paused(self) -> bool:
         """The fast path leaves the next stop to Python: an alarm to serve, or the capture is stopping."""
