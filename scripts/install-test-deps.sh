@@ -10,8 +10,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
     sysdig strace tshark tcpdump netcat-openbsd curl gcc libc6-dev iproute2 util-linux passwd \
-    procps tar lua5.2 python3-dev >/dev/null
+    procps tar lua5.2 python3-dev python3-venv >/dev/null
 fi
-python3 -m venv .venv
+# Keep a .venv the README's first command made: under sudo, python3 may be another interpreter (sudo's
+# secure_path) and re-creating the venv with it would replace the user's.
+[ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/pip install -q -e '.[test]'
