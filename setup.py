@@ -5,5 +5,7 @@ tracer stays pure Python (tracer/fastpath.py checks for it).
 """
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("tracer._fastpath", ["tracer/_fastpath.c"], optional=True,
-                             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"])])
+_FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+setup(ext_modules=[Extension("tracer._fastpath", ["tracer/_fastpath.c"], optional=True, extra_compile_args=_FLAGS),
+                   Extension("sysdig_user._fastline", ["sysdig_user/_fastline.c"], optional=True,
+                             extra_compile_args=_FLAGS)])

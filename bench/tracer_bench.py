@@ -296,6 +296,8 @@ def wait_variants(binary: str, n: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller loops")
+    parser.add_argument("--only", choices=("micro", "wait", "pushdown", "cli", "cli-default", "workloads"),
+                        help="run one section")
     opts = parser.parse_args()
     if shutil.which("gcc") is None or shutil.which("strace") is None:
         print("needs gcc and strace", file=sys.stderr)
@@ -316,11 +318,15 @@ def main() -> int:
             ("python3 -c pass", [sys.executable, "-c", "pass"], 3),
             ("tar of a tree", ["tar", "-C", "/", "-cf", str(tmp / "t.tar"), tree], 2),
         ]
-        micro()
-        wait_variants(binary, int(20000 * scale))
-        pushdown_figures(binary, scale)
-        cli_figures(binary, scale)
-        cli_default_figures(binary, scale)
+        sections: dict[str, Callable[[], object]] = {
+            "micro": micro, "wait": lambda: wait_variants(binary, int(20000 * scale)),
+            "pushdown": lambda: pushdown_figures(binary, scale), "cli": lambda: cli_figures(binary, scale),
+            "cli-default": lambda: cli_default_figures(binary, scale)}
+        for name, run in sections.items():
+            if opts.only in (None, name):
+                run()
+        if opts.only not in (None, "workloads"):
+            return 0
         header = f"{'workload':24} {'place':8} {'n':>7} {'t0 ms':>8} {'engine':>8} {'full-py':>8} {'full':>8} " \
                  f"{'strace':>8} {'eng/st':>7} {'py/st':>7} {'full/st':>7}"
         print("per-syscall overhead in us (traced - untraced) / n; full-py: without the compiled fast path "

@@ -67,6 +67,17 @@ class Output:
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         self._stream.write(data)
 
+    def chunk(self, data: bytes) -> None:
+        """Lines already encoded, each with its newline (the compiled default line's), after the
+        lines given so far."""
+        if self._lines:
+            self._lines.append("")
+            self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
+            self._lines = []
+        self._stream.write(data)
+        if self.unbuffered:
+            self._stream.flush()
+
     def flush(self) -> None:
         if self._lines:
             self._lines.append("")
@@ -139,6 +150,7 @@ class RunStats:
     events: int = 0  # events that passed the filter (sysdig's "Captured Events")
     seconds: float = 0.0
     status: int = EXIT_OK  # live capture: the launched command's exit status
+    fast_events: int | None = None  # events the compiled default line handled (None: not used)
 
 
 class EventPipeline:
@@ -164,6 +176,9 @@ class EventPipeline:
         if not quiet and self.chisels is None:
             self.formatter = Formatter(opts.print_format or DEFAULT_FORMAT, None, ooptions)
         self.format_line = self.formatter.line_function if self.formatter is not None else None
+        self.output_options = ooptions
+        # sysdig's default line and nothing else per event: what output/fastline.py may take over
+        self.default_line = self.formatter is not None and not opts.print_format
         self.summary: Any = None
         if opts.summary:
             from sysdig_user.output.summary import SummaryTable
@@ -269,10 +284,12 @@ class EventPipeline:
         closes the writer and prints the last lines, so finish() does nothing here."""
         self._finished = True
 
-    def take_stats(self, events: int, cpu_seconds: float) -> None:
-        """The figures of the process the pipeline was handed over to: its event count, and its CPU time
-        added to this process's own (what -v reports)."""
+    def take_stats(self, events: int, cpu_seconds: float, fast_events: int | None = None) -> None:
+        """The figures of the process the pipeline was handed over to: its event count (and how many of
+        them the compiled default line handled), and its CPU time added to this process's own (what -v
+        reports)."""
         self.stats.events = events
+        self.stats.fast_events = fast_events
         self.stats.seconds = time.process_time() - self._started + cpu_seconds
 
     def finish(self) -> RunStats:
@@ -355,6 +372,10 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
         skip = pipe.inspector.skip_raw
         skip_codes = pipe.inspector.skip_codes if pipe.chisels is None and not pipe.fatfile else None
         on_event = pipe.on_event
+        from sysdig_user.output import fastline
+
+        fast = fastline.core_for(pipe) if writer is None else None
+        fast_one = fast.one if fast is not None else None
         section = _SectionRecords() if writer is not None else None  # what -w starts its file with
         progress = pipe.progress_meter
         # (two loops rather than one generator chaining the files' items: a generator level costs per
@@ -383,12 +404,18 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
                             elif not count_hidden():
                                 break
                         continue
+                if fast_one is not None:
+                    if not dump_flags and fast_one(raw, cpu):
+                        continue
+                    fastline.drain(fast, pipe)  # its lines first
                 if not on_event(Event(raw, cpu, dump_flags)):
                     break
             else:
                 continue
             break
     finally:
+        if fast is not None:
+            fastline.drain(fast, pipe)
         pipe.stats.events += hidden
         if writer is not None and pipe.writer is None:
             writer.start({})

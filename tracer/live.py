@@ -303,7 +303,7 @@ class LiveCapture:
         link.close()
         result = link.collect()
         if result is not None:
-            self.pipeline.take_stats(result.events, result.cpu_seconds)
+            self.pipeline.take_stats(result.events, result.cpu_seconds, result.fast_events)
         if not self._consumer_reported:
             self._consumer_reported = True
             self._report_consumer(result)
@@ -619,4 +619,9 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
             stops, _syscalls, declined = fast.counts()
             env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
                              "stops\n")
+    if opts.verbose:  # sysdig_user/output/fastline.py
+        if stats.fast_events is None:
+            env.stderr.write("sdu: compiled default line: not used\n")
+        else:
+            env.stderr.write(f"sdu: compiled default line: {stats.fast_events} of {stats.events} events\n")
     return stats

@@ -81,6 +81,7 @@ class Result:
     cpu_seconds: float  # the consumer process's CPU time
     stopped: bool = False  # its pipeline ended the capture before the tracer did (-n reached)
     error: BaseException | None = None  # what it failed with (see failure())
+    fast_events: int | None = None  # events the compiled default line handled (None: not used)
 
     def failure(self) -> BaseException | None:
         """The consumer's exception, to raise in the tracer."""
@@ -283,7 +284,7 @@ def _consume(pipeline: Any, writer: Any, data_fd: int) -> Result:
     error: BaseException | None = None
     try:
         try:
-            stopped = not _feed(data_fd, pipeline.on_event)
+            stopped = not _feed(data_fd, pipeline.on_event, _fast_line(pipeline))
         finally:
             try:
                 pipeline.finish()
@@ -292,17 +293,38 @@ def _consume(pipeline: Any, writer: Any, data_fd: int) -> Result:
                     writer.close()
     except Exception as exc:  # noqa: BLE001 - relayed to the tracer, which reports it as it would have
         error = exc
-    return Result(pipeline.stats.events, time.process_time(), stopped, error)
+    return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events)
 
 
-def _feed(fd: int, on_event: Callable[[Event], bool]) -> bool:
-    """Every event of the data pipe through on_event; False as soon as it returns False, True at EOF."""
+def _fast_line(pipeline: Any) -> Callable[[bytes, int], int] | None:
+    """The compiled default line's batch loop (sysdig_user/output/fastline.py), taking its lines over
+    to the pipeline after each batch: None where it does not apply."""
+    from sysdig_user.output import fastline
+
+    core = fastline.core_for(pipeline)
+    if core is None:
+        return None
+
+    def run(data: bytes, pos: int) -> int:
+        pos = core.run(data, pos)
+        fastline.drain(core, pipeline)
+        return pos  # type: ignore[no-any-return]
+    return run
+
+
+def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int], int] | None = None) -> bool:
+    """Every event of the data pipe through on_event; False as soon as it returns False, True at EOF.
+    ``fast(data, pos)`` handles the frames it can from ``pos`` on and returns where it stopped."""
     rest = b""
     unpack = _FRAME.unpack_from
     while chunk := os.read(fd, _READ_SIZE):
         data = rest + chunk if rest else chunk
         pos, end = 0, len(data)
         while end - pos >= _FRAME_HEAD:
+            if fast is not None:
+                pos = fast(data, pos)
+                if end - pos < _FRAME_HEAD:
+                    break
             cpu, size = unpack(data, pos)
             stop = pos + 2 + size
             if stop > end:

@@ -290,17 +290,12 @@ def sanitize(text: str) -> str:
     return text.translate(_INVALID)
 
 
-def _base_dir(evt: Event, param: Param, thread: ThreadInfo) -> str:
-    """cwd for FSPATH; for FSRELPATH the dirfd's path (or cwd for AT_FDCWD), '' if unknown. The cwd is
-    sinsp get_cwd's: the main thread's (threads share it), as proc.cwd shows."""
-    from sysdig_user.fields.proc import thread_cwd
-
-    cwd = thread_cwd(evt, thread) or "/"
+def base_dir(cwd: str, thread: ThreadInfo, dirfd: Any) -> str:
+    """What a relative path param is resolved against: the cwd (FSPATH, AT_FDCWD or no dirfd param:
+    ``dirfd`` None), else the dirfd's path; '' if unknown."""
+    cwd = cwd or "/"
     if not cwd.endswith("/"):
         cwd += "/"
-    if param.type is not _PT_FSRELPATH or param.dirfd is None:
-        return cwd
-    dirfd = evt.param(param.dirfd)
     if not isinstance(dirfd, int) or dirfd == PPM_AT_FDCWD:
         return cwd
     info = thread.fdtable.get(dirfd)
@@ -309,15 +304,24 @@ def _base_dir(evt: Event, param: Param, thread: ThreadInfo) -> str:
     return sanitize(info.name) + "/"
 
 
-def _path_strings(evt: Event, i: int, param: Param, value: str) -> tuple[str, str]:
+def path_strings(value: str, thread: ThreadInfo | None, cwd: Callable[[], str], dirfd: Any) -> tuple[str, str]:
+    """(value, resolved) of a path param: the resolved path only for relative ones. ``cwd()`` is the
+    thread's (sinsp get_cwd: the main thread's, as proc.cwd shows)."""
     text = sanitize(value)
-    thread = evt.thread
     if thread is None or not value or value.startswith(("<NA>", "/")):
         return text, ""
-    base = _base_dir(evt, param, thread)
+    base = base_dir(cwd(), thread, dirfd)
     if not base:
         return text, ""
     return text, concatenate_paths(base, value)
+
+
+def _path_strings(evt: Event, i: int, param: Param, value: str) -> tuple[str, str]:
+    from sysdig_user.fields.proc import thread_cwd
+
+    thread = evt.thread
+    dirfd = evt.param(param.dirfd) if param.type is _PT_FSRELPATH and param.dirfd is not None else None
+    return path_strings(value, thread, lambda: thread_cwd(evt, thread), dirfd)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------- fds
@@ -396,7 +400,11 @@ def _na_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: i
 def _pid_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
                  opts: RenderOptions) -> tuple[str, str]:
     lookup = opts.lookup_thread
-    info = lookup(value) if lookup is not None else _state_thread(evt, value)
+    return pid_strings(value, lookup(value) if lookup is not None else _state_thread(evt, value))
+
+
+def pid_strings(value: int, info: ThreadInfo | None) -> tuple[str, str]:
+    """A PID param with the thread table's entry for it (or None)."""
     return str(value), info.comm if info is not None else ""
 
 
@@ -475,9 +483,13 @@ def _double_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_le
 def _id_strings(evt: Event, pt: PT, value: int) -> tuple[str, str]:
     """PT_UID/PT_GID: the id and its user or group name from the state's tables, "<NA>" when unknown,
     ``-1(<NONE>)`` for (uint32)-1 (sinsp_evt::get_param_as_str)."""
+    return id_strings(getattr(getattr(evt, "_state", None), "users", None), pt, value)
+
+
+def id_strings(users: Any, pt: PT, value: int) -> tuple[str, str]:
+    """PT_UID/PT_GID with the state's user table (or None)."""
     if value >= 0xFFFFFFFF:
         return "-1", "<NONE>"
-    users = getattr(getattr(evt, "_state", None), "users", None)
     entry: Any = None
     if users is not None:
         entry = users.user(value) if pt is _PT_UID else users.group(value)

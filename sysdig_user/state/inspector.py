@@ -417,6 +417,8 @@ class Inspector:
                     th.latency = evt.ts - th.last_latency_entertime
                 if code == th.lastevent_type + 1:
                     ent = th.last_enter
+                    if ent.__class__ is tuple:  # kept unbuilt by output/fastline.py's Core
+                        ent = _stashed_enter(st, th, ent)  # type: ignore[arg-type]
                     if ent is not None and ent.type == code - 1:
                         evt.enter = ent
                     th.last_enter = None
@@ -509,6 +511,16 @@ class Inspector:
             return code in _HIDDEN_CODES
         info = evt.info
         return info is not None and info.category == EC.INTERNAL
+
+
+def _stashed_enter(st: State, th: ThreadInfo, stash: tuple[bytes, int, int]) -> Event:
+    """The enter event the compiled default line kept as (raw, cpu, num), as process() would have kept it."""
+    raw, cpu, num = stash
+    ent = Event(raw, cpu)
+    ent.num = num
+    ent.thread = th
+    ent._state = st
+    return ent
 
 
 def _mark_name_changed(st: State, evt: Event, info: FdInfo, pre: FdInfo | None, pre_name: str) -> None:

@@ -1,0 +1,229 @@
+"""The compiled default line (sysdig_user/_fastline.c): when it may run, and its recipes.
+
+Printing sysdig's default line costs the Python pipeline ~12 us per event (the Event, the Inspector,
+the generated line function); `_fastline.Core` does it in C for the events whose text and state
+changes are simple, and declines every other event to the Python pipeline (see the C file). It runs
+only where the whole pipeline is the default one: the default format in text (no -p, -j), no filter,
+no chisel, no -w, -S, -n or -D, buffers printed as text (no -A/-x/-X/-b), times as -t h. `-v` is
+fine (its buffers are only longer). `SDU_NO_NATIVE=1` turns it off; without a C compiler at install
+time the extension is not built and the pipeline is pure Python.
+
+A recipe is built per event type from the event table and render.py's own per-param plan
+(render._args_plan), so the kinds of text the C code writes are the ones render.py writes; a type
+with a param of any other kind has no recipe (tests/output/test_fastline.py compares both paths
+over captures).
+"""
+from __future__ import annotations
+
+import os
+import struct
+import time
+from typing import Any
+
+from sysdig_user.event import Event
+from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT
+from sysdig_user.output import render
+from sysdig_user.output.names import ERRNO_NAMES
+from sysdig_user.params import decode_str, fixed_format
+from sysdig_user.state import parsers_files
+from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
+from sysdig_user.state.inspector import (
+    _FLAGS,
+    _HANDLERS,
+    F_NO_QUERY,
+    F_NO_THREAD,
+    F_SKIP,
+    F_USES_FD,
+    HIDDEN_CODES,
+    PROCINFO_E,
+)
+
+VERSION = 1  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+
+try:
+    from sysdig_user import _fastline  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - built without a compiler
+    _fastline = None
+if _fastline is not None and getattr(_fastline, "VERSION", None) != VERSION:
+    _fastline = None  # a stale build (an editable install not rebuilt): pure Python until it is
+
+_GENERIC = (0, 1)
+OPENAT_2_X = 307  # PPME_SYSCALL_OPENAT_2_X: fd, dirfd, name, flags, mode, dev
+_EF_LARGE = int(EF.LARGE_PAYLOAD)
+_EF_USES_FD = int(EF.USES_FD)
+
+
+def available(environ: Any = os.environ) -> bool:
+    return _fastline is not None and environ.get("SDU_NO_NATIVE") != "1"
+
+
+def _joined(pair: tuple[str, str]) -> str:
+    text, resolved = pair  # render._arg_text's "value(resolved)"
+    return f"{text}({resolved})" if resolved else text
+
+
+# the params the C code has Python write: (state, thread, value) -> text, as render.py's branches
+def _pid_text(st: Any, th: Any, value: int) -> str:
+    return _joined(render.pid_strings(value, st.threads.get(value)))  # (EventPipeline's lookup_thread)
+
+
+def _uid_text(st: Any, th: Any, value: int) -> str:
+    return _joined(render.id_strings(st.users, PT.UID, value))
+
+
+def _gid_text(st: Any, th: Any, value: int) -> str:
+    return _joined(render.id_strings(st.users, PT.GID, value))
+
+
+def _path_text(st: Any, th: Any, dirfd: int | None, raw: bytes) -> str:
+    """A path param that is not absolute and printable: resolved against the cwd or the dirfd."""
+    return _joined(render.path_strings(decode_str(raw), th, lambda: st.threads.get_cwd(th), dirfd))
+
+
+_CALLS = {render._pid_strings: _pid_text}
+_ID_CALLS = {PT.UID: _uid_text, PT.GID: _gid_text}
+
+
+def _param_recipe(p: Any, kind: str, strings: Any) -> tuple[Any, ...] | None:
+    """(prefix, C kind, size, signed, mask, texts, table, call, dirfd) of one param of render's plan,
+    None when the C code does not write that kind."""
+    assert _fastline is not None
+    fmt = fixed_format(p.type)
+    size = struct.calcsize(fmt) if fmt is not None else 0
+    signed = fmt is not None and fmt[-1].islower()
+    mask = (1 << render._WIDTH.get(p.type, 64)) - 1
+    prefix = p.name + "="
+    k = _fastline
+    none = (None, None, None, -1)  # texts, table, call, dirfd
+    if kind is render._DECIMAL:
+        return (prefix, k.K_DEC, size, signed, 0, *none) if size else None
+    if kind is render._CHARBUF:
+        return prefix, k.K_STR, 0, False, 0, *none
+    if kind is render._ERRNO and size == 8:
+        return prefix, k.K_ERRNO, 8, True, 0, *none
+    if kind is render._FD and size == 8:
+        return prefix, k.K_FD, 8, True, 0, *none
+    if kind is render._FLAGS and size:
+        return prefix, k.K_FLAGS, size, False, 0, render._FLAG_ARGS.setdefault(p.table, {}), p.table, None, -1
+    if kind is render._NUMBER and size:
+        if p.fmt is PF.HEX:
+            return prefix, k.K_HEX, size, signed, mask, *none
+        if p.fmt is PF.OCT:
+            return prefix, k.K_OCT, size, signed, mask, *none
+        if p.fmt is PF.PADDED_DEC:
+            return prefix, k.K_PADDED, size, signed, 0, *none
+        if p.type is PT.UINT64:  # printed through a signed cast
+            return prefix, k.K_SIGNED64, 8, True, 0, *none
+        return None
+    if kind is render._PATH:
+        dirfd = p.dirfd if p.type is PT.FSRELPATH and p.dirfd is not None else -1
+        return prefix, k.K_PATH, 0, False, 0, None, None, _path_text, dirfd
+    if kind is render._BUFFER:
+        return prefix, k.K_BUF, 0, False, 0, *none
+    call = _CALLS.get(strings) or (_ID_CALLS.get(p.type) if strings is render._uid_gid_strings else None)
+    if call is not None and size:
+        return prefix, k.K_CALLINT, size, signed, 0, None, None, call, -1
+    return None
+
+
+def _recipe(code: int) -> tuple[Any, ...] | None:
+    """(nparams, enter, uses_fd, handler, generic, head, params) for events of type ``code``; None for
+    the types process() treats specially (no thread, no query, hidden) and those with a param of a
+    kind the C code does not write."""
+    info = EVENTS[code]
+    fl = _FLAGS[code]
+    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD | F_NO_QUERY) or code == PROCINFO_E:
+        return None
+    if int(info.flags) & _EF_LARGE:
+        return None
+    enter = not code & 1
+    uses_fd = bool(int(info.flags) & _EF_USES_FD)
+    handler = _HANDLERS[code] is not None
+    head = ("<" if code & 1 else ">") + " "
+    op: tuple[int, tuple[Any, ...]] = (0, ())
+    if handler:
+        op = _state_op(code)
+    if code in _GENERIC:
+        if not info.params or info.params[0].type is not PT.SYSCALLID:
+            return None
+        return len(info.params), enter, uses_fd, handler, True, head, (), *op
+    params = []
+    for _prefix, p, kind, strings in render._args_plan(info.params):
+        r = _param_recipe(p, kind, strings)
+        if r is None:
+            return None
+        params.append(r)
+    if enter and uses_fd and (not params or params[0][2] != 8):
+        return None  # process() reads lastevent_fd from param 0, an 8-byte number
+    return len(params), enter, uses_fd, handler, False, head + info.name + " ", tuple(params), *op
+
+
+def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
+    """The parser whose state change the C code makes itself, with what it needs: (op, args); op 0
+    for the parsers it leaves to Inspector.process."""
+    assert _fastline is not None
+    handler = _HANDLERS[code]
+    if handler is parsers_files.open_exit and code == OPENAT_2_X:
+        return _fastline.OP_OPENAT, (parsers_files.O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY)
+    if handler is parsers_files.close_exit and _FLAGS[code] & F_USES_FD:
+        return _fastline.OP_CLOSE, ()
+    return 0, ()
+
+
+_RECIPES: list[tuple[Any, ...] | None] | None = None
+
+
+def recipes() -> list[tuple[Any, ...] | None]:
+    global _RECIPES
+    if _RECIPES is None:
+        _RECIPES = [_recipe(code) for code in range(PPM_EVENT_MAX)]
+    return _RECIPES
+
+
+def _clock_prefix(sec: int) -> str:
+    return time.strftime("%H:%M:%S.", time.localtime(sec))  # ClockText's prefix
+
+
+def core_for(pipeline: Any) -> Any:
+    """A Core for this pipeline (sysdig_user.cli.EventPipeline) when it runs the default line with
+    nothing else per event (see the module docstring); None otherwise."""
+    if not available(pipeline.env.environ) or not getattr(pipeline, "default_line", False):
+        return None
+    opts = pipeline.output_options
+    if opts.json or opts.time.mode != "h" or opts.render.buffer_format != render.BufferFormat.NORMAL:
+        return None
+    if (pipeline.predicate is not None or pipeline.chisels is not None or pipeline.summary is not None
+            or pipeline.limit is not None or pipeline.show_internal or pipeline.fatfile
+            or pipeline.writer is not None or pipeline.format_line is None):
+        return None
+    inspector = pipeline.inspector
+    if inspector.prefilter is not None:
+        return None
+    assert _fastline is not None
+    errnos: list[str | None] = [None] * (max(ERRNO_NAMES) + 1)
+    for num, name in ERRNO_NAMES.items():
+        errnos[num] = name
+    prefixes: list[str | None] = [None] * 32
+    for t, ch in TYPE_CHARS.items():
+        if int(t) < 32:
+            prefixes[int(t)] = f"<{ch}>"
+    l4 = 0
+    for t in render._L4_TYPES:
+        l4 |= 1 << int(t)
+    pipeline.stats.fast_events = 0
+    return _fastline.Core(
+        inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
+        flags_fallback=render._flags_arg, clock_prefix=_clock_prefix, recipes=recipes(),
+        sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
+        fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
+
+
+def drain(core: Any, pipeline: Any) -> None:
+    """The lines the core handled, to the pipeline's output (before any line Python prints after them),
+    and their count to its stats."""
+    data, n = core.take()
+    if n:
+        pipeline.stats.events += n
+        pipeline.stats.fast_events += n
+    if data:
+        pipeline.out.chunk(data)

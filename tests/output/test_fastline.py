@@ -1,0 +1,269 @@
+"""The compiled default line (sysdig_user/output/fastline.py, sysdig_user/_fastline.c) prints what the
+Python pipeline prints, event for event, and leaves the same state behind: compared over the shared
+sample captures and over a capture of a program exercising files (absolute and relative names, dup,
+fcntl, chdir), pipes, TCP/UDP/UNIX sockets over loopback, threads, fork and exec."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sysdig_user.cli import Environment, EventPipeline, Output
+from sysdig_user.cli_options import parse_argv
+from sysdig_user.event import Event
+from sysdig_user.event_table import EXTENSIONS
+from sysdig_user.output import fastline
+from sysdig_user.scap import read_capture
+from tests.support import ROOT, line_diff, oracles_required, record_python, run_sdu, shared_path
+
+SAMPLES = ("falco_cat_write.scap", "libs_curl_google.scap", "libs_single_ipv6_conn.scap")
+
+PROGRAM = r"""
+import os, socket, sys, threading
+os.chdir("/tmp")
+d = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+for name in ("/etc/hostname", "/etc//hostname", "/etc/./hostname", "/etc/", "hostname-missing"):
+    try:
+        fd = os.open(name, os.O_RDONLY)
+    except OSError:
+        continue
+    try:
+        os.read(fd, 100)
+    except OSError:
+        pass
+    f2 = os.dup(fd)
+    import fcntl
+    f3 = fcntl.fcntl(fd, fcntl.F_DUPFD, 20)
+    os.close(f3)
+    os.close(f2)
+    os.close(fd)
+try:
+    os.open("nowhere", os.O_RDONLY, dir_fd=d)
+except OSError:
+    pass
+os.close(d)
+r, w = os.pipe()
+os.write(w, b"x" * 200 + bytes(range(256)))
+os.read(r, 1000)
+os.close(r); os.close(w)
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+cli = socket.create_connection(srv.getsockname())
+conn, _ = srv.accept()
+cli.sendall(b"GET / HTTP/1.0\r\n\r\n"); conn.recv(100); conn.sendall(b"ok"); cli.recv(10)
+conn.close(); cli.close(); srv.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+v = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); v.sendto(b"ping", u.getsockname()); u.recvfrom(10)
+u.close(); v.close()
+a, b = socket.socketpair(); a.send(b"hi"); b.recv(2); a.close(); b.close()
+t = threading.Thread(target=lambda: [os.stat("/etc/passwd") for _ in range(3)]); t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    os.execv("/bin/true", ["true"])
+os.waitpid(pid, 0)
+"""
+
+
+def _require_core() -> None:
+    if fastline._fastline is None:
+        if oracles_required():
+            pytest.fail("sysdig_user._fastline was not built (a C compiler and Python headers are needed)")
+        pytest.skip("sysdig_user._fastline was not built")
+
+
+@pytest.fixture(scope="module")
+def program_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return record_python(tmp_path_factory.mktemp("fastline") / "prog.scap", PROGRAM)
+
+
+def _captures(program_capture: Path) -> list[Path]:
+    return [program_capture] + [shared_path("samples", name) for name in SAMPLES]
+
+
+def _environ(native: bool) -> dict[str, str]:
+    env = dict(os.environ, TZ="UTC")
+    env.pop("SDU_NO_NATIVE", None)
+    if not native:
+        env["SDU_NO_NATIVE"] = "1"
+    return env
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["default", "v"])
+def test_lines_equal_the_python_pipeline(program_capture: Path, verbose: bool) -> None:
+    _require_core()
+    extra = ["-v"] if verbose else []
+    for path in _captures(program_capture):
+        fast = run_sdu(*extra, "-r", str(path), environ=_environ(True))
+        slow = run_sdu(*extra, "-r", str(path), environ=_environ(False))
+        assert fast.status == slow.status == 0
+        assert line_diff(slow.stdout.splitlines(), fast.stdout.splitlines()) == "", path
+
+
+def test_not_used_beyond_the_default_line(program_capture: Path) -> None:
+    """A filter, a format, -n, -j, -A, -w, -S: the Python pipeline alone."""
+    _require_core()
+    for argv in (["evt.type=read"], ["-p", "%evt.num %fd.name"], ["-n", "5"], ["-j"], ["-A"], ["-w", "/dev/null"],
+                 ["-S"], ["-D"]):
+        sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+        env = Environment(sink, sys.stderr, _environ(True))
+        pipe = EventPipeline(parse_argv([*argv, "-r", str(program_capture)]), env, Output(sink))
+        if "-w" in argv:
+            pipe.writer = object()  # (run_capture sets it once the file is open)
+        assert fastline.core_for(pipe) is None, argv
+        sink.close()
+    default = _pipeline(program_capture, True)
+    assert fastline.core_for(default[0]) is not None
+    default[2].close()
+
+
+def _pipeline(path: Path, native: bool) -> tuple[EventPipeline, Any, Any]:
+    sink = open(os.devnull, "wb")  # noqa: SIM115 - closed by the caller through the Output
+    env = Environment(sink, sys.stderr, _environ(native))
+    pipe = EventPipeline(parse_argv(["-r", str(path)]), env, Output(sink))
+    return pipe, fastline.core_for(pipe), sink
+
+
+def _state(pipe: EventPipeline) -> Any:
+    """Everything the Inspector keeps per thread and per fd, comparable."""
+    insp = pipe.inspector
+    threads = []
+    for tid, th in insp.state.threads.threads.items():
+        ent = th.last_enter
+        if isinstance(ent, tuple):  # the core's unbuilt enter: (raw, cpu, num)
+            ent = Event(ent[0], ent[1])
+        fds = [(fd, int(i.type), i.name, i.open_flags, i.dev, i.ino, sorted(i.extra.items()))
+               for fd, i in th.fdtable.fds.items()]
+        threads.append((tid, th.comm, th.lastevent_type, th.lastevent_fd, th.latency, th.last_latency_entertime,
+                        th.last_event_ts, None if ent is None else ent.raw, fds, th.fdtable.in_sysdig_order()))
+    return insp.num, pipe.stats.events, threads
+
+
+def test_state_equals_the_python_pipeline(program_capture: Path) -> None:
+    """After every capture (and after each event of the program's), the same thread and fd state."""
+    _require_core()
+    for path in _captures(program_capture):
+        items = list(read_capture(str(path), extension_types=frozenset(EXTENSIONS)))
+        fast, core, sink1 = _pipeline(path, True)
+        slow, none, sink2 = _pipeline(path, False)
+        assert core is not None and none is None
+        handled = 0
+        for item in items:
+            if type(item) is not tuple:
+                fast.feed_records(item)
+                slow.feed_records(item)
+                continue
+            cpu, flags, raw = item
+            if flags or not core.one(raw, cpu):
+                fastline.drain(core, fast)
+                fast.on_event(Event(raw, cpu, flags))
+            else:
+                handled += 1
+            slow.on_event(Event(raw, cpu, flags))
+            if path == program_capture:
+                fastline.drain(core, fast)
+                assert _state(fast) == _state(slow), (path, raw[:26].hex())
+        fastline.drain(core, fast)
+        assert handled > 0
+        assert _state(fast) == _state(slow), path
+        sink1.close()
+        sink2.close()
+
+
+def test_pipelined_frames(program_capture: Path) -> None:
+    """The live consumer's loop (tracer.pipelined._feed) with the core: frames as the tracer sends them,
+    through a pipe, print what the Python loop prints."""
+    _require_core()
+    from tracer import pipelined
+
+    frames = bytearray()
+    records = []
+    for item in read_capture(str(program_capture), extension_types=frozenset(EXTENSIONS)):
+        if type(item) is tuple:
+            cpu, _flags, raw = item
+            frames += cpu.to_bytes(2, "little") + raw
+        else:
+            records.append(item)
+
+    def run(native: bool) -> bytes:
+        out_r, out_w = os.pipe()
+        data_r, data_w = os.pipe()
+        sink = os.fdopen(out_w, "wb")
+        env = Environment(sink, sys.stderr, _environ(native))
+        pipe = EventPipeline(parse_argv(["-r", str(program_capture)]), env, Output(sink))
+        for rec in records:
+            pipe.feed_records(rec)
+        result = bytearray()
+        reader = threading.Thread(target=lambda: result.extend(_read_all(out_r)))
+        writer = threading.Thread(target=lambda: (_write_all(data_w, frames, 777), os.close(data_w)))
+        reader.start()
+        writer.start()
+        fast = pipelined._fast_line(pipe)
+        assert (fast is not None) == native
+        assert pipelined._feed(data_r, pipe.on_event, fast)
+        writer.join()
+        pipe.finish()
+        sink.close()
+        reader.join()
+        os.close(data_r)
+        return bytes(result)
+
+    fast, slow = run(True), run(False)
+    assert fast and line_diff(slow.decode().splitlines(), fast.decode().splitlines()) == ""
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes, step: int) -> None:
+    """In odd-sized pieces, so frames arrive cut at every place."""
+    for pos in range(0, len(data), step):
+        os.write(fd, data[pos:pos + step])
+
+
+@pytest.mark.ptrace
+def test_live_capture_uses_it(tmp_path: Path) -> None:
+    """`sdu -v -- CMD`: the consumer process prints through the core, every event counted once."""
+    _require_core()
+    proc = subprocess.run([sys.executable, "-m", "sysdig_user", "-v", "--", sys.executable, "-S", "-c", PROGRAM],
+                          cwd=ROOT, env=_environ(True), capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0 and "ptrace" in proc.stderr.lower() and not oracles_required():
+        pytest.skip(f"ptrace is not usable here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"compiled default line: (\d+) of (\d+) events", proc.stderr)
+    assert m is not None, proc.stderr
+    assert int(m.group(1)) > int(m.group(2)) // 2, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == int(m.group(2))
+    assert [int(line.split(" ", 1)[0]) for line in lines] == sorted(int(line.split(" ", 1)[0]) for line in lines)
+
+
+def test_an_error_in_python_it_calls_propagates(program_capture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core calls back into Python (relative paths here): an exception there is the caller's, as it
+    would be from the Python formatter, not a swallowed or garbled line."""
+    _require_core()
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("path bug")
+    monkeypatch.setattr(fastline, "_RECIPES", None)
+    monkeypatch.setattr(fastline, "_path_text", broken)
+    pipe, core, sink = _pipeline(program_capture, True)
+    with pytest.raises(RuntimeError, match="path bug"):
+        for item in read_capture(str(program_capture), extension_types=frozenset(EXTENSIONS)):
+            if type(item) is not tuple:
+                pipe.feed_records(item)
+                continue
+            cpu, flags, raw = item
+            if flags or not core.one(raw, cpu):
+                fastline.drain(core, pipe)
+                pipe.on_event(Event(raw, cpu, flags))
+    sink.close()
