@@ -110,20 +110,24 @@ class _Batch:
         self.buf.clear()
 
 
-def _shipping_builder(batch: _Batch) -> EventBuilder:
+def _shipping_builder(batch: _Batch, options: dict[str, object] | None = None) -> EventBuilder:
     """Decoders and per-code packers, the events' bytes batched and dropped: what the tracer process
-    itself pays in the CLI's default (pipelined) mode, where a consumer process parses, filters and prints."""
-    builder = EventBuilder(lambda e: None, build=True)
+    itself pays in the CLI's default (pipelined) mode, where a consumer process parses, filters and prints.
+    ``options``: a pushdown's cuts (Settings.builder_options), as the CLI passes them."""
+    builder = EventBuilder(lambda e: None, build=True, **(options or {}))  # type: ignore[arg-type]
     builder.ship = batch.ship
     return builder
 
 
 def _run_sdu(argv: list[str], full: bool, seccomp: frozenset[int] | None = None, colocate: bool = False,
-             native: bool = True) -> int:
+             native: bool = True, settings: pushdown.Settings | None = None) -> int:
     """`full`: the tracer process's whole work (with the compiled fast path, tracer/fastpath.py, when it
-    is built and `native`); else the engine alone with a counting sink."""
+    is built and `native`); else the engine alone with a counting sink. `settings`: a pushdown's cuts
+    (its seccomp set, and what the decoders may skip), as the CLI derives them from filter and format."""
     batch = _Batch()
-    sink: object = _shipping_builder(batch) if full else _Count()
+    if settings is not None:
+        seccomp = settings.plan.syscalls
+    sink: object = _shipping_builder(batch, settings.builder_options() if settings else None) if full else _Count()
     engine = Engine(sink, seccomp_syscalls=seccomp, colocate=colocate)  # type: ignore[arg-type]
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(1)
@@ -147,8 +151,8 @@ def _run_strace(argv: list[str], extra: tuple[str, ...] = ()) -> None:
 
 def pushdown_figures(binary: str, scale: float) -> None:
     """sdu with seccomp pushdown (filter evt.type=openat) vs strace --seccomp-bpf -e trace=openat."""
-    with_fd = pushdown.plan({"openat"}, ["evt.type", "evt.info"]).syscalls
-    bare = pushdown.plan({"openat"}, ["evt.type", "evt.res"]).syscalls
+    with_fd = pushdown.for_capture("evt.type=openat", ["evt.type", "evt.info"])
+    bare = pushdown.for_capture("evt.type=openat", ["evt.type", "evt.res"])
     st_args = ("--seccomp-bpf", "-e", "trace=openat")
     n_pp, n_orc = int(200000 * scale), int(6000 * scale)
     print(f"pushdown, filter evt.type=openat: getppid x{n_pp} (traced/untraced time), "
@@ -159,8 +163,9 @@ def pushdown_figures(binary: str, scale: float) -> None:
         row: list[float] = []
         for argv, n in (([binary, "getppid", str(n_pp)], 0), ([binary, "orc", str(n_orc)], n_orc)):
             t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), 3)  # type: ignore[misc]
-            ts = [_wall(_with_affinity(cpus, lambda argv=argv, sc=sc, c=coloc: _run_sdu(argv, True, sc, c)), 3)  # type: ignore[misc]
-                  for sc in (with_fd, bare)]
+            ts = [_wall(_with_affinity(cpus, lambda argv=argv, st=st, c=coloc: _run_sdu(argv, True, None, c,  # type: ignore[misc]
+                                                                                        settings=st)), 3)
+                  for st in (with_fd, bare)]
             ts.append(_wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv, st_args)), 3))  # type: ignore[misc]
             row.append(t0 * 1e3)
             row += [t / t0 for t in ts] if n == 0 else [(t - t0) / n * 1e6 for t in ts]

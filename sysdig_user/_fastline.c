@@ -800,6 +800,58 @@ static PyObject *Core_take(Core *c, PyObject *unused) {
     return r;
 }
 
+/* event_blocks(data, pos, large) -> (blocks, pos, count): the complete frames of a pipelined batch
+ * (u16 cpu + event) from pos on, as the scap EV_V2 blocks ScapWriter.write_event writes for them with
+ * dump flags 0 (EV_V2_LARGE for the types flagged in `large`, indexed by code, and for bodies over the
+ * reader's 64 KiB buffer); pos is where an incomplete frame starts, or the end. */
+#define EV_V2 0x216
+#define EV_V2_LARGE 0x221
+#define READER_BUF_SIZE 65536
+
+static PyObject *event_blocks(PyObject *self, PyObject *args) {
+    Py_buffer buf, large;
+    Py_ssize_t pos;
+    if (!PyArg_ParseTuple(args, "y*ny*", &buf, &pos, &large)) return NULL;
+    const uint8_t *data = buf.buf, *is_large = large.buf;
+    Py_ssize_t end = buf.len, need = 0, count = 0;
+    for (Py_ssize_t p = pos; end - p >= FRAME_HEAD;) { /* sizes first: one allocation */
+        uint32_t size;
+        memcpy(&size, data + p + 18, 4);
+        if (size < HEADER_SIZE || p + 2 + (Py_ssize_t)size > end) break;
+        need += ((8 + 2 + (Py_ssize_t)size + 4 + 3) & ~(Py_ssize_t)3);
+        p += 2 + size;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, need);
+    if (!out) goto fail;
+    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(out);
+    while (need > 0) {
+        uint16_t cpu, code;
+        uint32_t size;
+        memcpy(&cpu, data + pos, 2);
+        memcpy(&size, data + pos + 18, 4);
+        memcpy(&code, data + pos + 22, 2);
+        uint32_t total = (8 + 2 + size + 4 + 3) & ~3u;
+        uint32_t type = (total - 8 > READER_BUF_SIZE || (code < large.len && is_large[code])) ? EV_V2_LARGE : EV_V2;
+        memcpy(o, &type, 4);
+        memcpy(o + 4, &total, 4);
+        memcpy(o + 8, &cpu, 2);
+        memcpy(o + 10, data + pos + 2, size);
+        memset(o + 10 + size, 0, total - 14 - size);
+        memcpy(o + total - 4, &total, 4);
+        o += total;
+        need -= total;
+        pos += 2 + size;
+        count++;
+    }
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&large);
+    return Py_BuildValue("(Nnn)", out, pos, count);
+fail:
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&large);
+    return NULL;
+}
+
 static char *dup_utf8(PyObject *s) {
     Py_ssize_t n;
     const char *u = PyUnicode_AsUTF8AndSize(s, &n);
@@ -1045,7 +1097,14 @@ static PyTypeObject CoreType = {
     .tp_methods = Core_methods,
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastline", NULL, -1, NULL, NULL, NULL, NULL, NULL};
+static PyMethodDef module_methods[] = {
+    {"event_blocks", event_blocks, METH_VARARGS,
+     "event_blocks(data, pos, large) -> (the complete frames from pos as scap event blocks, new pos, count)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastline", NULL, -1, module_methods, NULL, NULL, NULL,
+                                    NULL};
 
 PyMODINIT_FUNC PyInit__fastline(void) {
     struct { PyObject **slot; const char *text; } names[] = {

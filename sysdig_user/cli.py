@@ -546,6 +546,16 @@ class CaptureWriter:
             self.start(self.section_source() if self.section_source is not None else {})
         self._w.write_event(evt.cpu, evt.dump_flags if dump_flags is None else dump_flags, evt.raw)
 
+    @property
+    def rotates(self) -> bool:
+        """-C, -G or -e: a new file may start (with the state at that moment) before any event."""
+        return bool(self.rollover_bytes or self.seconds or self.events)
+
+    def write_blocks(self, data: bytes, count: int) -> None:
+        """Events already framed as scap blocks (ScapWriter.write_blocks); only without rotation."""
+        assert not self.rotates
+        self._w.write_blocks(data, count)
+
     def _close_file(self) -> None:
         if self._w is not None:
             self._w.close()

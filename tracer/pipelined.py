@@ -53,7 +53,6 @@ import struct
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
@@ -284,7 +283,12 @@ def _consume(pipeline: Any, writer: Any, data_fd: int) -> Result:
     error: BaseException | None = None
     try:
         try:
-            stopped = not _feed(data_fd, pipeline.on_event, _fast_line(pipeline))
+            from sysdig_user.output import fastline
+
+            if fastline.passthrough(pipeline):
+                _feed_blocks(data_fd, fastline.block_writer(pipeline))
+            else:
+                stopped = not _feed(data_fd, pipeline.on_event, _fast_line(pipeline))
         finally:
             try:
                 pipeline.finish()
@@ -336,12 +340,22 @@ def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int
     return True
 
 
+def _feed_blocks(fd: int, write: Callable[[bytes, int], int]) -> None:
+    """Every frame of the data pipe through ``write(data, pos) -> pos`` (fastline.block_writer), to EOF."""
+    rest = b""
+    while chunk := os.read(fd, _READ_SIZE):
+        data = rest + chunk if rest else chunk
+        rest = data[write(data, 0):]
+
+
 def _send(fd: int, result: Result) -> None:
     """The Result, pickled; an error pickle cannot carry is sent as its class name and message."""
     err = result.error
     if err is not None:
         note = getattr(err, "add_note", None)
         if note is not None:  # shown with SDU_DEBUG=1, where the tracer re-raises it with a traceback
+            import traceback  # only on an error: not worth its import on every run
+
             note("raised in sdu's consumer process:\n" + "".join(traceback.format_exception(err)))
         try:
             pickle.loads(pickle.dumps(err))

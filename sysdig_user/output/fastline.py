@@ -218,6 +218,39 @@ def core_for(pipeline: Any) -> Any:
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
 
 
+def passthrough(pipeline: Any) -> bool:
+    """`-q -w FILE` and nothing else per event (no filter, chisel, -S, -n, -F, no rotation): events go to
+    the file as they came, without being parsed (the state would serve no line and no rotated file),
+    through `block_writer`."""
+    if not available(pipeline.env.environ) or pipeline.formatter is not None:
+        return False
+    writer = pipeline.writer
+    return (writer is not None and not writer.rotates and pipeline.predicate is None and pipeline.chisels is None
+            and pipeline.summary is None and pipeline.limit is None and not pipeline.fatfile)
+
+
+_LARGE: bytes | None = None
+
+
+def block_writer(pipeline: Any) -> Any:
+    """``write(data, pos) -> pos``: the complete frames of a pipelined batch from ``pos`` on, written to
+    the pipeline's -w file as write_event would write them and counted as events; returns where the
+    first incomplete frame starts."""
+    global _LARGE
+    assert _fastline is not None
+    if _LARGE is None:
+        _LARGE = bytes(1 if int(e.flags) & _EF_LARGE else 0 for e in EVENTS)
+    large, blocks, writer, stats = _LARGE, _fastline.event_blocks, pipeline.writer, pipeline.stats
+
+    def write(data: bytes, pos: int) -> int:
+        out, pos, n = blocks(data, pos, large)
+        if n:
+            writer.write_blocks(out, n)
+            stats.events += n
+        return pos  # type: ignore[no-any-return]
+    return write
+
+
 def drain(core: Any, pipeline: Any) -> None:
     """The lines the core handled, to the pipeline's output (before any line Python prints after them),
     and their count to its stats."""

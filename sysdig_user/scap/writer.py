@@ -108,6 +108,13 @@ class ScapWriter:
         self._write(head + raw + _PADS[pad] + total.to_bytes(4, "little"))
         self.events_written += 1
 
+    def write_blocks(self, data: bytes, count: int) -> None:
+        """``count`` events already framed as write_event frames them (dump flags 0), back to back."""
+        if not self._in_section:
+            raise ValueError("write_section() must be called before write_blocks()")
+        self._write(data)
+        self.events_written += count
+
     def close(self) -> None:
         """Flush and close; the file object is closed only if the writer opened it."""
         if self._gz is not None:

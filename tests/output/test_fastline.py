@@ -267,3 +267,72 @@ def test_an_error_in_python_it_calls_propagates(program_capture: Path, monkeypat
                 fastline.drain(core, pipe)
                 pipe.on_event(Event(raw, cpu, flags))
     sink.close()
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "z"])
+def test_capture_only_passthrough_writes_the_same_file(program_capture: Path, tmp_path: Path,
+                                                       compress: bool) -> None:
+    """`-q -w FILE` (and -z): the consumer writes the frames as scap blocks without parsing them
+    (fastline.block_writer); the file is the one the Python pipeline writes, byte for byte."""
+    _require_core()
+    import gzip
+
+    from sysdig_user.cli import make_writer
+    from tracer import pipelined
+
+    frames = bytearray()
+    for item in read_capture(str(program_capture), extension_types=frozenset(EXTENSIONS)):
+        if type(item) is tuple:
+            cpu, _flags, raw = item
+            frames += cpu.to_bytes(2, "little") + raw
+
+    def write(native: bool) -> bytes:
+        path = tmp_path / f"out-{native}.scap"
+        argv = ["-q", "-w", str(path), *(["-z"] if compress else []), "-r", str(program_capture)]
+        opts = parse_argv(argv)
+        sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+        pipe = EventPipeline(opts, Environment(sink, sys.stderr, _environ(native)), Output(sink))
+        writer = make_writer(opts)
+        writer.start({})
+        pipe.writer = writer
+        assert fastline.passthrough(pipe) == native
+        data_r, data_w = os.pipe()
+        feeder = threading.Thread(target=lambda: (_write_all(data_w, frames, 1000), os.close(data_w)))
+        feeder.start()
+        if native:
+            pipelined._feed_blocks(data_r, fastline.block_writer(pipe))
+        else:
+            assert pipelined._feed(data_r, pipe.on_event)
+        feeder.join()
+        os.close(data_r)
+        pipe.finish()
+        writer.close()
+        sink.close()
+        assert pipe.stats.events == frames_count
+        data = path.read_bytes()
+        return gzip.decompress(data) if compress else data
+
+    frames_count = sum(1 for item in read_capture(str(program_capture), extension_types=frozenset(EXTENSIONS))
+                       if type(item) is tuple)
+    fast, slow = write(True), write(False)
+    assert len(fast) > 1000 and fast == slow
+
+
+def test_passthrough_only_for_capture_only(program_capture: Path) -> None:
+    """-w alone (sysdig's -w prints nothing) but not with a filter, -S, -n or rotation: there the events
+    are parsed (state and output need them)."""
+    _require_core()
+    from sysdig_user.cli import make_writer
+
+    for argv, expected in ((["-q", "-w", "X"], True), (["-w", "X"], True), (["-q", "-w", "X", "evt.type=read"], False),
+                           (["-q", "-w", "X", "-S"], False), (["-q", "-w", "X", "-n", "3"], False),
+                           (["-q", "-w", "X", "-C", "1"], False), (["-q", "-w", "X", "-G", "5"], False)):
+        opts = parse_argv([*argv, "-r", str(program_capture)])
+        sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+        pipe = EventPipeline(opts, Environment(sink, sys.stderr, _environ(True)), Output(sink))
+        opts.write = os.devnull if opts.write == "X" else opts.write
+        writer = make_writer(opts)
+        pipe.writer = writer
+        assert fastline.passthrough(pipe) == expected, argv
+        writer.close()
+        sink.close()
