@@ -362,6 +362,7 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
     writer = make_writer(opts) if opts.write else None
     count_hidden = pipe.count_hidden if pipe.limit is not None else None
     hidden = 0  # hidden events skipped unbuilt, added to the count at the end when no -n needs it now
+    fast: Any = None  # the compiled default line (sysdig_user/output/fastline.py), once set up
     try:
         from sysdig_user.event_table import PPM_EVENT_MAX
         from sysdig_user.state.inspector import SKIPPED_HIDDEN
@@ -415,6 +416,8 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
             break
     finally:
         if fast is not None:
+            from sysdig_user.output import fastline
+
             fastline.drain(fast, pipe)
         pipe.stats.events += hidden
         if writer is not None and pipe.writer is None:
