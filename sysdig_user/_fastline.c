@@ -29,12 +29,12 @@
 #define HEADER_SIZE 26
 #define FRAME_HEAD 22 /* u16 cpu, then the event header up to its u32 length */
 #define MAX_PARAMS 32
-#define FASTLINE_VERSION 1
+#define FASTLINE_VERSION 2
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
 enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE };
 
-enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT };
+enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
 typedef struct {
     int kind;
@@ -43,7 +43,8 @@ typedef struct {
     uint64_t mask;  /* K_HEX / K_OCT: the type's width */
     PyObject *texts; /* K_FLAGS: render.py's value -> text cache for the table (a dict) */
     PyObject *table; /* K_FLAGS: the table's name, for the fallback call */
-    PyObject *call;  /* K_CALLINT: text of (state, thread, value); K_PATH: of (state, thread, dirfd, raw) */
+    PyObject *call;  /* K_CALLINT: text of (state, thread, value); K_PATH: of (state, thread, dirfd, raw);
+                      * K_PYRAW: of (raw) */
     int dirfd;       /* K_PATH: the index of the dirfd param, -1 without one */
     char prefix[48]; /* "name=" */
     int prefix_len;
@@ -67,7 +68,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *inspector, *state, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix;
+    PyObject *inspector, *state, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved;
     PyObject *process, *apply;
     CodeRecipe *recipes;
     int nrecipes;
@@ -236,7 +237,18 @@ static int put_fd(Core *c, PyObject *th, int64_t fd) {
         PyErr_Clear();
         goto done;
     }
-    if (t < 0 || t >= 64 || (c->l4_types >> t) & 1) goto done;
+    if (t < 0 || t >= 64) goto done;
+    if ((c->l4_types >> t) & 1) { /* "<4t>1.2.3.4:5->6.7.8.9:80": render.fd_resolved */
+        PyObject *text = PyObject_CallOneArg(c->fd_resolved, info);
+        if (!text) {
+            rc = -1;
+            goto done;
+        }
+        rc = put_i64(c, fd) < 0 || putc1(c, '(') < 0 ? -1 : put_str(c, text);
+        Py_DECREF(text);
+        if (!rc) rc = putc1(c, ')');
+        goto done;
+    }
     if (!PyUnicode_Check(name) || !PyUnicode_IS_ASCII(name)) goto done;
     const char *u = (const char *)PyUnicode_DATA(name);
     Py_ssize_t n = PyUnicode_GET_LENGTH(name);
@@ -362,6 +374,12 @@ static int put_param(Core *c, ParamRecipe *r, const uint8_t *p, Py_ssize_t n, Py
         PyObject *text = raw ? PyObject_CallFunctionObjArgs(r->call, c->state, th, dirfd, raw, NULL) : NULL;
         Py_XDECREF(raw);
         Py_DECREF(dirfd);
+        return put_call(c, text);
+    }
+    case K_PYRAW: {
+        PyObject *raw = PyBytes_FromStringAndSize((const char *)p, n);
+        PyObject *text = raw ? PyObject_CallOneArg(r->call, raw) : NULL;
+        Py_XDECREF(raw);
         return put_call(c, text);
     }
     case K_CALLINT: {
@@ -950,7 +968,8 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(params, i), "UiipKOOOi", &prefix, &r->kind, &r->size, &r->is_signed,
                               &mask, &texts, &table, &call, &r->dirfd))
             return -1;
-        if (r->dirfd >= R->nparams || ((r->kind == K_PATH || r->kind == K_CALLINT) && !PyCallable_Check(call))) {
+        if (r->dirfd >= R->nparams ||
+            ((r->kind == K_PATH || r->kind == K_CALLINT || r->kind == K_PYRAW) && !PyCallable_Check(call))) {
             PyErr_SetString(PyExc_ValueError, "bad path or call recipe");
             return -1;
         }
@@ -979,6 +998,7 @@ static void Core_dealloc(Core *c) {
     Py_XDECREF(c->format_line);
     Py_XDECREF(c->flags_fallback);
     Py_XDECREF(c->clock_prefix);
+    Py_XDECREF(c->fd_resolved);
     Py_XDECREF(c->process);
     Py_XDECREF(c->apply);
     if (c->recipes) {
@@ -1014,14 +1034,14 @@ static void Core_dealloc(Core *c) {
 
 static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"inspector", "clock", "event_type", "format_line", "flags_fallback", "clock_prefix",
-                             "recipes", "sc_names", "generic_name", "errno_names", "fd_prefixes", "l4_types",
-                             "max_len", NULL};
-    PyObject *inspector, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *recipes, *sc_names,
-        *generic_name, *errnos, *prefixes;
+                             "fd_resolved", "recipes", "sc_names", "generic_name", "errno_names", "fd_prefixes",
+                             "l4_types", "max_len", NULL};
+    PyObject *inspector, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved, *recipes,
+        *sc_names, *generic_name, *errnos, *prefixes;
     unsigned long long l4;
     long max_len;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOUOOKl", kwlist, &inspector, &clock, &event_type,
-                                     &format_line, &flags_fallback, &clock_prefix, &recipes, &sc_names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl", kwlist, &inspector, &clock, &event_type,
+                                     &format_line, &flags_fallback, &clock_prefix, &fd_resolved, &recipes, &sc_names,
                                      &generic_name, &errnos, &prefixes, &l4, &max_len))
         return -1;
     if (c->recipes) {
@@ -1035,6 +1055,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
     KEEP(format_line, format_line);
     KEEP(flags_fallback, flags_fallback);
     KEEP(clock_prefix, clock_prefix);
+    KEEP(fd_resolved, fd_resolved);
 #undef KEEP
     if (!(c->state = PyObject_GetAttrString(inspector, "state")) ||
         !(c->process = PyObject_GetAttrString(inspector, "process")) ||
@@ -1129,7 +1150,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_FLAGS", K_FLAGS) < 0 || PyModule_AddIntConstant(m, "K_HEX", K_HEX) < 0 ||
         PyModule_AddIntConstant(m, "K_OCT", K_OCT) < 0 || PyModule_AddIntConstant(m, "K_SIGNED64", K_SIGNED64) < 0 ||
         PyModule_AddIntConstant(m, "K_PADDED", K_PADDED) < 0 || PyModule_AddIntConstant(m, "K_PATH", K_PATH) < 0 ||
-        PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
+        PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
+        PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
         PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -20,6 +20,7 @@ import struct
 import time
 from typing import Any
 
+from sysdig_user import params as param_codec
 from sysdig_user.event import Event
 from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT
 from sysdig_user.output import render
@@ -38,7 +39,7 @@ from sysdig_user.state.inspector import (
     PROCINFO_E,
 )
 
-VERSION = 1  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 2  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 
 try:
     from sysdig_user import _fastline  # type: ignore[attr-defined]
@@ -80,7 +81,21 @@ def _path_text(st: Any, th: Any, dirfd: int | None, raw: bytes) -> str:
     return _joined(render.path_strings(decode_str(raw), th, lambda: st.threads.get_cwd(th), dirfd))
 
 
+def _raw_text(p: Any) -> Any:
+    """raw -> text of a param whose text depends on its value alone (sockaddr, socktuple), as
+    render._arg_text writes it (NULL when empty)."""
+    strings = render._STRINGS[p.type]
+    decode = param_codec.decoder(p.type)
+
+    def text(raw: bytes) -> str:
+        if not raw:
+            return "NULL"
+        return _joined(strings(None, 0, p, p.type, decode(raw), len(raw), render.DEFAULT_OPTIONS))  # type: ignore[arg-type]
+    return text
+
+
 _CALLS = {render._pid_strings: _pid_text}
+_RAW_TYPES = frozenset({PT.SOCKADDR, PT.SOCKTUPLE})
 _ID_CALLS = {PT.UID: _uid_text, PT.GID: _gid_text}
 
 
@@ -120,6 +135,8 @@ def _param_recipe(p: Any, kind: str, strings: Any) -> tuple[Any, ...] | None:
         return prefix, k.K_PATH, 0, False, 0, None, None, _path_text, dirfd
     if kind is render._BUFFER:
         return prefix, k.K_BUF, 0, False, 0, *none
+    if p.type in _RAW_TYPES and kind is render._NULL_EMPTY:
+        return prefix, k.K_PYRAW, 0, False, 0, None, None, _raw_text(p), -1
     call = _CALLS.get(strings) or (_ID_CALLS.get(p.type) if strings is render._uid_gid_strings else None)
     if call is not None and size:
         return prefix, k.K_CALLINT, size, signed, 0, None, None, call, -1
@@ -213,7 +230,8 @@ def core_for(pipeline: Any) -> Any:
     pipeline.stats.fast_events = 0
     return _fastline.Core(
         inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
-        flags_fallback=render._flags_arg, clock_prefix=_clock_prefix, recipes=recipes(),
+        flags_fallback=render._flags_arg, clock_prefix=_clock_prefix, fd_resolved=render.fd_resolved,
+        recipes=recipes(),
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
 
