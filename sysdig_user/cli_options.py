@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from sysdig_user.errors import SduError
 
@@ -22,15 +21,25 @@ class UsageError(SduError):
     """Bad command line (getopt's message); sysdig exits with status 1."""
 
 
-@dataclass(frozen=True, slots=True)
 class Option:
-    short: str | None  # one letter, or None for long-only options
-    long: tuple[str, ...]  # long names, first one shown in --help
-    dest: str  # attribute of CliOptions it sets
-    metavar: str | None  # None: a flag; else the option takes a value
-    help: str
-    group: str = "Output"
-    append: bool = False  # value options that may repeat (-r, -c)
+    """One option (a plain slotted class: built about 40 times at every start, where a dataclass's
+    generated methods cost more than the parser itself)."""
+
+    __slots__ = ("append", "dest", "group", "help", "long", "metavar", "short")
+
+    def __init__(self, short: str | None, long: tuple[str, ...], dest: str, metavar: str | None, help: str,
+                 group: str = "Output", append: bool = False) -> None:
+        self.short = short  # one letter, or None for long-only options
+        self.long = long  # long names, first one shown in --help
+        self.dest = dest  # attribute of CliOptions it sets
+        self.metavar = metavar  # None: a flag; else the option takes a value
+        self.help = help
+        self.group = group
+        self.append = append  # value options that may repeat (-r, -c)
+
+    def __repr__(self) -> str:
+        return (f"Option(short={self.short!r}, long={self.long!r}, dest={self.dest!r}, "
+                f"metavar={self.metavar!r}, help={self.help!r}, group={self.group!r}, append={self.append!r})")
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -124,52 +133,62 @@ _PID_LIST = re.compile(r"^\d+(,\d+)*$")
 ChiselArgs = Callable[[str, Sequence[str]], "str | None"]
 
 
-@dataclass(slots=True)
 class CliOptions:
-    read: list[str] = field(default_factory=list)
-    write: str | None = None
-    compress: bool = False
-    numevents: str | None = None
-    duration: str | None = None
-    file_size: str | None = None
-    file_limit: str | None = None
-    file_seconds: str | None = None
-    file_events: str | None = None
-    fatfile: bool = False
-    snaplen: str | None = None
-    timetype: str | None = None
-    abstime: bool = False
-    json: bool = False
-    print_ascii: bool = False
-    print_base64: bool = False
-    print_hex: bool = False
-    print_hex_ascii: bool = False
-    buffer_flags: list[str] = field(default_factory=list)  # letters of -A/-b/-x/-X in order given
-    verbose: bool = False
-    quiet: bool = False
-    summary: bool = False
-    progress: bool = False
-    list_fields: bool = False
-    list_events: bool = False
-    list_chisels: bool = False
-    chisel_info: str | None = None
-    chisels: list[tuple[str, str | None]] = field(default_factory=list)
-    print_format: str | None = None
-    pids: list[int] = field(default_factory=list)
-    display_filter: bool = False
-    debug: bool = False
-    unbuffered: bool = False
-    no_seccomp: bool = False
-    no_colocate: bool = False
-    net: bool = False
-    iface: str | None = None
-    net_filter: str | None = None
-    pcap: str | None = None
-    net_snaplen: str | None = None
-    help: bool = False
-    version: bool = False
-    filter_words: list[str] = field(default_factory=list)
-    command: list[str] = field(default_factory=list)
+    """The parsed command line (a plain slotted class: every attribute starts at its default)."""
+
+    __slots__ = ("abstime", "buffer_flags", "chisel_info", "chisels", "command", "compress", "debug",
+                 "display_filter", "duration", "fatfile", "file_events", "file_limit", "file_seconds",
+                 "file_size", "filter_words", "help", "iface", "json", "list_chisels", "list_events",
+                 "list_fields", "net", "net_filter", "net_snaplen", "no_colocate", "no_seccomp",
+                 "numevents", "pcap", "pids", "print_ascii", "print_base64", "print_format", "print_hex",
+                 "print_hex_ascii", "progress", "quiet", "read", "snaplen", "summary", "timetype",
+                 "unbuffered", "verbose", "version", "write")
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+        self.write: str | None = None
+        self.compress: bool = False
+        self.numevents: str | None = None
+        self.duration: str | None = None
+        self.file_size: str | None = None
+        self.file_limit: str | None = None
+        self.file_seconds: str | None = None
+        self.file_events: str | None = None
+        self.fatfile: bool = False
+        self.snaplen: str | None = None
+        self.timetype: str | None = None
+        self.abstime: bool = False
+        self.json: bool = False
+        self.print_ascii: bool = False
+        self.print_base64: bool = False
+        self.print_hex: bool = False
+        self.print_hex_ascii: bool = False
+        self.buffer_flags: list[str] = []  # letters of -A/-b/-x/-X in order given
+        self.verbose: bool = False
+        self.quiet: bool = False
+        self.summary: bool = False
+        self.progress: bool = False
+        self.list_fields: bool = False
+        self.list_events: bool = False
+        self.list_chisels: bool = False
+        self.chisel_info: str | None = None
+        self.chisels: list[tuple[str, str | None]] = []
+        self.print_format: str | None = None
+        self.pids: list[int] = []
+        self.display_filter: bool = False
+        self.debug: bool = False
+        self.unbuffered: bool = False
+        self.no_seccomp: bool = False
+        self.no_colocate: bool = False
+        self.net: bool = False
+        self.iface: str | None = None
+        self.net_filter: str | None = None
+        self.pcap: str | None = None
+        self.net_snaplen: str | None = None
+        self.help: bool = False
+        self.version: bool = False
+        self.filter_words: list[str] = []
+        self.command: list[str] = []
 
     @property
     def filter(self) -> str:

@@ -15,10 +15,10 @@ any type >= 336, so a capture carrying them still reads there.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 from sysdig_user import _event_table_data as _data
+from sysdig_user.rows import FrozenRow, set_slot
 
 PPM_EVENT_MAX = 336
 PPM_SC_MAX = 329
@@ -128,24 +128,50 @@ class EF(IntFlag):
     LARGE_PAYLOAD = 1 << 11
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+# The row classes are FrozenRow (sysdig_user/rows.py) rather than frozen dataclasses: the table builds
+# about 1,800 of them at import, and is shared, immutable, by every reader.
+
+
+class Param(FrozenRow):
+    __slots__ = ("dirfd", "dyn", "fmt", "name", "table", "type")
+    _fields = ("name", "type", "fmt", "table", "dirfd", "dyn")  # in the order __init__ takes them
+
     name: str
     type: PT
     fmt: PF
-    table: str | None = None  # flag table name in sysdig_user.flags
-    dirfd: int | None = None  # FSRELPATH: index of the param holding the dirfd
-    dyn: tuple[PT, ...] = ()  # DYN: the types selected by the value's first byte
+    table: str | None  # flag table name in sysdig_user.flags
+    dirfd: int | None  # FSRELPATH: index of the param holding the dirfd
+    dyn: tuple[PT, ...]  # DYN: the types selected by the value's first byte
+
+    def __init__(self, name: str, type: PT, fmt: PF, table: str | None = None,
+                 dirfd: int | None = None, dyn: tuple[PT, ...] = ()) -> None:
+        set_slot(self, "name", name)
+        set_slot(self, "type", type)
+        set_slot(self, "fmt", fmt)
+        set_slot(self, "table", table)
+        set_slot(self, "dirfd", dirfd)
+        set_slot(self, "dyn", dyn)
 
 
-@dataclass(frozen=True, slots=True)
-class EventInfo:
+class EventInfo(FrozenRow):
+    __slots__ = ("category", "code", "flags", "name", "params", "symbol")
+    _fields = ("code", "symbol", "name", "category", "flags", "params")  # in the order __init__ takes them
+
     code: int
     symbol: str
     name: str
     category: EC
     flags: EF
     params: tuple[Param, ...]
+
+    def __init__(self, code: int, symbol: str, name: str, category: EC, flags: EF,
+                 params: tuple[Param, ...]) -> None:
+        set_slot(self, "code", code)
+        set_slot(self, "symbol", symbol)
+        set_slot(self, "name", name)
+        set_slot(self, "category", category)
+        set_slot(self, "flags", flags)
+        set_slot(self, "params", params)
 
     @property
     def is_enter(self) -> bool:
@@ -163,9 +189,11 @@ class EventInfo:
         return -1
 
 
-@dataclass(frozen=True, slots=True)
-class SyscallRoute:
+class SyscallRoute(FrozenRow):
     """How the 2022 driver reports native syscall ``nr`` on x86_64."""
+
+    __slots__ = ("enter", "exit", "name", "nr", "ppm_sc", "uf_flags")
+    _fields = ("nr", "name", "ppm_sc", "uf_flags", "enter", "exit")  # in the order __init__ takes them
 
     nr: int
     name: str  # ppm_sc name
@@ -174,32 +202,55 @@ class SyscallRoute:
     enter: int
     exit: int
 
+    def __init__(self, nr: int, name: str, ppm_sc: int, uf_flags: int, enter: int, exit: int) -> None:
+        set_slot(self, "nr", nr)
+        set_slot(self, "name", name)
+        set_slot(self, "ppm_sc", ppm_sc)
+        set_slot(self, "uf_flags", uf_flags)
+        set_slot(self, "enter", enter)
+        set_slot(self, "exit", exit)
+
     @property
     def is_generic(self) -> bool:
         return not (self.uf_flags & 1) or self.enter == 0
 
 
-@dataclass(frozen=True, slots=True)
-class ScInfo:
+class ScInfo(FrozenRow):
+    __slots__ = ("category", "name")
+    _fields = ("name", "category")  # in the order __init__ takes them
+
     name: str
     category: EC
 
-
-def _param(row: tuple[object, ...]) -> Param:
-    name, ptype, fmt, table, dirfd, dyn = row
-    assert isinstance(name, str) and isinstance(ptype, str) and isinstance(fmt, str)
-    assert isinstance(dyn, tuple)
-    return Param(name, PT[ptype], PF[fmt], table if isinstance(table, str) else None,
-                 dirfd if isinstance(dirfd, int) else None, tuple(PT[t] for t in dyn))
+    def __init__(self, name: str, category: EC) -> None:
+        set_slot(self, "name", name)
+        set_slot(self, "category", category)
 
 
 def _build_events() -> tuple[EventInfo, ...]:
+    # Rows repeat the same params and flag sets many times over: each distinct one is built once and
+    # shared (the rows are immutable).
+    params: dict[tuple[object, ...], Param] = {}
+    flag_sets: dict[tuple[str, ...], EF] = {}
     events = []
-    for code, symbol, name, cat, flags, params in _data.EVENT_ROWS:
-        ef = EF.NONE
-        for f in flags:
-            ef |= EF[f]
-        events.append(EventInfo(code, symbol, name, EC[cat], ef, tuple(_param(p) for p in params)))
+    for code, symbol, name, cat, flags, rows in _data.EVENT_ROWS:
+        ef = flag_sets.get(flags)
+        if ef is None:
+            ef = EF.NONE
+            for f in flags:
+                ef |= EF[f]
+            flag_sets[flags] = ef
+        built = []
+        for row in rows:
+            param = params.get(row)
+            if param is None:
+                pname, ptype, fmt, table, dirfd, dyn = row
+                assert isinstance(pname, str) and isinstance(ptype, str) and isinstance(fmt, str)
+                assert isinstance(dyn, tuple)
+                param = params[row] = Param(pname, PT[ptype], PF[fmt], table if isinstance(table, str) else None,
+                                            dirfd if isinstance(dirfd, int) else None, tuple(PT[t] for t in dyn))
+            built.append(param)
+        events.append(EventInfo(code, symbol, name, EC[cat], ef, tuple(built)))
     return tuple(events)
 
 
@@ -232,11 +283,12 @@ def event_info(code: int) -> EventInfo | None:
 def _current_codes() -> dict[tuple[str, bool], int]:
     """Name and direction -> the newest (non OLD_VERSION, not UNUSED) code, as the 2022 driver emits."""
     out: dict[tuple[str, bool], int] = {}
+    skip = int(EF.OLD_VERSION | EF.UNUSED)  # a plain int: IntFlag's own & is slow, 336 times at import
     for info in EVENTS:
-        if info.flags & (EF.OLD_VERSION | EF.UNUSED):
+        if int(info.flags) & skip:
             continue
-        key = (info.name, info.is_enter)
-        out[key] = info.code  # later rows are newer versions
+        code = info.code
+        out[(info.name, not code & 1)] = code  # later rows are newer versions
     for info in EXTENSIONS.values():
         out[(info.name, info.is_enter)] = info.code
     return out

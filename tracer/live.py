@@ -88,7 +88,7 @@ def initial_state(roots: Sequence[int], launched: bool) -> tuple[list[ProcEntry]
         # (spy_users shows a command only if a shell is among its ancestors)
         ptid = p.ptid if p.tid == p.pid else 0
         while ptid > 0 and ptid not in known:
-            main = [e for e in proc_entries(ptid) if e.tid == e.pid]
+            main = [e for e in proc_entries(ptid, main_only=True) if e.tid == e.pid]
             if not main:
                 break
             parents.extend(main)
@@ -587,11 +587,14 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
             raise SduError(f"invalid duration {opts.duration}") from None
     writer = make_writer(opts) if opts.write else None
     capture = LiveCapture(pipeline, writer, snaplen, duration)
-    from netcap.stream import open_stream
     from tracer import pipelined
 
     try:
-        capture.net = open_stream(opts, snaplen, env.stderr)  # None without --net/--iface/--pcap or CAP_NET_RAW
+        if getattr(opts, "net", False) or getattr(opts, "iface", None) or getattr(opts, "pcap", None):
+            # netcap is imported only for packet capture
+            from netcap.stream import open_stream
+
+            capture.net = open_stream(opts, snaplen, env.stderr)  # None without CAP_NET_RAW
         capture.pushdown = pushdown_settings(opts, pipeline, env, capture.net is not None)
         capture.warn = _warner(env)
         capture.colocate = not opts.no_colocate

@@ -21,13 +21,16 @@ _L4 = {"tcp": 2, "udp": 3}
 _TCP_LISTEN = "0A"
 
 
-def proc_entries(pid: int) -> list[ProcEntry]:
+def proc_entries(pid: int, main_only: bool = False) -> list[ProcEntry]:
     """One ProcEntry per thread of `pid`; threads carry CLONE_THREAD|CLONE_FILES (0x2001) so they share
-    the leader's fd table, as §8.1 requires."""
+    the leader's fd table, as §8.1 requires. `main_only`: only the main thread's entry (the others are
+    not read at all), as an ancestor's."""
     try:
         tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
     except FileNotFoundError:
         return []
+    if main_only:
+        tids = [t for t in tids if t == pid]
     try:
         argv = procfs.cmdline(pid)
         env = procfs.environ(pid)

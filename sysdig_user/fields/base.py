@@ -23,12 +23,12 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sysdig_user.errors import SduError
 from sysdig_user.event_table import PF, PT
+from sysdig_user.rows import FrozenRow, set_slot
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -40,7 +40,6 @@ NA = "<NA>"
 Extractor = Callable[["Event"], Any]
 
 
-@dataclass(slots=True)
 class Custom:
     """What a factory returns when the field needs more than an extractor.
 
@@ -49,11 +48,16 @@ class Custom:
     ``text``: printer replacing the type's (evt.buffer prints its bytes the way sysdig renders data).
     """
 
-    extract: Extractor
-    many: Callable[[Event], Sequence[Any]] | None = None
-    ftype: PT | None = None
-    parse: Callable[[str], Any] | None = None
-    text: Callable[[Any], str] | None = None
+    __slots__ = ("extract", "ftype", "many", "parse", "text")
+
+    def __init__(self, extract: Extractor, many: Callable[[Event], Sequence[Any]] | None = None,
+                 ftype: PT | None = None, parse: Callable[[str], Any] | None = None,
+                 text: Callable[[Any], str] | None = None) -> None:
+        self.extract = extract
+        self.many = many
+        self.ftype = ftype
+        self.parse = parse
+        self.text = text
 
 
 Factory = Callable[[str | None], "Extractor | Custom"]
@@ -87,26 +91,49 @@ class ArgSyntax(IntEnum):
     BRACKET = 7  # name[TEXT]                    (container.mount*)
 
 
-@dataclass(frozen=True, slots=True)
-class FieldDef:
+# FieldDef and FieldClass are FrozenRow (sysdig_user/rows.py), not frozen dataclasses: every start builds
+# a few hundred of them.
+
+
+class FieldDef(FrozenRow):
     """One field, declared once: what ``sdu -l`` lists and how ``resolve_field`` binds it."""
+
+    __slots__ = ("arg", "description", "flags", "fmt", "ftype", "make", "name")
+    _fields = ("name", "ftype", "fmt", "description", "make", "flags", "arg")
 
     name: str
     ftype: PT
     fmt: PF
     description: str
     make: Factory
-    flags: FieldFlag = FieldFlag.NONE
-    arg: ArgSyntax = ArgSyntax.NONE
+    flags: FieldFlag
+    arg: ArgSyntax
+
+    def __init__(self, name: str, ftype: PT, fmt: PF, description: str, make: Factory,
+                 flags: FieldFlag = FieldFlag.NONE, arg: ArgSyntax = ArgSyntax.NONE) -> None:
+        set_slot(self, "name", name)
+        set_slot(self, "ftype", ftype)
+        set_slot(self, "fmt", fmt)
+        set_slot(self, "description", description)
+        set_slot(self, "make", make)
+        set_slot(self, "flags", flags)
+        set_slot(self, "arg", arg)
 
 
-@dataclass(frozen=True, slots=True)
-class FieldClass:
+class FieldClass(FrozenRow):
     """A block of ``sdu -l``: sysdig groups fields in classes with a title and a description."""
+
+    __slots__ = ("description", "fields", "name")
+    _fields = ("name", "description", "fields")
 
     name: str  # "evt (All event types)", "process", "fd", ...
     description: str
     fields: tuple[FieldDef, ...]
+
+    def __init__(self, name: str, description: str, fields: tuple[FieldDef, ...]) -> None:
+        set_slot(self, "name", name)
+        set_slot(self, "description", description)
+        set_slot(self, "fields", fields)
 
 
 def plain(fn: Extractor) -> Factory:

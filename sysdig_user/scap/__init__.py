@@ -1,8 +1,13 @@
-"""scap capture files: records, a streaming reader and a writer (reference/scap-format.md)."""
+"""scap capture files: records, a streaming reader and a writer (reference/scap-format.md).
+
+The reader and the writer are imported on first use (``read_capture``, ``convert_v1_event``,
+``ScapWriter``): the records alone, which the state engine needs, do not pull them in.
+"""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sysdig_user.scap.blocks import CaptureError
-from sysdig_user.scap.reader import convert_v1_event, read_capture
 from sysdig_user.scap.records import (
     CaptureItem,
     EventTuple,
@@ -19,7 +24,24 @@ from sysdig_user.scap.records import (
     User,
     UserList,
 )
-from sysdig_user.scap.writer import ScapWriter
+
+if TYPE_CHECKING:
+    from sysdig_user.scap.reader import convert_v1_event, read_capture
+    from sysdig_user.scap.writer import ScapWriter
+
+_LAZY = {"convert_v1_event": "reader", "read_capture": "reader", "ScapWriter": "writer"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CaptureError", "CaptureItem", "EventTuple", "FdEntry", "FdList", "FdType", "Group", "Interface",

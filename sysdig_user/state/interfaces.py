@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
-from pathlib import Path
 
 from sysdig_user.scap.records import Interface, InterfaceList
 from sysdig_user.state.fds import FdInfo, FdType
@@ -65,7 +64,8 @@ class Interfaces:
                     continue
                 self.add(Interface(4, name, addr, mask, b"\0" * 4))
         try:
-            lines = Path("/proc/net/if_inet6").read_text().splitlines()
+            with open("/proc/net/if_inet6") as f:
+                lines = f.read().splitlines()
         except OSError:  # no IPv6 in this kernel or namespace
             return
         for line in lines:

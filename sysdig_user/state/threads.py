@@ -10,8 +10,7 @@ Parsers (state/parsers_*.py) keep the table current; fields read it through ``Ev
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.state.fdorder import OrderLog
@@ -53,53 +52,76 @@ def normalize_cgroups(entries: list[str]) -> list[str]:
     return ["blkio" + c[2:] if c[:3] == "io=" else c for c in entries]
 
 
-@dataclass(slots=True, eq=False)
+_UNSET: Any = object()  # ThreadInfo's default for the fields that get a fresh list, dict or table each
+
+
 class ThreadInfo:
-    tid: int
-    pid: int
-    ptid: int = -1
-    sid: int = -1  # -1: unknown (sinsp's initial m_sid/m_vpgid), as for threads not in the PL
-    vpgid: int = -1
-    comm: str = NA
-    exe: str = NA
-    exepath: str = ""
-    args: list[str] = field(default_factory=list)
-    cwd: str = ""  # with a trailing '/'; the main thread's is the process's (ThreadTable.get_cwd)
-    env: list[str] = field(default_factory=list)
-    cgroups: list[str] = field(default_factory=list)
-    root: str = "/"
-    fdlimit: int = -1  # unknown until a clone/execve/PL entry or an rlimit call sets it
-    flags: int = 0
-    uid: int = UNKNOWN_ID
-    gid: int = UNKNOWN_ID
-    loginuid: int = -1
-    vtid: int = -1
-    vpid: int = -1
-    tty: int = 0
-    vmsize_kb: int = 0
-    vmrss_kb: int = 0
-    vmswap_kb: int = 0
-    pfmajor: int = 0
-    pfminor: int = 0
-    exe_writable: bool = False
-    clone_ts: int = 0  # ns, 0 if unknown
-    lastexec_ts: int = 0
-    # the process's fd table; threads with CLONE_FILES share their main thread's object
-    fdtable: FdTable = field(default_factory=FdTable)
-    # the pending enter event of this thread, cleared at its exit (the one cross-event stash)
-    last_enter: Event | None = None
-    # sinsp's m_lastevent_type / m_lastevent_fd: what pairing and fd.num are computed from
-    lastevent_type: int = NO_EVENT
-    lastevent_fd: int = -1
-    # evt.latency: exit ts - enter ts for the last exit (0 after an enter)
-    latency: int = 0
-    last_latency_entertime: int = 0
-    # the last event seen on this thread (for per-thread deltas)
-    last_event_ts: int = 0
-    # live threads (tid != pid) pointing at this main thread; a main thread with some is kept (CLOSED)
-    nchilds: int = 0
-    # free slots for fields/chisels that keep per-thread figures
-    extra: dict[str, object] = field(default_factory=dict)
+    """One thread as the state engine knows it (a plain slotted class: a dataclass's generated code
+    costs at every start, and nothing compares or prints a ThreadInfo)."""
+
+    __slots__ = ("args", "cgroups", "clone_ts", "comm", "cwd", "env", "exe", "exe_writable", "exepath",
+                 "extra", "fdlimit", "fdtable", "flags", "gid", "last_enter", "last_event_ts",
+                 "last_latency_entertime", "lastevent_fd", "lastevent_type", "lastexec_ts", "latency",
+                 "loginuid", "nchilds", "pfmajor", "pfminor", "pid", "ptid", "root", "sid", "tid", "tty",
+                 "uid", "vmrss_kb", "vmsize_kb", "vmswap_kb", "vpgid", "vpid", "vtid")
+
+    def __init__(self, tid: int, pid: int, ptid: int = -1, sid: int = -1, vpgid: int = -1,
+                 comm: str = NA, exe: str = NA, exepath: str = "", args: list[str] = _UNSET,
+                 cwd: str = "", env: list[str] = _UNSET, cgroups: list[str] = _UNSET, root: str = "/",
+                 fdlimit: int = -1, flags: int = 0, uid: int = UNKNOWN_ID, gid: int = UNKNOWN_ID,
+                 loginuid: int = -1, vtid: int = -1, vpid: int = -1, tty: int = 0, vmsize_kb: int = 0,
+                 vmrss_kb: int = 0, vmswap_kb: int = 0, pfmajor: int = 0, pfminor: int = 0,
+                 exe_writable: bool = False, clone_ts: int = 0, lastexec_ts: int = 0,
+                 fdtable: FdTable = _UNSET, last_enter: Event | None = None, lastevent_type: int = NO_EVENT,
+                 lastevent_fd: int = -1, latency: int = 0, last_latency_entertime: int = 0,
+                 last_event_ts: int = 0, nchilds: int = 0, extra: dict[str, object] = _UNSET) -> None:
+        self.tid: int = tid
+        self.pid: int = pid
+        self.ptid: int = ptid
+        self.sid: int = sid  # -1: unknown (sinsp's initial m_sid/m_vpgid), as for threads not in the PL
+        self.vpgid: int = vpgid
+        self.comm: str = comm
+        self.exe: str = exe
+        self.exepath: str = exepath
+        self.args: list[str] = [] if args is _UNSET else args
+        self.cwd: str = cwd  # with a trailing '/'; the main thread's is the process's (ThreadTable.get_cwd)
+        self.env: list[str] = [] if env is _UNSET else env
+        self.cgroups: list[str] = [] if cgroups is _UNSET else cgroups
+        self.root: str = root
+        self.fdlimit: int = fdlimit  # unknown until a clone/execve/PL entry or an rlimit call sets it
+        self.flags: int = flags
+        self.uid: int = uid
+        self.gid: int = gid
+        self.loginuid: int = loginuid
+        self.vtid: int = vtid
+        self.vpid: int = vpid
+        self.tty: int = tty
+        self.vmsize_kb: int = vmsize_kb
+        self.vmrss_kb: int = vmrss_kb
+        self.vmswap_kb: int = vmswap_kb
+        self.pfmajor: int = pfmajor
+        self.pfminor: int = pfminor
+        self.exe_writable: bool = exe_writable
+        self.clone_ts: int = clone_ts  # ns, 0 if unknown
+        self.lastexec_ts: int = lastexec_ts
+        # the process's fd table; threads with CLONE_FILES share their main thread's object
+        self.fdtable: FdTable = FdTable() if fdtable is _UNSET else fdtable
+        # the pending enter event of this thread, cleared at its exit (the one cross-event stash); the
+        # compiled default line (output/fastline.py) keeps it unbuilt, as (raw, cpu, num), which
+        # Inspector.process builds into the Event when an exit needs it
+        self.last_enter: Event | None = last_enter
+        # sinsp's m_lastevent_type / m_lastevent_fd: what pairing and fd.num are computed from
+        self.lastevent_type: int = lastevent_type
+        self.lastevent_fd: int = lastevent_fd
+        # evt.latency: exit ts - enter ts for the last exit (0 after an enter)
+        self.latency: int = latency
+        self.last_latency_entertime: int = last_latency_entertime
+        # the last event seen on this thread (for per-thread deltas)
+        self.last_event_ts: int = last_event_ts
+        # live threads (tid != pid) pointing at this main thread; a main thread with some is kept (CLOSED)
+        self.nchilds: int = nchilds
+        # free slots for fields/chisels that keep per-thread figures
+        self.extra: dict[str, object] = {} if extra is _UNSET else extra
 
     @property
     def is_main_thread(self) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -160,7 +159,7 @@ def fd_dev(pid: int, fd: int) -> int:
 
 def _libc_fstatat() -> Any:
     """libc's fstatat(dirfd, path, struct stat *, flags), or None (glibc < 2.33 only has __fxstatat)."""
-    if platform.machine() != "x86_64":  # _st_dev reads the x86_64 struct stat (st_dev first, 8 bytes)
+    if os.uname().machine != "x86_64":  # _st_dev reads the x86_64 struct stat (st_dev first, 8 bytes)
         return None
     try:
         func = ctypes.CDLL(None)["fstatat"]  # no use_errno: a failure is just "no device"
