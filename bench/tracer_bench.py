@@ -237,6 +237,17 @@ def cli_default_figures(binary: str, scale: float) -> None:
                   f"{per[0] / per[4]:7.2f} {per[2] / per[4]:7.2f}", flush=True)
     if os.path.exists(scap):
         os.unlink(scap)
+    # sdu's start-up (~0.2 s, strace's ~2 ms) is a fixed cost that the rows above spread over ~20k
+    # syscalls; a run 5x longer, start-up included, shows the per-syscall ratio it tends to
+    n_long = int(30000 * scale)
+    argv = [binary, "orc", str(n_long)]
+    n = _run_sdu(argv, False)
+    t0 = _wall(_with_affinity({0}, lambda: _run_plain(argv)), 3)
+    tc = _wall(_with_affinity({0}, lambda: _run_cli_default(argv)), 3)
+    ts = _wall(_with_affinity({0}, lambda: _run_strace(argv)), 3)
+    per = [(t - t0) / n * 1e6 for t in (tc, ts)]
+    print(f"orc x{n_long} pinned, start-up included: sdu {per[0]:.1f} us, strace {per[1]:.1f} us per syscall "
+          f"({n} syscalls): {per[0] / per[1]:.2f}x", flush=True)
 
 
 def _with_affinity(cpus: set[int] | None, fn: Callable[[], object]) -> Callable[[], object]:
