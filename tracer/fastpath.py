@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sysdig_user import params as param_codec
 from sysdig_user.event_table import EVENTS, PT
+from sysdig_user.native import extension
 from tracer.decoders import base, fs, io, memory, native
 from tracer.decoders import generic as generic_dec
 from tracer.decoders import open as open_dec
@@ -31,13 +32,7 @@ from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.syscalls_x86_64 import SYSCALLS as SYSCALL_TABLE
 
 VERSION = 3  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
-
-try:
-    from tracer import _fastpath  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - built without a compiler
-    _fastpath = None
-if _fastpath is not None and getattr(_fastpath, "VERSION", None) != VERSION:
-    _fastpath = None  # a stale build (an editable install not rebuilt): pure Python until it is
+_fastpath = extension("tracer._fastpath", VERSION)  # None: not built (or stale), pure Python
 
 # op kinds, as tracer/_fastpath.c numbers them
 S32, U32, U64, U8, CONST16, RET, DATA, PATH, OFLAGS, OMODE, DEV, MFLAGS, FCNTL, VMSIZE, VMRSS, VMSWAP = range(16)

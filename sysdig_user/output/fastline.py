@@ -23,6 +23,7 @@ from typing import Any
 from sysdig_user import params as param_codec
 from sysdig_user.event import Event
 from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT
+from sysdig_user.native import extension
 from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.params import decode_str, fixed_format
@@ -40,13 +41,7 @@ from sysdig_user.state.inspector import (
 )
 
 VERSION = 2  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
-
-try:
-    from sysdig_user import _fastline  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - built without a compiler
-    _fastline = None
-if _fastline is not None and getattr(_fastline, "VERSION", None) != VERSION:
-    _fastline = None  # a stale build (an editable install not rebuilt): pure Python until it is
+_fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
 OPENAT_2_X = 307  # PPME_SYSCALL_OPENAT_2_X: fd, dirfd, name, flags, mode, dev

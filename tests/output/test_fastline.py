@@ -128,6 +128,19 @@ def _pipeline(path: Path, native: bool) -> tuple[EventPipeline, Any, Any]:
     return pipe, fastline.core_for(pipe), sink
 
 
+def _through_core(pipe: EventPipeline, core: Any, item: Any) -> bool:
+    """One capture item as run_capture gives it to the pipeline with the core; True if the core took it."""
+    if type(item) is not tuple:
+        pipe.feed_records(item)
+        return False
+    cpu, flags, raw = item
+    if not flags and core.one(raw, cpu):
+        return True
+    fastline.drain(core, pipe)
+    pipe.on_event(Event(raw, cpu, flags))
+    return False
+
+
 def _state(pipe: EventPipeline) -> Any:
     """Everything the Inspector keeps per thread and per fd, comparable."""
     insp = pipe.inspector
@@ -153,16 +166,11 @@ def test_state_equals_the_python_pipeline(program_capture: Path) -> None:
         assert core is not None and none is None
         handled = 0
         for item in items:
+            handled += _through_core(fast, core, item)
             if type(item) is not tuple:
-                fast.feed_records(item)
                 slow.feed_records(item)
                 continue
             cpu, flags, raw = item
-            if flags or not core.one(raw, cpu):
-                fastline.drain(core, fast)
-                fast.on_event(Event(raw, cpu, flags))
-            else:
-                handled += 1
             slow.on_event(Event(raw, cpu, flags))
             if path == program_capture:
                 fastline.drain(core, fast)
@@ -259,13 +267,7 @@ def test_an_error_in_python_it_calls_propagates(program_capture: Path, monkeypat
     pipe, core, sink = _pipeline(program_capture, True)
     with pytest.raises(RuntimeError, match="path bug"):
         for item in read_capture(str(program_capture), extension_types=frozenset(EXTENSIONS)):
-            if type(item) is not tuple:
-                pipe.feed_records(item)
-                continue
-            cpu, flags, raw = item
-            if flags or not core.one(raw, cpu):
-                fastline.drain(core, pipe)
-                pipe.on_event(Event(raw, cpu, flags))
+            _through_core(pipe, core, item)
     sink.close()
 
 

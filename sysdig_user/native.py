@@ -1,0 +1,20 @@
+"""The optional C extensions (tracer/_fastpath.c, sysdig_user/_fastline.c): loaded when built and current.
+
+`pip install` builds them where a C compiler and the Python headers exist (setup.py, optional=True);
+elsewhere sdu is pure Python. Each module states the interface VERSION it was written for, and the
+Python side that drives it uses it only when the built module reports the same one: an editable
+install whose extension was not rebuilt after a change runs pure Python rather than a stale build.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+def extension(name: str, version: int) -> Any:
+    """The module ``name`` if it imports and its VERSION is ``version``, else None."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError:  # pragma: no cover - built without a compiler
+        return None
+    return module if getattr(module, "VERSION", None) == version else None
