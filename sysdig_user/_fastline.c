@@ -29,7 +29,7 @@
 #define HEADER_SIZE 26
 #define FRAME_HEAD 22 /* u16 cpu, then the event header up to its u32 length */
 #define MAX_PARAMS 32
-#define FASTLINE_VERSION 2
+#define FASTLINE_VERSION 3
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
 enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE };
@@ -44,7 +44,7 @@ typedef struct {
     PyObject *texts; /* K_FLAGS: render.py's value -> text cache for the table (a dict) */
     PyObject *table; /* K_FLAGS: the table's name, for the fallback call */
     PyObject *call;  /* K_CALLINT: text of (state, thread, value); K_PATH: of (state, thread, dirfd, raw);
-                      * K_PYRAW: of (raw) */
+                      * K_PYRAW: of (state, thread, raw) */
     int dirfd;       /* K_PATH: the index of the dirfd param, -1 without one */
     char prefix[48]; /* "name=" */
     int prefix_len;
@@ -378,7 +378,7 @@ static int put_param(Core *c, ParamRecipe *r, const uint8_t *p, Py_ssize_t n, Py
     }
     case K_PYRAW: {
         PyObject *raw = PyBytes_FromStringAndSize((const char *)p, n);
-        PyObject *text = raw ? PyObject_CallOneArg(r->call, raw) : NULL;
+        PyObject *text = raw ? PyObject_CallFunctionObjArgs(r->call, c->state, th, raw, NULL) : NULL;
         Py_XDECREF(raw);
         return put_call(c, text);
     }

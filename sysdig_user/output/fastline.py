@@ -40,7 +40,7 @@ from sysdig_user.state.inspector import (
     PROCINFO_E,
 )
 
-VERSION = 2  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 3  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
@@ -77,16 +77,21 @@ def _path_text(st: Any, th: Any, dirfd: int | None, raw: bytes) -> str:
 
 
 def _raw_text(p: Any) -> Any:
-    """raw -> text of a param whose text depends on its value alone (sockaddr, socktuple), as
-    render._arg_text writes it (NULL when empty)."""
+    """(state, thread, raw) -> text of a param whose text depends on its value alone (sockaddr,
+    socktuple), as render._arg_text writes it (NULL when empty)."""
     strings = render._STRINGS[p.type]
     decode = param_codec.decoder(p.type)
 
-    def text(raw: bytes) -> str:
+    def text(st: Any, th: Any, raw: bytes) -> str:
         if not raw:
             return "NULL"
         return _joined(strings(None, 0, p, p.type, decode(raw), len(raw), render.DEFAULT_OPTIONS))  # type: ignore[arg-type]
     return text
+
+
+def _fdlist_text(st: Any, th: Any, raw: bytes) -> str:
+    """poll's fd list, the fds' types from the thread's table (render.fdlist_text)."""
+    return render.fdlist_text(th, param_codec.decode_fdlist(raw))
 
 
 _CALLS = {render._pid_strings: _pid_text}
@@ -132,6 +137,8 @@ def _param_recipe(p: Any, kind: str, strings: Any) -> tuple[Any, ...] | None:
         return prefix, k.K_BUF, 0, False, 0, *none
     if p.type in _RAW_TYPES and kind is render._NULL_EMPTY:
         return prefix, k.K_PYRAW, 0, False, 0, None, None, _raw_text(p), -1
+    if p.type is PT.FDLIST and strings is render._fdlist_strings:
+        return prefix, k.K_PYRAW, 0, False, 0, None, None, _fdlist_text, -1
     call = _CALLS.get(strings) or (_ID_CALLS.get(p.type) if strings is render._uid_gid_strings else None)
     if call is not None and size:
         return prefix, k.K_CALLINT, size, signed, 0, None, None, call, -1

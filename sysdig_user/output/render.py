@@ -353,7 +353,11 @@ def _fd_strings(evt: Event, fd: int) -> tuple[str, str]:
 
 
 def _fdlist_text(evt: Event, value: tuple[tuple[int, int], ...]) -> str:
-    thread = evt.thread
+    return fdlist_text(evt.thread, value)
+
+
+def fdlist_text(thread: ThreadInfo | None, value: tuple[tuple[int, int], ...]) -> str:
+    """PT_FDLIST (poll's fds): ``fd:<type char><events in hex>`` each, the type from the thread's table."""
     if thread is None:
         return ""
     items = []
