@@ -40,14 +40,24 @@ from tracer.events import EventBuilder
 
 C_SOURCE = r"""
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
     long n = atol(argv[2]);
     char c;
-    if (!strcmp(argv[1], "getppid")) for (long i = 0; i < n; i++) syscall(SYS_getppid);
+    if (!strcmp(argv[1], "getppid-seccomp")) { /* the kernel's own cost of a filter: allow-all, no tracer */
+        struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+        struct sock_fprog prog = { 1, allow };
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+        for (long i = 0; i < n; i++) syscall(SYS_getppid);
+    }
+    else if (!strcmp(argv[1], "getppid")) for (long i = 0; i < n; i++) syscall(SYS_getppid);
     else if (!strcmp(argv[1], "zero")) { int fd = open("/dev/zero", O_RDONLY); for (long i = 0; i < n; i++) read(fd, &c, 1); }
     else if (!strcmp(argv[1], "orc")) for (long i = 0; i < n; i++) { int fd = open("/etc/hostname", O_RDONLY); read(fd, &c, 1); close(fd); }
     return 0;
@@ -155,22 +165,25 @@ def pushdown_figures(binary: str, scale: float) -> None:
     bare = pushdown.for_capture("evt.type=openat", ["evt.type", "evt.res"])
     st_args = ("--seccomp-bpf", "-e", "trace=openat")
     n_pp, n_orc = int(200000 * scale), int(6000 * scale)
-    print(f"pushdown, filter evt.type=openat: getppid x{n_pp} (traced/untraced time), "
-          f"open/read/close x{n_orc} (us overhead per iteration)")
-    print(f"{'place':8} {'pp t0 ms':>8} {'pp fd':>6} {'pp bare':>7} {'pp st':>6} | {'orc t0':>7} {'orc fd':>7} "
-          f"{'orc bare':>8} {'orc st':>7} {'bare/st':>7}")
+    print(f"pushdown, filter evt.type=openat: getppid x{n_pp} (traced/untraced time; pp sc: an allow-all seccomp "
+          f"filter and no tracer, the kernel's share), open/read/close x{n_orc} (us overhead per iteration)")
+    print(f"{'place':8} {'pp t0 ms':>8} {'pp sc':>6} {'pp fd':>6} {'pp bare':>7} {'pp st':>6} | {'orc t0':>7} "
+          f"{'orc fd':>7} {'orc bare':>8} {'orc st':>7} {'bare/st':>7}")
     for place, cpus, coloc in (("default", None, True), ("floating", None, False), ("pinned", {0}, False)):
         row: list[float] = []
         for argv, n in (([binary, "getppid", str(n_pp)], 0), ([binary, "orc", str(n_orc)], n_orc)):
             t0 = _wall(_with_affinity(cpus, lambda argv=argv: _run_plain(argv)), 3)  # type: ignore[misc]
+            if n == 0:
+                sc_argv = [binary, "getppid-seccomp", str(n_pp)]
+                floor = _wall(_with_affinity(cpus, lambda a=sc_argv: _run_plain(a)), 3)  # type: ignore[misc]
             ts = [_wall(_with_affinity(cpus, lambda argv=argv, st=st, c=coloc: _run_sdu(argv, True, None, c,  # type: ignore[misc]
                                                                                         settings=st)), 3)
                   for st in (with_fd, bare)]
             ts.append(_wall(_with_affinity(cpus, lambda argv=argv: _run_strace(argv, st_args)), 3))  # type: ignore[misc]
             row.append(t0 * 1e3)
-            row += [t / t0 for t in ts] if n == 0 else [(t - t0) / n * 1e6 for t in ts]
-        print(f"{place:8} {row[0]:8.1f} {row[1]:6.2f} {row[2]:7.2f} {row[3]:6.2f} | {row[4]:7.1f} {row[5]:7.1f} "
-              f"{row[6]:8.1f} {row[7]:7.1f} {row[6] / row[7]:7.2f}", flush=True)
+            row += [t / t0 for t in (floor, *ts)] if n == 0 else [(t - t0) / n * 1e6 for t in ts]
+        print(f"{place:8} {row[0]:8.1f} {row[1]:6.2f} {row[2]:6.2f} {row[3]:7.2f} {row[4]:6.2f} | {row[5]:7.1f} "
+              f"{row[6]:7.1f} {row[7]:8.1f} {row[8]:7.1f} {row[7] / row[8]:7.2f}", flush=True)
 
 
 #: the environment of the sdu commands run: bytecode cached in a private prefix (filled by a warm-up run
