@@ -622,9 +622,10 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
             stops, _syscalls, declined = fast.counts()
             env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
                              "stops\n")
-    if opts.verbose:  # sysdig_user/output/fastline.py
+    if opts.verbose:  # sysdig_user/output/fastline.py: what the printing (or writing) process did in C
+        what = "compiled default line" if pipeline.formatter is not None else "-w events written unparsed"
         if stats.fast_events is None:
-            env.stderr.write("sdu: compiled default line: not used\n")
+            env.stderr.write(f"sdu: {what}: not used\n")
         else:
-            env.stderr.write(f"sdu: compiled default line: {stats.fast_events} of {stats.events} events\n")
+            env.stderr.write(f"sdu: {what}: {stats.fast_events} of {stats.events} events\n")
     return stats

@@ -261,12 +261,14 @@ def block_writer(pipeline: Any) -> Any:
     if _LARGE is None:
         _LARGE = bytes(1 if int(e.flags) & _EF_LARGE else 0 for e in EVENTS)
     large, blocks, writer, stats = _LARGE, _fastline.event_blocks, pipeline.writer, pipeline.stats
+    stats.fast_events = 0
 
     def write(data: bytes, pos: int) -> int:
         out, pos, n = blocks(data, pos, large)
         if n:
             writer.write_blocks(out, n)
             stats.events += n
+            stats.fast_events += n
         return pos  # type: ignore[no-any-return]
     return write
 

@@ -255,6 +255,13 @@ def test_live_capture_uses_it(tmp_path: Path) -> None:
     assert int(m.group(1)) > int(m.group(2)) // 2, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == int(m.group(2))
+    scap = tmp_path / "out.scap"  # -w: every event written unparsed
+    proc = subprocess.run([sys.executable, "-m", "sysdig_user", "-v", "-w", str(scap), "--", sys.executable, "-S", "-c",
+                           PROGRAM], cwd=ROOT, env=_environ(True), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"-w events written unparsed: (\d+) of (\d+) events", proc.stderr)
+    assert m is not None and m.group(1) == m.group(2) and int(m.group(1)) > 100, proc.stderr
     assert [int(line.split(" ", 1)[0]) for line in lines] == sorted(int(line.split(" ", 1)[0]) for line in lines)
 
 
