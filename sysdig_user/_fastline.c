@@ -1,6 +1,6 @@
 /* The compiled default line: sdu's printing loop for the commonest events, in C.
  *
- * With sysdig's default output (no -p, no filter, no chisel, no -w/-S/-n/-j, buffers printed as
+ * With sysdig's default output (no -p, no filter, no chisel, no -w/-S/-n/-j/-D, buffers printed as
  * text) every event costs the Python pipeline an Event object, Inspector.process and a generated
  * line function: ~12 us. Core handles an event here when everything it needs is simple:
  *
@@ -8,17 +8,23 @@
  *    and render.py's per-param plan, so the text is the one render.py prints), its param count is
  *    the table's and its length array adds up to its length;
  *  - its thread is in the thread table, and the Inspector has nothing unusual pending;
- *  - every param renders here: numbers, errnos, flags (through render.py's own text cache, or its
- *    function for a value not cached yet), fds of the table whose type is not a socket with an L4
- *    letter and whose name is printable ASCII, absolute printable paths, strings, data buffers.
+ *  - every param renders: numbers, errnos, strings, data buffers, fds of the table with a printable
+ *    ASCII name, absolute printable paths here; through render.py's functions the rest of what the
+ *    recipes allow (a flag value not in render's cache yet, socket fds, relative paths, PIDs,
+ *    uids/gids, sockaddr/socktuple, poll's fd lists).
  *
  * Types without a parser ("pure": read, write, the generic syscalls...) are then done entirely here:
  * the line, then exactly what Inspector.process does to the thread for them (pairing, latency, the
  * pending enter - kept as (raw, cpu, num) and turned into an Event by process() if an exit needs it).
- * Types with a parser (open, close, ...) get an Event and Inspector.process, as in Python, and only
- * their line is built here, then the Verdict applied as EventPipeline.on_event does. Anything else
- * is declined before any state changes, and the caller gives that event to the Python pipeline
- * (after taking the lines handled so far, so the output keeps its order).
+ * openat exits of a clean absolute name and close exits (OP_OPENAT, OP_CLOSE) also make their fd
+ * table change here, through FdTable.add/remove. Other types with a parser get an Event and
+ * Inspector.process, as in Python, and only their line is built here, then the Verdict applied as
+ * EventPipeline.on_event does. Anything else is declined before any state changes, and the caller
+ * gives that event to the Python pipeline (after taking the lines handled so far, so the output
+ * keeps its order).
+ *
+ * event_blocks(): the -w writing process's loop when nothing reads the events (fastline.passthrough):
+ * the pipelined frames laid out as scap event blocks, unparsed.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -285,7 +291,7 @@ static int put_flags(Core *c, ParamRecipe *r, uint64_t v) {
 }
 
 static int put_buffer(Core *c, const uint8_t *p, Py_ssize_t n, long max_len) {
-    Py_ssize_t shown = n, keep = n;
+    Py_ssize_t keep = n;
     int dots = 0;
     if (max_len && n > max_len) {
         if (max_len > 3) {
@@ -295,7 +301,6 @@ static int put_buffer(Core *c, const uint8_t *p, Py_ssize_t n, long max_len) {
             keep = max_len;
         }
     }
-    (void)shown;
     if (reserve(c, keep + 3) < 0) return -1;
     char *o = c->out + c->out_len;
     for (Py_ssize_t i = 0; i < keep; i++) o[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '.';
