@@ -35,7 +35,10 @@
 #define HEADER_SIZE 26
 #define FRAME_HEAD 22 /* u16 cpu, then the event header up to its u32 length */
 #define MAX_PARAMS 32
-#define FASTLINE_VERSION 3
+#define EV_V2 0x216 /* scap event blocks (sysdig_user/scap/blocks.py) */
+#define EV_V2_LARGE 0x221
+#define READER_BUF_SIZE 65536
+#define FASTLINE_VERSION 4
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
 enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE };
@@ -814,6 +817,39 @@ static PyObject *Core_run(Core *c, PyObject *args) {
     return PyLong_FromSsize_t(pos);
 }
 
+/* blocks(buf, pos, end) -> pos: the events of a capture file's complete EV_V2 blocks from pos on (the
+ * checks sysdig_user/scap/reader.py's inline loop makes: event length in 26..block length - 14, block
+ * within the buffer and the reader's 64 KiB), up to the first block that is not one, is an extension
+ * type (>= nrecipes) or is declined; returns its position, where the reader goes on. */
+static PyObject *Core_blocks(Core *c, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t pos, end;
+    if (!PyArg_ParseTuple(args, "y*nn", &buf, &pos, &end)) return NULL;
+    const uint8_t *data = buf.buf;
+    if (end > buf.len) end = buf.len;
+    while (pos >= 0 && end - pos >= 32) {
+        uint32_t btype, blen, elen;
+        uint16_t cpu, etype;
+        memcpy(&btype, data + pos, 4);
+        memcpy(&blen, data + pos + 4, 4);
+        memcpy(&cpu, data + pos + 8, 2);
+        memcpy(&elen, data + pos + 26, 4);
+        memcpy(&etype, data + pos + 30, 2);
+        if (btype != EV_V2 || elen < HEADER_SIZE || (Py_ssize_t)elen > (Py_ssize_t)blen - 14 ||
+            (Py_ssize_t)blen > end - pos || blen > READER_BUF_SIZE + 8 || etype >= c->nrecipes)
+            break;
+        int rc = handle(c, data + pos + 10, elen, cpu, NULL);
+        if (rc < 0) {
+            PyBuffer_Release(&buf);
+            return NULL;
+        }
+        if (rc) break;
+        pos += blen;
+    }
+    PyBuffer_Release(&buf);
+    return PyLong_FromSsize_t(pos);
+}
+
 static PyObject *Core_take(Core *c, PyObject *unused) {
     PyObject *data = PyBytes_FromStringAndSize(c->out, c->out_len);
     if (!data) return NULL;
@@ -827,9 +863,6 @@ static PyObject *Core_take(Core *c, PyObject *unused) {
  * (u16 cpu + event) from pos on, as the scap EV_V2 blocks ScapWriter.write_event writes for them with
  * dump flags 0 (EV_V2_LARGE for the types flagged in `large`, indexed by code, and for bodies over the
  * reader's 64 KiB buffer); pos is where an incomplete frame starts, or the end. */
-#define EV_V2 0x216
-#define EV_V2_LARGE 0x221
-#define READER_BUF_SIZE 65536
 
 static PyObject *event_blocks(PyObject *self, PyObject *args) {
     Py_buffer buf, large;
@@ -1108,6 +1141,8 @@ static PyMethodDef Core_methods[] = {
      "one(raw, cpu) -> True if the event was handled (its line kept for take()), False if declined"},
     {"run", (PyCFunction)Core_run, METH_VARARGS,
      "run(data, pos) -> the position of the first frame not handled (declined or incomplete)"},
+    {"blocks", (PyCFunction)Core_blocks, METH_VARARGS,
+     "blocks(buf, pos, end) -> the position of the first capture-file block not handled"},
     {"take", (PyCFunction)Core_take, METH_NOARGS, "take() -> (the lines handled since the last take, their count)"},
     {NULL, NULL, 0, NULL},
 };

@@ -335,14 +335,15 @@ def _state_section(inspector: Any) -> dict[str, Any]:
     return state_section(inspector)
 
 
-def _capture_sources(paths: list[str], progress: Any = None) -> Iterator[Iterator[Any]]:
-    """The items of each file, one iterator per file (the caller reads each to its end, or stops)."""
+def _capture_sources(paths: list[str], progress: Any = None, events: Any = None) -> Iterator[Iterator[Any]]:
+    """The items of each file, one iterator per file (the caller reads each to its end, or stops).
+    ``events``: read_capture's taker of event blocks (not with a progress meter, which counts events)."""
     from sysdig_user.event_table import EXTENSIONS
     from sysdig_user.scap import read_capture
 
     for path in paths:
         if progress is None:
-            yield read_capture(path, extension_types=frozenset(EXTENSIONS))  # sdu's packet events
+            yield read_capture(path, extension_types=frozenset(EXTENSIONS), events=events)  # sdu's packet events
             continue
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below, once the reader is done with it
@@ -381,7 +382,9 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
         progress = pipe.progress_meter
         # (two loops rather than one generator chaining the files' items: a generator level costs per
         # event; every break below ends the capture)
-        for items in _capture_sources(opts.read, progress):
+        # with the compiled default line, the reader hands it runs of event blocks first (it takes
+        # what it can; the rest comes here, after its lines)
+        for items in _capture_sources(opts.read, progress, fast.blocks if fast is not None else None):
             for item in items:
                 if type(item) is not tuple:
                     pipe.feed_records(item)

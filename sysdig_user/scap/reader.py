@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, Union
 
 from sysdig_user.event_table import EVENTS
@@ -33,6 +33,7 @@ from sysdig_user.scap.metadata import (
 from sysdig_user.scap.records import CaptureItem, FdList, InterfaceList, ProcList, SectionHeader, UserList
 
 Source = Union[str, "os.PathLike[str]", BinaryIO]
+EventRun = Callable[[bytes, int, int], int]  # read_capture's ``events``
 
 #: Bytes asked of the (decompressed) stream at a time; large so the event loop rarely refills.
 CHUNK = 1 << 20  # small enough for -P to report progress in steps, large enough to cost nothing
@@ -58,12 +59,16 @@ _FLAGGED_BLOCKS = frozenset({B.EVF_V1, B.EVF_V2, B.EVF_V2_LARGE})
 _LARGE_BLOCKS = frozenset({B.EV_V2_LARGE, B.EVF_V2_LARGE})
 
 
-def read_capture(source: Source, extension_types: frozenset[int] = frozenset()) -> Iterator[CaptureItem]:
+def read_capture(source: Source, extension_types: frozenset[int] = frozenset(),
+                 events: EventRun | None = None) -> Iterator[CaptureItem]:
     """Open a capture (path or binary file object) and return an iterator over its items.
 
     ``extension_types`` lists event types >= 336 to pass through instead of dropping them (sdu's
     own extension events). A missing or unreadable path raises `CaptureError` right away; format
-    errors are raised while iterating, after every item that precedes the damage.
+    errors are raised while iterating, after every item that precedes the damage. ``events(buf, pos,
+    end) -> pos``, when given, takes the complete EV_V2 blocks it can from ``pos`` on before the
+    reader looks at them (the compiled default line, sysdig_user/output/fastline.py): the events
+    it took are not yielded.
     """
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -71,8 +76,8 @@ def read_capture(source: Source, extension_types: frozenset[int] = frozenset()) 
             f: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the generator below
         except OSError as exc:
             raise CaptureError(f"can't open file {path}: {exc.strerror or exc}") from None
-        return _Reader(f, True, extension_types).items()
-    return _Reader(source, False, extension_types).items()
+        return _Reader(f, True, extension_types, events).items()
+    return _Reader(source, False, extension_types, events).items()
 
 
 def _read_full(f: BinaryIO, n: int) -> bytes:
@@ -244,8 +249,10 @@ def _convert_v1_at(buf: bytes, start: int, end: int) -> bytes:
 class _Reader:
     """State of one pass over a stream: the buffer, and the tids defined by this section's PLs."""
 
-    def __init__(self, f: BinaryIO, owned: bool, extension_types: frozenset[int]) -> None:
+    def __init__(self, f: BinaryIO, owned: bool, extension_types: frozenset[int],
+                 events: EventRun | None = None) -> None:
         self.f = f
+        self.events = events
         self.owned = owned  # closed once read
         self.stream: _Stream = _Stream()
         self.ext = extension_types
@@ -322,7 +329,10 @@ class _Reader:
                 buf = self.buf
                 pos = self.pos
                 end = len(buf)
+                events = self.events
                 while True:
+                    if events is not None and end - pos >= 32:
+                        pos = events(buf, pos, end)
                     avail = end - pos
                     if avail >= 32:
                         btype, blen, cpu, elen, etype = unpack_ev2(buf, pos)
