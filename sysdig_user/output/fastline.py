@@ -5,8 +5,13 @@ the generated line function); `_fastline.Core` does it in C for the events whose
 changes are simple, and declines every other event to the Python pipeline (see the C file). It runs
 only where the whole pipeline is the default one: the default format in text (no -p, -j), no filter,
 no chisel, no -w, -S, -n or -D, buffers printed as text (no -A/-x/-X/-b), times as -t h. `-v` is
-fine (its buffers are only longer). `SDU_NO_NATIVE=1` turns it off; without a C compiler at install
-time the extension is not built and the pipeline is pure Python.
+fine (its buffers are only longer). The live printing process gives it whole batches
+(tracer/pipelined.py), `-r` runs of event blocks (the reader's ``events``) and single events.
+`SDU_NO_NATIVE=1` turns it off; without a C compiler at install time the extension is not built and
+the pipeline is pure Python.
+
+`-w` with nothing else per event is the other case (`passthrough`, `block_writer`): the writing
+process frames the tracer's events as scap blocks in C without parsing them.
 
 A recipe is built per event type from the event table and render.py's own per-param plan
 (render._args_plan), so the kinds of text the C code writes are the ones render.py writes; a type
@@ -22,7 +27,7 @@ from typing import Any
 
 from sysdig_user import params as param_codec
 from sysdig_user.event import Event
-from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT
+from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT, event_code
 from sysdig_user.native import extension
 from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
@@ -44,7 +49,7 @@ VERSION = 4  # the _fastline.c interface this module drives (its FASTLINE_VERSIO
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
-OPENAT_2_X = 307  # PPME_SYSCALL_OPENAT_2_X: fd, dirfd, name, flags, mode, dev
+OPENAT_X = event_code("openat", False)  # the current openat exit: fd, dirfd, name, flags, mode, dev
 _EF_LARGE = int(EF.LARGE_PAYLOAD)
 _EF_USES_FD = int(EF.USES_FD)
 
@@ -182,7 +187,7 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
     for the parsers it leaves to Inspector.process."""
     assert _fastline is not None
     handler = _HANDLERS[code]
-    if handler is parsers_files.open_exit and code == OPENAT_2_X:
+    if handler is parsers_files.open_exit and code == OPENAT_X:
         return _fastline.OP_OPENAT, (parsers_files.O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY)
     if handler is parsers_files.close_exit and _FLAGS[code] & F_USES_FD:
         return _fastline.OP_CLOSE, ()
