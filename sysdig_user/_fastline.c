@@ -35,10 +35,11 @@
 #define HEADER_SIZE 26
 #define FRAME_HEAD 22 /* u16 cpu, then the event header up to its u32 length */
 #define MAX_PARAMS 32
-#define EV_V2 0x216 /* scap event blocks (sysdig_user/scap/blocks.py) */
+#define EV_V1 0x204 /* scap event blocks (sysdig_user/scap/blocks.py) */
+#define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 4
+#define FASTLINE_VERSION 5
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
 enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE };
@@ -101,6 +102,11 @@ typedef struct {
     char *out;
     Py_ssize_t out_len, out_cap;
     Py_ssize_t count;
+    /* EV_V1 blocks (old captures): the reader's per-code param-count guesses (a list of (n, struct)),
+     * the two codes it never guesses for, and the buffer an event is rebuilt in as v2 */
+    PyObject *v1_guess;
+    int v1_odd[2];
+    uint8_t *v1_buf;
 } Core;
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
@@ -817,10 +823,46 @@ static PyObject *Core_run(Core *c, PyObject *args) {
     return PyLong_FromSsize_t(pos);
 }
 
+/* An EV_V1 block's event rebuilt as v2 in c->v1_buf, as the reader's inline conversion does it when
+ * the param count it guesses for the type (the last one seen) fills the event exactly: 0 and its
+ * length, or 1 when the guess does not fit (the reader then converts it the long way). */
+static int v1_event(Core *c, const uint8_t *data, Py_ssize_t pos, uint32_t blen, uint32_t elen, uint16_t etype,
+                    Py_ssize_t *len_out) {
+    if (!c->v1_guess || etype == c->v1_odd[0] || etype == c->v1_odd[1] || blen < 34 ||
+        etype >= PyList_GET_SIZE(c->v1_guess))
+        return 1;
+    PyObject *guess = PyList_GET_ITEM(c->v1_guess, etype);
+    if (!PyTuple_Check(guess) || PyTuple_GET_SIZE(guess) < 1) return 1;
+    long n = PyLong_AsLong(PyTuple_GET_ITEM(guess, 0));
+    if (n < 0 || n > MAX_PARAMS) {
+        PyErr_Clear();
+        return 1;
+    }
+    Py_ssize_t start = pos + 10, base = start + 22, payload = (Py_ssize_t)elen - 22;
+    if (2 * n > payload || base + payload > pos + (Py_ssize_t)blen) return 1;
+    Py_ssize_t sum = 2 * n;
+    for (long i = 0; i < n; i++) {
+        uint16_t l;
+        memcpy(&l, data + base + 2 * i, 2);
+        sum += l;
+    }
+    if (sum != payload) return 1;
+    uint8_t *o = c->v1_buf;
+    uint32_t len = elen + 4, np = (uint32_t)n;
+    memcpy(o, data + start, 16);
+    memcpy(o + 16, &len, 4);
+    memcpy(o + 20, &etype, 2);
+    memcpy(o + 22, &np, 4);
+    memcpy(o + HEADER_SIZE, data + base, payload);
+    *len_out = HEADER_SIZE + payload;
+    return 0;
+}
+
 /* blocks(buf, pos, end) -> pos: the events of a capture file's complete EV_V2 blocks from pos on (the
  * checks sysdig_user/scap/reader.py's inline loop makes: event length in 26..block length - 14, block
- * within the buffer and the reader's 64 KiB), up to the first block that is not one, is an extension
- * type (>= nrecipes) or is declined; returns its position, where the reader goes on. */
+ * within the buffer and the reader's 64 KiB), and of EV_V1 blocks rebuilt as v2 as the reader would
+ * (once v1_table() gave its guesses), up to the first block that is neither, is an extension type
+ * (>= nrecipes) or is declined; returns its position, where the reader goes on. */
 static PyObject *Core_blocks(Core *c, PyObject *args) {
     Py_buffer buf;
     Py_ssize_t pos, end;
@@ -835,10 +877,17 @@ static PyObject *Core_blocks(Core *c, PyObject *args) {
         memcpy(&cpu, data + pos + 8, 2);
         memcpy(&elen, data + pos + 26, 4);
         memcpy(&etype, data + pos + 30, 2);
-        if (btype != EV_V2 || elen < HEADER_SIZE || (Py_ssize_t)elen > (Py_ssize_t)blen - 14 ||
-            (Py_ssize_t)blen > end - pos || blen > READER_BUF_SIZE + 8 || etype >= c->nrecipes)
+        if ((Py_ssize_t)blen > end - pos || etype >= c->nrecipes) break;
+        const uint8_t *ev = data + pos + 10;
+        Py_ssize_t evlen = elen;
+        if (btype == EV_V1) { /* the reader's own checks for its inline v1 path, then the rebuild */
+            if (blen + 4 - 8 > READER_BUF_SIZE || v1_event(c, data, pos, blen, elen, etype, &evlen)) break;
+            ev = c->v1_buf;
+        } else if (btype != EV_V2 || elen < HEADER_SIZE || (Py_ssize_t)elen > (Py_ssize_t)blen - 14 ||
+                   blen > READER_BUF_SIZE + 8) {
             break;
-        int rc = handle(c, data + pos + 10, elen, cpu, NULL);
+        }
+        int rc = handle(c, ev, evlen, cpu, NULL);
         if (rc < 0) {
             PyBuffer_Release(&buf);
             return NULL;
@@ -848,6 +897,16 @@ static PyObject *Core_blocks(Core *c, PyObject *args) {
     }
     PyBuffer_Release(&buf);
     return PyLong_FromSsize_t(pos);
+}
+
+/* v1_table(guesses, odd): the reader's _V1_GUESS list (kept, and read as it changes) and _V1_ODD */
+static PyObject *Core_v1_table(Core *c, PyObject *args) {
+    PyObject *guess;
+    if (!PyArg_ParseTuple(args, "O!(ii)", &PyList_Type, &guess, &c->v1_odd[0], &c->v1_odd[1])) return NULL;
+    if (!c->v1_buf && !(c->v1_buf = PyMem_Malloc(READER_BUF_SIZE + 64))) return PyErr_NoMemory();
+    Py_INCREF(guess);
+    Py_XSETREF(c->v1_guess, guess);
+    Py_RETURN_NONE;
 }
 
 static PyObject *Core_take(Core *c, PyObject *unused) {
@@ -1066,6 +1125,8 @@ static void Core_dealloc(Core *c) {
     }
     for (int i = 0; i < 32; i++) PyMem_Free(c->fd_prefix[i]);
     PyMem_Free(c->generic_name);
+    Py_XDECREF(c->v1_guess);
+    PyMem_Free(c->v1_buf);
     PyMem_Free(c->out);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
@@ -1143,6 +1204,8 @@ static PyMethodDef Core_methods[] = {
      "run(data, pos) -> the position of the first frame not handled (declined or incomplete)"},
     {"blocks", (PyCFunction)Core_blocks, METH_VARARGS,
      "blocks(buf, pos, end) -> the position of the first capture-file block not handled"},
+    {"v1_table", (PyCFunction)Core_v1_table, METH_VARARGS,
+     "v1_table(guesses, odd): let blocks() rebuild EV_V1 events with the reader's param-count guesses"},
     {"take", (PyCFunction)Core_take, METH_NOARGS, "take() -> (the lines handled since the last take, their count)"},
     {NULL, NULL, 0, NULL},
 };

@@ -378,6 +378,10 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
 
         fast = fastline.core_for(pipe) if writer is None else None
         fast_one = fast.one if fast is not None else None
+        if fast is not None:
+            from sysdig_user.scap import reader
+
+            fast.v1_table(reader._V1_GUESS, reader._V1_ODD)  # old captures' EV_V1 blocks too
         section = _SectionRecords() if writer is not None else None  # what -w starts its file with
         progress = pipe.progress_meter
         # (two loops rather than one generator chaining the files' items: a generator level costs per
