@@ -204,42 +204,50 @@ static int put_errno(Core *c, int64_t v) {
     return 0;
 }
 
-/* render.py's _fd_arg: 1 = declined (a socket's name, an unprintable name) */
+/* the fd table's FdInfo for fd (new reference), or NULL with no error when absent; with table_out, the
+ * FdTable too (a new reference, set only when the fd is there) */
+static PyObject *fd_info(PyObject *th, int64_t fd, PyObject **table_out) {
+    PyObject *table = PyObject_GetAttr(th, s_fdtable);
+    if (!table) return NULL;
+    PyObject *fds = PyObject_GetAttr(table, s_fds);
+    if (!fds) {
+        Py_DECREF(table);
+        return NULL;
+    }
+    PyObject *info = NULL;
+    if (!PyDict_Check(fds)) {
+        PyErr_SetString(PyExc_TypeError, "FdTable.fds is not a dict");
+    } else {
+        PyObject *key = PyLong_FromLongLong(fd);
+        info = key ? PyDict_GetItemWithError(fds, key) : NULL;
+        Py_XDECREF(key);
+        Py_XINCREF(info);
+    }
+    Py_DECREF(fds);
+    if (table_out && info)
+        *table_out = table;
+    else
+        Py_DECREF(table);
+    return info;
+}
+
+/* "3(<f>/etc/passwd)": the fd, its type's prefix ("<o>" for a type without one) and its name */
+static int put_fd_named(Core *c, int64_t fd, long type, const char *name, Py_ssize_t len) {
+    const char *prefix = type >= 0 && type < 32 && c->fd_prefix[type] ? c->fd_prefix[type] : "<o>";
+    if (put_i64(c, fd) < 0 || putc1(c, '(') < 0 || put(c, prefix, strlen(prefix)) < 0 || put(c, name, len) < 0)
+        return -1;
+    return putc1(c, ')');
+}
+
+/* render.py's _fd_arg: 1 = declined (an unprintable name) */
 static int put_fd(Core *c, PyObject *th, int64_t fd) {
     if (fd < 0) {
         if (fd == -100) return put(c, "-100(AT_FDCWD)", 14);
         return put_errno(c, fd);
     }
-    if (fd == c->ovr_fd) {
-        const char *prefix = c->fd_prefix[c->ovr_type] ? c->fd_prefix[c->ovr_type] : "<o>";
-        if (put_i64(c, fd) < 0 || putc1(c, '(') < 0 || put(c, prefix, strlen(prefix)) < 0 ||
-            put(c, c->ovr_name, c->ovr_len) < 0 || putc1(c, ')') < 0)
-            return -1;
-        return 0;
-    }
-    PyObject *table = PyObject_GetAttr(th, s_fdtable);
-    if (!table) return -1;
-    PyObject *fds = PyObject_GetAttr(table, s_fds);
-    Py_DECREF(table);
-    if (!fds) return -1;
-    if (!PyDict_Check(fds)) {
-        Py_DECREF(fds);
-        return 1;
-    }
-    PyObject *key = PyLong_FromLongLong(fd);
-    if (!key) {
-        Py_DECREF(fds);
-        return -1;
-    }
-    PyObject *info = PyDict_GetItemWithError(fds, key); /* borrowed */
-    Py_DECREF(key);
-    if (!info) {
-        Py_DECREF(fds);
-        if (PyErr_Occurred()) return -1;
-        return put_i64(c, fd);
-    }
-    Py_INCREF(info);
-    Py_DECREF(fds);
+    if (fd == c->ovr_fd) return put_fd_named(c, fd, c->ovr_type, c->ovr_name, c->ovr_len);
+    PyObject *info = fd_info(th, fd, NULL);
+    if (!info) return PyErr_Occurred() ? -1 : put_i64(c, fd);
     int rc = 1;
     PyObject *type = PyObject_GetAttr(info, s_type);
     PyObject *name = type ? PyObject_GetAttr(info, s_name) : NULL;
@@ -268,12 +276,7 @@ static int put_fd(Core *c, PyObject *th, int64_t fd) {
     const char *u = (const char *)PyUnicode_DATA(name);
     Py_ssize_t n = PyUnicode_GET_LENGTH(name);
     if (!printable_ascii(u, n)) goto done;
-    const char *prefix = t < 32 && c->fd_prefix[t] ? c->fd_prefix[t] : "<o>";
-    if (put_i64(c, fd) < 0 || putc1(c, '(') < 0 || put(c, prefix, strlen(prefix)) < 0 || put(c, u, n) < 0 ||
-        putc1(c, ')') < 0)
-        rc = -1;
-    else
-        rc = 0;
+    rc = put_fd_named(c, fd, t, u, n);
 done:
     Py_XDECREF(type);
     Py_XDECREF(name);
@@ -487,6 +490,14 @@ static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
     return *v == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* Inspector.process's pairing for an exit: is the thread's last event this exit's enter */
+static int paired(PyObject *th, int code, int *yes) {
+    int64_t last_type;
+    if (get_i64(th, s_lastevent_type, &last_type) < 0) return -1;
+    *yes = code == last_type + 1;
+    return 0;
+}
+
 /* what Inspector.process does to a known thread for an event type without a parser */
 static int pure_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, PyObject *raw, int64_t num) {
     if (set_i64(c->inspector, s_num, num) < 0) return -1;
@@ -501,11 +512,12 @@ static int pure_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, PyObject 
             set_i64(th, s_lastevent_fd, fd) < 0)
             return -1;
     } else {
-        int64_t entered, last_type;
+        int64_t entered;
+        int yes;
         if (get_i64(th, s_last_latency_entertime, &entered) < 0) return -1;
         if (entered && set_i64(th, s_latency, e->ts - entered) < 0) return -1;
-        if (get_i64(th, s_lastevent_type, &last_type) < 0) return -1;
-        if (e->code == last_type + 1 && PyObject_SetAttr(th, s_last_enter, Py_None) < 0) return -1;
+        if (paired(th, e->code, &yes) < 0) return -1;
+        if (yes && PyObject_SetAttr(th, s_last_enter, Py_None) < 0) return -1;
     }
     return set_i64(th, s_last_event_ts, e->ts);
 }
@@ -564,35 +576,6 @@ static Py_ssize_t clean_absolute(const uint8_t *p, Py_ssize_t n) {
         if (p[i] == '/' && (p[i + 1] == '/' || p[i + 1] == '.')) return 0;
     if (len > 1 && p[len - 1] == '/') len--;
     return len;
-}
-
-/* Inspector.process's pairing for an exit: is the thread's last event this exit's enter */
-static int paired(PyObject *th, int code, int *yes) {
-    int64_t last_type;
-    if (get_i64(th, s_lastevent_type, &last_type) < 0) return -1;
-    *yes = code == last_type + 1;
-    return 0;
-}
-
-/* the fd table's FdInfo for fd (new reference), or NULL with no error when absent */
-static PyObject *fd_info(PyObject *th, int64_t fd, PyObject **table_out) {
-    PyObject *table = PyObject_GetAttr(th, s_fdtable);
-    if (!table) return NULL;
-    PyObject *fds = PyObject_GetAttr(table, s_fds);
-    if (!fds) {
-        Py_DECREF(table);
-        return NULL;
-    }
-    PyObject *key = PyLong_FromLongLong(fd);
-    PyObject *info = key && PyDict_Check(fds) ? PyDict_GetItemWithError(fds, key) : NULL;
-    Py_XDECREF(key);
-    Py_XINCREF(info);
-    Py_DECREF(fds);
-    if (table_out && info)
-        *table_out = table;
-    else
-        Py_DECREF(table);
-    return info;
 }
 
 /* OP_OPENAT's state change (open_exit for a successful openat of a clean absolute name): the new
