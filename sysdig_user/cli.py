@@ -70,20 +70,20 @@ class Output:
     def chunk(self, data: bytes) -> None:
         """Lines already encoded, each with its newline (the compiled default line's), after the
         lines given so far."""
-        if self._lines:
-            self._lines.append("")
-            self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
-            self._lines = []
+        self._write_lines()
         self._stream.write(data)
         if self.unbuffered:
             self._stream.flush()
 
     def flush(self) -> None:
+        self._write_lines()
+        self._stream.flush()
+
+    def _write_lines(self) -> None:
         if self._lines:
             self._lines.append("")
             self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
             self._lines = []
-        self._stream.flush()
 
 
 # ------------------------------------------------------------------------------------------- setup
@@ -363,7 +363,9 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
     writer = make_writer(opts) if opts.write else None
     count_hidden = pipe.count_hidden if pipe.limit is not None else None
     hidden = 0  # hidden events skipped unbuilt, added to the count at the end when no -n needs it now
-    fast: Any = None  # the compiled default line (sysdig_user/output/fastline.py), once set up
+    from sysdig_user.output import fastline
+
+    fast: Any = None  # the compiled default line, once set up
     try:
         from sysdig_user.event_table import PPM_EVENT_MAX
         from sysdig_user.state.inspector import SKIPPED_HIDDEN
@@ -374,8 +376,6 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
         skip = pipe.inspector.skip_raw
         skip_codes = pipe.inspector.skip_codes if pipe.chisels is None and not pipe.fatfile else None
         on_event = pipe.on_event
-        from sysdig_user.output import fastline
-
         fast = fastline.core_for(pipe) if writer is None else None
         fast_one = fast.one if fast is not None else None
         if fast is not None:
@@ -423,8 +423,6 @@ def run_capture(opts: CliOptions, env: Environment, out: Output) -> RunStats:
             break
     finally:
         if fast is not None:
-            from sysdig_user.output import fastline
-
             fastline.drain(fast, pipe)
         pipe.stats.events += hidden
         if writer is not None and pipe.writer is None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
 from typing import Any
 
 from sysdig_user import params as param_codec
@@ -31,6 +30,7 @@ from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT, e
 from sysdig_user.native import extension
 from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
+from sysdig_user.output.timefmt import clock_prefix
 from sysdig_user.params import decode_str, fixed_format
 from sysdig_user.state import parsers_files
 from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
@@ -204,10 +204,6 @@ def recipes() -> list[tuple[Any, ...] | None]:
     return _RECIPES
 
 
-def _clock_prefix(sec: int) -> str:
-    return time.strftime("%H:%M:%S.", time.localtime(sec))  # ClockText's prefix
-
-
 def core_for(pipeline: Any) -> Any:
     """A Core for this pipeline (sysdig_user.cli.EventPipeline) when it runs the default line with
     nothing else per event (see the module docstring); None otherwise."""
@@ -216,9 +212,8 @@ def core_for(pipeline: Any) -> Any:
     opts = pipeline.output_options
     if opts.json or opts.time.mode != "h" or opts.render.buffer_format != render.BufferFormat.NORMAL:
         return None
-    if (pipeline.predicate is not None or pipeline.chisels is not None or pipeline.summary is not None
-            or pipeline.limit is not None or pipeline.show_internal or pipeline.fatfile
-            or pipeline.writer is not None or pipeline.format_line is None):
+    if (not _events_only_pass(pipeline) or pipeline.show_internal or pipeline.writer is not None
+            or pipeline.format_line is None):
         return None
     inspector = pipeline.inspector
     if inspector.prefilter is not None:
@@ -237,10 +232,16 @@ def core_for(pipeline: Any) -> Any:
     pipeline.stats.fast_events = 0
     return _fastline.Core(
         inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
-        flags_fallback=render._flags_arg, clock_prefix=_clock_prefix, fd_resolved=render.fd_resolved,
+        flags_fallback=render._flags_arg, clock_prefix=clock_prefix, fd_resolved=render.fd_resolved,
         recipes=recipes(),
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
+
+
+def _events_only_pass(pipeline: Any) -> bool:
+    """Every event passes and nothing but the output sees it: no filter, chisel, -S, -n or -F."""
+    return (pipeline.predicate is None and pipeline.chisels is None and pipeline.summary is None
+            and pipeline.limit is None and not pipeline.fatfile)
 
 
 def passthrough(pipeline: Any) -> bool:
@@ -250,8 +251,7 @@ def passthrough(pipeline: Any) -> bool:
     if not available(pipeline.env.environ) or pipeline.formatter is not None:
         return False
     writer = pipeline.writer
-    return (writer is not None and not writer.rotates and pipeline.predicate is None and pipeline.chisels is None
-            and pipeline.summary is None and pipeline.limit is None and not pipeline.fatfile)
+    return writer is not None and not writer.rotates and _events_only_pass(pipeline)
 
 
 _LARGE: bytes | None = None

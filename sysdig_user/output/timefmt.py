@@ -31,6 +31,11 @@ def absolute_text(ns: int) -> str:
     return f"{sec}.{frac}"
 
 
+def clock_prefix(sec: int) -> str:
+    """``HH:MM:SS.`` of a second since the epoch, in local time."""
+    return time.strftime("%H:%M:%S.", time.localtime(sec))
+
+
 class ClockText:
     """``HH:MM:SS.nnnnnnnnn`` in local time, caching the formatted second (events share seconds)."""
 
@@ -46,7 +51,7 @@ class ClockText:
         if not 0 <= frac < NS:
             sec = ts // NS
             self._base = sec * NS
-            self._prefix = time.strftime("%H:%M:%S.", time.localtime(sec))
+            self._prefix = clock_prefix(sec)
             frac = ts - self._base
         return self._prefix + str(frac + NS)[1:]  # 9 digits, zero-padded
 
