@@ -77,8 +77,13 @@ def _gid_text(st: Any, th: Any, value: int) -> str:
 
 
 def _path_text(st: Any, th: Any, dirfd: int | None, raw: bytes) -> str:
-    """A path param that is not absolute and printable: resolved against the cwd or the dirfd."""
-    return _joined(render.path_strings(decode_str(raw), th, lambda: st.threads.get_cwd(th), dirfd))
+    """A path param that is not absolute and printable: resolved against the cwd or the dirfd, as
+    render._path_strings does."""
+    value = decode_str(raw)
+    text = render.sanitize(value)
+    if render.shown_as_is(value, th):
+        return text
+    return _joined((text, render.resolved_path(value, st.threads.get_cwd(th), th, dirfd)))
 
 
 def _raw_text(p: Any) -> Any:

@@ -290,38 +290,38 @@ def sanitize(text: str) -> str:
     return text.translate(_INVALID)
 
 
-def base_dir(cwd: str, thread: ThreadInfo, dirfd: Any) -> str:
-    """What a relative path param is resolved against: the cwd (FSPATH, AT_FDCWD or no dirfd param:
-    ``dirfd`` None), else the dirfd's path; '' if unknown."""
+def shown_as_is(value: str, thread: ThreadInfo | None) -> bool:
+    """A path param printed without a resolved form: absolute, empty, <NA>, or no thread to resolve by."""
+    return thread is None or not value or value.startswith(("<NA>", "/"))
+
+
+def resolved_path(value: str, cwd: str, thread: ThreadInfo, dirfd: Any) -> str:
+    """A relative path param resolved against the thread's cwd (sinsp get_cwd: the main thread's, as
+    proc.cwd shows) for FSPATH, AT_FDCWD or no dirfd param (``dirfd`` None), else against the dirfd's
+    path; '' when that is unknown."""
     cwd = cwd or "/"
     if not cwd.endswith("/"):
         cwd += "/"
     if not isinstance(dirfd, int) or dirfd == PPM_AT_FDCWD:
-        return cwd
-    info = thread.fdtable.get(dirfd)
-    if info is None or not info.name:
-        return ""
-    return sanitize(info.name) + "/"
-
-
-def path_strings(value: str, thread: ThreadInfo | None, cwd: Callable[[], str], dirfd: Any) -> tuple[str, str]:
-    """(value, resolved) of a path param: the resolved path only for relative ones. ``cwd()`` is the
-    thread's (sinsp get_cwd: the main thread's, as proc.cwd shows)."""
-    text = sanitize(value)
-    if thread is None or not value or value.startswith(("<NA>", "/")):
-        return text, ""
-    base = base_dir(cwd(), thread, dirfd)
-    if not base:
-        return text, ""
-    return text, concatenate_paths(base, value)
+        base = cwd
+    else:
+        info = thread.fdtable.get(dirfd)
+        if info is None or not info.name:
+            return ""
+        base = sanitize(info.name) + "/"
+    return concatenate_paths(base, value)
 
 
 def _path_strings(evt: Event, i: int, param: Param, value: str) -> tuple[str, str]:
+    text = sanitize(value)
+    thread = evt.thread
+    if shown_as_is(value, thread):
+        return text, ""
     from sysdig_user.fields.proc import thread_cwd
 
-    thread = evt.thread
+    assert thread is not None
     dirfd = evt.param(param.dirfd) if param.type is _PT_FSRELPATH and param.dirfd is not None else None
-    return path_strings(value, thread, lambda: thread_cwd(evt, thread), dirfd)  # type: ignore[arg-type]
+    return text, resolved_path(value, thread_cwd(evt, thread), thread, dirfd)
 
 
 # --------------------------------------------------------------------------------------------- fds
