@@ -44,6 +44,7 @@ from netcap.layers import dissect
 from netcap.pcapng import PcapngWriter
 from netcap.procnet import WILDCARD, normalize_ip, read_proc_net
 from netcap.records import IN, OUT, CaptureStats, FlowKey, Owner, Packet, SockTuple
+from sysdig_user.cli_options import wants_packets
 from sysdig_user.event import Event
 from sysdig_user.event_table import SDU_EXTENSION_BASE
 
@@ -305,9 +306,9 @@ def flow_of(evt: Event) -> FlowKey | None:
 def open_stream(opts: Any, snaplen: int, stderr: IO[str]) -> PacketStream | None:
     """A started PacketStream for --net / --iface / --pcap, else None. Without CAP_NET_RAW: one line on
     stderr and None (sdu goes on with syscalls only); a bad interface or filter is an error (NetCapError)."""
-    iface = getattr(opts, "iface", None)
-    if not (getattr(opts, "net", False) or iface or getattr(opts, "pcap", None)):
+    if not wants_packets(opts):
         return None
+    iface = getattr(opts, "iface", None)
     from netcap.errors import CaptureNotPermitted, NetCapError
 
     text = getattr(opts, "net_snaplen", None)

@@ -133,6 +133,11 @@ _PID_LIST = re.compile(r"^\d+(,\d+)*$")
 ChiselArgs = Callable[[str, Sequence[str]], "str | None"]
 
 
+def wants_packets(opts: object) -> bool:
+    """--net, --iface or --pcap: packet capture beside the syscalls (netcap/stream.py)."""
+    return bool(getattr(opts, "net", False) or getattr(opts, "iface", None) or getattr(opts, "pcap", None))
+
+
 class CliOptions:
     """The parsed command line (a plain slotted class: every attribute starts at its default)."""
 

@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from sysdig_user.cli_options import wants_packets
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, FdList, MachineInfo, ProcEntry, ProcList
@@ -590,8 +591,7 @@ def run_live(opts: Any, env: Any, out: Any) -> Any:
     from tracer import pipelined
 
     try:
-        if getattr(opts, "net", False) or getattr(opts, "iface", None) or getattr(opts, "pcap", None):
-            # netcap is imported only for packet capture
+        if wants_packets(opts):  # (netcap is imported only for packet capture)
             from netcap.stream import open_stream
 
             capture.net = open_stream(opts, snaplen, env.stderr)  # None without CAP_NET_RAW
