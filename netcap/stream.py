@@ -44,9 +44,9 @@ from netcap.layers import dissect
 from netcap.pcapng import PcapngWriter
 from netcap.procnet import WILDCARD, normalize_ip, read_proc_net
 from netcap.records import IN, OUT, CaptureStats, FlowKey, Owner, Packet, SockTuple
-from sysdig_user.cli_options import wants_packets
 from sysdig_user.event import Event
 from sysdig_user.event_table import SDU_EXTENSION_BASE
+from sysdig_user.spec import PacketSpec
 
 if TYPE_CHECKING:
     from sysdig_user.state.inspector import Inspector
@@ -150,8 +150,8 @@ class PacketStream:
         """Stop without returning anything (error paths)."""
         self.finish()
 
-    def report(self, opts: Any, out: Any, stderr: IO[str]) -> None:
-        report(self, opts, out, stderr)
+    def report(self, summary: bool, verbose: bool, out: Any, stderr: IO[str]) -> None:
+        report(self, summary, verbose, out, stderr)
 
     def _close_pcap(self) -> None:
         if self._pcap is not None:
@@ -301,27 +301,14 @@ def flow_of(evt: Event) -> FlowKey | None:
 
 
 
-# ---- the command line's side (tracer/live.py calls these two) -------------------------------------------
+# ---- the Session's side (tracer/live.py's TraceSource calls these two) ------------------------------------
 
-def open_stream(opts: Any, snaplen: int, stderr: IO[str]) -> PacketStream | None:
-    """A started PacketStream for --net / --iface / --pcap, else None. Without CAP_NET_RAW: one line on
+def open_stream(spec: PacketSpec, snaplen: int, stderr: IO[str]) -> PacketStream | None:
+    """A started PacketStream for the spec (--net / --iface / --pcap). Without CAP_NET_RAW: one line on
     stderr and None (sdu goes on with syscalls only); a bad interface or filter is an error (NetCapError)."""
-    if not wants_packets(opts):
-        return None
-    iface = getattr(opts, "iface", None)
-    from netcap.errors import CaptureNotPermitted, NetCapError
+    from netcap.errors import CaptureNotPermitted
 
-    text = getattr(opts, "net_snaplen", None)
-    kernel_snaplen = None
-    if text is not None:
-        try:
-            kernel_snaplen = int(text, 0)
-        except ValueError:
-            kernel_snaplen = 0
-        if kernel_snaplen <= 0:
-            raise NetCapError(f"invalid net snaplen {text}")
-    stream = PacketStream(iface or None, getattr(opts, "net_filter", None) or "", snaplen,
-                          getattr(opts, "pcap", None), kernel_snaplen=kernel_snaplen)
+    stream = PacketStream(spec.ifaces or None, spec.bpf, snaplen, spec.pcap, kernel_snaplen=spec.kernel_snaplen)
     try:
         stream.start()
     except CaptureNotPermitted:
@@ -331,15 +318,15 @@ def open_stream(opts: Any, snaplen: int, stderr: IO[str]) -> PacketStream | None
     return stream
 
 
-def report(stream: PacketStream, opts: Any, out: Any, stderr: IO[str]) -> None:
+def report(stream: PacketStream, summary: bool, verbose: bool, out: Any, stderr: IO[str]) -> None:
     """-v: the kernel's counts on stderr; -S: the same line after the summary."""
     st = stream.stats
     line = (f"Packets: {st.received} received by filter, {st.dropped} dropped by kernel, "
             f"{stream.packets} delivered")
-    if getattr(opts, "summary", False):
+    if summary:
         out.line(line)
         out.flush()
-    if getattr(opts, "verbose", False):
+    if verbose:
         stderr.write(line + "\n")
 
 

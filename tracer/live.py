@@ -40,21 +40,23 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from sysdig_user.cli_options import wants_packets
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
-from sysdig_user.scap.records import FdEntry, FdList, MachineInfo, ProcEntry, ProcList
+from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
+from sysdig_user.session import seed_state
+from sysdig_user.spec import DEFAULT_SNAPLEN, PacketSpec, TraceSpec
+from sysdig_user.state.section import state_section
 from tracer.errors import TracerError
 from tracer.pipelined import ConsumerGone
 
 if TYPE_CHECKING:
-    from sysdig_user.cli import CaptureWriter, EventPipeline
-    from sysdig_user.state.inspector import Inspector
+    from sysdig_user.pipeline import EventPipeline, RunStats
+    from sysdig_user.scap.cycle import CaptureWriter
+    from sysdig_user.session import Session
     from tracer.engine import Engine
     from tracer.pipelined import Link, Result
     from tracer.pushdown import Settings
 
-DEFAULT_SNAPLEN = 80
 _ALARM_RETRY_S = 0.005  # an alarm not yet served (it hit an event being processed) fires again
 _PPM_O_CLOEXEC = 4096  # file_flags O_CLOEXEC
 
@@ -99,37 +101,6 @@ def initial_state(roots: Sequence[int], launched: bool) -> tuple[list[ProcEntry]
         for pid in roots:
             fds[pid] = [e for e in fds.get(pid, []) if not e.open_flags & _PPM_O_CLOEXEC]
     return parents + procs, fds
-
-
-def state_section(inspector: Inspector) -> dict[str, Any]:
-    """The Inspector's current state as ScapWriter.write_section arguments (a -C rotation's new file
-    starts with the state at that moment, as sysdig's dumper does)."""
-    st = inspector.state
-    procs: list[ProcEntry] = []
-    fds: dict[int, list[FdEntry]] = {}
-    for th in st.threads.threads.values():
-        if th.is_placeholder:
-            continue
-        main = st.threads.threads.get(th.pid, th)
-        procs.append(ProcEntry(
-            tid=th.tid, pid=th.pid, ptid=th.ptid, sid=th.sid, vpgid=th.vpgid, comm=th.comm, exe=th.exe,
-            exepath=th.exepath, args=list(th.args), cwd=main.cwd, fdlimit=th.fdlimit,
-            flags=th.flags & 0xFFFFFFFF & ~(1 << 19), uid=th.uid, gid=th.gid, vmsize_kb=th.vmsize_kb,
-            vmrss_kb=th.vmrss_kb, vmswap_kb=th.vmswap_kb, pfmajor=th.pfmajor, pfminor=th.pfminor,
-            env=list(th.env), vtid=th.vtid, vpid=th.vpid, cgroups=list(th.cgroups), root=th.root,
-            loginuid=th.loginuid, exe_writable=th.exe_writable))
-        if th.tid == th.pid or th.fdtable is not main.fdtable:
-            fds[th.tid] = [_fd_entry(info) for info in th.fdtable.fds.values()]
-    return {"machine": st.machine, "interfaces": [*st.interfaces.ipv4, *st.interfaces.ipv6],
-            "users": list(st.users.users.values()), "groups": list(st.users.groups.values()),
-            "procs": procs, "fds": fds}
-
-
-def _fd_entry(info: Any) -> FdEntry:
-    t = int(info.type)
-    return FdEntry(fd=info.fd, ino=info.ino, type=t, name=info.name, open_flags=info.open_flags,
-                   dev=info.dev, sip=info.sip, dip=info.dip, sport=info.sport, dport=info.dport,
-                   l4proto=info.l4proto, source=info.unix_source, dest=info.unix_dest)
 
 
 def _no_link(ts: int, cpu: int, raw: bytes, on_batch: Callable[[], None]) -> None:
@@ -260,7 +231,7 @@ class LiveCapture:
         self._link_ship = self.link.ship  # bound once, not at every event
         self.builder.ship = self._ship
         engine = self.engine
-        if engine is not None and self.net is None and self.duration_ns is None:
+        if engine is not None and self.pipeline.plan.tracer_fast_path:
             from tracer import fastpath
 
             engine.fast = fastpath.make(self.builder, self.link, self._fast_paused, self.flush_batch,
@@ -477,23 +448,8 @@ class LiveCapture:
         return old
 
     def _seed(self, roots: list[int], launched: bool) -> None:
-        inspector = self.pipeline.inspector
-        st = inspector.state
-        machine = machine_info()
-        st.machine = machine
-        st.users.load_system()
-        st.interfaces.load_system()
         procs, fds = initial_state(roots, launched)
-        inspector.feed_records(ProcList(procs))
-        for p in procs:
-            inspector.feed_records(FdList(p.tid, fds.get(p.tid, [])))
-        if self.writer is not None:
-            self.writer.start({
-                "machine": machine, "interfaces": [*st.interfaces.ipv4, *st.interfaces.ipv6],
-                "users": list(st.users.users.values()), "groups": list(st.users.groups.values()),
-                "procs": procs, "fds": fds})
-            self.writer.section_source = lambda: state_section(inspector)
-            self.pipeline.writer = self.writer
+        seed_state(self.pipeline, self.writer, machine_info(), procs, fds)
 
     @staticmethod
     def _abandon(engine: Engine, launched: bool) -> None:
@@ -537,21 +493,22 @@ def _reap(pid: int | None) -> None:
         pass
 
 
-def pushdown_settings(opts: Any, pipeline: EventPipeline, env: Any, net: bool = False) -> Settings:
+def pushdown_settings(session: Session, trace: TraceSpec, env: Any) -> Settings:
     """What this capture may cut (tracer.pushdown.for_capture), from the filter in effect and the fields
-    the printed lines read. A chisel (its reads are not declared in advance), -w (the file carries every
-    param and, on -C rotation, the state) and packet capture (attribution reads the socket fds) keep
-    all state and params. -v prints the decision on stderr."""
+    the printed lines read. Where the plan rules pushdown out (a chisel, whose reads are not declared in
+    advance; -w, whose file carries every param and, on -C rotation, the state; packet capture, whose
+    attribution reads the socket fds) all state and params are kept. -v prints the decision on stderr."""
     from tracer import pushdown
 
+    pipeline = session.pipeline
     fmt = pipeline.formatter
     fields = [t.key for t in fmt.tokens] if fmt is not None else []
-    everything = pipeline.chisels is not None or opts.write is not None or net
-    settings = pushdown.for_capture(pipeline.filter_text, fields, everything, not opts.no_seccomp)
-    if opts.verbose:
-        if opts.no_seccomp:
+    everything = not session.plan.pushdown
+    settings = pushdown.for_capture(pipeline.filter_text, fields, everything, not trace.no_seccomp)
+    if session.spec.output.verbose:
+        if trace.no_seccomp:
             line = "seccomp-bpf: off (--no-seccomp), every syscall is traced"
-        elif not opts.command:
+        elif not trace.command:
             line = "seccomp-bpf: off in attach mode, every syscall stops the traced threads"
         else:
             line = pushdown.describe_plan(settings.plan)
@@ -567,65 +524,68 @@ def _warner(env: Any) -> Any:
     return warn
 
 
-def run_live(opts: Any, env: Any, out: Any) -> Any:
-    """cli.run_live's body: build the pipeline, then trace; returns RunStats with ``status`` set."""
-    from sysdig_user.cli import EventPipeline, make_writer
+class TraceSource:
+    """The tracer as a Session's source: launch ``trace.command`` or attach to ``trace.pids``, with
+    packets (``packets``) merged in when asked; the status is the launched command's (0 attached)."""
 
-    pipeline = EventPipeline(opts, env, out)
-    snaplen = DEFAULT_SNAPLEN
-    if opts.snaplen is not None:
+    def __init__(self, trace: TraceSpec, packets: PacketSpec | None = None) -> None:
+        if trace.command and trace.pids:
+            raise SduError("sdu: give either -p PID or -- COMMAND, not both")
+        self.trace = trace
+        self.packets = packets
+        self.capture: LiveCapture | None = None
+
+    def run(self, session: Session) -> int:
+        spec, env, pipeline = session.spec, session.env, session.pipeline
+        snaplen = spec.snaplen if spec.snaplen is not None else DEFAULT_SNAPLEN
+        if pipeline.chisels is not None and pipeline.chisels.snaplen is not None:
+            snaplen = pipeline.chisels.snaplen
+        capture = self.capture = LiveCapture(pipeline, session.writer, snaplen, spec.duration_s)
         try:
-            snaplen = int(opts.snaplen, 0)
-        except ValueError:
-            raise SduError("invalid snaplen " + opts.snaplen) from None
-    if pipeline.chisels is not None and pipeline.chisels.snaplen is not None:
-        snaplen = pipeline.chisels.snaplen
-    duration = None
-    if opts.duration is not None:
-        try:
-            duration = int(opts.duration, 0)
-        except ValueError:
-            raise SduError(f"invalid duration {opts.duration}") from None
-    writer = make_writer(opts) if opts.write else None
-    capture = LiveCapture(pipeline, writer, snaplen, duration)
-    from tracer import pipelined
+            if self.packets is not None:  # (netcap is imported only for packet capture)
+                from netcap.stream import open_stream
 
-    try:
-        if wants_packets(opts):  # (netcap is imported only for packet capture)
-            from netcap.stream import open_stream
+                capture.net = open_stream(self.packets, snaplen, env.stderr)  # None without CAP_NET_RAW
+                if capture.net is None:
+                    from sysdig_user.plan import Need
 
-            capture.net = open_stream(opts, snaplen, env.stderr)  # None without CAP_NET_RAW
-        capture.pushdown = pushdown_settings(opts, pipeline, env, capture.net is not None)
-        capture.warn = _warner(env)
-        capture.colocate = not opts.no_colocate
-        capture.pipelined = pipelined.wanted(env, pipeline, capture.net)
-        status = capture.run(command=opts.command, pids=opts.pids)
-    finally:
+                    session.replan(session.plan.without(Need.PACKETS))
+            capture.pushdown = pushdown_settings(session, self.trace, env)
+            capture.warn = _warner(env)
+            capture.colocate = not self.trace.no_colocate
+            capture.pipelined = session.plan.pipelined
+            status = capture.run(command=self.trace.command, pids=self.trace.pids)
+        finally:
+            if capture.net is not None:
+                capture.net.close()
         if capture.net is not None:
-            capture.net.close()
-        if writer is not None:
-            writer.close()  # pipelined: nothing, the consumer closed it (CaptureWriter.hand_over)
-    stats = pipeline.stats
-    stats.status = status
-    if capture.net is not None:
-        capture.net.report(opts, out, env.stderr)
-    place = capture.engine.placement if capture.engine is not None else None
-    if place is not None and opts.verbose:  # tracer/placement.py: where the command ran, and until when
-        env.stderr.write(f"sdu: the command shared CPU {place.cpu} with sdu until {place.released_reason}\n")
-    if capture.builder is not None and capture.builder.errors and opts.verbose:
-        env.stderr.write(f"sdu: {capture.builder.errors} decoder errors, last: {capture.builder.last_error}\n")
-    fast = capture.engine.fast if capture.engine is not None else None
-    if opts.verbose and capture.engine is not None:  # tracer/fastpath.py
-        if fast is None:
-            env.stderr.write("sdu: compiled fast path: not used\n")
-        else:
-            stops, _syscalls, declined = fast.counts()
-            env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
-                             "stops\n")
-    if opts.verbose:  # sysdig_user/output/fastline.py: what the printing (or writing) process did in C
-        what = "compiled default line" if pipeline.formatter is not None else "-w events written unparsed"
+            capture.net.report(spec.output.summary, spec.output.verbose, session.out, env.stderr)
+        if spec.output.verbose:
+            self._report(capture, pipeline.stats, pipeline.formatter is not None, env)
+        return status
+
+    @staticmethod
+    def _report(capture: LiveCapture, stats: RunStats, printing: bool, env: Any) -> None:
+        """-v: where the command ran, the decoders' errors, and what the C paths handled."""
+        place = capture.engine.placement if capture.engine is not None else None
+        if place is not None:  # tracer/placement.py: where the command ran, and until when
+            env.stderr.write(f"sdu: the command shared CPU {place.cpu} with sdu until {place.released_reason}\n")
+        if capture.builder is not None and capture.builder.errors:
+            env.stderr.write(f"sdu: {capture.builder.errors} decoder errors, last: {capture.builder.last_error}\n")
+        if capture.engine is not None:  # tracer/fastpath.py
+            fast = capture.engine.fast
+            if fast is None:
+                env.stderr.write("sdu: compiled fast path: not used\n")
+            else:
+                stops, _syscalls, declined = fast.counts()
+                env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
+                                 "stops\n")
+        # sysdig_user/output/fastline.py: what the printing (or writing) process did in C
+        what = "compiled default line" if printing else "-w events written unparsed"
         if stats.fast_events is None:
             env.stderr.write(f"sdu: {what}: not used\n")
         else:
             env.stderr.write(f"sdu: {what}: {stats.fast_events} of {stats.events} events\n")
-    return stats
+
+
+__all__ = ["LiveCapture", "TraceSource", "initial_state", "machine_info", "pushdown_settings", "state_section"]

@@ -7,9 +7,9 @@ process, in parallel: the tracer stops, decodes, encodes and ships bytes, and th
 Events, keeps the state and prints. The output is the single-process output, byte for byte: same
 lines in the same order, same -w files, same -S/-v lines after the output, same errors and status.
 
-Which runs (``wanted``). Runs without chisels and without packet capture, whose stdout and stderr are
-real files, from the main thread, unless SDU_SINGLE_PROCESS=1 (which keeps tracer/live.py's one
-process). Chisels stay single-process: their interval ticks fire on SIGALRM in the tracer and
+Which runs: the plan's ``pipelined`` strategy (sysdig_user/plan.py): runs without chisels and without
+packet capture, whose stdout and stderr are real files, from the main thread, unless
+SDU_SINGLE_PROCESS=1 (which keeps tracer/live.py's one process). Chisels stay single-process: their interval ticks fire on SIGALRM in the tracer and
 topprocs_cpu reads the engine's threads. So does packet capture: packets are merged with syscall events
 by timestamp and attributed through the tracer's Inspector before the event that follows them.
 
@@ -51,7 +51,6 @@ import pickle
 import signal
 import struct
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,26 +89,6 @@ class Result:
 
 class ConsumerGone(Exception):
     """The data pipe is broken: the consumer has exited (its Result, if any, is on the done pipe)."""
-
-
-def wanted(env: Any, pipeline: Any, net: Any) -> bool:
-    """True when this live run can use a consumer process (see the module docstring)."""
-    if env.environ.get("SDU_SINGLE_PROCESS") == "1":
-        return False
-    if pipeline.chisels is not None or net is not None:
-        return False
-    if threading.current_thread() is not threading.main_thread():
-        return False  # signal handlers (SIGALRM, NOTICE_SIGNAL) can only be set from the main thread
-    return _has_fd(env.stdout) and _has_fd(env.stderr)
-
-
-def _has_fd(stream: Any) -> bool:
-    """A stream the consumer can write to as the tracer would: an OS file (not an in-memory buffer)."""
-    try:
-        stream.fileno()
-    except (AttributeError, ValueError, OSError):
-        return False
-    return True
 
 
 class Link:

@@ -210,19 +210,13 @@ def recipes() -> list[tuple[Any, ...] | None]:
 
 
 def core_for(pipeline: Any) -> Any:
-    """A Core for this pipeline (sysdig_user.cli.EventPipeline) when it runs the default line with
-    nothing else per event (see the module docstring); None otherwise."""
-    if not available(pipeline.env.environ) or not getattr(pipeline, "default_line", False):
+    """A Core for this pipeline (sysdig_user.pipeline.EventPipeline) when its plan chose the compiled
+    line (sysdig_user/plan.py: sysdig's default text line with nothing else per event); None otherwise,
+    or when the extension is not built."""
+    if not pipeline.plan.compiled_line or not available(pipeline.env.environ):
         return None
     opts = pipeline.output_options
-    if opts.json or opts.time.mode != "h" or opts.render.buffer_format != render.BufferFormat.NORMAL:
-        return None
-    if (not _events_only_pass(pipeline) or pipeline.show_internal or pipeline.writer is not None
-            or pipeline.format_line is None):
-        return None
     inspector = pipeline.inspector
-    if inspector.prefilter is not None:
-        return None
     assert _fastline is not None
     errnos: list[str | None] = [None] * (max(ERRNO_NAMES) + 1)
     for num, name in ERRNO_NAMES.items():
@@ -243,20 +237,11 @@ def core_for(pipeline: Any) -> Any:
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
 
 
-def _events_only_pass(pipeline: Any) -> bool:
-    """Every event passes and nothing but the output sees it: no filter, chisel, -S, -n or -F."""
-    return (pipeline.predicate is None and pipeline.chisels is None and pipeline.summary is None
-            and pipeline.limit is None and not pipeline.fatfile)
-
-
 def passthrough(pipeline: Any) -> bool:
-    """`-q -w FILE` and nothing else per event (no filter, chisel, -S, -n, -F, no rotation): events go to
-    the file as they came, without being parsed (the state would serve no line and no rotated file),
-    through `block_writer`."""
-    if not available(pipeline.env.environ) or pipeline.formatter is not None:
-        return False
-    writer = pipeline.writer
-    return writer is not None and not writer.rotates and _events_only_pass(pipeline)
+    """`-q -w FILE` and nothing else per event (the plan's passthrough: no filter, chisel, -S, -n, -F, no
+    rotation): events go to the file as they came, without being parsed (the state would serve no line
+    and no rotated file), through `block_writer`."""
+    return bool(pipeline.plan.passthrough) and pipeline.writer is not None and available(pipeline.env.environ)
 
 
 _LARGE: bytes | None = None

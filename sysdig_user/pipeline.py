@@ -1,0 +1,241 @@
+"""What happens to each event after its source: state, filter, summary, writer, chisels, formatter.
+
+``EventPipeline`` is built from a CaptureSpec (sysdig_user/spec.py) and is the same whatever feeds it:
+the file source (sysdig_user/sources.py), the tracer (tracer/live.py) in this process or in the
+pipelined consumer (tracer/pipelined.py). The Session (sysdig_user/session.py) owns it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sysdig_user.environment import Environment
+from sysdig_user.event import Event
+from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter, OutputOptions
+from sysdig_user.output.lines import BATCH as _BATCH
+from sysdig_user.output.lines import Output
+from sysdig_user.output.render import BufferFormat, RenderOptions
+from sysdig_user.output.timefmt import OutputTime
+from sysdig_user.plan import Need, plan
+from sysdig_user.spec import CaptureSpec, OutputSpec
+
+EXIT_OK = 0
+DF_STATE_ONLY = 1  # scap dump flag: the event only feeds the state, readers hide it
+_BUFFER_FORMATS = {"A": BufferFormat.EOLS, "b": BufferFormat.BASE64, "x": BufferFormat.HEX,
+                   "X": BufferFormat.HEXASCII}
+_CHISEL_BUFFERS = {"A": "ascii", "b": "base64", "x": "hex", "X": "hexascii"}
+
+
+def output_options(ospec: OutputSpec, has_chisels: bool = False) -> OutputOptions:
+    fmt = _BUFFER_FORMATS[ospec.buffer] if ospec.buffer else BufferFormat.NORMAL
+    if ospec.json:
+        fmt = fmt.as_json()
+    max_len = 0 if ospec.verbose or has_chisels else 80
+    return OutputOptions(RenderOptions(fmt, max_len), OutputTime(ospec.time), ospec.json)
+
+
+def compile_predicate(text: str) -> Any:
+    """The filter as a predicate (None for no filter); FilterError carries sysdig's message."""
+    if not text:
+        return None
+    from sysdig_user.fields.registry import UnknownFieldError, resolve_field
+    from sysdig_user.filter import UnknownField, compile_filter
+
+    def resolve(name: str, arg: str | None, pos: int) -> Any:
+        try:
+            return resolve_field(name, arg)
+        except UnknownFieldError:
+            raise UnknownField(name, pos) from None
+
+    return compile_filter(text, resolve)
+
+
+def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "") -> Any:
+    from sysdig_user.chisels.runner import ChiselRunner
+
+    fmt = _CHISEL_BUFFERS[spec.output.buffer] if spec.output.buffer else "normal"
+    return ChiselRunner(spec.chisels, buffer_format=fmt, json_output=spec.output.json,
+                        global_filter=spec.filter, source_name=source, out=out, live=spec.live)
+
+
+@dataclass
+class RunStats:
+    events: int = 0  # events that passed the filter (sysdig's "Captured Events")
+    seconds: float = 0.0
+    status: int = EXIT_OK  # live capture: the launched command's exit status
+    fast_events: int | None = None  # events the compiled default line handled (None: not used)
+
+
+class EventPipeline:
+    """What happens to each event after its source: state, filter, summary, writer, chisels, formatter.
+
+    Sources (capture files here, the live tracer in ``tracer.live``) call ``feed_records`` for
+    metadata, ``on_event`` for each event (False once the capture should end: -n reached or a
+    chisel ended it; later events are ignored) and ``finish`` exactly once.
+    """
+
+    def __init__(self, spec: CaptureSpec, env: Environment, out: Output, source_name: str = "",
+                 facts: Need = Need.NONE) -> None:
+        self.spec = spec
+        self.env = env
+        self.out = out
+        ospec = spec.output
+        self.chisels = make_chisel_runner(spec, out, source_name) if spec.chisels else None
+        ooptions = output_options(ospec, self.chisels is not None)
+        filter_text = spec.filter
+        if self.chisels is not None and self.chisels.global_filter is not None:
+            filter_text = self.chisels.global_filter
+        self.filter_text = filter_text  # the filter in effect (live capture derives its pushdown from it)
+        self.predicate = compile_predicate(filter_text)
+        quiet = ospec.quiet or spec.write is not None
+        self.formatter = None
+        if not quiet and self.chisels is None:
+            self.formatter = Formatter(ospec.format or DEFAULT_FORMAT, None, ooptions)
+        self.format_line = self.formatter.line_function if self.formatter is not None else None
+        self.output_options = ooptions
+        # sysdig's default line and nothing else per event: what output/fastline.py may take over
+        self.default_line = self.formatter is not None and not ospec.format
+        self.plan = plan(spec, facts)
+        self.summary: Any = None
+        if ospec.summary:
+            from sysdig_user.output.summary import SummaryTable
+
+            self.summary = SummaryTable()
+        self.limit = spec.limit
+        self.show_internal = ospec.show_internal
+        self.progress = ospec.progress
+        self.progress_meter: Any = None
+        if ospec.progress:
+            from sysdig_user.output.progress import Progress
+
+            self.progress_meter = Progress(env.stderr)
+        from sysdig_user.state.inspector import HIDDEN_CODES, Inspector
+
+        self.hidden_codes = HIDDEN_CODES
+        self.inspector = Inspector()
+        # where sinsp filters: inside the parser, before an event that changes no state is parsed; with
+        # -d (a display filter) after every event has been parsed
+        self.inspector.prefilter = None if spec.display_filter else self.predicate
+        # hidden events that pass are only counted: the Inspector may skip the unparsed ones unbuilt
+        self.inspector.skip_hidden = (self.formatter is not None and not self.show_internal
+                                      and self.summary is None and spec.write is None)
+        ooptions.render.lookup_thread = self.inspector.threads.get
+        self.clock = ooptions.time
+        self.writer: Any = None  # set by the source (make_writer) once it knows the section to write
+        self.fatfile = spec.write is not None and spec.write.fatfile
+        self.stats = RunStats()
+        self.done = False
+        self._started = time.process_time()
+        self._finished = False
+
+    def start(self) -> None:
+        if self.chisels is not None:
+            self.chisels.start()
+
+    def feed_records(self, item: Any) -> None:
+        self.inspector.feed_records(item)
+
+    def count_hidden(self) -> bool:
+        """A hidden event that passed the filter and was skipped unbuilt (Inspector.skip_raw): count
+        it as on_event would; False when the capture is over."""
+        stats = self.stats
+        if self.done or stats.events == self.limit:
+            self.done = True
+            return False
+        stats.events += 1
+        if stats.events == self.limit:
+            self.done = True
+        return not self.done
+
+    def on_event(self, evt: Event) -> bool:
+        """Process one event; returns False when the capture is over (the event itself was used)."""
+        if self.done:
+            return False
+        stats = self.stats
+        if stats.events == self.limit:
+            self.done = True
+            return False
+        inspector = self.inspector
+        verdict = inspector.process(evt)
+        clock = self.clock
+        if clock.first_ts < 0:
+            clock.first_ts = evt.ts
+        chisels = self.chisels
+        dropped = evt.filtered_out  # the Inspector's pre-parse verdict, None if it did not filter
+        if dropped is None and self.predicate is not None:
+            dropped = not self.predicate(evt)
+        if dropped:
+            if chisels is not None:
+                chisels.on_filtered_event(evt)
+            if self.fatfile and self.writer is not None and _modifies_state(evt.type):
+                self.writer.write(evt, evt.dump_flags | DF_STATE_ONLY)  # -F: hidden when read
+            if verdict is not None:
+                inspector.apply(verdict)
+            return True
+        stats.events += 1
+        if self.summary is not None:
+            self.summary.count(evt.type, evt.param(0) if evt.type < 2 else None)
+        if self.writer is not None:
+            self.writer.write(evt)
+        if chisels is not None:
+            chisels.on_event(evt)
+            if chisels.capture_ended:
+                self.done = True
+        elif self.format_line is not None and (self.show_internal or not (
+                evt.dump_flags & DF_STATE_ONLY or evt.type in self.hidden_codes)):  # Inspector.is_hidden
+            line = self.format_line(evt)
+            if line is not None:  # Output.line, inline
+                out = self.out
+                lines = out._lines
+                lines.append(line)
+                if len(lines) >= _BATCH or out.unbuffered:
+                    out.flush()
+        if verdict is not None:
+            inspector.apply(verdict)
+        if stats.events == self.limit:
+            self.done = True
+        return not self.done
+
+    def hand_over(self) -> None:
+        """Another process runs this pipeline from now on (tracer.pipelined's consumer, forked with it): it
+        closes the writer and prints the last lines, so finish() does nothing here."""
+        self._finished = True
+
+    def take_stats(self, events: int, cpu_seconds: float, fast_events: int | None = None) -> None:
+        """The figures of the process the pipeline was handed over to: its event count (and how many of
+        them the compiled default line handled), and its CPU time added to this process's own (what -v
+        reports)."""
+        self.stats.events = events
+        self.stats.fast_events = fast_events
+        self.stats.seconds = time.process_time() - self._started + cpu_seconds
+
+    def finish(self) -> RunStats:
+        """Close the writer, end the chisels, print the summary (idempotent)."""
+        if self._finished:
+            return self.stats
+        self._finished = True
+        out = self.out
+        self.stats.seconds = time.process_time() - self._started
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            out.flush()
+            if self.chisels is not None:
+                self.chisels.end()
+                out.flush()
+            if self.progress_meter is not None:
+                self.progress_meter.finish()
+            if self.summary is not None:
+                for line in self.summary.lines():
+                    out.line(line)
+                out.flush()
+        return self.stats
+
+
+def _modifies_state(code: int) -> bool:
+    from sysdig_user.event_table import EF, event_info
+
+    info = event_info(code)
+    return info is not None and bool(info.flags & EF.MODIFIES_STATE)

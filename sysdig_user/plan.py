@@ -1,0 +1,171 @@
+"""The planner: from what a capture asks for to how it runs. One table each way.
+
+``NEEDS``: every option (a field of the CaptureSpec) states once what it needs of the events, as
+``Need`` flags. ``STRATEGIES``: every execution strategy states once which needs it serves and which
+rule it out. ``plan(spec, facts)`` is the only place a strategy is chosen; the components that
+implement them (output/fastline.py, tracer/pipelined.py, tracer/fastpath.py, tracer/pushdown.py, the
+file source's unbuilt skipping) read ``Plan`` and decide nothing themselves.
+
+Adding an option: one row in NEEDS (and the component that implements it). Adding a strategy: one row
+in STRATEGIES. tests/test_plan.py checks that every spec field has a row and pins the rules that the
+C paths rely on (e.g. nothing but sysdig's default text line reaches the compiled line).
+
+Facts of the run that no option states (the C extensions were not built, or SDU_NO_NATIVE=1; a second
+process cannot be used: SDU_SINGLE_PROCESS=1, not the main thread, in-memory streams) enter as needs
+too (``NO_NATIVE``, ``ONE_PROCESS``), so the same table rules on them.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import NamedTuple
+
+from sysdig_user.spec import CaptureSpec
+
+
+class Need(enum.Flag):
+    """What a capture needs of its events, or a fact that limits how it may run."""
+
+    NONE = 0
+    LINES = enum.auto()  # event lines are printed
+    CUSTOM_LINES = enum.auto()  # ... other than sysdig's default text line (-p, -j, -A/-b/-x/-X, -t, -D)
+    FILTER = enum.auto()  # a filter decides which events pass (the state must be right for it)
+    FILTER_AFTER_STATE = enum.auto()  # -d: every event is parsed before the filter sees it
+    COUNTED = enum.auto()  # -n: the passing events are counted against a limit
+    SUMMARY = enum.auto()  # -S: every passing event is counted by type
+    WRITE = enum.auto()  # -w: every passing event's bytes go to a file
+    WRITE_STATE = enum.auto()  # -w rotation or -F: the writer needs the state or the dropped events
+    CHISELS = enum.auto()  # chisels: every event, filtered or not, with timers and the tracer's threads
+    PACKETS = enum.auto()  # packet events merged by timestamp, attributed through the state
+    DEADLINE = enum.auto()  # -M: each event's time is checked against the deadline where it is made
+    NO_NATIVE = enum.auto()  # fact: no C extension (not built, or SDU_NO_NATIVE=1)
+    ONE_PROCESS = enum.auto()  # fact: no second process (SDU_SINGLE_PROCESS=1, a thread, memory streams)
+
+
+class NeedRow(NamedTuple):
+    option: str  # the CaptureSpec field, dotted for nested specs
+    asks: Callable[[CaptureSpec], bool]  # whether this spec uses it
+    needs: Callable[[CaptureSpec], Need]  # what it then needs
+
+
+def _lines(spec: CaptureSpec) -> bool:
+    """Event lines are printed: not -q, and neither -w nor a chisel (both make sysdig quiet)."""
+    return not spec.output.quiet and spec.write is None and not spec.chisels
+
+
+#: Every option and what it needs (options that need nothing special have a NONE row, so that the
+#: table is complete: tests/test_plan.py checks every CaptureSpec field is here).
+NEEDS: tuple[NeedRow, ...] = (
+    NeedRow("output.quiet", lambda s: _lines(s), lambda s: Need.LINES),
+    NeedRow("output.format", lambda s: s.output.format is not None, lambda s: Need.CUSTOM_LINES),
+    NeedRow("output.json", lambda s: s.output.json, lambda s: Need.CUSTOM_LINES),
+    NeedRow("output.buffer", lambda s: bool(s.output.buffer), lambda s: Need.CUSTOM_LINES),
+    NeedRow("output.time", lambda s: s.output.time != "h", lambda s: Need.CUSTOM_LINES),
+    NeedRow("output.show_internal", lambda s: s.output.show_internal, lambda s: Need.CUSTOM_LINES),
+    NeedRow("output.verbose", lambda s: s.output.verbose, lambda s: Need.NONE),  # longer buffers only
+    NeedRow("output.summary", lambda s: s.output.summary, lambda s: Need.SUMMARY),
+    NeedRow("output.progress", lambda s: s.output.progress, lambda s: Need.NONE),
+    NeedRow("output.unbuffered", lambda s: s.output.unbuffered, lambda s: Need.NONE),
+    NeedRow("filter", lambda s: bool(s.filter), lambda s: Need.FILTER),
+    NeedRow("display_filter", lambda s: s.display_filter and bool(s.filter),
+            lambda s: Need.FILTER_AFTER_STATE),
+    NeedRow("limit", lambda s: s.limit is not None, lambda s: Need.COUNTED),
+    NeedRow("duration_s", lambda s: s.duration_s is not None, lambda s: Need.DEADLINE),
+    NeedRow("write", lambda s: s.write is not None,
+            lambda s: Need.WRITE | (Need.WRITE_STATE if s.write is not None and (
+                s.write.rotates or s.write.fatfile) else Need.NONE)),
+    NeedRow("chisels", lambda s: bool(s.chisels), lambda s: Need.CHISELS),
+    NeedRow("packets", lambda s: s.packets is not None, lambda s: Need.PACKETS),
+    NeedRow("read", lambda s: bool(s.read), lambda s: Need.NONE),
+    NeedRow("trace", lambda s: s.trace is not None, lambda s: Need.NONE),
+    NeedRow("snaplen", lambda s: s.snaplen is not None, lambda s: Need.NONE),
+)
+
+
+class Strategy(NamedTuple):
+    name: str
+    requires: Need  # all of these must be needed
+    ruled_out_by: Need  # none of these may be needed
+    what: str
+
+
+#: Every way of running a part of the pipeline faster than the general Python path.
+STRATEGIES: tuple[Strategy, ...] = (
+    Strategy("compiled_line", Need.LINES,
+             Need.CUSTOM_LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE | Need.CHISELS
+             | Need.PACKETS | Need.NO_NATIVE,
+             "sysdig's default line printed in C (output/fastline.py)"),
+    Strategy("passthrough", Need.WRITE,
+             Need.LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE_STATE | Need.CHISELS
+             | Need.PACKETS | Need.NO_NATIVE,
+             "-w frames the events as scap blocks in C without parsing them (output/fastline.py)"),
+    Strategy("skip_unbuilt", Need.NONE, Need.CHISELS | Need.WRITE_STATE | Need.FILTER_AFTER_STATE,
+             "events that cannot pass are skipped from their bytes (Inspector.skip_raw)"),
+    Strategy("pipelined", Need.NONE, Need.CHISELS | Need.PACKETS | Need.ONE_PROCESS,
+             "live: state, filter and output in a second process (tracer/pipelined.py)"),
+    Strategy("tracer_fast_path", Need.NONE,
+             Need.CHISELS | Need.PACKETS | Need.ONE_PROCESS | Need.DEADLINE | Need.NO_NATIVE,
+             "live, pipelined: whole syscall stops handled in C (tracer/fastpath.py)"),
+    Strategy("pushdown", Need.NONE, Need.CHISELS | Need.WRITE | Need.PACKETS,
+             "live launch: stop only at syscalls the filter and the output can use (tracer/pushdown.py)"),
+)
+
+
+def needs_of(spec: CaptureSpec) -> Need:
+    need = Need.NONE
+    for row in NEEDS:
+        if row.asks(spec):
+            need |= row.needs(spec)
+    return need
+
+
+class Plan:
+    """The strategies chosen for one capture (``plan``); ``uses(name)`` or the named properties."""
+
+    __slots__ = ("chosen", "needs")
+
+    def __init__(self, needs: Need) -> None:
+        self.needs = needs
+        self.chosen = frozenset(s.name for s in STRATEGIES
+                                if (needs & s.requires) == s.requires and not needs & s.ruled_out_by)
+
+    def uses(self, name: str) -> bool:
+        return name in self.chosen
+
+    def without(self, need: Need) -> Plan:
+        """The plan once ``need`` turned out not to apply (packets asked for, but no CAP_NET_RAW)."""
+        return Plan(self.needs & ~need)
+
+    def with_facts(self, facts: Need) -> Plan:
+        return Plan(self.needs | facts)
+
+    @property
+    def compiled_line(self) -> bool:
+        return "compiled_line" in self.chosen
+
+    @property
+    def passthrough(self) -> bool:
+        return "passthrough" in self.chosen
+
+    @property
+    def skip_unbuilt(self) -> bool:
+        return "skip_unbuilt" in self.chosen
+
+    @property
+    def pipelined(self) -> bool:
+        return "pipelined" in self.chosen
+
+    @property
+    def tracer_fast_path(self) -> bool:
+        return "tracer_fast_path" in self.chosen
+
+    @property
+    def pushdown(self) -> bool:
+        return "pushdown" in self.chosen
+
+    def describe(self) -> str:
+        return ", ".join(s.name for s in STRATEGIES if s.name in self.chosen) or "none"
+
+
+def plan(spec: CaptureSpec, facts: Need = Need.NONE) -> Plan:
+    return Plan(needs_of(spec) | facts)

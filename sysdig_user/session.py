@@ -1,0 +1,127 @@
+"""The Session: one capture, from a CaptureSpec to its output, whatever the source.
+
+    session = Session(spec, env)             # filter compiled, chisels loaded, -w file created
+    stats = session.run(ScapSource(paths))   # or tracer.live.TraceSource(spec.trace, ...)
+
+The Session owns the EventPipeline (Inspector, filter applied where sinsp applies it, formatter,
+summary, chisels), the -w writer and the plan (sysdig_user/plan.py). A source feeds it (see
+sysdig_user/sources.py); a live source hands it the /proc snapshot to seed the state and open the -w
+section with (``seed``). The command line (sysdig_user/cli.py) and the Python API are two faces of it:
+neither does anything to an event that the Session does not.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sysdig_user.environment import Environment
+from sysdig_user.output.lines import Output
+from sysdig_user.pipeline import EventPipeline, RunStats
+from sysdig_user.plan import Need, Plan
+from sysdig_user.spec import CaptureSpec
+
+if TYPE_CHECKING:
+    from sysdig_user.scap.cycle import CaptureWriter
+    from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
+    from sysdig_user.sources import EventSource
+
+
+def run_facts(env: Environment) -> Need:
+    """What this process and environment allow, as plan needs (sysdig_user/plan.py)."""
+    facts = Need.NONE
+    environ = env.environ
+    if environ.get("SDU_NO_NATIVE") == "1":
+        facts |= Need.NO_NATIVE
+    if (environ.get("SDU_SINGLE_PROCESS") == "1" or threading.current_thread() is not threading.main_thread()
+            or not (_has_fd(env.stdout) and _has_fd(env.stderr))):
+        facts |= Need.ONE_PROCESS
+    return facts
+
+
+def _has_fd(stream: Any) -> bool:
+    """A stream a forked process can write to as this one would: an OS file (not an in-memory buffer)."""
+    try:
+        stream.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    return True
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class Session:
+    """One capture. Build it (errors in the spec's filter, chisels or -w path are raised here, before
+    any source runs), then ``run`` it on a source, once."""
+
+    def __init__(self, spec: CaptureSpec, env: Environment | None = None, out: Output | None = None) -> None:
+        self.spec = spec
+        self.env = env if env is not None else Environment.default()
+        self.out = out if out is not None else Output(self.env.stdout, spec.output.unbuffered)
+        if spec.live and not self.out.unbuffered and _isatty(self.env.stdout):
+            self.out.unbuffered = True  # a terminal sees each event as it happens
+        self.pipeline = EventPipeline(spec, self.env, self.out, spec.source_name, run_facts(self.env))
+        self.writer: CaptureWriter | None = None
+        if spec.write is not None:
+            from sysdig_user.scap.cycle import make_writer
+
+            self.writer = make_writer(spec.write)
+
+    @property
+    def plan(self) -> Plan:
+        return self.pipeline.plan
+
+    def replan(self, plan: Plan) -> None:
+        """What the source found it can do (packets asked for, but no CAP_NET_RAW)."""
+        self.pipeline.plan = plan
+
+    def seed(self, machine: MachineInfo, procs: Iterable[ProcEntry],
+             fds: Mapping[int, list[FdEntry]]) -> None:
+        """A live source's starting state: the machine, the system's users, groups and interfaces, the
+        traced processes (``procs``, ancestors first) and their fds; with -w the file's first section
+        holds the same, and a rotation's new file the state at that moment."""
+        seed_state(self.pipeline, self.writer, machine, procs, fds)
+
+    def run(self, source: EventSource) -> RunStats:
+        """Run the source to its end (or the capture's: -n, -M, a chisel); the writer is closed and the
+        pipeline finished whatever happens. Returns the figures, ``status`` the source's exit status."""
+        try:
+            status = source.run(self)
+        finally:
+            try:
+                self.pipeline.finish()
+            finally:
+                if self.writer is not None:
+                    self.writer.close()  # (handed over to the pipelined consumer: nothing here)
+        stats = self.pipeline.stats
+        stats.status = status
+        return stats
+
+
+def seed_state(pipeline: EventPipeline, writer: CaptureWriter | None, machine: MachineInfo,
+         procs: Iterable[ProcEntry], fds: Mapping[int, list[FdEntry]]) -> None:
+    """Session.seed for a pipeline and writer (tracer/live.py's LiveCapture holds these two)."""
+    from sysdig_user.scap.records import FdList, ProcList
+    from sysdig_user.state.section import state_section
+
+    inspector = pipeline.inspector
+    st = inspector.state
+    st.machine = machine
+    st.users.load_system()
+    st.interfaces.load_system()
+    procs = list(procs)
+    inspector.feed_records(ProcList(procs))
+    for p in procs:
+        inspector.feed_records(FdList(p.tid, fds.get(p.tid, [])))
+    if writer is not None:
+        writer.start({
+            "machine": machine, "interfaces": [*st.interfaces.ipv4, *st.interfaces.ipv6],
+            "users": list(st.users.users.values()), "groups": list(st.users.groups.values()),
+            "procs": procs, "fds": fds})
+        writer.section_source = lambda: state_section(inspector)
+        pipeline.writer = writer

@@ -1,0 +1,138 @@
+"""Event sources: what feeds a Session, behind one protocol.
+
+A source drives the session: it feeds the pipeline its state records and its events in order, and
+returns an exit status. The file source is here; the tracer's (launch and attach) is
+``tracer.live.TraceSource``, and packets join a live source as a second stream merged by timestamp
+(``netcap.stream.PacketStream``, through the Session's ``merge``). The Session never asks which
+source it runs: everything a source must know comes from the spec and the plan.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sysdig_user.event import Event
+from sysdig_user.state.section import SectionRecords, state_section
+
+if TYPE_CHECKING:
+    from sysdig_user.pipeline import EventPipeline, RunStats
+    from sysdig_user.scap.cycle import CaptureWriter
+    from sysdig_user.session import Session
+
+
+class EventSource(Protocol):
+    """Anything that can feed a Session."""
+
+    def run(self, session: Session) -> int:
+        """Feed the session's pipeline (``feed_records``, ``on_event`` until it returns False) and,
+        live, its writer's first section (``Session.seed``); return the exit status (a launched
+        command's, else 0). The Session finishes the pipeline afterwards."""
+        ...
+
+
+class ScapSource:
+    """``-r FILE...``: scap capture files, read one after the other (sysdig_user/scap/reader.py)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+
+    def run(self, session: Session) -> int:
+        """Read every file through the session's pipeline (its -w writer starts with the first
+        section's state); the status is 0: errors are raised."""
+        read_files(self.paths, session.pipeline, session.writer)
+        return 0
+
+
+def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | None) -> RunStats:
+    """The -r loop: every item of each file through ``pipe`` (records as state, events as events)."""
+    count_hidden = pipe.count_hidden if pipe.limit is not None else None
+    hidden = 0  # hidden events skipped unbuilt, added to the count at the end when no -n needs it now
+    from sysdig_user.output import fastline
+
+    fast: Any = None  # the compiled default line, once set up
+    try:
+        from sysdig_user.event_table import PPM_EVENT_MAX
+        from sysdig_user.state.inspector import SKIPPED_HIDDEN
+
+        pipe.start()
+        # events nobody will see are skipped unbuilt (chisels see the filtered-out ones too): skip_raw,
+        # called for the codes it may skip
+        skip = pipe.inspector.skip_raw
+        skip_codes = pipe.inspector.skip_codes if pipe.plan.skip_unbuilt else None
+        on_event = pipe.on_event
+        fast = fastline.core_for(pipe) if writer is None else None
+        fast_one = fast.one if fast is not None else None
+        if fast is not None:
+            from sysdig_user.scap import reader
+
+            fast.v1_table(reader._V1_GUESS, reader._V1_ODD)  # old captures' EV_V1 blocks too
+        section = SectionRecords() if writer is not None else None  # what -w starts its file with
+        progress = pipe.progress_meter
+        # (two loops rather than one generator chaining the files' items: a generator level costs per
+        # event; every break below ends the capture)
+        # with the compiled default line, the reader hands it runs of event blocks first (it takes
+        # what it can; the rest comes here, after its lines)
+        for items in _capture_sources(paths, progress, fast.blocks if fast is not None else None):
+            for item in items:
+                if type(item) is not tuple:
+                    pipe.feed_records(item)
+                    if section is not None and pipe.writer is None:
+                        section.add(item)
+                    continue
+                if section is not None and pipe.writer is None:
+                    assert writer is not None
+                    writer.start(section.as_kwargs())
+                    pipe.writer = writer
+                    writer.section_source = lambda: state_section(pipe.inspector)
+                cpu, dump_flags, raw = item
+                if progress is not None:
+                    progress.tick()
+                if skip_codes is not None and (code := raw[20] | raw[21] << 8) < PPM_EVENT_MAX and skip_codes[code]:
+                    skipped = skip(raw)
+                    if skipped:
+                        if skipped == SKIPPED_HIDDEN:
+                            if count_hidden is None:
+                                hidden += 1
+                            elif not count_hidden():
+                                break
+                        continue
+                if fast_one is not None:
+                    if not dump_flags and fast_one(raw, cpu):
+                        continue
+                    fastline.drain(fast, pipe)  # its lines first
+                if not on_event(Event(raw, cpu, dump_flags)):
+                    break
+            else:
+                continue
+            break
+    finally:
+        if fast is not None:
+            fastline.drain(fast, pipe)
+        pipe.stats.events += hidden
+        if writer is not None and pipe.writer is None:
+            writer.start({})
+            pipe.writer = writer
+        pipe.finish()
+    return pipe.stats
+
+
+def _capture_sources(paths: list[str], progress: Any = None, events: Any = None) -> Iterator[Iterator[Any]]:
+    """The items of each file, one iterator per file (the caller reads each to its end, or stops).
+    ``events``: read_capture's taker of event blocks (not with a progress meter, which counts events)."""
+    from sysdig_user.event_table import EXTENSIONS
+    from sysdig_user.scap import read_capture
+
+    for path in paths:
+        if progress is None:
+            yield read_capture(path, extension_types=frozenset(EXTENSIONS), events=events)  # sdu's packet events
+            continue
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below, once the reader is done with it
+        except OSError:
+            f = None  # let the reader report it with its own message
+        if f is None:
+            yield read_capture(path, extension_types=frozenset(EXTENSIONS))
+            continue
+        with f:
+            progress.watch(f)
+            yield read_capture(f, extension_types=frozenset(EXTENSIONS))

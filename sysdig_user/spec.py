@@ -1,0 +1,93 @@
+"""What one capture is asked to do, as typed data: the Session's input (sysdig_user/session.py).
+
+The command line parses argv into a ``CaptureSpec`` (sysdig_user/cli.py, ``spec_from_options``) and the
+Python API builds one directly; nothing below the CLI reads argv or the option table. Values are
+already checked and converted (numbers are ints, -t is one letter): a spec that exists is a spec the
+Session can run. Which execution strategy serves it (compiled line, passthrough, pipelined, pushdown)
+is not stated here: sysdig_user/plan.py derives it from what the spec asks for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_SNAPLEN = 80  # bytes of each I/O buffer captured (sysdig's -s default)
+BUFFER_LETTERS = ("A", "b", "x", "X")  # -A/-b/-x/-X: how data buffers print
+
+
+@dataclass
+class OutputSpec:
+    """How events are shown: ``-p``, ``-j``, ``-A/-b/-x/-X``, ``-t``, ``-v``, ``-q``, ``-D``, ``-S``."""
+
+    format: str | None = None  # -p FORMAT (None: sysdig's default line)
+    json: bool = False  # -j
+    buffer: str = ""  # one of BUFFER_LETTERS, or "" for text
+    time: str = "h"  # -t: h, a, r, d or D
+    verbose: bool = False  # -v: whole buffers, and the end-of-run figures on stderr
+    quiet: bool = False  # -q: no event lines
+    show_internal: bool = False  # -D: sysdig's internal events too
+    summary: bool = False  # -S
+    progress: bool = False  # -P
+    unbuffered: bool = False  # --unbuffered
+
+
+@dataclass
+class WriteSpec:
+    """``-w FILE`` with sysdig's cycle writer options (``-z``, ``-C``, ``-W``, ``-G``, ``-e``) and ``-F``."""
+
+    path: str
+    compress: bool = False  # -z
+    size_mb: int = 0  # -C: a new file past this many millions of bytes
+    file_limit: int = 0  # -W: wrap after this many files
+    seconds: int = 0  # -G: a new file every this many seconds of event time
+    events: int = 0  # -e: a new file every this many events
+    fatfile: bool = False  # -F: also the state events the filter drops, hidden when read
+
+    @property
+    def rotates(self) -> bool:
+        return bool(self.size_mb or self.seconds or self.events)
+
+
+@dataclass
+class TraceSpec:
+    """A live source: launch ``command`` or attach to ``pids`` (tracer/)."""
+
+    command: list[str] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    no_seccomp: bool = False  # --no-seccomp: full syscall stops
+    no_colocate: bool = False  # --no-colocate: let sdu and the command float
+
+
+@dataclass
+class PacketSpec:
+    """Packets beside the syscalls (netcap/): ``--net``, ``--iface``, ``--net-filter``, ``--pcap``."""
+
+    ifaces: str | None = None  # comma-separated names; None: every interface
+    bpf: str = ""  # tcpdump expression for the kernel filter
+    pcap: str | None = None  # also write the packets here, as pcapng
+    kernel_snaplen: int | None = None  # --net-snaplen
+
+
+@dataclass
+class CaptureSpec:
+    """One capture: where events come from, what is kept, what is shown, written and run on them."""
+
+    read: list[str] = field(default_factory=list)  # -r FILES (a file source)
+    trace: TraceSpec | None = None  # a live source
+    packets: PacketSpec | None = None  # packets merged into a live source
+    filter: str = ""  # the sysdig filter ("" none)
+    display_filter: bool = False  # -d: filter after the state engine has seen every event
+    output: OutputSpec = field(default_factory=OutputSpec)
+    write: WriteSpec | None = None
+    chisels: list[tuple[str, str | None]] = field(default_factory=list)  # -c NAME [ARGS]
+    limit: int | None = None  # -n: stop after this many events
+    duration_s: int | None = None  # -M: stop after this many seconds
+    snaplen: int | None = None  # -s (None: the default, or what a chisel asks for)
+
+    @property
+    def live(self) -> bool:
+        return self.trace is not None
+
+    @property
+    def source_name(self) -> str:
+        """What chisels see as the capture's name (the first file read, else empty)."""
+        return self.read[0] if self.read else ""
