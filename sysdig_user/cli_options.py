@@ -218,7 +218,10 @@ def _apply(opts: CliOptions, opt: Option, value: str | None, rest: list[str],
         if value == "l":  # -cl
             opts.list_chisels = True
             return
-        args = chisel_args(value, rest) if chisel_args is not None else None
+        # the words the chisel may take its arguments from, as sysdig's parse_chisel_args reads argv after
+        # the name, but never the command after "--" (sdu's own): a filter before it stays a filter
+        words = rest[:rest.index("--")] if "--" in rest else rest
+        args = chisel_args(value, words) if chisel_args is not None else None
         if args is not None:
             rest.pop(0)
         opts.chisels.append((value, args))

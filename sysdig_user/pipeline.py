@@ -124,6 +124,7 @@ class EventPipeline:
         self.clock = ooptions.time
         self.writer: Any = None  # set by the source (make_writer) once it knows the section to write
         self.fatfile = spec.write is not None and spec.write.fatfile
+        self.display_filter = spec.display_filter and self.predicate is not None
         self.stats = RunStats()
         self.done = False
         self._started = time.process_time()
@@ -166,6 +167,8 @@ class EventPipeline:
         if dropped is None and self.predicate is not None:
             dropped = not self.predicate(evt)
         if dropped:
+            if self.display_filter:
+                clock.prev_ts = evt.ts  # -t D: since the previous event the engine returned (all, with -d)
             if chisels is not None:
                 chisels.on_filtered_event(evt)
             if self.fatfile and self.writer is not None and _modifies_state(evt.type):

@@ -85,3 +85,17 @@ def test_unknown_option() -> None:
 
 def test_bad_event_count() -> None:
     assert_one_line_error(sdu("-r", str(sample()), "-n", "many"))
+
+
+@pytest.mark.parametrize("extra", [["--", "ls"], ["-p", "1"], ["--pid", "1,2"]])
+def test_read_with_a_live_source_is_a_usage_error(extra: list[str], tmp_path: Path) -> None:
+    """-r with -- COMMAND or a PID list used to read the file and silently never run/attach: now one
+    line and status 1, and the command is not run."""
+    marker = tmp_path / "ran"
+    if extra[0] == "--":
+        extra = ["--", "touch", str(marker)]
+    res = sdu("-r", str(sample()), *extra)
+    line = assert_one_line_error(res)
+    assert "-r" in line and ("COMMAND" in line or "PID" in line)
+    assert res.stdout == ""
+    assert not marker.exists()

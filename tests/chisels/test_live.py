@@ -140,3 +140,32 @@ def test_stdin_and_stdout_plain() -> None:
     res = run(["-c", "stdin", "-c", "stdout", "--", "cat"], stdin=b"hello\nworld\n")
     assert res.returncode == 0, text(res.stderr)
     assert text(res.stdout).count("hello\nworld\n") == 3, res.stdout
+
+
+APP = """import socket
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+c = socket.create_connection(srv.getsockname()); conn, _ = srv.accept()
+c.sendall(b"hello"); conn.recv(10)
+open("/etc/hostname").read()
+"""
+
+
+def test_chisel_filter_before_the_command(tmp_path: Path) -> None:
+    """`sdu -X -c echo_fds fd.cip=127.0.0.1 -- CMD`: the filter is the capture's filter (file reads are not
+    shown), and the lines are what sysdig's echo_fds prints with that filter on a capture of the run."""
+    capture = tmp_path / "app.scap"
+    res = run(["-w", str(capture), "-X", "-c", "echo_fds", "fd.cip=127.0.0.1", "--", sys.executable, "-c", APP])
+    assert res.returncode == 0, text(res.stderr)
+    out = text(res.stdout)
+    assert "127.0.0.1" in out and "hello" not in out.split("127.0.0.1", 1)[0]
+    assert "/etc/hostname" not in out
+    args = ["-r", str(capture), "-X", "-c", "echo_fds", "fd.cip=127.0.0.1"]
+    from_file = run(args)
+    assert from_file.returncode == 0 and text(from_file.stdout) == out
+    if _have_sysdig():
+        oracle = subprocess.run([require_tool("sysdig"), *args], capture_output=True, env=_env(),
+                                timeout=TIMEOUT, check=False)
+        assert text(oracle.stdout) == out
+    both = run(["-c", "echo_fds", "fd.type=ipv4 or fd.type=ipv6", "--", sys.executable, "-c", APP])
+    assert both.returncode == 0, text(both.stderr)
+    assert "hello" in text(both.stdout) and "/etc/hostname" not in text(both.stdout)

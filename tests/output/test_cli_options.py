@@ -44,3 +44,23 @@ def test_help_lists_every_option() -> None:
     text = help_text("x")
     for opt in OPTIONS:
         assert f"--{opt.long[0]}" in text if opt.long else f" -{opt.short} " in text
+
+
+@pytest.mark.parametrize(("chisel", "flt"), [
+    ("echo_fds", "fd.cip=127.0.0.1"),
+    ("echo_fds", "fd.type=ipv4 or fd.type=ipv6"),
+    ("spy_users", "user.name=root"),
+])
+def test_chisel_arguments_stop_at_the_command(chisel: str, flt: str) -> None:
+    """A chisel with optional arguments never takes its arguments from the launched command: the words
+    before "--" are a valid filter, so they stay the filter (sysdig's parse_chisel_args rule)."""
+    from sysdig_user.cli import _chisel_arg_taker
+
+    opts = parse_argv(["-X", "-c", chisel, flt, "--", "bash", "-c", "ls"], _chisel_arg_taker)
+    assert opts.chisels == [(chisel, None)]
+    assert opts.filter == flt
+    assert opts.command == ["bash", "-c", "ls"]
+    # the same words with no command after them: the same decision
+    assert parse_argv(["-c", chisel, flt], _chisel_arg_taker).chisels == [(chisel, None)]
+    # a word that is no filter is still the chisel's argument
+    assert parse_argv(["-c", "spy_users", "3", "--", "ls"], _chisel_arg_taker).chisels == [("spy_users", "3")]
