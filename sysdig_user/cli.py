@@ -53,7 +53,7 @@ def _output_spec(opts: CliOptions) -> OutputSpec:
     assert buffer in ("", *BUFFER_LETTERS)
     return OutputSpec(format=opts.print_format, json=opts.json, buffer=buffer, time=time_mode,
                       verbose=opts.verbose, quiet=opts.quiet, show_internal=opts.debug, summary=opts.summary,
-                      progress=opts.progress, unbuffered=opts.unbuffered)
+                      progress=opts.progress, unbuffered=opts.unbuffered, to=opts.output_file)
 
 
 def _write_spec(opts: CliOptions) -> WriteSpec | None:
@@ -203,7 +203,8 @@ def program(opts: CliOptions, env: Environment, out: Output) -> int:
     source = _source(spec)
     from sysdig_user.session import Session
 
-    stats = Session(spec, env, out).run(source)
+    # -o: the Session writes to its own file (stdout stays the launched command's)
+    stats = Session(spec, env, out if spec.output.to is None else None).run(source)
     if opts.verbose:
         env.stderr.write("Driver Events:0\nDriver Drops:0\nSuppressed by Comm:0\n")
         secs = stats.seconds

@@ -78,6 +78,9 @@ OPTIONS: tuple[Option, ...] = (
            "<writefile> names the files by time, else FILE0, FILE1, ...", "Capture"),
     Option("M", (), "duration", "num_seconds", "Stop collecting after <num_seconds> reached.", "Capture"),
     Option("n", ("numevents",), "numevents", "num", "Stop capturing after <num> events.", "Capture"),
+    Option("o", ("output",), "output_file", "file",
+           "Write sdu's own output (event lines, chisel output, the -S summary) to <file> instead of stdout, "
+           "so that a launched command's stdout stays apart (sdu).", "Output"),
     Option("P", ("progress",), "progress", None,
            "Print progress on stderr while processing trace files.", "Output"),
     Option("p", ("print",), "print_format", "output_format",
@@ -145,7 +148,7 @@ class CliOptions:
                  "display_filter", "duration", "fatfile", "file_events", "file_limit", "file_seconds",
                  "file_size", "filter_words", "help", "iface", "json", "list_chisels", "list_events",
                  "list_fields", "net", "net_filter", "net_snaplen", "no_colocate", "no_seccomp",
-                 "numevents", "pcap", "pids", "print_ascii", "print_base64", "print_format", "print_hex",
+                 "numevents", "output_file", "pcap", "pids", "print_ascii", "print_base64", "print_format", "print_hex",
                  "print_hex_ascii", "progress", "quiet", "read", "snaplen", "summary", "timetype",
                  "unbuffered", "verbose", "version", "write")
 
@@ -179,6 +182,7 @@ class CliOptions:
         self.chisel_info: str | None = None
         self.chisels: list[tuple[str, str | None]] = []
         self.print_format: str | None = None
+        self.output_file: str | None = None
         self.pids: list[int] = []
         self.display_filter: bool = False
         self.debug: bool = False

@@ -66,6 +66,7 @@ NEEDS: tuple[NeedRow, ...] = (
     NeedRow("output.summary", lambda s: s.output.summary, lambda s: Need.SUMMARY),
     NeedRow("output.progress", lambda s: s.output.progress, lambda s: Need.NONE),
     NeedRow("output.unbuffered", lambda s: s.output.unbuffered, lambda s: Need.NONE),
+    NeedRow("output.to", lambda s: s.output.to is not None, lambda s: Need.NONE),  # another stream only
     NeedRow("filter", lambda s: bool(s.filter), lambda s: Need.FILTER),
     NeedRow("display_filter", lambda s: s.display_filter and bool(s.filter),
             lambda s: Need.FILTER_AFTER_STATE),

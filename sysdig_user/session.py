@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sysdig_user.environment import Environment
+from sysdig_user.errors import SduError
 from sysdig_user.output.lines import Output
 from sysdig_user.pipeline import EventPipeline, RunStats
 from sysdig_user.plan import Need, Plan
@@ -61,11 +62,24 @@ class Session:
 
     def __init__(self, spec: CaptureSpec, env: Environment | None = None, out: Output | None = None) -> None:
         self.spec = spec
-        self.env = env if env is not None else Environment.default()
-        self.out = out if out is not None else Output(self.env.stdout, spec.output.unbuffered)
-        if spec.live and not self.out.unbuffered and _isatty(self.env.stdout):
+        env = env if env is not None else Environment.default()
+        self._own_file: BinaryIO | None = None
+        if spec.output.to is not None:  # -o FILE: everything this Session prints goes there
+            try:
+                self._own_file = open(spec.output.to, "wb")  # noqa: SIM115 - closed by run()/close()
+            except OSError as exc:
+                raise SduError(f"can't open file {spec.output.to}: {exc.strerror}") from None
+            env = Environment(self._own_file, env.stderr, env.environ)
+            out = None
+        self.env = env
+        self.out = out if out is not None else Output(env.stdout, spec.output.unbuffered)
+        if spec.live and not self.out.unbuffered and _isatty(env.stdout):
             self.out.unbuffered = True  # a terminal sees each event as it happens
-        self.pipeline = EventPipeline(spec, self.env, self.out, spec.source_name, run_facts(self.env))
+        try:
+            self.pipeline = EventPipeline(spec, env, self.out, spec.source_name, run_facts(env))
+        except BaseException:
+            self.close()
+            raise
         self.writer: CaptureWriter | None = None
         if spec.write is not None:
             from sysdig_user.scap.cycle import make_writer
@@ -87,6 +101,15 @@ class Session:
         holds the same, and a rotation's new file the state at that moment."""
         seed_state(self.pipeline, self.writer, machine, procs, fds)
 
+    def close(self) -> None:
+        """Close the -o file, if this Session opened one (run() does it; idempotent)."""
+        if self._own_file is not None:
+            try:
+                self.out.flush()
+            finally:
+                self._own_file.close()
+                self._own_file = None
+
     def run(self, source: EventSource) -> RunStats:
         """Run the source to its end (or the capture's: -n, -M, a chisel); the writer is closed and the
         pipeline finished whatever happens. Returns the figures, ``status`` the source's exit status."""
@@ -96,8 +119,11 @@ class Session:
             try:
                 self.pipeline.finish()
             finally:
-                if self.writer is not None:
-                    self.writer.close()  # (handed over to the pipelined consumer: nothing here)
+                try:
+                    if self.writer is not None:
+                        self.writer.close()  # (handed over to the pipelined consumer: nothing here)
+                finally:
+                    self.close()
         stats = self.pipeline.stats
         stats.status = status
         return stats

@@ -28,6 +28,7 @@ class OutputSpec:
     summary: bool = False  # -S
     progress: bool = False  # -P
     unbuffered: bool = False  # --unbuffered
+    to: str | None = None  # -o FILE: event lines, chisel output and summary go there, not to stdout
 
 
 @dataclass
