@@ -48,12 +48,15 @@ class NetCapture:
     def start(self, ifaces: str | Sequence[str] | None = None, bpf_expr: str = "",
               snaplen: int = DEFAULT_SNAPLEN, *, callback: Callable[[Packet], None] | None = None,
               backend: str = "ring", ring_bytes: int = DEFAULT_RING_BYTES, retire_ms: int = 10,
-              promisc: bool = False) -> None:
+              promisc: bool = False, run: bool = True) -> None:
         """Open one socket per interface (None or "all": every interface; "lo,eth0" or a list) and start
         the capture thread. Raises CaptureNotPermitted without CAP_NET_RAW, FilterError for a bad
         expression, InterfaceError for an unknown interface; each message is one line. The snaplen
         (default DEFAULT_SNAPLEN, 256) is applied by the kernel filter, so only that much of each frame is
-        copied into the ring and out of it; FULL_SNAPLEN keeps whole frames at a higher cost per packet."""
+        copied into the ring and out of it; FULL_SNAPLEN keeps whole frames at a higher cost per packet.
+        ``run=False`` opens the sockets (every error is raised here) but leaves the capture thread to
+        ``run()``, in the process that will merge the packets (a thread does not survive a fork; the
+        kernel rings keep what arrives meanwhile)."""
         if self._thread is not None:
             raise NetCapError("capture already started")
         if snaplen <= 0:
@@ -66,7 +69,21 @@ class NetCapture:
         self._final = None
         sink = self._enqueue if callback is None else _calling(callback)
         self._thread = CaptureThread(readers, sink, retire_ms)
+        if run:
+            self._thread.start()
+
+    def run(self) -> None:
+        """Start the capture thread of a capture opened with ``start(run=False)``."""
+        if self._thread is None:
+            raise NetCapError("capture not started")
         self._thread.start()
+
+    def abandon(self) -> None:
+        """Close this process's copies of the sockets of a capture whose thread never ran here (another
+        process, forked with them, runs it): nothing is stopped, counted or drained."""
+        if self._thread is not None:
+            self._thread.abandon()
+            self._thread = None
 
     def _enqueue(self, batch: list[Packet]) -> None:
         thread = self._thread

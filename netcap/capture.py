@@ -107,6 +107,14 @@ class CaptureThread:
     def start(self) -> None:
         self._thread.start()
 
+    def abandon(self) -> None:
+        """Close the readers and the wake pipe without running or joining the thread (it never ran here)."""
+        assert self._thread.ident is None, "abandon() is for a thread that never started"
+        for reader in self.readers:
+            reader.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
     def alive(self) -> bool:
         return self._thread.is_alive()
 

@@ -34,7 +34,8 @@ import heapq
 import itertools
 import os
 import socket
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -45,7 +46,7 @@ from netcap.pcapng import PcapngWriter
 from netcap.procnet import WILDCARD, normalize_ip, read_proc_net
 from netcap.records import IN, OUT, CaptureStats, FlowKey, Owner, Packet, SockTuple
 from sysdig_user.event import Event
-from sysdig_user.event_table import SDU_EXTENSION_BASE
+from sysdig_user.event_table import SDU_EXTENSION_BASE, event_code
 from sysdig_user.spec import PacketSpec
 
 if TYPE_CHECKING:
@@ -56,6 +57,13 @@ PACKET_EVENT = SDU_EXTENSION_BASE
 EXTENSION_TYPES = frozenset({PACKET_EVENT})
 HEADROOM = 256                 # bytes of headers captured beyond the payload snaplen
 TCP, UDP = 6, 17
+
+# Pipelined (tracer/pipelined.py), the consumer merges the packets, after the traced thread has run on:
+# what only the kernel knows at the syscall's exit (the port it bound an unbound socket to) is read by
+# the tracer while the thread is stopped and shipped just before the event, as a note frame (this cpu
+# number, a 26-byte event header of type 0xFFFF, then pid and fd and the tuples as text).
+NOTE_CPU = 0xFFFF
+_NOTE_HEAD = struct.Struct("<QqIHIii")  # ts, tid, len, type, nparams, then pid, fd
 
 # event name -> (param holding the tuple or address, which end of it is local)
 _BEFORE = {
@@ -68,6 +76,7 @@ _BEFORE = {
     ("bind", False): ("addr", "addr"),
 }
 _RESOLVE_AFTER_SEND = frozenset({("sendto", False), ("sendmsg", False), ("connect", False)})
+NOTE_CODES = frozenset(event_code(name, enter) for name, enter in _RESOLVE_AFTER_SEND)
 
 
 def _ip_text(family: int, raw: bytes) -> str:
@@ -116,14 +125,18 @@ class PacketStream:
         self._pcap_file: IO[bytes] | None = None
         self._pcap: PcapngWriter | None = None
         self._finished = False
+        self.handed_over = False  # another process runs this stream (hand_over)
+        self._notes: dict[tuple[int, int], list[SockTuple]] = {}  # (pid, fd) -> tuples, from note frames
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, run: bool = True) -> None:
         """Open the sockets and start the capture thread (raises CaptureNotPermitted, FilterError,
-        InterfaceError: one-line NetCapErrors) and, with a pcapng path, open the file."""
+        InterfaceError: one-line NetCapErrors) and, with a pcapng path, open the file. ``run=False``
+        leaves the thread to ``run()`` in the process that merges the packets (the pipelined consumer,
+        forked with the open sockets; this process then calls ``hand_over``)."""
         kernel_snaplen = self.kernel_snaplen or (FULL_SNAPLEN if self.pcap_path else self.snaplen + HEADROOM)
-        self.capture.start(self.ifaces, self.bpf_expr, kernel_snaplen, retire_ms=self.retire_ms)
+        self.capture.start(self.ifaces, self.bpf_expr, kernel_snaplen, retire_ms=self.retire_ms, run=run)
         if self.pcap_path:
             try:
                 self._pcap_file = open(self.pcap_path, "wb")  # noqa: SIM115 - closed by finish()
@@ -132,6 +145,26 @@ class PacketStream:
                 from netcap.errors import NetCapError
                 raise NetCapError(f"can't open file {self.pcap_path}: {exc.strerror}") from None
             self._pcap = PcapngWriter(self._pcap_file, "sdu")
+
+    def run(self) -> None:
+        """Start the capture thread of a stream started with ``run=False``."""
+        self.capture.run()
+
+    def hand_over(self) -> None:
+        """Another process (forked with this stream) captures, merges, writes the pcapng file and reports
+        from now on. This process closes its copies of the sockets, points its copy of the pcapng file's
+        descriptor at /dev/null (nothing it still buffers can reach the file) and reports nothing."""
+        self.capture.abandon()
+        if self._pcap_file is not None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._pcap_file.fileno())
+            finally:
+                os.close(devnull)
+        self._pcap = None
+        self._pcap_file = None
+        self._finished = True
+        self.handed_over = True
 
     def finish(self) -> list[Event]:
         """Stop the capture and return every packet event not yet returned (idempotent)."""
@@ -151,7 +184,8 @@ class PacketStream:
         self.finish()
 
     def report(self, summary: bool, verbose: bool, out: Any, stderr: IO[str]) -> None:
-        report(self, summary, verbose, out, stderr)
+        if not self.handed_over:
+            report(self, summary, verbose, out, stderr)
 
     def _close_pcap(self) -> None:
         if self._pcap is not None:
@@ -172,6 +206,23 @@ class PacketStream:
         self._note_from_params(evt, inspector)
         self._take()
         return self._release(evt.ts) if self._heap else []
+
+    def consumer_feed(self, on_event: Callable[[Event], bool], inspector: Inspector) -> Callable[[Event], bool]:
+        """The pipelined consumer's feed: note frames (``note_frame``) to the attribution, every other
+        event through ``on_event`` with the packets merged (sysdig_user.sources.merged)."""
+        from sysdig_user.sources import merged
+
+        feed = merged(on_event, self, inspector)
+        notes = self._notes
+
+        def with_notes(evt: Event) -> bool:
+            if evt.cpu != NOTE_CPU:
+                return feed(evt)
+            raw = evt.raw
+            _ts, _tid, _len, _type, _n, pid, fd = _NOTE_HEAD.unpack_from(raw)
+            notes[(pid, fd)] = [_note_tuple(line) for line in raw[_NOTE_HEAD.size:].decode().splitlines()]
+            return True
+        return with_notes
 
     def after(self, evt: Event, inspector: Inspector) -> None:
         """Call after feeding ``evt``: close forgets the sockets noted for that fd."""
@@ -233,7 +284,9 @@ class PacketStream:
             value = evt.param_by_name(rule[0])
             tuples = _local_tuples(value, rule[1], protos)
         if resolve and (not tuples or any(t.local_port == 0 for t in tuples)):
-            tuples = [t for t in tuples if t.local_port] + _kernel_tuples(th.pid, fd)
+            known = self._notes.pop((th.pid, fd), None)  # the tracer's reading, pipelined
+            tuples = [t for t in tuples if t.local_port] + (known if known is not None else
+                                                             _kernel_tuples(th.pid, fd))
         for tup in tuples:
             if tup.local_port:
                 self._note(th, fd, tup)
@@ -290,6 +343,18 @@ def _kernel_tuples(pid: int, fd: int) -> list[SockTuple]:
     return [t for t, ino in table.items() if ino == inode]
 
 
+def note_frame(ts: int, tid: int, pid: int, fd: int) -> bytes:
+    """The tracer's side of a note: the socket's tuples read from /proc while the thread is stopped."""
+    body = "\n".join(f"{t.l4proto} {t.local_ip} {t.local_port} {t.remote_ip} {t.remote_port}"
+                     for t in _kernel_tuples(pid, fd)).encode()
+    return _NOTE_HEAD.pack(ts, tid, _NOTE_HEAD.size + len(body), 0xFFFF, 0, pid, fd) + body
+
+
+def _note_tuple(line: str) -> SockTuple:
+    proto, lip, lport, rip, rport = line.split(" ")
+    return SockTuple(int(proto), lip, int(lport), rip, int(rport))
+
+
 def flow_of(evt: Event) -> FlowKey | None:
     """A packet event's flow (sender first), for tests and chisels."""
     tup = evt.param(4)
@@ -303,14 +368,15 @@ def flow_of(evt: Event) -> FlowKey | None:
 
 # ---- the Session's side (tracer/live.py's TraceSource calls these two) ------------------------------------
 
-def open_stream(spec: PacketSpec, snaplen: int, stderr: IO[str]) -> PacketStream | None:
-    """A started PacketStream for the spec (--net / --iface / --pcap). Without CAP_NET_RAW: one line on
-    stderr and None (sdu goes on with syscalls only); a bad interface or filter is an error (NetCapError)."""
+def open_stream(spec: PacketSpec, snaplen: int, stderr: IO[str], run: bool = True) -> PacketStream | None:
+    """A started PacketStream for the spec (--net / --iface / --pcap); ``run=False``: its thread is
+    left to ``run()``. Without CAP_NET_RAW: one line on stderr and None (sdu goes on with syscalls
+    only); a bad interface or filter is an error (NetCapError)."""
     from netcap.errors import CaptureNotPermitted
 
     stream = PacketStream(spec.ifaces or None, spec.bpf, snaplen, spec.pcap, kernel_snaplen=spec.kernel_snaplen)
     try:
-        stream.start()
+        stream.start(run)
     except CaptureNotPermitted:
         stderr.write("sdu: packet capture needs CAP_NET_RAW (run as root, or trace the command in its own "
                      "user and network namespace, see README); tracing syscalls only\n")

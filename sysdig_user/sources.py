@@ -8,7 +8,7 @@ source it runs: everything a source must know comes from the spec and the plan.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sysdig_user.event import Event
@@ -28,6 +28,41 @@ class EventSource(Protocol):
         live, its writer's first section (``Session.seed``); return the exit status (a launched
         command's, else 0). The Session finishes the pipeline afterwards."""
         ...
+
+
+class MergedStream(Protocol):
+    """A second stream of events merged into a source's by timestamp (netcap.stream.PacketStream):
+    ``before(evt, inspector)`` returns its events not newer than ``evt`` (having noted what ``evt``
+    tells it), ``after(evt, inspector)`` sees ``evt`` once it was fed, ``finish()`` returns the rest."""
+
+    def before(self, evt: Event, inspector: Any) -> list[Event]: ...
+
+    def after(self, evt: Event, inspector: Any) -> None: ...
+
+    def finish(self) -> list[Event]: ...
+
+
+def merged(on_event: Callable[[Event], bool], stream: MergedStream, inspector: Any) -> Callable[[Event], bool]:
+    """``on_event`` with ``stream``'s events fed before each event they are not newer than; False as soon
+    as ``on_event`` returns False (the capture is over)."""
+    before, after = stream.before, stream.after
+
+    def feed(evt: Event) -> bool:
+        for extra in before(evt, inspector):
+            if not on_event(extra):
+                return False
+        if not on_event(evt):
+            return False
+        after(evt, inspector)
+        return True
+    return feed
+
+
+def drain_merged(on_event: Callable[[Event], bool], stream: MergedStream) -> None:
+    """The stream's remaining events, once the source has none left."""
+    for extra in stream.finish():
+        if not on_event(extra):
+            return
 
 
 class ScapSource:

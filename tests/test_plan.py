@@ -81,6 +81,7 @@ def test_live_strategies() -> None:
     packets = dataclasses.replace(live, packets=PacketSpec())
     assert not plan(packets).pushdown
     assert plan(packets).without(Need.PACKETS).pushdown  # no CAP_NET_RAW: syscalls only
+    assert plan(packets).pipelined and plan(packets).tracer_fast_path  # the consumer merges the packets
     deadline = dataclasses.replace(live, duration_s=1)
     assert plan(deadline).pipelined and not plan(deadline).tracer_fast_path
     assert not plan(dataclasses.replace(live, write=WriteSpec("x.scap"))).pushdown

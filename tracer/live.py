@@ -44,6 +44,7 @@ from sysdig_user.errors import SduError
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
 from sysdig_user.session import seed_state
+from sysdig_user.sources import drain_merged, merged
 from sysdig_user.spec import DEFAULT_SNAPLEN, PacketSpec, TraceSpec
 from sysdig_user.state.section import state_section
 from tracer.errors import TracerError
@@ -142,6 +143,7 @@ class LiveCapture:
         self.colocate = False  # a launched command shares the tracer's CPU (tracer/placement.py)
         self._link_ship: Callable[[int, int, bytes, Callable[[], None]], None] = _no_link
         self._arm_cb: Callable[[], None] = self._arm  # bound once, not at every event
+        self._merged_feed: Callable[[Event], bool] = self._feed  # _feed, with the packets merged (run)
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -152,17 +154,8 @@ class LiveCapture:
             return
         if self.duration_ns is not None and self._duration_over(evt.ts):
             return
-        net = self.net
-        if net is None:
-            self._feed(evt)
-            return
         # packets (netcap.stream) go in timestamp order before the syscall event; the tracer never waits
-        inspector = self.pipeline.inspector
-        for pkt_evt in net.before(evt, inspector):
-            if not self._feed(pkt_evt):
-                return
-        if self._feed(evt):
-            net.after(evt, inspector)
+        self._merged_feed(evt)
 
     def _ship(self, ts: int, cpu: int, raw: bytes) -> None:
         """The builder's ship when pipelined: what _emit does, the consumer doing the pipeline's part."""
@@ -177,6 +170,19 @@ class LiveCapture:
         except ConsumerGone:
             self._consumer_ended()
 
+    def _ship_noting(self, ts: int, cpu: int, raw: bytes) -> None:
+        """_ship with packets merged in the consumer: before a send or connect exit, what the kernel
+        bound the socket to, read now that the thread is stopped (netcap.stream.note_frame)."""
+        from netcap.stream import NOTE_CODES, NOTE_CPU, note_frame
+
+        if raw[20] | raw[21] << 8 in NOTE_CODES and self.engine is not None:
+            tid = int.from_bytes(raw[8:16], "little", signed=True)
+            th = self.engine.threads.get(tid)
+            if th is not None and th.args:
+                fd = th.args[0] & 0xFFFFFFFF
+                self._ship(ts, NOTE_CPU, note_frame(ts, tid, th.pid, fd - (1 << 32) if fd >> 31 else fd))
+        self._ship(ts, cpu, raw)
+
     def _duration_over(self, ts: int) -> bool:
         """-M by event time: True (and the capture stopped) once an event is past the duration."""
         if self._first_ts is None:
@@ -188,12 +194,8 @@ class LiveCapture:
 
     def _feed_packets(self) -> None:
         """The packets still queued once the tracer is done (the capture stops here)."""
-        net = self.net
-        if net is None:
-            return
-        for pkt_evt in net.finish():
-            if self._stopping or not self._feed(pkt_evt):
-                return
+        if self.net is not None and not self._stopping:
+            drain_merged(self._feed, self.net)
 
     def _feed(self, evt: Event) -> bool:
         """One event through the pipeline; False once the capture is over. A pipeline exception unwinds
@@ -225,11 +227,13 @@ class LiveCapture:
         try:
             place = self.engine.placement if self.engine is not None else None
             cpus = place.other_cpus() if place is not None else None
-            self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus)
+            self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus, self.net)
         except OSError:
-            return  # no process to spare: the pipeline runs here, as single-process
+            if self.net is not None:  # no process to spare: the pipeline runs here, packets too
+                self.net.run()
+            return
         self._link_ship = self.link.ship  # bound once, not at every event
-        self.builder.ship = self._ship
+        self.builder.ship = self._ship if self.net is None else self._ship_noting
         engine = self.engine
         if engine is not None and self.pipeline.plan.tracer_fast_path:
             from tracer import fastpath
@@ -370,6 +374,8 @@ class LiveCapture:
 
         launched = bool(command)
         pd = self.pushdown
+        if self.net is not None:
+            self._merged_feed = merged(self._feed, self.net, self.pipeline.inspector)
         # printed lines read every param: the builder hands its values over already decoded
         prefill = self.pipeline.format_line is not None
         self.builder = EventBuilder(self._emit, snaplen=self.snaplen, prefill=prefill,
@@ -545,7 +551,8 @@ class TraceSource:
             if self.packets is not None:  # (netcap is imported only for packet capture)
                 from netcap.stream import open_stream
 
-                capture.net = open_stream(self.packets, snaplen, env.stderr)  # None without CAP_NET_RAW
+                # pipelined, the consumer process runs the capture thread and merges (hand_over here)
+                capture.net = open_stream(self.packets, snaplen, env.stderr, run=not session.plan.pipelined)
                 if capture.net is None:
                     from sysdig_user.plan import Need
 

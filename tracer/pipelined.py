@@ -7,11 +7,12 @@ process, in parallel: the tracer stops, decodes, encodes and ships bytes, and th
 Events, keeps the state and prints. The output is the single-process output, byte for byte: same
 lines in the same order, same -w files, same -S/-v lines after the output, same errors and status.
 
-Which runs: the plan's ``pipelined`` strategy (sysdig_user/plan.py): runs without chisels and without
-packet capture, whose stdout and stderr are real files, from the main thread, unless
-SDU_SINGLE_PROCESS=1 (which keeps tracer/live.py's one process). Chisels stay single-process: their interval ticks fire on SIGALRM in the tracer and
-topprocs_cpu reads the engine's threads. So does packet capture: packets are merged with syscall events
-by timestamp and attributed through the tracer's Inspector before the event that follows them.
+Which runs: the plan's ``pipelined`` strategy (sysdig_user/plan.py): runs without chisels, whose
+stdout and stderr are real files, from the main thread, unless SDU_SINGLE_PROCESS=1 (which keeps
+tracer/live.py's one process). Chisels stay single-process: their interval ticks fire on SIGALRM in
+the tracer and topprocs_cpu reads the engine's threads. Packet capture runs in the consumer: it merges
+the packets with the syscall events by timestamp and attributes them through its own Inspector, with
+the tracer's note frames for what only a stopped thread can tell (netcap/stream.py).
 
 Processes. The consumer is forked once the state is seeded (LiveCapture._seed), so it inherits the
 seeded Inspector, the pipeline and the -w writer with its section; stdout and stderr are flushed first.
@@ -168,9 +169,11 @@ class Link:
 
 
 def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None], None],
-          cpus: frozenset[int] | None = None) -> Link:
+          cpus: frozenset[int] | None = None, net: Any = None) -> Link:
     """Fork the consumer (double fork) and hand it the pipeline and the writer; OSError if it cannot.
-    `cpus`: where the consumer runs (None: where the tracer runs now)."""
+    `cpus`: where the consumer runs (None: where the tracer runs now). `net`: a packet stream opened
+    but not running (netcap.stream.PacketStream.start(run=False)): the consumer runs its capture
+    thread and merges its packets, attributed through the consumer's own, current state."""
     data_r, data_w = os.pipe()
     done_r, done_w = os.pipe()
     try:
@@ -188,7 +191,7 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
                 if os.fork() == 0:
                     os.close(data_w)
                     os.close(done_r)
-                    _consumer(pipeline, writer, data_r, done_w, tracer, cpus)
+                    _consumer(pipeline, writer, data_r, done_w, tracer, cpus, net)
             finally:
                 os._exit(0)
         os.waitpid(middle, 0)
@@ -201,6 +204,8 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
     pipeline.hand_over()
     if writer is not None:
         writer.hand_over()
+    if net is not None:
+        net.hand_over()
     return Link(data_w, done_r, old)
 
 
@@ -239,14 +244,14 @@ def _place_consumer(cpus: frozenset[int] | None) -> None:
 
 
 def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: int,
-              cpus: frozenset[int] | None) -> NoReturn:
+              cpus: frozenset[int] | None, net: Any = None) -> NoReturn:
     """The consumer process's whole life: events in until EOF or the pipeline's end, Result out, exit."""
     for sig in _IGNORED:
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(NOTICE_SIGNAL, signal.SIG_DFL)
     try:
         _place_consumer(cpus)
-        result = _consume(pipeline, writer, data_fd)
+        result = _consume(pipeline, writer, data_fd, net)
         _flush_all(pipeline)
         _send(done_fd, result)
         if result.stopped or result.error is not None:
@@ -256,21 +261,35 @@ def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: in
     os._exit(0)
 
 
-def _consume(pipeline: Any, writer: Any, data_fd: int) -> Result:
-    """Feed the pipeline, then finish it and the writer as LiveCapture.run and run_live would."""
+def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Result:
+    """Feed the pipeline, then finish it and the writer as LiveCapture.run and TraceSource would (with
+    packets: merged by timestamp, the rest after the last event, the counts after the summary)."""
     stopped = False
     error: BaseException | None = None
     try:
         try:
             from sysdig_user.output import fastline
 
-            if fastline.passthrough(pipeline):
+            if net is not None:
+                from sysdig_user.sources import drain_merged
+
+                net.run()
+                on_event = pipeline.on_event
+                stopped = not _feed(data_fd, net.consumer_feed(on_event, pipeline.inspector))
+                if not stopped:
+                    drain_merged(on_event, net)
+            elif fastline.passthrough(pipeline):
                 _feed_blocks(data_fd, fastline.block_writer(pipeline))
             else:
                 stopped = not _feed(data_fd, pipeline.on_event, _fast_line(pipeline))
         finally:
             try:
+                if net is not None:
+                    net.close()
                 pipeline.finish()
+                if net is not None:
+                    out = pipeline.spec.output
+                    net.report(out.summary, out.verbose, pipeline.out, pipeline.env.stderr)
             finally:
                 if writer is not None:
                     writer.close()

@@ -11,6 +11,7 @@ Plus unit checks of the packet event itself.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import struct
@@ -84,19 +85,21 @@ def test_packet_after_its_owner_exited_names_it() -> None:
     assert evt.thread is not None and (evt.thread.comm, evt.thread.pid) == ("curl", 4321)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One traced run; returns the paths and pids it produced. Run again (at most twice more) when tcpdump,
-    the oracle, dropped packets itself (it can on a loaded machine; its count is then no reference)."""
+@pytest.fixture(scope="module", params=["pipelined", "single"])
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One traced run per mode (packets merged by the pipelined consumer, with the tracer's note frames;
+    or in one process); returns the paths and pids it produced. Run again (at most twice more) when
+    tcpdump, the oracle, dropped packets itself (it can on a loaded machine; its count is then no
+    reference)."""
     require_netraw()
     for _attempt in range(3):
-        got = _traced_run(tmp_path_factory.mktemp("stream"))
+        got = _traced_run(tmp_path_factory.mktemp("stream"), single=request.param == "single")
         if not tcpdump_report(got["tcpdump"]).get("dropped by kernel"):
             break
     return got
 
 
-def _traced_run(tmp: Path) -> dict[str, Any]:
+def _traced_run(tmp: Path, single: bool = False) -> dict[str, Any]:
     tport, uport = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     expr = f"tcp port {tport} or udp port {uport}"
     pcap, scap, dump = tmp / "out.pcapng", tmp / "out.scap", tmp / "tcpdump.pcap"
@@ -107,9 +110,13 @@ def _traced_run(tmp: Path) -> dict[str, Any]:
     try:
         proc = subprocess.run([py, "-m", "sysdig_user", "--iface", "lo", "--net-filter", expr, "--pcap", str(pcap),
                                "-w", str(scap), "-v", "--", "bash", "-c", script],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+                              cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+                              env={**os.environ, "SDU_SINGLE_PROCESS": "1" if single else "0"})
     finally:
         report = tcpdump.stop()
+    # which process merged the packets: the tracer's fast path runs only pipelined
+    if importlib.util.find_spec("tracer._fastpath") is not None:
+        assert ("compiled fast path: not used" in proc.stderr) == single, proc.stderr
     assert proc.returncode == 0, proc.stderr
     return {"tport": tport, "uport": uport, "pcap": pcap, "scap": scap, "dump": dump, "stderr": proc.stderr,
             "tcpdump": report, "server": int((tmp / "server.pid").read_text()),
