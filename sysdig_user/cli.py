@@ -56,19 +56,42 @@ def _output_spec(opts: CliOptions) -> OutputSpec:
                       progress=opts.progress, unbuffered=opts.unbuffered, to=opts.output_file)
 
 
+def _positive(value: str | None, message: str) -> int:
+    """A -C/-G/-W/-M value: a number above 0, else sysdig's message (it prints the value right after
+    the words, without a space: "invalid file size0")."""
+    if value is None:
+        return 0
+    try:
+        number = int(value, 0)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise SduError(f"{message}{value}")
+    return number
+
+
 def _write_spec(opts: CliOptions) -> WriteSpec | None:
+    """-w and its rotation options; the numbers are checked with or without -w, as sysdig does."""
+    size = _positive(opts.file_size, "invalid file size")
+    seconds = _positive(opts.file_seconds, "invalid duration")
+    limit = _positive(opts.file_limit, "invalid file limit")
+    events = 0
+    if opts.file_events is not None:  # sysdig refuses 0 and words, and takes a negative count as none
+        try:
+            events = int(opts.file_events, 0)
+        except ValueError:
+            events = 0
+        if events == 0:
+            raise SduError(f"invalid parameter 'number of events' {opts.file_events}")
+        events = max(events, 0)
     if opts.write is None:
         return None
-    size = _int_option(opts.file_size, "invalid file size (-C)") or 0
-    limit = _int_option(opts.file_limit, "invalid file limit (-W)") or 0
-    seconds = _int_option(opts.file_seconds, "invalid duration (-G)") or 0
-    events = _int_option(opts.file_events, "invalid number of events (-e)") or 0
-    if size < 0 or limit < 0 or seconds < 0 or events < 0:
-        raise SduError("-C, -G, -e and -W take positive numbers")
     return WriteSpec(opts.write, opts.compress, size, limit, seconds, events, opts.fatfile)
 
 
 def _packet_spec(opts: CliOptions) -> PacketSpec | None:
+    if opts.iface is not None and not [name for name in opts.iface.split(",") if name.strip()]:
+        raise SduError("sdu: --iface needs interface names (e.g. --iface lo,eth0), or --net for every one")
     if not wants_packets(opts):
         return None
     kernel_snaplen = None
@@ -100,8 +123,8 @@ def spec_from_options(opts: CliOptions) -> CaptureSpec:
         trace = TraceSpec(list(opts.command), list(opts.pids), opts.no_seccomp, opts.no_colocate)
         if opts.snaplen is not None:  # (sysdig reads -s for live captures only; so does sdu)
             snaplen = _int_option(opts.snaplen, "invalid snaplen " + opts.snaplen)
-        if opts.duration is not None:
-            duration = _int_option(opts.duration, f"invalid duration {opts.duration}")
+    if opts.duration is not None:  # (a capture file is read whole: -M ends live captures only)
+        duration = _positive(opts.duration, "invalid duration")
     return CaptureSpec(read=list(opts.read), trace=trace, packets=_packet_spec(opts) if trace else None,
                        filter=opts.filter, display_filter=opts.display_filter, output=output,
                        write=_write_spec(opts), chisels=list(opts.chisels), limit=limit,

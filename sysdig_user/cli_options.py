@@ -131,6 +131,7 @@ OPTIONS: tuple[Option, ...] = (
 _BY_SHORT = {o.short: o for o in OPTIONS if o.short}
 _BY_LONG = {name: o for o in OPTIONS for name in o.long}
 _PID_LIST = re.compile(r"^\d+(,\d+)*$")
+_PID_LIST_START = re.compile(r"^\d+,")  # no print format starts so
 
 #: Given a chisel name and the words after it, the argument string the chisel takes (or None).
 ChiselArgs = Callable[[str, Sequence[str]], "str | None"]
@@ -233,6 +234,8 @@ def _apply(opts: CliOptions, opt: Option, value: str | None, rest: list[str],
     if dest == "print_format" and _PID_LIST.match(value):
         opts.pids.extend(int(p) for p in value.split(","))
         return
+    if dest == "print_format" and _PID_LIST_START.match(value):  # "1,abc": a PID list gone wrong
+        raise UsageError(f"invalid pid list '{value}'")
     if dest == "pids":
         if not _PID_LIST.match(value):
             raise UsageError(f"invalid pid list '{value}'")

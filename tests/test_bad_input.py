@@ -99,3 +99,38 @@ def test_read_with_a_live_source_is_a_usage_error(extra: list[str], tmp_path: Pa
     assert "-r" in line and ("COMMAND" in line or "PID" in line)
     assert res.stdout == ""
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("args", [["-C", "0"], ["-G", "0"], ["-e", "0"], ["-W", "0"], ["-M", "-1"],
+                                  ["-M", "0"], ["-C", "abc"], ["-e", "abc"], ["-G", "x"], ["-W", "-2"]])
+def test_bad_numbers_rejected_as_sysdig(args: list[str], tmp_path: Path) -> None:
+    """Numbers sysdig 0.29.3 refuses (sdu used to take them): its exact line and status, with and without
+    -w, and nothing written."""
+    sysdig = require_tool("sysdig")
+    for write in ([], ["-w", str(tmp_path / "o.scap")]):
+        argv = ["-r", str(sample()), *write, *args]
+        want = subprocess.run([sysdig, *argv], capture_output=True, text=True, env=ENV, timeout=60, check=False)
+        res = sdu(*argv)
+        assert want.returncode == 1
+        line = assert_one_line_error(res)
+        assert (res.returncode, line + "\n", res.stdout) == (want.returncode, want.stderr, want.stdout)
+        assert not (tmp_path / "o.scap").exists()
+
+
+def test_negative_event_rotation_is_taken_as_none(tmp_path: Path) -> None:
+    """sysdig accepts -e -5 and writes one file; so does sdu."""
+    res = sdu("-r", str(sample()), "-w", str(tmp_path / "o.scap"), "-e", "-5")
+    assert res.returncode == 0, res.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["o.scap"]
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["-p", "1,abc"], "invalid pid list '1,abc'"),
+    (["--pid", "1,abc"], "invalid pid list '1,abc'"),
+    (["--iface", "", "--", "true"], "--iface needs interface names"),
+    (["--iface", ",", "--", "true"], "--iface needs interface names"),
+])
+def test_bad_live_arguments(args: list[str], needle: str) -> None:
+    res = sdu(*args)
+    assert needle in assert_one_line_error(res)
+    assert res.stdout == ""
