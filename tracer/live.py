@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
+from sysdig_user.output.lines import silence
 from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
 from sysdig_user.session import seed_state
 from sysdig_user.sources import drain_merged, merged
@@ -200,7 +201,11 @@ class LiveCapture:
     def _feed(self, evt: Event) -> bool:
         """One event through the pipeline; False once the capture is over. A pipeline exception unwinds
         the engine: Engine.run() detaches every tracee (the thread held in this stop too) and re-raises."""
-        more = self.pipeline.on_event(evt)
+        try:
+            more = self.pipeline.on_event(evt)
+        except BrokenPipeError:  # the reader of our output is gone (| head): the capture is over
+            silence(self.pipeline.out.stream)
+            more = False
         if not more:
             self.stop()
         return bool(more)

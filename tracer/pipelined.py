@@ -59,6 +59,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from sysdig_user.event import Event
+from sysdig_user.output.lines import silence
 
 BATCH_BYTES = 32 * 1024  # a few hundred typical events
 BATCH_NS = 20_000_000  # the most an event waits in the tracer
@@ -293,9 +294,24 @@ def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Resul
             finally:
                 if writer is not None:
                     writer.close()
+    except BrokenPipeError:  # the reader of our output is gone (| head): the capture is over, as with -n
+        silence(pipeline.out.stream)
+        stopped = True
+        _finish_quietly(pipeline, writer, net)
     except Exception as exc:  # noqa: BLE001 - relayed to the tracer, which reports it as it would have
         error = exc
     return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events)
+
+
+def _finish_quietly(pipeline: Any, writer: Any, net: Any) -> None:
+    """Finish what an EPIPE interrupted (the -w file is closed, the summary goes nowhere)."""
+    for step in (pipeline.finish, writer.close if writer is not None else None,
+                 net.close if net is not None else None):
+        if step is not None:
+            try:
+                step()
+            except OSError:
+                pass
 
 
 def _fast_line(pipeline: Any) -> Callable[[bytes, int], int] | None:

@@ -1,6 +1,7 @@
 """The batched line writer every event line, chisel text and summary goes through."""
 from __future__ import annotations
 
+import os
 from typing import BinaryIO
 
 BATCH = 512  # lines per write to the stream
@@ -16,6 +17,10 @@ class Output:
         self._stream = stream
         self._lines: list[str] = []
         self.unbuffered = unbuffered
+
+    @property
+    def stream(self) -> BinaryIO:
+        return self._stream
 
     def line(self, text: str) -> None:
         self._lines.append(text)
@@ -45,3 +50,18 @@ class Output:
             self._lines.append("")
             self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
             self._lines = []
+
+
+def silence(stream: BinaryIO) -> None:
+    """After EPIPE on ``stream`` (``sdu ... | head``): point its descriptor at /dev/null, so that what is
+    still buffered, and every later line, goes nowhere instead of failing again. The capture then ends
+    as if -n had been reached (a launched command runs on untraced and sdu returns its status)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -224,3 +225,19 @@ def test_duration_stops_the_capture() -> None:
     res = sdu("-M", "1", "-q", "--", "sh", "-c", "sleep 0.2; sleep 2; exit 2")
     assert res.status == 2  # detached after 1 s; the command still ran to its end
     assert time.monotonic() - start < 20
+
+
+@pytest.mark.parametrize("single", ["0", "1"])
+def test_closed_pipe_keeps_the_command_status(single: str) -> None:
+    """`sdu -- CMD | head -1`: the reader goes away, the capture ends as with -n (the command runs on
+    untraced), no error is printed and sdu's status is still the command's."""
+    from tests.live.conftest import ROOT
+
+    script = "for i in $(seq 300); do ls / >/dev/null; done; exit 3"
+    cmd = f"{shlex.quote(sys.executable)} -m sysdig_user -- sh -c {shlex.quote(script)} | head -1; " \
+          "exit ${PIPESTATUS[0]}"
+    res = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "SDU_SINGLE_PROCESS": single}, check=False)
+    assert res.returncode == 3, res.stderr
+    assert res.stderr == ""
+    assert len(res.stdout.splitlines()) == 1
