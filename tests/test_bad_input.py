@@ -134,3 +134,50 @@ def test_bad_live_arguments(args: list[str], needle: str) -> None:
     res = sdu(*args)
     assert needle in assert_one_line_error(res)
     assert res.stdout == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ["-w", "/dev/full"], ["-w", "/dev/full", "-z"], ["-o", "/dev/full"], ["-c", "echo_fds", "-o", "/dev/full"],
+])
+def test_full_disk_when_reading_is_one_line(argv: list[str]) -> None:
+    line = assert_one_line_error(sdu("-r", str(sample()), *argv))
+    assert "No space left on device" in line and "/dev/full" in line
+
+
+def test_full_stdout_is_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([sys.executable, "-m", "sysdig_user", "-r", str(sample())], cwd=ROOT, env=ENV,
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert res.returncode == 1
+    assert res.stderr == "sdu: can't write the output: No space left on device\n"
+
+
+@pytest.mark.ptrace
+@pytest.mark.parametrize("single", ["0", "1"])
+def test_full_disk_when_tracing_is_one_line(single: str) -> None:
+    res = subprocess.run([sys.executable, "-m", "sysdig_user", "-w", "/dev/full", "--", "sh", "-c", "exit 0"],
+                         cwd=ROOT, env={**ENV, "SDU_SINGLE_PROCESS": single}, capture_output=True, text=True,
+                         timeout=120, check=False)
+    line = assert_one_line_error(res)
+    assert "can't write file /dev/full: No space left on device" in line
+
+
+@pytest.mark.ptrace
+def test_live_capture_onto_a_full_tmpfs(tmp_path: Path) -> None:
+    """A live -w that fills its file system: one line, non-zero, and the file holds a readable start."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                                           capture_output=True, check=False).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        res = subprocess.run([sys.executable, "-m", "sysdig_user", "-w", str(mnt / "c.scap"), "--", "sh", "-c",
+                              "for i in $(seq 400); do cat /etc/hostname >/dev/null; done"],
+                             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
+        line = assert_one_line_error(res)
+        assert "No space left on device" in line
+        read = sdu("-r", str(mnt / "c.scap"))
+        assert read.stdout.count("\n") > 10  # what was written before the disk filled
+        assert "Traceback" not in read.stderr
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
+
+from sysdig_user.errors import SduError
 
 BATCH = 512  # lines per write to the stream
 
@@ -31,25 +33,58 @@ class Output:
         """Raw text without an added newline (chisels print through this)."""
         self.flush()
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
-        self._stream.write(data)
+        try:
+            self._stream.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._failed(exc)
 
     def chunk(self, data: bytes) -> None:
         """Lines already encoded, each with its newline (the compiled default line's), after the
         lines given so far."""
         self._write_lines()
-        self._stream.write(data)
-        if self.unbuffered:
-            self._stream.flush()
+        try:
+            self._stream.write(data)
+            if self.unbuffered:
+                self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._failed(exc)
 
     def flush(self) -> None:
         self._write_lines()
-        self._stream.flush()
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._failed(exc)
 
     def _write_lines(self) -> None:
         if self._lines:
             self._lines.append("")
-            self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
+            try:
+                self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                self._failed(exc)
             self._lines = []
+
+    def _failed(self, exc: OSError) -> NoReturn:
+        """A write failed other than by EPIPE (a full disk): the rest goes nowhere (silence), and the
+        capture ends with one line saying where and why."""
+        self._lines = []
+        silence(self._stream)
+        name = getattr(self._stream, "name", None)
+        where = f"file {name}" if isinstance(name, str) and not name.startswith("<") else "the output"
+        raise OutputError(f"sdu: can't write {where}: {exc.strerror or exc}") from None
+
+
+class OutputError(SduError):
+    """The output could not be written (ENOSPC, EIO, EDQUOT)."""
 
 
 def silence(stream: BinaryIO) -> None:

@@ -5,7 +5,7 @@ import contextlib
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
@@ -45,6 +45,7 @@ class CaptureWriter:
         self._period: int | None = None
         self._count = 0
         self._file: BinaryIO | None = None
+        self._name = path
         self._w: Any = None
         self._open("first_dump.scap" if self._strftime else self._next_name())
 
@@ -78,11 +79,28 @@ class CaptureWriter:
             self._file = open(name, "wb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise SduError(f"can't open file {name}: {exc.strerror}") from None
+        self._name = name
         self._w = ScapWriter(self._file, compress=self.compress)
+
+    def _failed(self, exc: OSError) -> NoReturn:
+        """A write failed (a full disk, a quota, an I/O error): drop the file (what it holds is a
+        truncated capture, which sysdig and sdu read up to its last whole event) and say so in one line."""
+        file, self._file, self._w = self._file, None, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError:
+                pass
+        raise SduError(f"can't write file {self._name}: {exc.strerror or exc}") from None
 
     def start(self, section: Mapping[str, Any]) -> None:
         self.started = True
-        self._w.write_section(**section)
+        if self._w is None:
+            return
+        try:
+            self._w.write_section(**section)
+        except OSError as exc:
+            self._failed(exc)
 
     def _rotate(self, evt: Event) -> bool:
         self._count += 1
@@ -105,7 +123,13 @@ class CaptureWriter:
             self._close_file()
             self._open(self._next_name())
             self.start(self.section_source() if self.section_source is not None else {})
-        self._w.write_event(evt.cpu, evt.dump_flags if dump_flags is None else dump_flags, evt.raw)
+        try:
+            self._w.write_event(evt.cpu, evt.dump_flags if dump_flags is None else dump_flags, evt.raw)
+        except OSError as exc:
+            self._failed(exc)
+        except AttributeError:  # a write after a failed one (self._w is None): the error was reported
+            if self._w is not None:
+                raise
 
     @property
     def rotates(self) -> bool:
@@ -115,15 +139,21 @@ class CaptureWriter:
     def write_blocks(self, data: bytes, count: int) -> None:
         """Events already framed as scap blocks (ScapWriter.write_blocks); only without rotation."""
         assert not self.rotates
-        self._w.write_blocks(data, count)
+        try:
+            self._w.write_blocks(data, count)
+        except OSError as exc:
+            self._failed(exc)
 
     def _close_file(self) -> None:
-        if self._w is not None:
-            self._w.close()
-            self._w = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        try:
+            if self._w is not None:
+                self._w.close()
+                self._w = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+        except OSError as exc:
+            self._failed(exc)
 
     def hand_over(self) -> None:
         """Another process writes this capture from now on (forked with this writer). This process's
