@@ -1,0 +1,39 @@
+"""sdu ("sysdig, userspace") as a library: trace a command, read a capture, ask sysdig's fields.
+
+    import sysdig_user
+    run = sysdig_user.trace(["cat", "/etc/hosts"])
+    [ev["fd.name"] for ev in run.filter("evt.type=openat and evt.dir=<")]
+
+The names below come from sysdig_user/api.py, imported on first use (the command line does not pay
+for it). The command line itself is sysdig_user.cli.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sysdig_user.api import (
+        Capture,
+        CaptureError,
+        Event,
+        Events,
+        FieldError,
+        FilterError,
+        Run,
+        SduError,
+        TraceError,
+        attach,
+        read,
+        trace,
+    )
+
+__all__ = ["Capture", "CaptureError", "Event", "Events", "FieldError", "FilterError", "Run", "SduError",
+           "TraceError", "attach", "read", "trace"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from sysdig_user import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sysdig_user' has no attribute {name!r}")

@@ -56,6 +56,8 @@ class TraceSpec:
     pids: list[int] = field(default_factory=list)
     no_seccomp: bool = False  # --no-seccomp: full syscall stops
     no_colocate: bool = False  # --no-colocate: let sdu and the command float
+    cwd: str | None = None  # the launched command's working directory (None: sdu's)
+    env: dict[str, str] | None = None  # its environment (None: sdu's)
 
 
 @dataclass

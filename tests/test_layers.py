@@ -2,6 +2,7 @@
 included; those under ``if TYPE_CHECKING:`` are annotations, not dependencies, and are skipped).
 
     front     sysdig_user.cli, cli_options, __main__       the command line: argv -> CaptureSpec
+              sysdig_user (package), api, pytest_plugin    the Python API and its pytest plugin
     sources   tracer/, netcap/                             live event sources (never the CLI)
     engine    sysdig_user.session, pipeline, sources       the Session, its pipeline, the file source
     chisels   sysdig_user.chisels
@@ -24,7 +25,7 @@ import pytest
 from tests.support import ROOT
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("model", ("sysdig_user", "sysdig_user.errors", "sysdig_user.rows", "sysdig_user._event_table_data",
+    ("model", ("sysdig_user.errors", "sysdig_user.rows", "sysdig_user._event_table_data",
                "sysdig_user._flag_tables_extra", "sysdig_user.event_table", "sysdig_user.flags",
                "sysdig_user.params", "sysdig_user.native", "sysdig_user.event", "sysdig_user.spec",
                "sysdig_user.plan", "sysdig_user.environment")),
@@ -35,9 +36,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("chisels", ("sysdig_user.chisels",)),
     ("engine", ("sysdig_user.session", "sysdig_user.pipeline", "sysdig_user.sources")),
     ("sources", ("tracer", "netcap")),
-    ("front", ("sysdig_user.cli", "sysdig_user.cli_options", "sysdig_user.__main__")),
+    ("front", ("sysdig_user.cli", "sysdig_user.cli_options", "sysdig_user.__main__", "sysdig_user.api",
+               "sysdig_user.pytest_plugin", "=sysdig_user")),
 )
 FRONT = ("sysdig_user.cli", "sysdig_user.cli_options")
+FRONT_LAYER = len(LAYERS) - 1
 
 
 def _layer(module: str) -> int:
@@ -45,6 +48,10 @@ def _layer(module: str) -> int:
     best, best_len = -1, -1
     for i, (_name, prefixes) in enumerate(LAYERS):
         for p in prefixes:
+            if p.startswith("="):  # this module alone (the package root, whose names are the API's)
+                if module == p[1:]:
+                    return i
+                continue
             if (module == p or module.startswith(p + ".")) and len(p) > best_len:
                 best, best_len = i, len(p)
     return best

@@ -155,15 +155,22 @@ class Engine:
 
     # ---- starting ------------------------------------------------------------------------------
 
-    def launch(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
-        """Fork, seize the child, then let it exec argv. Returns the child's pid.
+    def launch(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+        """Fork, seize the child, then let it exec argv (in ``cwd``, with ``env`` when given). Returns
+        the child's pid.
 
         The child blocks on a pipe read until it is seized, so its execve is the first thing traced;
         its own pre-exec syscalls are marked quiet and not reported.
         """
         if not argv:
             raise TracerError("no command given")
-        path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
+        path: str | None = argv[0]
+        if "/" not in argv[0]:
+            path = shutil.which(argv[0], path=(env or os.environ).get("PATH"))
+        elif cwd is not None:  # (relative to the command's directory; absolute, since the child chdirs)
+            path = os.path.abspath(os.path.join(cwd, argv[0]))
+        if cwd is not None and not os.path.isdir(cwd):
+            raise TracerError(f"{cwd}: no such directory")
         if path is None or not os.path.exists(path):
             raise TracerError(f"{argv[0]}: command not found")
         if not os.access(path, os.X_OK) or os.path.isdir(path):
@@ -186,6 +193,8 @@ class Engine:
                 os.close(wfd)
                 go = os.read(rfd, 1)
                 os.close(rfd)
+                if cwd is not None:
+                    os.chdir(cwd)
                 if go == b"s" and program is not None:
                     program.install(no_new_privs)  # the tracer reads the outcome at the syscall's exit
                 if env is None:

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from sysdig_user.errors import SduError
+from sysdig_user.errors import TraceError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -21,7 +21,7 @@ R = TypeVar("R")
 _GONE_ERRNOS = frozenset({errno.ESRCH, errno.ENOENT})
 
 
-class TracerError(SduError):
+class TracerError(TraceError):
     """A user-facing tracer failure; str() is the one line printed after `sdu: ` (an SduError, so
     cli.main turns one that escapes into that line and status 1, never a traceback)."""
 

@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from sysdig_user.errors import SduError
+from sysdig_user.errors import SduError, TraceError
 from sysdig_user.event import Event
 from sysdig_user.output.lines import silence
 from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
@@ -373,7 +373,8 @@ class LiveCapture:
 
     # ---- the run ----------------------------------------------------------------------------------
 
-    def run(self, command: Sequence[str] = (), pids: Sequence[int] = ()) -> int:
+    def run(self, command: Sequence[str] = (), pids: Sequence[int] = (), env: dict[str, str] | None = None,
+            cwd: str | None = None) -> int:
         from tracer.engine import Engine
         from tracer.events import EventBuilder
 
@@ -395,13 +396,13 @@ class LiveCapture:
         try:
             try:
                 if launched:
-                    roots = [engine.launch(list(command))]
+                    roots = [engine.launch(list(command), env, cwd)]
                 else:
                     engine.attach(list(pids))
                     roots = list(pids)
             except TracerError as exc:
                 self.pipeline.finish()
-                raise SduError(f"sdu: {exc}") from None
+                raise TraceError(f"sdu: {exc}") from None
             except BaseException:
                 self.pipeline.finish()
                 raise
@@ -566,7 +567,8 @@ class TraceSource:
             capture.warn = _warner(env)
             capture.colocate = not self.trace.no_colocate
             capture.pipelined = session.plan.pipelined
-            status = capture.run(command=self.trace.command, pids=self.trace.pids)
+            status = capture.run(command=self.trace.command, pids=self.trace.pids, env=self.trace.env,
+                                 cwd=self.trace.cwd)
         finally:
             if capture.net is not None:
                 capture.net.close()

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sysdig_user.errors import SduError
+from sysdig_user import errors
 from sysdig_user.event_table import PF, PT
 from sysdig_user.rows import FrozenRow, set_slot
 
@@ -145,7 +145,7 @@ def plain(fn: Extractor) -> Factory:
 
 # ------------------------------------------------------------------------------------------------ errors
 
-class FieldError(SduError):
+class FieldError(errors.FieldError):
     """A field name, argument or literal sysdig would refuse; ``name`` is the field text."""
 
     def __init__(self, message: str, name: str = "") -> None:

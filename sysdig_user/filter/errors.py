@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from sysdig_user.errors import SduError
+from sysdig_user.errors import FieldError, SduError
 
 BLANKS = " \t\r\n"
 CMP_OPS = frozenset({"EQ", "NE", "LE", "LT", "GE", "GT", "CONTAINS", "ICONTAINS", "STARTSWITH",
@@ -43,7 +43,7 @@ class FilterError(SduError):
         super().__init__(message if pos is None else f"filter error at position {pos}: {message}")
 
 
-class UnknownField(SduError):
+class UnknownField(FieldError):
     """Raised by a field resolver for a name it does not know; the filter compiler re-raises it
     as sysdig's ``unrecognized field`` FilterError with the right positions."""
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sysdig_user.errors import SduError
+from sysdig_user.errors import FieldError, SduError
 from sysdig_user.output.render import (
     ARGS_FUNCTIONS,
     RenderOptions,
@@ -34,7 +34,7 @@ DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %e
 NA = "<NA>"
 
 
-class FormatError(SduError):
+class FormatError(FieldError):
     """A -p format sysdig would refuse; the message is sysdig's."""
 
 
