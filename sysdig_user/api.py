@@ -33,9 +33,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from sysdig_user.environment import Environment
-from sysdig_user.errors import FieldError, SduError, TraceError
+from sysdig_user.errors import FieldError, FilterError, SduError, TraceError
 from sysdig_user.event import Event as _Event
-from sysdig_user.filter.errors import FilterError
 from sysdig_user.output.lines import Output
 from sysdig_user.scap.blocks import CaptureError
 from sysdig_user.spec import CaptureSpec, OutputSpec, PacketSpec, TraceSpec, WriteSpec

@@ -15,3 +15,7 @@ class FieldError(SduError):
 class TraceError(SduError):
     """A live capture could not start or go on: the command cannot be run, a process cannot be traced
     (the ptrace rule or capability that applies is named), packet capture refused."""
+
+
+class FilterError(SduError):
+    """A filter sysdig would reject (the filter package's errors derive from it); ``str()`` is the line."""

@@ -17,7 +17,8 @@ from collections.abc import Collection, Sequence
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from sysdig_user.errors import FieldError, SduError
+from sysdig_user import errors
+from sysdig_user.errors import FieldError
 
 BLANKS = " \t\r\n"
 CMP_OPS = frozenset({"EQ", "NE", "LE", "LT", "GE", "GT", "CONTAINS", "ICONTAINS", "STARTSWITH",
@@ -34,7 +35,7 @@ MIXED = "expression mixes 'and' and 'or' in an ambiguous way. Please use bracket
 PMATCH_TYPE = "pmatch requires all charbuf arguments"
 
 
-class FilterError(SduError):
+class FilterError(errors.FilterError):
     """A filter sysdig would reject; ``str()`` is the exact line sysdig prints."""
 
     def __init__(self, message: str, pos: int | None = None) -> None:
