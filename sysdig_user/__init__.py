@@ -21,14 +21,17 @@ if TYPE_CHECKING:
         FilterError,
         Run,
         SduError,
+        Stream,
+        StreamedEvent,
         TraceError,
         attach,
         read,
+        stream,
         trace,
     )
 
-__all__ = ["Capture", "CaptureError", "Event", "Events", "FieldError", "FilterError", "Run", "SduError",
-           "TraceError", "attach", "read", "trace"]
+__all__ = ["Capture", "CaptureError", "Event", "Events", "FieldError", "FilterError", "Run", "SduError", "Stream",
+           "StreamedEvent", "TraceError", "attach", "read", "stream", "trace"]
 
 
 def __getattr__(name: str) -> Any:

@@ -20,17 +20,20 @@ the line the CLI prints.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import weakref
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from sysdig_user.environment import Environment
 from sysdig_user.errors import FieldError, FilterError, SduError, TraceError
@@ -372,6 +375,130 @@ def read(path: str | os.PathLike[str], filter: str | None = None) -> Iterator[Ev
         raise capture.error
 
 
+class StreamedEvent:
+    """An event of a live ``stream``: the fields asked for (``fields=``), taken as the event happened,
+    plus ``num``, ``type``, ``dir`` and ``str()`` (sysdig's default line)."""
+
+    __slots__ = ("_line", "_values")
+
+    def __init__(self, values: dict[str, str | None], line: str) -> None:
+        self._values = values
+        self._line = line
+
+    @property
+    def num(self) -> int:
+        return int(self._values["evt.num"] or 0)
+
+    @property
+    def type(self) -> str:
+        return self._values["evt.type"] or ""
+
+    @property
+    def dir(self) -> str:
+        return self._values["evt.dir"] or ""
+
+    def __getitem__(self, field: str) -> str | None:
+        try:
+            return self._values[field]
+        except KeyError:
+            raise KeyError(f"{field} was not asked for: stream(..., fields=[{field!r}, ...])") from None
+
+    def __str__(self) -> str:
+        return self._line
+
+    def __repr__(self) -> str:
+        return f"<sysdig_user.StreamedEvent {self.num} {self.dir} {self.type}>"
+
+
+class Stream:
+    """The events of a live capture as they happen (``stream``): iterate; ``returncode`` once ended."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], reader: IO[bytes], keys: list[str]) -> None:
+        self._proc = proc
+        self._reader = reader
+        self._keys = keys
+        self.returncode: int | None = None
+
+    def __iter__(self) -> Iterator[StreamedEvent]:
+        keys, n = self._keys, len(self._keys)
+        for raw in self._reader:
+            parts = raw.decode("utf-8", "surrogateescape").rstrip("\n").split(_SEP, n)
+            if len(parts) <= n:
+                continue
+            values = {k: (None if v == NA else v) for k, v in zip(keys, parts)}
+            yield StreamedEvent(values, parts[n])
+        self._end(interrupt=False)
+
+    def _end(self, interrupt: bool) -> None:
+        proc = self._proc
+        if proc.poll() is None and interrupt:
+            proc.send_signal(signal.SIGINT)  # sdu detaches (attach) or forwards it to the command
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self._reader.close()
+        err = proc.stderr.read().decode("utf-8", "surrogateescape") if proc.stderr is not None else ""
+        if proc.stderr is not None:
+            proc.stderr.close()
+        self.returncode = proc.returncode
+        if proc.returncode != 0 and err.strip() and not interrupt:
+            raise _error_from_line(err.strip().splitlines()[-1])
+
+
+_SEP = "\x1f"
+
+
+@contextlib.contextmanager
+def stream(argv: Sequence[str] | None = None, filter: str | None = None, *, pids: Sequence[int] = (),
+           fields: Sequence[str] = (), snaplen: int | None = None) -> Iterator[Stream]:
+    """Events as they happen, from a launched command (``argv``) or running processes (``pids``):
+
+        with sysdig_user.stream(["./server"], "evt.type=accept", fields=["fd.name"]) as events:
+            for ev in events:
+                print(ev.num, ev["fd.name"])
+                break                      # leaving early: attached processes are detached and run
+                                           # on; a launched command gets SIGINT, as from Ctrl-C
+
+    The capture runs in an sdu process (the command line, its one-line errors raised as this
+    module's exceptions); each event carries the ``fields`` asked for, taken when it happened, and
+    sysdig's default line. The launched command's own output goes to this process's stdout/stderr."""
+    if bool(argv) == bool(pids):
+        raise TraceError("give either a command or pids")
+    _check_filter(filter)
+    keys = ["evt.num", "evt.type", "evt.dir", *fields]
+    from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter
+
+    for key in fields:
+        Formatter("*%" + key)  # FieldError now, not from the sdu process
+    fmt = "*" + "".join(f"%{k}{_SEP}" for k in keys) + DEFAULT_FORMAT.lstrip("*")
+    read_fd, write_fd = os.pipe()
+    cmd = [sys.executable, "-m", "sysdig_user", "--unbuffered", "-o", f"/dev/fd/{write_fd}", "-p", fmt]
+    if snaplen is not None:
+        cmd += ["-s", str(snaplen)]
+    if filter:
+        cmd.append(filter)
+    cmd += ["--pid", ",".join(str(p) for p in pids)] if pids else ["--", *[os.fspath(a) for a in argv or ()]]
+    proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stderr=subprocess.PIPE)
+    os.close(write_fd)
+    events = Stream(proc, os.fdopen(read_fd, "rb"), keys)
+    try:
+        yield events
+    finally:
+        if events.returncode is None:
+            events._end(interrupt=True)
+
+
+def _error_from_line(line: str) -> SduError:
+    """The sdu process's one error line as the exception the API raises for it."""
+    if "filter" in line:
+        return FilterError(line)
+    if "field" in line or "formatting" in line:
+        return FieldError(line)
+    return TraceError(line)
+
+
 def _check_filter(text: str | None) -> None:
     if text:
         from sysdig_user.pipeline import compile_predicate
@@ -425,5 +552,5 @@ def attach(pids: int | Sequence[int], filter: str | None = None, *, duration: fl
         raise TraceError("no process given")
     return _record(TraceSpec(pids=ids), filter, snaplen, duration, None)
 
-__all__ = ["Capture", "CaptureError", "Event", "Events", "FieldError", "FilterError", "Run", "SduError",
-           "TraceError", "attach", "read", "trace"]
+__all__ = ["Capture", "CaptureError", "Event", "Events", "FieldError", "FilterError", "Run", "SduError", "Stream",
+           "StreamedEvent", "TraceError", "attach", "read", "stream", "trace"]

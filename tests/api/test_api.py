@@ -194,3 +194,46 @@ def test_attach_for_a_while() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.ptrace
+def test_stream_yields_events_as_they_happen(tmp_path: Path) -> None:
+    marker = tmp_path / "go"
+    script = f"cat /etc/hostname > /dev/null; while [ ! -e {marker} ]; do sleep 0.05; done; exit 4"
+    seen = []
+    with sysdig_user.stream(["sh", "-c", script], "evt.type=openat and evt.dir=< and fd.name=/etc/hostname",
+                            fields=["fd.name", "proc.name", "evt.res"]) as events:
+        for ev in events:
+            seen.append((ev.type, ev.dir, ev["fd.name"], ev["proc.name"]))
+            assert not marker.exists()  # the command is still waiting: the event came while it ran
+            assert str(ev).startswith(f"{ev.num} ") and " < openat fd=" in str(ev)
+            with pytest.raises(KeyError, match="fields="):
+                ev["fd.num"]
+            marker.write_text("")
+    assert seen == [("openat", "<", "/etc/hostname", "cat")]
+    assert events.returncode == 4
+
+
+@pytest.mark.ptrace
+def test_leaving_a_stream_early_detaches() -> None:
+    proc = subprocess.Popen(["sh", "-c", "while :; do cat /etc/hostname > /dev/null; sleep 0.02; done"])
+    try:
+        time.sleep(0.2)
+        with sysdig_user.stream(pids=[proc.pid], filter="evt.type=openat", fields=["fd.name"]) as events:
+            first = next(iter(events))
+        assert first.type == "openat"
+        assert events.returncode == 0
+        assert proc.poll() is None
+        with open(f"/proc/{proc.pid}/status") as f:
+            status = f.read()
+        assert "TracerPid:\t0\n" in status and "State:\tt" not in status
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stream_errors_before_running() -> None:
+    with pytest.raises(sysdig_user.FilterError), sysdig_user.stream(["true"], "evt.type="):
+        pass
+    with pytest.raises(sysdig_user.FieldError), sysdig_user.stream(["true"], fields=["proc.bogus"]):
+        pass
