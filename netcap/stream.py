@@ -45,6 +45,7 @@ from netcap.layers import dissect
 from netcap.pcapng import PcapngWriter
 from netcap.procnet import WILDCARD, normalize_ip, read_proc_net
 from netcap.records import IN, OUT, CaptureStats, FlowKey, Owner, Packet, SockTuple
+from sysdig_user.environment import silence
 from sysdig_user.event import Event
 from sysdig_user.event_table import SDU_EXTENSION_BASE, event_code
 from sysdig_user.spec import PacketSpec
@@ -156,11 +157,7 @@ class PacketStream:
         descriptor at /dev/null (nothing it still buffers can reach the file) and reports nothing."""
         self.capture.abandon()
         if self._pcap_file is not None:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, self._pcap_file.fileno())
-            finally:
-                os.close(devnull)
+            silence(self._pcap_file)
         self._pcap = None
         self._pcap_file = None
         self._finished = True

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 
 @dataclass
@@ -23,3 +23,19 @@ class Environment:
     @classmethod
     def default(cls) -> Environment:
         return cls(sys.stdout.buffer, sys.stderr, os.environ)
+
+
+def silence(stream: Any) -> None:
+    """Point ``stream``'s descriptor at /dev/null: what it still buffers, and every later write, goes
+    nowhere instead of failing again (EPIPE after ``sdu ... | head``: the capture then ends as if -n had
+    been reached; ENOSPC) or reaching a file another process writes from now on (the hand-overs of
+    tracer/pipelined.py)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

@@ -39,16 +39,9 @@ def compile_predicate(text: str) -> Any:
     """The filter as a predicate (None for no filter); FilterError carries sysdig's message."""
     if not text:
         return None
-    from sysdig_user.fields.registry import UnknownFieldError, resolve_field
-    from sysdig_user.filter import UnknownField, compile_filter
+    from sysdig_user.fields.registry import compile_predicate as compile_with_fields
 
-    def resolve(name: str, arg: str | None, pos: int) -> Any:
-        try:
-            return resolve_field(name, arg)
-        except UnknownFieldError:
-            raise UnknownField(name, pos) from None
-
-    return compile_filter(text, resolve)
+    return compile_with_fields(text)
 
 
 def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "") -> Any:

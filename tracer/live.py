@@ -40,9 +40,9 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from sysdig_user.environment import silence
 from sysdig_user.errors import SduError, TraceError
 from sysdig_user.event import Event
-from sysdig_user.output.lines import silence
 from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
 from sysdig_user.session import seed_state
 from sysdig_user.sources import drain_merged, merged

@@ -58,8 +58,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, NoReturn
 
+from sysdig_user.environment import silence
 from sysdig_user.event import Event
-from sysdig_user.output.lines import silence
 
 BATCH_BYTES = 32 * 1024  # a few hundred typical events
 BATCH_NS = 20_000_000  # the most an event waits in the tracer

@@ -140,16 +140,10 @@ def _bind_field(name: str, engine: Engine | None) -> Any:
 
 def compile_chisel_filter(text: str) -> Predicate:
     """The filter compiler with the registry's resolver; errors stay SduErrors (sysdig's text)."""
-    from sysdig_user.fields.registry import UnknownFieldError, resolve_field
-    from sysdig_user.filter import UnknownField, compile_filter
+    from sysdig_user.fields.registry import compile_predicate
 
-    def resolve(name: str, arg: str | None, pos: int) -> Any:
-        try:
-            return resolve_field(name, arg)
-        except UnknownFieldError:
-            raise UnknownField(name, pos) from None
-
-    return compile_filter(text, resolve)
+    predicate: Predicate = compile_predicate(text)
+    return predicate
 
 
 class EventFormatter:

@@ -254,3 +254,17 @@ def listing(verbose: bool = False) -> str:
             out += _entry(f.name, desc)
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def compile_predicate(text: str) -> Any:
+    """``text`` compiled by the filter package against this registry (its unknown names become the
+    filter's ``unrecognized field`` error, with sysdig's positions): a predicate over events."""
+    from sysdig_user.filter import UnknownField, compile_filter
+
+    def resolve(name: str, arg: str | None, pos: int) -> Any:
+        try:
+            return resolve_field(name, arg)
+        except UnknownFieldError:
+            raise UnknownField(name, pos) from None
+
+    return compile_filter(text, resolve)

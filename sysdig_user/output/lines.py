@@ -1,9 +1,9 @@
 """The batched line writer every event line, chisel text and summary goes through."""
 from __future__ import annotations
 
-import os
 from typing import BinaryIO, NoReturn
 
+from sysdig_user.environment import silence
 from sysdig_user.errors import SduError
 
 BATCH = 512  # lines per write to the stream
@@ -83,20 +83,6 @@ class Output:
         raise OutputError(f"sdu: can't write {where}: {exc.strerror or exc}") from None
 
 
+
 class OutputError(SduError):
     """The output could not be written (ENOSPC, EIO, EDQUOT)."""
-
-
-def silence(stream: BinaryIO) -> None:
-    """After EPIPE on ``stream`` (``sdu ... | head``): point its descriptor at /dev/null, so that what is
-    still buffered, and every later line, goes nowhere instead of failing again. The capture then ends
-    as if -n had been reached (a launched command runs on untraced and sdu returns its status)."""
-    try:
-        fd = stream.fileno()
-    except (AttributeError, ValueError, OSError):
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)

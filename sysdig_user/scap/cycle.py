@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, BinaryIO, NoReturn
 
+from sysdig_user.environment import silence
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
 from sysdig_user.spec import WriteSpec
@@ -160,11 +161,7 @@ class CaptureWriter:
         descriptor is pointed at /dev/null and forgotten: nothing its copy holds (the buffered section, a
         gzip trailer written when the objects are collected) can reach the file, and close() does nothing."""
         if self._file is not None:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, self._file.fileno())
-            finally:
-                os.close(devnull)
+            silence(self._file)
         self._w = None
         self._file = None
 
