@@ -48,8 +48,10 @@ def _cache_file() -> str | bool:
     return os.path.join(path, "filter-grammar.lark-cache")
 
 
+@functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    """The grammar, loaded once from package data (Lark checks the cache against the grammar's hash)."""
+    """The grammar, loaded once per process from package data (Lark checks the cache against the
+    grammar's hash); loading it costs ~5 ms, several times the parse of a typical filter."""
     return Lark.open_from_package("sysdig_user.filter", "filter.lark", parser="lalr",
                                   lexer="contextual", maybe_placeholders=True, cache=_cache_file())
 
