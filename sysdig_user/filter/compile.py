@@ -435,6 +435,7 @@ class _Compiler:
     def check(self, check: Check) -> Predicate:
         ref, kind = self.field(check)
         lits = self.literals(check, ref, kind)
+        _check_operator(check, lits)
         many = getattr(ref, "extract_many", None)
         if many is not None:
             self.multi_valued = True
@@ -458,6 +459,15 @@ class _Compiler:
                 if item.op:
                     self.literals(item, ref, kind)
                     self.last_kind = kind
+
+
+def _check_operator(check: Check, lits: list[Any]) -> None:
+    """A literal that compares with some operators only (evt.around's) names them: ``operators``, and the
+    message sysdig gives for another one, at the end of the value."""
+    for lit in lits:
+        allowed = getattr(lit, "operators", None)
+        if allowed is not None and check.op not in allowed:
+            raise errors.FilterError(lit.operator_error, check.values[-1].err_pos)
 
 
 def compile_ast(flt: Filter, resolve: Resolver) -> Predicate:
