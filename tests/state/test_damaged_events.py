@@ -57,3 +57,37 @@ def test_short_clone_and_execve_exits_stop_like_sysdig(tmp_path: Path, name: str
     cwd = mk("getcwd", False, 100, res=0, path="/").raw
     short = first_params(mk(name, False, 555, res=res).raw, 1)
     _assert_stops_like_sysdig(write_capture(tmp_path / "short.scap", [cwd, short, cwd]), 1)
+
+
+@pytest.mark.parametrize(("name", "enter", "exit_values"), [
+    ("openat", {"dirfd": -100, "name": "/etc/passwd", "flags": 1}, {"fd": 3, "dirfd": -100, "name": "/etc/passwd",
+                                                                   "flags": 1}),
+    ("open", {"name": "/etc/passwd", "flags": 1, "mode": 0}, {"fd": 3, "name": "/etc/passwd", "flags": 1}),
+    ("socket", {"domain": 2, "type": 1, "proto": 0}, {"fd": 3}),
+    ("close", {"fd": 0}, {"res": 0}),
+    ("chdir", {}, {"res": 0, "path": "/tmp"}),
+])
+@pytest.mark.parametrize("keep", [0, 1])
+def test_short_exits_change_no_state(name: str, enter: dict[str, object], exit_values: dict[str, object],
+                                     keep: int) -> None:
+    """An exit cut before the params its handler reads (found by the capture fuzzer: TypeError in
+    open_exit, close_exit, socket_exit, dirfd_base) is shown, and leaves threads and fds as they were."""
+    from sysdig_user.event import Event
+    from sysdig_user.scap.records import FdList, ProcList
+    from sysdig_user.state.inspector import Inspector
+    from tests.scap.damaged import PROCS
+
+    insp = Inspector()
+    insp.feed_records(ProcList(list(PROCS)))
+    insp.feed_records(FdList(100, []))
+    th = insp.threads.get(100)
+    assert th is not None
+    before = (dict(th.fdtable.fds), th.cwd)
+    insp.process(mk(name, True, 100, **enter))
+    full = mk(name, False, 100, **exit_values)
+    short = Event(first_params(full.raw, min(keep, full.param_count - 1)))
+    insp.process(short)
+    assert (dict(th.fdtable.fds), th.cwd) == before
+    insp.process(mk(name, True, 100, **enter))
+    insp.process(full)  # the same exit with its params does change the state (not a vacuous test)
+    assert (dict(th.fdtable.fds), th.cwd) != before or name == "close"
