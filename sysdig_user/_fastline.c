@@ -39,7 +39,7 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 5
+#define FASTLINE_VERSION 6
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
 enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE };
@@ -482,12 +482,17 @@ static int set_i64(PyObject *o, PyObject *name, int64_t v) {
     return rc;
 }
 
+/* an int attribute as int64; one past the int64 range (a damaged capture's u64 timestamp, which the Python
+ * side keeps unsigned) wraps to the int64 that e->ts holds for the same bytes, not an OverflowError */
 static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
     PyObject *x = PyObject_GetAttr(o, name);
     if (!x) return -1;
-    *v = PyLong_AsLongLong(x);
+    int overflow = 0;
+    long long r = PyLong_AsLongLongAndOverflow(x, &overflow);
+    if (overflow) r = (long long)PyLong_AsUnsignedLongLongMask(x);
     Py_DECREF(x);
-    return *v == -1 && PyErr_Occurred() ? -1 : 0;
+    *v = r;
+    return r == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
 /* Inspector.process's pairing for an exit: is the thread's last event this exit's enter */
@@ -532,7 +537,8 @@ static int parse(Core *c, const uint8_t *ev, Py_ssize_t len, Parsed *e, CodeReci
     memcpy(&evlen, ev + 16, 4);
     memcpy(&code, ev + 20, 2);
     memcpy(&nparams, ev + 22, 4);
-    if (evlen != len || code >= c->nrecipes) return 1;
+    /* a timestamp past INT64_MAX (damaged) prints unsigned, as the Python line does it */
+    if (evlen != len || code >= c->nrecipes || e->ts < 0) return 1;
     CodeRecipe *R = &c->recipes[code];
     if (!R->known || (int)nparams != R->nparams || nparams > MAX_PARAMS) return 1;
     Py_ssize_t pos = HEADER_SIZE + 2 * (Py_ssize_t)nparams;

@@ -114,8 +114,19 @@ def _whole_struct(code: int, info: EventInfo | None, lens: tuple[int, ...]
 
 
 def _new_layout(raw: bytes, code: int, n: int, large: bool, info: EventInfo | None, key: bytes) -> Layout:
-    lens = _len_struct(n, large).unpack_from(raw, HEADER_SIZE) if n else ()  # (raises when truncated)
-    bounds = tuple(pairwise(accumulate(lens, initial=HEADER_SIZE + (4 if large else 2) * n)))
+    """The layout of an event with ``n`` params in its header, as libsinsp's load_params reads it: the
+    lengths of the first min(n, params in the table) params, the values after all ``n`` lengths. In a
+    damaged event (a count or lengths running past its end) whatever lies past the end reads as zeros,
+    what sysdig reads there from its zeroed buffer: missing lengths are 0 and values past the end empty
+    (each decoder pads what it gets)."""
+    width = 4 if large else 2
+    count = min(n, len(info.params)) if info is not None else min(n, max(0, len(raw) - HEADER_SIZE) // width)
+    st = _len_struct(count, large)
+    if HEADER_SIZE + st.size <= len(raw):
+        lens = st.unpack_from(raw, HEADER_SIZE) if count else ()
+    else:
+        lens = st.unpack(raw[HEADER_SIZE:HEADER_SIZE + st.size].ljust(st.size, b"\0"))
+    bounds = tuple(pairwise(accumulate(lens, initial=HEADER_SIZE + width * n)))
     layout = (bounds, *_whole_struct(code, info, lens))
     if len(_LAYOUTS) >= _LAYOUTS_MAX:
         _LAYOUTS.clear()
@@ -162,7 +173,7 @@ class Event:
         code = self.type
         large = code in _LARGE_CODES
         # type, param count and length array; a truncated length array is shorter than any
-        # complete one of the same count, so it is never found (and _new_layout raises)
+        # complete one of the same count, so it is never found (_new_layout pads it)
         key = self.raw[20:HEADER_SIZE + (4 if large else 2) * self.nparams]
         layout = _LAYOUTS.get(key)
         if layout is None:

@@ -68,9 +68,21 @@ def decode_str(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+#: the bytes of a sockaddr / socktuple of each family, its family byte included: a shorter one (a damaged
+#: capture) is read padded with zeros, as sinsp reads past it into its zeroed buffer
+_SOCKADDR_SIZE = {AF_INET: 7, AF_INET6: 19}
+_SOCKTUPLE_SIZE = {AF_INET: 13, AF_INET6: 37, AF_UNIX: 17}
+
+
+def _padded(raw: bytes, sizes: dict[int, int]) -> bytes:
+    size = sizes.get(raw[0], 0)
+    return bytes(raw) + b"\0" * (size - len(raw)) if len(raw) < size else raw
+
+
 def decode_sockaddr(raw: bytes) -> tuple[Any, ...] | None:
     if not raw:
         return None
+    raw = _padded(raw, _SOCKADDR_SIZE)
     fam = raw[0]
     if fam == AF_INET and len(raw) >= 7:
         return (AF_INET, bytes(raw[1:5]), int.from_bytes(raw[5:7], "little"))
@@ -84,6 +96,7 @@ def decode_sockaddr(raw: bytes) -> tuple[Any, ...] | None:
 def decode_socktuple(raw: bytes) -> tuple[Any, ...] | None:
     if not raw:
         return None
+    raw = _padded(raw, _SOCKTUPLE_SIZE)
     fam = raw[0]
     if fam == AF_INET and len(raw) >= 13:
         return (AF_INET, bytes(raw[1:5]), int.from_bytes(raw[5:7], "little"),

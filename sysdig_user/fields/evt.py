@@ -659,9 +659,14 @@ def _count_threadinfo(evt: Event) -> int | None:
 
 
 class _Within:
-    """The literal of evt.around[T]=D: equal to any |ts - T| not larger than D milliseconds."""
+    """The literal of evt.around[T]=D: equal to any |ts - T| not larger than D milliseconds.
+
+    sysdig compiles it with `=` (and `in`) only: ``operators``/``operator_error`` tell the filter compiler
+    (sysdig_user/filter/compile.py), which reports any other operator as sysdig does."""
 
     __slots__ = ("limit",)
+    operators = frozenset({"=", "in"})
+    operator_error = "evt.around supports only '=' comparison operator"
 
     def __init__(self, text: str) -> None:
         from sysdig_user.fields.base import literal_fn

@@ -109,15 +109,13 @@ class Filter:
     end_pos: int
 
     def checks(self) -> list[Check]:
-        """Every check, in text order."""
+        """Every check, in text order (without recursion: groups may nest thousands deep)."""
         found: list[Check] = []
-
-        def walk(seq: Seq) -> None:
-            for item in seq.items:
-                if isinstance(item.node, Seq):
-                    walk(item.node)
-                else:
-                    found.append(item.node)
-
-        walk(self.root)
+        pending: list[Node] = [self.root]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, Seq):
+                pending.extend(item.node for item in reversed(node.items))
+            else:
+                found.append(node)
         return found

@@ -1,4 +1,5 @@
-"""AST -> predicate: the filter is compiled once into nested closures, nothing walks a tree per event.
+"""AST -> predicate: the filter is compiled once into nested closures, nothing walks a tree per event
+(but a filter nested deeper than boolean.CLOSURE_DEPTH groups, run by a loop: see boolean.py).
 
 Fields come from a resolver (`resolve(name, arg, pos) -> FieldRef`, the field registry in
 sysdig_user/fields/ provides one). Literals are converted once, at compile time, into the field's
@@ -27,8 +28,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from sysdig_user.errors import SduError
-from sysdig_user.filter import errors
-from sysdig_user.filter.ast import Check, Conn, Filter, Item, Seq, Value
+from sysdig_user.filter import boolean, errors
+from sysdig_user.filter.ast import Check, Conn, Filter, Seq, Value
 from sysdig_user.filter.parse import parse
 
 Event = Any
@@ -434,6 +435,7 @@ class _Compiler:
     def check(self, check: Check) -> Predicate:
         ref, kind = self.field(check)
         lits = self.literals(check, ref, kind)
+        _check_operator(check, lits)
         many = getattr(ref, "extract_many", None)
         if many is not None:
             self.multi_valued = True
@@ -447,20 +449,6 @@ class _Compiler:
             return _multi_predicate(check, kind, lits, many)
         return _check_predicate(check, ref, kind, lits)
 
-    def seq(self, seq: Seq) -> Predicate:
-        parts: list[tuple[Item, Predicate]] = []
-        for item in seq.items:
-            node = item.node
-            pred = self.seq(node) if isinstance(node, Seq) else self.check(node)
-            if not item.ignored:
-                parts.append((item, _negated(pred) if item.negate else pred))
-        if seq.close_pos is not None and seq.mixed:
-            raise errors.FilterError(errors.MIXED, seq.close_pos)
-        preds = tuple(p for _, p in parts)
-        if len(preds) == 1:
-            return preds[0]
-        return _all(preds) if seq.conn is Conn.AND else _any(preds)
-
     def prefix(self, items: list[object]) -> None:
         """Validate what was read before a syntax error (see parse.FilterSyntaxError.prefix)."""
         for item in items:
@@ -473,40 +461,19 @@ class _Compiler:
                     self.last_kind = kind
 
 
-def _negated(pred: Predicate) -> Predicate:
-    return lambda evt: not pred(evt)
-
-
-def _all(preds: tuple[Predicate, ...]) -> Predicate:
-    if len(preds) == 2:
-        a, b = preds
-        return lambda evt: a(evt) and b(evt)
-
-    def all_of(evt: Event) -> bool:
-        for p in preds:
-            if not p(evt):
-                return False
-        return True
-    return all_of
-
-
-def _any(preds: tuple[Predicate, ...]) -> Predicate:
-    if len(preds) == 2:
-        a, b = preds
-        return lambda evt: a(evt) or b(evt)
-
-    def any_of(evt: Event) -> bool:
-        for p in preds:
-            if p(evt):
-                return True
-        return False
-    return any_of
+def _check_operator(check: Check, lits: list[Any]) -> None:
+    """A literal that compares with some operators only (evt.around's) names them: ``operators``, and the
+    message sysdig gives for another one, at the end of the value."""
+    for lit in lits:
+        allowed = getattr(lit, "operators", None)
+        if allowed is not None and check.op not in allowed:
+            raise errors.FilterError(lit.operator_error, check.values[-1].err_pos)
 
 
 def compile_ast(flt: Filter, resolve: Resolver) -> Predicate:
     """Compile a parsed filter; raises FilterError exactly as sysdig would for it."""
     compiler = _Compiler(resolve)
-    predicate = compiler.seq(flt.root)
+    predicate = boolean.to_predicate(boolean.build(flt.root, compiler.check))
     if flt.root.mixed:
         raise errors.FilterError(errors.MIXED, flt.end_pos)
     if compiler.deferred:
@@ -564,15 +531,35 @@ def event_types(node: Filter | Seq | Check) -> set[str] | None:
     if isinstance(node, Filter):
         return event_types(node.root)
     if isinstance(node, Check):
-        if node.name != "evt.type" or node.arg is not None:
-            return None
-        if node.op == "=":
-            return {node.values[0].text}
-        if node.op == "in":
-            return {v.text for v in node.values}
+        return _check_types(node)
+    # groups, innermost first (no recursion: groups may nest thousands deep)
+    order: list[Seq] = []
+    pending = [node]
+    while pending:
+        seq = pending.pop()
+        order.append(seq)
+        pending.extend(item.node for item in seq.items if isinstance(item.node, Seq))
+    known: dict[int, set[str] | None] = {}
+    for seq in reversed(order):
+        sets = [None if item.negate else
+                known[id(item.node)] if isinstance(item.node, Seq) else _check_types(item.node)
+                for item in seq.items if not item.ignored]
+        known[id(seq)] = _combine_types(sets, len(sets) == 1 or seq.conn is Conn.AND)
+    return known[id(node)]
+
+
+def _check_types(check: Check) -> set[str] | None:
+    if check.name != "evt.type" or check.arg is not None:
         return None
-    sets = [None if item.negate else event_types(item.node) for item in node.items if not item.ignored]
-    if len(sets) == 1 or node.conn is Conn.AND:
+    if check.op == "=":
+        return {check.values[0].text}
+    if check.op == "in":
+        return {v.text for v in check.values}
+    return None
+
+
+def _combine_types(sets: list[set[str] | None], conjunction: bool) -> set[str] | None:
+    if conjunction:
         known = [s for s in sets if s is not None]
         if not known:
             return None

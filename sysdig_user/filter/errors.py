@@ -35,13 +35,19 @@ MIXED = "expression mixes 'and' and 'or' in an ambiguous way. Please use bracket
 PMATCH_TYPE = "pmatch requires all charbuf arguments"
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks escaped: a message quoting a filter that spans lines stays one line
+    on stderr (sysdig prints the breaks as they are; ``message`` keeps them)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class FilterError(errors.FilterError):
-    """A filter sysdig would reject; ``str()`` is the exact line sysdig prints."""
+    """A filter sysdig would reject; ``str()`` is the exact line sysdig prints (line breaks escaped)."""
 
     def __init__(self, message: str, pos: int | None = None) -> None:
         self.message = message
         self.pos = pos
-        super().__init__(message if pos is None else f"filter error at position {pos}: {message}")
+        super().__init__(one_line(message if pos is None else f"filter error at position {pos}: {message}"))
 
 
 class UnknownField(FieldError):
@@ -51,7 +57,7 @@ class UnknownField(FieldError):
     def __init__(self, field: str, pos: int = 0) -> None:
         self.field = field
         self.pos = pos
-        super().__init__(f"filter error: unrecognized field {field} at pos {pos}")
+        super().__init__(one_line(f"filter error: unrecognized field {field} at pos {pos}"))
 
 
 class FilterSyntaxError(FilterError):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from collections.abc import Iterator
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput
 
 from sysdig_user.filter import errors
@@ -47,8 +48,10 @@ def _cache_file() -> str | bool:
     return os.path.join(path, "filter-grammar.lark-cache")
 
 
+@functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    """The grammar, loaded once from package data (Lark checks the cache against the grammar's hash)."""
+    """The grammar, loaded once per process from package data (Lark checks the cache against the
+    grammar's hash); loading it costs ~5 ms, several times the parse of a typical filter."""
     return Lark.open_from_package("sysdig_user.filter", "filter.lark", parser="lalr",
                                   lexer="contextual", maybe_placeholders=True, cache=_cache_file())
 
@@ -231,8 +234,29 @@ def parse(text: str) -> Filter:
         if err_at is not None and tokens and tokens[-1] is err_at:
             tokens.pop()
         raise _syntax_failure(text, exc, tokens) from None
-    root = _Builder(text).transform(tree)
+    root = _transform(_Builder(text), tree)
     return Filter(text, root, errors.end_position(text, tokens))
+
+
+def _transform(builder: _Builder, tree: Tree[Token]) -> Seq:
+    """``builder.transform(tree)`` without recursion: each group nests the tree three levels deeper, and
+    sysdig takes thousands of nested groups. Children are transformed first, in order, then their rule's
+    method runs on the results, as Lark's Transformer does."""
+    done: list[Any] = []
+    stack: list[tuple[Tree[Token], Iterator[Any], list[Any]]] = [(tree, iter(tree.children), [])]
+    while stack:
+        node, children, results = stack[-1]
+        for child in children:
+            if isinstance(child, Tree):
+                stack.append((child, iter(child.children), []))
+                break
+            results.append(child)
+        else:
+            stack.pop()
+            value = builder._call_userfunc(node, results)
+            (stack[-1][2] if stack else done).append(value)
+    root: Seq = done[0]
+    return root
 
 
 def _syntax_failure(text: str, exc: UnexpectedInput, tokens: list[Token]) -> errors.FilterSyntaxError:

@@ -80,16 +80,21 @@ def read_capture(source: Source, extension_types: frozenset[int] = frozenset(),
     return _Reader(source, False, extension_types, events).items()
 
 
+#: The most asked of the file in one read: a block's declared length is read piecewise, so a damaged
+#: length (up to 4 GiB) costs what the file holds, not an allocation of the declared size.
+_READ_MAX = 4 * CHUNK
+
+
 def _read_full(f: BinaryIO, n: int) -> bytes:
     """Read n bytes unless EOF comes first (file objects such as pipes may return short reads)."""
     try:
-        data = f.read(n)
+        data = f.read(min(n, _READ_MAX))
         if len(data) >= n or not data:
             return data
         parts = [data]
         got = len(data)
         while got < n:
-            more = f.read(n - got)
+            more = f.read(min(n - got, _READ_MAX))
             if not more:
                 break
             parts.append(more)

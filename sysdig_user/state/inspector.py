@@ -105,6 +105,21 @@ def _code_handlers(registry: dict[str, Handler]) -> list[Handler | None]:
 
 _FLAGS = _code_flags()
 _HANDLERS = _code_handlers(handler_registry())
+#: per event code, its param count in the table (an event with fewer goes through _handle_short)
+_TABLE_NPARAMS = [len(info.params) for info in EVENTS]
+#: what a handler raises when a param it reads is missing (None where it compares, indexes or adds)
+_MISSING_PARAM_ERRORS = (TypeError, IndexError, AttributeError, ValueError, KeyError, OverflowError)
+
+
+def _handle_short(handler: Handler, st: State, evt: Event, th: ThreadInfo | None, scratch: Verdict) -> None:
+    """A handler on an event with fewer params than its table has: a damaged capture, or an old one whose
+    versions had fewer. Handlers read trailing params that old versions lack as optional, but not the
+    others; sinsp then reads stale memory, sdu does what the handler could do before the missing param
+    (nothing, for every handler that reads its params first) and goes on with the next event."""
+    try:
+        handler(st, evt, th, scratch)
+    except _MISSING_PARAM_ERRORS:
+        return
 # what skip_raw reads of the raw bytes: ts, tid; then the fd param of an enter event (first param,
 # after the u16 length array; EF_LARGE_PAYLOAD events are never skipped)
 _HEADER = struct.Struct("<QqIHI")
@@ -442,7 +457,10 @@ class Inspector:
         if handler is not None:
             pre = evt.fdinfo
             pre_name = pre.name if pre is not None else ""
-            handler(st, evt, th, scratch)
+            if evt.nparams < _TABLE_NPARAMS[code]:
+                _handle_short(handler, st, evt, th, scratch)
+            else:
+                handler(st, evt, th, scratch)
             info = evt.fdinfo
             if info is not None and (info is not pre or info.name != pre_name):
                 _mark_name_changed(st, evt, info, pre, pre_name)

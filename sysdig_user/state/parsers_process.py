@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sysdig_user.scap.blocks import CaptureError
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
 from sysdig_user.state.threads import (
     CL_ACTIVE,
@@ -51,6 +52,21 @@ def split_args(raw: bytes | None) -> list[str]:
 def _comm_or_exe(evt: Event, exe: str) -> str:
     comm = _opt(evt, "comm")
     return exe if comm is None else comm
+
+
+#: params 0..7 (res, exe, args, tid, pid, ptid, cwd, fdlimit): what every clone and execve exit version
+#: has and their handlers read unconditionally
+_MIN_PARAMS = 8
+
+
+def _check_comm(evt: Event) -> None:
+    """A clone or execve exit whose version has ``comm`` but which stops before it: sinsp throws (whatever
+    the result and the thread, verified with sysdig 0.29.3 on clone/fork/vfork_20, clone3, execve_19 and
+    execveat; the older versions crash it), and sysdig prints the message and exits 1."""
+    info = evt.info
+    idx = info.param_index("comm") if info is not None else -1
+    if idx >= 0 and evt.nparams <= idx:
+        raise CaptureError("Could not find process comm in event argument list")
 
 
 # ------------------------------------------------------------------------------------------ clone
@@ -100,9 +116,11 @@ def _new_child(st: State, evt: Event, caller: ThreadInfo, child_tid: int, flags:
 
 def clone_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
     """Both sides of clone: the caller's X (res = child tid) creates the child from the caller; the
-    child's X (res = 0) creates it only if the caller's X has not (an 'inverted' clone)."""
+    child's X (res = 0) creates it only if the caller's X has not (an 'inverted' clone). A damaged exit
+    without the params read here changes nothing (or stops the capture, see _check_comm)."""
+    _check_comm(evt)
     res = evt.param(0)
-    if res < 0:
+    if res is None or res < 0 or evt.nparams < _MIN_PARAMS:
         return
     flags = _opt(evt, "flags") or 0
     tid = evt.tid
@@ -144,8 +162,12 @@ def clone_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None
 # ------------------------------------------------------------------------------------------ execve
 
 def execve_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> None:
-    """A successful execve replaces identity (exe, comm, args, env, cgroups, tty, exepath) in place."""
-    if th is None or evt.param(0) < 0:
+    """A successful execve replaces identity (exe, comm, args, env, cgroups, tty, exepath) in place.
+
+    A damaged exit without the params read here changes nothing (or stops the capture, see _check_comm)."""
+    _check_comm(evt)
+    res = evt.param(0)
+    if th is None or res is None or res < 0 or evt.nparams < _MIN_PARAMS:
         return
     th.exe = evt.param(1)
     th.comm = _comm_or_exe(evt, th.exe)
