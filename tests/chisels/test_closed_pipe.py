@@ -60,6 +60,7 @@ def _argv(chisel: list[str]) -> list[str]:
     return ["-r", str(capture), "-c", *chisel]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["python", "lua"])
 @pytest.mark.parametrize("chisel", CHISELS, ids=IDS)
 def test_piped_into_head(chisel: list[str], engine: str) -> None:
@@ -85,6 +86,7 @@ def test_piped_into_head(chisel: list[str], engine: str) -> None:
     assert first.endswith(b"\n") and first.count(b"\n") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["python", "lua"])
 @pytest.mark.parametrize("chisel", CHISELS, ids=IDS)
 def test_reader_gone_before_the_first_write(chisel: list[str], engine: str) -> None:

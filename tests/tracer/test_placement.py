@@ -83,6 +83,7 @@ def test_one_cpu_allowed_means_nothing_to_do() -> None:
 
 
 @needs_two
+@pytest.mark.ptrace
 def test_serial_command_runs_on_the_tracers_cpu_but_sees_its_own_mask(tmp_path: Path, no_wait_release: None) -> None:
     engine, lines = _trace([sys.executable, "-c", REPORT], tmp_path)
     allowed, count = lines[0].split()
@@ -94,6 +95,7 @@ def test_serial_command_runs_on_the_tracers_cpu_but_sees_its_own_mask(tmp_path: 
 
 
 @needs_two
+@pytest.mark.ptrace
 def test_seccomp_pushdown_still_hides_the_mask(tmp_path: Path, no_wait_release: None) -> None:
     syscalls = frozenset(pushdown.plan({"openat"}, ["evt.type"]).syscalls)
     engine, lines = _trace([sys.executable, "-c", REPORT], tmp_path, seccomp=syscalls)
@@ -149,6 +151,7 @@ def test_a_thread_seen_first_counts_from_then(monkeypatch: pytest.MonkeyPatch) -
 
 
 @needs_two
+@pytest.mark.ptrace
 def test_parallel_children_release_colocation(tmp_path: Path) -> None:
     # mostly user code (a syscall-bound pair would spend its time stopped, serialised by the tracer anyway)
     busy = f"{sys.executable} -c 'import os,time; e=time.time()+0.5\nwhile time.time()<e: sum(range(20000)); os.getppid()'"
@@ -162,6 +165,7 @@ def test_parallel_children_release_colocation(tmp_path: Path) -> None:
 
 
 @needs_two
+@pytest.mark.ptrace
 def test_a_command_choosing_its_affinity_keeps_its_choice(tmp_path: Path, no_wait_release: None) -> None:
     pick = max(ORIGINAL)
     code = f"import os\nos.sched_setaffinity(0, {{{pick}}})\n" + REPORT
@@ -173,6 +177,7 @@ def test_a_command_choosing_its_affinity_keeps_its_choice(tmp_path: Path, no_wai
 
 
 @needs_two
+@pytest.mark.ptrace
 def test_detached_command_gets_its_cpus_back(tmp_path: Path, no_wait_release: None) -> None:
     """sdu stops tracing early (-n, a chisel's end): the command runs on untraced with its own CPUs."""
     code = "import time\ntime.sleep(0.3)\n" + REPORT
