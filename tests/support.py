@@ -42,11 +42,18 @@ def line_diff(want: list[str], got: list[str], context: int = 3, limit: int = 60
     return f"{len(want)} expected lines, {len(got)} got:\n" + "\n".join(diff[:limit]) + more
 
 
+def shared_base() -> Path:
+    """The shared reference material: $SDU_SHARED, else ../shared beside the checkout."""
+    return Path(os.environ.get("SDU_SHARED", ROOT.parent / "shared"))
+
+
 def shared_path(*parts: str) -> Path:
-    """Path under ../shared (or $SDU_SHARED); skips the test with a reason when it is absent."""
-    base = Path(os.environ.get("SDU_SHARED", ROOT.parent / "shared"))
-    path = base.joinpath(*parts)
+    """Path under ../shared (or $SDU_SHARED); skips the test with a reason when it is absent, or fails
+    it when SDU_REQUIRE_ORACLES=1 (tests/conftest.py names a missing directory at the top of the run)."""
+    path = shared_base().joinpath(*parts)
     if not path.exists():
+        if oracles_required():
+            pytest.fail(f"shared reference material is required (SDU_REQUIRE_ORACLES=1) but not found at {path}")
         pytest.skip(f"shared reference material not found at {path}")
     return path
 
@@ -55,8 +62,18 @@ def oracles_required() -> bool:
     return os.environ.get("SDU_REQUIRE_ORACLES") == "1"
 
 
+def needs_marker(marker: str, what: str) -> None:
+    """The running test does `what`, which needs its tier `marker`; tests/conftest.py checks it."""
+
+
+ORACLES = frozenset({"sysdig", "strace", "tshark", "tcpdump"})  # the `oracle` marker's tools
+
+
 def require_tool(name: str) -> str:
-    """Full path of an oracle tool; skips without it, or fails when SDU_REQUIRE_ORACLES=1."""
+    """Full path of a tool (an oracle, or a helper such as curl); skips without it, or fails when
+    SDU_REQUIRE_ORACLES=1."""
+    if name in ORACLES:
+        needs_marker("oracle", f"uses the oracle {name}")
     found = shutil.which(name)
     if found is None:
         if oracles_required():

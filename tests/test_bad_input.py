@@ -64,6 +64,7 @@ def test_not_a_scap_file(tmp_path: Path) -> None:
     assert_one_line_error(sdu("-r", str(junk)))
 
 
+@pytest.mark.oracle
 def test_truncated_file_prints_what_was_readable_like_sysdig(tmp_path: Path) -> None:
     raw = gzip.decompress(sample().read_bytes())
     cut = tmp_path / "cut.scap"

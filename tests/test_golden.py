@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, run_sdu
+from tests.support import run_sdu, shared_base
 
 ENV = {"TZ": "UTC"}
 SAMPLES = ("falco_cat_write", "libs_curl_google", "libs_single_ipv6_conn")
 
 
 def _shared() -> Path | None:
-    import os
-
-    base = Path(os.environ.get("SDU_SHARED", ROOT.parent / "shared")) / "samples"
+    base = shared_base() / "samples"
     return base if (base / "golden" / "CASES.tsv").exists() else None
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support import require_tool, run_sdu, shared_path
 
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
 SAMPLES = ["falco_cat_write", "libs_curl_google", "libs_single_ipv6_conn"]
 ENV = {**os.environ, "TZ": "UTC"}
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support import require_tool, run_sdu, shared_path
 
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
 ENV = {**os.environ, "TZ": "UTC"}
 CASES = [
     ("sub/o", ["-e", "100"]),

@@ -311,7 +311,7 @@ class LuaChisel(Chisel):
         fn = g[_b(name)]
         try:
             return fn(*args)
-        except SduError:
+        except (SduError, BrokenPipeError):  # lupa re-raises a write's EPIPE as itself: not a chisel error
             raise
         except Exception as exc:
             if isinstance(exc.__cause__, SduError):

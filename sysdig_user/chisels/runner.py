@@ -739,13 +739,14 @@ class ChiselRunner:
 
 
 def _call(ch: Chisel, what: str, fn: Callable[[], Any]) -> Any:
-    """Run a callback; Python exceptions become one-line chisel errors (no traceback)."""
+    """Run a callback; Python exceptions become one-line chisel errors (no traceback). A closed stdout
+    (EPIPE: ``sdu -c CHISEL | head``) is not the chisel's error: it reaches the CLI as itself."""
     try:
         return fn()
     except CaptureInterrupt:
         ch.ctx.end_capture()
         return False
-    except SduError:
+    except (SduError, BrokenPipeError):
         raise
     except Exception as exc:
         raise ChiselError(f"{ch.info.name} chisel error: {what}: {exc}") from exc

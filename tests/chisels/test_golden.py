@@ -7,18 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import oracles_required, run_sdu, shared_path
+from tests.support import oracles_required, run_sdu, shared_base, shared_path
 
 LUA_DIR = Path("/usr/share/sysdig/chisels")
 
 
 def _cases() -> list[tuple[str, str, list[str], str]]:
-    import os
-
-    from tests.support import ROOT
-
-    base = Path(os.environ.get("SDU_SHARED", ROOT.parent / "shared"))
-    tsv = base / "samples" / "golden" / "CASES.tsv"
+    tsv = shared_base() / "samples" / "golden" / "CASES.tsv"
     if not tsv.exists():
         return []
     out = []

@@ -98,6 +98,7 @@ def _file_output(capture: Path, chisels: list[str], sysdig: bool = False) -> str
     return text(res.stdout)
 
 
+@pytest.mark.oracle
 def test_spy_users_live_matches_the_file(tmp_path: Path) -> None:
     capture = tmp_path / "spy.scap"
     res = run(["-c", "spy_users", "-w", str(capture), "--", "bash", "-c", "cd /tmp; ls"], shell=True)
@@ -123,6 +124,7 @@ def test_spy_users_as_typed() -> None:
     assert re.search(r"\) ls $", out, re.MULTILINE), out
 
 
+@pytest.mark.oracle
 def test_stdin_and_stdout_echo(tmp_path: Path) -> None:
     capture = tmp_path / "io.scap"
     res = run(["-c", "stdin", "-c", "stdout", "-w", str(capture), "--", "cat"], stdin=b"hello\nworld\n")

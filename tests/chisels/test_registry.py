@@ -77,6 +77,7 @@ def _need_lua() -> None:
         pytest.skip("lupa is not installed: Lua chisels are not listed")
 
 
+@pytest.mark.oracle
 def test_list_matches_sysdig() -> None:
     _need_lua()
     assert list_chisels() == _oracle("-cl")
@@ -84,6 +85,7 @@ def test_list_matches_sysdig() -> None:
 
 @pytest.mark.parametrize("name", ["topfiles_bytes", "spy_file", "fdbytes_by", "ps", "echo_fds", "spy_logs",
                                   "httptop", "lscontainers"])
+@pytest.mark.oracle
 def test_describe_matches_sysdig(name: str) -> None:
     _need_lua()
     assert describe_chisel(name) == _oracle("-i", name)

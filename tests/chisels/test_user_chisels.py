@@ -44,6 +44,7 @@ def _need_lua() -> None:
 
 
 # --------------------------------------------------------------------------------- built-ins
+@pytest.mark.oracle
 def test_list_of_builtins_matches_sysdig(tmp_path: Path) -> None:
     _need_lua()  # sysdig lists its Lua chisels too: sdu lists them through lupa
     want = _sysdig("-cl", cwd=tmp_path)
@@ -52,6 +53,7 @@ def test_list_of_builtins_matches_sysdig(tmp_path: Path) -> None:
     assert got.stdout == want.stdout
 
 
+@pytest.mark.oracle
 def test_every_builtin_described_as_sysdig_does(tmp_path: Path) -> None:
     names = sorted(builtin_chisels())
     sysdig = require_tool("sysdig")
@@ -166,6 +168,7 @@ def _anonymous(text: str, name: str) -> str:
     return re.sub(rf"^{name} *", "NAME ", text, flags=re.MULTILINE)
 
 
+@pytest.mark.oracle
 def test_user_chisels_described(chisel_dirs: dict[str, Path]) -> None:
     """A Python and a Lua chisel with the same metadata describe the same way; and as sysdig
     describes the Lua one (sysdig reads ./chisels and $SYSDIG_CHISEL_DIR)."""
@@ -230,6 +233,7 @@ def _write_capture(path: Path) -> None:
 @pytest.mark.parametrize(("chisels", "shows"), [(["stdin", "stdout"], "hello\nworld\n\nhello\nworld\n"),
                                                (["topscalls"], "4                   read\n"),
                                                (["echo_fds"], "Write 12B to")])
+@pytest.mark.oracle
 def test_debian_lua_chisels_through_sdu(tmp_path: Path, chisels: list[str], shows: str) -> None:
     """sysdig's own .lua files (require "common", chisel.exec into table_generator, terminal colours)
     run by the bridge, matching sdu's Python versions and, when installed, sysdig itself."""

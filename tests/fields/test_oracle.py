@@ -16,6 +16,8 @@ import pytest
 from sysdig_user.fields.registry import resolve_token
 from tests.support import require_tool, shared_path
 
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
 SEP = "\x1f"
 SAMPLES = ("libs_curl_google.scap", "falco_cat_write.scap", "libs_single_ipv6_conn.scap")
 FIELDS = (

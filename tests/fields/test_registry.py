@@ -40,10 +40,12 @@ def _sysdig_listing(*args: str) -> str:
     return out[:out.index("-------------------------------\nField Class:                  k8s")]
 
 
+@pytest.mark.oracle
 def test_listing_matches_sysdig() -> None:
     assert listing() == _sysdig_listing("-l")
 
 
+@pytest.mark.oracle
 def test_verbose_listing_matches_sysdig() -> None:
     assert listing(verbose=True) == _sysdig_listing("-l", "-v")
 

@@ -17,6 +17,7 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("flt", FILTERS)
+@pytest.mark.oracle
 def test_event_type_literal_as_sysdig(flt: str) -> None:
     sysdig = require_tool("sysdig")
     scap = shared_path("samples", "falco_cat_write.scap")

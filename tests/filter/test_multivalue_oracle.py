@@ -14,6 +14,8 @@ import pytest
 
 from tests.support import require_tool, run_sdu, shared_path
 
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
 SAMPLES = ("libs_curl_google", "libs_single_ipv6_conn", "falco_cat_write")
 
 FILTERS = (

@@ -140,6 +140,7 @@ def _count_mismatch(run: Run) -> str:
             f"of {len(ours)} (first {ours[0] if ours else None}, its first {min(theirs, default=None)})")
 
 
+@pytest.mark.oracle
 def test_packet_count_matches_tcpdump(run: Run) -> None:
     tcp = [p for p in run.packets if dissect(p.data).flow.l4proto == 6]  # type: ignore[union-attr]
     udp = [p for p in run.packets if dissect(p.data).flow.l4proto == 17]  # type: ignore[union-attr]
@@ -198,6 +199,7 @@ def test_traced_table_attributes_every_packet_with_grace(run: Run) -> None:
     assert fins >= 2                       # teardown packets came after close() and still attributed
 
 
+@pytest.mark.oracle
 def test_pcapng_of_live_capture_read_by_tshark(run: Run) -> None:
     from netcap.pcapng import PcapngWriter
 
@@ -222,6 +224,7 @@ def test_pcapng_of_live_capture_read_by_tshark(run: Run) -> None:
         assert int(direction, 16) == 1
 
 
+@pytest.mark.oracle
 def test_recvfrom_backend_sees_the_same_packets() -> None:
     require_netraw()
     port = free_port(socket.SOCK_DGRAM)
@@ -239,6 +242,7 @@ def test_recvfrom_backend_sees_the_same_packets() -> None:
     assert all(p.length == 342 and len(p.data) == 64 and p.ts_ns > 0 for p in pkts)
 
 
+@pytest.mark.oracle
 def test_callback_mode_and_all_interfaces() -> None:
     require_netraw()
     port = free_port(socket.SOCK_DGRAM)
@@ -253,6 +257,7 @@ def test_callback_mode_and_all_interfaces() -> None:
     assert len(seen) == 3 == stats.delivered and {p.ifname for p in seen} == {"lo"}
 
 
+@pytest.mark.oracle
 def test_errors_are_one_line() -> None:
     require_netraw()
     with pytest.raises(InterfaceError, match="no such network interface: nope0") as exc:

@@ -61,6 +61,7 @@ def test_epb_bytes() -> None:
     assert struct.pack("=HHI", 2, 4, 1) in epb
 
 
+@pytest.mark.oracle
 def test_tshark_reads_comments_and_directions(tmp_path: Path) -> None:
     tshark = require_tool("tshark")
     path = tmp_path / "owners.pcapng"
@@ -82,6 +83,7 @@ def test_tshark_reads_comments_and_directions(tmp_path: Path) -> None:
     assert rows[1][6] == "1700000000.123458289"
 
 
+@pytest.mark.oracle
 def test_tshark_plain_read_has_no_warnings(tmp_path: Path) -> None:
     tshark = require_tool("tshark")
     path = tmp_path / "plain.pcapng"

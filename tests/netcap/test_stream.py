@@ -127,6 +127,9 @@ def _receiver(run: dict[str, Any], dport: int) -> int:
     return int(run["server"] if dport in (run["tport"], run["uport"]) else run["client"])
 
 
+@pytest.mark.ptrace  # run: sdu --iface lo -- a traced client and server, tcpdump beside it
+@pytest.mark.netraw
+@pytest.mark.oracle
 def test_every_packet_attributed_and_counted_like_tcpdump(run: dict[str, Any]) -> None:
     res = run_sdu("-r", str(run["scap"]), "-p", FORMAT, "evt.type=packet")
     assert res.status == 0, res.stderr
@@ -146,6 +149,9 @@ def test_every_packet_attributed_and_counted_like_tcpdump(run: dict[str, Any]) -
     assert f"Packets: {len(lines)} received by filter, 0 dropped by kernel" in run["stderr"]
 
 
+@pytest.mark.ptrace  # run: sdu --iface lo -- a traced client and server, tcpdump beside it
+@pytest.mark.netraw
+@pytest.mark.oracle
 def test_tshark_reads_pcapng_with_comments_and_direction(run: dict[str, Any]) -> None:
     tshark = require_tool("tshark")
     proc = subprocess.run([tshark, "-r", str(run["pcap"]), "-T", "fields", "-E", "separator=|",
@@ -164,6 +170,9 @@ def test_tshark_reads_pcapng_with_comments_and_direction(run: dict[str, Any]) ->
 
 
 @pytest.mark.filterwarnings("ignore:Field type should not be:DeprecationWarning")  # python-pcapng, on option 8
+@pytest.mark.ptrace  # run: sdu --iface lo -- a traced client and server, tcpdump beside it
+@pytest.mark.netraw
+@pytest.mark.oracle
 def test_python_pcapng_option8(run: dict[str, Any]) -> None:
     pcapng = pytest.importorskip("pcapng")
     from netcap.layers import dissect
@@ -178,6 +187,9 @@ def test_python_pcapng_option8(run: dict[str, Any]) -> None:
         assert struct.unpack("<II", epb.options.get_all(8)[0]) == (who, who)
 
 
+@pytest.mark.ptrace  # run: sdu --iface lo -- a traced client and server, tcpdump beside it
+@pytest.mark.netraw
+@pytest.mark.oracle
 def test_sysdig_reads_the_w_file_skipping_packets(run: dict[str, Any]) -> None:
     sysdig = require_tool("sysdig")
     env = {**os.environ, "TZ": "UTC"}

@@ -98,6 +98,7 @@ def _environ(native: bool) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("verbose", [False, True], ids=["default", "v"])
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_lines_equal_the_python_pipeline(program_capture: Path, verbose: bool) -> None:
     _require_core()
     extra = ["-v"] if verbose else []
@@ -108,6 +109,7 @@ def test_lines_equal_the_python_pipeline(program_capture: Path, verbose: bool) -
         assert line_diff(slow.stdout.splitlines(), fast.stdout.splitlines()) == "", path
 
 
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_not_used_beyond_the_default_line(program_capture: Path) -> None:
     """A filter, a format, -n, -j, -A, -w, -S: the Python pipeline alone."""
     _require_core()
@@ -162,6 +164,7 @@ def _state(pipe: EventPipeline) -> Any:
     return insp.num, pipe.stats.events, threads
 
 
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_state_equals_the_python_pipeline(program_capture: Path) -> None:
     """After every capture (and after each event of the program's), the same thread and fd state."""
     _require_core()
@@ -188,6 +191,7 @@ def test_state_equals_the_python_pipeline(program_capture: Path) -> None:
         sink2.close()
 
 
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_pipelined_frames(program_capture: Path) -> None:
     """The live consumer's loop (tracer.pipelined._feed) with the core: frames as the tracer sends them,
     through a pipe, print what the Python loop prints."""
@@ -268,6 +272,7 @@ def test_live_capture_uses_it(tmp_path: Path) -> None:
     assert [int(line.split(" ", 1)[0]) for line in lines] == sorted(int(line.split(" ", 1)[0]) for line in lines)
 
 
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_an_error_in_python_it_calls_propagates(program_capture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The core calls back into Python (relative paths here): an exception there is the caller's, as it
     would be from the Python formatter, not a swallowed or garbled line."""
@@ -285,6 +290,7 @@ def test_an_error_in_python_it_calls_propagates(program_capture: Path, monkeypat
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "z"])
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_capture_only_passthrough_writes_the_same_file(program_capture: Path, tmp_path: Path,
                                                        compress: bool) -> None:
     """`-q -w FILE` (and -z): the consumer writes the frames as scap blocks without parsing them
@@ -333,6 +339,7 @@ def test_capture_only_passthrough_writes_the_same_file(program_capture: Path, tm
     assert len(fast) > 1000 and fast == slow
 
 
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_passthrough_only_for_capture_only(program_capture: Path) -> None:
     """-w alone (sysdig's -w prints nothing) but not with a filter, -S, -n or rotation: there the events
     are parsed (state and output need them)."""
@@ -354,6 +361,7 @@ def test_passthrough_only_for_capture_only(program_capture: Path) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_damaged_events_are_handled_as_the_python_pipeline_does(program_capture: Path, seed: int) -> None:
     """Events with random bytes changed (3 in 10, headers included: lengths, types, thread ids, params)
     print the same lines, raise the same errors and leave the same state either way: the core declines

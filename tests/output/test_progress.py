@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT, require_tool, shared_path
 
 ENV = {**os.environ, "TZ": "UTC"}
@@ -19,6 +21,7 @@ def _stderr(cmd: list[str]) -> str:
     return subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, check=True).stderr.decode()
 
 
+@pytest.mark.oracle
 def test_small_file_progress_is_sysdigs() -> None:
     sysdig = require_tool("sysdig")
     sample = str(shared_path("samples", "libs_curl_google.scap"))
@@ -31,6 +34,7 @@ def test_small_file_progress_is_sysdigs() -> None:
         assert got == want == "\r\r\r100.00\n"
 
 
+@pytest.mark.slow
 def test_large_file_redraws_increasing_percentages(tmp_path: Path) -> None:
     blob = gzip.decompress(shared_path("samples", "libs_curl_google.scap").read_bytes())
     big = tmp_path / "big.scap"

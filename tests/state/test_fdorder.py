@@ -140,6 +140,7 @@ int main() {
 """
 
 
+@pytest.mark.oracle
 def test_hash_order_equals_libstdcxx(tmp_path: Path) -> None:
     gxx = shutil.which("g++")
     if gxx is None:
@@ -189,6 +190,7 @@ def _luajit() -> ctypes.CDLL:
     return lib
 
 
+@pytest.mark.oracle
 def test_lua_pairs_order_equals_luajit() -> None:
     """What sysdig's get_thread_table does (lua_newtable, lua_rawseti per key), then lua_next."""
     lj = _luajit()

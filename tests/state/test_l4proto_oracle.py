@@ -20,6 +20,8 @@ from sysdig_user.scap.records import Interface, ProcEntry
 from tests.state.events import pair
 from tests.support import require_tool, run_sdu
 
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
 AF_INET, AF_INET6 = 2, 10
 STREAM, DGRAM, RAW = 1, 2, 3
 TCP, UDP, ICMP = 6, 17, 1

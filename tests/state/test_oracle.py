@@ -19,6 +19,8 @@ from sysdig_user.state.parsers_files import resolve_at
 from sysdig_user.state.parsers_net import socktuple_str
 from tests.support import require_tool, shared_path
 
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
 FMT = "*%evt.num %proc.name %thread.tid %fd.num %fd.name"
 SAMPLES = ["falco_cat_write.scap", "libs_curl_google.scap", "libs_single_ipv6_conn.scap"]
 FD_EVENT = EF.USES_FD | EF.CREATES_FD | EF.DESTROYS_FD

@@ -12,6 +12,8 @@ from tests.state import scenario
 from tests.state.test_oracle import FMT, _sysdig_lines, sdu_lines
 from tests.support import line_diff, require_tool, run_sdu
 
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
 
 def write_scenario(path: Path) -> None:
     writer_mod = pytest.importorskip("sysdig_user.scap.writer")

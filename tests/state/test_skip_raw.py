@@ -16,6 +16,8 @@ from sysdig_user.state import inspector as inspector_mod
 from sysdig_user.state.inspector import NOT_SKIPPED, Inspector
 from tests.support import run_sdu, shared_path
 
+pytestmark = pytest.mark.slow  # 160 CLI runs over all the samples: ~15 s
+
 RICH = ("*%evt.num %evt.outputtime %evt.type %evt.dir %evt.latency %evt.category %evt.is_io %fd.num "
         "%fd.name %fd.typechar %proc.name %thread.tid %evt.info")
 FILTERS = [

@@ -3,15 +3,24 @@
 Each traced program reports, on stdout, what it saw of its own CPU affinity: the kernel's view
 (/proc/self/status Cpus_allowed_list) and the syscall's view (sched_getaffinity), which sdu rewrites
 while the command is co-located so that it sees the CPUs it would have had untraced.
+
+Load. Co-location is released when traced threads queue for the shared CPU (tracer/placement.py), and on
+a busy machine anything queues: other processes on that CPU count as waiting too. So the tests of what
+co-location does (the command on one CPU, the mask it sees, who restores what) turn that rule off
+(`no_wait_release`) and hold however loaded the machine is; the rule itself is tested on made-up
+run-queue figures, and on a real parallel pair, whose release more load only hastens. How long a serial
+command stays co-located on a given machine is measured, not asserted: bench/placement_bench.py.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from tracer import placement as placement_mod
 from tracer import pushdown
 from tracer.engine import Engine
 from tracer.events import EventBuilder
@@ -24,6 +33,12 @@ needs_two = pytest.mark.skipif(len(ORIGINAL) < 2, reason="co-location needs at l
 REPORT = ("import os\n"
           "allowed = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('Cpus_allowed_list')][0]\n"
           "print(allowed, len(os.sched_getaffinity(0)), flush=True)\n")
+
+
+@pytest.fixture
+def no_wait_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No release for run-queue waits: what other load on the shared CPU would trigger at any moment."""
+    monkeypatch.setattr(placement_mod, "WAIT_SHARE", math.inf)
 
 
 def _cpu_list(cpus: frozenset[int]) -> set[int]:
@@ -68,7 +83,8 @@ def test_one_cpu_allowed_means_nothing_to_do() -> None:
 
 
 @needs_two
-def test_serial_command_runs_on_the_tracers_cpu_but_sees_its_own_mask(tmp_path: Path) -> None:
+@pytest.mark.ptrace
+def test_serial_command_runs_on_the_tracers_cpu_but_sees_its_own_mask(tmp_path: Path, no_wait_release: None) -> None:
     engine, lines = _trace([sys.executable, "-c", REPORT], tmp_path)
     allowed, count = lines[0].split()
     assert engine.placement is not None and engine.placement.cpu is not None
@@ -79,7 +95,8 @@ def test_serial_command_runs_on_the_tracers_cpu_but_sees_its_own_mask(tmp_path: 
 
 
 @needs_two
-def test_seccomp_pushdown_still_hides_the_mask(tmp_path: Path) -> None:
+@pytest.mark.ptrace
+def test_seccomp_pushdown_still_hides_the_mask(tmp_path: Path, no_wait_release: None) -> None:
     syscalls = frozenset(pushdown.plan({"openat"}, ["evt.type"]).syscalls)
     engine, lines = _trace([sys.executable, "-c", REPORT], tmp_path, seccomp=syscalls)
     assert engine.seccomp_active
@@ -88,7 +105,53 @@ def test_seccomp_pushdown_still_hides_the_mask(tmp_path: Path) -> None:
     assert int(count) == len(ORIGINAL)
 
 
+class _Thread:
+    in_syscall = False
+    args: tuple[int, ...] = ()
+
+
+def _sampled(monkeypatch: pytest.MonkeyPatch, waits_ms: list[dict[int, int]]) -> Placement:
+    """A co-located Placement sampled every SAMPLE_NS with the given cumulative run-queue waits (ms)
+    per tid (0: the tracer) instead of /proc/TID/schedstat."""
+    p = Placement()  # original: this process's real mask, so release() re-applies what it already is
+    p.cpu, p.active = min(p.original), True
+    current: dict[int, int] = {}
+    monkeypatch.setattr(placement_mod, "_runqueue_wait", lambda tid: current[tid] * 1_000_000)
+    ts = 1_000_000_000
+    for waits in waits_ms:
+        current = waits
+        threads = {tid: _Thread() for tid in waits if tid}
+        p.on_exit(next(iter(threads), 0), _Thread(), threads, 39, 0, ts)  # 39: getpid, nothing to rewrite
+        if not p.active:
+            break
+        ts += placement_mod.SAMPLE_NS
+    return p
+
+
+def test_waits_under_the_share_keep_colocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    me = os.getpid()
+    # 100 ms between samples; tracer and command together waited 10, then 24 ms: under a quarter
+    p = _sampled(monkeypatch, [{0: 0, me: 0}, {0: 5, me: 5}, {0: 5, me: 29}])
+    assert p.active and p.released_reason == ""
+    assert p.next_sample == 1_000_000_000 + 3 * placement_mod.SAMPLE_NS
+
+
+def test_waits_over_the_share_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    me = os.getpid()
+    p = _sampled(monkeypatch, [{0: 0, me: 0}, {0: 10, me: 10}, {0: 20, me: 26}, {0: 99, me: 99}])
+    assert not p.active and p.released_reason == "traced threads waited for the shared CPU"
+    assert frozenset(os.sched_getaffinity(0)) == ORIGINAL
+
+
+def test_a_thread_seen_first_counts_from_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new thread's wait before its first sample is not this period's: no release for its history."""
+    me = os.getpid()
+    p = _sampled(monkeypatch, [{0: 0}, {0: 1, me: 5000}, {0: 2, me: 5001}])
+    assert p.active
+
+
 @needs_two
+@pytest.mark.ptrace
 def test_parallel_children_release_colocation(tmp_path: Path) -> None:
     # mostly user code (a syscall-bound pair would spend its time stopped, serialised by the tracer anyway)
     busy = f"{sys.executable} -c 'import os,time; e=time.time()+0.5\nwhile time.time()<e: sum(range(20000)); os.getppid()'"
@@ -102,7 +165,8 @@ def test_parallel_children_release_colocation(tmp_path: Path) -> None:
 
 
 @needs_two
-def test_a_command_choosing_its_affinity_keeps_its_choice(tmp_path: Path) -> None:
+@pytest.mark.ptrace
+def test_a_command_choosing_its_affinity_keeps_its_choice(tmp_path: Path, no_wait_release: None) -> None:
     pick = max(ORIGINAL)
     code = f"import os\nos.sched_setaffinity(0, {{{pick}}})\n" + REPORT
     engine, lines = _trace([sys.executable, "-c", code], tmp_path)
@@ -113,7 +177,8 @@ def test_a_command_choosing_its_affinity_keeps_its_choice(tmp_path: Path) -> Non
 
 
 @needs_two
-def test_detached_command_gets_its_cpus_back(tmp_path: Path) -> None:
+@pytest.mark.ptrace
+def test_detached_command_gets_its_cpus_back(tmp_path: Path, no_wait_release: None) -> None:
     """sdu stops tracing early (-n, a chisel's end): the command runs on untraced with its own CPUs."""
     code = "import time\ntime.sleep(0.3)\n" + REPORT
     box: dict[str, Engine] = {}
