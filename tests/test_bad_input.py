@@ -88,6 +88,7 @@ def test_bad_event_count() -> None:
     assert_one_line_error(sdu("-r", str(sample()), "-n", "many"))
 
 
+@pytest.mark.ptrace  # (the command line names a live source; nothing is traced: it is refused first)
 @pytest.mark.parametrize("extra", [["--", "ls"], ["-p", "1"], ["--pid", "1,2"]])
 def test_read_with_a_live_source_is_a_usage_error(extra: list[str], tmp_path: Path) -> None:
     """-r with -- COMMAND or a PID list used to read the file and silently never run/attach: now one
@@ -102,6 +103,7 @@ def test_read_with_a_live_source_is_a_usage_error(extra: list[str], tmp_path: Pa
     assert not marker.exists()
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("args", [["-C", "0"], ["-G", "0"], ["-e", "0"], ["-W", "0"], ["-M", "-1"],
                                   ["-M", "0"], ["-C", "abc"], ["-e", "abc"], ["-G", "x"], ["-W", "-2"]])
 def test_bad_numbers_rejected_as_sysdig(args: list[str], tmp_path: Path) -> None:
@@ -125,11 +127,12 @@ def test_negative_event_rotation_is_taken_as_none(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["o.scap"]
 
 
+@pytest.mark.ptrace  # (refused before anything is traced)
 @pytest.mark.parametrize(("args", "needle"), [
     (["-p", "1,abc"], "invalid pid list '1,abc'"),
     (["--pid", "1,abc"], "invalid pid list '1,abc'"),
-    (["--iface", "", "--", "true"], "--iface needs interface names"),
-    (["--iface", ",", "--", "true"], "--iface needs interface names"),
+    pytest.param(["--iface", "", "--", "true"], "--iface needs interface names", marks=pytest.mark.netraw),
+    pytest.param(["--iface", ",", "--", "true"], "--iface needs interface names", marks=pytest.mark.netraw),
 ])
 def test_bad_live_arguments(args: list[str], needle: str) -> None:
     res = sdu(*args)

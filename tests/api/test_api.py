@@ -107,6 +107,7 @@ def test_filtered_read_and_filter(flt: str) -> None:
     assert [(str(ev.num), ev["fd.name"]) for ev in capture.filter(flt)] == want
 
 
+@pytest.mark.ptrace  # (a launch refused before the fork)
 def test_errors_are_typed_with_the_cli_line(tmp_path: Path) -> None:
     path = str(shared_path("samples", "falco_cat_write.scap"))
     cli = run_sdu("-r", path, "evt.type=")
@@ -144,6 +145,7 @@ sys.exit(3)
 
 
 @pytest.mark.ptrace
+@pytest.mark.oracle
 def test_trace_a_command(tmp_path: Path) -> None:
     target = tmp_path / "data.txt"
     target.write_text("x")
