@@ -152,6 +152,7 @@ open("/etc/hostname").read()
 """
 
 
+@pytest.mark.oracle
 def test_chisel_filter_before_the_command(tmp_path: Path) -> None:
     """`sdu -X -c echo_fds fd.cip=127.0.0.1 -- CMD`: the filter is the capture's filter (file reads are not
     shown), and the lines are what sysdig's echo_fds prints with that filter on a capture of the run."""

@@ -16,6 +16,7 @@ FILTERS = ("evt.around[1] >= 80", "evt.around[1] != 3", "evt.around[1] contains 
 # (sysdig matches nothing): what the operators match, not whether they compile.
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("flt", FILTERS)
 def test_around_operators_like_sysdig(flt: str) -> None:
     sample = str(shared_path("samples", "falco_cat_write.scap"))

@@ -39,6 +39,7 @@ FILTERS = {
 }
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("name", sorted(FILTERS))
 def test_deep_filter_like_sysdig(name: str) -> None:
     flt = FILTERS[name]

@@ -15,6 +15,7 @@ FILTERS = ("syslog.message\n=\n100\nor not evt.datetime.s\t", "proc.name=cat and
            "fd.name=\\x4 and\nnot fd.num=1", "proc.name\r\n=\r\ncat and\r\nproc.name")
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("flt", FILTERS)
 def test_filter_error_with_line_breaks_is_one_line(flt: str) -> None:
     sample = str(shared_path("samples", "falco_cat_write.scap"))

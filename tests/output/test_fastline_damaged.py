@@ -7,6 +7,8 @@ import struct
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.scap.damaged import open_read_events, write_capture
 from tests.support import require_tool, run_sdu
 
@@ -15,6 +17,7 @@ def _with_ts(raw: bytes, ts: int) -> bytes:
     return struct.pack("<Q", ts) + raw[8:]
 
 
+@pytest.mark.oracle
 def test_timestamps_past_int64_print_like_sysdig(tmp_path: Path) -> None:
     raws = open_read_events()
     huge = (1 << 63) + 12345

@@ -46,6 +46,7 @@ def test_param_count_past_the_end_reads_zeros() -> None:
     assert tuple(Event(bytes(cut)).param_values()) == (0, 0)
 
 
+@pytest.mark.oracle
 def test_param_count_past_the_end_prints_like_sysdig(tmp_path: Path) -> None:
     raws = open_read_events()
     raws[2] = with_nparams(raws[2], 200)
@@ -87,6 +88,7 @@ def test_huge_block_length_is_not_allocated() -> None:
         assert f.largest < 64 << 20
 
 
+@pytest.mark.oracle
 def test_huge_block_length_under_a_memory_limit_like_sysdig(tmp_path: Path) -> None:
     """`ulimit -v 2000000`: the events before the damaged LARGE block, then one line."""
     data = capture_bytes(open_read_events())

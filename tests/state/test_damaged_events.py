@@ -41,6 +41,7 @@ def _assert_stops_like_sysdig(path: Path, events_before: int) -> None:
 
 @pytest.mark.parametrize(("nparams", "damage"), [(0, "count"), (1, "count"), (12, "count"),
                                                  (1, "cut"), (8, "cut"), (13, "cut")])
+@pytest.mark.oracle
 def test_execve_exit_without_comm_stops_like_sysdig(tmp_path: Path, nparams: int, damage: str) -> None:
     """``count``: only the header's count is smaller; ``cut``: the event holds its first params only."""
     raws = execve_events()
@@ -48,6 +49,7 @@ def test_execve_exit_without_comm_stops_like_sysdig(tmp_path: Path, nparams: int
     _assert_stops_like_sysdig(write_capture(tmp_path / "execve.scap", raws), 1)
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("name", ["execve", "execveat", "clone", "fork", "vfork", "clone3"])
 @pytest.mark.parametrize("res", [0, -2])
 def test_short_clone_and_execve_exits_stop_like_sysdig(tmp_path: Path, name: str, res: int) -> None:
