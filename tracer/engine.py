@@ -170,7 +170,7 @@ class Engine:
             raise TracerError(f"{argv[0]}: permission denied")
         if self._colocate:
             placement = Placement()
-            if placement.start():  # before the fork: the command inherits the tracer's one CPU
+            if placement.start():  # the watchdog, before the fork; pinned once the child exists
                 self.placement = placement
         program = None
         if self.seccomp_syscalls is not None:
@@ -194,6 +194,8 @@ class Engine:
             except OSError as exc:
                 os.write(2, f"sdu: {argv[0]}: {exc.strerror}\n".encode())
             os._exit(127)
+        if self.placement is not None and not self.placement.pin(pid):
+            self.placement = None
         os.close(rfd)
         options = ptrace.SEIZE_OPTIONS
         if program is not None:
@@ -509,6 +511,9 @@ class Engine:
         child.quiet = parent.quiet
         child.seccomp = parent.seccomp  # seccomp filters are inherited by every child and thread
         self.threads[tid] = child
+        place = self.placement
+        if place is not None and place.active:
+            place.add(tid)  # it inherited the shared CPU: the watchdog must know it (tracer/guard.py)
         if not child.quiet:
             self.sink.clone(parent, child, flags, ts, cpu)
         return child
@@ -559,6 +564,9 @@ class Engine:
                 th.exited = True
                 self.sink.exit(th, status, ts, cpu)
             del self.threads[tid]
+            place = self.placement
+            if place is not None and place.active:
+                place.drop(tid)
         if tid == self.root:
             self.root_status = ptrace.exit_code(status)
 
