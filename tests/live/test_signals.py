@@ -1,4 +1,4 @@
-"""Signals to sdu at awkward moments: SIGKILL.
+"""Signals to sdu at awkward moments: before the command's execve, and SIGKILL.
 
 Every run traces only commands these tests start; each run's processes are found by a token in their
 command lines (tests/live/sigtools.py). Bounds are generous (BOUND_S): what is asserted is that sdu ends
@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.live import sigtools as st
+from tests.live.conftest import ROOT
 
 pytestmark = pytest.mark.ptrace
 
@@ -24,6 +26,28 @@ def _end(proc: subprocess.Popen[bytes]) -> int | None:
         return proc.wait(timeout=st.BOUND_S)
     except subprocess.TimeoutExpired:
         return None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_before_the_commands_execve_is_not_lost(sig: int, tmp_path: Path) -> None:
+    """One SIGTERM (timeout, systemd) or SIGINT as soon as sdu has forked: sdu ends with the status of a
+    command killed by it, and the command got it or never started. (Before the fix the child, still sdu's
+    Python before its execve, swallowed the forwarded signal in most runs.)"""
+    for trial in range(3):
+        _signal_at_fork(sig, tmp_path / f"started{trial}")
+
+
+def _signal_at_fork(sig: int, started: Path) -> None:
+    token = st.new_token()
+    proc = st.sdu_popen("--", "sh", "-c", f"echo > {started}; exec sleep 30", token, token=token)
+    try:
+        assert st.wait_until(lambda: bool(st.children(proc.pid)) or proc.poll() is not None, step=0)
+        os.kill(proc.pid, sig)
+        status = _end(proc)
+        assert status == 128 + sig, (status, st.stderr_now(proc))
+        assert st.wait_steady(lambda: not st.run_processes(token, environ=True)), st.run_processes(token, environ=True)
+    finally:
+        st.kill_run(proc, token)
 
 
 @pytest.mark.skipif(len(st.ORIGINAL) < 2, reason="co-location needs at least two allowed CPUs")
@@ -54,6 +78,29 @@ def _kill_colocated(beat: Path) -> bool:
         return True
     finally:
         st.kill_run(proc, token)
+
+
+def test_command_starts_with_default_sigpipe(tmp_path: Path) -> None:
+    """Python ignores SIGPIPE for itself; the command must not inherit that (`yes | head` would print
+    'Broken pipe' and exit 1 instead of dying quietly)."""
+    res = subprocess.run([sys.executable, "-m", "sysdig_user", "-q", "--", "sh", "-c",
+                          "yes | head -1 > /dev/null; grep SigIgn /proc/self/status"], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
+    assert res.returncode == 0 and "Broken pipe" not in res.stderr, res.stderr
+    ignored = int(res.stdout.split()[1], 16)
+    assert not ignored & 1 << (signal.SIGPIPE - 1)
+
+
+def test_command_inherits_an_ignored_sighup(tmp_path: Path) -> None:
+    """Under nohup (SIGHUP ignored) the command keeps SIGHUP ignored, as it would without sdu, although
+    sdu itself catches it."""
+    res = subprocess.run([sys.executable, "-m", "sysdig_user", "-q", "--", "sh", "-c", "grep SigIgn /proc/self/status"],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN), check=False)
+    assert res.returncode == 0, res.stderr
+    ignored = int(res.stdout.split()[1], 16)
+    assert ignored & 1 << (signal.SIGHUP - 1)
+    assert not ignored & 1 << (signal.SIGTERM - 1)
 
 
 def test_no_process_of_a_run_outlives_it(tmp_path: Path) -> None:
