@@ -1,4 +1,4 @@
-"""Signals to sdu at awkward moments: before the command's execve, and SIGKILL.
+"""Signals to sdu at awkward moments: before the command's execve, during start-up, and SIGKILL.
 
 Every run traces only commands these tests start; each run's processes are found by a token in their
 command lines (tests/live/sigtools.py). Bounds are generous (BOUND_S): what is asserted is that sdu ends
@@ -7,6 +7,7 @@ and leaves every process healthy, not how fast on a loaded machine.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,6 +49,56 @@ def _signal_at_fork(sig: int, started: Path) -> None:
         assert st.wait_steady(lambda: not st.run_processes(token, environ=True)), st.run_processes(token, environ=True)
     finally:
         st.kill_run(proc, token)
+
+
+def _entry_point() -> tuple[str, str]:
+    """The `sdu` console script's module and function, as pyproject.toml declares them."""
+    text = (ROOT / "pyproject.toml").read_text()
+    found = re.search(r'^sdu = "([\w.]+):(\w+)"', text, re.MULTILINE)
+    assert found is not None
+    return found.group(1), found.group(2)
+
+
+# Runs the console script's entry point, raising SIGINT in this process when `module` is first imported.
+_INTERRUPTED = """
+import importlib.abc, os, signal, sys
+class Interrupt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == {module!r}:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["sdu", *{argv!r}]
+from {entry} import {func}
+sys.exit({func}())
+"""
+
+
+def _interrupted(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    entry, func = _entry_point()
+    code = _INTERRUPTED.format(module=module, argv=list(argv), entry=entry, func=func)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), start_new_session=True, check=False)
+
+
+# sysdig_user.params: imported with the CLI (where the reported traceback came from); tracer.live: imported
+# by the CLI once it runs (after parsing, before launching or attaching).
+@pytest.mark.parametrize("module", ["sysdig_user.params", "tracer.live"])
+def test_ctrl_c_during_start_up(module: str, tmp_path: Path) -> None:
+    """Attach mode: exit 0 without a traceback, the process untouched. Launch mode: the command never
+    starts and sdu exits 130, as for a command killed by SIGINT."""
+    target = subprocess.Popen(["sleep", "30"])
+    try:
+        res = _interrupted(module, "-p", str(target.pid))
+        assert (res.returncode, res.stderr) == (0, "")
+        assert st.status_fields(target.pid)["TracerPid"] == "0"
+    finally:
+        target.kill()
+        target.wait()
+    started = tmp_path / "started"
+    res = _interrupted(module, "--", "sh", "-c", f"echo > {started}")
+    assert (res.returncode, res.stderr) == (128 + signal.SIGINT, "")
+    assert not started.exists()
 
 
 @pytest.mark.skipif(len(st.ORIGINAL) < 2, reason="co-location needs at least two allowed CPUs")
