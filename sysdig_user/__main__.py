@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from sysdig_user.cli import main
+from sysdig_user.entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -260,9 +260,11 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # SIGINT before sdu catches it (sysdig_user/entry.py: which status)
         _flush_quietly(out)
-        return EXIT_OK
+        from sysdig_user.entry import interrupted_status
+
+        return interrupted_status(argv)
     except Exception as exc:  # the user gets one line, never a traceback
         if env.environ.get("SDU_DEBUG"):
             raise

@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("chisels", ("sysdig_user.chisels",)),
     ("engine", ("sysdig_user.session", "sysdig_user.pipeline", "sysdig_user.sources")),
     ("sources", ("tracer", "netcap")),
-    ("front", ("sysdig_user.cli", "sysdig_user.cli_options", "sysdig_user.__main__", "sysdig_user.api",
+    ("front", ("sysdig_user.cli", "sysdig_user.cli_options", "sysdig_user.__main__", "sysdig_user.entry", "sysdig_user.api",
                "sysdig_user.pytest_plugin", "=sysdig_user")),
 )
 FRONT = ("sysdig_user.cli", "sysdig_user.cli_options")

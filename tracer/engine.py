@@ -22,7 +22,13 @@ Why each choice:
   on the CPU the tracee just stopped on (wake-affine scheduling), and when both are pinned to one CPU
   the value is exact.
 * Signals: SIGINT/SIGTERM/SIGHUP only set a flag and interrupt a tracee, so wait4 returns; the loop
-  then detaches everyone. The handler never runs ptrace logic in the middle of handling a stop.
+  then detaches everyone. The handler never runs ptrace logic in the middle of handling a stop. In launch
+  mode they are forwarded to the command (``on_signal``) until it is reaped, detach included. The launch
+  child never runs sdu's Python handlers: the forwarded signals stay blocked across the fork, the child
+  gives them the dispositions sdu inherited (SIGPIPE/SIGXFSZ the default), and unblocks them once it is
+  traced; so a signal forwarded (or sent to the process group) before its execve ends it, through a
+  signal-delivery-stop the loop passes on, and the command never starts (sdu exits 128+N, as if the
+  command had been killed). A child whose tracer died before letting it go exits without running it.
 
 Seccomp-bpf pushdown (`Engine(sink, seccomp_syscalls=...)`, launch mode only; see tracer/seccomp.py and
 tracer/pushdown.py). The launched child installs a filter returning SECCOMP_RET_TRACE for the chosen
@@ -72,6 +78,9 @@ _CLONE_VM, _CLONE_VFORK, _CLONE_THREAD = 0x100, 0x4000, 0x10000
 _GROUP_STOP_SIGS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _DETACH_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# What sdu's own process inherited for the forwarded signals, read when this module is first imported
+# (live.py imports it before it installs any handler): a launched command inherits the same.
+_INHERITED_IGNORED = frozenset(sig for sig in _FORWARDED if signal.getsignal(sig) == signal.SIG_IGN)
 
 
 class Thread:
@@ -140,6 +149,7 @@ class Engine:
         self._held: dict[int, int] = {}
         self._use_info = True
         self._old_handlers: dict[int, object] = {}
+        self._pid = os.getpid()  # the tracer (on_signal does nothing in a process forked from it)
         # Called by the loop when a signal interrupted its wait4 (no tracee is held then): the live
         # capture runs its timers there (chisel intervals, -M), on the main thread, between stops.
         self.on_wake: Callable[[], None] | None = None
@@ -177,7 +187,7 @@ class Engine:
             raise TracerError(f"{argv[0]}: permission denied")
         if self._colocate:
             placement = Placement()
-            if placement.start():  # before the fork: the command inherits the tracer's one CPU
+            if placement.start():  # the watchdog, before the fork; pinned once the child exists
                 self.placement = placement
         program = None
         if self.seccomp_syscalls is not None:
@@ -186,15 +196,30 @@ class Engine:
                 stops = stops | PLACEMENT_SYSCALLS
             program = seccomp.Program(stops)
             no_new_privs = os.geteuid() != 0
+        dispositions = _command_dispositions()
         rfd, wfd = os.pipe()
-        pid = os.fork()
+        # The terminating signals stay blocked across the fork: the child must never run sdu's Python
+        # handlers (they would swallow a signal meant for the command, see _command_dispositions).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            raise
         if pid == 0:  # pragma: no cover - child
             try:
+                for sig, disposition in dispositions.items():
+                    signal.signal(sig, disposition)
                 os.close(wfd)
                 go = os.read(rfd, 1)
                 os.close(rfd)
+                if not go:  # the tracer died before it let the child go: the command never starts
+                    os._exit(127)
                 if cwd is not None:
                     os.chdir(cwd)
+                # Traced from here (or the tracer is gone): a pending or later signal ends this child
+                # (or is ignored, as the command would), a signal-delivery-stop the tracer passes on.
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 if go == b"s" and program is not None:
                     program.install(no_new_privs)  # the tracer reads the outcome at the syscall's exit
                 if env is None:
@@ -203,6 +228,9 @@ class Engine:
             except OSError as exc:
                 os.write(2, f"sdu: {argv[0]}: {exc.strerror}\n".encode())
             os._exit(127)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal sent meanwhile is handled now
+        if self.placement is not None and not self.placement.pin(pid):
+            self.placement = None
         os.close(rfd)
         options = ptrace.SEIZE_OPTIONS
         if program is not None:
@@ -284,21 +312,22 @@ class Engine:
         Launch mode: the launched command's status (128+N if killed by signal N). Attach mode: 0.
         Any exception from the sink detaches everything first, then propagates.
         """
-        self._install_signal_handlers()
+        self._install_signal_handlers()  # kept until the command is reaped: signals go on being forwarded
         try:
-            self._loop()
-        except BaseException:
-            self.detach_all()
-            raise
+            try:
+                self._loop()
+            except BaseException:
+                self.detach_all()
+                raise
+            if self._detach_requested:
+                self.detach_all()
+            self._release_placement("tracing ended")
+            if self.root is not None and self.root_status is None:
+                # Detached (error or request) while our child still runs: reap it, so no zombie stays.
+                _, status = os.waitpid(self.root, 0)
+                self.root_status = ptrace.exit_code(status)
         finally:
             self._restore_signal_handlers()
-        if self._detach_requested:
-            self.detach_all()
-        self._release_placement("tracing ended")
-        if self.root is not None and self.root_status is None:
-            # Detached (error or request) while our child still runs: reap it, so no zombie stays.
-            _, status = os.waitpid(self.root, 0)
-            self.root_status = ptrace.exit_code(status)
         return self.root_status if self.root_status is not None else 0
 
     def _loop(self) -> None:
@@ -518,6 +547,9 @@ class Engine:
         child.quiet = parent.quiet
         child.seccomp = parent.seccomp  # seccomp filters are inherited by every child and thread
         self.threads[tid] = child
+        place = self.placement
+        if place is not None and place.active:
+            place.add(tid)  # it inherited the shared CPU: the watchdog must know it (tracer/guard.py)
         if not child.quiet:
             self.sink.clone(parent, child, flags, ts, cpu)
         return child
@@ -568,6 +600,9 @@ class Engine:
                 th.exited = True
                 self.sink.exit(th, status, ts, cpu)
             del self.threads[tid]
+            place = self.placement
+            if place is not None and place.active:
+                place.drop(tid)
         if tid == self.root:
             self.root_status = ptrace.exit_code(status)
 
@@ -587,6 +622,15 @@ class Engine:
         self._old_handlers.clear()
 
     def _on_signal(self, sig: int, _frame: FrameType | None) -> None:
+        self.on_signal(sig)
+
+    def on_signal(self, sig: int) -> None:
+        """What SIGINT/SIGTERM/SIGHUP (SIGQUIT) to sdu mean, from launch()/attach() on: forwarded to a
+        launched command that still runs (which, before its execve, ends it: the command never starts),
+        a detach request in attach mode. For the live capture's handler, before run() installs its own.
+        Ignored in a process forked from the tracer (the consumer, the watchdog) before it set its own."""
+        if os.getpid() != self._pid:
+            return
         if self.root is not None:
             if self.root_status is None and not _tty_delivered_too(sig):
                 try:
@@ -594,10 +638,7 @@ class Engine:
                 except ProcessLookupError:
                     pass
             return
-        self._detach_requested = True
-        for tid in list(self.threads):  # wake wait4 even if the signal missed it
-            if ptrace.interrupt(tid) == 0:
-                break
+        self.request_detach()
 
     def request_detach(self) -> None:
         """Ask the loop to detach everything at its next wake-up (for embedding code and tests)."""
@@ -669,6 +710,24 @@ class Engine:
             self.threads.pop(tid, None)
         self.threads.clear()
         self._pending_children.clear()
+
+
+def _command_dispositions() -> dict[int, Any]:
+    """The dispositions a launched command starts with, set in the child before its execve.
+
+    sdu's Python handlers must not be what the child runs before its execve: a signal forwarded (or sent
+    to the process group) then would run sdu's handler in the child and be lost, while sdu waits for a
+    command that never got it. So the forwarded signals get what sdu itself inherited (default, or
+    ignored under nohup or `&` in a script), and SIGPIPE and SIGXFSZ, which Python ignores for itself,
+    the default, as subprocess restores them (an execve keeps an ignored signal ignored).
+    """
+    out: dict[int, Any] = {sig: signal.SIG_IGN if sig in _INHERITED_IGNORED else signal.SIG_DFL
+                           for sig in _FORWARDED}
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            out[sig] = signal.SIG_DFL
+    return out
 
 
 def _warn_stderr(text: str) -> None:

@@ -18,7 +18,9 @@ Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M 
 from every thread. An attached process just keeps running; a launched command keeps running untraced
 and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N).
 SIGINT/SIGTERM/SIGHUP detach in attach mode (status 0) and are forwarded to the command in launch
-mode (the engine does both). Any exception (a formatter bug, EPIPE on stdout) makes the engine detach
+mode (the engine does both, Engine.on_signal): caught from just before the launch/attach until the
+command is reaped, kept until the command is forked or the pids seized, then the engine's; before that,
+see sysdig_user/entry.py. Any exception (a formatter bug, EPIPE on stdout) makes the engine detach
 every thread before it propagates, the one whose stop was being handled included, so no tracee is
 ever left in a ptrace-stop; in launch mode sdu then still reaps the command before reporting the error
 (a command running under the seccomp filter is killed, see tracer/engine.py). Pipelined, the consumer's
@@ -137,6 +139,7 @@ class LiveCapture:
         self._first_ts: int | None = None
         self._stopping = False
         self._early_signals: list[int] = []
+        self._traced = False  # launched or attached: early signals go to the engine
         self._alarm = False  # SIGALRM seen, not yet served (see _on_alarm)
         self._timer_on = False
         self._stop_at: int | None = None  # -M deadline, time.monotonic_ns()
@@ -368,8 +371,12 @@ class LiveCapture:
         signal.setitimer(signal.ITIMER_REAL, max(min(delays) / 1e9, 0.001) if delays else 0)
 
     def _on_early_signal(self, sig: int, _frame: FrameType | None) -> None:
-        """SIGINT/SIGTERM/SIGHUP between launch/attach and the engine's loop: handled once it runs."""
-        self._early_signals.append(sig)
+        """SIGINT/SIGTERM/SIGHUP from before launch/attach until the engine's loop serves them: kept
+        until the command is forked (or the pids seized), then the engine's (Engine.on_signal)."""
+        if self._traced and self.engine is not None:
+            self.engine.on_signal(sig)
+        else:
+            self._early_signals.append(sig)
 
     # ---- the run ----------------------------------------------------------------------------------
 
@@ -406,6 +413,9 @@ class LiveCapture:
             except BaseException:
                 self.pipeline.finish()
                 raise
+            self._traced = True
+            for sig in self._early_signals:
+                engine.on_signal(sig)
             try:
                 self._seed(roots, launched)
                 self.pipeline.start()
@@ -415,23 +425,22 @@ class LiveCapture:
                 self._abandon(engine, launched)
                 self.pipeline.finish()
                 raise
-        finally:
+        except BaseException:
             _restore_signals(early)
-        for sig in self._early_signals:
-            if launched:
-                os.kill(roots[0], sig)  # delivered as the command starts, like a forwarded signal
-            else:
-                engine.request_detach()
+            raise
         old_alarm = self._start_timer()
         try:
-            status = engine.run()
+            try:
+                status = engine.run()  # its own handlers while it runs; the early ones around it
+            except BaseException:
+                # The engine detached every tracee (a command under the seccomp filter is killed); a
+                # launched command is reaped before the error is reported.
+                if launched:
+                    _reap(roots[0])
+                raise
+            finally:
+                _restore_signals(early)
             self._feed_packets()
-        except BaseException:
-            # The engine detached every tracee (a command under the seccomp filter is killed); a
-            # launched command is reaped before the error is reported.
-            if launched:
-                _reap(roots[0])
-            raise
         finally:
             if old_alarm is not None:
                 self._timer_on = False

@@ -9,8 +9,10 @@ the time gains nothing from a second CPU, so co-locating them is pure gain for a
 thread at a time, which is what most traced trees do (a shell waiting for its child, make without -j,
 a compiler, a test binary).
 
-What. At launch the tracer pins itself to the CPU it is running on and the command inherits that
-affinity across its fork. Co-location is released, for good, as soon as the tree wants more CPU than
+What. At launch the tracer starts a watchdog (tracer/guard.py: it gives the command its CPUs back if
+the tracer dies without doing it, e.g. by SIGKILL), forks the command, then pins itself and the command
+to the CPU it is running on; every thread the command creates inherits that affinity and is reported to
+the watchdog. No watchdog (no pidfds), no co-location. Co-location is released, for good, as soon as the tree wants more CPU than
 one: every SAMPLE_NS (timed by the stops) the run-queue wait of every traced thread and of the tracer
 is read from /proc/TID/schedstat, and if together they waited for the CPU more than WAIT_SHARE of the
 elapsed time, threads were ready to run in parallel (`make -j2`, a pipeline of busy filters). It is
@@ -87,21 +89,56 @@ class Placement:
         self.next_sample = 0  # stop timestamp of the next run-queue sample (the engine reads it too)
         self._sampled_at = 0
         self._waits: dict[int, int] = {}  # tid (0: the tracer) -> run-queue wait ns at the last sample
+        self.guard: Any = None  # tracer.guard.Guard while the watchdog runs
 
     def start(self) -> bool:
-        """Pin the calling thread (the tracer, before it forks the command) to the CPU it runs on."""
+        """Before the command is forked: can co-location be used, and can it be undone whatever happens to
+        the tracer? Starts the watchdog (tracer/guard.py); False (nothing changed) if it cannot be."""
         if len(self.original) < 2:
             return False
+        from tracer import guard
+
         cpu = _sched_getcpu()
         if cpu not in self.original:
             cpu = min(self.original)
-        try:
-            os.sched_setaffinity(0, {cpu})
-        except OSError:
+        self.guard = guard.start(self.original, cpu)
+        if self.guard is None:
             return False
         self.cpu = cpu
-        self.active = True
         return True
+
+    def pin(self, child: int) -> bool:
+        """After the fork: the tracer and the command's first thread onto the one CPU (the watchdog knows
+        the child first). False, and nothing pinned, if the tracer cannot be moved."""
+        if self.guard is None or self.cpu is None:
+            return False
+        try:
+            os.sched_setaffinity(0, {self.cpu})
+        except OSError:
+            self._end_guard()
+            return False
+        self.active = True
+        self.add(child)
+        try:
+            os.sched_setaffinity(child, {self.cpu})
+        except OSError:
+            pass
+        return True
+
+    def add(self, tid: int) -> None:
+        """A thread created by a co-located one (it inherited the one CPU): the watchdog must know it."""
+        if self.guard is not None:
+            self.guard.add(tid)
+
+    def drop(self, tid: int) -> None:
+        """A traced thread is gone."""
+        if self.guard is not None:
+            self.guard.drop(tid)
+
+    def _end_guard(self) -> None:
+        if self.guard is not None:
+            self.guard.release()
+            self.guard = None
 
     def other_cpus(self) -> frozenset[int] | None:
         """The CPUs a helper process of sdu (not the tracer) should use while co-located, else None."""
@@ -146,6 +183,7 @@ class Placement:
     def release(self, threads: Iterable[int], reason: str, skip: Iterable[int] = ()) -> None:
         """Give every traced thread (but `skip`) and the tracer their original CPUs; idempotent."""
         if not self.active:
+            self._end_guard()
             return
         self.active = False
         self.released_reason = reason
@@ -161,3 +199,4 @@ class Placement:
             os.sched_setaffinity(0, self.original)
         except OSError:
             pass
+        self._end_guard()

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.live.conftest import ROOT, Run
+from tracer.guard import COMM as GUARD_COMM
 
 pytestmark = pytest.mark.ptrace
 
@@ -224,16 +225,17 @@ def _tracer_of(pid: int) -> int:
 
 def _consumer_of(tracer: int, argv_tail: str) -> int | None:
     """The pipelined run's consumer: a process with the tracer's command line that is not its child (the
-    launched command before its execve is one)."""
+    launched command before its execve is one) nor the co-location watchdog (tracer/guard.py)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == tracer:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            comm = (entry / "comm").read_text().strip()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid != tracer and b"sysdig_user" in cmdline and cmdline.endswith(argv_tail.encode() + b"\0"):
+        if ppid != tracer and comm != GUARD_COMM and b"sysdig_user" in cmdline and cmdline.endswith(argv_tail.encode() + b"\0"):
             return int(entry.name)
     return None
 

@@ -1,0 +1,218 @@
+"""A watchdog that gives a co-located command its CPUs back if the tracer dies without doing it.
+
+Why. tracer/placement.py pins a launched command (and, by inheritance, every thread it creates) to the
+tracer's CPU while it runs serially; releasing co-location or detaching restores every thread's original
+mask. A tracer that dies without running any code (SIGKILL, the OOM killer, a crash in C) restores
+nothing: without a seccomp filter the command runs on untraced, and would stay on one CPU for good
+(with the filter, PTRACE_O_EXITKILL ends it anyway). Nothing the kernel offers undoes an affinity when
+another process dies, so a second process does it.
+
+How. ``start`` double-forks a small process (so that it is not a child of the tracer, whose engine
+reaps every child with wait4(-1)) before the command is forked. It holds a pidfd of the tracer (opened by
+the tracer itself, so it cannot name a recycled pid) and the read end of a pipe on which the tracer
+writes each thread it pins or sees created while co-located (``add``), each one that exits (``drop``),
+and finally "released" (``release``), after which the watchdog exits at once. When the pidfd says the
+tracer is gone before that, the watchdog reads what is left in the pipe, then gives the original mask to
+every known thread whose mask is still exactly the one shared CPU (a thread that chose its own CPUs keeps
+them), and to the threads of processes forked by those in the meantime (found by their parent in /proc,
+a few rounds), then exits. It ignores the terminal's signals as the consumer process does, holds none of
+sdu's other descriptors (stdout, the -w file, the consumer's pipes), and sleeps in poll(2) until then.
+
+Cost: two forks at launch (a few ms: both are copies of the tracer), one small pipe write per thread
+created or ended while co-located, a sleeping process. Not covered: a SIGKILL of the whole process group
+(or cgroup) kills the watchdog with the tracer, and the command along with them in the usual cases; a
+machine without pidfds (Linux < 5.3) gets no watchdog, and then no co-location (see Placement.start).
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import struct
+from collections.abc import Iterable
+
+_ITEM = struct.Struct("<i")  # tid: pinned or created; -tid: gone; 0: released
+_TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+_ROUNDS = 4
+COMM = "sdu-guard"  # the watchdog's process name  # /proc scans for processes forked while the watchdog was restoring
+
+
+class Guard:
+    """The tracer's end of the watchdog's pipe. Writes never raise: a missing watchdog changes nothing."""
+
+    __slots__ = ("_fd", "pid")
+
+    def __init__(self, fd: int, pid: int) -> None:
+        self._fd = fd
+        self.pid = pid  # the watchdog's pid (tests)
+
+    def add(self, tid: int) -> None:
+        """`tid` runs on the shared CPU (pinned, or created by a thread that was)."""
+        self._send(tid)
+
+    def drop(self, tid: int) -> None:
+        """`tid` is gone: its number may be reused by an unrelated thread."""
+        self._send(-tid)
+
+    def release(self) -> None:
+        """Co-location is over (every thread has its CPUs back): the watchdog exits. Idempotent."""
+        if self._fd >= 0:
+            self._send(0)
+            os.close(self._fd)
+            self._fd = -1
+
+    def _send(self, value: int) -> None:
+        if self._fd < 0:
+            return
+        try:
+            os.write(self._fd, _ITEM.pack(value))
+        except OSError:  # the watchdog is gone (killed): nothing to tell it
+            pass
+
+
+def start(original: frozenset[int], cpu: int) -> Guard | None:
+    """Start the watchdog for threads pinned to `cpu` whose mask was `original`; None if it cannot be."""
+    try:
+        pidfd = os.pidfd_open(os.getpid())
+    except (AttributeError, OSError):
+        return None
+    fds: list[int] = [pidfd]
+    try:
+        rfd, wfd = os.pipe2(os.O_CLOEXEC)
+        fds += [rfd, wfd]
+        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)  # the watchdog's pid, from the middle process
+        fds += [pid_r, pid_w]
+        middle = os.fork()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        return None
+    if middle == 0:  # pragma: no cover - runs in the forked processes
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os.close(wfd)
+                os.close(pid_w)
+                os.close(pid_r)
+                _watch(pidfd, rfd, original, cpu)
+            os.write(pid_w, _ITEM.pack(pid))
+        finally:
+            os._exit(0)
+    os.waitpid(middle, 0)
+    for fd in (pidfd, rfd, pid_w):
+        os.close(fd)
+    head = os.read(pid_r, _ITEM.size)
+    os.close(pid_r)
+    if len(head) != _ITEM.size:
+        os.close(wfd)
+        return None
+    return Guard(wfd, _ITEM.unpack(head)[0])
+
+
+def _watch(pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> None:  # pragma: no cover - child
+    """The watchdog's whole life (see the module docstring). Never returns."""
+    try:
+        for sig in _TERMINAL_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        with open("/proc/self/comm", "w") as f:  # told apart from the tracer and the consumer in ps
+            f.write(COMM)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        keep = sorted({0, 1, 2, pidfd, rfd})
+        for low, high in zip(keep, [*keep[1:], 1 << 20]):
+            os.closerange(low + 1, high)
+        os.sched_setaffinity(0, original)  # not on the shared CPU, whatever the tracer was pinned to
+        tids, released = _follow(pidfd, rfd)
+        if not released:
+            restore(tids, original, cpu)
+    except BaseException:  # noqa: BLE001, S110 - nothing to report to: a watchdog just ends
+        pass
+    os._exit(0)
+
+
+def _follow(pidfd: int, rfd: int) -> tuple[set[int], bool]:  # pragma: no cover - child
+    """Read the tracer's messages until it releases (returns (tids, True)) or dies (returns (tids, False))."""
+    tids: set[int] = set()
+    rest = b""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(rfd, select.POLLIN)
+    tracer_gone = False
+    while True:
+        if not tracer_gone:
+            for fd, _ in poller.poll():
+                if fd == pidfd:
+                    tracer_gone = True
+                    os.set_blocking(rfd, False)  # what it wrote before dying is all there is
+        try:
+            data = os.read(rfd, 65536)
+        except BlockingIOError:
+            return tids, False
+        if not data:
+            return tids, False  # every writer is gone without a release: the tracer died
+        data = rest + data
+        end = len(data) - len(data) % _ITEM.size
+        rest = data[end:]
+        for (value,) in _ITEM.iter_unpack(data[:end]):
+            if value == 0:
+                return tids, True
+            if value > 0:
+                tids.add(value)
+            else:
+                tids.discard(-value)
+
+
+def _allowed_is(tid: int, cpus: frozenset[int]) -> bool:
+    try:
+        return frozenset(os.sched_getaffinity(tid)) == cpus
+    except OSError:
+        return False
+
+
+def _tasks(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError):
+        return []
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process in /proc."""
+    out: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            out[int(name)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def restore(tids: Iterable[int], original: frozenset[int], cpu: int) -> set[int]:
+    """Give `original` to each of `tids`, and to the threads of their processes' children, whose mask is
+    exactly {cpu}; returns the tids changed. (Run by the watchdog once the tracer is gone.)"""
+    pinned = frozenset({cpu})
+    todo = set(tids)
+    seen: set[int] = set()
+    changed: set[int] = set()
+    for _ in range(_ROUNDS):
+        for tid in todo - seen:
+            seen.add(tid)
+            if _allowed_is(tid, pinned):
+                try:
+                    os.sched_setaffinity(tid, original)
+                    changed.add(tid)
+                except OSError:
+                    pass
+        # processes forked meanwhile (their parent is a known thread's process) inherited the one CPU
+        known = set(seen)
+        todo = {t for pid, ppid in _parents().items() if ppid in known and pid not in known
+                for t in _tasks(pid)}
+        todo |= {t for pid in known for t in _tasks(pid)} - known
+        if not todo:
+            break
+    return changed
