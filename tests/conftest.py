@@ -137,11 +137,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
+@pytest.hookimpl(trylast=True)  # after other conftests mark their items (examples/ marks its lessons ptrace)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if _LIVE_DIR in item.path.parents:
             item.add_marker(pytest.mark.ptrace)
-        if not any(item.get_closest_marker(m) for m in TIERS):
+        # the long fuzz tier is a tier of its own (-m fuzz), never part of -m unit
+        if not any(item.get_closest_marker(m) for m in (*TIERS, "fuzz")):
             item.add_marker(pytest.mark.unit)
 
 

@@ -82,6 +82,7 @@ class _Fuzz:
         return None
 
 
+@pytest.mark.slow  # (seconds: part of the default run, not of -m unit)
 def test_mutated_captures(tmp_path: Path) -> None:
     fuzz = _Fuzz(tmp_path)
     failures = fuzz.run(20261207, DEFAULT_MUTANTS)

@@ -59,6 +59,7 @@ def _run_seeded(seed: int, count: int, capture: Path) -> None:
     assert cli_runs >= count // CLI_EVERY // 2
 
 
+@pytest.mark.slow  # (seconds: part of the default run, not of -m unit)
 def test_seeded_filters(tmp_path: Path) -> None:
     _run_seeded(20261207, SEEDED, _capture(tmp_path))
 
@@ -74,6 +75,7 @@ _SETTINGS: dict[str, object] = {"derandomize": True, "database": None, "deadline
                                  "suppress_health_check": list(HealthCheck), "print_blob": False}
 
 
+@pytest.mark.slow  # (seconds: part of the default run, not of -m unit)
 @settings(max_examples=HYPOTHESIS, **_SETTINGS)  # type: ignore[arg-type]
 @given(filtergen.filters)
 def test_hypothesis_filters(text: str) -> None:
