@@ -4,6 +4,7 @@ corpus (tests/fuzz/corpus/) when SDU_FUZZ_SAVE=1, so they are replayed by test_c
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdList, ProcList
+from sysdig_user.scap.writer import ScapWriter
 from sysdig_user.state.inspector import Inspector
 from tests.state import scenario
 from tests.support import SduResult, run_sdu
@@ -48,6 +50,20 @@ def state_events() -> list[Event]:
     for evt in events:
         insp.process(evt)
     return events
+
+
+def scenario_capture(folder: Path) -> Path:
+    """The scenario (tests/state/scenario.py) written as a capture in ``folder``, for running filters
+    through the CLI."""
+    buf = io.BytesIO()
+    w = ScapWriter(buf)
+    w.write_section(interfaces=scenario.INTERFACES, procs=scenario.PROCS, fds=scenario.FDS)
+    for evt in scenario.events():
+        w.write_event(evt.cpu, evt.dump_flags, evt.raw)
+    w.close()
+    path = folder / "scenario.scap"
+    path.write_bytes(buf.getvalue())
+    return path
 
 
 def filter_failure(text: str, events: Sequence[Event]) -> str | None:

@@ -6,21 +6,19 @@ the argv it failed with (a -p line, or nothing) in the .args file beside it.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
-from sysdig_user.scap.writer import ScapWriter
 from tests.fuzz.harness import (
     cli_failure,
     filter_failure,
     load_captures,
     load_filters,
     run_capture,
+    scenario_capture,
     state_events,
 )
-from tests.state import scenario
 
 FILTERS = load_filters()
 CAPTURES = load_captures()
@@ -32,15 +30,7 @@ def test_corpus_is_there() -> None:
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    buf = io.BytesIO()
-    w = ScapWriter(buf)
-    w.write_section(interfaces=scenario.INTERFACES, procs=scenario.PROCS, fds=scenario.FDS)
-    for evt in scenario.events():
-        w.write_event(evt.cpu, evt.dump_flags, evt.raw)
-    w.close()
-    path = tmp_path_factory.mktemp("corpus") / "scenario.scap"
-    path.write_bytes(buf.getvalue())
-    return path
+    return scenario_capture(tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.mark.parametrize(("name", "text"), FILTERS, ids=[n for n, _ in FILTERS])

@@ -8,17 +8,21 @@ in-process on the same capture, the whole path from argv to output.
 from __future__ import annotations
 
 import functools
-import io
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from sysdig_user.event import Event
-from sysdig_user.scap.writer import ScapWriter
 from tests.fuzz import filtergen
-from tests.fuzz.harness import cli_failure, filter_failure, run_capture, save_filter, state_events
-from tests.state import scenario
+from tests.fuzz.harness import (
+    cli_failure,
+    filter_failure,
+    run_capture,
+    save_filter,
+    scenario_capture,
+    state_events,
+)
 
 SEEDED = 9_200
 HYPOTHESIS = 1_000
@@ -30,18 +34,6 @@ CLI_EVERY = 60  # one filter in this many also runs through the CLI
 @functools.cache
 def _events() -> tuple[Event, ...]:
     return tuple(state_events())
-
-
-def _capture(tmp: Path) -> Path:
-    buf = io.BytesIO()
-    w = ScapWriter(buf)
-    w.write_section(interfaces=scenario.INTERFACES, procs=scenario.PROCS, fds=scenario.FDS)
-    for evt in scenario.events():
-        w.write_event(evt.cpu, evt.dump_flags, evt.raw)
-    w.close()
-    path = tmp / "scenario.scap"
-    path.write_bytes(buf.getvalue())
-    return path
 
 
 def _run_seeded(seed: int, count: int, capture: Path) -> None:
@@ -61,7 +53,7 @@ def _run_seeded(seed: int, count: int, capture: Path) -> None:
 
 @pytest.mark.slow  # (seconds: part of the default run, not of -m unit)
 def test_seeded_filters(tmp_path: Path) -> None:
-    _run_seeded(20261207, SEEDED, _capture(tmp_path))
+    _run_seeded(20261207, SEEDED, scenario_capture(tmp_path))
 
 
 def _check(text: str) -> None:
@@ -85,7 +77,7 @@ def test_hypothesis_filters(text: str) -> None:
 @pytest.mark.fuzz
 @pytest.mark.timeout(3600)
 def test_seeded_filters_long(tmp_path: Path) -> None:
-    _run_seeded(7, LONG_SEEDED, _capture(tmp_path))
+    _run_seeded(7, LONG_SEEDED, scenario_capture(tmp_path))
 
 
 @pytest.mark.fuzz
