@@ -87,8 +87,6 @@ class EventPipeline:
             self.formatter = Formatter(ospec.format or DEFAULT_FORMAT, None, ooptions)
         self.format_line = self.formatter.line_function if self.formatter is not None else None
         self.output_options = ooptions
-        # sysdig's default line and nothing else per event: what output/fastline.py may take over
-        self.default_line = self.formatter is not None and not ospec.format
         self.plan = plan(spec, facts)
         self.summary: Any = None
         if ospec.summary:
@@ -97,7 +95,6 @@ class EventPipeline:
             self.summary = SummaryTable()
         self.limit = spec.limit
         self.show_internal = ospec.show_internal
-        self.progress = ospec.progress
         self.progress_meter: Any = None
         if ospec.progress:
             from sysdig_user.output.progress import Progress

@@ -120,7 +120,7 @@ def needs_of(spec: CaptureSpec) -> Need:
 
 
 class Plan:
-    """The strategies chosen for one capture (``plan``); ``uses(name)`` or the named properties."""
+    """The strategies chosen for one capture (``plan``), one property each."""
 
     __slots__ = ("chosen", "needs")
 
@@ -129,15 +129,9 @@ class Plan:
         self.chosen = frozenset(s.name for s in STRATEGIES
                                 if (needs & s.requires) == s.requires and not needs & s.ruled_out_by)
 
-    def uses(self, name: str) -> bool:
-        return name in self.chosen
-
     def without(self, need: Need) -> Plan:
         """The plan once ``need`` turned out not to apply (packets asked for, but no CAP_NET_RAW)."""
         return Plan(self.needs & ~need)
-
-    def with_facts(self, facts: Need) -> Plan:
-        return Plan(self.needs | facts)
 
     @property
     def compiled_line(self) -> bool:
@@ -162,9 +156,6 @@ class Plan:
     @property
     def pushdown(self) -> bool:
         return "pushdown" in self.chosen
-
-    def describe(self) -> str:
-        return ", ".join(s.name for s in STRATEGIES if s.name in self.chosen) or "none"
 
 
 def plan(spec: CaptureSpec, facts: Need = Need.NONE) -> Plan:

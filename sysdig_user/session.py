@@ -5,8 +5,8 @@
 
 The Session owns the EventPipeline (Inspector, filter applied where sinsp applies it, formatter,
 summary, chisels), the -w writer and the plan (sysdig_user/plan.py). A source feeds it (see
-sysdig_user/sources.py); a live source hands it the /proc snapshot to seed the state and open the -w
-section with (``seed``). The command line (sysdig_user/cli.py) and the Python API are two faces of it:
+sysdig_user/sources.py); a live source seeds the state and the -w section with its /proc snapshot
+(``seed_state``). The command line (sysdig_user/cli.py) and the Python API are two faces of it:
 neither does anything to an event that the Session does not.
 """
 from __future__ import annotations
@@ -94,13 +94,6 @@ class Session:
         """What the source found it can do (packets asked for, but no CAP_NET_RAW)."""
         self.pipeline.plan = plan
 
-    def seed(self, machine: MachineInfo, procs: Iterable[ProcEntry],
-             fds: Mapping[int, list[FdEntry]]) -> None:
-        """A live source's starting state: the machine, the system's users, groups and interfaces, the
-        traced processes (``procs``, ancestors first) and their fds; with -w the file's first section
-        holds the same, and a rotation's new file the state at that moment."""
-        seed_state(self.pipeline, self.writer, machine, procs, fds)
-
     def close(self) -> None:
         """Close the -o file, if this Session opened one (run() does it; idempotent)."""
         if self._own_file is not None:
@@ -130,8 +123,10 @@ class Session:
 
 
 def seed_state(pipeline: EventPipeline, writer: CaptureWriter | None, machine: MachineInfo,
-         procs: Iterable[ProcEntry], fds: Mapping[int, list[FdEntry]]) -> None:
-    """Session.seed for a pipeline and writer (tracer/live.py's LiveCapture holds these two)."""
+               procs: Iterable[ProcEntry], fds: Mapping[int, list[FdEntry]]) -> None:
+    """A live source's starting state: the machine, the system's users, groups and interfaces, the traced
+    processes (``procs``, ancestors first) and their fds, fed to the pipeline's Inspector; with -w the
+    file's first section holds the same, and a rotation's new file the state at that moment."""
     from sysdig_user.scap.records import FdList, ProcList
     from sysdig_user.state.section import state_section
 

@@ -3,7 +3,7 @@
 A source drives the session: it feeds the pipeline its state records and its events in order, and
 returns an exit status. The file source is here; the tracer's (launch and attach) is
 ``tracer.live.TraceSource``, and packets join a live source as a second stream merged by timestamp
-(``netcap.stream.PacketStream``, through the Session's ``merge``). The Session never asks which
+(``netcap.stream.PacketStream``, through ``merged`` below). The Session never asks which
 source it runs: everything a source must know comes from the spec and the plan.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ class EventSource(Protocol):
 
     def run(self, session: Session) -> int:
         """Feed the session's pipeline (``feed_records``, ``on_event`` until it returns False) and,
-        live, its writer's first section (``Session.seed``); return the exit status (a launched
+        live, its state and its writer's first section (``session.seed_state``); return the exit status (a launched
         command's, else 0). The Session finishes the pipeline afterwards."""
         ...
 

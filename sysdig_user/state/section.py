@@ -2,7 +2,7 @@
 
 ``SectionRecords`` collects it from a capture being read (its first section's metadata, so the written
 file resolves the same names as the input); ``state_section`` takes it from the Inspector at a -C/-G/-e
-rotation, as sysdig's dumper does; a live source seeds it from /proc (``Session.seed``).
+rotation, as sysdig's dumper does; a live source seeds it from /proc (``session.seed_state``).
 """
 from __future__ import annotations
 
