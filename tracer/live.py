@@ -107,6 +107,11 @@ def initial_state(roots: Sequence[int], launched: bool) -> tuple[list[ProcEntry]
     return parents + procs, fds
 
 
+def _no_note(ts: int, tid: int, pid: int, fd: int) -> bytes:
+    """LiveCapture._note_frame until packets are merged in the consumer (_ship_noting is not used then)."""
+    raise AssertionError("a note frame without a packet stream")
+
+
 def _no_link(ts: int, cpu: int, raw: bytes, on_batch: Callable[[], None]) -> None:
     """LiveCapture._link_ship before a consumer is started (the builder ships nothing until then)."""
     raise AssertionError("an event was shipped before the consumer process was started")
@@ -148,6 +153,10 @@ class LiveCapture:
         self._link_ship: Callable[[int, int, bytes, Callable[[], None]], None] = _no_link
         self._arm_cb: Callable[[], None] = self._arm  # bound once, not at every event
         self._merged_feed: Callable[[Event], bool] = self._feed  # _feed, with the packets merged (run)
+        # pipelined with packets (_ship_noting): netcap.stream's note-frame codes, cpu and encoder
+        self._note_codes: frozenset[int] = frozenset()
+        self._note_cpu = 0
+        self._note_frame: Callable[[int, int, int, int], bytes] = _no_note
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -177,14 +186,12 @@ class LiveCapture:
     def _ship_noting(self, ts: int, cpu: int, raw: bytes) -> None:
         """_ship with packets merged in the consumer: before a send or connect exit, what the kernel
         bound the socket to, read now that the thread is stopped (netcap.stream.note_frame)."""
-        from netcap.stream import NOTE_CODES, NOTE_CPU, note_frame
-
-        if raw[20] | raw[21] << 8 in NOTE_CODES and self.engine is not None:
+        if raw[20] | raw[21] << 8 in self._note_codes and self.engine is not None:
             tid = int.from_bytes(raw[8:16], "little", signed=True)
             th = self.engine.threads.get(tid)
             if th is not None and th.args:
                 fd = th.args[0] & 0xFFFFFFFF
-                self._ship(ts, NOTE_CPU, note_frame(ts, tid, th.pid, fd - (1 << 32) if fd >> 31 else fd))
+                self._ship(ts, self._note_cpu, self._note_frame(ts, tid, th.pid, fd - (1 << 32) if fd >> 31 else fd))
         self._ship(ts, cpu, raw)
 
     def _duration_over(self, ts: int) -> bool:
@@ -241,7 +248,12 @@ class LiveCapture:
                 self.net.run()
             return
         self._link_ship = self.link.ship  # bound once, not at every event
-        self.builder.ship = self._ship if self.net is None else self._ship_noting
+        self.builder.ship = self._ship
+        if self.net is not None:  # (netcap is imported only for packet capture, and then once)
+            from netcap.stream import NOTE_CODES, NOTE_CPU, note_frame
+
+            self._note_codes, self._note_cpu, self._note_frame = NOTE_CODES, NOTE_CPU, note_frame
+            self.builder.ship = self._ship_noting
         engine = self.engine
         if engine is not None and self.pipeline.plan.tracer_fast_path:
             from tracer import fastpath
