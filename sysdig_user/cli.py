@@ -57,8 +57,8 @@ def _output_spec(opts: CliOptions) -> OutputSpec:
 
 
 def _positive(value: str | None, message: str) -> int:
-    """A -C/-G/-W/-M value: a number above 0, else sysdig's message (it prints the value right after
-    the words, without a space: "invalid file size0")."""
+    """A -C/-G/-W/-M (or --net-snaplen) value: a number above 0, else ``message`` and the value (sysdig
+    prints it right after the words, without a space: "invalid file size0")."""
     if value is None:
         return 0
     try:
@@ -94,14 +94,7 @@ def _packet_spec(opts: CliOptions) -> PacketSpec | None:
         raise SduError("sdu: --iface needs interface names (e.g. --iface lo,eth0), or --net for every one")
     if not wants_packets(opts):
         return None
-    kernel_snaplen = None
-    if opts.net_snaplen is not None:
-        try:
-            kernel_snaplen = int(opts.net_snaplen, 0)
-        except ValueError:
-            kernel_snaplen = 0
-        if kernel_snaplen <= 0:
-            raise SduError(f"invalid net snaplen {opts.net_snaplen}")
+    kernel_snaplen = _positive(opts.net_snaplen, "invalid net snaplen ") if opts.net_snaplen is not None else None
     return PacketSpec(opts.iface or None, opts.net_filter or "", opts.pcap, kernel_snaplen)
 
 
@@ -118,8 +111,6 @@ def spec_from_options(opts: CliOptions) -> CaptureSpec:
     trace = None
     snaplen = duration = None
     if opts.pids or opts.command:
-        if opts.pids and opts.command:
-            raise SduError("sdu: give either -p PID or -- COMMAND, not both")
         trace = TraceSpec(list(opts.command), list(opts.pids), opts.no_seccomp, opts.no_colocate)
         if opts.snaplen is not None:  # (sysdig reads -s for live captures only; so does sdu)
             snaplen = _int_option(opts.snaplen, "invalid snaplen " + opts.snaplen)

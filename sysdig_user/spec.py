@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sysdig_user.errors import SduError
+
 DEFAULT_SNAPLEN = 80  # bytes of each I/O buffer captured (sysdig's -s default)
 BUFFER_LETTERS = ("A", "b", "x", "X")  # -A/-b/-x/-X: how data buffers print
 
@@ -58,6 +60,10 @@ class TraceSpec:
     no_colocate: bool = False  # --no-colocate: let sdu and the command float
     cwd: str | None = None  # the launched command's working directory (None: sdu's)
     env: dict[str, str] | None = None  # its environment (None: sdu's)
+
+    def __post_init__(self) -> None:
+        if self.command and self.pids:
+            raise SduError("sdu: give either -p PID or -- COMMAND, not both")
 
 
 @dataclass

@@ -43,7 +43,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.environment import silence
-from sysdig_user.errors import SduError, TraceError
+from sysdig_user.errors import TraceError
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
 from sysdig_user.session import seed_state
@@ -562,8 +562,6 @@ class TraceSource:
     packets (``packets``) merged in when asked; the status is the launched command's (0 attached)."""
 
     def __init__(self, trace: TraceSpec, packets: PacketSpec | None = None) -> None:
-        if trace.command and trace.pids:
-            raise SduError("sdu: give either -p PID or -- COMMAND, not both")
         self.trace = trace
         self.packets = packets
         self.capture: LiveCapture | None = None
