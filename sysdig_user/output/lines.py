@@ -35,8 +35,6 @@ class Output:
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         try:
             self._stream.write(data)
-        except BrokenPipeError:
-            raise
         except OSError as exc:
             self._failed(exc)
 
@@ -48,8 +46,6 @@ class Output:
             self._stream.write(data)
             if self.unbuffered:
                 self._stream.flush()
-        except BrokenPipeError:
-            raise
         except OSError as exc:
             self._failed(exc)
 
@@ -57,8 +53,6 @@ class Output:
         self._write_lines()
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            raise
         except OSError as exc:
             self._failed(exc)
 
@@ -67,15 +61,16 @@ class Output:
             self._lines.append("")
             try:
                 self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
-            except BrokenPipeError:
-                raise
             except OSError as exc:
                 self._failed(exc)
             self._lines = []
 
     def _failed(self, exc: OSError) -> NoReturn:
-        """A write failed other than by EPIPE (a full disk): the rest goes nowhere (silence), and the
-        capture ends with one line saying where and why."""
+        """A write failed. EPIPE (the reader is gone) goes on as itself: the sources end the capture on it.
+        Anything else (a full disk): the rest goes nowhere (silence), and the capture ends with one line
+        saying where and why."""
+        if isinstance(exc, BrokenPipeError):
+            raise exc
         self._lines = []
         silence(self._stream)
         name = getattr(self._stream, "name", None)
