@@ -301,17 +301,17 @@ class Capture:
     def files_opened(self) -> list[tuple[str, str]]:
         """(fd.name, the open flags as sysdig prints them, e.g. ``O_RDONLY|O_CLOEXEC``) of every file
         opened successfully, in order."""
-        events = self._within(_OPENED)
-        return [(ev["fd.name"] or "", ev["evt.arg.flags"] or "") for ev in events]
+        rows = Events(self._view(_with(self._filter, _OPENED))).table("fd.name", "evt.arg.flags")
+        return [(name or "", flags or "") for name, flags in rows]  # (both columns in one read)
 
     def connections(self) -> list[str]:
         """The tuple (``fd.name``, e.g. ``127.0.0.1:40000->127.0.0.1:80``) of every connect that
         succeeded or is in progress (a non-blocking socket's EINPROGRESS), in order."""
-        return [ev["fd.name"] or "" for ev in self._within(_CONNECTED)]
+        return [v or "" for v in Events(self._view(_with(self._filter, _CONNECTED))).values("fd.name")]
 
     def processes_executed(self) -> list[str]:
         """The command line (``proc.cmdline``) of every successful execve, in order."""
-        return [ev["proc.cmdline"] or "" for ev in self._within(_EXECUTED)]
+        return [v or "" for v in Events(self._view(_with(self._filter, _EXECUTED))).values("proc.cmdline")]
 
     def syscalls(self) -> Counter[str]:
         """How many times each syscall was called (its enter events, by ``evt.type``)."""
