@@ -9,7 +9,7 @@ Cases (each timed as wall time, the runs of every case interleaved round by roun
 and the peers ``python3 -c pass`` (the interpreter sdu's entry point runs on, with the same site
 packages, so the same ``.pth`` start-up work) and ``taskset -c 0 strace -f -o /dev/null /bin/true``.
 Each case is printed with its ratio to both peers (lower is better; issue 14's target: at most 2.0x
-``python3 -c pass``).
+``python3 -c pass``), and with its CPU time, which a busy machine moves less than wall time.
 
 sdu runs through the console script a user runs (``.venv/bin/sdu`` by default) with its bytecode
 cached, as an installed package would be: a warm-up run of every case fills a private
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,13 +34,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and the children it waited for)."""
+    cpu = _cpu()
     start = time.perf_counter()
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
     took = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr.decode(errors='replace')}")
-    return took
+    return took, _cpu() - cpu
 
 
 def main() -> int:
@@ -77,18 +85,27 @@ def main() -> int:
         for argv in cases.values():  # warm-up: bytecode and sdu's caches
             _timed(argv, env)
         times: dict[str, list[float]] = {name: [] for name in cases}
+        cpus: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.runs):
             for name, argv in cases.items():
-                times[name].append(_timed(argv, env))
+                wall, cpu = _timed(argv, env)
+                times[name].append(wall)
+                cpus[name].append(cpu)
 
     med = {name: statistics.median(t) for name, t in times.items()}
-    base = med["python3 -c pass"]
+    cpu_med = {name: statistics.median(t) for name, t in cpus.items()}
+    base, cpu_base = med["python3 -c pass"], cpu_med["python3 -c pass"]
     st = med.get("strace -f /bin/true")
-    print(f"start-up, medians of {args.runs} interleaved runs; python3 = {python}")
-    print(f"{'case':46} {'wall ms':>8} {'/python3':>9} {'/strace':>9}")
+    print(f"start-up, medians of {args.runs} interleaved runs; python3 = {python}; load average "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'case':46} {'wall ms':>8} {'/python3':>9} {'/strace':>9} {'CPU ms':>8} {'/python3':>9}")
     for name, value in med.items():
         vs_strace = f"{value / st:8.2f}x" if st else "       -"
-        print(f"{name:46} {value * 1000:8.1f} {value / base:8.2f}x {vs_strace}")
+        cpu = cpu_med[name]
+        print(f"{name:46} {value * 1000:8.1f} {value / base:8.2f}x {vs_strace} {cpu * 1000:8.1f} "
+              f"{cpu / cpu_base:8.2f}x")
+    print("(CPU: user+system of the process and the children it waited for; sdu's printing process and its\n"
+          " watchdog are forked twice over, so theirs is not counted: wall time is the figure that counts)")
     return 0
 
 

@@ -83,7 +83,8 @@ def test_a_filtered_read_does_not_import_lark(tmp_path: Path) -> None:
     warm, warm_out = _modules_of(program, tmp_path / "cache")
     assert "lark" in cold
     assert warm_out == cold_out and "read" in warm_out and "openat" not in warm_out
-    assert _loaded(warm, ("lark", "scapy", "psutil", "tracer", "netcap", "sysdig_user._event_table_data")) == []
+    assert _loaded(warm, ("lark", "scapy", "psutil", "tracer", "netcap", "sysdig_user._event_table_data",
+                          "logging", "pickle")) == []  # (the last two: grammar._TRIMS)
 
 
 # ---------------------------------------------------------------------------------------- caches
@@ -131,6 +132,14 @@ def test_filter_parser_is_generated_once_per_grammar(private_cache: Path, monkey
     assert len(made) == 2  # another grammar: generated again, never the old parser
     grammar._code(changed)
     assert len(made) == 2
+
+
+def test_the_standalone_parser_is_trimmed(private_cache: Path) -> None:
+    """The installed lark's generated module still has the lines grammar._TRIMS drops (else the parser
+    works as generated, but costs the logging and pickle imports again)."""
+    source = grammar._generate(Path(grammar.GRAMMAR).read_text())
+    trimmed = grammar._trim(source)
+    assert trimmed != source and "import logging" not in trimmed
 
 
 def test_no_cache_without_a_private_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,35 @@ _MODULE = "sysdig_user.filter._lark_standalone"
 _runtime: SimpleNamespace | None = None
 
 
+# Lines of lark's generated module that only cost start-up time here (~5 ms): its logger, which lark
+# sets to CRITICAL and never logs at that level (a silent stand-in takes its place), and the imports
+# that serve only Lark's own cache and save/load, which the standalone parser never runs. They are
+# replaced only where each is found exactly once; another lark version's text is used as it is.
+_TRIMS = (("import logging\n", ""),
+          ('logger: logging.Logger = logging.getLogger("lark")\n', "logger = _SDU_QUIET_LOGGER\n"),
+          ("logger.addHandler(logging.StreamHandler())\n", ""),
+          ("logger.setLevel(logging.CRITICAL)\n", ""),
+          ("import pickle, zlib, base64\n", ""))
+
+
+class _QuietLogger:
+    """lark's logger at CRITICAL, without the logging package: nothing lark logs reaches that level."""
+
+    def quiet(self, *_args: object, **_kwargs: object) -> None:
+        return None
+
+    debug = info = warning = error = exception = critical = quiet
+
+
+def _trim(source: str) -> str:
+    if any(source.count(old) != 1 for old, _new in _TRIMS):
+        return source
+    trimmed = source
+    for old, new in _TRIMS:
+        trimmed = trimmed.replace(old, new)
+    return source if "logging." in trimmed else trimmed
+
+
 def _generate(grammar: str) -> str:
     """The standalone parser module's source, from lark (imported here only)."""
     import io
@@ -43,7 +72,7 @@ def _generate(grammar: str) -> str:
 
 def _code(grammar: bytes) -> CodeType:
     """The standalone module's compiled code: from the cache, else generated (and cached)."""
-    entry_key = cache.key(grammar, repr(sorted(OPTIONS.items())).encode())
+    entry_key = cache.key(grammar, repr(sorted(OPTIONS.items())).encode(), repr(_TRIMS).encode())
     data = cache.load(_ENTRY, entry_key)
     if data is not None:
         try:
@@ -52,7 +81,7 @@ def _code(grammar: bytes) -> CodeType:
             code = None  # a damaged entry: built again below
         if isinstance(code, CodeType):
             return code
-    code = compile(_generate(grammar.decode()), "<sdu filter parser (lark standalone)>", "exec")
+    code = compile(_trim(_generate(grammar.decode())), "<sdu filter parser (lark standalone)>", "exec")
     cache.store(_ENTRY, entry_key, marshal.dumps(code))
     return code
 
@@ -64,6 +93,7 @@ def runtime() -> SimpleNamespace:
         with open(GRAMMAR, "rb") as f:
             grammar = f.read()
         module = ModuleType(_MODULE)  # a module of its own: its dataclasses look their module up
+        module.__dict__["_SDU_QUIET_LOGGER"] = _QuietLogger()
         sys.modules[_MODULE] = module
         exec(_code(grammar), module.__dict__)  # noqa: S102 - lark's generated parser, of our grammar
         namespace = module.__dict__
