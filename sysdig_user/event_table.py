@@ -1,7 +1,8 @@
 """The event table: the one place where an event's shape is stated.
 
 Rows come from ``_event_table_data.py`` (read through sysdig_user/table_data.py's cache), generated
-from the dump of Debian sysdig 0.29.3's libscap (libs commit e5c53d64). Rules every row follows (tests/test_event_table.py checks each):
+from the dump of Debian sysdig 0.29.3's libscap (libs commit e5c53d64). Rules every row follows
+(tests/test_event_table.py checks each):
 
 * ``EVENTS[code].code == code`` for every code below ``PPM_EVENT_MAX`` (336); even codes are enter
   events, odd codes exit events (``PPME_IS_ENTER(x) = !(x & 1)``), because readers pair them that way.
