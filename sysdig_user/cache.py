@@ -26,6 +26,8 @@ def directory() -> str | None:
         _looked = True
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = os.path.join(base, "sdu")
+        if not os.path.isabs(path):  # no home directory ("~" left as it is): never a cwd-relative cache
+            return None
         try:
             os.makedirs(path, mode=0o700, exist_ok=True)
             st = os.stat(path)
