@@ -277,6 +277,8 @@ def chisel_core(pipeline: Any) -> Any:
     when a chisel cannot say which events it uses, or without the extension."""
     if not pipeline.plan.compiled_chisels or not available(pipeline.env.environ) or pipeline.chisels is None:
         return None
+    if pipeline.predicate is not None:  # a chisel's sysdig.set_filter: the events are filtered in Python
+        return None
     wanted = pipeline.chisels.event_codes()
     if wanted is None:
         return None

@@ -100,3 +100,49 @@ def test_compiled_state_is_used_for_table_chisels(tmp_path: Path) -> None:
         mp.setattr(sources, "read_files", spy)
         _run(capture, ("topscalls_time",), native=True)
     assert not seen["fast"]
+
+
+USER_CHISEL = '''
+from sysdig_user.chisels.api import Chisel, ChiselInfo
+
+
+class Both(Chisel):
+    info = ChiselInfo("both_filters", "test", "Test", "a global filter and a chisel filter")
+
+    def on_init(self):
+        self.n = 0
+        self.f = self.ctx.request_field("fd.name")
+        self.ctx.set_global_filter("proc.name=curl")
+        self.ctx.set_filter("evt.is_io=true")
+        return True
+
+    def on_event(self, evt):
+        self.n += 1
+        return True
+
+    def on_capture_end(self, ts, delta):
+        self.ctx.print(str(self.n))
+'''
+
+
+@pytest.mark.skipif(not fastline.available(), reason="the _fastline extension is not built")
+def test_a_chisel_global_filter_keeps_the_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sysdig.set_filter filters every event before its state is kept: not the compiled state's job."""
+    (tmp_path / "both_filters.py").write_text(USER_CHISEL)
+    monkeypatch.setenv("SDU_CHISELS_DIR", str(tmp_path))
+    from sysdig_user import pipeline, sources
+
+    seen: list[int | None] = []
+    orig = sources.read_files
+
+    def spy(paths: list[str], pipe: pipeline.EventPipeline, writer: object) -> pipeline.RunStats:
+        stats = orig(paths, pipe, writer)  # type: ignore[arg-type]
+        seen.append(stats.fast_events)
+        return stats
+
+    capture = _captures(tmp_path)[-1]
+    monkeypatch.setattr(sources, "read_files", spy)
+    got = _run(capture, ("both_filters",), native=True)
+    assert not seen[0]
+    assert got == _run(capture, ("both_filters",), native=False)
+    assert int(got) > 0
