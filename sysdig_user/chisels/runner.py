@@ -683,7 +683,8 @@ class ChiselRunner:
             used = filter_codes(ctx.filter_text) if ctx.filter_text else None
             if used is None:
                 return None
-            codes |= used
+            narrow = getattr(ch, "narrow_event_codes", None)  # what the chisel knows it ignores
+            codes |= narrow(used) if narrow is not None else used
         return codes
 
     def seen_until(self, ts: int | None) -> None:
