@@ -42,8 +42,9 @@
 #define FASTLINE_VERSION 7
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
-enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_SKIP };
-/* OP_SKIP (silent recipes only): a type process() only counts (EF_SKIPPARSERESET, no thread) */
+enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_SKIP, OP_VM };
+/* silent recipes only: OP_SKIP, a type process() only counts (EF_SKIPPARSERESET, no thread); OP_VM,
+ * parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters) */
 
 enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
@@ -120,7 +121,8 @@ typedef struct {
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
     *s_thread, *s_lastevent_type, *s_last_latency_entertime, *s_latency, *s_last_enter, *s_lastevent_fd,
-    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at;
+    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at, *s_vmsize_kb, *s_vmrss_kb,
+    *s_vmswap_kb;
 
 /* ------------------------------------------------------------------------------------------- output */
 
@@ -755,6 +757,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         c->ovr_type = flags & R->o_directory ? R->dir_type_n : R->file_type_n;
         c->ovr_name = (const char *)e.param[2];
         c->ovr_len = n;
+    } else if (R->op == OP_VM && R->nparams >= 4 && (e.plen[1] != 4 || e.plen[2] != 4 || e.plen[3] != 4)) {
+        rc = handle_parsed(c, R, &e, ev, len, rawobj); /* counters of another size: the parser reads them */
+        goto out;
     } else if (R->op == OP_CLOSE && e.plen[0] == 8 && rd_s(e.param[0], 8) >= 0) {
         int yes;
         if (paired(th, e.code, &yes) < 0) {
@@ -787,6 +792,11 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         }
     }
     rc = pure_state(c, R, &e, th, raw, num);
+    if (!rc && R->op == OP_VM && R->nparams >= 4 &&
+        (set_i64(th, s_vmsize_kb, (int64_t)rd_u(e.param[1], 4)) < 0 ||
+         set_i64(th, s_vmrss_kb, (int64_t)rd_u(e.param[2], 4)) < 0 ||
+         set_i64(th, s_vmswap_kb, (int64_t)rd_u(e.param[3], 4)) < 0))
+        rc = -1;
     if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[3], 4), rd_u(e.param[5], 4), num);
     if (!rc && close_table) {
@@ -1070,7 +1080,7 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
             PyErr_SetString(PyExc_ValueError, "OP_OPENAT is for openat's 6-param exit");
             return -1;
         }
-    } else if (R->op != OP_NONE && R->op != OP_CLOSE && R->op != OP_SKIP) {
+    } else if (R->op != OP_NONE && R->op != OP_CLOSE && R->op != OP_SKIP && R->op != OP_VM) {
         PyErr_SetString(PyExc_ValueError, "unknown op");
         return -1;
     }
@@ -1282,7 +1292,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_last_latency_entertime, "last_latency_entertime"}, {&s_latency, "latency"},
         {&s_last_enter, "last_enter"}, {&s_lastevent_fd, "lastevent_fd"}, {&s_last_event_ts, "last_event_ts"},
         {&s_fix_sockets, "_fix_sockets"}, {&s_add, "add"}, {&s_remove, "remove"}, {&s_extra, "extra"},
-        {&s_name_changed_at, "name_changed_at"},
+        {&s_name_changed_at, "name_changed_at"}, {&s_vmsize_kb, "vmsize_kb"}, {&s_vmrss_kb, "vmrss_kb"},
+        {&s_vmswap_kb, "vmswap_kb"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].text))) return NULL;
@@ -1300,7 +1311,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
         PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
         PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 ||
-        PyModule_AddIntConstant(m, "OP_SKIP", OP_SKIP) < 0) {
+        PyModule_AddIntConstant(m, "OP_SKIP", OP_SKIP) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -32,7 +32,7 @@ from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.output.timefmt import clock_prefix
 from sysdig_user.params import decode_str, fixed_format
-from sysdig_user.state import parsers_files
+from sysdig_user.state import parsers_files, parsers_process
 from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
 from sysdig_user.state.inspector import (
     _FLAGS,
@@ -213,13 +213,14 @@ def _silent_recipe(code: int) -> tuple[Any, ...] | None:
     """The recipe of a silent Core (no line): the line's recipe where there is one, else one without
     param texts for every type process() handles like the line's types, and OP_SKIP for the types
     it only counts (procinfo and the other EF_SKIPPARSERESET events)."""
-    r = _recipe(code)
-    if r is not None:
-        return r
     assert _fastline is not None
     info = EVENTS[code]
     fl = _FLAGS[code]
     n = len(info.params)
+    vm = _HANDLERS[code] is parsers_process.vm_exit and not _FLAGS[code] & F_NO_QUERY
+    r = _recipe(code)
+    if r is not None:
+        return (*r[:-2], _fastline.OP_VM, ()) if vm else r
     if int(info.flags) & _EF_LARGE or n > 32 or code in _GENERIC:
         return None
     params = tuple(("", _fastline.K_DEC, 0, False, 0, None, None, None, -1) for _ in range(n))
@@ -228,7 +229,7 @@ def _silent_recipe(code: int) -> tuple[Any, ...] | None:
     if code in HIDDEN_CODES or fl & F_NO_QUERY:
         return None
     handler = _HANDLERS[code] is not None
-    op = _state_op(code) if handler else (0, ())
+    op = (_fastline.OP_VM, ()) if vm else _state_op(code) if handler else (0, ())
     return n, not code & 1, bool(int(info.flags) & _EF_USES_FD), handler, False, "", params, *op
 
 

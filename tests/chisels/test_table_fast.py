@@ -19,7 +19,8 @@ from tests.support import run_sdu, shared_path
 CHISELS = (
     ("topfiles_bytes",), ("topfiles_time",), ("topfiles_errors",), ("topprocs_file",), ("topprocs_net",),
     ("topconns",), ("topports_server",), ("topscalls",), ("topprocs_errors",), ("fdbytes_by", "proc.name"),
-    ("fdtime_by", "fd.name"), ("fdbytes_by", "fd.num"),
+    ("fdtime_by", "fd.name"), ("fdbytes_by", "fd.num"), ("fdbytes_by", "thread.vmsize"), ("fdbytes_by", "thread.vmrss"),
+    ("topprocs_cpu",),
 )
 
 
