@@ -207,7 +207,7 @@ def _source(spec: CaptureSpec) -> Any:
     return TraceSource(spec.trace, spec.packets)
 
 
-def program(opts: CliOptions, env: Environment, out: Output) -> int:
+def program(opts: CliOptions, env: Environment, out: Output, rerun: bool = True) -> int:
     if _listings(opts, out):
         return EXIT_OK
     _apply_timezone(env.environ)
@@ -218,13 +218,34 @@ def program(opts: CliOptions, env: Environment, out: Output) -> int:
     from sysdig_user.session import Session
 
     # -o: the Session writes to its own file (stdout stays the launched command's)
-    stats = Session(spec, env, out if spec.output.to is None else None).run(source)
+    session = Session(spec, env, out if spec.output.to is None else None)
+    stats = session.run(source)
     if opts.verbose:
         env.stderr.write("Driver Events:0\nDriver Drops:0\nSuppressed by Comm:0\n")
         secs = stats.seconds
         eps = stats.events / secs if secs > 0 else 0.0
         env.stderr.write(f"Elapsed time: {secs:.3f}, Captured Events: {stats.events}, {eps:.2f} eps\n")
+    chisels = session.pipeline.chisels
+    again = chisels.next_run_args if chisels is not None and rerun else None
+    if again is not None:  # sysdig.run_app (around, spy_syslog): sysdig runs once more with these args
+        out.flush()
+        return program(parse_argv(split_run_args(again), _chisel_arg_taker), env, out, rerun=False)
     return stats.status
+
+
+def split_run_args(text: str) -> list[str]:
+    """sysdig's split_nextrun_args: words split at spaces outside double quotes, quotes dropped."""
+    words: list[str] = []
+    start = 0
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == " " and not quoted:
+            words.append(text[start:i].replace('"', ""))
+            start = i + 1
+    words.append(text[start:])  # (sysdig leaves the last word's quotes in)
+    return words
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:

@@ -96,6 +96,10 @@ STRATEGIES: tuple[Strategy, ...] = (
              Need.CUSTOM_LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE | Need.CHISELS
              | Need.PACKETS | Need.NO_NATIVE,
              "sysdig's default line printed in C (output/fastline.py)"),
+    Strategy("compiled_chisels", Need.CHISELS,
+             Need.LINES | Need.FILTER | Need.FILTER_AFTER_STATE | Need.COUNTED | Need.SUMMARY | Need.WRITE
+             | Need.PACKETS | Need.DEADLINE | Need.NO_NATIVE,
+             "table chisels: the state kept in C, only the events they use built (output/fastline.py)"),
     Strategy("passthrough", Need.WRITE,
              Need.LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE_STATE | Need.CHISELS
              | Need.PACKETS | Need.NO_NATIVE,
@@ -136,6 +140,10 @@ class Plan:
     @property
     def compiled_line(self) -> bool:
         return "compiled_line" in self.chosen
+
+    @property
+    def compiled_chisels(self) -> bool:
+        return "compiled_chisels" in self.chosen
 
     @property
     def passthrough(self) -> bool:

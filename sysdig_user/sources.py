@@ -95,7 +95,7 @@ def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | No
         skip = pipe.inspector.skip_raw
         skip_codes = pipe.inspector.skip_codes if pipe.plan.skip_unbuilt else None
         on_event = pipe.on_event
-        fast = fastline.core_for(pipe) if writer is None else None
+        fast = (fastline.core_for(pipe) or fastline.chisel_core(pipe)) if writer is None else None
         fast_one = fast.one if fast is not None else None
         if fast is not None:
             from sysdig_user.scap import reader

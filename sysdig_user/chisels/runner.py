@@ -665,6 +665,34 @@ class ChiselRunner:
             due = at if due is None else min(due, at)
         return due
 
+    def event_codes(self) -> set[int] | None:
+        """The event codes the chisels may do anything with, when every chisel's filter tells
+        (chisels/evtcodes.py: a chisel sees only the events its filter passes) and nothing else depends on the other events: no interval, no event
+        formatter, not live. The file source then lets the compiled state (output/fastline.py
+        chisel_core) handle the other events without building them; None: every event is needed."""
+        from sysdig_user.chisels.evtcodes import filter_codes
+
+        if self.engine.live or not self._started:
+            return None
+        codes: set[int] = set()
+        for ch in self.chisels:
+            ctx = ch.ctx
+            if not isinstance(ctx, ChiselContextImpl) or ctx.interval or ctx.precise_interval \
+                    or ctx.formatter is not None:
+                return None
+            used = filter_codes(ctx.filter_text) if ctx.filter_text else None
+            if used is None:
+                return None
+            narrow = getattr(ch, "narrow_event_codes", None)  # what the chisel knows it ignores
+            codes |= narrow(used) if narrow is not None else used
+        return codes
+
+    def seen_until(self, ts: int | None) -> None:
+        """Events up to time ``ts`` were read without reaching the chisels (none of them could use
+        them): their clock moves on as if they had been seen."""
+        if ts is not None and self.engine.first_ts:
+            self.engine.last_ts = ts
+
     def end(self) -> None:
         """End of capture: on_capture_end(last ts, last - first) for each chisel, once."""
         if self._ended:
