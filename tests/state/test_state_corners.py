@@ -1,0 +1,150 @@
+"""State corners real captures hit (issue 16, items 1-10), each a small capture this test writes and
+both sysdig 0.29.3 and sdu read: the lines must be the same.
+
+Each scenario is the shortest event sequence that shows the rule; the comment above it names sinsp's
+rule (libs parsers.cpp / ifinfo.cpp / filterchecks.cpp / event.cpp) that sdu follows.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sysdig_user.event import Event
+from sysdig_user.scap.records import FdEntry, Interface, ProcEntry
+from tests.state import scenario
+from tests.state.events import pair
+from tests.support import line_diff, require_tool, run_sdu
+
+pytestmark = pytest.mark.oracle  # every test here compares with sysdig
+
+AF_INET, AF_INET6 = 2, 10
+LOCAL = bytes([10, 0, 0, 2])
+DNS_A, DNS_B = bytes([8, 8, 8, 8]), bytes([1, 1, 1, 1])
+ZERO4 = bytes(4)
+
+
+def _v6(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6, text)
+
+
+def write_capture(path: Path, events: list[Event], *, interfaces: list[Interface] | None = None,
+                  procs: list[ProcEntry] | None = None,
+                  fds: dict[int, list[FdEntry]] | None = None) -> Path:
+    from sysdig_user.scap.writer import ScapWriter
+
+    with ScapWriter(str(path)) as w:
+        w.write_section(interfaces=scenario.INTERFACES if interfaces is None else interfaces,
+                        procs=scenario.PROCS if procs is None else procs,
+                        fds=scenario.FDS if fds is None else fds)
+        for evt in events:
+            w.write_event(evt.cpu, evt.dump_flags, evt.raw)
+    return path
+
+
+def assert_same_lines(path: Path, *args: str) -> list[str]:
+    """sysdig -r PATH ARGS and sdu -r PATH ARGS print the same lines (and sdu exits 0); sysdig's lines."""
+    sysdig = require_tool("sysdig")
+    env = {**os.environ, "TZ": "UTC"}
+    theirs = subprocess.run([sysdig, "-r", str(path), *args], capture_output=True, env=env, check=True)
+    want = theirs.stdout.decode("utf-8", "surrogateescape").splitlines()
+    ours = run_sdu("-r", str(path), *args, environ=env)
+    assert ours.status == 0, ours.stderr
+    diff = line_diff(want, ours.stdout.splitlines())
+    assert not diff, diff
+    return want
+
+
+SOCK_FIELDS = ("%evt.num %evt.dir %evt.type %fd.name %fd.sip %fd.sport %fd.cip %fd.cport %fd.lip %fd.rip "
+               "%fd.lport %fd.rport %fd.is_server %fd.name_changed %fd.l4proto %fd.typechar")
+
+
+# ------------------------------------------------------------------ item 1: a second connect() of a socket
+
+def _udp_reconnect() -> list[Event]:
+    """glibc's getaddrinfo sorts candidate addresses with one UDP socket: connect(A), connect(AF_UNSPEC)
+    (the driver packs no address for AF_UNSPEC: addr=NULL, and the tuple is all zeros), connect(B), ...
+    sinsp's connect exit replaces the source side but never a destination already set (only the
+    enter's address moves it), so the fd reads ``0.0.0.0:0->A`` between the two connects."""
+    e: list[Event] = []
+    e += pair("socket", 100, {"domain": AF_INET, "type": 2, "proto": 0}, fd=9)
+    e += pair("connect", 100, {"fd": 9, "addr": (AF_INET, DNS_A, 53)}, res=0,
+              tuple=(AF_INET, LOCAL, 40000, DNS_A, 53))
+    e += pair("connect", 100, {"fd": 9, "addr": None}, res=0, tuple=(AF_INET, ZERO4, 0, ZERO4, 0))
+    e += pair("connect", 100, {"fd": 9, "addr": (AF_INET, DNS_B, 53)}, res=0,
+              tuple=(AF_INET, LOCAL, 40001, DNS_B, 53))
+    e += pair("sendto", 100, {"fd": 9, "size": 3}, res=3, data=b"abc")
+    e += pair("connect", 100, {"fd": 9, "addr": None}, res=0, tuple=(AF_INET, ZERO4, 0, ZERO4, 0))
+    e += pair("connect", 100, {"fd": 9, "addr": (AF_INET, DNS_A, 54)}, res=0,
+              tuple=(AF_INET, LOCAL, 40002, DNS_A, 54))
+    e += pair("write", 100, {"fd": 9, "size": 3}, res=3, data=b"abc")
+    return e
+
+
+def _connect_without_address() -> list[Event]:
+    """Exits whose enter carried no address (as in captures whose connect enter has the fd only): the
+    destination learnt first stays, whatever the tuple says; a UDP and a TCP socket."""
+    e: list[Event] = []
+    e += pair("socket", 100, {"domain": AF_INET, "type": 2, "proto": 0}, fd=9)
+    e += pair("connect", 100, {"fd": 9, "addr": (AF_INET, DNS_A, 53)}, res=0,
+              tuple=(AF_INET, LOCAL, 40000, DNS_A, 53))
+    e += pair("connect", 100, {"fd": 9, "addr": None}, res=0, tuple=(AF_INET, LOCAL, 40001, DNS_B, 54))
+    e += pair("connect", 100, {"fd": 9, "addr": None}, res=0, tuple=(AF_INET, LOCAL, 40001, ZERO4, 55))
+    e += pair("connect", 100, {"fd": 9, "addr": None}, res=0, tuple=(AF_INET, ZERO4, 0, ZERO4, 0))
+    e += pair("socket", 100, {"domain": AF_INET, "type": 1, "proto": 0}, fd=10)
+    e += pair("connect", 100, {"fd": 10, "addr": None}, res=-115, tuple=(AF_INET, LOCAL, 40003, DNS_A, 80))
+    e += pair("connect", 100, {"fd": 10, "addr": None}, res=0, tuple=(AF_INET, LOCAL, 40003, DNS_B, 81))
+    e += pair("write", 100, {"fd": 10, "size": 3}, res=3, data=b"abc")
+    return e
+
+
+_V6_LOCAL = "2001:db8:1:2::5"
+IFACES_V4_V6 = [Interface(4, "eth0", LOCAL, bytes([255, 255, 255, 0]), bytes([10, 0, 0, 255])),
+                Interface(6, "eth0", _v6(_V6_LOCAL), bytes(16), bytes(16))]
+
+
+def _peers() -> list[Event]:
+    """fd.is_server / fd.lip / fd.rip ask whether an address is the machine's own: sinsp compares an
+    IPv4 address with each interface address (no 127/8 rule) and an IPv6 one with each interface's
+    first 64 bits (ipv6addr::in_subnet). A connect to ``::`` makes the socket IPv4 for a while (an
+    all-zero address counts as IPv4-mapped) without losing its IPv6 protocol."""
+    e: list[Event] = []
+    fd = 9
+    for dst in (bytes([127, 0, 0, 1]), bytes([127, 0, 0, 2]), LOCAL, bytes([10, 0, 0, 3])):
+        e += pair("socket", 100, {"domain": AF_INET, "type": 2, "proto": 0}, fd=fd)
+        e += pair("connect", 100, {"fd": fd, "addr": (AF_INET, dst, 53)}, res=0,
+                  tuple=(AF_INET, LOCAL, 40000, dst, 53))
+        e += pair("write", 100, {"fd": fd, "size": 1}, res=1, data=b"a")
+        fd += 1
+    for text in ("::1", "::", "2001:db8:1:2::9", "2001:db8:1:3::9", "fe80::1"):
+        e += pair("socket", 100, {"domain": AF_INET6, "type": 2, "proto": 0}, fd=fd)
+        e += pair("connect", 100, {"fd": fd, "addr": (AF_INET6, _v6(text), 53)}, res=0,
+                  tuple=(AF_INET6, _v6(_V6_LOCAL), 40000, _v6(text), 53))
+        e += pair("write", 100, {"fd": fd, "size": 1}, res=1, data=b"a")
+        fd += 1
+    return e
+
+
+DEFAULT: tuple[str, ...] = ()
+SOCKETS = ("-p", SOCK_FIELDS)
+
+#: name -> (events, capture options, the sysdig argument lists whose lines must agree)
+SCENARIOS: dict[str, tuple[Callable[[], list[Event]], dict[str, object], list[tuple[str, ...]]]] = {
+    "udp-reconnect": (_udp_reconnect, {}, [DEFAULT, SOCKETS]),
+    "connect-without-address": (_connect_without_address, {}, [DEFAULT, SOCKETS]),
+    "peers": (_peers, {"interfaces": IFACES_V4_V6}, [DEFAULT, SOCKETS]),
+    "peers-no-interfaces": (_peers, {"interfaces": []}, [SOCKETS]),
+}
+
+_CASES = [(name, i) for name in sorted(SCENARIOS) for i in range(len(SCENARIOS[name][2]))]
+
+
+@pytest.mark.parametrize(("name", "which"), _CASES, ids=[f"{n}-{i}" for n, i in _CASES])
+def test_scenario(tmp_path: Path, name: str, which: int) -> None:
+    build, options, arglists = SCENARIOS[name]
+    path = write_capture(tmp_path / f"{name}.scap", build(), **options)  # type: ignore[arg-type]
+    assert assert_same_lines(path, *arglists[which])
