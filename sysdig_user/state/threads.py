@@ -73,7 +73,7 @@ class ThreadInfo:
                  vmrss_kb: int = 0, vmswap_kb: int = 0, pfmajor: int = 0, pfminor: int = 0,
                  exe_writable: bool = False, clone_ts: int = 0, lastexec_ts: int = 0,
                  fdtable: FdTable = _UNSET, last_enter: Event | None = None, lastevent_type: int = NO_EVENT,
-                 lastevent_fd: int = -1, latency: int = 0, last_latency_entertime: int = 0,
+                 lastevent_fd: int = 0, latency: int = 0, last_latency_entertime: int = 0,
                  last_event_ts: int = 0, nchilds: int = 0, extra: dict[str, object] = _UNSET) -> None:
         self.tid: int = tid
         self.pid: int = pid
@@ -110,7 +110,9 @@ class ThreadInfo:
         # compiled default line (output/fastline.py) keeps it unbuilt, as (raw, cpu, num), which
         # Inspector.process builds into the Event when an exit needs it
         self.last_enter: Event | None = last_enter
-        # sinsp's m_lastevent_type / m_lastevent_fd: what pairing and fd.num are computed from
+        # sinsp's m_lastevent_type / m_lastevent_fd: what pairing and fd.num are computed from. A new
+        # thread's m_lastevent_fd is 0 (sinsp_threadinfo::init), so an exit without its enter at the
+        # start of a capture shows fd 0 (fd.num 0, fd.name of the thread's fd 0), as sysdig does
         self.lastevent_type: int = lastevent_type
         self.lastevent_fd: int = lastevent_fd
         # evt.latency: exit ts - enter ts for the last exit (0 after an enter)

@@ -17,7 +17,7 @@ import pytest
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, Interface, ProcEntry
 from tests.state import scenario
-from tests.state.events import pair
+from tests.state.events import mk, pair
 from tests.support import line_diff, require_tool, run_sdu
 
 pytestmark = pytest.mark.oracle  # every test here compares with sysdig
@@ -129,6 +129,26 @@ def _peers() -> list[Event]:
     return e
 
 
+# ------------------------------------------------------------------ item 2: an exit without its enter
+
+def _exit_without_enter() -> list[Event]:
+    """sinsp_threadinfo::init starts m_lastevent_fd at 0 and only an enter changes it (to its fd param,
+    or -1 for an enter without one), while an exit whose enter is missing gets no fd lookup in the
+    parser: the fd filterchecks fall back to the thread's m_lastevent_fd. So a ``read <`` opening a
+    capture shows fd 0 of its thread, and one after another fd's read shows that fd."""
+    e: list[Event] = []
+    e += [mk("read", False, 100, res=1, data=b"z")]  # /proc thread with fds 0 and 1
+    e += [mk("write", False, 103, res=1, data=b"z")]  # /proc thread without fds
+    e += [mk("read", False, 555, res=1, data=b"z")]  # unknown thread
+    e += pair("read", 100, {"fd": 1, "size": 1}, res=1, data=b"z")
+    e += [mk("read", False, 100, res=1, data=b"z")]  # after a read of fd 1
+    e += pair("brk", 100, {"addr": 0}, res=0)
+    e += [mk("read", False, 100, res=1, data=b"z")]  # after an enter without an fd: -1
+    e += [mk("close", False, 100, res=0)]
+    e += pair("read", 100, {"fd": 0, "size": 1}, res=1, data=b"z")
+    return e
+
+
 DEFAULT: tuple[str, ...] = ()
 SOCKETS = ("-p", SOCK_FIELDS)
 
@@ -138,6 +158,10 @@ SCENARIOS: dict[str, tuple[Callable[[], list[Event]], dict[str, object], list[tu
     "connect-without-address": (_connect_without_address, {}, [DEFAULT, SOCKETS]),
     "peers": (_peers, {"interfaces": IFACES_V4_V6}, [DEFAULT, SOCKETS]),
     "peers-no-interfaces": (_peers, {"interfaces": []}, [SOCKETS]),
+    "exit-without-enter": (_exit_without_enter, {}, [
+        DEFAULT, ("-p", "%evt.num %evt.type %fd.num %fd.name %fd.type %evt.category %evt.latency %proc.name"),
+        ("-p", "*%evt.num %fd.num %fd.name %fd.typechar"), ("-c", "echo_fds"), ("-c", "stdin"),
+        ("-c", "fdbytes_by", "fd.name")]),
 }
 
 _CASES = [(name, i) for name in sorted(SCENARIOS) for i in range(len(SCENARIOS[name][2]))]
