@@ -19,6 +19,7 @@ from sysdig_user.state.fds import (
     Role,
     ip_str,
     is_ipv4_mapped,
+    sanitize,
     sockinfo_name,
     tuple_name,
     unix_tuple_name,
@@ -51,7 +52,7 @@ def sockaddr_str(addr: tuple[Any, ...] | None) -> str:
     if addr[0] in (AF_INET, AF_INET6):
         return f"{ip_str(addr[1])}:{addr[2]}"
     if addr[0] == AF_UNIX:
-        return str(addr[1])
+        return sanitize(str(addr[1]))
     return ""
 
 

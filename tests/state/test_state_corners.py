@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from sysdig_user.event import Event
-from sysdig_user.scap.records import FdEntry, Interface, ProcEntry
+from sysdig_user.scap.records import FdEntry, FdType, Interface, ProcEntry
 from tests.state import scenario
 from tests.state.events import mk, pair
 from tests.support import line_diff, require_tool, run_sdu
 
 pytestmark = pytest.mark.oracle  # every test here compares with sysdig
 
-AF_INET, AF_INET6 = 2, 10
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 LOCAL = bytes([10, 0, 0, 2])
 DNS_A, DNS_B = bytes([8, 8, 8, 8]), bytes([1, 1, 1, 1])
 ZERO4 = bytes(4)
@@ -149,6 +149,61 @@ def _exit_without_enter() -> list[Event]:
     return e
 
 
+# ------------------------------------------------ items 3 and 9: names with bytes that are not printable ASCII
+
+_ODD = "caf\u00e9\t\x7f.txt"  # UTF-8 é, a tab, DEL
+
+PROC_ODD = [ProcEntry(tid=100, pid=100, ptid=1, comm="ba\nsh\u00e9", exe="ba\nsh", exepath="/bin/ba\nsh",
+                      cwd="/home/\u00e9\n", args=["a\nb", "c\u00e9"], fdlimit=1024, uid=1000, gid=1000,
+                      vtid=100, vpid=100)]
+FDS_ODD = {100: [
+    FdEntry(fd=3, type=FdType.UNIX_SOCK, name="/run/x.sock\n", source=0xFFFF1, dest=0xFFFF2, ino=77),
+    FdEntry(fd=4, type=FdType.UNIX_SOCK, name="\n", source=0xFFFF3, ino=78),
+    FdEntry(fd=5, type=FdType.UNIX_SOCK, name="a\nb\n", source=0xFFFF3, ino=79),
+    FdEntry(fd=6, type=FdType.UNIX_SOCK, name="/run/" + _ODD, source=0xFFFF3, ino=80),
+    FdEntry(fd=7, type=FdType.FILE_V2, name="/tmp/" + _ODD + "\x01", ino=81),
+    FdEntry(fd=8, type=FdType.FILE, name="/tmp/g\nh", ino=82),
+    FdEntry(fd=9, type=FdType.FIFO, name="pipe:[1]\n", ino=83),
+    FdEntry(fd=10, type=FdType.UNIX_SOCK, name="@abstract\n", source=0xFFFF3, ino=84),
+]}
+
+
+def _fdl_names() -> list[Event]:
+    """A capture's FDL names (a unix socket's name read from /proc/net/unix keeps its line's newline
+    in some writers): sysdig shows them without every byte that is not printable ASCII (sanitize_string),
+    while the PL strings (comm, exe, args) stay as they are and the cwd goes through concatenate_paths,
+    which turns each such byte into a '.'."""
+    e: list[Event] = []
+    for fd in range(3, 11):
+        e += pair("read", 100, {"fd": fd, "size": 1}, res=1, data=b"z")
+    return e
+
+
+def _odd_params() -> list[Event]:
+    """get_param_as_str copies path, address and tuple params through strcpy_sanitized, which drops
+    every byte that is not printable ASCII (``name=/tmp/caf.txt``); CHARBUF params (execve's exe, comm)
+    and the raw values (evt.rawarg.*, proc.*) are left alone; fd names made by concatenate_paths have
+    a '.' per such byte, and a unix socket is named after its sanitized address. -j writes DEL as it is
+    (jsoncpp escapes only the characters below 0x20)."""
+    e: list[Event] = []
+    e += [mk("execve", True, 100, filename="/bin/" + _ODD),
+          mk("execve", False, 100, res=0, exe="/bin/" + _ODD, args=("a" + _ODD + "\0").encode(), tid=100,
+             pid=100, ptid=1, cwd="/home/u", fdlimit=1024, comm=_ODD, env=b"A=\xc3\xa9\0")]
+    e += pair("open", 100, {"name": "/tmp/" + _ODD, "flags": 1, "mode": 0}, fd=16, name="/tmp/" + _ODD, flags=1)
+    e += pair("openat", 100, {"dirfd": -100, "name": _ODD, "flags": 1}, fd=17, dirfd=-100, name=_ODD, flags=1)
+    e += pair("read", 100, {"fd": 17, "size": 1}, res=3, data="\u00e9\n".encode())
+    e += pair("mkdir", 100, {"mode": 0}, res=0, path="/tmp/" + _ODD)
+    e += pair("socket", 100, {"domain": AF_UNIX, "type": 1, "proto": 0}, fd=21)
+    e += pair("connect", 100, {"fd": 21, "addr": (AF_UNIX, "/run/" + _ODD)}, res=0,
+              tuple=(AF_UNIX, 1, 2, "/run/" + _ODD))
+    e += pair("read", 100, {"fd": 21, "size": 1}, res=1, data=b"z")
+    e += pair("socket", 100, {"domain": AF_UNIX, "type": 1, "proto": 0}, fd=23)
+    e += pair("bind", 100, {"fd": 23}, res=0, addr=(AF_UNIX, "/run/b\u00e9\n"))
+    e += pair("read", 100, {"fd": 23, "size": 1}, res=1, data=b"z")
+    e += pair("chdir", 100, res=0, path="/tmp/" + _ODD)
+    return e
+
+
 DEFAULT: tuple[str, ...] = ()
 SOCKETS = ("-p", SOCK_FIELDS)
 
@@ -162,6 +217,15 @@ SCENARIOS: dict[str, tuple[Callable[[], list[Event]], dict[str, object], list[tu
         DEFAULT, ("-p", "%evt.num %evt.type %fd.num %fd.name %fd.type %evt.category %evt.latency %proc.name"),
         ("-p", "*%evt.num %fd.num %fd.name %fd.typechar"), ("-c", "echo_fds"), ("-c", "stdin"),
         ("-c", "fdbytes_by", "fd.name")]),
+    "fdl-names": (_fdl_names, {"procs": PROC_ODD, "fds": FDS_ODD}, [
+        DEFAULT, ("-p", ("%evt.num %fd.num %fd.name %fd.type %proc.name %proc.exe %proc.exepath %proc.args "
+                  "%proc.cwd"), "evt.dir=>"), ("-c", "lsof")]),
+    "odd-params": (_odd_params, {}, [
+        DEFAULT, ("-p", "*%evt.num %evt.info"),
+        ("-p", ("*%evt.num %evt.arg.name|%evt.arg[1]|%evt.rawarg.name|%evt.arg.comm|%evt.arg.exe|%evt.arg.path|"
+               "%evt.arg.addr")),
+        ("-p", "*%evt.num %proc.name|%proc.exe|%proc.args|%proc.cwd|%fd.name|%proc.env|%evt.abspath"),
+        ("-j", "evt.num<5"), ("-c", "fileslower", "0"), ("-c", "lsof")]),
 }
 
 _CASES = [(name, i) for name in sorted(SCENARIOS) for i in range(len(SCENARIOS[name][2]))]
