@@ -17,7 +17,7 @@ import pytest
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, FdType, Interface, ProcEntry
 from tests.state import scenario
-from tests.state.events import mk, pair
+from tests.state.events import CLOCK, mk, pair
 from tests.support import line_diff, require_tool, run_sdu
 
 pytestmark = pytest.mark.oracle  # every test here compares with sysdig
@@ -204,6 +204,38 @@ def _odd_params() -> list[Event]:
     return e
 
 
+# ------------------------------------------------------------------ item 4: latency without an exit
+
+def _latencies() -> list[Event]:
+    """-t d prints the thread's m_latency as it stands (evt.outputtime's 'd' branch): a switch keeps
+    the last exit's, an unpaired exit counts from the thread's last enter. evt.latency.human keeps its
+    text in the check: an event without a thread (the switch of an unknown tid) shows the text of the
+    event before it ("" at the start)."""
+    e: list[Event] = []
+    e += [mk("switch", True, 555, next=101)]
+    e += pair("read", 100, {"fd": 0, "size": 1}, res=1, data=b"z")
+    e += [mk("switch", True, 100, next=101)]
+    e += [mk("signaldeliver", True, 100, sig=2)]
+    e += [mk("read", True, 100, fd=0, size=1)]
+    e += [mk("switch", True, 100, next=101)]
+    e += [mk("read", False, 100, res=1, data=b"z")]
+    e += [mk("read", False, 100, res=1, data=b"z")]
+    e += [mk("switch", True, 102, next=101)]
+    e += [mk("switch", True, 555, next=101)]
+    enter = mk("read", True, 100, fd=0, size=1)
+    e += [enter, _at(mk("read", False, 100, res=1, data=b"z"), enter.ts + 5500),  # 5.50us
+          _at(mk("switch", True, 556, next=101), enter.ts + 6000)]
+    CLOCK.ts = max(CLOCK.ts, enter.ts + 7000)
+    e += [mk("procexit", True, 100)]
+    return e
+
+
+def _at(evt: Event, ts: int) -> Event:
+    """The event with its timestamp moved to ``ts`` (the header's first 8 bytes)."""
+    raw = ts.to_bytes(8, "little") + bytes(evt.raw[8:])
+    return Event(raw, evt.cpu, evt.dump_flags)
+
+
 DEFAULT: tuple[str, ...] = ()
 SOCKETS = ("-p", SOCK_FIELDS)
 
@@ -217,6 +249,10 @@ SCENARIOS: dict[str, tuple[Callable[[], list[Event]], dict[str, object], list[tu
         DEFAULT, ("-p", "%evt.num %evt.type %fd.num %fd.name %fd.type %evt.category %evt.latency %proc.name"),
         ("-p", "*%evt.num %fd.num %fd.name %fd.typechar"), ("-c", "echo_fds"), ("-c", "stdin"),
         ("-c", "fdbytes_by", "fd.name")]),
+    "latencies": (_latencies, {}, [
+        ("-t", "d"), ("-t", "D"),
+        ("-p", "*%evt.num %evt.type %evt.latency %evt.latency.s %evt.latency.ns %evt.latency.human"),
+        ("-p", "*%evt.num %evt.outputtime %evt.latency.human", "-t", "d")]),
     "fdl-names": (_fdl_names, {"procs": PROC_ODD, "fds": FDS_ODD}, [
         DEFAULT, ("-p", ("%evt.num %fd.num %fd.name %fd.type %proc.name %proc.exe %proc.exepath %proc.args "
                   "%proc.cwd"), "evt.dir=>"), ("-c", "lsof")]),
