@@ -43,6 +43,7 @@ from sysdig_user.state.threads import (
     CL_CLONE_FILES,
     ThreadInfo,
     ThreadTable,
+    env_entries,
     normalize_cgroups,
     normalize_cwd,
 )
@@ -292,7 +293,7 @@ class Inspector:
             # positional, in ThreadInfo's field order (a keyword call costs twice as much)
             threads[e.tid] = ThreadInfo(
                 e.tid, e.pid, e.ptid, e.sid, e.vpgid, e.comm, e.exe, e.exepath, list(e.args),
-                normalize_cwd(cwd), list(e.env), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
+                normalize_cwd(cwd), env_entries(list(e.env)), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
                 e.flags | CL_ACTIVE, e.uid, e.gid, e.loginuid, e.vtid, e.vpid, 0, e.vmsize_kb, e.vmrss_kb,
                 e.vmswap_kb, e.pfmajor, e.pfminor, e.exe_writable)
         self.state.threads.link_all()

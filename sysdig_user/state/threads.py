@@ -55,6 +55,17 @@ def normalize_cgroups(entries: list[str]) -> list[str]:
 _UNSET: Any = object()  # ThreadInfo's default for the fields that get a fresh list, dict or table each
 
 
+def env_entries(entries: list[str]) -> list[str]:
+    """sinsp_threadinfo::set_env: the entries of an env blob, stopping at an empty entry when every
+    byte after it is zero, so trailing empty entries are dropped (an env of NULs only is empty, where
+    joining them would print spaces) while an empty entry before a real one is kept."""
+    if entries and not entries[-1]:
+        entries = list(entries)
+        while entries and not entries[-1]:
+            entries.pop()
+    return entries
+
+
 class ThreadInfo:
     """One thread as the state engine knows it (a plain slotted class: a dataclass's generated code
     costs at every start, and nothing compares or prints a ThreadInfo)."""

@@ -236,6 +236,27 @@ def _at(evt: Event, ts: int) -> Event:
     return Event(raw, evt.cpu, evt.dump_flags)
 
 
+# ------------------------------------------------------------------ item 5: an env of empty entries
+
+PROC_ENVS = [ProcEntry(tid=t, pid=t, ptid=1, comm=f"b{t}", exe=f"b{t}", cwd="/", env=env, uid=0, gid=0, vtid=t,
+                       vpid=t)
+             for t, env in ((100, ["", "", ""]), (101, ["", "A=1", ""]), (102, ["A=1", "", ""]))]
+
+
+def _envs() -> list[Event]:
+    """sinsp_threadinfo::set_env stops at an empty entry when every byte after it is zero: an env of
+    NULs only is empty, an empty entry before a real one stays (PL entries and execve's env alike)."""
+    e: list[Event] = []
+    for t in (100, 101, 102):
+        e += pair("read", t, {"fd": 0, "size": 1}, res=1, data=b"z")
+    for t, env in ((100, b"\0\0\0"), (101, b"\0B=2\0\0"), (102, b"")):
+        e += [mk("execve", True, t, filename="/bin/x"),
+              mk("execve", False, t, res=0, exe="/bin/x", args=b"", tid=t, pid=t, ptid=1, cwd="/", fdlimit=1024,
+                 comm="x", env=env)]
+        e += pair("read", t, {"fd": 0, "size": 1}, res=1, data=b"z")
+    return e
+
+
 DEFAULT: tuple[str, ...] = ()
 SOCKETS = ("-p", SOCK_FIELDS)
 
@@ -253,6 +274,8 @@ SCENARIOS: dict[str, tuple[Callable[[], list[Event]], dict[str, object], list[tu
         ("-t", "d"), ("-t", "D"),
         ("-p", "*%evt.num %evt.type %evt.latency %evt.latency.s %evt.latency.ns %evt.latency.human"),
         ("-p", "*%evt.num %evt.outputtime %evt.latency.human", "-t", "d")]),
+    "envs": (_envs, {"procs": PROC_ENVS, "fds": {}}, [
+        ("-p", "*%evt.num %thread.tid [%proc.env]", "evt.type=read"), ("-j", "-p", "*%evt.num %proc.env")]),
     "fdl-names": (_fdl_names, {"procs": PROC_ODD, "fds": FDS_ODD}, [
         DEFAULT, ("-p", ("%evt.num %fd.num %fd.name %fd.type %proc.name %proc.exe %proc.exepath %proc.args "
                   "%proc.cwd"), "evt.dir=>"), ("-c", "lsof")]),
