@@ -18,7 +18,7 @@ from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, FdType, Interface, ProcEntry
 from tests.state import scenario
 from tests.state.events import CLOCK, mk, pair
-from tests.support import line_diff, require_tool, run_sdu
+from tests.support import line_diff, require_tool, run_sdu, shared_path
 
 pytestmark = pytest.mark.oracle  # every test here compares with sysdig
 
@@ -295,3 +295,18 @@ def test_scenario(tmp_path: Path, name: str, which: int) -> None:
     build, options, arglists = SCENARIOS[name]
     path = write_capture(tmp_path / f"{name}.scap", build(), **options)  # type: ignore[arg-type]
     assert assert_same_lines(path, *arglists[which])
+
+
+# ------------------------------------------------------------ item 6: proc.apid / proc.aname without index
+
+@pytest.mark.parametrize("args", [
+    ("-p", "%evt.num %proc.pid %proc.ppid %proc.apid %proc.aname %proc.name|%proc.aname|%proc.apid"),
+    ("-p", "%evt.num [%proc.apid] %proc.apid[1] %proc.aname[0]"),
+    ("-j", "-p", "%evt.num %proc.apid %proc.aname|%proc.apid"),
+    ("-p", "%evt.num %proc.aname", "proc.aname=bash and proc.apid=11310"),
+], ids=["middle-and-end", "bracketed", "json", "filter-any-ancestor"])
+def test_bare_ancestor_fields(args: tuple[str, ...]) -> None:
+    """In -p, sinsp's parse_field_name takes a bare proc.apid/proc.aname only as the last token (no
+    ancestor walked: the process itself); elsewhere the token spans nothing, so the value is followed
+    by the name as literal text and its JSON key is "". In filters the bare field matches any ancestor."""
+    assert assert_same_lines(shared_path("samples", "falco_cat_write.scap"), *args)
