@@ -257,6 +257,32 @@ def _envs() -> list[Event]:
     return e
 
 
+# ------------------------------------------------------------- item 7: IP literals of the other family
+
+def _ip_families() -> list[Event]:
+    """Fresh IPv4 and IPv6 sockets (addresses all zero) and connected ones: flt_compare compares as many
+    bytes of the literal as the address has (see filter/compile.py _ip_literals)."""
+    e: list[Event] = []
+    e += pair("socket", 100, {"domain": AF_INET, "type": 1, "proto": 0}, fd=9)
+    e += pair("write", 100, {"fd": 9, "size": 1}, res=1, data=b"a")
+    e += pair("socket", 100, {"domain": AF_INET6, "type": 1, "proto": 0}, fd=10)
+    e += pair("write", 100, {"fd": 10, "size": 1}, res=1, data=b"a")
+    odd4 = bytes([32, 1, 13, 184])  # the first 4 bytes of 2001:db8::
+    e += pair("socket", 100, {"domain": AF_INET, "type": 2, "proto": 0}, fd=11)
+    e += pair("connect", 100, {"fd": 11, "addr": (AF_INET, odd4, 53)}, res=0,
+              tuple=(AF_INET, LOCAL, 4000, odd4, 53))
+    e += pair("write", 100, {"fd": 11, "size": 1}, res=1, data=b"a")
+    e += pair("socket", 100, {"domain": AF_INET6, "type": 2, "proto": 0}, fd=12)
+    e += pair("connect", 100, {"fd": 12, "addr": (AF_INET6, _v6("0:1::"), 53)}, res=0,
+              tuple=(AF_INET6, _v6("2001:db8::5"), 4000, _v6("0:1::"), 53))
+    e += pair("write", 100, {"fd": 12, "size": 1}, res=1, data=b"a")
+    return e
+
+
+_IP_FILTERS = ("fd.ip=::1", "fd.ip=::", "fd.ip=2001:db8::1", "fd.ip!=::1", "fd.ip in (::1, 1.2.3.4)",
+               "fd.ip=0.0.0.1", "fd.ip=0.0.0.0", "fd.sip=2001:db8::", "fd.cip=10.0.0.2")
+
+
 DEFAULT: tuple[str, ...] = ()
 SOCKETS = ("-p", SOCK_FIELDS)
 
@@ -276,6 +302,8 @@ SCENARIOS: dict[str, tuple[Callable[[], list[Event]], dict[str, object], list[tu
         ("-p", "*%evt.num %evt.outputtime %evt.latency.human", "-t", "d")]),
     "envs": (_envs, {"procs": PROC_ENVS, "fds": {}}, [
         ("-p", "*%evt.num %thread.tid [%proc.env]", "evt.type=read"), ("-j", "-p", "*%evt.num %proc.env")]),
+    "ip-families": (_ip_families, {}, [
+        ("-p", "%evt.num %fd.num %fd.name", f"({flt}) and evt.type=write and evt.dir=>") for flt in _IP_FILTERS]),
     "fdl-names": (_fdl_names, {"procs": PROC_ODD, "fds": FDS_ODD}, [
         DEFAULT, ("-p", ("%evt.num %fd.num %fd.name %fd.type %proc.name %proc.exe %proc.exepath %proc.args "
                   "%proc.cwd"), "evt.dir=>"), ("-c", "lsof")]),
