@@ -357,3 +357,50 @@ def test_bare_ancestor_fields(args: tuple[str, ...]) -> None:
     ancestor walked: the process itself); elsewhere the token spans nothing, so the value is followed
     by the name as literal text and its JSON key is "". In filters the bare field matches any ancestor."""
     assert assert_same_lines(shared_path("samples", "falco_cat_write.scap"), *args)
+
+
+# ------------------------------------------------------------------------ item 10: a stale F_DUPFD enter
+
+_DUP_FDS = {100: [FdEntry(fd=0, type=FdType.FILE_V2, name="/dev/null", open_flags=3),
+                  FdEntry(fd=1, type=FdType.FILE_V2, name="/tmp/out", open_flags=3)]}
+_F_DUPFD, _F_GETFD = 1, 2
+
+
+def _dupfd(with_exit: bool) -> list[Event]:
+    e = ([mk("fcntl", True, 100, fd=1, cmd=_F_DUPFD)] if not with_exit
+         else pair("fcntl", 100, {"fd": 1, "cmd": _F_DUPFD}, res=11))
+    e += pair("fcntl", 100, {"fd": 1, "cmd": _F_GETFD}, res=0)
+    e += pair("read", 100, {"fd": 0, "size": 1}, res=1, data=b"z")
+    return e
+
+
+_FDS_SHOWN = ("-p", "%evt.num %evt.type %evt.dir %fd.num %fd.name")
+
+
+def _sysdig_lines(path: Path, *args: str) -> list[str]:
+    sysdig = require_tool("sysdig")
+    out = subprocess.run([sysdig, "-r", str(path), *args], capture_output=True, check=True,
+                         env={**os.environ, "TZ": "UTC"})
+    return out.stdout.decode("utf-8", "surrogateescape").splitlines()
+
+
+def test_dupfd_pair_agrees(tmp_path: Path) -> None:
+    """An F_DUPFD fcntl with its exit, then an F_GETFD one: sysdig frees the kept enter at the delivered
+    exit, and both show fd 0 unchanged."""
+    path = write_capture(tmp_path / "dup.scap", _dupfd(with_exit=True), fds=_DUP_FDS)
+    assert assert_same_lines(path)
+    assert "5 read > 0 /dev/null" in assert_same_lines(path, *_FDS_SHOWN)
+
+
+@pytest.mark.parametrize(("with_exit", "flt"), [(False, ""), (True, "evt.type=read")],
+                         ids=["enter-without-exit", "exit-filtered-out"])
+def test_stale_dupfd_enter_is_sysdigs_bug(tmp_path: Path, with_exit: bool, flt: str) -> None:
+    """The README's difference, pinned: sysdig dups fd 1 onto the F_GETFD's return value 0 when the kept
+    F_DUPFD enter was not freed (no exit, or an exit its filter did not deliver); sdu keeps fd 0."""
+    path = write_capture(tmp_path / "stale.scap", _dupfd(with_exit), fds=_DUP_FDS)
+    fmt = ("-p", "%evt.num %evt.type %fd.num %fd.name",
+           "evt.type=read and evt.dir=>" + (f" and {flt}" if flt else ""))
+    num = 4 if not with_exit else 5
+    assert _sysdig_lines(path, *fmt) == [f"{num} read 0 /tmp/out"]
+    ours = run_sdu("-r", str(path), *fmt, environ={**os.environ, "TZ": "UTC"})
+    assert ours.stdout.splitlines() == [f"{num} read 0 /dev/null"]
