@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from sysdig_user.chisels.api import Chisel, ChiselContext, FieldHandle
 from sysdig_user.errors import SduError
+from sysdig_user.event_table import PPM_EVENT_MAX
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -621,6 +622,15 @@ class ChiselRunner:
             self.start()
         if self.engine.end_requested:
             return
+        if evt.type >= PPM_EVENT_MAX:
+            # sdu's packet events: Debian sysdig skips these types while reading, so they move neither
+            # the intervals nor the first/last timestamps (a capture opening with a packet would else
+            # print an extra first interval); the chisels' filters and on_event still see them
+            for ch in self.chisels:
+                self._run(ch, evt, timeout=False)
+                if self.engine.end_requested:
+                    break
+            return
         self.engine.see(evt)
         for ch in self.chisels:
             self._run(ch, evt)
@@ -631,7 +641,7 @@ class ChiselRunner:
         """An event the global filter dropped: only the chisels' interval logic runs."""
         if not self._started:
             self.start()
-        if self.engine.end_requested:
+        if self.engine.end_requested or evt.type >= PPM_EVENT_MAX:
             return
         self.engine.see(evt)
         for ch in self.chisels:
@@ -706,9 +716,10 @@ class ChiselRunner:
             _call(ch, "on_capture_end", lambda c=ch: c.on_capture_end(te, delta))  # type: ignore[misc]
 
     # -- per event
-    def _run(self, ch: Chisel, evt: Event) -> None:
+    def _run(self, ch: Chisel, evt: Event, timeout: bool = True) -> None:
         ctx = ch.ctx
-        self._timeout(ch, evt)
+        if timeout:
+            self._timeout(ch, evt)
         pred = ctx.filter if isinstance(ctx, ChiselContextImpl) else None
         if pred is not None and not pred(evt):
             return

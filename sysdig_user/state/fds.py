@@ -166,6 +166,24 @@ class FdTable:
 
 # ------------------------------------------------------------------------------------- address names
 
+_UNPRINTABLE = {c: None for c in range(0x20)}
+_UNPRINTABLE[0x7F] = None
+
+
+def sanitize(text: str) -> str:
+    """sinsp's sanitize_string / strcpy_sanitized (g_invalidchar): every byte that is not printable ASCII
+    is dropped, control characters and every byte of a non-ASCII character alike (``café\n.txt`` ->
+    ``caf.txt``). sysdig applies it to path, address and tuple params as it prints them (evt.args,
+    evt.info, evt.arg.*) and to the names of the fds a capture's FDL lists."""
+    if text.isascii():
+        return text if text.isprintable() else text.translate(_UNPRINTABLE)
+    return "".join(c for c in text if " " <= c <= "~")
+
+
+def unix_tuple_name(source: int, dest: int, path: str) -> str:
+    """``%lx->%lx path``: how sinsp renders an AF_UNIX socket tuple (the path sanitized)."""
+    return f"{source:x}->{dest:x} {sanitize(path)}"
+
 def ip_str(addr: bytes) -> str:
     """inet_ntop of a raw address (4 or 16 bytes); glibc's spelling, e.g. ``2001:db8::3``."""
     if len(addr) == 4:
@@ -183,11 +201,6 @@ def is_ipv4_mapped(addr: bytes) -> bool:
 def tuple_name(sip: bytes, sport: int, dip: bytes, dport: int) -> str:
     """``sip:sport->dip:dport`` as sinsp's ipv4tuple_to_string / ipv6tuple_to_string (ports numeric)."""
     return f"{ip_str(sip)}:{sport}->{ip_str(dip)}:{dport}"
-
-
-def unix_tuple_name(source: int, dest: int, path: str) -> str:
-    """``%lx->%lx path``: how sinsp renders an AF_UNIX socket tuple."""
-    return f"{source:x}->{dest:x} {path}"
 
 
 def sockinfo_name(info: FdInfo) -> str:

@@ -21,6 +21,7 @@ from sysdig_user.state.threads import (
     CL_PIPE_SRC,
     NA,
     ThreadInfo,
+    env_entries,
     normalize_cgroups,
     normalize_cwd,
 )
@@ -181,7 +182,7 @@ def execve_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> Non
         th.vmsize_kb, th.vmrss_kb, th.vmswap_kb = evt.param(10), evt.param(11), evt.param(12)
     env = _opt(evt, "env")
     if env is not None:
-        th.env = split_args(env)
+        th.env = env_entries(split_args(env))
     cgroups = _opt(evt, "cgroups")
     if cgroups is not None and env is not None and evt.param_by_name("comm") is not None:
         th.cgroups = normalize_cgroups(split_args(cgroups))

@@ -18,7 +18,13 @@ _PB = _TB * 1024
 
 
 def extend_string(s: str, newlen: int) -> str:
-    """Pad to ``newlen``; a longer string is cut to newlen-1 chars plus one space (common.lua)."""
+    """Pad to ``newlen``; a longer string is cut to newlen-1 chars plus one space (common.lua). Lua
+    counts bytes: a UTF-8 name is padded (and cut) by its byte length."""
+    if not s.isascii():
+        raw = s.encode("utf-8", "surrogateescape")
+        if len(raw) < newlen:
+            return s + " " * (newlen - len(raw))
+        return raw[:newlen - 1].decode("utf-8", "surrogateescape") + " " if newlen > 0 else ""
     if len(s) < newlen:
         return s + " " * (newlen - len(s))
     if newlen > 0:
@@ -78,9 +84,23 @@ def lua_tostring(value: Any) -> str:
     return str(value)
 
 
+def lua_format(fmt: str, *args: Any) -> str:
+    """string.format(fmt, ...) for str and int args: widths and precisions count bytes, as in C, so a
+    UTF-8 proc.name takes as many columns as it has bytes (``%-12.12s`` may cut inside a character)."""
+    if all(a.__class__ is not str or a.isascii() for a in args):
+        return fmt % args
+    raw = tuple(a.encode("utf-8", "surrogateescape") if a.__class__ is str else a for a in args)
+    return (fmt.encode() % raw).decode("utf-8", "surrogateescape")
+
+
 def c_fmt(spec: str, value: Any) -> str:
-    """printf-style %-W.Ps / %s for a field value, with Lua's conversion of numbers to strings."""
-    return spec % lua_tostring(value)
+    """printf-style %-W.Ps / %s for a field value, with Lua's conversion of numbers to strings; widths
+    and precisions count bytes, as string.format does."""
+    text = lua_tostring(value)
+    if text.isascii():
+        return spec % text
+    raw = text.encode("utf-8", "surrogateescape")
+    return (spec.encode() % raw).decode("utf-8", "surrogateescape")
 
 
 class Terminal:
