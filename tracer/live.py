@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from sysdig_user.pipeline import EventPipeline, RunStats
     from sysdig_user.scap.cycle import CaptureWriter
     from sysdig_user.session import Session
+    from tracer.containers import Detector
     from tracer.engine import Engine
     from tracer.namespace import Census
     from tracer.pipelined import Link, Result
@@ -164,6 +165,7 @@ class LiveCapture:
         self.census: Census | None = None
         self._rescan_at: int | None = None
         self._ships_state = True
+        self.containers: Detector | None = None  # container identity (tracer/containers.py), set by TraceSource
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -524,6 +526,7 @@ class LiveCapture:
         if not attached:
             return
         procs, fds = initial_state(attached, False)
+        self._new_containers(procs)
         if self.link is None:
             adopt_state(self.pipeline, procs, fds)
         elif self._ships_state and not self._stopping:
@@ -556,6 +559,29 @@ class LiveCapture:
     def _seed(self, roots: list[int], launched: bool) -> None:
         procs, fds = initial_state(roots, launched)
         seed_state(self.pipeline, self.writer, machine_info(), procs, fds)
+        if self.containers is not None and self.writer is not None:
+            # the containers of the starting state open the -w file, after its section and before any
+            # event, whatever the filter (sinsp's dump_containers at the start of a dump)
+            from sysdig_user.scap.container_json import event_raw, to_json
+
+            now = time.time_ns()
+            for rec in self.containers.new_records(p.cgroups for p in procs):
+                self.writer.write(Event(event_raw(now, to_json(rec)), 0, 0))
+
+    def _new_containers(self, procs: Sequence[ProcEntry]) -> None:
+        """Containers first seen in processes taken up later: one container event each, through the
+        pipeline like any event (sinsp's notify_new_container queues it before the next event)."""
+        if self.containers is None:
+            return
+        from sysdig_user.scap.container_json import event_raw, to_json
+
+        for rec in self.containers.new_records(p.cgroups for p in procs):
+            now = time.time_ns()
+            raw = event_raw(now, to_json(rec))
+            if self.link is not None:
+                self._ship(now, 0, raw)
+            else:
+                self._emit(Event(raw, 0, 0))
 
     @staticmethod
     def _abandon(engine: Engine, launched: bool) -> None:
@@ -662,6 +688,9 @@ class TraceSource:
             capture.pushdown = pushdown_settings(session, self.trace, env)
             capture.warn = _warner(env)
             capture.colocate = not self.trace.no_colocate
+            from tracer.containers import Detector
+
+            capture.containers = Detector(self.trace.cri_timeout_ms)
             capture.pipelined = session.plan.pipelined
             status = capture.run(command=self.trace.command, pids=self.trace.pids, env=self.trace.env,
                                  cwd=self.trace.cwd, everything=self.trace.all_processes)

@@ -1,0 +1,127 @@
+"""Live -w writes container events as libsinsp does, so sysdig reads sdu's file with the same container
+fields (sysdig_user/scap/container_json.py, tracer/containers.py).
+
+A command runs in a cgroup whose path has docker's shape (``.../docker/<64 hex>``, made by the test in a
+cgroup v1 hierarchy); sdu records it with -w. The container's name and image come from a fake docker API
+on a unix socket under HOST_ROOT (the test's directory: sinsp's and sdu's way to find /var/run elsewhere),
+or from nowhere (no socket: sysdig's <NA>). The oracle is sysdig reading sdu's file: its container fields
+for the command's events must be what the API served (or <NA>), with the id the cgroup path names.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socketserver
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, require_tool
+
+pytestmark = [pytest.mark.ptrace, pytest.mark.oracle]
+
+FULL_ID = "5f2a" * 16
+FORMAT = ("*%container.id %container.type %container.name %container.image %container.image.repository "
+          "%container.image.tag %container.privileged %proc.name")
+INSPECT = {"Id": FULL_ID, "Name": "/web-1", "Image": "sha256:" + "9c" * 32,
+           "Config": {"Image": "nginx:1.25", "Labels": {"team": "sdu"}},
+           "HostConfig": {"Privileged": False},
+           "Mounts": [{"Source": "/srv", "Destination": "/data", "Mode": "", "RW": True, "Propagation": "rprivate"}]}
+
+
+@pytest.fixture
+def docker_cgroup() -> Iterator[Path]:
+    base = Path("/sys/fs/cgroup/pids")
+    if os.geteuid() != 0 or not (base / "cgroup.procs").exists():
+        pytest.skip("needs root and a cgroup v1 pids hierarchy to make a docker-shaped cgroup")
+    top = base / f"sdu-test-{os.getpid()}"
+    leaf = top / "docker" / FULL_ID
+    try:
+        leaf.mkdir(parents=True)
+    except OSError as exc:
+        pytest.skip(f"cannot make a cgroup: {exc}")
+    try:
+        yield leaf
+    finally:
+        for d in (leaf, leaf.parent, top):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
+
+class _Api(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path.startswith("/containers/") and self.path.split("/")[2] in (FULL_ID, FULL_ID[:12]):
+            body = json.dumps(INSPECT).encode()
+            self.send_response(200)
+        else:
+            body = b'{"message": "No such container"}'
+            self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def get_request(self) -> tuple[object, tuple[str, int]]:
+        conn, _ = self.socket.accept()
+        return conn, ("local", 0)
+
+
+def _record(tmp: Path, cgroup: Path, host_root: Path) -> Path:
+    out = tmp / "c.scap"
+    script = f'echo $$ > {cgroup}/cgroup.procs && exec "$0" -m sysdig_user -w {out} -- cat /etc/hostname'
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOST_ROOT=str(host_root))
+    res = subprocess.run(["sh", "-c", script, sys.executable], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def _lines(argv: list[str]) -> list[str]:
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    return [line for line in res.stdout.splitlines() if line.strip()]
+
+
+def _compare(path: Path, expected: str) -> None:
+    sysdig = require_tool("sysdig")
+    flt = "evt.type=openat and proc.name=cat"
+    theirs = _lines([sysdig, "-r", str(path), "-p", FORMAT, flt])
+    assert theirs and set(theirs) == {expected}, theirs
+    ours = _lines([sys.executable, "-m", "sysdig_user", "-r", str(path), "-p", FORMAT, flt])
+    if importlib.util.find_spec("sysdig_user.state.containers") is not None:
+        assert ours == theirs  # the reader of container events is there: every field as sysdig's
+    else:
+        assert [line.split()[0] for line in ours] == [line.split()[0] for line in theirs]
+
+
+def test_container_from_the_docker_api(tmp_path: Path, docker_cgroup: Path) -> None:
+    host_root = tmp_path / "root"
+    (host_root / "var/run").mkdir(parents=True)
+    server = _UnixServer(str(host_root / "var/run/docker.sock"), _Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        path = _record(tmp_path, docker_cgroup, host_root)
+    finally:
+        server.shutdown()
+        server.server_close()
+    _compare(path, f"{FULL_ID[:12]} docker web-1 nginx:1.25 nginx 1.25 false cat")
+
+
+def test_container_without_a_runtime(tmp_path: Path, docker_cgroup: Path) -> None:
+    path = _record(tmp_path, docker_cgroup, tmp_path / "nothing")
+    _compare(path, f"{FULL_ID[:12]} docker <NA> <NA> <NA> <NA> false cat")
