@@ -166,6 +166,7 @@ class LiveCapture:
         self._rescan_at: int | None = None
         self._ships_state = True
         self.containers: Detector | None = None  # container identity (tracer/containers.py), set by TraceSource
+        self._pending_containers: list[bytes] = []  # container events due after the event being emitted
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -178,6 +179,8 @@ class LiveCapture:
             return
         # packets (netcap.stream) go in timestamp order before the syscall event; the tracer never waits
         self._merged_feed(evt)
+        if self._pending_containers:
+            self._flush_containers()
 
     def _ship(self, ts: int, cpu: int, raw: bytes) -> None:
         """The builder's ship when pipelined: what _emit does, the consumer doing the pipeline's part."""
@@ -191,6 +194,8 @@ class LiveCapture:
             self._link_ship(ts, cpu, raw, self._arm_cb)
         except ConsumerGone:
             self._consumer_ended()
+        if self._pending_containers:
+            self._flush_containers()
 
     def _ship_noting(self, ts: int, cpu: int, raw: bytes) -> None:
         """_ship with packets merged in the consumer: before a send or connect exit, what the kernel
@@ -428,6 +433,8 @@ class LiveCapture:
         engine = self.engine = Engine(self.builder, seccomp_syscalls=syscalls, warn=self.warn,
                                       colocate=launched and self.colocate)
         engine.on_wake = self._on_wake
+        if self.containers is not None:
+            self._watch_containers()
         if self.pipeline.chisels is not None:  # topprocs_cpu samples these processes' CPU time live
             self.pipeline.chisels.engine.traced_pids = lambda: {th.pid for th in engine.threads.values()}
         early = _catch_signals(self._on_early_signal)
@@ -567,6 +574,47 @@ class LiveCapture:
             now = time.time_ns()
             for rec in self.containers.new_records(p.cgroups for p in procs):
                 self.writer.write(Event(event_raw(now, to_json(rec)), 0, 0))
+
+    def _watch_containers(self) -> None:
+        """A thread that execs or is cloned is resolved again, as sinsp resolves its container at those
+        exits: a container seen for the first time (a process that moved into a container's cgroup, then
+        exec'd) gets its container event right after the event being built (notify_new_container queues
+        it for the next one). The builder's exec and clone are wrapped: nothing is added to other stops."""
+        builder = self.builder
+        on_exec, on_clone = builder.exec, builder.clone
+
+        def exec_seen(th: Any, former: int, ts: int, cpu: int) -> None:
+            on_exec(th, former, ts, cpu)
+            self._resolve_container(th.tid)
+
+        def clone_seen(parent: Any, child: Any, flags: int, ts: int, cpu: int) -> None:
+            on_clone(parent, child, flags, ts, cpu)
+            self._resolve_container(child.tid)
+
+        builder.exec, builder.clone = exec_seen, clone_seen
+
+    def _resolve_container(self, tid: int) -> None:
+        from tracer import procfs
+
+        try:
+            cgroups = procfs.cgroups(tid)
+        except OSError:
+            return
+        assert self.containers is not None
+        records = self.containers.new_records([cgroups])
+        if records:
+            from sysdig_user.scap.container_json import event_raw, to_json
+
+            now = time.time_ns()
+            self._pending_containers.extend(event_raw(now, to_json(rec)) for rec in records)
+
+    def _flush_containers(self) -> None:
+        pending, self._pending_containers = self._pending_containers, []
+        for raw in pending:
+            if self.link is not None:
+                self._ship(int.from_bytes(raw[:8], "little"), 0, raw)
+            else:
+                self._emit(Event(raw, 0, 0))
 
     def _new_containers(self, procs: Sequence[ProcEntry]) -> None:
         """Containers first seen in processes taken up later: one container event each, through the

@@ -80,9 +80,14 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         return conn, ("local", 0)
 
 
-def _record(tmp: Path, cgroup: Path, host_root: Path) -> Path:
+def _record(tmp: Path, cgroup: Path, host_root: Path, moves: bool = False) -> Path:
+    """sdu -w of `cat /etc/hostname` in the container's cgroup: sdu started there, or (`moves`) sdu on the
+    host tracing a shell that moves itself into the cgroup and then execs cat."""
     out = tmp / "c.scap"
     script = f'echo $$ > {cgroup}/cgroup.procs && exec "$0" -m sysdig_user -w {out} -- cat /etc/hostname'
+    if moves:
+        inner = f"echo \\$\\$ > {cgroup}/cgroup.procs && exec cat /etc/hostname"  # (\$: the inner shell's)
+        script = f'exec "$0" -m sysdig_user -w {out} -- sh -c "{inner}"'
     env = dict(os.environ, PYTHONPATH=str(ROOT), HOST_ROOT=str(host_root))
     res = subprocess.run(["sh", "-c", script, sys.executable], capture_output=True, text=True, env=env,
                          timeout=120, check=False)
@@ -120,6 +125,25 @@ def test_container_from_the_docker_api(tmp_path: Path, docker_cgroup: Path) -> N
         server.shutdown()
         server.server_close()
     _compare(path, f"{FULL_ID[:12]} docker web-1 nginx:1.25 nginx 1.25 false cat")
+
+
+def test_an_execve_into_a_new_container(tmp_path: Path, docker_cgroup: Path) -> None:
+    """The container event follows the execve that brought the new cgroups (sinsp resolves the thread's
+    container at that exit): sysdig shows the container's fields from then on, and host before it."""
+    host_root = tmp_path / "root"
+    (host_root / "var/run").mkdir(parents=True)
+    server = _UnixServer(str(host_root / "var/run/docker.sock"), _Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        path = _record(tmp_path, docker_cgroup, host_root, moves=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    _compare(path, f"{FULL_ID[:12]} docker web-1 nginx:1.25 nginx 1.25 false cat")
+    sysdig = require_tool("sysdig")
+    before = _lines([sysdig, "-r", str(path), "-p", "*%container.id %proc.name", "evt.type=openat and proc.name=sh"])
+    assert before and set(before) == {"host sh"}, before
 
 
 def test_container_without_a_runtime(tmp_path: Path, docker_cgroup: Path) -> None:
