@@ -4,7 +4,10 @@ and reports, as one JSON object on stdout, what every tree looked like afterward
 
 CONFIG (JSON): ``dir`` (a scratch directory), ``sdu`` (sdu's argv), ``before`` (uids of the trees started
 before sdu), ``after`` (uid of the tree started after it), ``sdu_uid`` (run sdu as this uid, None: root),
-``traceable`` (indexes of the trees sdu must attach to before the late tree starts).
+``traceable`` (indexes of the trees sdu must attach to before the late tree starts); optionally ``signal``
+(what ends sdu, default SIGTERM) and ``moment``: "running" (default: once every tree is traced), "attach"
+(as soon as sdu has seized its first tree) or a number of seconds after sdu's start (the late tree is then
+started at once, and what sdu shows is not checked).
 
 Each tree is a shell of its own session that, every 50 ms, forks ``cat`` on its marker file (an openat sdu
 must show) and appends a line to its beat file (progress, checked after sdu is gone).
@@ -80,16 +83,23 @@ def main() -> None:
         sdu = subprocess.Popen([*_as(cfg.get("sdu_uid")), *cfg["sdu"]], stdout=out, stderr=err, cwd="/tmp")
     report: dict[str, object] = {"sdu_pid": sdu.pid, "trees": [t.pid for t in trees]}
     traced = lambda i: _status(trees[i].pid).get("TracerPid") == str(sdu.pid)
-    report["attached"] = _wait(lambda: all(traced(i) for i in cfg["traceable"]) or sdu.poll() is not None, 30)
+    moment = cfg.get("moment", "running")
+    if moment == "running":
+        report["attached"] = _wait(lambda: all(traced(i) for i in cfg["traceable"]) or sdu.poll() is not None, 30)
+    elif moment == "attach":
+        report["attached"] = _wait(lambda: any(traced(i) for i in cfg["traceable"]) or sdu.poll() is not None, 30)
     late = start_tree(base, len(trees), cfg["after"])
     trees.append(late)
     report["late"] = late.pid
-    report["late_attached"] = _wait(
-        lambda: _status(late.pid).get("TracerPid") == str(sdu.pid) or sdu.poll() is not None, 30)
-    beats = base / f"beat_{len(trees) - 1}"
-    start = len(beats.read_text())
-    _wait(lambda: len(beats.read_text()) >= start + 5, 10)  # a few loops of the late tree, traced
-    sdu.send_signal(signal.SIGTERM)
+    if moment == "running":
+        report["late_attached"] = _wait(
+            lambda: _status(late.pid).get("TracerPid") == str(sdu.pid) or sdu.poll() is not None, 30)
+        beats = base / f"beat_{len(trees) - 1}"
+        start = len(beats.read_text())
+        _wait(lambda: len(beats.read_text()) >= start + 5, 10)  # a few loops of the late tree, traced
+    elif isinstance(moment, (int, float)):
+        time.sleep(moment)
+    sdu.send_signal(getattr(signal, cfg.get("signal", "SIGTERM")))
     try:
         report["status"] = sdu.wait(timeout=60)
     except subprocess.TimeoutExpired:

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,11 +47,11 @@ def _need_unshare() -> None:
 
 
 def _run(tmp: Path, sdu: list[str], before: list[int], after: int, sdu_uid: int | None,
-         traceable: list[int]) -> dict[str, Any]:
+         traceable: list[int], **extra: object) -> dict[str, Any]:
     _need_unshare()
     tmp.chmod(0o777)
     cfg = {"dir": str(tmp), "sdu": sdu, "before": before, "after": after, "sdu_uid": sdu_uid,
-           "traceable": traceable}
+           "traceable": traceable, **extra}
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1", TZ="UTC")
     res = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(DRIVER),
                           json.dumps(cfg)], capture_output=True, text=True, timeout=240, env=env, check=False)
@@ -69,8 +70,8 @@ def _tree_pids_seen(report: dict[str, Any], line_re: re.Pattern[str]) -> dict[in
     return seen
 
 
-def _check_left_alone(report: dict[str, Any], trees: int) -> None:
-    assert report["status"] == 0, report["err"]
+def _check_left_alone(report: dict[str, Any], trees: int, statuses: tuple[int, ...] = (0,)) -> None:
+    assert report["status"] in statuses, (report["status"], report["err"])
     for i in range(trees):
         tree = report["after"][str(i)]
         assert tree["alive"], (i, report["err"])
@@ -118,3 +119,23 @@ def test_unprivileged_traces_what_it_may_and_names_the_rest() -> None:
     assert re.fullmatch(rf"sdu: not tracing pid {root_tree} \(sh\): it runs as uid 0 and you are uid {NOBODY}; "
                         r"tracing another user's process needs CAP_SYS_PTRACE \(run as root\)", named[0]), named
     _check_left_alone(report, 4)
+
+
+_SDU_FRAME = re.compile(r'File "[^"]*/(sysdig_user|tracer|netcap)/(?!__main__\.py|entry\.py)')
+_SIGNAL_CASES = [(sig, moment) for sig in ("SIGINT", "SIGTERM", "SIGHUP", "SIGKILL")
+                 for moment in ("attach", 0.3)]
+
+
+@pytest.mark.signals
+@pytest.mark.parametrize(("sig", "moment"), _SIGNAL_CASES, ids=[f"{s}-{m}" for s, m in _SIGNAL_CASES])
+def test_a_signal_at_any_moment_leaves_every_tree_running(sig: str, moment: object) -> None:
+    """The -p guarantees for the whole namespace (tests/live/test_signal_safety.py's rules): SIGINT,
+    SIGTERM and SIGHUP detach everything (status 0; before sdu catches them, their default action or
+    Python's own start-up), SIGKILL ends sdu and the kernel lets its tracees go; either way every
+    process of every tree runs on, untraced and not stopped."""
+    with tempfile.TemporaryDirectory(prefix="sdu-all-") as d:
+        report = _run(Path(d), [*SDU, *FILTERED], [0, 0, 0], 0, None, [0, 1, 2], signal=sig, moment=moment)
+    number = int(getattr(signal, sig))
+    allowed = (-number,) if sig == "SIGKILL" else (0, -number, 1) if sig == "SIGINT" else (0, -number)
+    assert not _SDU_FRAME.search(report["err"]), report["err"]
+    _check_left_alone(report, 4, allowed)

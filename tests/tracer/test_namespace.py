@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -81,3 +82,43 @@ def test_bad_combinations_are_one_line(argv: list[str], text: str) -> None:
     res = run_sdu(*argv)
     assert res.status != 0
     assert text in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+@pytest.mark.oracle
+def test_a_process_traced_by_another_tracer_is_named_with_its_tracer() -> None:
+    from tests.support import require_tool
+
+    strace = require_tool("strace")
+    lines: list[str] = []
+    with subprocess.Popen([strace, "-f", "-o", "/dev/null", "sleep", "5"]) as tracer:
+        try:
+            traced = 0
+            for _ in range(500):
+                kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and namespace._ppid(int(p)) == tracer.pid]
+                if kids and namespace._tracer_pid(kids[0]) == tracer.pid:
+                    traced = kids[0]
+                    break
+                time.sleep(0.01)
+            assert traced
+            census = Census(lines.append)
+            assert traced not in census.candidates(lambda pid: False)
+        finally:
+            tracer.kill()
+    assert f"sdu: not tracing pid {traced} (sleep): already traced by pid {tracer.pid} (one tracer per process)" \
+        in lines
+
+
+@pytest.mark.skipif(not namespace.in_initial_pid_namespace(), reason="kernel threads show in the host's namespace")
+def test_kernel_threads_make_one_count_line_and_are_never_candidates() -> None:
+    import errno
+
+    from tracer import attach
+
+    lines: list[str] = []
+    census = Census(lines.append)
+    candidates = census.candidates(lambda pid: False)
+    assert 2 not in candidates  # kthreadd
+    assert len([line for line in lines if "kernel threads" in line]) == 1
+    census.candidates(lambda pid: False)
+    assert len([line for line in lines if "kernel threads" in line]) == 1  # not again on a rescan
+    assert "kernel thread" in attach.why(2, errno.EPERM)
