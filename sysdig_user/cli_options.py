@@ -96,8 +96,9 @@ OPTIONS: tuple[Option, ...] = (
            "it), kernel threads and zombies; a process it may not trace is named once with the reason. "
            "What `sdu` with no capture source does inside a container (sdu).", "Capture"),
     Option(None, ("cri",), "cri", "path",
-           "Ask the CRI runtime listening on this unix socket for container names and images; may be "
-           "given more than once, the first socket that answers is used.", "Capture", True),
+           "A CRI runtime's unix socket, as sysdig takes it (may repeat). Accepted, but sdu speaks no CRI "
+           "(gRPC): containers of CRI runtimes get their id and type from cgroups only; docker's and "
+           "podman's API sockets are asked for names and images (sdu).", "Capture", True),
     Option(None, ("cri-timeout",), "cri_timeout", "timeout_ms",
            "Wait at most <timeout_ms> milliseconds for the container runtime's answer (default 1000).",
            "Capture"),
