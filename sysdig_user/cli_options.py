@@ -97,7 +97,7 @@ OPTIONS: tuple[Option, ...] = (
            "What `sdu` with no capture source does inside a container (sdu).", "Capture"),
     Option(None, ("cri",), "cri", "path",
            "A CRI runtime's unix socket, as sysdig takes it (may repeat). Accepted, but sdu speaks no CRI "
-           "(gRPC): containers of CRI runtimes get their id and type from cgroups only; docker's and "
+           "(gRPC): containers of CRI runtimes get their id from cgroups only; docker's and "
            "podman's API sockets are asked for names and images (sdu).", "Capture", True),
     Option(None, ("cri-timeout",), "cri_timeout", "timeout_ms",
            "Wait at most <timeout_ms> milliseconds for the container runtime's answer (default 1000).",
