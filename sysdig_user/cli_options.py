@@ -96,9 +96,9 @@ OPTIONS: tuple[Option, ...] = (
            "it), kernel threads and zombies; a process it may not trace is named once with the reason. "
            "What `sdu` with no capture source does inside a container (sdu).", "Capture"),
     Option(None, ("cri",), "cri", "path",
-           "A CRI runtime's unix socket, as sysdig takes it (may repeat). Accepted, but sdu speaks no CRI "
-           "(gRPC): containers of CRI runtimes get their id from cgroups only; docker's and "
-           "podman's API sockets are asked for names and images (sdu).", "Capture", True),
+           "Ask the CRI runtime on this unix socket (cri-o, containerd) for its containers' names and "
+           "images; may repeat, the first socket that answers is used (default: containerd's).",
+           "Capture", True),
     Option(None, ("cri-timeout",), "cri_timeout", "timeout_ms",
            "Wait at most <timeout_ms> milliseconds for the container runtime's answer (default 1000).",
            "Capture"),

@@ -14,16 +14,18 @@ are matched as libsinsp matches them (falcosecurity/libs userspace/libsinsp):
   - docker (docker/docker_linux.cpp DOCKER_CGROUP_LAYOUT): ``/<id>`` (non-systemd docker: this also
     claims any bare 64-hex leaf, e.g. containerd under kubepods without systemd) and
     ``/docker-<id>.scope``;
-  - CRI (cri.cpp CRI_CGROUP_LAYOUT): ``/crio-<id>``, ``/crio-<id>.scope``, ``/cri-containerd-<id>.scope``,
-    ``:cri-containerd:<id>``: the id only; without a CRI client (sdu speaks no gRPC) sinsp stores no
-    container, so no container event is written and the type stays unknown;
+  - CRI (cri.cpp CRI_CGROUP_LAYOUT): ``/crio-<id>``, ``/crio-<id>.scope`` (cri-o),
+    ``/cri-containerd-<id>.scope``, ``:cri-containerd:<id>`` (containerd): sinsp stores the container
+    (and so writes its event) only when the CRI runtime answers; without one, the thread has the id and
+    no container;
   - LXC (lxc.cpp): ``/lxc/<name>/...`` and ``/lxc.payload/<name>/...``: the name is the id (not
     truncated) and the container's name.
 
 Name and image: docker's and podman's HTTP API on their unix sockets (GET /containers/<id>/json, as
-docker/connection_linux.cpp asks), within --cri-timeout milliseconds; when no socket answers, the
-container is stored with an empty name and image, which readers show as <NA>, as sysdig does when its
-lookup fails. ``--cri`` sockets are accepted but not spoken to (no gRPC client).
+docker/connection_linux.cpp asks), the CRI runtime's ContainerStatus (tracer/cri.py) on the ``--cri``
+sockets (default: containerd's, as sinsp's), within --cri-timeout milliseconds; when a docker or podman
+socket does not answer, the container is stored with an empty name and image, which readers show as
+<NA>, as sysdig does when its lookup fails.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ SHORT_ID = 12  # runc.cpp REPORTED_CONTAINER_ID_LENGTH
 _HEX = frozenset("0123456789abcdefABCDEF")  # runc.cpp CONTAINER_ID_VALID_CHARACTERS
 DOCKER_SOCK = "/var/run/docker.sock"  # docker_linux.cpp m_docker_sock
 PODMAN_SOCK = "/run/podman/podman.sock"  # podman.cpp m_api_sock
+CRI_SOCK = "/run/containerd/containerd.sock"  # cri.cpp: the socket tried when --cri names none
 
 _PODMAN_LAYOUT = (("/libpod-", ".scope"), ("/libpod-", ".scope/container"))  # (the second: podman >= 4)
 _DOCKER_LAYOUT = (("/", ""), ("/docker-", ".scope"))
@@ -74,8 +77,8 @@ def _paths(cgroups: Iterable[str]) -> list[str]:
 
 
 def identify(cgroups: Sequence[str]) -> tuple[str, int | None]:
-    """(container id, type) for a process's cgroups: ("", None) on the host; type None for a CRI id (no
-    CRI client: sinsp then keeps the id and stores no container)."""
+    """(container id, type) for a process's cgroups: ("", None) on the host; for a CRI shape, the type of
+    the runtime it names (CT_CRIO, CT_CONTAINERD), which only a CRI answer confirms."""
     paths = _paths(cgroups)
     entries = list(zip(cgroups, paths, strict=True))
     for path in paths:
@@ -94,10 +97,10 @@ def identify(cgroups: Sequence[str]) -> tuple[str, int | None]:
             if cid is not None:
                 return cid, CT_DOCKER
     for path in paths:
-        for prefix, suffix, _kind in _CRI_LAYOUT:
+        for prefix, suffix, kind in _CRI_LAYOUT:
             cid = runc_id(path, prefix, suffix)
             if cid is not None:
-                return cid, None
+                return cid, kind
     for path in paths:
         for marker in ("/lxc/", "/lxc.payload/"):
             pos = path.find(marker)
@@ -171,15 +174,38 @@ def docker_record(cid: str, kind: int, sock_path: str, timeout_s: float) -> Cont
     return rec
 
 
+def cri_record(cid: str, kind: int, sockets: Sequence[str], timeout_s: float) -> ContainerRecord | None:
+    """The container as the first CRI runtime that answers describes it (cri.cpp parse_cri); None if none
+    does (sinsp then stores no container)."""
+    from tracer.cri import container_status
+
+    for sock_path in sockets:
+        got = container_status(sock_path, cid, timeout_s)
+        if got is None:
+            continue
+        rec = ContainerRecord(cid, kind, name=got.name, image=got.image)
+        rec.imagerepo, rec.imagetag, rec.imagedigest = _split_image(got.image)
+        ref = got.image_ref
+        if "@" in ref:
+            rec.imagedigest = ref.partition("@")[2]
+        if "sha256:" in ref and "@" not in ref:
+            rec.imageid = ref.partition("sha256:")[2]
+        rec.labels = dict(got.labels)
+        rec.mounts = [MountRecord(source, dest, "", not readonly, prop) for dest, source, readonly, prop in got.mounts]
+        return rec
+    return None
+
+
 class Detector:
     """The containers a live capture has seen: each new one becomes one ContainerRecord (written once)."""
 
     def __init__(self, timeout_ms: int = 1000, docker_sock: str = DOCKER_SOCK, podman_sock: str = PODMAN_SOCK,
-                 root: str | None = None) -> None:
+                 root: str | None = None, cri: Sequence[str] = ()) -> None:
         self.timeout_s = max(timeout_ms, 1) / 1000
         prefix = root if root is not None else os.environ.get("HOST_ROOT", "")  # sinsp's scap_get_host_root
         self.docker_sock = prefix + docker_sock
         self.podman_sock = prefix + podman_sock
+        self.cri_socks = [prefix + path for path in (cri or (CRI_SOCK,)) if path]
         self.seen: set[str] = set()
 
     def new_records(self, cgroup_lists: Iterable[Sequence[str]]) -> list[ContainerRecord]:
@@ -190,7 +216,11 @@ class Detector:
             if not cid or kind is None or cid in self.seen:
                 continue
             self.seen.add(cid)
-            if kind == CT_LXC:
+            if kind in (CT_CRIO, CT_CONTAINERD):
+                rec = cri_record(cid, kind, self.cri_socks, self.timeout_s)
+                if rec is not None:
+                    out.append(rec)
+            elif kind == CT_LXC:
                 out.append(ContainerRecord(cid, kind, name=cid))
             elif kind == CT_PODMAN:
                 out.append(docker_record(cid, kind, self.podman_sock, self.timeout_s))

@@ -738,7 +738,7 @@ class TraceSource:
             capture.colocate = not self.trace.no_colocate
             from tracer.containers import Detector
 
-            capture.containers = Detector(self.trace.cri_timeout_ms)
+            capture.containers = Detector(self.trace.cri_timeout_ms, cri=self.trace.cri)
             capture.pipelined = session.plan.pipelined
             status = capture.run(command=self.trace.command, pids=self.trace.pids, env=self.trace.env,
                                  cwd=self.trace.cwd, everything=self.trace.all_processes)

@@ -35,13 +35,12 @@ INSPECT = {"Id": FULL_ID, "Name": "/web-1", "Image": "sha256:" + "9c" * 32,
            "Mounts": [{"Source": "/srv", "Destination": "/data", "Mode": "", "RW": True, "Propagation": "rprivate"}]}
 
 
-@pytest.fixture
-def docker_cgroup() -> Iterator[Path]:
+def _cgroup(relative: str) -> Iterator[Path]:
     base = Path("/sys/fs/cgroup/pids")
     if os.geteuid() != 0 or not (base / "cgroup.procs").exists():
-        pytest.skip("needs root and a cgroup v1 pids hierarchy to make a docker-shaped cgroup")
+        pytest.skip("needs root and a cgroup v1 pids hierarchy to make a container-shaped cgroup")
     top = base / f"sdu-test-{os.getpid()}"
-    leaf = top / "docker" / FULL_ID
+    leaf = top / relative
     try:
         leaf.mkdir(parents=True)
     except OSError as exc:
@@ -54,6 +53,16 @@ def docker_cgroup() -> Iterator[Path]:
                 d.rmdir()
             except OSError:
                 pass
+
+
+@pytest.fixture
+def docker_cgroup() -> Iterator[Path]:
+    yield from _cgroup(f"docker/{FULL_ID}")
+
+
+@pytest.fixture
+def crio_cgroup() -> Iterator[Path]:
+    yield from _cgroup(f"kubepods/crio-{FULL_ID}")
 
 
 class _Api(BaseHTTPRequestHandler):
@@ -80,11 +89,11 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         return conn, ("local", 0)
 
 
-def _record(tmp: Path, cgroup: Path, host_root: Path, moves: bool = False) -> Path:
+def _record(tmp: Path, cgroup: Path, host_root: Path, moves: bool = False, extra: str = "") -> Path:
     """sdu -w of `cat /etc/hostname` in the container's cgroup: sdu started there, or (`moves`) sdu on the
     host tracing a shell that moves itself into the cgroup and then execs cat."""
     out = tmp / "c.scap"
-    script = f'echo $$ > {cgroup}/cgroup.procs && exec "$0" -m sysdig_user -w {out} -- cat /etc/hostname'
+    script = f'echo $$ > {cgroup}/cgroup.procs && exec "$0" -m sysdig_user {extra} -w {out} -- cat /etc/hostname'
     if moves:
         inner = f"echo \\$\\$ > {cgroup}/cgroup.procs && exec cat /etc/hostname"  # (\$: the inner shell's)
         script = f'exec "$0" -m sysdig_user -w {out} -- sh -c "{inner}"'
@@ -149,3 +158,16 @@ def test_an_execve_into_a_new_container(tmp_path: Path, docker_cgroup: Path) -> 
 def test_container_without_a_runtime(tmp_path: Path, docker_cgroup: Path) -> None:
     path = _record(tmp_path, docker_cgroup, tmp_path / "nothing")
     _compare(path, f"{FULL_ID[:12]} docker <NA> <NA> <NA> <NA> false cat")
+
+
+def test_container_from_a_cri_runtime(tmp_path: Path, crio_cgroup: Path) -> None:
+    """A cri-o-shaped cgroup and a CRI runtime (a real gRPC server, tests/tracer/cri_server.py) on the
+    --cri socket (under HOST_ROOT, as sinsp looks for it): sysdig reads the name and image it gave."""
+    from tests.tracer.cri_server import serve, status_response
+
+    host_root = tmp_path / "root"
+    host_root.mkdir()
+    response = status_response(FULL_ID, "web", "quay.io/sdu/web:2.1", "quay.io/sdu/web@sha256:" + "ab" * 32, {})
+    with serve(str(host_root / "cri.sock"), {FULL_ID[:12]}, response, ("runtime.v1.RuntimeService",)):
+        path = _record(tmp_path, crio_cgroup, host_root, extra="--cri /cri.sock --cri-timeout 5000")
+    _compare(path, f"{FULL_ID[:12]} cri-o web quay.io/sdu/web:2.1 quay.io/sdu/web 2.1 false cat")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from sysdig_user.scap.container_json import CT_DOCKER, CT_LXC, CT_PODMAN
+from sysdig_user.scap.container_json import CT_CONTAINERD, CT_CRIO, CT_DOCKER, CT_LXC, CT_PODMAN
 from tracer.containers import Detector, identify, runc_id
 
 ID = "0123456789abcdef" * 4
@@ -29,11 +29,11 @@ SHORT = ID[:12]
     ([f"memory=/system.slice/docker-{ID}.scope"], (SHORT, CT_DOCKER)),
     # a bare 64-hex leaf is docker's "/" layout, tried before CRI (kubepods with cgroupfs)
     ([f"cpu=/kubepods/besteffort/pod1234-5678/{ID}"], (SHORT, CT_DOCKER)),
-    # cri-o and containerd under the systemd driver: the id, no container without a CRI client
-    ([f"memory=/kubepods.slice/kubepods-besteffort.slice/crio-{ID}.scope"], (SHORT, None)),
-    ([f"memory=/kubepods.slice/kubepods-burstable.slice/cri-containerd-{ID}.scope"], (SHORT, None)),
-    ([f"memory=/system.slice/containerd.service/kubepods-pod1.slice:cri-containerd:{ID}"], (SHORT, None)),
-    ([f"cpu=/kubepods/crio-{ID}"], (SHORT, None)),
+    # cri-o and containerd (systemd driver, and cgroupfs for cri-o): the runtime the shape names
+    ([f"memory=/kubepods.slice/kubepods-besteffort.slice/crio-{ID}.scope"], (SHORT, CT_CRIO)),
+    ([f"memory=/kubepods.slice/kubepods-burstable.slice/cri-containerd-{ID}.scope"], (SHORT, CT_CONTAINERD)),
+    ([f"memory=/system.slice/containerd.service/kubepods-pod1.slice:cri-containerd:{ID}"], (SHORT, CT_CONTAINERD)),
+    ([f"cpu=/kubepods/crio-{ID}"], (SHORT, CT_CRIO)),
     # podman, root and rootless (v2: systemd's user slice)
     ([f"memory=/machine.slice/libpod-{ID}.scope"], (SHORT, CT_PODMAN)),
     ([f"memory=/machine.slice/libpod-{ID}.scope/container"], (SHORT, CT_PODMAN)),
@@ -61,7 +61,8 @@ def test_uppercase_hex_counts_and_the_last_prefix_wins() -> None:
 
 def test_detector_reports_each_container_once_without_a_runtime(tmp_path: object) -> None:
     det = Detector(timeout_ms=50, root=str(tmp_path))  # no socket under this root
-    recs = det.new_records([[f"cpu=/docker/{ID}"], [f"cpu=/docker/{ID}"], ["cpu=/lxc/web01"], ["cpu=/"]])
+    recs = det.new_records([[f"cpu=/docker/{ID}"], [f"cpu=/docker/{ID}"], ["cpu=/lxc/web01"], ["cpu=/"],
+                            [f"cpu=/kubepods/crio-{'e' * 64}"]])  # (no CRI runtime answers: no record)
     assert [(r.id, r.type, r.name, r.image) for r in recs] == [(SHORT, CT_DOCKER, "", ""),
                                                               ("web01", CT_LXC, "web01", "")]
     assert det.new_records([[f"cpu=/docker/{ID}"]]) == []
