@@ -566,14 +566,16 @@ class LiveCapture:
     def _seed(self, roots: list[int], launched: bool) -> None:
         procs, fds = initial_state(roots, launched)
         seed_state(self.pipeline, self.writer, machine_info(), procs, fds)
-        if self.containers is not None and self.writer is not None:
+        if self.containers is not None:
             # the containers of the starting state open the -w file, after its section and before any
-            # event, whatever the filter (sinsp's dump_containers at the start of a dump)
+            # event, whatever the filter (sinsp's dump_containers at the start of a dump); without -w
+            # they are only noted as seen
             from sysdig_user.scap.container_json import event_raw, to_json
 
             now = time.time_ns()
             for rec in self.containers.new_records(p.cgroups for p in procs):
-                self.writer.write(Event(event_raw(now, to_json(rec)), 0, 0))
+                if self.writer is not None:
+                    self.writer.write(Event(event_raw(now, to_json(rec)), 0, 0))
 
     def _watch_containers(self) -> None:
         """A thread that execs or is cloned is resolved again, as sinsp resolves its container at those
@@ -589,7 +591,8 @@ class LiveCapture:
 
         def clone_seen(parent: Any, child: Any, flags: int, ts: int, cpu: int) -> None:
             on_clone(parent, child, flags, ts, cpu)
-            self._resolve_container(child.tid)
+            if child.tid == child.pid:  # (a new thread shares its process's cgroups)
+                self._resolve_container(child.tid)
 
         builder.exec, builder.clone = exec_seen, clone_seen
 

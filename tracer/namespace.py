@@ -71,20 +71,22 @@ def _ppid(pid: int) -> int:
         return 0
 
 
-def _state_and_start(pid: int) -> tuple[str, int, bool, str]:
-    """(state letter, start time, kernel thread?, comm) from /proc/PID/stat; ("", 0, False, "") if gone."""
+def _stat(pid: int) -> tuple[str, int, bool, str, int]:
+    """(state letter, start time, kernel thread?, comm, ppid) from one read of /proc/PID/stat;
+    ("", 0, False, "", 0) if the process is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
-        return "", 0, False, ""
+        return "", 0, False, "", 0
     close = stat.rfind(b")")
     comm = stat[stat.find(b"(") + 1:close].decode(errors="replace")
     fields = stat[close + 2:].split()
     try:
-        return (fields[0].decode(), int(fields[19]), bool(int(fields[6]) & attach_rules.PF_KTHREAD), comm)
+        return (fields[0].decode(), int(fields[19]), bool(int(fields[6]) & attach_rules.PF_KTHREAD), comm,
+                int(fields[1]))
     except (IndexError, ValueError):
-        return "", 0, False, comm
+        return "", 0, False, comm, 0
 
 
 def visible_pids() -> list[int]:
@@ -124,7 +126,7 @@ class Census:
         for pid in visible_pids():
             if pid in self.excluded or known(pid):
                 continue
-            state, start, kthread, comm = _state_and_start(pid)
+            state, start, kthread, comm, _parent = _stat(pid)
             if not state or (pid, start) in self._named:
                 continue
             if kthread:
@@ -137,7 +139,7 @@ class Census:
             if tracer == me:  # a child of a traced process, not yet reported by its parent's stop
                 continue
             if tracer:
-                self.name(pid, f"already traced by pid {tracer} (one tracer per process)", comm, start)
+                self.name(pid, f"already traced by pid {tracer} (one tracer per process)")
                 continue
             out.append(pid)
         if kthreads:
@@ -147,17 +149,18 @@ class Census:
         self._kthreads_seen = True
         return out
 
-    def name(self, pid: int, reason: str, comm: str | None = None, start: int | None = None) -> None:
-        """Name an untraceable process once: one line, with the reason."""
-        if comm is None or start is None:
-            _state, start, _k, comm = _state_and_start(pid)
+    def name(self, pid: int, reason: str) -> None:
+        """Name an untraceable process once: one line, with the reason (none if it is already gone)."""
+        state, start, _k, comm, ppid = _stat(pid)  # (one read: comm and parent of the same process)
+        if not state:
+            return
         key = (pid, start)
         if key in self._named:
             return
         self._named.add(key)
         self.refused += 1
         self._refused_pids.add(pid)
-        if _ppid(pid) in self._refused_pids:
+        if ppid in self._refused_pids:
             return  # its parent's line covers it: an untraceable tree is named once, by its root
         self.warn(f"sdu: not tracing pid {pid} ({comm}): {reason}")
 
