@@ -93,7 +93,8 @@ OPTIONS: tuple[Option, ...] = (
            "Trace every process of sdu's PID namespace that it may trace, and their future children; "
            "processes that appear otherwise are picked up by a rescan of /proc. Left out: sdu itself and "
            "its ancestors (they wait for sdu: the shell, unshare, docker exec; they must stay free to reap "
-           "it), kernel threads and zombies; a process it may not trace is named once with the reason. "
+           "it), the readers of its output pipe (tracing them would stall both), kernel threads and "
+           "zombies; a process it may not trace is named once with the reason. "
            "What `sdu` with no capture source does inside a container (sdu).", "Capture"),
     Option(None, ("cri",), "cri", "path",
            "Ask the CRI runtime on this unix socket (cri-o, containerd) for its containers' names and "

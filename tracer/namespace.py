@@ -8,7 +8,10 @@ Every process listed in /proc of sdu's PID namespace is a candidate except:
   they are waiting for sdu, so their only activity is sdu's own start and end, and they must stay free
   to reap sdu and take signals whatever happens to it;
 * kernel threads (PF_KTHREAD: ptrace refuses them; only visible in the initial namespace) and zombies
-  (nothing left to trace), skipped without a word beyond one count line for the kernel threads.
+  (nothing left to trace), skipped without a word beyond one count line for the kernel threads;
+* the processes that read the pipe sdu's output goes to (``sdu --all | less``): each line sdu prints
+  would make them read, a syscall sdu must handle before they can drain the pipe sdu is writing into,
+  which stalls both once the pipe is full; they are named with that reason.
 
 A process sdu may not trace (already traced, another user's without CAP_SYS_PTRACE, Yama's
 ptrace_scope) is named once, on one line with the reason (tracer/attach.py ``why``), and not tried
@@ -112,6 +115,7 @@ class Census:
         self.scans = 0  # rescans run (the first scan not counted)
         self.picked = 0  # processes found by rescans and attached
         self.refused = 0  # processes named as untraceable
+        self._own_pipes = _output_pipes()
 
     def exclude(self, pid: int) -> None:
         """One of sdu's own processes (the pipelined consumer): never a candidate."""
@@ -141,6 +145,9 @@ class Census:
             if tracer:
                 self.name(pid, f"already traced by pid {tracer} (one tracer per process)")
                 continue
+            if self._own_pipes and _holds(pid, self._own_pipes):
+                self.name(pid, "it reads the pipe sdu's output goes to (tracing it would stall both)")
+                continue
             out.append(pid)
         if kthreads:
             self.kernel_threads = len(kthreads)
@@ -152,8 +159,8 @@ class Census:
     def name(self, pid: int, reason: str) -> None:
         """Name an untraceable process once: one line, with the reason (none if it is already gone)."""
         state, start, _k, comm, ppid = _stat(pid)  # (one read: comm and parent of the same process)
-        if not state:
-            return
+        if state in ("", "Z", "X"):
+            return  # gone, or exited since it was listed (ptrace refuses a zombie): nothing to trace
         key = (pid, start)
         if key in self._named:
             return
@@ -181,6 +188,45 @@ class Census:
         """The -v line."""
         return (f"sdu: --all: {self.scans} rescans of /proc, {self.picked} processes picked up by them, "
                 f"{self.refused} not traceable")
+
+
+def _output_pipes() -> frozenset[str]:
+    """The pipes sdu's stdout and stderr are (as /proc/PID/fd links name them: "pipe:[inode]")."""
+    out = set()
+    for fd in (1, 2):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("pipe:"):
+            out.add(link)
+    return frozenset(out)
+
+
+def _holds(pid: int, pipes: frozenset[str]) -> bool:
+    """`pid` has one of `pipes` open for reading (its fds are unreadable when it is not ours to trace
+    anyway). Writers are left alone: a container's processes often share sdu's stdout (the runtime's log
+    pipe), and a traced writer never waits for sdu to drain anything."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in pipes and _reads(pid, fd):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _reads(pid: int, fd: str) -> bool:
+    """The fd's open mode (/proc/PID/fdinfo/FD "flags:", octal) is O_RDONLY or O_RDWR."""
+    with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+        for line in f:
+            if line.startswith("flags:"):
+                return int(line.split()[1], 8) & os.O_ACCMODE != os.O_WRONLY
+    return False
 
 
 def _tracer_pid(pid: int) -> int:

@@ -4,7 +4,8 @@ and reports, as one JSON object on stdout, what every tree looked like afterward
 
 CONFIG (JSON): ``dir`` (a scratch directory), ``sdu`` (sdu's argv), ``before`` (uids of the trees started
 before sdu), ``after`` (uid of the tree started after it), ``sdu_uid`` (run sdu as this uid, None: root),
-``traceable`` (indexes of the trees sdu must attach to before the late tree starts); optionally ``signal``
+``traceable`` (indexes of the trees sdu must attach to before the late tree starts); optionally
+``pipe_reader`` (sdu's stdout goes through a pipe to a `cat` of the namespace), ``signal``
 (what ends sdu, default SIGTERM) and ``moment``: "running" (default: once every tree is traced), "attach"
 (as soon as sdu has seized its first tree) or a number of seconds after sdu's start (the late tree is then
 started at once, and what sdu shows is not checked).
@@ -79,9 +80,18 @@ def main() -> None:
     base = Path(cfg["dir"])
     trees = [start_tree(base, i, uid) for i, uid in enumerate(cfg["before"])]
     time.sleep(0.2)
+    reader = None
     with open(base / "sdu.out", "wb") as out, open(base / "sdu.err", "wb") as err:
-        sdu = subprocess.Popen([*_as(cfg.get("sdu_uid")), *cfg["sdu"]], stdout=out, stderr=err, cwd="/tmp")
-    report: dict[str, object] = {"sdu_pid": sdu.pid, "trees": [t.pid for t in trees]}
+        if cfg.get("pipe_reader"):  # sdu | cat > sdu.out, the reader started first (a candidate for sdu)
+            r, w = os.pipe()
+            reader = subprocess.Popen(["cat"], stdin=r, stdout=out, start_new_session=True)
+            sdu = subprocess.Popen([*_as(cfg.get("sdu_uid")), *cfg["sdu"]], stdout=w, stderr=err, cwd="/tmp")
+            os.close(r)
+            os.close(w)
+        else:
+            sdu = subprocess.Popen([*_as(cfg.get("sdu_uid")), *cfg["sdu"]], stdout=out, stderr=err, cwd="/tmp")
+    report: dict[str, object] = {"sdu_pid": sdu.pid, "trees": [t.pid for t in trees],
+                                 "reader": reader.pid if reader is not None else 0}
     traced = lambda i: _status(trees[i].pid).get("TracerPid") == str(sdu.pid)
     moment = cfg.get("moment", "running")
     if moment == "running":
@@ -94,9 +104,10 @@ def main() -> None:
     if moment == "running":
         report["late_attached"] = _wait(
             lambda: _status(late.pid).get("TracerPid") == str(sdu.pid) or sdu.poll() is not None, 30)
-        beats = base / f"beat_{len(trees) - 1}"
-        start = len(beats.read_text())
-        _wait(lambda: len(beats.read_text()) >= start + 5, 10)  # a few loops of the late tree, traced
+        # three more loops of every tree (a beat is 2 bytes), all traced by now
+        beats = [base / f"beat_{i}" for i in range(len(trees))]
+        starts = [len(b.read_text()) for b in beats]
+        _wait(lambda: all(len(b.read_text()) >= n + 6 for b, n in zip(beats, starts)), 20)
     elif isinstance(moment, (int, float)):
         time.sleep(moment)
     sdu.send_signal(getattr(signal, cfg.get("signal", "SIGTERM")))
@@ -117,6 +128,9 @@ def main() -> None:
             "members": {str(pid): [st.get("TracerPid", "?"), st.get("State", "?")] for pid, st in members.items()},
         }
     report["after"] = after
+    if reader is not None:
+        report["reader_status"] = _status(reader.pid).get("TracerPid", "gone")
+        report["reader_exit"] = reader.wait(timeout=30)  # EOF once sdu is gone
     for tree in trees:
         tree.kill()
     print(json.dumps(report))

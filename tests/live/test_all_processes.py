@@ -139,3 +139,19 @@ def test_a_signal_at_any_moment_leaves_every_tree_running(sig: str, moment: obje
     allowed = (-number,) if sig == "SIGKILL" else (0, -number, 1) if sig == "SIGINT" else (0, -number)
     assert not _SDU_FRAME.search(report["err"]), report["err"]
     _check_left_alone(report, 4, allowed)
+
+
+def test_the_reader_of_sdus_output_pipe_is_left_alone() -> None:
+    """`sdu --all | cat`: the reader is a process of the namespace, but tracing it would stall both (each
+    line sdu writes makes it read; it cannot drain the pipe while stopped for sdu), so it is named once and
+    left alone; the trees are traced and their lines come through the pipe."""
+    with tempfile.TemporaryDirectory(prefix="sdu-all-") as d:
+        report = _run(Path(d), [*SDU, *FILTERED], [0, 0, 0], 0, None, [0, 1, 2], pipe_reader=True)
+    assert report["attached"] and report["late_attached"], report["err"]
+    assert sorted(_tree_pids_seen(report, _FORMAT)) == [0, 1, 2, 3], report["err"]
+    named = [line for line in report["err"].splitlines() if line.startswith("sdu: not tracing")]
+    line = (f"sdu: not tracing pid {report['reader']} (cat): it reads the pipe sdu's output goes to "
+            "(tracing it would stall both)")
+    assert named == [line], named
+    assert report["reader_exit"] == 0
+    _check_left_alone(report, 4)

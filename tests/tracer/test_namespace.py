@@ -95,7 +95,7 @@ def test_a_process_traced_by_another_tracer_is_named_with_its_tracer() -> None:
             traced = 0
             for _ in range(500):
                 kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and namespace._ppid(int(p)) == tracer.pid]
-                if kids and namespace._tracer_pid(kids[0]) == tracer.pid:
+                if kids and namespace._tracer_pid(kids[0]) == tracer.pid and namespace._stat(kids[0])[3] == "sleep":
                     traced = kids[0]
                     break
                 time.sleep(0.01)
@@ -122,3 +122,23 @@ def test_kernel_threads_make_one_count_line_and_are_never_candidates() -> None:
     census.candidates(lambda pid: False)
     assert len([line for line in lines if "kernel threads" in line]) == 1  # not again on a rescan
     assert "kernel thread" in attach.why(2, errno.EPERM)
+
+
+def test_only_the_readers_of_an_output_pipe_count() -> None:
+    r, w = os.pipe()
+    try:
+        link = frozenset({os.readlink(f"/proc/self/fd/{r}")})
+        with subprocess.Popen(["cat"], stdin=r, stdout=subprocess.DEVNULL) as reader, \
+                subprocess.Popen(["sleep", "5"], stdout=w) as writer:
+            try:
+                assert namespace._holds(reader.pid, link)
+                assert not namespace._holds(writer.pid, link)
+            finally:
+                writer.kill()
+                os.close(w)
+                w = -1
+                reader.wait(timeout=10)
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
