@@ -29,9 +29,7 @@ socket does not answer, the container is stored with an empty name and image, wh
 """
 from __future__ import annotations
 
-import json
 import os
-import socket
 from collections.abc import Iterable, Sequence
 
 from sysdig_user.scap.container_json import (
@@ -113,6 +111,9 @@ def identify(cgroups: Sequence[str]) -> tuple[str, int | None]:
 
 def _http_get(sock_path: str, target: str, timeout_s: float) -> dict[str, object] | None:
     """One HTTP/1.0 GET over a unix socket; the JSON body of a 200 answer, else None."""
+    import json  # (a live run imports neither unless it meets a docker or podman container)
+    import socket
+
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout_s)

@@ -351,6 +351,8 @@ def state_frame(ts: int, procs: list[Any], fds: dict[int, list[Any]]) -> bytes:
     """A frame's event bytes (shipped with cpu STATE_CPU) carrying processes the tracer took up after the
     start (sdu --all's rescan), for the consumer's Inspector: an event header of type STATE_TYPE, which
     no C path handles, then the pickled (procs, fds)."""
+    import pickle  # (only sdu --all's rescans make state frames)
+
     body = pickle.dumps((procs, fds), protocol=pickle.HIGHEST_PROTOCOL)
     return _STATE_HEAD.pack(ts, -1, _STATE_HEAD.size + len(body), STATE_TYPE, 0) + body
 
@@ -375,6 +377,8 @@ def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int
             if stop > end:
                 break
             if cpu == STATE_CPU:
+                import pickle
+
                 from sysdig_user.session import adopt_state
 
                 adopt_state(pipeline, *pickle.loads(data[pos + 2 + _STATE_HEAD.size:stop]))

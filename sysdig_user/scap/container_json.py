@@ -13,7 +13,6 @@ This module is the one place sdu encodes that JSON; the reader's parser lives in
 """
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +55,8 @@ class ContainerRecord:
 
 def to_json(rec: ContainerRecord) -> str:
     """The JSON text container_to_json makes for `rec` (its keys, in its order, compact)."""
+    import json  # (only a capture that meets a container writes one)
+
     c: dict[str, Any] = {
         "id": rec.id, "type": rec.type, "name": rec.name, "image": rec.image, "imageid": rec.imageid,
         "imagerepo": rec.imagerepo, "imagetag": rec.imagetag, "imagedigest": rec.imagedigest,
