@@ -171,3 +171,26 @@ def test_container_from_a_cri_runtime(tmp_path: Path, crio_cgroup: Path) -> None
     with serve(str(host_root / "cri.sock"), {FULL_ID[:12]}, response, ("runtime.v1.RuntimeService",)):
         path = _record(tmp_path, crio_cgroup, host_root, extra="--cri /cri.sock --cri-timeout 5000")
     _compare(path, f"{FULL_ID[:12]} cri-o web quay.io/sdu/web:2.1 quay.io/sdu/web 2.1 false cat")
+
+
+def test_every_rotated_file_opens_with_the_containers(tmp_path: Path, docker_cgroup: Path) -> None:
+    """-e rotation: each new file starts with its section and the container events known so far (sinsp's
+    dumper writes its containers into every file it opens), so sysdig reads each file's events in the
+    container with its name."""
+    host_root = tmp_path / "root"
+    (host_root / "var/run").mkdir(parents=True)
+    server = _UnixServer(str(host_root / "var/run/docker.sock"), _Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _record(tmp_path, docker_cgroup, host_root, extra="-e 40")
+    finally:
+        server.shutdown()
+        server.server_close()
+    files = sorted(tmp_path.glob("c.scap[0-9]*"), key=lambda p: int(p.name[len("c.scap"):]))
+    assert len(files) >= 3, files
+    sysdig = require_tool("sysdig")
+    for path in files:
+        lines = _lines([sysdig, "-r", str(path), "-p", "*%container.id %container.name %proc.name",
+                        "proc.name=cat and evt.type!=execve"])
+        assert lines and set(lines) == {f"{FULL_ID[:12]} web-1 cat"}, (path.name, lines[:3])
