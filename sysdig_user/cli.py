@@ -98,11 +98,21 @@ def _packet_spec(opts: CliOptions) -> PacketSpec | None:
     return PacketSpec(opts.iface or None, opts.net_filter or "", opts.pcap, kernel_snaplen)
 
 
+def _cri_timeout(opts: CliOptions) -> int:
+    """--cri-timeout in milliseconds (sysdig's default 1000)."""
+    if opts.cri_timeout is None:
+        return 1000
+    value = _int_option(opts.cri_timeout, f"invalid --cri-timeout {opts.cri_timeout}")
+    if value is None or value < 0:
+        raise SduError(f"invalid --cri-timeout {opts.cri_timeout}")
+    return value
+
+
 def spec_from_options(opts: CliOptions) -> CaptureSpec:
     """The capture the parsed command line asks for; SduError/UsageError with sysdig's message if a
     value is wrong or options contradict each other."""
-    if opts.read and (opts.command or opts.pids):
-        what = "-- COMMAND" if opts.command else "a PID list"
+    if opts.read and (opts.command or opts.pids or opts.all_processes):
+        what = "-- COMMAND" if opts.command else "--all" if opts.all_processes else "a PID list"
         raise UsageError(f"sdu: -r reads a capture file; it cannot be combined with {what}")
     limit = _int_option(opts.numevents, "can't parse the -n argument, make sure it's a number")
     if limit is not None and limit <= 0:
@@ -110,8 +120,9 @@ def spec_from_options(opts: CliOptions) -> CaptureSpec:
     output = _output_spec(opts)
     trace = None
     snaplen = duration = None
-    if opts.pids or opts.command:
-        trace = TraceSpec(list(opts.command), list(opts.pids), opts.no_seccomp, opts.no_colocate)
+    if opts.pids or opts.command or opts.all_processes:
+        trace = TraceSpec(list(opts.command), list(opts.pids), opts.no_seccomp, opts.no_colocate,
+                          all_processes=opts.all_processes, cri=list(opts.cri), cri_timeout_ms=_cri_timeout(opts))
         if opts.snaplen is not None:  # (sysdig reads -s for live captures only; so does sdu)
             snaplen = _int_option(opts.snaplen, "invalid snaplen " + opts.snaplen)
     if opts.duration is not None:  # (a capture file is read whole: -M ends live captures only)
@@ -207,12 +218,27 @@ def _source(spec: CaptureSpec) -> Any:
     return TraceSource(spec.trace, spec.packets)
 
 
+def _default_source(opts: CliOptions) -> None:
+    """`sdu` with no capture source: inside a container (a PID namespace other than the initial one) it
+    traces the whole namespace, as sysdig with no arguments sees everything; on the host, where every
+    process stopping at every syscall would slow the whole machine, it asks for --all explicitly."""
+    try:
+        from tracer.namespace import in_initial_pid_namespace
+    except ImportError:
+        raise SduError("no capture source: use -r FILE, -p PID or -- COMMAND") from None
+    if in_initial_pid_namespace():
+        raise SduError("sdu: no capture source: in the host's PID namespace sdu traces every process only "
+                       "when asked, with --all (each one would stop at every syscall); or use -r FILE, "
+                       "-p PID, -- COMMAND")
+    opts.all_processes = True
+
+
 def program(opts: CliOptions, env: Environment, out: Output, rerun: bool = True) -> int:
     if _listings(opts, out):
         return EXIT_OK
     _apply_timezone(env.environ)
-    if not (opts.read or opts.pids or opts.command):
-        raise SduError("no capture source: use -r FILE, -p PID or -- COMMAND (sdu has no kernel driver)")
+    if not (opts.read or opts.pids or opts.command or opts.all_processes):
+        _default_source(opts)
     spec = spec_from_options(opts)
     source = _source(spec)
     from sysdig_user.session import Session

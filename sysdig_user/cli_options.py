@@ -89,6 +89,20 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, ("pid",), "pids", "pid[,pid...]",
            "Trace the given running processes, their threads and future children (sdu).",
            "Capture", True),
+    Option(None, ("all",), "all_processes", None,
+           "Trace every process of sdu's PID namespace that it may trace, and their future children; "
+           "processes that appear otherwise are picked up by a rescan of /proc. Left out: sdu itself and "
+           "its ancestors (they wait for sdu: the shell, unshare, docker exec; they must stay free to reap "
+           "it), the readers of its output pipe (tracing them would stall both), kernel threads and "
+           "zombies; a process it may not trace is named once with the reason. "
+           "What `sdu` with no capture source does inside a container (sdu).", "Capture"),
+    Option(None, ("cri",), "cri", "path",
+           "Ask the CRI runtime on this unix socket (cri-o, containerd) for its containers' names and "
+           "images; may repeat, the first socket that answers is used (default: containerd's).",
+           "Capture", True),
+    Option(None, ("cri-timeout",), "cri_timeout", "timeout_ms",
+           "Wait at most <timeout_ms> milliseconds for the container runtime's answer (default 1000).",
+           "Capture"),
     Option("q", ("quiet",), "quiet", None, "Don't print events on the screen.", "Output"),
     Option("r", ("read", "readfile"), "read", "readfile", "Read the events from <readfile>.",
            "Capture", True),
@@ -145,7 +159,8 @@ def wants_packets(opts: object) -> bool:
 class CliOptions:
     """The parsed command line (a plain slotted class: every attribute starts at its default)."""
 
-    __slots__ = ("abstime", "buffer_flags", "chisel_info", "chisels", "command", "compress", "debug",
+    __slots__ = ("abstime", "all_processes", "buffer_flags", "chisel_info", "chisels", "command", "compress",
+                 "cri", "cri_timeout", "debug",
                  "display_filter", "duration", "fatfile", "file_events", "file_limit", "file_seconds",
                  "file_size", "filter_words", "help", "iface", "json", "list_chisels", "list_events",
                  "list_fields", "net", "net_filter", "net_snaplen", "no_colocate", "no_seccomp",
@@ -185,6 +200,9 @@ class CliOptions:
         self.print_format: str | None = None
         self.output_file: str | None = None
         self.pids: list[int] = []
+        self.all_processes: bool = False
+        self.cri: list[str] = []
+        self.cri_timeout: str | None = None
         self.display_filter: bool = False
         self.debug: bool = False
         self.unbuffered: bool = False
@@ -207,7 +225,7 @@ class CliOptions:
 
     @property
     def is_live(self) -> bool:
-        return bool(self.pids or self.command) and not self.read
+        return bool(self.pids or self.command or self.all_processes) and not self.read
 
 
 def _apply(opts: CliOptions, opt: Option, value: str | None, rest: list[str],

@@ -79,6 +79,20 @@ NEEDS: tuple[NeedRow, ...] = (
     NeedRow("packets", lambda s: s.packets is not None, lambda s: Need.PACKETS),
     NeedRow("read", lambda s: bool(s.read), lambda s: Need.NONE),
     NeedRow("trace", lambda s: s.trace is not None, lambda s: Need.NONE),
+    # what the live source is and how it runs: nothing the pipeline serves differently
+    NeedRow("trace.command", lambda s: s.trace is not None and bool(s.trace.command), lambda s: Need.NONE),
+    NeedRow("trace.pids", lambda s: s.trace is not None and bool(s.trace.pids), lambda s: Need.NONE),
+    NeedRow("trace.no_seccomp", lambda s: s.trace is not None and s.trace.no_seccomp, lambda s: Need.NONE),
+    NeedRow("trace.no_colocate", lambda s: s.trace is not None and s.trace.no_colocate, lambda s: Need.NONE),
+    NeedRow("trace.cwd", lambda s: s.trace is not None and s.trace.cwd is not None, lambda s: Need.NONE),
+    NeedRow("trace.env", lambda s: s.trace is not None and s.trace.env is not None, lambda s: Need.NONE),
+    # --all: attach mode over the whole namespace (full syscall stops, as -p; the rescan is the tracer's)
+    NeedRow("trace.all_processes", lambda s: s.trace is not None and s.trace.all_processes,
+            lambda s: Need.NONE),
+    # --cri/--cri-timeout: where the tracer asks for container names (tracer/containers.py)
+    NeedRow("trace.cri", lambda s: s.trace is not None and bool(s.trace.cri), lambda s: Need.NONE),
+    NeedRow("trace.cri_timeout_ms", lambda s: s.trace is not None and s.trace.cri_timeout_ms != 1000,
+            lambda s: Need.NONE),
     NeedRow("snaplen", lambda s: s.snaplen is not None, lambda s: Need.NONE),
 )
 

@@ -129,6 +129,19 @@ class Session:
         return stats
 
 
+def adopt_state(pipeline: EventPipeline, procs: Iterable[ProcEntry], fds: Mapping[int, list[FdEntry]]) -> None:
+    """Processes a live source took up after the start (``sdu --all``'s rescan: processes that no traced
+    process forked), fed to the Inspector as the starting state was; the -w file is not told (a kernel
+    capture's file knows such a process from its clone event, which ptrace never saw)."""
+    from sysdig_user.scap.records import FdList, ProcList
+
+    inspector = pipeline.inspector
+    procs = list(procs)
+    inspector.feed_records(ProcList(procs))
+    for p in procs:
+        inspector.feed_records(FdList(p.tid, fds.get(p.tid, [])))
+
+
 def seed_state(pipeline: EventPipeline, writer: CaptureWriter | None, machine: MachineInfo,
                procs: Iterable[ProcEntry], fds: Mapping[int, list[FdEntry]]) -> None:
     """A live source's starting state: the machine, the system's users, groups and interfaces, the traced

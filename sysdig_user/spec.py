@@ -52,7 +52,8 @@ class WriteSpec:
 
 @dataclass
 class TraceSpec:
-    """A live source: launch ``command`` or attach to ``pids`` (tracer/)."""
+    """A live source: launch ``command``, attach to ``pids``, or to every process of sdu's PID namespace
+    (``all_processes``) (tracer/)."""
 
     command: list[str] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
@@ -60,10 +61,16 @@ class TraceSpec:
     no_colocate: bool = False  # --no-colocate: let sdu and the command float
     cwd: str | None = None  # the launched command's working directory (None: sdu's)
     env: dict[str, str] | None = None  # its environment (None: sdu's)
+    all_processes: bool = False  # --all (and `sdu` alone inside a container): tracer/namespace.py
+    cri: list[str] = field(default_factory=list)  # --cri PATH: CRI runtime sockets asked for container names
+    cri_timeout_ms: int = 1000  # --cri-timeout: how long one runtime query may take
 
     def __post_init__(self) -> None:
         if self.command and self.pids:
             raise SduError("sdu: give either -p PID or -- COMMAND, not both")
+        if self.all_processes and (self.command or self.pids):
+            what = "-- COMMAND" if self.command else "-p PID"
+            raise SduError(f"sdu: --all traces every process; it cannot be combined with {what}")
 
 
 @dataclass
