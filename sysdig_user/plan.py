@@ -38,6 +38,7 @@ class Need(enum.Flag):
     CHISELS = enum.auto()  # chisels: every event, filtered or not, with timers and the tracer's threads
     PACKETS = enum.auto()  # packet events merged by timestamp, attributed through the state
     DEADLINE = enum.auto()  # -M: each event's time is checked against the deadline where it is made
+    SUPPRESS = enum.auto()  # -U: the events of some processes are dropped before anything sees them
     NO_NATIVE = enum.auto()  # fact: no C extension (not built, or SDU_NO_NATIVE=1)
     ONE_PROCESS = enum.auto()  # fact: no second process (SDU_SINGLE_PROCESS=1, a thread, memory streams)
 
@@ -67,6 +68,7 @@ NEEDS: tuple[NeedRow, ...] = (
     NeedRow("output.progress", lambda s: s.output.progress, lambda s: Need.NONE),
     NeedRow("output.unbuffered", lambda s: s.output.unbuffered, lambda s: Need.NONE),
     NeedRow("output.to", lambda s: s.output.to is not None, lambda s: Need.NONE),  # another stream only
+    NeedRow("output.color", lambda s: s.output.color != "auto", lambda s: Need.NONE),  # chisels' text only
     NeedRow("filter", lambda s: bool(s.filter), lambda s: Need.FILTER),
     NeedRow("display_filter", lambda s: s.display_filter and bool(s.filter),
             lambda s: Need.FILTER_AFTER_STATE),
@@ -80,6 +82,8 @@ NEEDS: tuple[NeedRow, ...] = (
     NeedRow("read", lambda s: bool(s.read), lambda s: Need.NONE),
     NeedRow("trace", lambda s: s.trace is not None, lambda s: Need.NONE),
     NeedRow("snaplen", lambda s: s.snaplen is not None, lambda s: Need.NONE),
+    NeedRow("suppress_comms", lambda s: bool(s.suppress_comms), lambda s: Need.SUPPRESS),
+    NeedRow("exclude_users", lambda s: s.exclude_users, lambda s: Need.NONE),  # the seeded state only
 )
 
 
@@ -94,13 +98,13 @@ class Strategy(NamedTuple):
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy("compiled_line", Need.LINES,
              Need.CUSTOM_LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE | Need.CHISELS
-             | Need.PACKETS | Need.NO_NATIVE,
+             | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
              "sysdig's default line printed in C (output/fastline.py)"),
     Strategy("passthrough", Need.WRITE,
              Need.LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE_STATE | Need.CHISELS
-             | Need.PACKETS | Need.NO_NATIVE,
+             | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
              "-w frames the events as scap blocks in C without parsing them (output/fastline.py)"),
-    Strategy("skip_unbuilt", Need.NONE, Need.CHISELS | Need.WRITE_STATE | Need.FILTER_AFTER_STATE,
+    Strategy("skip_unbuilt", Need.NONE, Need.CHISELS | Need.WRITE_STATE | Need.FILTER_AFTER_STATE | Need.SUPPRESS,
              "events that cannot pass are skipped from their bytes (Inspector.skip_raw)"),
     Strategy("pipelined", Need.NONE, Need.CHISELS | Need.ONE_PROCESS,
              "live: state, filter, output and the packet merge in a second process (tracer/pipelined.py)"),

@@ -31,6 +31,7 @@ class OutputSpec:
     progress: bool = False  # -P
     unbuffered: bool = False  # --unbuffered
     to: str | None = None  # -o FILE: event lines, chisel output and summary go there, not to stdout
+    color: str = "auto"  # --color: chisels' colours and screen control: auto, always or never
 
 
 @dataclass
@@ -58,6 +59,7 @@ class TraceSpec:
     pids: list[int] = field(default_factory=list)
     no_seccomp: bool = False  # --no-seccomp: full syscall stops
     no_colocate: bool = False  # --no-colocate: let sdu and the command float
+    kill_on_exit: bool = False  # --kill-on-exit: a capture ending early ends the launched command too
     cwd: str | None = None  # the launched command's working directory (None: sdu's)
     env: dict[str, str] | None = None  # its environment (None: sdu's)
 
@@ -91,6 +93,8 @@ class CaptureSpec:
     limit: int | None = None  # -n: stop after this many events
     duration_s: int | None = None  # -M: stop after this many seconds
     snaplen: int | None = None  # -s (None: the default, or what a chisel asks for)
+    suppress_comms: list[str] = field(default_factory=list)  # -U: no event of these processes
+    exclude_users: bool = False  # -E: no user/group tables read (live) or written (-w)
 
     @property
     def live(self) -> bool:
