@@ -62,6 +62,9 @@ class Session:
 
     def __init__(self, spec: CaptureSpec, env: Environment | None = None, out: Output | None = None) -> None:
         self.spec = spec
+        from sysdig_user.state.fds import PortNames
+
+        PortNames.on = spec.resolve_ports  # -R, for this run (one switch per process)
         env = env if env is not None else Environment.default()
         self._own_file: BinaryIO | None = None
         if spec.output.to is not None:  # -o FILE: everything this Session prints goes there

@@ -95,6 +95,7 @@ class CaptureSpec:
     snaplen: int | None = None  # -s (None: the default, or what a chisel asks for)
     suppress_comms: list[str] = field(default_factory=list)  # -U: no event of these processes
     exclude_users: bool = False  # -E: no user/group tables read (live) or written (-w)
+    resolve_ports: bool = False  # -R: socket names and tuple arguments name their ports (services(5))
 
     @property
     def live(self) -> bool:

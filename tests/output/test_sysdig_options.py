@@ -160,3 +160,31 @@ def test_exclude_users_writes_no_user_table(tmp_path: Path) -> None:
         shown[name] = {line.split()[1] for line in want}
     assert shown["with"] == {pwd.getpwuid(os.getuid()).pw_name}
     assert shown["without"] == set()
+
+
+@pytest.mark.parametrize("sample", ["libs_curl_google.scap", "libs_single_ipv6_conn.scap"])
+@pytest.mark.parametrize("fmt", [(), ("-j",), ("-p", "%fd.name %fd.sport %fd.rport %evt.args")])
+def test_resolve_ports_as_sysdig(sample: str, fmt: tuple[str, ...]) -> None:
+    path = str(shared_path("samples", sample))
+    want = _sysdig("-r", path, "-R", *fmt).stdout
+    got = run_sdu("-r", path, "-R", *fmt, environ={"TZ": "UTC"}).stdout
+    assert line_diff(want.splitlines(), got.splitlines()) == ""
+
+
+@pytest.mark.ptrace
+def test_resolve_ports_on_a_capture_sdu_writes(tmp_path: Path) -> None:
+    """A UDP datagram to port 53 and a TCP connect to port 80 on loopback: -R names them (domain, http)
+    in socket names and tuples, as sysdig does reading the same file."""
+    from tests.support import record_python
+
+    program = ("import socket\n"
+               "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b'x', ('127.0.0.1', 53))\n"
+               "t = socket.socket()\n"
+               "try:\n    t.connect(('127.0.0.1', 80))\nexcept OSError:\n    pass\n")
+    capture = record_python(tmp_path / "ports.scap", program)
+    flt = "evt.type in (sendto, connect)"
+    want = _sysdig("-r", str(capture), "-R", "-p", "%evt.num %fd.name %evt.args", flt).stdout
+    assert ":domain" in want
+    got = run_sdu("-r", str(capture), "-R", "-p", "%evt.num %fd.name %evt.args", flt).stdout
+    assert line_diff(want.splitlines(), got.splitlines()) == ""
+    assert ":domain" not in run_sdu("-r", str(capture), "-p", "%fd.name %evt.args", flt).stdout
