@@ -172,7 +172,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, ("udig",), "udig", "arg",
            "Same as -u (sysdig's long form takes a value, which it ignores).", "Capture"),
     Option("k", ("k8s-api",), "k8s_api", "url",
-           "Kubernetes API server: sdu reads no orchestrator (k8s.* fields print <NA>); accepted.",
+           "Kubernetes API server: sdu reads no orchestrator; accepted, as sysdig goes on without one.",
            "Containers"),
     Option("K", ("k8s-api-cert",), "k8s_api_cert", "bt_file",
            "Kubernetes API credentials: accepted and unused, as -k.", "Containers"),
