@@ -131,8 +131,9 @@ OPTIONS: tuple[Option, ...] = (
            "Bytes kept of each packet by the kernel filter (default: -s + 256, whole packets with "
            "--pcap) (sdu).", "Network"),
     Option(None, ("color",), "color", "when",
-           "Colours and screen control of the chisels that use them (spy_*, echo_fds, *slower, table "
-           "chisels): auto (default: on a terminal, and not when NO_COLOR is set), always or never (sdu).",
+           "Colours of the chisels that use them (spy_*, echo_fds, *slower, proc_exec_time): auto (the "
+           "default: as sysdig's chisels colour, unless NO_COLOR is set), always, or never (also no screen "
+           "codes) (sdu).",
            "Chisels"),
     Option(None, ("kill-on-exit",), "kill_on_exit", None,
            "When the capture ends before a launched command does (-n, -M, a chisel), end the command "
@@ -439,6 +440,8 @@ FORMAT_NOTES: tuple[str, ...] = (
 
 def help_text(version: str) -> str:
     """``--help``: usage and every option, grouped, from OPTIONS; then the output format and examples."""
+    import textwrap  # (only here: parsing argv must stay light)
+
     lines = [f"sdu version {version} (sysdig {SYSDIG_VERSION} compatible, userspace)",
              "Usage: sdu [options] [-p <output_format>] [filter] [-- command [args]]", ""]
     groups: dict[str, list[Option]] = {}
@@ -448,12 +451,14 @@ def help_text(version: str) -> str:
         lines.append(f"{group}:")
         for o in opts:
             names = ([f"-{o.short}"] if o.short else []) + [f"--{n}" for n in o.long[:1]]
-            spec = ", ".join(names) + (f" <{o.metavar}>" if o.metavar else "")
+            spec = ", ".join(names) + (f"[=<{o.metavar}>]" if o.optional else f" <{o.metavar}>" if o.metavar
+                                       else "")
+            text = textwrap.wrap(o.help, 100 - 27)
             if len(spec) < 26:
-                lines.append(f" {spec.ljust(26)}{o.help}")
+                lines.append(f" {spec.ljust(26)}{text[0]}")
             else:
-                lines.append(f" {spec}")
-                lines.append(" " * 27 + o.help)
+                lines += [f" {spec}", " " * 27 + text[0]]
+            lines += [" " * 27 + more for more in text[1:]]
         lines.append("")
     lines += ["Output format:", "", *FORMAT_NOTES, "", "Examples:", ""]
     for what, cmd in EXAMPLES:

@@ -92,3 +92,36 @@ def test_a_launched_commands_table_in_a_pipe_has_no_screen_codes() -> None:
     out = res.stdout.decode()
     assert res.returncode == 0 and "\x1b" not in out
     assert re.search(r"^\S+\s+/etc/hosts$", out, re.MULTILINE), out
+
+
+@pytest.mark.ptrace
+def test_attached_on_a_terminal_keeps_sysdigs_live_view() -> None:
+    """sdu -p PID on a terminal (a pty here) clears and redraws as sysdig's endless view does, and ends
+    by restoring the cursor; the same run into a pipe has no screen code."""
+    import pty
+
+    target = subprocess.Popen([sys.executable, "-c", ("import time\nwhile True:\n    open('/etc/hosts').read()\n"
+                               "    time.sleep(0.05)\n")])
+    try:
+        argv = [sys.executable, "-m", "sysdig_user", "-p", str(target.pid), "-M", "2", "-c", "topfiles_bytes"]
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, env=_env())
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+        os.close(leader)
+        screen = b"".join(chunks).decode(errors="replace")
+        assert "\x1b[2J" in screen and screen.endswith("\x1b[?25h"), screen[-200:]
+        piped = subprocess.run(argv, capture_output=True, env=_env(), timeout=60, check=False)
+        assert piped.returncode == 0 and b"\x1b" not in piped.stdout and b"/etc/hosts" in piped.stdout
+    finally:
+        target.kill()
+        target.wait()
