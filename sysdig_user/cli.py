@@ -89,7 +89,7 @@ def _write_spec(opts: CliOptions) -> WriteSpec | None:
         events = max(events, 0)
     if opts.write is None:
         return None
-    return WriteSpec(opts.write, opts.compress, size, limit, seconds, events, opts.fatfile)
+    return WriteSpec(opts.write, opts.compress, size, limit, seconds, events, opts.fatfile, opts.filter_proclist)
 
 
 def _packet_spec(opts: CliOptions) -> PacketSpec | None:

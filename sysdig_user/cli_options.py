@@ -154,8 +154,8 @@ OPTIONS: tuple[Option, ...] = (
            "Ignore all events of the processes with this comm (and of their children), as sysdig does; "
            "may repeat.", "Filtering", True),
     Option(None, ("filter-proclist",), "filter_proclist", None,
-           "Apply the filter to the process table written by -w (needs a filter); sdu writes only the "
-           "traced processes and their ancestors anyway.", "Capture"),
+           "Apply the filter to the process table -w writes (needs a filter): only the threads it passes "
+           "are kept, with their fds.", "Capture"),
     Option(None, ("large-environment",), "large_environment", None,
            "Read environments larger than 4KiB whole from /proc (sdu always does).", "Capture"),
     Option(None, ("page-faults",), "page_faults", None,

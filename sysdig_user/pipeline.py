@@ -150,6 +150,28 @@ class EventPipeline:
         if self.chisels is not None:
             self.chisels.start()
 
+    def section(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A -w file's first section; with --filter-proclist only the threads (and their fds) for which
+        the filter passes a bare event of the thread, as sinsp tests each thread of the table it dumps
+        (an event with no parameters and no fd: read's exit)."""
+        write = self.spec.write
+        if write is None or not write.filter_proclist or self.predicate is None or "procs" not in kwargs:
+            return kwargs
+        from sysdig_user.event import HEADER
+
+        threads = self.inspector.threads
+        state = self.inspector.state
+        kept = []
+        for proc in kwargs["procs"]:
+            evt = Event(HEADER.pack(0, proc.tid, HEADER.size, _READ_X, 0))
+            evt._state = state
+            evt.thread = threads.get(proc.tid)
+            if self.predicate(evt):
+                kept.append(proc)
+        fds = kwargs.get("fds") or {}
+        tids = {p.tid for p in kept}
+        return dict(kwargs, procs=kept, fds={tid: entries for tid, entries in fds.items() if tid in tids})
+
     def feed_records(self, item: Any) -> None:
         self.inspector.feed_records(item)
 
@@ -256,6 +278,9 @@ class EventPipeline:
                     out.line(line)
                 out.flush()
         return self.stats
+
+
+_READ_X = 7  # PPME_SYSCALL_READ_X
 
 
 def _modifies_state(code: int) -> bool:

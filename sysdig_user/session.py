@@ -164,9 +164,9 @@ def seed_state(pipeline: EventPipeline, writer: CaptureWriter | None, machine: M
     for p in procs:
         inspector.feed_records(FdList(p.tid, fds.get(p.tid, [])))
     if writer is not None:
-        writer.start({
+        writer.start(pipeline.section({
             "machine": machine, "interfaces": [*st.interfaces.ipv4, *st.interfaces.ipv6],
             "users": list(st.users.users.values()), "groups": list(st.users.groups.values()),
-            "procs": procs, "fds": fds})
+            "procs": procs, "fds": fds}))
         writer.section_source = lambda: state_section(inspector)
         pipeline.writer = writer

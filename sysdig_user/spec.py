@@ -45,6 +45,7 @@ class WriteSpec:
     seconds: int = 0  # -G: a new file every this many seconds of event time
     events: int = 0  # -e: a new file every this many events
     fatfile: bool = False  # -F: also the state events the filter drops, hidden when read
+    filter_proclist: bool = False  # --filter-proclist: the file's process table holds the threads that pass
 
     @property
     def rotates(self) -> bool:

@@ -188,3 +188,28 @@ def test_resolve_ports_on_a_capture_sdu_writes(tmp_path: Path) -> None:
     got = run_sdu("-r", str(capture), "-R", "-p", "%evt.num %fd.name %evt.args", flt).stdout
     assert line_diff(want.splitlines(), got.splitlines()) == ""
     assert ":domain" not in run_sdu("-r", str(capture), "-p", "%fd.name %evt.args", flt).stdout
+
+
+@pytest.mark.ptrace
+@pytest.mark.parametrize("flt", ["proc.name=cat", "proc.name=sh or evt.type=openat", "fd.name contains /etc"])
+def test_filter_proclist_writes_the_threads_sysdig_writes(tmp_path: Path, flt: str) -> None:
+    """--filter-proclist with -w: the file's process table keeps the threads the filter passes (sinsp
+    tests each with a bare event of the thread). sysdig and sdu filter the same capture; sysdig reads
+    both files with the same process names, and both files are smaller than without the option."""
+    from tests.support import record_python
+
+    capture = record_python(tmp_path / "in.scap", "import subprocess\n"
+                            "subprocess.run(['sh', '-c', 'cat /etc/hostname; ls / > /dev/null'])\n")
+    fmt = ("-p", "*%evt.num %proc.name %proc.pid %proc.ppid %proc.pname %fd.name")
+    shown, sizes = {}, {}
+    for tool in ("sysdig", "sdu"):
+        for option in ((), ("--filter-proclist",)):
+            out = tmp_path / f"{tool}{len(option)}.scap"
+            if tool == "sysdig":
+                _sysdig("-r", str(capture), "-w", str(out), *option, flt)
+            else:
+                assert run_sdu("-r", str(capture), "-w", str(out), *option, flt).status == 0
+            sizes[tool, bool(option)] = out.stat().st_size
+        shown[tool] = _sysdig("-r", str(tmp_path / f"{tool}1.scap"), *fmt).stdout
+    assert shown["sdu"] == shown["sysdig"] and shown["sdu"]
+    assert sizes["sysdig", True] < sizes["sysdig", False] and sizes["sdu", True] < sizes["sdu", False]
