@@ -302,6 +302,7 @@ class LiveCapture:
         result = link.collect()
         if result is not None:
             self.pipeline.take_stats(result.events, result.cpu_seconds, result.fast_events)
+            self.pipeline.stats.suppressed = result.suppressed
         if not self._consumer_reported:
             self._consumer_reported = True
             self._report_consumer(result)

@@ -82,6 +82,7 @@ class Result:
     stopped: bool = False  # its pipeline ended the capture before the tracer did (-n reached)
     error: BaseException | None = None  # what it failed with (see failure())
     fast_events: int | None = None  # events the compiled default line handled (None: not used)
+    suppressed: int = 0  # events -U dropped
 
     def failure(self) -> BaseException | None:
         """The consumer's exception, to raise in the tracer."""
@@ -300,7 +301,8 @@ def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Resul
         _finish_quietly(pipeline, writer, net)
     except Exception as exc:  # noqa: BLE001 - relayed to the tracer, which reports it as it would have
         error = exc
-    return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events)
+    return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events,
+                  pipeline.stats.suppressed)
 
 
 def _finish_quietly(pipeline: Any, writer: Any, net: Any) -> None:

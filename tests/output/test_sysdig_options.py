@@ -213,3 +213,25 @@ def test_filter_proclist_writes_the_threads_sysdig_writes(tmp_path: Path, flt: s
         shown[tool] = _sysdig("-r", str(tmp_path / f"{tool}1.scap"), *fmt).stdout
     assert shown["sdu"] == shown["sysdig"] and shown["sdu"]
     assert sizes["sysdig", True] < sizes["sysdig", False] and sizes["sdu", True] < sizes["sdu", False]
+
+
+@pytest.mark.ptrace
+def test_suppress_comm_live(tmp_path: Path) -> None:
+    """Live -U: no event of cat (started by the traced shell) is shown, counted by -v, or written by -w
+    (sysdig reading the file finds none); the shell's events are all there."""
+    import sys
+
+    cmd = ["--", "sh", "-c", "cat /etc/hostname; ls / > /dev/null"]
+    res = subprocess.run([sys.executable, "-m", "sysdig_user", "-U", "cat", "-v", "-p", "%proc.name", *cmd],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    names = set(res.stdout.split())
+    assert "cat" not in names and {"sh", "ls"} <= names
+    count = re.search(r"Suppressed by Comm:(\d+)", res.stderr)
+    assert count and int(count.group(1)) > 0, res.stderr
+    path = tmp_path / "u.scap"
+    res = subprocess.run([sys.executable, "-m", "sysdig_user", "-U", "cat", "-w", str(path), *cmd],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    written = set(_sysdig("-r", str(path), "-p", "%proc.name").stdout.split())
+    assert "cat" not in written and {"sh", "ls"} <= written
