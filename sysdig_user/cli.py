@@ -126,7 +126,8 @@ def spec_from_options(opts: CliOptions) -> CaptureSpec:
                        filter=opts.filter, display_filter=opts.display_filter, output=output,
                        write=_write_spec(opts), chisels=list(opts.chisels), limit=limit,
                        duration_s=duration, snaplen=snaplen, suppress_comms=list(opts.suppress_comms),
-                       exclude_users=opts.exclude_users, resolve_ports=opts.resolve_ports)
+                       exclude_users=opts.exclude_users, resolve_ports=opts.resolve_ports,
+                       large_environment=opts.large_environment)
 
 
 class EventPipeline(_pipeline.EventPipeline):

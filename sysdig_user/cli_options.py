@@ -157,7 +157,8 @@ OPTIONS: tuple[Option, ...] = (
            "Apply the filter to the process table -w writes (needs a filter): only the threads it passes "
            "are kept, with their fds.", "Capture"),
     Option(None, ("large-environment",), "large_environment", None,
-           "Read environments larger than 4KiB whole from /proc (sdu always does).", "Capture"),
+           "Environments are cut at 4KiB, as sysdig's driver cuts them; with this a cut one is read whole "
+           "from /proc while the process lives (live captures).", "Capture"),
     Option(None, ("page-faults",), "page_faults", None,
            "Capture page faults: not visible to ptrace; accepted, and sdu says so on stderr in a live "
            "capture.", "Capture"),

@@ -85,6 +85,7 @@ NEEDS: tuple[NeedRow, ...] = (
     NeedRow("suppress_comms", lambda s: bool(s.suppress_comms), lambda s: Need.SUPPRESS),
     NeedRow("exclude_users", lambda s: s.exclude_users, lambda s: Need.NONE),  # the seeded state only
     NeedRow("resolve_ports", lambda s: s.resolve_ports, lambda s: Need.CUSTOM_LINES),  # port names in text
+    NeedRow("large_environment", lambda s: s.large_environment, lambda s: Need.NONE),  # the state only
 )
 
 

@@ -65,6 +65,9 @@ class Session:
         from sysdig_user.state.fds import PortNames
 
         PortNames.on = spec.resolve_ports  # -R, for this run (one switch per process)
+        from sysdig_user.state.parsers_process import LargeEnvironment
+
+        LargeEnvironment.on = spec.large_environment and spec.live
         env = env if env is not None else Environment.default()
         self._own_file: BinaryIO | None = None
         if spec.output.to is not None:  # -o FILE: everything this Session prints goes there

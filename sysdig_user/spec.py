@@ -97,6 +97,7 @@ class CaptureSpec:
     suppress_comms: list[str] = field(default_factory=list)  # -U: no event of these processes
     exclude_users: bool = False  # -E: no user/group tables read (live) or written (-w)
     resolve_ports: bool = False  # -R: socket names and tuple arguments name their ports (services(5))
+    large_environment: bool = False  # --large-environment: a cut environment is read whole from /proc
 
     @property
     def live(self) -> bool:

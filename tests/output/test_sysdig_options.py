@@ -235,3 +235,32 @@ def test_suppress_comm_live(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     written = set(_sysdig("-r", str(path), "-p", "%proc.name").stdout.split())
     assert "cat" not in written and {"sh", "ls"} <= written
+
+
+@pytest.mark.ptrace
+def test_large_environment(tmp_path: Path) -> None:
+    """An environment past 4 KiB is cut to 4096 bytes, as sysdig's driver cuts it (sysdig reads sdu's
+    file with the same proc.env); --large-environment reads the whole one from /proc while the process
+    lives, as sinsp does."""
+    import os
+    import sys
+
+    big = "v" * 6000
+    env = dict(os.environ, SDU_BIG=big)
+    fmt = ("-p", "%proc.env", "evt.type=execve and evt.dir=<")
+
+    def live(*extra: str) -> str:
+        res = subprocess.run([sys.executable, "-m", "sysdig_user", *extra, *fmt, "--", "sleep", "0.5"],
+                             capture_output=True, text=True, timeout=60, check=False, env=env)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    assert big not in live() and len(live()) <= 4096
+    assert f"SDU_BIG={big}" in live("--large-environment")
+    path = tmp_path / "big.scap"
+    res = subprocess.run([sys.executable, "-m", "sysdig_user", "-q", "-w", str(path), "--", "true"],
+                         capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert res.returncode == 0, res.stderr
+    want = _sysdig("-r", str(path), *fmt).stdout
+    assert want and big not in want
+    assert run_sdu("-r", str(path), *fmt).stdout == want
