@@ -51,7 +51,9 @@ sys.exit(main())
 def _modules_of_run(tmp_path: Path, name: str, argv: list[str], env: dict[str, str] | None = None) -> set[str]:
     out = tmp_path / f"{name}.modules"
     code = _RECORD.format(out=str(out), argv=argv)
-    run_env = dict(os.environ, PYTHONPATH=str(ROOT), TZ="UTC", SDU_SINGLE_PROCESS="1", **(env or {}))
+    # a cache of its own: lark builds the filter parser only when sdu's cache does not hold it yet
+    run_env = dict(os.environ, PYTHONPATH=str(ROOT), TZ="UTC", SDU_SINGLE_PROCESS="1",
+                   XDG_CACHE_HOME=str(tmp_path / f"{name}.cache"), **(env or {}))
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=run_env,
                          timeout=180, check=False)
     assert res.returncode == 0, res.stderr
@@ -83,8 +85,9 @@ def test_dependencies_are_the_ones_the_code_names() -> None:
 @pytest.mark.slow
 @pytest.mark.ptrace
 def test_every_dependency_is_imported_by_a_run_that_needs_it(tmp_path: Path) -> None:
-    """Runs in subprocesses, sys.modules read at exit: a filter (lark), a Lua chisel (lupa; sysdig's own
-    .lua files), topprocs_cpu on a launched command (psutil samples its CPU time)."""
+    """Runs in subprocesses, sys.modules read at exit: a filter on a cold cache (lark generates the
+    standalone filter parser sdu then keeps in its cache), a Lua chisel (lupa; sysdig's own .lua files),
+    topprocs_cpu on a launched command (psutil samples its CPU time)."""
     sample = str(shared_path("samples", "libs_curl_google.scap"))
     if not Path("/usr/share/sysdig/chisels/topfiles_bytes.lua").exists():
         pytest.skip("sysdig's Lua chisels are not installed (scripts/install-test-deps.sh)")
