@@ -381,18 +381,18 @@ def _send(fd: int, result: Result) -> None:
 
 # A Result without an error, the end of nearly every run, goes as its figures (a leading zero byte,
 # where a pickle starts with its 0x80 protocol byte): the two processes import pickle only for an error.
-_RESULT = struct.Struct("<xqd?q")
+_RESULT = struct.Struct("<xqd?qq")
 
 
 def _encode_result(result: Result) -> bytes:
     fast = -1 if result.fast_events is None else result.fast_events
-    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast)
+    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast, result.suppressed)
 
 
 def _decode_result(data: bytes) -> Result:
     if data[0] == 0 and len(data) == _RESULT.size:
-        events, cpu_seconds, stopped, fast = _RESULT.unpack(data)
-        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast)
+        events, cpu_seconds, stopped, fast, suppressed = _RESULT.unpack(data)
+        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast, suppressed)
     import pickle
 
     result = pickle.loads(data)
