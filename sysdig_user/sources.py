@@ -116,7 +116,7 @@ def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | No
                     continue
                 if section is not None and pipe.writer is None:
                     assert writer is not None
-                    writer.start(section.as_kwargs())
+                    writer.start(pipe.section(section.as_kwargs()))
                     pipe.writer = writer
                     writer.section_source = lambda: state_section(pipe.inspector)
                 cpu, dump_flags, raw = item

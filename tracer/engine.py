@@ -134,6 +134,7 @@ class Engine:
         self._warn = warn if warn is not None else _warn_stderr
         self._seccomp_err = 0  # errno of the child's failed filter install
         self.seccomp_active = False  # the launched command runs under the filter
+        self.kill_on_detach = False  # --kill-on-exit: detaching ends the launched command (SIGKILL)
         self.threads: dict[int, Thread] = {}
         self.root: int | None = None  # launched child
         self.root_status: int | None = None
@@ -722,7 +723,7 @@ class Engine:
         exit are dropped.
         """
         self._release_placement("sdu stopped tracing")  # a detached command runs on with its own CPUs
-        killing = self.seccomp_active
+        killing = self.seccomp_active or self.kill_on_detach
         if killing:
             # Detached, the command's RET_TRACE syscalls would fail with ENOSYS: end it instead. SIGKILL
             # wakes every thread, stopped or not; the loop below collects each one's exit (or the

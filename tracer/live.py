@@ -16,7 +16,8 @@ The order matters and is what a user can rely on:
 
 Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed) sdu detaches
 from every thread. An attached process just keeps running; a launched command keeps running untraced
-and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N).
+and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N);
+with --kill-on-exit (sysdig's "everything stops") the command is killed instead, as under pushdown.
 SIGINT/SIGTERM/SIGHUP detach in attach mode (status 0) and are forwarded to the command in launch
 mode (the engine does both, Engine.on_signal): caught from just before the launch/attach until the
 command is reaped, kept until the command is forked or the pids seized, then the engine's; before that,
@@ -151,6 +152,7 @@ class LiveCapture:
         self._stop_at: int | None = None  # -M deadline, time.monotonic_ns()
         self.net: Any = None  # a started netcap.stream.PacketStream (--net/--iface), set by run_live
         self.colocate = False  # a launched command shares the tracer's CPU (tracer/placement.py)
+        self.kill_on_exit = False  # --kill-on-exit: an early end of the capture ends a launched command
         self._link_ship: Callable[[int, int, bytes, Callable[[], None]], None] = _no_link
         self._arm_cb: Callable[[], None] = self._arm  # bound once, not at every event
         self._merged_feed: Callable[[Event], bool] = self._feed  # _feed, with the packets merged (run)
@@ -319,6 +321,7 @@ class LiveCapture:
         result = link.collect()
         if result is not None:
             self.pipeline.take_stats(result.events, result.cpu_seconds, result.fast_events)
+            self.pipeline.stats.suppressed = result.suppressed
         if not self._consumer_reported:
             self._consumer_reported = True
             self._report_consumer(result)
@@ -432,6 +435,7 @@ class LiveCapture:
         engine = self.engine = Engine(self.builder, seccomp_syscalls=syscalls, warn=self.warn,
                                       colocate=launched and self.colocate)
         engine.on_wake = self._on_wake
+        engine.kill_on_detach = launched and self.kill_on_exit
         if self.containers is not None:
             self._watch_containers()
         if self.pipeline.chisels is not None:  # topprocs_cpu samples these processes' CPU time live
@@ -741,6 +745,7 @@ class TraceSource:
             from tracer.containers import Detector
 
             capture.containers = Detector(self.trace.cri_timeout_ms, cri=self.trace.cri)
+            capture.kill_on_exit = self.trace.kill_on_exit
             capture.pipelined = session.plan.pipelined
             status = capture.run(command=self.trace.command, pids=self.trace.pids, env=self.trace.env,
                                  cwd=self.trace.cwd, everything=self.trace.all_processes)

@@ -84,6 +84,7 @@ class Result:
     stopped: bool = False  # its pipeline ended the capture before the tracer did (-n reached)
     error: BaseException | None = None  # what it failed with (see failure())
     fast_events: int | None = None  # events the compiled default line handled (None: not used)
+    suppressed: int = 0  # events -U dropped
 
     def failure(self) -> BaseException | None:
         """The consumer's exception, to raise in the tracer."""
@@ -317,7 +318,8 @@ def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Resul
         _finish_quietly(pipeline, writer, net)
     except Exception as exc:  # noqa: BLE001 - relayed to the tracer, which reports it as it would have
         error = exc
-    return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events)
+    return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events,
+                  pipeline.stats.suppressed)
 
 
 def _finish_quietly(pipeline: Any, writer: Any, net: Any) -> None:
@@ -412,18 +414,18 @@ def _send(fd: int, result: Result) -> None:
 
 # A Result without an error, the end of nearly every run, goes as its figures (a leading zero byte,
 # where a pickle starts with its 0x80 protocol byte): the two processes import pickle only for an error.
-_RESULT = struct.Struct("<xqd?q")
+_RESULT = struct.Struct("<xqd?qq")
 
 
 def _encode_result(result: Result) -> bytes:
     fast = -1 if result.fast_events is None else result.fast_events
-    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast)
+    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast, result.suppressed)
 
 
 def _decode_result(data: bytes) -> Result:
     if data[0] == 0 and len(data) == _RESULT.size:
-        events, cpu_seconds, stopped, fast = _RESULT.unpack(data)
-        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast)
+        events, cpu_seconds, stopped, fast, suppressed = _RESULT.unpack(data)
+        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast, suppressed)
     import pickle
 
     result = pickle.loads(data)

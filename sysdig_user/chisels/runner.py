@@ -529,8 +529,14 @@ class ChiselRunner:
                  json_output: bool = False, global_filter: str = "", source_name: str = "",
                  out: Any = None,
                  formatter_factory: Callable[[str], Callable[[Event], str | None]] | None = None,
-                 machine_info: dict[str, Any] | None = None) -> None:
+                 machine_info: dict[str, Any] | None = None, color: bool | None = None,
+                 repaint: bool | None = None) -> None:
+        from sysdig_user.chisels.builtin.common import set_screen_policy
         from sysdig_user.chisels.registry import load_chisel
+
+        # colours and the live view's screen codes (builtin/common.py ScreenPolicy), before any chisel
+        # loads; by default the live view repaints as sysdig's does (embedding code, tests)
+        set_screen_policy(color, live if repaint is None else repaint)
 
         self.engine = Engine(inspector, live=live, print_container=print_container,
                              buffer_format=buffer_format, json_output=json_output,

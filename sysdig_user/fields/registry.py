@@ -246,6 +246,11 @@ def _entry(label: str, text: str) -> list[str]:
 _TYPE_NAMES = {PT.DYN: "DYNAMIC"}
 
 
+def type_name(ftype: PT) -> str:
+    """A field's type as ``-lv`` and ``--list-markdown`` name it."""
+    return _TYPE_NAMES.get(ftype, ftype.name)
+
+
 def listing(verbose: bool = False) -> str:
     """``sdu -l`` (``-l -v`` with ``verbose``): the classes and fields we support, in sysdig's layout."""
     out: list[str] = []

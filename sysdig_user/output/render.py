@@ -22,7 +22,7 @@ from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
-from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, sanitize
+from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, port_str, sanitize
 from sysdig_user.state.parsers_files import concatenate_paths
 
 if TYPE_CHECKING:
@@ -246,9 +246,9 @@ def sockaddr_text(value: tuple[Any, ...]) -> str:
     if fam == AF_UNIX:
         return sanitize(value[1])
     if fam == AF_INET:
-        return "INVALID IPv4" if len(value) < 3 else f"{ipv4_text(value[1])}:{value[2]}"
+        return "INVALID IPv4" if len(value) < 3 else f"{ipv4_text(value[1])}:{port_str(value[2])}"
     if fam == AF_INET6:
-        return "INVALID IPv6" if len(value) < 3 else f"{ipv6_text(value[1])}:{value[2]}"
+        return "INVALID IPv6" if len(value) < 3 else f"{ipv6_text(value[1])}:{port_str(value[2])}"
     return f"family {fam}"
 
 
@@ -258,11 +258,11 @@ def socktuple_text(value: tuple[Any, ...]) -> str:
     if fam == AF_INET:
         if len(value) < 5:
             return "INVALID IPv4"
-        return f"{ipv4_text(value[1])}:{value[2]}->{ipv4_text(value[3])}:{value[4]}"
+        return f"{ipv4_text(value[1])}:{port_str(value[2])}->{ipv4_text(value[3])}:{port_str(value[4])}"
     if fam == AF_INET6:
         if len(value) < 5:
             return "INVALID IPv6"
-        sip, sport, dip, dport = value[1], value[2], value[3], value[4]
+        sip, sport, dip, dport = value[1], port_str(value[2]), value[3], port_str(value[4])
         if _is_v4_mapped(sip) and _is_v4_mapped(dip):
             return f"{ipv4_text(sip[12:])}:{sport}->{ipv4_text(dip[12:])}:{dport}"
         return f"{ipv6_text(sip)}:{sport}->{ipv6_text(dip)}:{dport}"

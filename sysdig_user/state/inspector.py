@@ -34,7 +34,16 @@ from sysdig_user.scap.records import (
     UserList,
 )
 from sysdig_user.state import parsers_files, parsers_net, parsers_process
-from sysdig_user.state.fds import FdInfo, FdType, Role, is_ipv4_mapped, sanitize, tuple_name
+from sysdig_user.state.fds import (
+    FdInfo,
+    FdType,
+    Role,
+    is_ipv4_mapped,
+    l4_name,
+    port_str,
+    sanitize,
+    tuple_name,
+)
 from sysdig_user.state.interfaces import Interfaces
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
 from sysdig_user.state.parsers_packet import parse_packet
@@ -329,7 +338,7 @@ class Inspector:
                     continue
                 if info.sport in server_ports:
                     info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
-                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
                     info.role = Role.SERVER
                 else:
                     info.role = Role.CLIENT
@@ -586,7 +595,7 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
                       l4proto=e.l4proto, ino=e.ino)
     elif t == _IPV4_SERVSOCK or t == _IPV6_SERVSOCK:
         info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, l4proto=e.l4proto, ino=e.ino)
-        info.name = f"{_ip(e.sip)}:{e.sport}"
+        info.name = f"{_ip(e.sip)}:{port_str(e.sport, l4_name(e.l4proto))}"
         return info
     elif t == _UNIX_SOCK:
         info = FdInfo(e.fd, _UNIX_SOCK, name, 0, 0, e.ino)
@@ -599,7 +608,7 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
         return None
     info.connected = info.l4proto == 2
     ifaces.update_fd(info)
-    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
     return info
 
 

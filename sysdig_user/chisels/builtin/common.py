@@ -103,13 +103,40 @@ def c_fmt(spec: str, value: Any) -> str:
     return (spec.encode() % raw).decode("utf-8", "surrogateescape")
 
 
+class ScreenPolicy:
+    """What the run allows the chisels to write to the screen (set by the ChiselRunner before it loads
+    its chisels, for Python and Lua chisels alike).
+
+    ``color``: None lets each chisel colour as sysdig's does (its disable_color argument included);
+    False (``--color never``, or NO_COLOR set) and True (``--color always``) override it. ``repaint``:
+    the clear-screen and cursor codes of sysdig's endless live view, only written when sdu is attached
+    to running processes (``-p PID``) and prints to a terminal; a launched command's run, a pipe or a
+    file get plain tables one after another, the last one when the capture ends."""
+
+    color: bool | None = None
+    repaint: bool = False
+
+
+def set_screen_policy(color: bool | None, repaint: bool) -> None:
+    ScreenPolicy.color = color
+    ScreenPolicy.repaint = repaint
+
+
 class Terminal:
     """ansiterminal.lua's colour codes; ``enabled=False`` makes them all empty strings."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enable(enabled)
 
+    @property
+    def repaints(self) -> bool:
+        """The live view clears and redraws the screen (ScreenPolicy.repaint)."""
+        return ScreenPolicy.repaint
+
     def enable(self, enabled: bool) -> None:
+        if ScreenPolicy.color is not None:
+            enabled = ScreenPolicy.color
+
         def c(code: str) -> str:
             return code if enabled else ""
 
@@ -139,16 +166,16 @@ class Terminal:
 
     @staticmethod
     def clearscreen() -> str:
-        return "\x1b[2J"
+        return "\x1b[2J" if ScreenPolicy.repaint else ""
 
     @staticmethod
     def moveto(x: int, y: int) -> str:
-        return "\x1b[%d;%dH" % (x, y)
+        return "\x1b[%d;%dH" % (x, y) if ScreenPolicy.repaint else ""
 
     @staticmethod
     def hidecursor() -> str:
-        return "\x1b[?25l"
+        return "\x1b[?25l" if ScreenPolicy.repaint else ""
 
     @staticmethod
     def showcursor() -> str:
-        return "\x1b[?25h"
+        return "\x1b[?25h" if ScreenPolicy.repaint else ""
