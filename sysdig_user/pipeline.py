@@ -12,7 +12,7 @@ from typing import Any
 
 from sysdig_user.environment import Environment
 from sysdig_user.event import Event
-from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter, OutputOptions
+from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT, Formatter, OutputOptions
 from sysdig_user.output.lines import BATCH as _BATCH
 from sysdig_user.output.lines import Output
 from sysdig_user.output.render import BufferFormat, RenderOptions
@@ -48,8 +48,10 @@ def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "") -> Any:
     from sysdig_user.chisels.runner import ChiselRunner
 
     fmt = _CHISEL_BUFFERS[spec.output.buffer] if spec.output.buffer else "normal"
+    print_container = spec.output.format in CONTAINER_FORMATS.values()  # -pc/-pk/-pm
     return ChiselRunner(spec.chisels, buffer_format=fmt, json_output=spec.output.json,
-                        global_filter=spec.filter, source_name=source, out=out, live=spec.live)
+                        global_filter=spec.filter, source_name=source, out=out, live=spec.live,
+                        print_container=print_container)
 
 
 @dataclass
@@ -149,6 +151,10 @@ class EventPipeline:
             return False
         inspector = self.inspector
         verdict = inspector.process(evt)
+        if inspector.consumed_event is evt:  # container state at the capture's head: never shown
+            if self.writer is not None:
+                self.writer.write(evt)  # (sysdig's -w starts its file with the containers it knows)
+            return True
         clock = self.clock
         if clock.first_ts < 0:
             clock.first_ts = evt.ts
