@@ -18,7 +18,7 @@ from sysdig_user import pipeline as _pipeline
 from sysdig_user.cli_options import CliOptions, UsageError, help_text, parse_argv, wants_packets
 from sysdig_user.environment import Environment
 from sysdig_user.errors import SduError
-from sysdig_user.output.formatter import CONTAINER_FORMATS
+from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT
 from sysdig_user.output.lines import Output
 from sysdig_user.pipeline import RunStats, compile_predicate
 from sysdig_user.scap.cycle import CaptureWriter
@@ -161,8 +161,10 @@ def _chisel_arg_taker(name: str, rest: list[str] | Any) -> str | None:
 
 
 def _listings(opts: CliOptions, out: Output) -> bool:
-    """-L, -l, -cl, -i, --help, --version: print and report True."""
-    if opts.help:
+    """-L, -l, -cl, -i, --help, --version, -pp: print and report True."""
+    if opts.print_format == "p":  # sysdig's -pp: the default format, to start a -p from
+        out.line(DEFAULT_FORMAT)
+    elif opts.help:
         out.line(help_text(VERSION))
     elif opts.version:
         out.line(f"sdu version {VERSION}")

@@ -196,7 +196,7 @@ def parse_json(text: str, in_file: bool = True) -> ContainerInfo:
     try:
         root, _end = json.JSONDecoder().raw_decode(body.lstrip(" \t\r\n"))
     except ValueError:
-        raise SduError(f"Invalid JSON encountered while parsing container info: {body}") from None
+        raise SduError(f"Invalid JSON encountered while parsing container info: {_one_line(body)}") from None
     obj = root.get("container") if isinstance(root, dict) else None
     c: dict[str, Any] = obj if isinstance(obj, dict) else {}
     info = ContainerInfo()
@@ -240,6 +240,13 @@ def parse_json(text: str, in_file: bool = True) -> ContainerInfo:
         info.probes.append((kind, " ".join(words)))
     info.extra = {k: v for k, v in c.items() if k not in _PARSED_KEYS}
     return info
+
+
+def _one_line(text: str) -> str:
+    """The text as sysdig prints it in its message, with what is not printable ASCII (a line break, a
+    byte that is not UTF-8) written as \\xNN, so that the message stays one line."""
+    raw = text.encode("utf-8", "surrogateescape")
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
 
 
 _PARSED_KEYS = frozenset({"id", "full_id", "name", "image", "imageid", "imagerepo", "imagetag", "imagedigest",

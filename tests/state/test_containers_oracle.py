@@ -170,14 +170,26 @@ def test_old_container_events_match_sysdig(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["head", "mid"])
-def test_bad_container_json_stops_like_sysdig(tmp_path: Path, where: str) -> None:
+@pytest.mark.parametrize("text", ['{"container": {"id": ', '{\n"container"', ""], ids=["cut", "newline", "empty"])
+def test_bad_container_json_stops_like_sysdig(tmp_path: Path, where: str, text: str) -> None:
+    """sysdig stops with sinsp's message (and status 1) after the events before it; sdu prints the same
+    message, in one line (a line break in the JSON written as \\x0a)."""
     sysdig = require_tool("sysdig")
     read = pair("read", 5, {"fd": 0, "size": 1}, res=1, data=b"z")
-    bad = sc.container_event('{"container": {"id": ')
+    bad = sc.container_event(text)
     evts = [bad, *read] if where == "head" else [*read, bad, *read]
     path = sc.write(tmp_path / "bad.scap", evts, _one_thread("/"))
     compare(path)
-    theirs = subprocess.run([sysdig, "-r", str(path)], capture_output=True, text=True, env=ENV,
-                            check=False)
+    theirs = subprocess.run([sysdig, "-r", str(path)], capture_output=True, text=True, env=ENV, check=False)
     ours = run_sdu("-r", str(path), environ=ENV)
-    assert ours.stderr.strip().splitlines() == theirs.stderr.strip().splitlines()[-1:]
+    message = theirs.stderr.rstrip("\n")
+    assert message.startswith("Invalid JSON encountered while parsing container info: ")
+    assert ours.stderr.rstrip("\n") == message.replace("\n", "\\x0a")
+
+
+def test_pp_prints_the_default_format_like_sysdig() -> None:
+    """-pp (next to -pc/-pk in sysdig's -p handling): the default format, and nothing is read."""
+    sysdig = require_tool("sysdig")
+    theirs = subprocess.run([sysdig, "-pp"], capture_output=True, text=True, env=ENV, check=False)
+    ours = run_sdu("-pp", environ=ENV)
+    assert (ours.stdout, ours.status) == (theirs.stdout, theirs.returncode)
