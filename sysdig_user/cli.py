@@ -18,6 +18,7 @@ from sysdig_user import pipeline as _pipeline
 from sysdig_user.cli_options import CliOptions, UsageError, help_text, parse_argv, wants_packets
 from sysdig_user.environment import Environment
 from sysdig_user.errors import SduError
+from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT
 from sysdig_user.output.lines import Output
 from sysdig_user.pipeline import RunStats, compile_predicate
 from sysdig_user.scap.cycle import CaptureWriter
@@ -54,7 +55,10 @@ def _output_spec(opts: CliOptions) -> OutputSpec:
     color = opts.color if opts.color is not None else "auto"
     if color not in ("auto", "always", "never"):
         raise UsageError(f"sdu: --color takes auto, always or never, not '{color}'")
-    return OutputSpec(format=opts.print_format, json=opts.json, buffer=buffer, time=time_mode,
+    fmt = opts.print_format
+    if fmt is not None:
+        fmt = CONTAINER_FORMATS.get(fmt, fmt)  # -pc, -pk, -pm (and their long names)
+    return OutputSpec(format=fmt, json=opts.json, buffer=buffer, time=time_mode,
                       verbose=opts.verbose, quiet=opts.quiet, show_internal=opts.debug, summary=opts.summary,
                       progress=opts.progress, unbuffered=opts.unbuffered, to=opts.output_file, color=color)
 
@@ -208,8 +212,10 @@ def _plugins(opts: CliOptions) -> None:
 
 
 def _listings(opts: CliOptions, out: Output, env: Environment) -> bool:
-    """-L, -l, -cl, -i, --help, --version and the other listings: print and report True."""
-    if opts.help:
+    """-L, -l, -cl, -i, --help, --version, -pp and the other listings: print and report True."""
+    if opts.print_format == "p":  # sysdig's -pp: the default format, to start a -p from
+        out.line(DEFAULT_FORMAT)
+    elif opts.help:
         out.line(help_text(__version__))
     elif opts.version:
         out.line(version_line())

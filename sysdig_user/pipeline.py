@@ -14,7 +14,7 @@ from typing import Any
 
 from sysdig_user.environment import Environment
 from sysdig_user.event import Event
-from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter, OutputOptions
+from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT, Formatter, OutputOptions
 from sysdig_user.output.lines import BATCH as _BATCH
 from sysdig_user.output.lines import Output
 from sysdig_user.output.render import BufferFormat, RenderOptions
@@ -67,9 +67,10 @@ def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "",
 
     fmt = _CHISEL_BUFFERS[spec.output.buffer] if spec.output.buffer else "normal"
     color, repaint = screen_policy(spec, out, os.environ if environ is None else environ)
+    print_container = spec.output.format in CONTAINER_FORMATS.values()  # -pc/-pk/-pm
     return ChiselRunner(spec.chisels, buffer_format=fmt, json_output=spec.output.json,
                         global_filter=spec.filter, source_name=source, out=out, live=spec.live,
-                        color=color, repaint=repaint)
+                        color=color, repaint=repaint, print_container=print_container)
 
 
 @dataclass
@@ -200,6 +201,10 @@ class EventPipeline:
             inspector.num += 1  # -U: dropped before the engine, but numbered (as sysdig numbers them)
             return True
         verdict = inspector.process(evt)
+        if inspector.consumed_event is evt:  # container state at the capture's head: never shown
+            if self.writer is not None:
+                self.writer.write(evt)  # (sysdig's -w starts its file with the containers it knows)
+            return True
         clock = self.clock
         if clock.first_ts < 0:
             clock.first_ts = evt.ts

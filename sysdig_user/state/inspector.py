@@ -33,7 +33,7 @@ from sysdig_user.scap.records import (
     SectionHeader,
     UserList,
 )
-from sysdig_user.state import parsers_files, parsers_net, parsers_process
+from sysdig_user.state import containers, parsers_files, parsers_net, parsers_process
 from sysdig_user.state.fds import (
     FdInfo,
     FdType,
@@ -139,6 +139,7 @@ _HIDDEN_CODES = frozenset(info.code for info in EVENTS if info.category == EC.IN
 #: the codes is_hidden hides whatever the dump flags (sdu's extension events included)
 HIDDEN_CODES = _HIDDEN_CODES | {code for code, info in EXTENSIONS.items() if info.category == EC.INTERNAL}
 _LARGE = frozenset(info.code for info in EVENTS if int(info.flags) & _EF_LARGE)
+_CONTAINER_CODES = containers.CONTAINER_CODES  # state the capture's head may hold: never skipped unparsed
 
 #: skip_raw results
 NOT_SKIPPED, SKIPPED_DROPPED, SKIPPED_HIDDEN = 0, 1, 2
@@ -179,7 +180,7 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> 
             return None
         possible = _event_codes(names)
         for code, fl in enumerate(_FLAGS):
-            if code in possible or fl & F_NO_QUERY or code in _LARGE:
+            if code in possible or fl & F_NO_QUERY or code in _LARGE or code in _CONTAINER_CODES:
                 continue
             if code in _GENERIC_CODES:
                 if EVENTS[code].name not in names and not fl & F_MODIFIES_STATE:
@@ -188,7 +189,7 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> 
                 table[code] = SKIPPED_DROPPED
     elif skip_hidden:
         for code, fl in enumerate(_FLAGS):
-            if code in _HIDDEN_CODES and fl & F_SKIP:
+            if code in _HIDDEN_CODES and fl & F_SKIP and code not in _CONTAINER_CODES:
                 table[code] = SKIPPED_HIDDEN
     return bytes(table) if any(table) else None
 
@@ -196,11 +197,12 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> 
 class State:
     """What parsers read and update: the thread table (with fd tables), users, interfaces."""
 
-    __slots__ = ("first_ts", "fresh_fds", "interfaces", "machine", "output_time_flag", "resolve_ports",
-                 "threads", "users")
+    __slots__ = ("containers", "first_ts", "fresh_fds", "interfaces", "machine", "output_time_flag",
+                 "resolve_ports", "threads", "users")
 
     def __init__(self) -> None:
         self.threads = ThreadTable()
+        self.containers = containers.ContainerTable()
         self.users = UserTable()
         self.interfaces = Interfaces()
         self.machine: MachineInfo | None = None
@@ -239,6 +241,10 @@ class Inspector:
         self._skip_hidden = False
         self._skip: bytes | None = None  # per code, what skip_raw may do (skip_table)
         self._generic_kept: frozenset[int] = frozenset()  # ppm_sc ids of the generic events it keeps
+        # the container events at the head of the capture, consumed as state (state/containers.py)
+        self._consumed = 0
+        self.consumed_event: Event | None = None
+        self._unresolved: list[ThreadInfo] = []  # PL threads whose container is resolved after the head
 
     @property
     def prefilter(self) -> Callable[[Event], bool] | None:
@@ -305,6 +311,11 @@ class Inspector:
                 normalize_cwd(cwd), env_entries(list(e.env)), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
                 e.flags | CL_ACTIVE, e.uid, e.gid, e.loginuid, e.vtid, e.vpid, 0, e.vmsize_kb, e.vmrss_kb,
                 e.vmswap_kb, e.pfmajor, e.pfminor, e.exe_writable)
+            if e.cgroups:
+                if self.num == self._consumed:  # sinsp resolves them once the head's containers are in
+                    self._unresolved.append(threads[e.tid])
+                else:
+                    containers.resolve(self.state.containers, threads[e.tid])
         self.state.threads.link_all()
 
     def _load_fds(self, block: FdList) -> None:
@@ -415,8 +426,11 @@ class Inspector:
             return None
         self.num += 1
         evt.num = self.num
+        if code in _CONTAINER_CODES:
+            return self._container_event(evt)
         if st.first_ts is None:
             st.first_ts = evt.ts
+            self._resolve_containers()
         if self._fix_sockets:
             self._fix_sockets_from_proc()
         fl = _FLAGS[code]
@@ -489,6 +503,42 @@ class Inspector:
         if not (evt.dump_flags or scratch.fds_to_remove or scratch.hidden) and scratch.tid_to_remove is None:
             return None  # nothing to defer (_finish's common case)
         return self._finish(evt, scratch)
+
+    def _container_event(self, evt: Event) -> Verdict | None:
+        """A container event: the container is stored. At the head of the capture (only container
+        events before it) the event is consumed: ``consumed(evt)`` is then true and the caller shows,
+        filters and counts nothing. Later it is shown on its container's own thread, or hidden
+        (filtered out) when its lookup did not succeed; the old PPME_CONTAINER_E is an event of its tid."""
+        st = self.state
+        info = containers.parse_event(st.containers, evt)
+        if self.num - 1 == self._consumed:
+            self._consumed += 1
+            self.consumed_event = evt
+            evt.thread = None
+            return None
+        if st.first_ts is None:
+            st.first_ts = evt.ts
+            self._resolve_containers()
+        if evt.type == containers.CONTAINER_E:  # an ordinary event of its tid (an unknown one: -1)
+            evt.thread = st.threads.threads.get(evt.tid) or st.threads.placeholder(evt.tid)
+        else:
+            evt.thread = containers.container_thread(info)
+            if not info.successful:
+                evt.filtered_out = True
+        return self._finish(evt, None)
+
+    def _resolve_containers(self) -> None:
+        """The container of each thread of the capture's process list, now that the containers at the
+        capture's head are known (sinsp resolves them after consuming those: an lxc-style engine may
+        then replace a container the head described under another type)."""
+        table = self.state.containers
+        for th in self._unresolved:
+            containers.resolve(table, th)
+        self._unresolved.clear()
+
+    def consumed(self, evt: Event) -> bool:
+        """The event was container state at the head of the capture, consumed while opening it."""
+        return self.consumed_event is evt
 
     def _finish(self, evt: Event, scratch: Verdict | None) -> Verdict | None:
         if evt.dump_flags & DF_STATE_ONLY:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.scap.blocks import CaptureError
+from sysdig_user.state import containers
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
 from sysdig_user.state.threads import (
     CL_ACTIVE,
@@ -132,6 +133,7 @@ def _new_child(st: State, evt: Event, caller: ThreadInfo, child_tid: int, flags:
     cgroups = _opt(evt, "cgroups")
     if cgroups is not None:
         child.cgroups = normalize_cgroups(split_args(cgroups))
+    containers.resolve(st.containers, child)
     child.clone_ts = evt.ts
     return child
 
@@ -221,6 +223,7 @@ def execve_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> Non
         val = _opt(evt, name)
         if val is not None:
             setattr(th, attr, val)
+    containers.resolve(st.containers, th)  # an execve may bring the cgroups of another container
     th.lastexec_ts = evt.ts
     th.flags = (th.flags & (CL_PIPE_SRC | CL_PIPE_DST | CL_CLONE_INVERTED)) | CL_ACTIVE | CL_NAME_CHANGED
 
