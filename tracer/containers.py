@@ -2,24 +2,11 @@
 from the runtime's socket when one answers.
 
 Cgroup paths (/proc/PID/cgroup, cgroup v1 "N:ctrl:path" and v2 "0::path", as tracer/procfs.py lists them)
-are matched as libsinsp matches them (falcosecurity/libs userspace/libsinsp):
-
-* runc.cpp ``match_one_container_id``: the path holds ``prefix + id + suffix``, found from the *last*
-  occurrence of the prefix to the suffix at the end, with the id exactly 64 characters long
-  (CONTAINER_ID_LENGTH) of ``0123456789abcdefABCDEF``, reported as its first 12 (REPORTED_...LENGTH);
-* the engines in the order sinsp tries them (container.cpp ``create_engines``, podman added before docker
-  in later libs), each with its layouts:
-  - podman (docker/podman.cpp ROOT_PODMAN_CGROUP_LAYOUT): ``/libpod-<id>.scope``; rootless podman:
-    a systemd cgroup ``.../podman-<pid>.scope/<id>``;
-  - docker (docker/docker_linux.cpp DOCKER_CGROUP_LAYOUT): ``/<id>`` (non-systemd docker: this also
-    claims any bare 64-hex leaf, e.g. containerd under kubepods without systemd) and
-    ``/docker-<id>.scope``;
-  - CRI (cri.cpp CRI_CGROUP_LAYOUT): ``/crio-<id>``, ``/crio-<id>.scope`` (cri-o),
-    ``/cri-containerd-<id>.scope``, ``:cri-containerd:<id>`` (containerd): sinsp stores the container
-    (and so writes its event) only when the CRI runtime answers; without one, the thread has the id and
-    no container;
-  - LXC (lxc.cpp): ``/lxc/<name>/...`` and ``/lxc.payload/<name>/...``: the name is the id (not
-    truncated) and the container's name.
+are matched by the engine's one implementation of libsinsp's rules, sysdig_user/state/containers.py
+``identify`` (runc.cpp's id matching, the podman, docker and CRI layouts with the type each shape implies,
+lxc and libvirt-lxc), called with ``live=True`` (rootless podman is recognised only live). A CRI shape
+(cri-o, containerd) is a container only when the CRI runtime answers: without one, sinsp's thread has the
+id and no container is stored.
 
 Name and image: docker's and podman's HTTP API on their unix sockets (GET /containers/<id>/json, as
 docker/connection_linux.cpp asks), the CRI runtime's ContainerStatus (tracer/cri.py) on the ``--cri``
@@ -32,81 +19,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
-from sysdig_user.scap.container_json import (
-    CT_CONTAINERD,
-    CT_CRIO,
-    CT_DOCKER,
-    CT_LXC,
-    CT_PODMAN,
-    ContainerRecord,
-    MountRecord,
-)
+from sysdig_user.scap.container_json import CT_LIBVIRT_LXC, CT_LXC, CT_PODMAN, ContainerRecord, MountRecord
+from sysdig_user.state.containers import CRI_TYPES, SHORT_ID
+from sysdig_user.state.containers import identify as _identify
 
-ID_LENGTH = 64  # runc.cpp CONTAINER_ID_LENGTH
-SHORT_ID = 12  # runc.cpp REPORTED_CONTAINER_ID_LENGTH
-_HEX = frozenset("0123456789abcdefABCDEF")  # runc.cpp CONTAINER_ID_VALID_CHARACTERS
 DOCKER_SOCK = "/var/run/docker.sock"  # docker_linux.cpp m_docker_sock
 PODMAN_SOCK = "/run/podman/podman.sock"  # podman.cpp m_api_sock
 CRI_SOCK = "/run/containerd/containerd.sock"  # cri.cpp: the socket tried when --cri names none
 
-_PODMAN_LAYOUT = (("/libpod-", ".scope"), ("/libpod-", ".scope/container"))  # (the second: podman >= 4)
-_DOCKER_LAYOUT = (("/", ""), ("/docker-", ".scope"))
-# CRI layouts, with the runtime each one names (cri-o, containerd): sinsp asks the runtime for the type
-_CRI_LAYOUT = (("/crio-", "", CT_CRIO), ("/cri-containerd-", ".scope", CT_CONTAINERD), ("/crio-", ".scope", CT_CRIO),
-               (":cri-containerd:", "", CT_CONTAINERD))
-
-
-def runc_id(path: str, prefix: str, suffix: str) -> str | None:
-    """runc.cpp match_one_container_id: the 12-character id if `path` ends with prefix + 64 hex + suffix."""
-    start = path.rfind(prefix)
-    if start < 0 or not path.endswith(suffix):
-        return None
-    start += len(prefix)
-    end = len(path) - len(suffix)
-    cid = path[start:end]
-    if len(cid) != ID_LENGTH or not _HEX.issuperset(cid):
-        return None
-    return cid[:SHORT_ID]
-
-
-def _paths(cgroups: Iterable[str]) -> list[str]:
-    """The paths of "subsys=path" entries (tracer/procfs.py), or of plain paths."""
-    return [c.partition("=")[2] if "=" in c else c for c in cgroups]
-
 
 def identify(cgroups: Sequence[str]) -> tuple[str, int | None]:
-    """(container id, type) for a process's cgroups: ("", None) on the host; for a CRI shape, the type of
-    the runtime it names (CT_CRIO, CT_CONTAINERD), which only a CRI answer confirms."""
-    paths = _paths(cgroups)
-    entries = list(zip(cgroups, paths, strict=True))
-    for path in paths:
-        for prefix, suffix in _PODMAN_LAYOUT:
-            cid = runc_id(path, prefix, suffix)
-            if cid is not None:
-                return cid, CT_PODMAN
-    for entry, path in entries:  # rootless podman: name=systemd:/user.slice/.../podman-<pid>.scope/<id>
-        if entry.startswith("name=systemd=") and "/podman-" in path and ".scope/" in path:
-            cid = runc_id(path, ".scope/", "")
-            if cid is not None:
-                return cid, CT_PODMAN
-    for path in paths:
-        for prefix, suffix in _DOCKER_LAYOUT:
-            cid = runc_id(path, prefix, suffix)
-            if cid is not None:
-                return cid, CT_DOCKER
-    for path in paths:
-        for prefix, suffix, kind in _CRI_LAYOUT:
-            cid = runc_id(path, prefix, suffix)
-            if cid is not None:
-                return cid, kind
-    for path in paths:
-        for marker in ("/lxc/", "/lxc.payload/"):
-            pos = path.find(marker)
-            if pos >= 0:
-                start = pos + len(marker)
-                end = path.find("/", start)
-                return (path[start:] if end < 0 else path[start:end]), CT_LXC
-    return "", None
+    """(container id, type) for a live process's cgroups, ("", None) on the host: the engine's rules
+    (sysdig_user/state/containers.py identify, live). Entries are "subsys=path" (tracer/procfs.py) or
+    plain paths."""
+    return _identify([c if "=" in c else "=" + c for c in cgroups], live=True)
 
 
 def _http_get(sock_path: str, target: str, timeout_s: float) -> dict[str, object] | None:
@@ -217,11 +143,11 @@ class Detector:
             if not cid or kind is None or cid in self.seen:
                 continue
             self.seen.add(cid)
-            if kind in (CT_CRIO, CT_CONTAINERD):
+            if kind in CRI_TYPES:
                 rec = cri_record(cid, kind, self.cri_socks, self.timeout_s)
                 if rec is not None:
                     out.append(rec)
-            elif kind == CT_LXC:
+            elif kind in (CT_LXC, CT_LIBVIRT_LXC):  # (lxc.cpp, libvirt_lxc.cpp: the name is the id)
                 out.append(ContainerRecord(cid, kind, name=cid))
             elif kind == CT_PODMAN:
                 out.append(docker_record(cid, kind, self.podman_sock, self.timeout_s))
@@ -230,4 +156,4 @@ class Detector:
         return out
 
 
-__all__ = ["Detector", "docker_record", "identify", "runc_id"]
+__all__ = ["Detector", "docker_record", "identify"]

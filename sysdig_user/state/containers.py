@@ -281,42 +281,59 @@ def parse_event(table: ContainerTable, evt: Event) -> ContainerInfo:
 
 
 # ------------------------------------------------------------------------------- cgroups -> id
+# The one home of libsinsp's cgroup-path rules for container identity, used when reading captures
+# (resolve, below) and by the live tracer (tracer/containers.py), checked against sysdig in
+# tests/state/test_containers_oracle.py and tests/state/test_cgroup_shapes.py.
 
-def _runc_id(path: str, prefix: str, suffix: str) -> str | None:
-    """libsinsp runc match_one_container_id: ``path`` ends with prefix + 64 hex digits + suffix (the
-    last occurrence of the prefix); the 12-character id, else None."""
+def runc_id(path: str, prefix: str, suffix: str) -> str | None:
+    """libsinsp runc.cpp match_one_container_id: the 12-character id if ``path`` holds prefix + 64 hex
+    digits + suffix, else None. Like sinsp, the id starts after the *last* occurrence of the prefix and
+    ends at the *last* occurrence of the suffix (not necessarily the end of the path: sysdig takes
+    ``/docker-<id>.scope/sub`` as docker's), and the hex check is sinsp's: only a non-hex character
+    before index 64 of the whole path rejects the id (sysdig takes "/docker/" + 63 hex digits + "g")."""
     start = path.rfind(prefix)
     if start < 0:
         return None
     start += len(prefix)
-    end = len(path) - len(suffix)
-    if not path.endswith(suffix) or end - start != ID_LENGTH:
+    end = path.rfind(suffix)
+    if end - start != ID_LENGTH:  # (also when the suffix is not found, or found before the id)
         return None
-    # sinsp 0.29.3 compares the position of the first non-hex character after the prefix with the id's
-    # length, not with the suffix's position: only a non-hex character before index 64 of the whole
-    # path rejects it (verified with sysdig: "/docker/" + 63 hex digits + "g" is a docker id)
     for i in range(start, min(end, ID_LENGTH)):
         if path[i] not in _HEX:
             return None
     return path[start:start + SHORT_ID]
 
 
-_PODMAN_LAYOUT = (("/libpod-", ".scope"), ("/libpod-", ".scope/container"))
-_DOCKER_LAYOUT = (("/", ""), ("/docker-", ".scope"))
-_CRI_LAYOUT = (("/", ""), ("/crio-", ""), ("/cri-containerd-", ".scope"), ("/crio-", ".scope"),
-               (":cri-containerd:", ""))
+#: The runc-style cgroup layouts of the engines that use them, in the order sinsp tries the engines
+#: (container.cpp create_engines: podman, docker, CRI). Each row is (prefix, suffix, the container type
+#: the shape implies). Podman: podman.cpp ROOT_PODMAN_CGROUP_LAYOUT (podman >= 4's ``.scope/container``
+#: is found through the last ``.scope``); docker: docker_linux.cpp DOCKER_CGROUP_LAYOUT; CRI: cri.cpp
+#: CRI_CGROUP_LAYOUT, where sinsp takes the type from the runtime that answers (get_cri_runtime_type):
+#: the type here is the runtime the shape names (its ``("/", "")``, non-systemd containerd, is never
+#: reached, docker's identical row being tried first).
+RUNC_ENGINES: tuple[tuple[tuple[str, str, int], ...], ...] = (
+    (("/libpod-", ".scope", CT_PODMAN),),
+    (("/", "", CT_DOCKER), ("/docker-", ".scope", CT_DOCKER)),
+    (("/", "", CT_CONTAINERD), ("/crio-", "", CT_CRIO), ("/cri-containerd-", ".scope", CT_CONTAINERD),
+     ("/crio-", ".scope", CT_CRIO), (":cri-containerd:", "", CT_CONTAINERD)),
+)
+#: the types only a CRI runtime's answer makes a container of (sinsp stores none without one)
+CRI_TYPES = frozenset({CT_CRI, CT_CONTAINERD, CT_CRIO})
 
 
-def _runc(paths: list[str], layout: tuple[tuple[str, str], ...]) -> str | None:
-    for path in paths:
-        for prefix, suffix in layout:
-            cid = _runc_id(path, prefix, suffix)
+def _rootless_podman(cgroups: list[str], paths: list[str]) -> str | None:
+    """podman.cpp detect_podman for a rootless container: the systemd cgroup
+    ``.../podman-<pid>.scope/<64 hex>``."""
+    for entry, path in zip(cgroups, paths, strict=True):
+        if entry.startswith("name=systemd=") and "/podman-" in path and ".scope/" in path:
+            cid = runc_id(path, ".scope/", "")
             if cid is not None:
                 return cid
     return None
 
 
 def _lxc(paths: list[str]) -> str | None:
+    """lxc.cpp: ``/lxc/<name>`` or ``/lxc.payload/<name>``; the name (up to the next '/') is the id."""
     for path in paths:
         for marker in ("/lxc/", "/lxc.payload/"):
             pos = path.find(marker)
@@ -328,6 +345,8 @@ def _lxc(paths: list[str]) -> str | None:
 
 
 def _libvirt_lxc(paths: list[str]) -> str | None:
+    """libvirt_lxc.cpp: ``<name>.libvirt-lxc``, systemd's ``...-lxc\\x2d<name>.scope`` and
+    ``/libvirt/lxc/<name>``."""
     for path in paths:
         if path.endswith(".libvirt-lxc"):
             slash = path.rfind("/")
@@ -343,19 +362,26 @@ def _libvirt_lxc(paths: list[str]) -> str | None:
     return None
 
 
-def identify(cgroups: list[str]) -> tuple[str, int | None]:
-    """(container id, the type of the placeholder the engine stores or None) for a thread's cgroups
-    (``subsys=path`` entries); ("", None) for the host."""
+def identify(cgroups: list[str], live: bool = False) -> tuple[str, int | None]:
+    """(container id, the type its cgroup shape implies) for a thread's cgroups (``subsys=path``
+    entries); ("", None) for the host. The engines are tried in sinsp's order, the first that
+    recognises a path wins. A CRI type (CRI_TYPES) is the runtime the shape names: only a runtime's
+    answer makes it a container.
+
+    ``live``: naming a container of this machine (tracer/containers.py) rather than reading a capture.
+    Only then is rootless podman recognised: sinsp confirms it from the uid map of the live process
+    (/proc/<tid>/uid_map), which a capture read elsewhere, or later, does not have."""
     paths = [entry.partition("=")[2] for entry in cgroups]
-    cid = _runc(paths, _PODMAN_LAYOUT)
-    if cid is not None:
-        return cid, CT_PODMAN
-    cid = _runc(paths, _DOCKER_LAYOUT)
-    if cid is not None:
-        return cid, CT_DOCKER
-    cri = _runc(paths, _CRI_LAYOUT)  # the id without a container: no CRI client reads a file
-    if cri is not None:
-        return cri, None
+    for i, engine in enumerate(RUNC_ENGINES):
+        for path in paths:
+            for prefix, suffix, kind in engine:
+                cid = runc_id(path, prefix, suffix)
+                if cid is not None:
+                    return cid, kind
+        if i == 0 and live:  # podman's second way, before docker
+            cid = _rootless_podman(cgroups, paths)
+            if cid is not None:
+                return cid, CT_PODMAN
     cid = _lxc(paths)
     if cid is not None:
         return cid, CT_LXC
@@ -371,7 +397,7 @@ def resolve(table: ContainerTable, th: ThreadInfo) -> str:
     cid, kind = identify(th.cgroups)
     th.extra["container_id"] = cid
     th.extra["container_cgroups"] = th.cgroups
-    if kind is None:
+    if kind is None or kind in CRI_TYPES:  # the id without a container: no CRI client reads a file
         return cid
     if kind in (CT_LXC, CT_LIBVIRT_LXC):
         # these engines store the container unless one of their own type is known (it may replace one

@@ -122,6 +122,8 @@ ID = HEX[:12]
     "/lxc/web", "/lxc/web/sub", "/lxc.payload/web", "/lxc.payload.web", "/machine.slice/machine-lxc\\x2dvm1.scope",
     "/libvirt/lxc/vm1", "/machine/vm1.libvirt-lxc", "/mesos/1234", f"/docker/{HEX[:12]}", f"/docker/{HEX}/sub",
     f"/docker/{HEX[:-1]}g", "/", "/user.slice",
+    # sinsp finds the suffix from its last occurrence, not only at the end
+    f"/system.slice/docker-{HEX}.scope/sub", f"/crio-{HEX}.scope/x.scope", f"/machine.slice/libpod-{HEX}.scope/sub",
 ])
 def test_container_id_from_cgroups_matches_sysdig(tmp_path: Path, cgroup: str) -> None:
     """One thread per capture: which engine recognises the path, the id, and its placeholder fields."""
