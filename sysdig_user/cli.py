@@ -18,6 +18,7 @@ from sysdig_user import pipeline as _pipeline
 from sysdig_user.cli_options import CliOptions, UsageError, help_text, parse_argv, wants_packets
 from sysdig_user.environment import Environment
 from sysdig_user.errors import SduError
+from sysdig_user.output.formatter import unescape_format
 from sysdig_user.output.lines import Output
 from sysdig_user.pipeline import RunStats, compile_predicate
 from sysdig_user.scap.cycle import CaptureWriter
@@ -51,7 +52,8 @@ def _output_spec(opts: CliOptions) -> OutputSpec:
         raise SduError("invalid modifier for flag -t")
     buffer = opts.buffer_flags[0] if opts.buffer_flags else ""
     assert buffer in ("", *BUFFER_LETTERS)
-    return OutputSpec(format=opts.print_format, json=opts.json, buffer=buffer, time=time_mode,
+    fmt = None if opts.print_format is None else unescape_format(opts.print_format)  # sysdig's -p reading
+    return OutputSpec(format=fmt, json=opts.json, buffer=buffer, time=time_mode,
                       verbose=opts.verbose, quiet=opts.quiet, show_internal=opts.debug, summary=opts.summary,
                       progress=opts.progress, unbuffered=opts.unbuffered, to=opts.output_file)
 

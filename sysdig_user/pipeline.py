@@ -12,7 +12,7 @@ from typing import Any
 
 from sysdig_user.environment import Environment
 from sysdig_user.event import Event
-from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter, OutputOptions
+from sysdig_user.output.formatter import COLOR_RESET, DEFAULT_FORMAT, Formatter, OutputOptions
 from sysdig_user.output.lines import BATCH as _BATCH
 from sysdig_user.output.lines import Output
 from sysdig_user.output.render import BufferFormat, RenderOptions
@@ -84,7 +84,11 @@ class EventPipeline:
         quiet = ospec.quiet or spec.write is not None
         self.formatter = None
         if not quiet and self.chisels is None:
-            self.formatter = Formatter(ospec.format or DEFAULT_FORMAT, None, ooptions)
+            self.formatter = Formatter(DEFAULT_FORMAT if ospec.format is None else ospec.format, None, ooptions)
+        elif ospec.format is not None:
+            Formatter(ospec.format, None, ooptions)  # sysdig refuses a bad -p even when it prints nothing
+        # sysdig turns a colour off when the capture ends if its -p format held an escape character
+        self._color_reset = ospec.format is not None and "\x1b" in ospec.format
         self.format_line = self.formatter.line_function if self.formatter is not None else None
         self.output_options = ooptions
         self.plan = plan(spec, facts)
@@ -214,6 +218,8 @@ class EventPipeline:
             if self.writer is not None:
                 self.writer.close()
         finally:
+            if self._color_reset:
+                out.write(COLOR_RESET)
             out.flush()
             if self.chisels is not None:
                 self.chisels.end()
