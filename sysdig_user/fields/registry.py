@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.event_table import EVENTS, PF, PT
-from sysdig_user.fields import container, evt, fd, fdlist, group, proc, syslog, user
+from sysdig_user.fields import container, evt, fd, fdlist, group, k8s, proc, syslog, tracer, user
 from sysdig_user.fields.base import (
     ArgSyntax,
     Custom,
@@ -25,6 +25,7 @@ from sysdig_user.fields.base import (
     FieldFlag,
     UnknownFieldError,
     literal_fn,
+    parse_number,
     text_fn,
 )
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 #: Field classes in the order sysdig tries (and lists) them.
 CLASSES: tuple[FieldClass, ...] = (
     evt.GENERIC_CLASS, evt.SYSCALL_CLASS, proc.CLASS, user.CLASS, group.CLASS, container.CLASS, fd.CLASS,
-    syslog.CLASS, fdlist.CLASS,
+    syslog.CLASS, fdlist.CLASS, k8s.CLASS, k8s.MESOS_CLASS, tracer.CLASS, tracer.EVTIN_CLASS,
 )
 
 FIELDS: dict[str, FieldDef] = {f.name: f for c in CLASSES for f in c.fields}
@@ -63,7 +64,12 @@ BY_CODE: dict[Extractor, Callable[[int], Any]] = {
 _PARAM_NAMES: tuple[str, ...] = tuple(sorted({p.name for e in EVENTS for p in e.params}, key=len, reverse=True))
 _EVENT_NAMES: frozenset[str] = frozenset(e.name for e in EVENTS)
 _WORD_RE = re.compile(r"[A-Za-z_]*")
+_LABEL_RE = re.compile(r"[A-Za-z0-9/_.-]*")
+_FILTER_FIELD_RE = re.compile(r"[^ \t\r\n()!=<>]+")  # filter.lark's FIELD
 _INDEX_RE = re.compile(r"\[([^\]]*)\]")
+
+
+_NUMBERED = frozenset({ArgSyntax.PARAM, ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN})
 
 
 @dataclass(slots=True)
@@ -102,7 +108,7 @@ class BoundField:
         d = self.definition
         if d is not None and d.arg in (ArgSyntax.INDEX, ArgSyntax.BRACKET):
             return f"{self.name}[{self.arg}]"
-        if d is not None and d.arg is ArgSyntax.PARAM and self.arg.lstrip("-").isdigit():
+        if d is not None and d.arg in _NUMBERED and self.arg.lstrip("-").isdigit():
             return f"{self.name}[{self.arg}]"
         return f"{self.name}.{self.arg}"
 
@@ -115,6 +121,25 @@ def _class_match(cls: FieldClass, text: str) -> FieldDef | None:
     return best
 
 
+def _number_arg(text: str, n: int) -> tuple[str, int]:
+    """``[N]`` after a name of length ``n`` read as sinsp reads it (up to the text's first "]", a number
+    or an error naming the text); the number as text and the length used."""
+    end = text.find("]")
+    numstr = text[n + 1:] if end < 0 else text[n + 1:end]
+    number = parse_number(numstr)
+    if end < 0:  # sinsp's length wraps around to 0: nothing of the name is used
+        raise UnknownFieldError(text)
+    return str(number), end + 1
+
+
+def _param_arg(rest: str, text: str) -> tuple[str, int]:
+    """``.NAME`` (rest starts with the dot): the longest event param name NAME starts with."""
+    for pname in _PARAM_NAMES:
+        if rest.startswith(pname, 1):
+            return pname, 1 + len(pname)
+    raise FieldError(f"unknown event argument {rest[1:]}", text)
+
+
 def _read_arg(f: FieldDef, text: str) -> tuple[str | None, int]:
     """The argument following ``f.name`` in ``text`` and the total length used."""
     n = len(f.name)
@@ -122,21 +147,34 @@ def _read_arg(f: FieldDef, text: str) -> tuple[str | None, int]:
     syntax = f.arg
     if syntax is ArgSyntax.NONE:
         return None, n
+    if syntax in (ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN) and rest.startswith("["):
+        return _number_arg(text, n)
+    if syntax is ArgSyntax.TRACER_INDEX and rest.startswith("."):
+        raise FieldError(f"invalid syntax for {f.name}", text)
+    if syntax is ArgSyntax.TRACER and rest.startswith("."):
+        return rest[1:], len(text)  # the name runs to the end of the text
+    if syntax is ArgSyntax.EVTIN and rest.startswith("."):
+        pname, used = _param_arg(rest, text)
+        return pname, n + used
+    if syntax is ArgSyntax.LABEL and rest.startswith("."):
+        label = _LABEL_RE.match(rest, 1)
+        assert label is not None
+        return label.group(0), n + label.end()
     if syntax is ArgSyntax.SUFFIX:
         for suffix in (".src", ".dst"):
             if rest.startswith(suffix):
                 return suffix[1:], n + len(suffix)
         return None, n
-    if syntax in (ArgSyntax.INDEX, ArgSyntax.PARAM, ArgSyntax.BRACKET) and rest.startswith("["):
+    if syntax is ArgSyntax.PARAM and rest.startswith("["):
+        return _number_arg(text, n)
+    if syntax in (ArgSyntax.INDEX, ArgSyntax.BRACKET) and rest.startswith("["):
         m = _INDEX_RE.match(rest)
         if m is None:
             raise FieldError(f"filter syntax error: {text}", text)
         return m.group(1), n + m.end()
     if syntax in (ArgSyntax.PARAM, ArgSyntax.PARAM_NAME) and rest.startswith("."):
-        for pname in _PARAM_NAMES:
-            if rest.startswith(pname, 1):
-                return pname, n + 1 + len(pname)
-        raise FieldError(f"unknown event argument {rest[1:]}", text)
+        pname, used = _param_arg(rest, text)
+        return pname, n + used
     if syntax is ArgSyntax.WORD and rest.startswith("."):
         word = _WORD_RE.match(rest, 1)
         assert word is not None
@@ -195,10 +233,24 @@ def resolve_field(name: str, arg: str | None = None) -> BoundField:
     return bind(f, arg)
 
 
+#: Filter-only fields a format refuses (sinsp's fd class does; evt.around, also filter only, prints <NA>).
+_NOT_DISPLAYED = frozenset(f for f in fd.CLASS.fields if f.flags & FieldFlag.FILTER_ONLY)
+
+
 def resolve_token(text: str) -> tuple[BoundField, int]:
     """Bind the field at the start of a ``-p`` token; returns it and the characters it used."""
     f, arg, used = match_field(text)
-    return bind(f, arg), used
+    if f in _NOT_DISPLAYED:  # sysdig names the rest of the format, not just the field
+        raise FieldError(f"{text} is filter only and cannot be used as a display field", text)
+    bound = bind(f, arg)
+    if f.flags & FieldFlag.FILTER_ONLY:  # the others (evt.around) print as sysdig's NULL
+        bound.extract = _no_value
+        bound.extract_many = None
+    return bound, used
+
+
+def _no_value(evt: Event) -> None:
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ -l
@@ -262,8 +314,13 @@ def compile_predicate(text: str) -> Any:
     from sysdig_user.filter import UnknownField, compile_filter
 
     def resolve(name: str, arg: str | None, pos: int) -> Any:
+        # the name as written (its argument unsplit), read the way -p reads it: sinsp parses a filter's
+        # field name and a format's token with the same code, errors included
+        written = _FILTER_FIELD_RE.match(text, pos)
         try:
-            return resolve_field(name, arg)
+            if arg is None or written is None:
+                return resolve_field(name, arg)
+            return resolve_field(written.group(0))
         except UnknownFieldError:
             raise UnknownField(name, pos) from None
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sysdig_user.errors import FieldError, SduError
+from sysdig_user.fields.base import UnknownFieldError
 from sysdig_user.output.render import (
     ARGS_FUNCTIONS,
     RenderOptions,
@@ -170,8 +171,10 @@ def _bind(text: str, match: Matcher, opts: OutputOptions) -> tuple[BoundFieldLik
     substitute the option-bound version of the few fields this module owns."""
     try:
         bound, used = match(text)
-    except SduError as exc:
+    except UnknownFieldError as exc:
         raise FormatError("invalid formatting token " + text) from exc
+    except SduError as exc:  # a field sysdig knows but refuses here, or a bad argument: its own words
+        raise FormatError(str(exc)) from exc
     local = _local_field(getattr(bound, "name", ""), getattr(bound, "arg", None), opts)
     return (local if local is not None else bound), used
 
