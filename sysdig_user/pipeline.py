@@ -108,6 +108,7 @@ class EventPipeline:
 
         self.hidden_codes = HIDDEN_CODES
         self.inspector = Inspector()
+        self.inspector.keep_internal = spec.write is not None  # see on_event: -w keeps internal events
         # where sinsp filters: inside the parser, before an event that changes no state is parsed; with
         # -d (a display filter) after every event has been parsed
         self.inspector.prefilter = None if spec.display_filter else self.predicate
@@ -165,8 +166,13 @@ class EventPipeline:
                 clock.prev_ts = evt.ts  # -t D: since the previous event the engine returned (all, with -d)
             if chisels is not None:
                 chisels.on_filtered_event(evt)
-            if self.fatfile and self.writer is not None and _modifies_state(evt.type):
-                self.writer.write(evt, evt.dump_flags | DF_STATE_ONLY)  # -F: hidden when read
+            if self.writer is not None:  # what sinsp_evt::get_dump_flags keeps of a filtered-out event
+                if self.display_filter:
+                    self.writer.write(evt)  # -d filters what is shown, not what is written
+                elif self.fatfile and _modifies_state(evt.type):
+                    self.writer.write(evt, evt.dump_flags | DF_STATE_ONLY)  # -F: hidden when read
+                elif evt.type in self.hidden_codes:
+                    self.writer.write(evt)  # an internal event (procinfo): kept as it is
             if verdict is not None:
                 inspector.apply(verdict)
             return True
