@@ -93,6 +93,7 @@ class ArgSyntax(IntEnum):
     TRACER = 9  # name[N] or name.REST (to the end of the text)  (span.arg, span.tag: [N] only)
     EVTIN = 10  # name[N] or name.PARAM           (evtin.span.arg, evtin.span.tag)
     TRACER_INDEX = 11  # name[N] only              (span.tag, span.idtag)
+    AROUND = 12  # name[N] only, ".": its own error  (evt.around)
 
 
 # FieldDef and FieldClass are FrozenRow (sysdig_user/rows.py), not frozen dataclasses: every start builds

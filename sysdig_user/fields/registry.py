@@ -69,7 +69,8 @@ _FILTER_FIELD_RE = re.compile(r"[^ \t\r\n()!=<>]+")  # filter.lark's FIELD
 _INDEX_RE = re.compile(r"\[([^\]]*)\]")
 
 
-_NUMBERED = frozenset({ArgSyntax.PARAM, ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN})
+_NUMBERED = frozenset({ArgSyntax.PARAM, ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN,
+                       ArgSyntax.AROUND})
 
 
 @dataclass(slots=True)
@@ -147,8 +148,10 @@ def _read_arg(f: FieldDef, text: str) -> tuple[str | None, int]:
     syntax = f.arg
     if syntax is ArgSyntax.NONE:
         return None, n
-    if syntax in (ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN) and rest.startswith("["):
+    if syntax in (ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN, ArgSyntax.AROUND) and rest[:1] == "[":
         return _number_arg(text, n)
+    if syntax is ArgSyntax.AROUND and rest.startswith("."):
+        raise FieldError(f"wrong syntax for {f.name}", text)
     if syntax is ArgSyntax.TRACER_INDEX and rest.startswith("."):
         raise FieldError(f"invalid syntax for {f.name}", text)
     if syntax is ArgSyntax.TRACER and rest.startswith("."):
@@ -233,12 +236,18 @@ def resolve_field(name: str, arg: str | None = None) -> BoundField:
     return bind(f, arg)
 
 
+_TYPE_IS_DOT = "evt.type.is."
+
 #: Filter-only fields a format refuses (sinsp's fd class does; evt.around, also filter only, prints <NA>).
 _NOT_DISPLAYED = frozenset(f for f in fd.CLASS.fields if f.flags & FieldFlag.FILTER_ONLY)
 
 
 def resolve_token(text: str) -> tuple[BoundField, int]:
     """Bind the field at the start of a ``-p`` token; returns it and the characters it used."""
+    if text.startswith(_TYPE_IS_DOT):  # sinsp's formatter: no value, and none of the text used (so
+        f = FIELDS["evt.type.is"]      # the field's own text follows as literal text)
+        return BoundField(f.name, f.ftype, f.fmt, f.flags, None, _no_value, text_fn(f.ftype, f.fmt),
+                          literal_fn(f.ftype), None, f), 0
     f, arg, used = match_field(text)
     if f in _NOT_DISPLAYED:  # sysdig names the rest of the format, not just the field
         raise FieldError(f"{text} is filter only and cannot be used as a display field", text)

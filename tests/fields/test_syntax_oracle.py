@@ -32,6 +32,8 @@ FILTERS = [
     "span.duration.fortag=1", "span.idtag.x=1", "evtin.span.tag=x", "evtin.span.p.arg.foo=1",
     "evt.arg[abc]=3", "evt.arg[1x]=3", "evt.arg[]=3", "evt.arg.nosuch=1", "evt.arg.fdx=1",
     "evt.rawarg[1]=1", "evt.rawarg.nosuch=1", "evt.type.is.nosuch=1", "evt.arg[1]=3 and fd.num>=1.5",
+    "evt.type.is.open=1", "evt.around=1", "evt.around.x=1", "evt.around[1=1", "evt.around[1]x=1",
+    "evt.around[x]=1", "evt.around[1470327477881785348]=1",
     "fd.num=1.5 or evt.arg[x]=1",
     # number and boolean literals: sscanf reads the whole text or the literal is refused
     "fd.num>=1.5", "fd.num>=1x", "fd.num>=0x10", "fd.num>='1 '", "fd.num>='+1'", "fd.num>=' 1'",
@@ -46,6 +48,10 @@ FORMATS = [
     ["-p", "%fd.snet"], ["-p", "%fd.lnet"], ["-p", "%fd.rnet"], ["-p", "x%fd.ipx"], ["-p", "*%fd.ip"],
     ["-p", "%fd.ip foo %evt.num"], ["-p", "%5fd.port foo"], ["-p", "%fd.net", "-j"], ["-p", "%fd.ip", "-q"],
     ["-p", "*%evt.num %evt.around[1470327477881730713]"],  # filter only too, but printed (<NA>)
+    ["-p", "%evt.around"], ["-p", "%evt.around.x"], ["-p", "*%evt.around[1]x"], ["-p", "%evt.around[x]"],
+    # evt.type.is in a format: no value, and its own text follows as literal text
+    ["-p", "*%evt.type.is.open|%evt.num"], ["-p", "*%evt.type.is.xyz|%evt.num"], ["-p", "*%evt.type.is|%evt.num"],
+    ["-j", "-p", "*%evt.type.is.open|%evt.num"], ["-p", "%evt.type.is.open|%evt.num"],
     # field arguments
     ["-p", "%evt.arg.nosuch"], ["-p", "%evt.arg.nosuch foo"], ["-p", "%evt.arg[abc] x"],
     ["-p", "%evt.rawarg.nosuch"], ["-p", "%evt.arg"], ["-p", "%evt.arg["], ["-p", "%evt.arg foo"],

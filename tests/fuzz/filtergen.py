@@ -105,6 +105,7 @@ _ARG_FORMS = {
     ArgSyntax.TRACER: ("[0]", "[-1]", ".name"),
     ArgSyntax.TRACER_INDEX: ("[0]", "[-1]"),
     ArgSyntax.EVTIN: ("[0]", ".fd", ".name"),
+    ArgSyntax.AROUND: ("[0]", "[1000000000]"),
 }
 
 
