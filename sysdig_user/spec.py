@@ -31,6 +31,7 @@ class OutputSpec:
     progress: bool = False  # -P
     unbuffered: bool = False  # --unbuffered
     to: str | None = None  # -o FILE: event lines, chisel output and summary go there, not to stdout
+    color: str = "auto"  # --color: chisels' colours and screen control: auto, always or never
 
 
 @dataclass
@@ -44,6 +45,7 @@ class WriteSpec:
     seconds: int = 0  # -G: a new file every this many seconds of event time
     events: int = 0  # -e: a new file every this many events
     fatfile: bool = False  # -F: also the state events the filter drops, hidden when read
+    filter_proclist: bool = False  # --filter-proclist: the file's process table holds the threads that pass
 
     @property
     def rotates(self) -> bool:
@@ -52,18 +54,26 @@ class WriteSpec:
 
 @dataclass
 class TraceSpec:
-    """A live source: launch ``command`` or attach to ``pids`` (tracer/)."""
+    """A live source: launch ``command``, attach to ``pids``, or to every process of sdu's PID namespace
+    (``all_processes``) (tracer/)."""
 
     command: list[str] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
     no_seccomp: bool = False  # --no-seccomp: full syscall stops
     no_colocate: bool = False  # --no-colocate: let sdu and the command float
+    kill_on_exit: bool = False  # --kill-on-exit: a capture ending early ends the launched command too
     cwd: str | None = None  # the launched command's working directory (None: sdu's)
     env: dict[str, str] | None = None  # its environment (None: sdu's)
+    all_processes: bool = False  # --all (and `sdu` alone inside a container): tracer/namespace.py
+    cri: list[str] = field(default_factory=list)  # --cri PATH: CRI runtime sockets asked for container names
+    cri_timeout_ms: int = 1000  # --cri-timeout: how long one runtime query may take
 
     def __post_init__(self) -> None:
         if self.command and self.pids:
             raise SduError("sdu: give either -p PID or -- COMMAND, not both")
+        if self.all_processes and (self.command or self.pids):
+            what = "-- COMMAND" if self.command else "-p PID"
+            raise SduError(f"sdu: --all traces every process; it cannot be combined with {what}")
 
 
 @dataclass
@@ -91,6 +101,10 @@ class CaptureSpec:
     limit: int | None = None  # -n: stop after this many events
     duration_s: int | None = None  # -M: stop after this many seconds
     snaplen: int | None = None  # -s (None: the default, or what a chisel asks for)
+    suppress_comms: list[str] = field(default_factory=list)  # -U: no event of these processes
+    exclude_users: bool = False  # -E: no user/group tables read (live) or written (-w)
+    resolve_ports: bool = False  # -R: socket names and tuple arguments name their ports (services(5))
+    large_environment: bool = False  # --large-environment: a cut environment is read whole from /proc
 
     @property
     def live(self) -> bool:

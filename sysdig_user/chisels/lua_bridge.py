@@ -15,7 +15,7 @@ sent to sdu's stdout, and these three libraries, with libsinsp's semantics (chis
     set_filter (global), get_filter, set_snaplen, set_output_format, get_output_format,
     set_fatfile_dump_mode (no-op), is_live, is_tty, get_terminal_info, get_machine_info,
     get_thread_table, get_thread_table_nofds, get_thread_table_barebone,
-    get_thread_table_barebone_nofds, get_container_table (empty: no container support),
+    get_thread_table_barebone_nofds, get_container_table,
     is_print_container_data, get_evtsource_name, get_firstevent_ts, get_lastevent_ts, make_ts,
     add_ts, subtract_ts, run_app / run_sysdig, end_capture, log (no-op), udp_setpeername, udp_send,
     get_read_progress.
@@ -143,6 +143,32 @@ def _new_runtime(dirs: list[Path]) -> Any:
     return rt
 
 
+_SCREEN_POLICY = b"""
+  local color, repaint = ...
+  local ok, term = pcall(require, "ansiterminal")
+  if not ok or type(term) ~= "table" then return end
+  if color ~= nil then
+    local enable = term.enable_color
+    term.enable_color = function(_) enable(color) end
+    enable(color)
+  end
+  if not repaint then
+    for _, name in ipairs({"clearscreen", "moveto", "moveup", "clearline", "hidecursor", "showcursor"}) do
+      term[name] = function() end
+    end
+  end
+"""
+
+
+def _screen_policy(rt: Any) -> None:
+    """The run's ScreenPolicy (builtin/common.py) over sysdig's ansiterminal.lua, before the chisel's
+    own ``require`` gets it: --color/NO_COLOR fix its colours, and outside the live view its screen
+    codes write nothing."""
+    from sysdig_user.chisels.builtin.common import ScreenPolicy
+
+    rt.execute(_SCREEN_POLICY, ScreenPolicy.color, ScreenPolicy.repaint)
+
+
 def _lua_dirs() -> list[Path]:
     from sysdig_user.chisels.registry import lua_dirs
     return lua_dirs()
@@ -266,6 +292,7 @@ class LuaChisel(Chisel):
         self.rt = _new_runtime(_lua_dirs())
         self.rt.execute(_PRELUDE, self._write, self._exit)
         self._install_api()
+        _screen_policy(self.rt)
         try:
             fn = self.rt.eval(b"function(code, name) return assert(loadstring(code, name)) end")
             fn(path.read_bytes(), _b("@" + str(path)))()
@@ -349,7 +376,7 @@ class LuaChisel(Chisel):
             "get_thread_table_nofds": lambda f=None: self._thread_table(f, False, False),
             "get_thread_table_barebone": lambda f=None: self._thread_table(f, True, True),
             "get_thread_table_barebone_nofds": lambda f=None: self._thread_table(f, False, True),
-            "get_container_table": lambda: rt.table(),
+            "get_container_table": self._container_table,
             "is_print_container_data": lambda: self._impl().is_print_container_data(),
             "get_evtsource_name": lambda: _b(self._impl().get_evtsource_name()),
             "get_firstevent_ts": lambda: _b(str(self._impl().first_event_ts())),
@@ -434,6 +461,13 @@ class LuaChisel(Chisel):
     def _thread_table(self, flt: Any, include_fds: bool, barebone: bool) -> Any:
         text = _s(flt) if isinstance(flt, (bytes, int, float)) else None
         return _table(self.rt, self._impl().get_thread_table(text, include_fds, barebone))
+
+    def _container_table(self, flt: Any = None) -> Any:
+        """sysdig.get_container_table([filter]): an array of {id, name, image, type}; sysdig takes the
+        filter argument its chisels pass and ignores it."""
+        from sysdig_user.chisels.builtin.containers import container_rows
+
+        return _table(self.rt, container_rows(self._impl()))
 
     def _udp_setpeername(self, addr: Any, port: Any) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

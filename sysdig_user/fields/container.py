@@ -1,76 +1,160 @@
-"""The container.* fields, from the thread's cgroups (sdu has no container runtime metadata).
+"""The container.* fields: the thread's container id and what the capture's container events say of it.
 
 libsinsp sinsp_filter_check_container (libs e5c53d64): a thread outside any container has id, name and
-type "host" and no other value. A thread whose cgroups name a docker, cri-o, containerd or podman scope
-has that 12-character id; name, image and mounts need runtime metadata sdu does not collect, so they
-are None (sinsp's answer when the container manager has no entry).
+type "host" and no other value. A thread in a container has its id (state/containers.py resolves it
+from the cgroups); the rest comes from the container table (container JSON events, or the placeholder
+a container engine stores for an id it could not look up): no entry, or an empty string, is None.
 """
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sysdig_user.event_table import PF, PT
-from sysdig_user.fields.base import ArgSyntax, Extractor, FieldClass, FieldDef, FieldFlag, plain
+from sysdig_user.fields.base import ArgSyntax, Extractor, FieldClass, FieldDef, FieldFlag, plain, view_of
+from sysdig_user.state.containers import (
+    DOCKER_COMPATIBLE,
+    HEALTHCHECK,
+    LIVENESS_PROBE,
+    READINESS_PROBE,
+    ContainerInfo,
+    Mount,
+    thread_container_id,
+    type_text,
+)
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
     from sysdig_user.state.threads import ThreadInfo
 
-# cgroup paths that mark a container (docker, kubepods/cri-o, containerd, libpod); the id is 64 hex.
-_ID_RE = re.compile(r"(?:/docker/|/docker-|/crio-|/cri-containerd-|/libpod-|/kubepods[^ ]*/pod[^/]*/)"
-                    r"([0-9a-f]{64})")
-
 
 def container_id(t: ThreadInfo) -> str:
-    """The 12-character container id found in the thread's cgroups, or "" for the host."""
-    cached = t.extra.get("container_id")
-    if isinstance(cached, str):
-        return cached
-    cid = ""
-    for entry in t.cgroups:
-        m = _ID_RE.search(entry)
-        if m is not None:
-            cid = m.group(1)[:12]
-            break
-    t.extra["container_id"] = cid
-    return cid
+    """The thread's 12-character container id, or "" for the host."""
+    return thread_container_id(t)
+
+
+def _info(evt: Event) -> ContainerInfo | None:
+    """The event's thread's container, None on the host or when the table has no entry for it."""
+    t = evt.thread
+    if t is None:
+        return None
+    cid = thread_container_id(t)
+    if not cid:
+        return None
+    table = getattr(view_of(evt), "containers", None)
+    return None if table is None else table.get(cid)  # type: ignore[no-any-return]
 
 
 def _id(evt: Event) -> str | None:
     t = evt.thread
     if t is None:
         return None
-    return container_id(t) or "host"
+    return thread_container_id(t) or "host"
 
 
 def _name(evt: Event) -> str | None:
+    """"host" on the host, the container's name otherwise (None if unknown or empty)."""
     t = evt.thread
     if t is None:
         return None
-    return "host" if not container_id(t) else None
+    if not thread_container_id(t):
+        return "host"
+    info = _info(evt)
+    return None if info is None else info.name or None
 
 
-def _type(evt: Event) -> str | None:
-    t = evt.thread
-    if t is None:
+def _type(arg: str | None) -> Extractor:
+    """container.type. sysdig 0.29.3 keeps the text in its field object's string buffer, and for the
+    types its switch does not name (custom, static, podman, unknown) leaves that buffer as it was: such a
+    container shows what this same use of the field showed last ("" at first). Each use of the field
+    (a -p token, a filter comparison) keeps its own."""
+    last = [""]
+
+    def get(evt: Event) -> str | None:
+        t = evt.thread
+        if t is None:
+            return None
+        if not thread_container_id(t):
+            last[0] = "host"
+            return "host"
+        info = _info(evt)
+        if info is None:
+            return None
+        text = type_text(info)
+        if text is None:
+            return last[0]
+        last[0] = text
+        return text
+    return get
+
+
+def _text(attr: str) -> Extractor:
+    def get(evt: Event) -> str | None:
+        info = _info(evt)
+        value = None if info is None else getattr(info, attr)
+        return value or None
+    return get
+
+
+_image = _text("image")
+_image_id = _text("imageid")
+_image_repository = _text("imagerepo")
+_image_tag = _text("imagetag")
+_image_digest = _text("imagedigest")
+
+
+def _privileged(evt: Event) -> bool | None:
+    info = _info(evt)
+    if info is None or info.type not in DOCKER_COMPATIBLE:
         return None
-    return "host" if not container_id(t) else None
+    return info.privileged
 
 
-def _none(evt: Event) -> None:
-    return None
+def _mounts(evt: Event) -> str | None:
+    info = _info(evt)
+    return None if info is None else ",".join(m.text() for m in info.mounts)
 
 
-_image = _image_id = _privileged = _mounts = _image_repository = _image_tag = _image_digest = _none
-_healthcheck = _liveness_probe = _readiness_probe = _none
+def _probe(kind: int) -> Extractor:
+    def get(evt: Event) -> str | None:
+        info = _info(evt)
+        return None if info is None else info.probe(kind)
+    return get
 
 
-def _none_factory(arg: str | None) -> Extractor:
-    return _none
+_healthcheck = _probe(HEALTHCHECK)
+_liveness_probe = _probe(LIVENESS_PROBE)
+_readiness_probe = _probe(READINESS_PROBE)
 
 
-_mount = _mount_source = _mount_dest = _mount_mode = _mount_rdwr = _mount_propagation = _none_factory
+def _mount_field(part: str, by_dest: bool = False) -> Callable[[str | None], Extractor]:
+    """container.mount[ARG] and its parts: ARG is an index, else a glob on the source (on the
+    destination for mount.source)."""
+    def factory(arg: str | None) -> Extractor:
+        key = arg or ""
+
+        def get(evt: Event) -> str | None:
+            info = _info(evt)
+            m = None if info is None else info.mount_by(key, by_dest)
+            return None if m is None else _mount_part(m, part)
+        return get
+    return factory
+
+
+def _mount_part(m: Mount, part: str) -> str:
+    if part == "all":
+        return m.text()
+    if part == "rdwr":
+        return "true" if m.rdwr else "false"
+    return getattr(m, part)  # type: ignore[no-any-return]
+
+
+_mount = _mount_field("all")
+_mount_source = _mount_field("source", by_dest=True)
+_mount_dest = _mount_field("dest")
+_mount_mode = _mount_field("mode")
+_mount_rdwr = _mount_field("rdwr")
+_mount_propagation = _mount_field("propagation")
 
 
 CLASS = FieldClass(
@@ -91,7 +175,7 @@ CLASS = FieldClass(
         plain(_image_id)),
     FieldDef("container.type", PT.CHARBUF, PF.NA,
         'the container type, eg: docker or rkt',
-        plain(_type)),
+        _type),
     FieldDef("container.privileged", PT.BOOL, PF.NA,
         'true for containers running as privileged, false otherwise',
         plain(_privileged)),

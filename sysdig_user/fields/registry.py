@@ -240,17 +240,27 @@ _TYPE_IS_DOT = "evt.type.is."
 
 #: Filter-only fields a format refuses (sinsp's fd class does; evt.around, also filter only, prints <NA>).
 _NOT_DISPLAYED = frozenset(f for f in fd.CLASS.fields if f.flags & FieldFlag.FILTER_ONLY)
+#: fields whose index is optional in filters only: sinsp's parse_field_name wants ``[N]`` after them
+_INDEX_FOR_OUTPUT = frozenset({"proc.apid", "proc.aname"})
 
 
 def resolve_token(text: str) -> tuple[BoundField, int]:
-    """Bind the field at the start of a ``-p`` token; returns it and the characters it used."""
-    if text.startswith(_TYPE_IS_DOT):  # sinsp's formatter: no value, and none of the text used (so
-        f = FIELDS["evt.type.is"]      # the field's own text follows as literal text)
+    """Bind the field at the start of a ``-p`` token; returns it and the characters it used.
+
+    A bare ``proc.apid`` / ``proc.aname`` (no ``[N]``) is the current process's value, as in sysdig:
+    sinsp's parse_field_name accepts the name without an index only when it is the whole rest of the
+    format (m_argid -1: no ancestor walked); anywhere else it says the token spans no characters
+    (m_argid 0), so the name is printed again as literal text after the value and the JSON key is "".
+    ``evt.type.is.X`` likewise spans no characters, and has no value."""
+    if text.startswith(_TYPE_IS_DOT):
+        f = FIELDS["evt.type.is"]
         return BoundField(f.name, f.ftype, f.fmt, f.flags, None, _no_value, text_fn(f.ftype, f.fmt),
                           literal_fn(f.ftype), None, f), 0
     f, arg, used = match_field(text)
     if f in _NOT_DISPLAYED:  # sysdig names the rest of the format, not just the field
         raise FieldError(f"{text} is filter only and cannot be used as a display field", text)
+    if arg is None and f.name in _INDEX_FOR_OUTPUT:
+        return bind(f, "0"), (used if used == len(text) else 0)
     bound = bind(f, arg)
     if f.flags & FieldFlag.FILTER_ONLY:  # the others (evt.around) print as sysdig's NULL
         bound.extract = _no_value
@@ -294,6 +304,11 @@ def _entry(label: str, text: str) -> list[str]:
 
 
 _TYPE_NAMES = {PT.DYN: "DYNAMIC"}
+
+
+def type_name(ftype: PT) -> str:
+    """A field's type as ``-lv`` and ``--list-markdown`` name it."""
+    return _TYPE_NAMES.get(ftype, ftype.name)
 
 
 def listing(verbose: bool = False) -> str:

@@ -32,6 +32,19 @@ if TYPE_CHECKING:
     from sysdig_user.event_table import EventInfo
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
+#: what sysdig's -pc/-pcontainer, -pk/-pkubernetes and -pm/-pmesos print instead (sysdig.cpp); they also
+#: tell chisels to show container data. sdu keeps no k8s or mesos metadata: their name shows as <NA>,
+#: what sysdig shows for a capture without k8s/mesos events.
+CONTAINER_FORMATS = {
+    "c": "*%evt.num %evt.outputtime %evt.cpu %container.name (%container.id) %proc.name "
+         "(%thread.tid:%thread.vtid) %evt.dir %evt.type %evt.info",
+    "k": "*%evt.num %evt.outputtime %evt.cpu <NA> (%container.id) %proc.name (%thread.tid:%thread.vtid) "
+         "%evt.dir %evt.type %evt.info",
+    "m": "*%evt.num %evt.outputtime %evt.cpu <NA> (%container.id) %proc.name (%thread.tid:%thread.vtid) "
+         "%evt.dir %evt.type %evt.info",
+}
+CONTAINER_FORMATS.update({"container": CONTAINER_FORMATS["c"], "kubernetes": CONTAINER_FORMATS["k"],
+                          "mesos": CONTAINER_FORMATS["m"]})
 NA = "<NA>"
 #: What sysdig prints when a capture ends if its -p format holds an escape character (a colour left on).
 COLOR_RESET = "\x1b[00m"

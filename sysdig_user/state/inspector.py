@@ -33,8 +33,17 @@ from sysdig_user.scap.records import (
     SectionHeader,
     UserList,
 )
-from sysdig_user.state import parsers_files, parsers_net, parsers_process
-from sysdig_user.state.fds import FdInfo, FdType, Role, is_ipv4_mapped, tuple_name
+from sysdig_user.state import containers, parsers_files, parsers_net, parsers_process
+from sysdig_user.state.fds import (
+    FdInfo,
+    FdType,
+    Role,
+    is_ipv4_mapped,
+    l4_name,
+    port_str,
+    sanitize,
+    tuple_name,
+)
 from sysdig_user.state.interfaces import Interfaces
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
 from sysdig_user.state.parsers_packet import parse_packet
@@ -43,6 +52,7 @@ from sysdig_user.state.threads import (
     CL_CLONE_FILES,
     ThreadInfo,
     ThreadTable,
+    env_entries,
     normalize_cgroups,
     normalize_cwd,
 )
@@ -129,6 +139,7 @@ _HIDDEN_CODES = frozenset(info.code for info in EVENTS if info.category == EC.IN
 #: the codes is_hidden hides whatever the dump flags (sdu's extension events included)
 HIDDEN_CODES = _HIDDEN_CODES | {code for code, info in EXTENSIONS.items() if info.category == EC.INTERNAL}
 _LARGE = frozenset(info.code for info in EVENTS if int(info.flags) & _EF_LARGE)
+_CONTAINER_CODES = containers.CONTAINER_CODES  # state the capture's head may hold: never skipped unparsed
 
 #: skip_raw results
 NOT_SKIPPED, SKIPPED_DROPPED, SKIPPED_HIDDEN = 0, 1, 2
@@ -171,7 +182,9 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool,
             return None
         possible = _event_codes(names)
         for code, fl in enumerate(_FLAGS):
-            if code in possible or fl & F_NO_QUERY or code in _LARGE or keep_internal and code in _HIDDEN_CODES:
+            if code in possible or fl & F_NO_QUERY or code in _LARGE or code in _CONTAINER_CODES:
+                continue
+            if keep_internal and code in _HIDDEN_CODES:
                 continue
             if code in _GENERIC_CODES:
                 if EVENTS[code].name not in names and not fl & F_MODIFIES_STATE:
@@ -180,7 +193,7 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool,
                 table[code] = SKIPPED_DROPPED
     elif skip_hidden:
         for code, fl in enumerate(_FLAGS):
-            if code in _HIDDEN_CODES and fl & F_SKIP:
+            if code in _HIDDEN_CODES and fl & F_SKIP and code not in _CONTAINER_CODES:
                 table[code] = SKIPPED_HIDDEN
     return bytes(table) if any(table) else None
 
@@ -188,11 +201,12 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool,
 class State:
     """What parsers read and update: the thread table (with fd tables), users, interfaces."""
 
-    __slots__ = ("first_ts", "fresh_fds", "interfaces", "machine", "output_time_flag", "resolve_ports",
-                 "threads", "users")
+    __slots__ = ("containers", "first_ts", "fresh_fds", "interfaces", "machine", "output_time_flag",
+                 "resolve_ports", "threads", "users")
 
     def __init__(self) -> None:
         self.threads = ThreadTable()
+        self.containers = containers.ContainerTable()
         self.users = UserTable()
         self.interfaces = Interfaces()
         self.machine: MachineInfo | None = None
@@ -232,6 +246,10 @@ class Inspector:
         self._keep_internal = False
         self._skip: bytes | None = None  # per code, what skip_raw may do (skip_table)
         self._generic_kept: frozenset[int] = frozenset()  # ppm_sc ids of the generic events it keeps
+        # the container events at the head of the capture, consumed as state (state/containers.py)
+        self._consumed = 0
+        self.consumed_event: Event | None = None
+        self._unresolved: list[ThreadInfo] = []  # PL threads whose container is resolved after the head
 
     @property
     def prefilter(self) -> Callable[[Event], bool] | None:
@@ -299,14 +317,21 @@ class Inspector:
             if e.tid not in threads:
                 order.insert(e.tid)
             cwd = e.cwd
-            if cwd[:1] != "/" or "//" in cwd or "/." in cwd:  # else it is already in canonical form
+            # else it is already in canonical form (set_cwd's concatenate_paths also turns each byte
+            # that is not printable ASCII into a '.')
+            if cwd[:1] != "/" or "//" in cwd or "/." in cwd or not (cwd.isascii() and cwd.isprintable()):
                 cwd = concatenate_paths("", cwd)
             # positional, in ThreadInfo's field order (a keyword call costs twice as much)
             threads[e.tid] = ThreadInfo(
                 e.tid, e.pid, e.ptid, e.sid, e.vpgid, e.comm, e.exe, e.exepath, list(e.args),
-                normalize_cwd(cwd), list(e.env), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
+                normalize_cwd(cwd), env_entries(list(e.env)), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
                 e.flags | CL_ACTIVE, e.uid, e.gid, e.loginuid, e.vtid, e.vpid, 0, e.vmsize_kb, e.vmrss_kb,
                 e.vmswap_kb, e.pfmajor, e.pfminor, e.exe_writable)
+            if e.cgroups:
+                if self.num == self._consumed:  # sinsp resolves them once the head's containers are in
+                    self._unresolved.append(threads[e.tid])
+                else:
+                    containers.resolve(self.state.containers, threads[e.tid])
         self.state.threads.link_all()
 
     def _load_fds(self, block: FdList) -> None:
@@ -340,7 +365,7 @@ class Inspector:
                     continue
                 if info.sport in server_ports:
                     info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
-                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
                     info.role = Role.SERVER
                 else:
                     info.role = Role.CLIENT
@@ -417,8 +442,11 @@ class Inspector:
             return None
         self.num += 1
         evt.num = self.num
+        if code in _CONTAINER_CODES:
+            return self._container_event(evt)
         if st.first_ts is None:
             st.first_ts = evt.ts
+            self._resolve_containers()
         if self._fix_sockets:
             self._fix_sockets_from_proc()
         fl = _FLAGS[code]
@@ -491,6 +519,42 @@ class Inspector:
         if not (evt.dump_flags or scratch.fds_to_remove or scratch.hidden) and scratch.tid_to_remove is None:
             return None  # nothing to defer (_finish's common case)
         return self._finish(evt, scratch)
+
+    def _container_event(self, evt: Event) -> Verdict | None:
+        """A container event: the container is stored. At the head of the capture (only container
+        events before it) the event is consumed: ``consumed(evt)`` is then true and the caller shows,
+        filters and counts nothing. Later it is shown on its container's own thread, or hidden
+        (filtered out) when its lookup did not succeed; the old PPME_CONTAINER_E is an event of its tid."""
+        st = self.state
+        info = containers.parse_event(st.containers, evt)
+        if self.num - 1 == self._consumed:
+            self._consumed += 1
+            self.consumed_event = evt
+            evt.thread = None
+            return None
+        if st.first_ts is None:
+            st.first_ts = evt.ts
+            self._resolve_containers()
+        if evt.type == containers.CONTAINER_E:  # an ordinary event of its tid (an unknown one: -1)
+            evt.thread = st.threads.threads.get(evt.tid) or st.threads.placeholder(evt.tid)
+        else:
+            evt.thread = containers.container_thread(info)
+            if not info.successful:
+                evt.filtered_out = True
+        return self._finish(evt, None)
+
+    def _resolve_containers(self) -> None:
+        """The container of each thread of the capture's process list, now that the containers at the
+        capture's head are known (sinsp resolves them after consuming those: an lxc-style engine may
+        then replace a container the head described under another type)."""
+        table = self.state.containers
+        for th in self._unresolved:
+            containers.resolve(table, th)
+        self._unresolved.clear()
+
+    def consumed(self, evt: Event) -> bool:
+        """The event was container state at the head of the capture, consumed while opening it."""
+        return self.consumed_event is evt
 
     def _finish(self, evt: Event, scratch: Verdict | None) -> Verdict | None:
         if evt.dump_flags & DF_STATE_ONLY:
@@ -580,10 +644,15 @@ _ROLE_CLIENT, _ROLE_SERVER = Role.CLIENT, Role.SERVER
 
 def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     """One FDL entry as an FdInfo (sinsp add_fd_from_scap). FdInfo's leading fields are passed by
-    position: fd, type, name, open_flags, dev, ino."""
+    position: fd, type, name, open_flags, dev, ino. sysdig shows the names of a capture's fds without
+    the bytes that are not printable ASCII (a unix socket's name read from /proc/net/unix with its
+    line's newline, a file named in UTF-8): measured, tests/state/test_state_corners.py."""
     t = e.type
+    name = e.name
+    if not (name.isascii() and name.isprintable()):
+        name = sanitize(name)
     if t == _FILE_V2:  # the most frequent
-        return FdInfo(e.fd, _FILE_V2, e.name, e.open_flags, e.dev, e.ino)
+        return FdInfo(e.fd, _FILE_V2, name, e.open_flags, e.dev, e.ino)
     if t == _IPV6_SOCK and is_ipv4_mapped(e.sip) and is_ipv4_mapped(e.dip):
         info = FdInfo(e.fd, _IPV4_SOCK, sip=e.sip[12:], sport=e.sport, dip=e.dip[12:],
                       dport=e.dport, l4proto=e.l4proto, ino=e.ino)
@@ -592,20 +661,20 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
                       l4proto=e.l4proto, ino=e.ino)
     elif t == _IPV4_SERVSOCK or t == _IPV6_SERVSOCK:
         info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, l4proto=e.l4proto, ino=e.ino)
-        info.name = f"{_ip(e.sip)}:{e.sport}"
+        info.name = f"{_ip(e.sip)}:{port_str(e.sport, l4_name(e.l4proto))}"
         return info
     elif t == _UNIX_SOCK:
-        info = FdInfo(e.fd, _UNIX_SOCK, e.name, 0, 0, e.ino)
+        info = FdInfo(e.fd, _UNIX_SOCK, name, 0, 0, e.ino)
         info.unix_source, info.unix_dest = e.source, e.dest
-        info.role = _ROLE_CLIENT if not e.name else _ROLE_SERVER
+        info.role = _ROLE_CLIENT if not name else _ROLE_SERVER
         return info
     elif 0 < t < _FILE_V2:
-        return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), e.name, 0, 0, e.ino)
+        return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), name, 0, 0, e.ino)
     else:
         return None
     info.connected = info.l4proto == 2
     ifaces.update_fd(info)
-    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
     return info
 
 

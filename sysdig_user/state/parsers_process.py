@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.scap.blocks import CaptureError
+from sysdig_user.state import containers
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
 from sysdig_user.state.threads import (
     CL_ACTIVE,
@@ -21,6 +22,7 @@ from sysdig_user.state.threads import (
     CL_PIPE_SRC,
     NA,
     ThreadInfo,
+    env_entries,
     normalize_cgroups,
     normalize_cwd,
 )
@@ -37,6 +39,27 @@ RLIMIT_NOFILE = 7
 def _opt(evt: Event, name: str) -> Any:
     """A param that only some versions of the event have (None when absent)."""
     return evt.param_by_name(name)
+
+
+ENV_MAX = 4096  # SCAP_MAX_ENV_SIZE: an environment param this long may have been cut by the driver
+
+
+class LargeEnvironment:
+    """``--large-environment``: an execve whose environment param is ENV_MAX bytes long (cut by the
+    driver, or by sdu's tracer as the driver cuts it) takes the whole environment from
+    /proc/PID/environ, as sinsp's set_env does; a process already gone keeps the cut one. Set by each
+    Session, for live captures only (sinsp would read this machine's /proc for a capture file's pids)."""
+
+    on = False
+
+    @staticmethod
+    def read(pid: int) -> list[str] | None:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        return split_args(raw) if raw else None
 
 
 def split_args(raw: bytes | None) -> list[str]:
@@ -110,6 +133,7 @@ def _new_child(st: State, evt: Event, caller: ThreadInfo, child_tid: int, flags:
     cgroups = _opt(evt, "cgroups")
     if cgroups is not None:
         child.cgroups = normalize_cgroups(split_args(cgroups))
+    containers.resolve(st.containers, child)
     child.clone_ts = evt.ts
     return child
 
@@ -181,7 +205,11 @@ def execve_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> Non
         th.vmsize_kb, th.vmrss_kb, th.vmswap_kb = evt.param(10), evt.param(11), evt.param(12)
     env = _opt(evt, "env")
     if env is not None:
-        th.env = split_args(env)
+        th.env = env_entries(split_args(env))
+        if len(env) == ENV_MAX and LargeEnvironment.on:  # possibly cut: the whole one from /proc
+            whole = LargeEnvironment.read(th.pid)
+            if whole is not None:
+                th.env = env_entries(whole)
     cgroups = _opt(evt, "cgroups")
     if cgroups is not None and env is not None and evt.param_by_name("comm") is not None:
         th.cgroups = normalize_cgroups(split_args(cgroups))
@@ -195,6 +223,7 @@ def execve_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> Non
         val = _opt(evt, name)
         if val is not None:
             setattr(th, attr, val)
+    containers.resolve(st.containers, th)  # an execve may bring the cgroups of another container
     th.lastexec_ts = evt.ts
     th.flags = (th.flags & (CL_PIPE_SRC | CL_PIPE_DST | CL_CLONE_INVERTED)) | CL_ACTIVE | CL_NAME_CHANGED
 

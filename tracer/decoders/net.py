@@ -11,9 +11,9 @@ source/dest; user space cannot see those, so source is the socket's inode and de
 """
 from __future__ import annotations
 
+import _socket as socket  # the C module (socket.py, for its socket class, only in sock_names)
 import ctypes
 import os
-import socket
 import struct
 
 from tracer import memory
@@ -61,8 +61,10 @@ def sock_names(pid: int, fd: int) -> tuple[bytes | None, bytes | None, int]:
     dup = _dup_from(pid, fd)
     if dup is None:
         return None, None, 0
+    import socket as socket_module  # (its socket class: fileno= adoption and family as an enum)
+
     try:
-        s = socket.socket(fileno=dup)
+        s = socket_module.socket(fileno=dup)
     except OSError:
         os.close(dup)
         return None, None, 0
@@ -107,7 +109,7 @@ def parse_sockaddr(raw: bytes | None) -> tuple[object, ...] | None:
             path = b"@" + path[1:]
         end = path.find(b"\0")
         return (AF_UNIX, (path if end < 0 else path[:end]).decode("utf-8", "surrogateescape"))
-    return (fam,)
+    return None  # the driver's pack_addr packs nothing for other families (AF_UNSPEC, netlink ...)
 
 
 def _read_sockaddr(c: Call, addr_i: int, len_val: int) -> bytes | None:
@@ -145,7 +147,7 @@ def make_tuple(local: bytes | None, remote: bytes | None, ino: int = 0,
                 path = str(side[1])
                 break
         return (AF_UNIX, ino, 0, path)
-    return (int(fam),)  # type: ignore[call-overload]
+    return None  # as the driver's fd_to_socktuple: an empty tuple for other families
 
 
 # ---- socket, socketpair, bind, listen, connect ------------------------------------------------
