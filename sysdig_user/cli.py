@@ -18,7 +18,7 @@ from sysdig_user import pipeline as _pipeline
 from sysdig_user.cli_options import CliOptions, UsageError, help_text, parse_argv, wants_packets
 from sysdig_user.environment import Environment
 from sysdig_user.errors import SduError
-from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT
+from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT, unescape_format
 from sysdig_user.output.lines import Output
 from sysdig_user.pipeline import RunStats, compile_predicate
 from sysdig_user.scap.cycle import CaptureWriter
@@ -58,6 +58,7 @@ def _output_spec(opts: CliOptions) -> OutputSpec:
     fmt = opts.print_format
     if fmt is not None:
         fmt = CONTAINER_FORMATS.get(fmt, fmt)  # -pc, -pk, -pm (and their long names)
+        fmt = unescape_format(fmt)  # sysdig's reading of a command-line format: \n, \t, \e, \\
     return OutputSpec(format=fmt, json=opts.json, buffer=buffer, time=time_mode,
                       verbose=opts.verbose, quiet=opts.quiet, show_internal=opts.debug, summary=opts.summary,
                       progress=opts.progress, unbuffered=opts.unbuffered, to=opts.output_file, color=color)

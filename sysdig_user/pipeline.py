@@ -14,7 +14,13 @@ from typing import Any
 
 from sysdig_user.environment import Environment
 from sysdig_user.event import Event
-from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT, Formatter, OutputOptions
+from sysdig_user.output.formatter import (
+    COLOR_RESET,
+    CONTAINER_FORMATS,
+    DEFAULT_FORMAT,
+    Formatter,
+    OutputOptions,
+)
 from sysdig_user.output.lines import BATCH as _BATCH
 from sysdig_user.output.lines import Output
 from sysdig_user.output.render import BufferFormat, RenderOptions
@@ -106,7 +112,11 @@ class EventPipeline:
         quiet = ospec.quiet or spec.write is not None
         self.formatter = None
         if not quiet and self.chisels is None:
-            self.formatter = Formatter(ospec.format or DEFAULT_FORMAT, None, ooptions)
+            self.formatter = Formatter(DEFAULT_FORMAT if ospec.format is None else ospec.format, None, ooptions)
+        elif ospec.format is not None:
+            Formatter(ospec.format, None, ooptions)  # sysdig refuses a bad -p even when it prints nothing
+        # sysdig turns a colour off when the capture ends if its -p format held an escape character
+        self._color_reset = ospec.format is not None and "\x1b" in ospec.format
         self.format_line = self.formatter.line_function if self.formatter is not None else None
         self.output_options = ooptions
         self.plan = plan(spec, facts)
@@ -126,6 +136,7 @@ class EventPipeline:
 
         self.hidden_codes = HIDDEN_CODES
         self.inspector = Inspector()
+        self.inspector.keep_internal = spec.write is not None  # see on_event: -w keeps internal events
         # where sinsp filters: inside the parser, before an event that changes no state is parsed; with
         # -d (a display filter) after every event has been parsed
         self.inspector.prefilter = None if spec.display_filter else self.predicate
@@ -217,8 +228,13 @@ class EventPipeline:
                 clock.prev_ts = evt.ts  # -t D: since the previous event the engine returned (all, with -d)
             if chisels is not None:
                 chisels.on_filtered_event(evt)
-            if self.fatfile and self.writer is not None and _modifies_state(evt.type):
-                self.writer.write(evt, evt.dump_flags | DF_STATE_ONLY)  # -F: hidden when read
+            if self.writer is not None:  # what sinsp_evt::get_dump_flags keeps of a filtered-out event
+                if self.display_filter:
+                    self.writer.write(evt)  # -d filters what is shown, not what is written
+                elif self.fatfile and _modifies_state(evt.type):
+                    self.writer.write(evt, evt.dump_flags | DF_STATE_ONLY)  # -F: hidden when read
+                elif evt.type in self.hidden_codes:
+                    self.writer.write(evt)  # an internal event (procinfo): kept as it is
             if verdict is not None:
                 inspector.apply(verdict)
             return True
@@ -272,6 +288,8 @@ class EventPipeline:
             if self.writer is not None:
                 self.writer.close()
         finally:
+            if self._color_reset:
+                out.write(COLOR_RESET)
             out.flush()
             if self.chisels is not None:
                 self.chisels.end()

@@ -89,6 +89,11 @@ class ArgSyntax(IntEnum):
     EVTTYPE = 5  # name.EVENT or name.NUMBER     (evt.type.is)
     SUFFIX = 6  # name, name.src or name.dst     (evt.abspath)
     BRACKET = 7  # name[TEXT]                    (container.mount*)
+    LABEL = 8  # name.KEY, KEY = [A-Za-z0-9/_.-]*  (k8s.pod.label, mesos.task.label)
+    TRACER = 9  # name[N] or name.REST (to the end of the text)  (span.arg, span.tag: [N] only)
+    EVTIN = 10  # name[N] or name.PARAM           (evtin.span.arg, evtin.span.tag)
+    TRACER_INDEX = 11  # name[N] only              (span.tag, span.idtag)
+    AROUND = 12  # name[N] only, ".": its own error  (evt.around)
 
 
 # FieldDef and FieldClass are FrozenRow (sysdig_user/rows.py), not frozen dataclasses: every start builds
@@ -303,14 +308,19 @@ def text_fn(pt: PT, fmt: PF) -> Callable[[Any], str]:
 # ------------------------------------------------------------------------------------------------ literals
 
 _SIGNED_RE = re.compile(r"\s*([+-]?\d+)")
+_NUMBER_RE = re.compile(r"\s*([+-]?\d+)\Z")
 
 
-def _parse_int(text: str) -> int:
-    """sinsp_numparser (sscanf "%d"): leading digits count, trailing text is ignored."""
-    m = _SIGNED_RE.match(text)
+def parse_number(text: str) -> int:
+    """sinsp_numparser (sscanf "%d%c" must read exactly the number): blanks and a sign may lead,
+    nothing may follow ("1.5", "1x", "1 " and "" are not valid numbers)."""
+    m = _NUMBER_RE.match(text)
     if m is None:
         raise FieldError(f"{text} is not a valid number")
     return int(m.group(1))
+
+
+_parse_int = parse_number
 
 
 class NetLiteral:
@@ -354,7 +364,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if text == "false":
         return False
-    return _parse_int(text) != 0
+    raise FieldError(f"filter error: unrecognized boolean value {text}")
 
 
 def _parse_port(text: str) -> int:

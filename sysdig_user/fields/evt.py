@@ -1002,7 +1002,7 @@ SYSCALL_CLASS = FieldClass(
         'delta in milliseconds. For example, evt.around[1404996934793590564]=1000 will return the'
         ' events with timestamp with one second before the timestamp and one second after it, for'
         ' a total of two seconds of capture.',
-        _around, FieldFlag.FILTER_ONLY | FieldFlag.REQUIRES_ARGUMENT, ArgSyntax.INDEX),
+        _around, FieldFlag.FILTER_ONLY | FieldFlag.REQUIRES_ARGUMENT, ArgSyntax.AROUND),
     FieldDef("evt.abspath", PT.CHARBUF, PF.NA,
         'Absolute path calculated from dirfd and name during syscalls like renameat and '
         "symlinkat. Use 'evt.abspath.src' or 'evt.abspath.dst' for syscalls that support multiple"

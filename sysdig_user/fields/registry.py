@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.event_table import EVENTS, PF, PT
-from sysdig_user.fields import container, evt, fd, fdlist, group, proc, syslog, user
+from sysdig_user.fields import container, evt, fd, fdlist, group, k8s, proc, syslog, tracer, user
 from sysdig_user.fields.base import (
     ArgSyntax,
     Custom,
@@ -25,6 +25,7 @@ from sysdig_user.fields.base import (
     FieldFlag,
     UnknownFieldError,
     literal_fn,
+    parse_number,
     text_fn,
 )
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 #: Field classes in the order sysdig tries (and lists) them.
 CLASSES: tuple[FieldClass, ...] = (
     evt.GENERIC_CLASS, evt.SYSCALL_CLASS, proc.CLASS, user.CLASS, group.CLASS, container.CLASS, fd.CLASS,
-    syslog.CLASS, fdlist.CLASS,
+    syslog.CLASS, fdlist.CLASS, k8s.CLASS, k8s.MESOS_CLASS, tracer.CLASS, tracer.EVTIN_CLASS,
 )
 
 FIELDS: dict[str, FieldDef] = {f.name: f for c in CLASSES for f in c.fields}
@@ -63,7 +64,13 @@ BY_CODE: dict[Extractor, Callable[[int], Any]] = {
 _PARAM_NAMES: tuple[str, ...] = tuple(sorted({p.name for e in EVENTS for p in e.params}, key=len, reverse=True))
 _EVENT_NAMES: frozenset[str] = frozenset(e.name for e in EVENTS)
 _WORD_RE = re.compile(r"[A-Za-z_]*")
+_LABEL_RE = re.compile(r"[A-Za-z0-9/_.-]*")
+_FILTER_FIELD_RE = re.compile(r"[^ \t\r\n()!=<>]+")  # filter.lark's FIELD
 _INDEX_RE = re.compile(r"\[([^\]]*)\]")
+
+
+_NUMBERED = frozenset({ArgSyntax.PARAM, ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN,
+                       ArgSyntax.AROUND})
 
 
 @dataclass(slots=True)
@@ -102,7 +109,7 @@ class BoundField:
         d = self.definition
         if d is not None and d.arg in (ArgSyntax.INDEX, ArgSyntax.BRACKET):
             return f"{self.name}[{self.arg}]"
-        if d is not None and d.arg is ArgSyntax.PARAM and self.arg.lstrip("-").isdigit():
+        if d is not None and d.arg in _NUMBERED and self.arg.lstrip("-").isdigit():
             return f"{self.name}[{self.arg}]"
         return f"{self.name}.{self.arg}"
 
@@ -115,6 +122,25 @@ def _class_match(cls: FieldClass, text: str) -> FieldDef | None:
     return best
 
 
+def _number_arg(text: str, n: int) -> tuple[str, int]:
+    """``[N]`` after a name of length ``n`` read as sinsp reads it (up to the text's first "]", a number
+    or an error naming the text); the number as text and the length used."""
+    end = text.find("]")
+    numstr = text[n + 1:] if end < 0 else text[n + 1:end]
+    number = parse_number(numstr)
+    if end < 0:  # sinsp's length wraps around to 0: nothing of the name is used
+        raise UnknownFieldError(text)
+    return str(number), end + 1
+
+
+def _param_arg(rest: str, text: str) -> tuple[str, int]:
+    """``.NAME`` (rest starts with the dot): the longest event param name NAME starts with."""
+    for pname in _PARAM_NAMES:
+        if rest.startswith(pname, 1):
+            return pname, 1 + len(pname)
+    raise FieldError(f"unknown event argument {rest[1:]}", text)
+
+
 def _read_arg(f: FieldDef, text: str) -> tuple[str | None, int]:
     """The argument following ``f.name`` in ``text`` and the total length used."""
     n = len(f.name)
@@ -122,21 +148,36 @@ def _read_arg(f: FieldDef, text: str) -> tuple[str | None, int]:
     syntax = f.arg
     if syntax is ArgSyntax.NONE:
         return None, n
+    if syntax in (ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN, ArgSyntax.AROUND) and rest[:1] == "[":
+        return _number_arg(text, n)
+    if syntax is ArgSyntax.AROUND and rest.startswith("."):
+        raise FieldError(f"wrong syntax for {f.name}", text)
+    if syntax is ArgSyntax.TRACER_INDEX and rest.startswith("."):
+        raise FieldError(f"invalid syntax for {f.name}", text)
+    if syntax is ArgSyntax.TRACER and rest.startswith("."):
+        return rest[1:], len(text)  # the name runs to the end of the text
+    if syntax is ArgSyntax.EVTIN and rest.startswith("."):
+        pname, used = _param_arg(rest, text)
+        return pname, n + used
+    if syntax is ArgSyntax.LABEL and rest.startswith("."):
+        label = _LABEL_RE.match(rest, 1)
+        assert label is not None
+        return label.group(0), n + label.end()
     if syntax is ArgSyntax.SUFFIX:
         for suffix in (".src", ".dst"):
             if rest.startswith(suffix):
                 return suffix[1:], n + len(suffix)
         return None, n
-    if syntax in (ArgSyntax.INDEX, ArgSyntax.PARAM, ArgSyntax.BRACKET) and rest.startswith("["):
+    if syntax is ArgSyntax.PARAM and rest.startswith("["):
+        return _number_arg(text, n)
+    if syntax in (ArgSyntax.INDEX, ArgSyntax.BRACKET) and rest.startswith("["):
         m = _INDEX_RE.match(rest)
         if m is None:
             raise FieldError(f"filter syntax error: {text}", text)
         return m.group(1), n + m.end()
     if syntax in (ArgSyntax.PARAM, ArgSyntax.PARAM_NAME) and rest.startswith("."):
-        for pname in _PARAM_NAMES:
-            if rest.startswith(pname, 1):
-                return pname, n + 1 + len(pname)
-        raise FieldError(f"unknown event argument {rest[1:]}", text)
+        pname, used = _param_arg(rest, text)
+        return pname, n + used
     if syntax is ArgSyntax.WORD and rest.startswith("."):
         word = _WORD_RE.match(rest, 1)
         assert word is not None
@@ -195,6 +236,10 @@ def resolve_field(name: str, arg: str | None = None) -> BoundField:
     return bind(f, arg)
 
 
+_TYPE_IS_DOT = "evt.type.is."
+
+#: Filter-only fields a format refuses (sinsp's fd class does; evt.around, also filter only, prints <NA>).
+_NOT_DISPLAYED = frozenset(f for f in fd.CLASS.fields if f.flags & FieldFlag.FILTER_ONLY)
 #: fields whose index is optional in filters only: sinsp's parse_field_name wants ``[N]`` after them
 _INDEX_FOR_OUTPUT = frozenset({"proc.apid", "proc.aname"})
 
@@ -205,11 +250,26 @@ def resolve_token(text: str) -> tuple[BoundField, int]:
     A bare ``proc.apid`` / ``proc.aname`` (no ``[N]``) is the current process's value, as in sysdig:
     sinsp's parse_field_name accepts the name without an index only when it is the whole rest of the
     format (m_argid -1: no ancestor walked); anywhere else it says the token spans no characters
-    (m_argid 0), so the name is printed again as literal text after the value and the JSON key is ""."""
+    (m_argid 0), so the name is printed again as literal text after the value and the JSON key is "".
+    ``evt.type.is.X`` likewise spans no characters, and has no value."""
+    if text.startswith(_TYPE_IS_DOT):
+        f = FIELDS["evt.type.is"]
+        return BoundField(f.name, f.ftype, f.fmt, f.flags, None, _no_value, text_fn(f.ftype, f.fmt),
+                          literal_fn(f.ftype), None, f), 0
     f, arg, used = match_field(text)
+    if f in _NOT_DISPLAYED:  # sysdig names the rest of the format, not just the field
+        raise FieldError(f"{text} is filter only and cannot be used as a display field", text)
     if arg is None and f.name in _INDEX_FOR_OUTPUT:
         return bind(f, "0"), (used if used == len(text) else 0)
-    return bind(f, arg), used
+    bound = bind(f, arg)
+    if f.flags & FieldFlag.FILTER_ONLY:  # the others (evt.around) print as sysdig's NULL
+        bound.extract = _no_value
+        bound.extract_many = None
+    return bound, used
+
+
+def _no_value(evt: Event) -> None:
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ -l
@@ -278,8 +338,13 @@ def compile_predicate(text: str) -> Any:
     from sysdig_user.filter import UnknownField, compile_filter
 
     def resolve(name: str, arg: str | None, pos: int) -> Any:
+        # the name as written (its argument unsplit), read the way -p reads it: sinsp parses a filter's
+        # field name and a format's token with the same code, errors included
+        written = _FILTER_FIELD_RE.match(text, pos)
         try:
-            return resolve_field(name, arg)
+            if arg is None or written is None:
+                return resolve_field(name, arg)
+            return resolve_field(written.group(0))
         except UnknownFieldError:
             raise UnknownField(name, pos) from None
 

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sysdig_user.errors import SduError
+from sysdig_user.errors import FieldError, SduError
 from sysdig_user.filter import boolean, errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Seq, Value
 from sysdig_user.filter.parse import parse
@@ -456,6 +456,8 @@ class _Compiler:
             ref = self.resolve(check.name, check.arg, check.pos)
         except errors.UnknownField:
             raise errors.unrecognized_field(check.field, check.pos, check.field_end) from None
+        except FieldError as exc:  # a field argument sysdig refuses: its words, at the end of the name
+            raise errors.FilterError(str(exc), check.field_end) from None
         return ref, value_kind(ref.ftype)
 
     def literals(self, check: Check, ref: FieldRef, kind: ValueKind) -> list[Any]:

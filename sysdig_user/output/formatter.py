@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sysdig_user.errors import FieldError, SduError
+from sysdig_user.fields.base import UnknownFieldError
 from sysdig_user.output.render import (
     ARGS_FUNCTIONS,
     RenderOptions,
@@ -45,6 +46,8 @@ CONTAINER_FORMATS = {
 CONTAINER_FORMATS.update({"container": CONTAINER_FORMATS["c"], "kubernetes": CONTAINER_FORMATS["k"],
                           "mesos": CONTAINER_FORMATS["m"]})
 NA = "<NA>"
+#: What sysdig prints when a capture ends if its -p format holds an escape character (a colour left on).
+COLOR_RESET = "\x1b[00m"
 
 
 class FormatError(FieldError):
@@ -141,6 +144,33 @@ def _local_field(name: str, arg: str | None, opts: OutputOptions) -> BoundFieldL
 
 # ----------------------------------------------------------------------------------------- compile
 
+_ESCAPES = {"n": "\n", "t": "\t", "e": "\x1b", "\\": "\\"}
+
+
+def unescape_format(fmt: str) -> str:
+    """A ``-p`` format as typed -> the format sysdig uses: ``\\n`` a newline, ``\\t`` a tab, ``\\e`` an
+    escape character, ``\\\\`` one backslash; a backslash before anything else stays as typed (``\\r``,
+    ``\\x41``, ``\\%``). Only the command line's format is read this way: a chisel's format is used as it
+    is (both measured against sysdig 0.29.3). A format ending in a lone backslash is refused (sysdig
+    exits with status 1 and prints nothing)."""
+    if "\\" not in fmt:
+        return fmt
+    out: list[str] = []
+    i, n = 0, len(fmt)
+    while i < n:
+        c = fmt[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        if i == n - 1:
+            raise FormatError("invalid formatting syntax: formatting cannot end with a \\")
+        nxt = fmt[i + 1]
+        out.append(_ESCAPES.get(nxt, c + nxt))
+        i += 2
+    return "".join(out)
+
+
 @dataclass(slots=True)
 class Token:
     literal: str  # text printed before the field
@@ -154,8 +184,10 @@ def _bind(text: str, match: Matcher, opts: OutputOptions) -> tuple[BoundFieldLik
     substitute the option-bound version of the few fields this module owns."""
     try:
         bound, used = match(text)
-    except SduError as exc:
+    except UnknownFieldError as exc:
         raise FormatError("invalid formatting token " + text) from exc
+    except SduError as exc:  # a field sysdig knows but refuses here, or a bad argument: its own words
+        raise FormatError(str(exc)) from exc
     local = _local_field(getattr(bound, "name", ""), getattr(bound, "arg", None), opts)
     return (local if local is not None else bound), used
 
@@ -203,6 +235,8 @@ class Formatter:
 
             match = resolve_token
         self.opts = opts or OutputOptions()
+        if not fmt:
+            raise FormatError("empty formatting token")
         self.tokens, self.tail, self.require_all = compile_format(fmt, match, self.opts)
         self._plan = [(t.literal, t.field.extract, t.field.to_text, t.width) for t in self.tokens]
         if self.opts.json:

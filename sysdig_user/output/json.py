@@ -65,6 +65,8 @@ class JsonLine:
         self.require_all = require_all
 
     def format(self, evt: Event) -> str | None:
+        if not self.tokens:
+            return "null"  # a format without fields: sysdig's JSON value is empty
         root: dict[str, Any] = {}
         for tok in self.tokens:
             value = tok.field.extract(evt)

@@ -56,7 +56,7 @@ class SummaryTable:
             else:
                 name = EVENTS[e.id].name
             direction = "> " if not e.id & 1 else "< "
-            out.append(f"{direction}{name.ljust(16)}{e.ncalls}")
+            out.append(f"{direction}{name[:16].ljust(16)}{e.ncalls}")  # sysdig's "%-16.16s": cut, then padded
         return out
 
 

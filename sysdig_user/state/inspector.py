@@ -160,7 +160,8 @@ def _generic_ids(names: Iterable[str]) -> frozenset[int]:
     return frozenset(i for i, sc in enumerate(PPM_SC) if sc.name in wanted)
 
 
-def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> bytes | None:
+def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool,
+               keep_internal: bool = False) -> bytes | None:
     """Per event code, what `Inspector.skip_raw` may do without building the Event (see there).
 
     With a filter whose possible event types are known (``prefilter.event_types``, set by
@@ -170,8 +171,9 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> 
     syscall events are _SKIPPED_IF_GENERIC: dropped unless their syscall's name may match (skip_raw
     reads it), or never skipped when their own name ("syscall", what an unknown syscall shows) may.
     Without a filter, and when the caller does not show hidden events (``skip_hidden``), the
-    EC_INTERNAL events process() does not parse (SKIPPARSERESET ones) are SKIPPED_HIDDEN. None when
-    nothing can be skipped.
+    EC_INTERNAL events process() does not parse (SKIPPARSERESET ones) are SKIPPED_HIDDEN. With
+    ``keep_internal`` (a -w file keeps the EC_INTERNAL events the filter drops) those are never
+    skipped. None when nothing can be skipped.
     """
     table = bytearray(PPM_EVENT_MAX)
     if prefilter is not None:
@@ -181,6 +183,8 @@ def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool) -> 
         possible = _event_codes(names)
         for code, fl in enumerate(_FLAGS):
             if code in possible or fl & F_NO_QUERY or code in _LARGE or code in _CONTAINER_CODES:
+                continue
+            if keep_internal and code in _HIDDEN_CODES:
                 continue
             if code in _GENERIC_CODES:
                 if EVENTS[code].name not in names and not fl & F_MODIFIES_STATE:
@@ -239,6 +243,7 @@ class Inspector:
         # EF_MODIFIES_STATE are parsed first and filtered by the caller.
         self._prefilter: Callable[[Event], bool] | None = None
         self._skip_hidden = False
+        self._keep_internal = False
         self._skip: bytes | None = None  # per code, what skip_raw may do (skip_table)
         self._generic_kept: frozenset[int] = frozenset()  # ppm_sc ids of the generic events it keeps
         # the container events at the head of the capture, consumed as state (state/containers.py)
@@ -253,7 +258,7 @@ class Inspector:
     @prefilter.setter
     def prefilter(self, predicate: Callable[[Event], bool] | None) -> None:
         self._prefilter = predicate
-        self._skip = skip_table(predicate, self._skip_hidden)
+        self._skip = skip_table(predicate, self._skip_hidden, self._keep_internal)
         self._generic_kept = _generic_ids(getattr(predicate, "event_types", None) or ())
 
     @property
@@ -265,7 +270,18 @@ class Inspector:
     @skip_hidden.setter
     def skip_hidden(self, value: bool) -> None:
         self._skip_hidden = value
-        self._skip = skip_table(self._prefilter, value)
+        self._skip = skip_table(self._prefilter, value, self._keep_internal)
+
+    @property
+    def keep_internal(self) -> bool:
+        """Set by a caller that writes the EC_INTERNAL events its filter drops (-w, as sinsp's
+        get_dump_flags): skip_raw then leaves them to process()."""
+        return self._keep_internal
+
+    @keep_internal.setter
+    def keep_internal(self, value: bool) -> None:
+        self._keep_internal = value
+        self._skip = skip_table(self._prefilter, self._skip_hidden, value)
 
     @property
     def skip_codes(self) -> bytes | None:

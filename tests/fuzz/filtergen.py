@@ -74,7 +74,7 @@ def _check(rng: random.Random) -> str:
 _KIND_VALUES = {
     ValueKind.STRING: ("cat", "bash", "/etc", "/etc/passwd", "/home/u", "*", "*.txt", "foo.txt", "", "<NA>",
                        "\\x41", "a b", "file", "ipv4", "/dev/pts/0"),
-    ValueKind.BOOL: ("true", "false", "0", "1"),
+    ValueKind.BOOL: ("true", "false"),  # sysdig refuses 0 and 1 ("unrecognized boolean value")
     ValueKind.IPADDR: ("10.0.0.2", "93.184.216.34", "8.8.8.8", "::1", "0.0.0.0"),
     ValueKind.IPNET: ("10.0.0.0/8", "93.184.216.0/24", "::/0"),
     ValueKind.BYTES: ("abc", "z", "0123"),
@@ -101,6 +101,11 @@ _ARG_FORMS = {
     ArgSyntax.EVTTYPE: (".open", ".read", ".execve"),
     ArgSyntax.SUFFIX: ("", ".src", ".dst"),
     ArgSyntax.BRACKET: ("[/]", "[0]"),
+    ArgSyntax.LABEL: (".app", ".a/b-c.d"),
+    ArgSyntax.TRACER: ("[0]", "[-1]", ".name"),
+    ArgSyntax.TRACER_INDEX: ("[0]", "[-1]"),
+    ArgSyntax.EVTIN: ("[0]", ".fd", ".name"),
+    ArgSyntax.AROUND: ("[0]", "[1000000000]"),
 }
 
 
