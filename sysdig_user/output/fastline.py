@@ -45,7 +45,7 @@ from sysdig_user.state.inspector import (
     PROCINFO_E,
 )
 
-VERSION = 6  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 7  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
@@ -155,15 +155,19 @@ def _param_recipe(p: Any, kind: str, strings: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _recipe(code: int) -> tuple[Any, ...] | None:
-    """(nparams, enter, uses_fd, handler, generic, head, params) for events of type ``code``; None for
-    the types process() treats specially (no thread, no query, hidden) and those with a param of a
-    kind the C code does not write."""
+def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, ...] | None:
+    """(nparams, enter, uses_fd, handler, generic, head, params, op, op args[, hidden]) for events of type
+    ``code``; None for the types process() treats specially (no thread, no query, hidden) and, for the
+    default line (``lined``), those with a param of a kind the C code does not write. With ``hidden``
+    (a filter or a -p format: the skip of hidden events is then not the reader's), the hidden events
+    process() does not parse are recipes too (hidden 1, or 2 for procinfo, whose thread is looked up)."""
     info = EVENTS[code]
     fl = _FLAGS[code]
-    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD | F_NO_QUERY) or code == PROCINFO_E:
-        return None
     if int(info.flags) & _EF_LARGE:
+        return None
+    if code in HIDDEN_CODES and fl & F_SKIP and hidden:
+        return len(info.params), not code & 1, False, False, False, "", (), 0, (), 2 if code == PROCINFO_E else 1
+    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD | F_NO_QUERY) or code == PROCINFO_E:
         return None
     enter = not code & 1
     uses_fd = bool(int(info.flags) & _EF_USES_FD)
@@ -176,6 +180,8 @@ def _recipe(code: int) -> tuple[Any, ...] | None:
         if not info.params or info.params[0].type is not PT.SYSCALLID:
             return None
         return len(info.params), enter, uses_fd, handler, True, head, (), *op
+    if not lined:
+        return len(info.params), enter, uses_fd, handler, False, head, (), *op
     params = []
     for _prefix, p, kind, strings in render._args_plan(info.params):
         r = _param_recipe(p, kind, strings)
@@ -199,14 +205,19 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
     return 0, ()
 
 
-_RECIPES: list[tuple[Any, ...] | None] | None = None
+_RECIPES: dict[tuple[bool, bool], list[tuple[Any, ...] | None]] | None = None
 
 
-def recipes() -> list[tuple[Any, ...] | None]:
+def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | None]:
+    """The recipe of every code: for the default line (``lined``) or a -p format, and with the hidden
+    events (``hidden``) or without."""
     global _RECIPES
     if _RECIPES is None:
-        _RECIPES = [_recipe(code) for code in range(PPM_EVENT_MAX)]
-    return _RECIPES
+        _RECIPES = {}
+    got = _RECIPES.get((lined, hidden))
+    if got is None:
+        got = _RECIPES[lined, hidden] = [_recipe(code, lined, hidden) for code in range(PPM_EVENT_MAX)]
+    return got
 
 
 def core_for(pipeline: Any) -> Any:
@@ -229,10 +240,13 @@ def core_for(pipeline: Any) -> Any:
     for t in render._L4_TYPES:
         l4 |= 1 << int(t)
     pipeline.stats.fast_events = 0
+    native_filter = pipeline.native_filter if pipeline.predicate is not None else None
+    native_format = pipeline.native_format if pipeline.spec.output.format is not None else None
     return _fastline.Core(
         inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
         flags_fallback=render._flags_arg, clock_prefix=clock_prefix, fd_resolved=render.fd_resolved,
-        recipes=recipes(),
+        recipes=recipes(native_format is None, native_filter is not None or native_format is not None),
+        code_flags=bytes(_FLAGS), filter=native_filter, format=native_format,
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
 

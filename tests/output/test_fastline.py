@@ -111,9 +111,10 @@ def test_lines_equal_the_python_pipeline(program_capture: Path, verbose: bool) -
 
 @pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_not_used_beyond_the_default_line(program_capture: Path) -> None:
-    """A filter, a format, -n, -j, -A, -w, -S: the Python pipeline alone."""
+    """A filter or a format the C code does not run, -n, -j, -A, -w, -S: the Python pipeline alone
+    (filters and formats it runs: tests/output/test_compiled.py)."""
     _require_core()
-    for argv in (["evt.type=read"], ["-p", "%evt.num %fd.name"], ["-n", "5"], ["-j"], ["-A"], ["-w", "/dev/null"],
+    for argv in (["fd.directory=/etc"], ["-p", "%evt.num %fd.directory"], ["-n", "5"], ["-j"], ["-A"], ["-w", "/dev/null"],
                  ["-S"], ["-D"]):
         sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
         env = Environment(sink, sys.stderr, _environ(True))
