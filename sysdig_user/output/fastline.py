@@ -242,6 +242,9 @@ def core_for(pipeline: Any) -> Any:
     pipeline.stats.fast_events = 0
     native_filter = pipeline.native_filter if pipeline.predicate is not None else None
     native_format = pipeline.native_format if pipeline.spec.output.format is not None else None
+    if (native_filter is None and pipeline.predicate is not None) or (
+            native_format is None and pipeline.spec.output.format is not None):
+        return None  # (a filter or -p format only Python has, or a line a caller took over)
     return _fastline.Core(
         inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
         flags_fallback=render._flags_arg, clock_prefix=clock_prefix, fd_resolved=render.fd_resolved,
