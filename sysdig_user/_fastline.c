@@ -688,6 +688,7 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
             v->n = x->vlen;
             return 0;
         }
+        if (!x->fdinfo && !(x->code & 1)) return 0; /* an enter names no fd it has not (creator_name) */
         if (!x->fdinfo || F->name_py[x->code]) return NEED;
         return attr_val(x->fdinfo, s_name, P_ATTR_STR, v);
     case A_FDPROBE: {

@@ -263,3 +263,27 @@ def test_operators_and_multi_valued_fields_stay_python() -> None:
     for text in ("fd.name glob /etc*", "fd.name icontains ETC", "fd.ip=127.0.0.1", "fd.port=80",
                  "fd.name pmatch (/etc)", "evt.arg.fd=3", "evt.type=open and fd.l4proto=tcp"):
         assert compiled.native_filter(text) is None, text
+
+
+@pytest.mark.ptrace
+def test_live_capture_filters_and_formats_in_c() -> None:
+    """`sdu -v -p FORMAT FILTER -- CMD`: the printing process runs both through the compiled line."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    _require_native()
+    argv = [sys.executable, "-m", "sysdig_user", "-v", "-p", "*%evt.num %proc.name %evt.type %fd.name %fd.type",
+            "evt.type in (openat, read, close) and fd.name contains /etc", "--", sys.executable, "-S", "-c", PROGRAM]
+    proc = subprocess.run(argv, cwd=ROOT, env=_environ(True), capture_output=True, text=True, timeout=120,
+                          check=False)
+    if proc.returncode != 0 and "ptrace" in proc.stderr.lower() and not oracles_required():
+        pytest.skip(f"ptrace is not usable here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"compiled default line: (\d+) of (\d+) events", proc.stderr)
+    assert m is not None, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == int(m.group(2)) > 3 and int(m.group(1)) > int(m.group(2)) // 2, proc.stderr
+    assert all("/etc" in line.split(" ")[3] and line.split(" ")[2] in ("openat", "read", "close") for line in lines)
