@@ -519,7 +519,7 @@ static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
  */
 #include <arpa/inet.h>
 
-enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME };
+enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -551,10 +551,15 @@ typedef struct {
     int n_sc;
     char **sc_names; /* the generic events' syscall names */
     uint8_t *fd_event; /* per code: the fd fields apply (fields/fd.py fd_of) */
-    uint8_t *name_py;  /* per code: fd.name may come from the event's params though it has an fd */
+    uint8_t *name_py;  /* per code: fd.name may come from the event's params though it has an fd (1),
+                        * or without one (2) */
     int nprobes;
     Probe *probes; /* nprobes x PROBE_TYPES x PROBE_ROLES */
     int virt_role; /* the role of a new file's FdInfo */
+    int8_t (*res)[6]; /* per code: evt.res's param (index, size, signed), then the fd-creating exit's
+                       * fallback one; index -1: none, size 0: not a fixed-size integer (Python's) */
+    int n_errnos;
+    char **errno_texts; /* evt.res of -k, by k (NULL: Python's) */
 } Fields;
 
 typedef struct {
@@ -562,6 +567,9 @@ typedef struct {
     int64_t ts, tid, num;
     const uint8_t *p0; /* param 0 (a generic event's syscall id), NULL if none */
     Py_ssize_t p0len;
+    int n; /* the params, when known (n >= 0; -1: not read) */
+    const uint8_t *param[MAX_PARAMS];
+    Py_ssize_t plen[MAX_PARAMS];
     PyObject *th; /* a new reference, NULL: no thread */
     int64_t fdnum;
     PyObject *fdinfo; /* a new reference, NULL: none */
@@ -675,6 +683,30 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
     case A_PID:
         if (!x->th) return 0;
         return attr_val(x->th, s_pid, P_ATTR_INT, v);
+    case A_RES: { /* fields/evt.py return_value, then "SUCCESS", the errno's name or the number */
+        if (x->n < 0) return NEED;
+        int8_t *r = F->res[x->code];
+        int64_t res = 0;
+        int found = 0;
+        for (int k = 0; k < 6 && !found; k += 3) {
+            int idx = r[k], size = r[k + 1];
+            if (idx < 0 || idx >= x->n) continue;
+            if (!size || x->plen[idx] != size) return NEED;
+            res = r[k + 2] ? rd_s(x->param[idx], size) : (int64_t)rd_u(x->param[idx], size);
+            found = 1;
+        }
+        if (!found) return 0;
+        v->kind = V_STR;
+        if (res >= 0) {
+            v->s = "SUCCESS";
+            v->n = 7;
+            return 0;
+        }
+        if (res <= -F->n_errnos || !F->errno_texts[-res]) return NEED;
+        v->s = F->errno_texts[-res];
+        v->n = strlen(v->s);
+        return 0;
+    }
     case A_FDNUM:
         if (!fd_applies(F, x)) return 0;
         v->kind = V_INT;
@@ -688,8 +720,15 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
             v->n = x->vlen;
             return 0;
         }
-        if (!x->fdinfo && !(x->code & 1)) return 0; /* an enter names no fd it has not (creator_name) */
-        if (!x->fdinfo || F->name_py[x->code]) return NEED;
+        if (!x->fdinfo) { /* fields/fd.py creator_name: nothing for an enter, its params for a creating exit */
+            if (!(x->code & 1)) return 0;
+            if (F->name_py[x->code] & 2) return NEED;
+            v->kind = V_STR;
+            v->s = "";
+            v->n = 0;
+            return 0;
+        }
+        if (F->name_py[x->code] & 1) return NEED;
         return attr_val(x->fdinfo, s_name, P_ATTR_STR, v);
     case A_FDPROBE: {
         if (!fd_applies(F, x) || (!x->fdinfo && !x->virt)) return 0;
@@ -732,6 +771,11 @@ static void Fields_dealloc(Fields *F) {
     }
     PyMem_Free(F->fd_event);
     PyMem_Free(F->name_py);
+    PyMem_Free(F->res);
+    if (F->errno_texts) {
+        for (int i = 0; i < F->n_errnos; i++) PyMem_Free(F->errno_texts[i]);
+        PyMem_Free(F->errno_texts);
+    }
     if (F->probes) {
         for (int i = 0; i < F->nprobes * PROBE_TYPES * PROBE_ROLES; i++) {
             Py_XDECREF(F->probes[i].attr);
@@ -756,20 +800,37 @@ static uint8_t *code_bytes(PyObject *b, int ncodes) {
     return out;
 }
 
-/* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role): probes is a list per probed
- * field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str) */
+/* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts): probes is a
+ * list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res per code a 6-tuple */
 static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
-    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes;
+    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts;
     if (F->type_names) {
         PyErr_SetString(PyExc_RuntimeError, "Fields is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "OOSSO!i", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
-                          &F->virt_role))
+    if (!PyArg_ParseTuple(args, "OOSSO!iO!O", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
+                          &F->virt_role, &PyList_Type, &res, &errno_texts))
         return -1;
     if (!(F->type_names = str_array(type_names, &F->ncodes)) || !(F->sc_names = str_array(sc_names, &F->n_sc)) ||
-        !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)))
+        !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)) ||
+        !(F->errno_texts = str_array(errno_texts, &F->n_errnos)))
         return -1;
+    if (PyList_GET_SIZE(res) != F->ncodes || !(F->res = PyMem_Calloc(F->ncodes + 1, sizeof *F->res))) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "evt.res's params per code");
+        return -1;
+    }
+    for (int i = 0; i < F->ncodes; i++) {
+        int v[6];
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(res, i), "iiiiii", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5])) return -1;
+        for (int k = 0; k < 6; k++) {
+            if (v[k] < -1 || v[k] > MAX_PARAMS || (k % 3 == 1 && v[k] != 0 && v[k] != 1 && v[k] != 2 && v[k] != 4 &&
+                                                      v[k] != 8)) {
+                PyErr_SetString(PyExc_ValueError, "bad evt.res param");
+                return -1;
+            }
+            F->res[i][k] = (int8_t)v[k];
+        }
+    }
     F->nprobes = (int)PyList_GET_SIZE(probes);
     int per = PROBE_TYPES * PROBE_ROLES;
     F->probes = PyMem_Calloc(F->nprobes * per + 1, sizeof(Probe));
@@ -844,13 +905,25 @@ static int ctx_from_event(Ctx *x, PyObject *evt) {
     memcpy(&code, ev + 20, 2);
     memcpy(&nparams, ev + 22, 4);
     x->code = code;
-    if (code < 2 && nparams >= 1 && nparams <= MAX_PARAMS && HEADER_SIZE + 2 * (Py_ssize_t)nparams <= len) {
-        uint16_t n0;
-        memcpy(&n0, ev + HEADER_SIZE, 2);
+    x->n = -1; /* (running past the end: not read; u32 lengths read as u16 are read by no accessor: the
+                * large-payload codes have no evt.res param in Fields) */
+    if (nparams <= MAX_PARAMS && HEADER_SIZE + 2 * (Py_ssize_t)nparams <= len) {
         Py_ssize_t at = HEADER_SIZE + 2 * (Py_ssize_t)nparams;
-        if (at + n0 <= len) {
-            x->p0 = ev + at;
-            x->p0len = n0;
+        uint32_t i;
+        for (i = 0; i < nparams; i++) {
+            uint16_t n;
+            memcpy(&n, ev + HEADER_SIZE + 2 * i, 2);
+            if (at + n > len) break;
+            x->param[i] = ev + at;
+            x->plen[i] = n;
+            at += n;
+        }
+        if (i == nparams) {
+            x->n = (int)nparams;
+            if (nparams) {
+                x->p0 = x->param[0];
+                x->p0len = x->plen[0];
+            }
         }
     }
     Py_DECREF(raw); /* (the Event keeps its bytes) */
@@ -1557,6 +1630,9 @@ static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     x->ts = e->ts;
     x->tid = e->tid;
     x->num = num;
+    x->n = e->n;
+    memcpy(x->param, e->param, sizeof(e->param[0]) * e->n);
+    memcpy(x->plen, e->plen, sizeof(e->plen[0]) * e->n);
     if (e->n) {
         x->p0 = e->param[0];
         x->p0len = e->plen[0];
@@ -2262,7 +2338,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},

@@ -39,7 +39,7 @@ def _accessors() -> dict[Any, int]:
     assert k is not None
     return {evt._num: k.A_NUM, evt._cpu: k.A_CPU, proc.thread.tid: k.A_TID, evt._type: k.A_TYPE,
             evt._dir: k.A_DIR, proc._name: k.A_COMM, proc._pid: k.A_PID, fd._num: k.A_FDNUM,
-            fd._name: k.A_FDNAME}
+            fd._name: k.A_FDNAME, evt._res: k.A_RES}
 
 
 def _probed() -> tuple[Any, ...]:
@@ -122,7 +122,8 @@ def fields() -> Any:
     by_code = BY_CODE[evt._type]
     type_names = [by_code(code) for code in range(PPM_EVENT_MAX)]
     fd_events = bytes(1 if code in fd._FD_EVENTS else 0 for code in range(PPM_EVENT_MAX))
-    name_py = bytes(1 if code in fd._CONNECT_X else 0 for code in range(PPM_EVENT_MAX))
+    creators = fd._NAME_FROM_P1 | fd._OPENAT_EXITS  # (fd.creator_name's own params)
+    name_py = bytes((code in fd._CONNECT_X) | (code in creators) << 1 for code in range(PPM_EVENT_MAX))
     probes = []
     for i, extract in enumerate(_probed()):
         rows = []
@@ -140,8 +141,43 @@ def fields() -> Any:
     for extract, acc in _ACCESSORS.items():
         _VALUE_KINDS[extract] = k.V_INT if acc in (k.A_NUM, k.A_CPU, k.A_TID, k.A_PID, k.A_FDNUM) else k.V_STR
     virt_role = int(FdInfo(0, FdType.FILE_V2).role)
-    _FIELDS = k.Fields(type_names, [sc.name for sc in PPM_SC], fd_events, name_py, probes, virt_role)
+    _FIELDS = k.Fields(type_names, [sc.name for sc in PPM_SC], fd_events, name_py, probes, virt_role,
+                       _res_params(), _errno_texts())
     return _FIELDS
+
+
+def _res_params() -> list[tuple[int, int, int, int, int, int]]:
+    """Per code, fields/evt.py return_value's params: (index, size, signed) of "res", then of "fd" for
+    an fd-creating exit; (-1, 0, 0) where absent, size 0 where the param is not a fixed-size integer."""
+    import struct
+
+    from sysdig_user.event_table import EF, EVENTS, PPM_EVENT_MAX
+    from sysdig_user.fields import evt
+    from sysdig_user.params import fixed_format
+
+    def param(code: int, idx: int) -> tuple[int, int, int]:
+        if idx < 0:
+            return -1, 0, 0
+        fmt = fixed_format(EVENTS[code].params[idx].type)
+        if fmt is None or fmt[-1] not in "bBhHiIqQ":
+            return idx, 0, 0
+        return idx, struct.calcsize(fmt), int(fmt[-1].islower())
+
+    out = []
+    for code in range(PPM_EVENT_MAX):
+        if int(EVENTS[code].flags) & int(EF.LARGE_PAYLOAD):
+            out.append((-1, 0, 0, -1, 0, 0))
+            continue
+        alt = evt._FD_IDX[code] if code in evt._CREATES_FD_EXIT else -1
+        out.append((*param(code, evt._RES_IDX[code]), *param(code, alt)))
+    return out
+
+
+def _errno_texts() -> list[str | None]:
+    """evt.res's text of -k, by k, as fields/evt.py gives it (index 0 unused)."""
+    from sysdig_user.fields import evt
+
+    return [None] + [evt.errno_name(-k) or str(-k) for k in range(1, 4096)]
 
 
 def _field(extract: Any) -> tuple[int, int, int]:
