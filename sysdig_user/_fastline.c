@@ -45,7 +45,7 @@
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
-enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE };
+enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM };
 
 enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
@@ -74,6 +74,7 @@ typedef struct {
     int hidden;  /* with a filter or -p: a hidden event process() does not parse (1), looking its thread up (2) */
     int lined;   /* its params have recipes (the default line); a -p format's recipes have none */
     uint64_t o_directory;              /* OP_OPENAT: PPM_O_DIRECTORY */
+    int vm_size[3];                    /* OP_VM: vm_exit's params 1-3 (unsigned), their sizes */
     PyObject *fdinfo, *file_type, *dir_type; /* OP_OPENAT: FdInfo, FdType.FILE_V2, FdType.DIRECTORY */
     int file_type_n, dir_type_n;
     char head[64]; /* "> openat " */
@@ -534,7 +535,7 @@ enum { I_TEST = 1, I_JF, I_JT, I_NOT };
 #define CF_FD_EVENT 4
 #define CF_MODIFIES 64
 
-static PyObject *s_pid, *s_role, *s_fdinfo, *s_fdnum, *s_raw, *s_cpu, *s_filtered_out;
+static PyObject *s_vm[3], *s_pid, *s_role, *s_fdinfo, *s_fdnum, *s_raw, *s_cpu, *s_filtered_out;
 
 typedef struct {
     int mode;
@@ -1814,6 +1815,10 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     } else if (R->op == OP_OPENAT && c->filter) { /* a failed openat: open_exit's own way */
         rc = handle_parsed(c, R, &e, ev, len, rawobj);
         goto out;
+    } else if (R->op == OP_VM && e.n >= 4 &&
+               (e.plen[1] != R->vm_size[0] || e.plen[2] != R->vm_size[1] || e.plen[3] != R->vm_size[2])) {
+        rc = handle_parsed(c, R, &e, ev, len, rawobj); /* (values the Python decoders pad) */
+        goto out;
     }
     if (c->filter && modifies) { /* filtered after its parser: its state changes are made below */
         pass = core_filter(c, R, &e, th, num);
@@ -1835,6 +1840,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         }
     }
     rc = pure_state(c, R, &e, th, raw, num);
+    if (!rc && R->op == OP_VM && e.n >= 4) /* vm_exit: the process memory counters */
+        for (int k = 0; k < 3 && !rc; k++)
+            rc = set_i64(th, s_vm[k], (int64_t)rd_u(e.param[k + 1], R->vm_size[k]));
     if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[3], 4), rd_u(e.param[5], 4), num);
     if (!rc && close_table) {
@@ -2109,6 +2117,17 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
             PyErr_SetString(PyExc_ValueError, "OP_OPENAT is for openat's 6-param exit");
             return -1;
         }
+    } else if (R->op == OP_VM) {
+        if (!PyArg_ParseTuple(op_args, "iii", &R->vm_size[0], &R->vm_size[1], &R->vm_size[2])) return -1;
+        for (int k = 0; k < 3; k++)
+            if (R->vm_size[k] != 1 && R->vm_size[k] != 2 && R->vm_size[k] != 4 && R->vm_size[k] != 8) {
+                PyErr_SetString(PyExc_ValueError, "OP_VM's params are fixed-size integers");
+                return -1;
+            }
+        if (R->nparams < 4) {
+            PyErr_SetString(PyExc_ValueError, "OP_VM reads params 1-3");
+            return -1;
+        }
     } else if (R->op != OP_NONE && R->op != OP_CLOSE) {
         PyErr_SetString(PyExc_ValueError, "unknown op");
         return -1;
@@ -2325,7 +2344,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_last_latency_entertime, "last_latency_entertime"}, {&s_latency, "latency"},
         {&s_last_enter, "last_enter"}, {&s_lastevent_fd, "lastevent_fd"}, {&s_last_event_ts, "last_event_ts"},
         {&s_fix_sockets, "_fix_sockets"}, {&s_add, "add"}, {&s_remove, "remove"}, {&s_extra, "extra"},
-        {&s_name_changed_at, "name_changed_at"}, {&s_pid, "pid"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
+        {&s_name_changed_at, "name_changed_at"}, {&s_vm[0], "vmsize_kb"}, {&s_vm[1], "vmrss_kb"},
+        {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
         {&s_fdnum, "fdnum"}, {&s_raw, "raw"}, {&s_cpu, "cpu"}, {&s_filtered_out, "filtered_out"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -2367,7 +2387,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_PADDED", K_PADDED) < 0 || PyModule_AddIntConstant(m, "K_PATH", K_PATH) < 0 ||
         PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
         PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
-        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0) {
+        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0) {
         Py_DECREF(m);
         return NULL;
     }

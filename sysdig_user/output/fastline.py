@@ -32,7 +32,7 @@ from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.output.timefmt import clock_prefix
 from sysdig_user.params import decode_str, fixed_format
-from sysdig_user.state import parsers_files
+from sysdig_user.state import parsers_files, parsers_process
 from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
 from sysdig_user.state.inspector import (
     _FLAGS,
@@ -202,6 +202,11 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
         return _fastline.OP_OPENAT, (parsers_files.O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY)
     if handler is parsers_files.close_exit and _FLAGS[code] & F_USES_FD:
         return _fastline.OP_CLOSE, ()
+    params = EVENTS[code].params
+    if handler is parsers_process.vm_exit and len(params) >= 4:
+        fmts = [fixed_format(p.type) for p in params[1:4]]
+        if all(f is not None and f[-1] in "BHIQ" for f in fmts):  # unsigned, as the decoders give them
+            return _fastline.OP_VM, tuple(struct.calcsize(f) for f in fmts if f is not None)
     return 0, ()
 
 
