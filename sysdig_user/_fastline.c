@@ -74,6 +74,8 @@ typedef struct {
     int hidden;  /* with a filter or -p: a hidden event process() does not parse (1), looking its thread up (2) */
     int lined;   /* its params have recipes (the default line); a -p format's recipes have none */
     uint64_t o_directory;              /* OP_OPENAT: PPM_O_DIRECTORY */
+    int open_idx[4];                   /* OP_OPENAT: the params fd, name, flags, dev (a missing dev is 0) */
+    int open_paired;                   /* OP_OPENAT: open_exit needs the exit paired (the old open exit) */
     int vm_size[3];                    /* OP_VM: vm_exit's params 1-3 (unsigned), their sizes */
     PyObject *fdinfo, *file_type, *dir_type; /* OP_OPENAT: FdInfo, FdType.FILE_V2, FdType.DIRECTORY */
     int file_type_n, dir_type_n;
@@ -1783,16 +1785,22 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         rc = handle_parsed(c, R, &e, ev, len, rawobj);
         goto out;
     }
-    if (R->op == OP_OPENAT && e.plen[0] == 8 && (open_fd = rd_s(e.param[0], 8)) >= 0) {
-        Py_ssize_t n = e.n == R->nparams ? clean_absolute(e.param[2], e.plen[2]) : 0;
-        if (!n || e.plen[3] != 4 || e.plen[5] != 4) { /* a name to resolve: parsers_files does it */
-            rc = handle_parsed(c, R, &e, ev, len, rawobj);
+    int *oi = R->open_idx;
+    if (R->op == OP_OPENAT && e.n > oi[0] && e.plen[oi[0]] == 8 && (open_fd = rd_s(e.param[oi[0]], 8)) >= 0) {
+        int yes = 1;
+        if (R->open_paired && paired(th, e.code, &yes) < 0) {
+            rc = -1;
             goto out;
         }
-        uint64_t flags = rd_u(e.param[3], 4);
+        Py_ssize_t n = yes && e.n > oi[1] && e.n > oi[2] ? clean_absolute(e.param[oi[1]], e.plen[oi[1]]) : 0;
+        if (!n || e.plen[oi[2]] != 4 || (e.n > oi[3] && e.plen[oi[3]] != 4)) {
+            rc = handle_parsed(c, R, &e, ev, len, rawobj); /* a name to resolve: parsers_files does it */
+            goto out;
+        }
+        uint64_t flags = rd_u(e.param[oi[2]], 4);
         c->ovr_fd = open_fd;
         c->ovr_type = flags & R->o_directory ? R->dir_type_n : R->file_type_n;
-        c->ovr_name = (const char *)e.param[2];
+        c->ovr_name = (const char *)e.param[oi[1]];
         c->ovr_len = n;
     } else if (R->op == OP_CLOSE && e.plen[0] == 8 && rd_s(e.param[0], 8) >= 0) {
         int yes;
@@ -1844,7 +1852,8 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         for (int k = 0; k < 3 && !rc; k++)
             rc = set_i64(th, s_vm[k], (int64_t)rd_u(e.param[k + 1], R->vm_size[k]));
     if (!rc && c->ovr_fd >= 0)
-        rc = openat_state(c, R, th, open_fd, rd_u(e.param[3], 4), rd_u(e.param[5], 4), num);
+        rc = openat_state(c, R, th, open_fd, rd_u(e.param[oi[2]], 4), e.n > oi[3] ? rd_u(e.param[oi[3]], 4) : 0,
+                          num);
     if (!rc && close_table) {
         PyObject *key2 = PyLong_FromLongLong(close_fd);
         PyObject *r = key2 ? PyObject_CallMethodOneArg(close_table, s_remove, key2) : NULL;
@@ -2092,7 +2101,8 @@ static int copy_text(char *dst, int cap, int *len, PyObject *s) {
 
 /* recipe: None, or (nparams, enter, uses_fd, handler, generic, head,
  *                   ((prefix, kind, size, signed, mask, texts, table), ...), op, op_args)
- * op_args: () or, for OP_OPENAT, (PPM_O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY) */
+ * op_args: () or, for OP_OPENAT, (PPM_O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY[, (fd, name, flags, dev
+ * params), paired]); for OP_VM, the sizes of params 1-3 */
 static int load_recipe(CodeRecipe *R, PyObject *item) {
     if (item == Py_None) return 0;
     PyObject *head, *params, *op_args;
@@ -2101,7 +2111,11 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
         return -1;
     if (R->op == OP_OPENAT) {
         unsigned long long o_dir;
-        if (!PyArg_ParseTuple(op_args, "KOOO", &o_dir, &R->fdinfo, &R->file_type, &R->dir_type)) return -1;
+        int *ix = R->open_idx;
+        ix[0] = 0, ix[1] = 2, ix[2] = 3, ix[3] = 5; /* openat's exit */
+        if (!PyArg_ParseTuple(op_args, "KOOO|(iiii)p", &o_dir, &R->fdinfo, &R->file_type, &R->dir_type, &ix[0], &ix[1],
+                              &ix[2], &ix[3], &R->open_paired))
+            return -1;
         R->o_directory = o_dir;
         R->file_type_n = (int)PyLong_AsLong(R->file_type);
         R->dir_type_n = (int)PyLong_AsLong(R->dir_type);
@@ -2113,10 +2127,11 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
         Py_INCREF(R->fdinfo);
         Py_INCREF(R->file_type);
         Py_INCREF(R->dir_type);
-        if (R->nparams != 6) {
-            PyErr_SetString(PyExc_ValueError, "OP_OPENAT is for openat's 6-param exit");
-            return -1;
-        }
+        for (int k = 0; k < 4; k++)
+            if (R->open_idx[k] < 0 || R->open_idx[k] >= R->nparams) {
+                PyErr_SetString(PyExc_ValueError, "OP_OPENAT's params are the event's");
+                return -1;
+            }
     } else if (R->op == OP_VM) {
         if (!PyArg_ParseTuple(op_args, "iii", &R->vm_size[0], &R->vm_size[1], &R->vm_size[2])) return -1;
         for (int k = 0; k < 3; k++)

@@ -198,8 +198,12 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
     for the parsers it leaves to Inspector.process."""
     assert _fastline is not None
     handler = _HANDLERS[code]
-    if handler is parsers_files.open_exit and code == OPENAT_X:
-        return _fastline.OP_OPENAT, (parsers_files.O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY)
+    if handler is parsers_files.open_exit and code in (OPENAT_X, parsers_files.OPEN_X):
+        info = EVENTS[code]
+        where = tuple(info.param_index(name) for name in ("fd", "name", "flags", "dev"))
+        # (the old open exit: what open_exit reads, and only when it is paired with its enter)
+        return _fastline.OP_OPENAT, (parsers_files.O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY, where,
+                                     code == parsers_files.OPEN_X)
     if handler is parsers_files.close_exit and _FLAGS[code] & F_USES_FD:
         return _fastline.OP_CLOSE, ()
     params = EVENTS[code].params
