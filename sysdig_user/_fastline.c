@@ -23,6 +23,12 @@
  * gives that event to the Python pipeline (after taking the lines handled so far, so the output
  * keeps its order).
  *
+ * With a compiled filter (Filter, below) the event is filtered where Inspector.process filters it:
+ * before its parser unless it is flagged EF_MODIFIES_STATE, and a dropped event leaves what process()
+ * leaves (no pending enter); with a compiled -p format (Format) its line is the format's. Then the
+ * hidden events process() does not parse (procinfo) are counted here too, and events with fewer params
+ * than the table's (older versions) are taken where no default line prints their params.
+ *
  * event_blocks(): the -w writing process's loop when nothing reads the events (fastline.passthrough):
  * the pipelined frames laid out as scap event blocks, unparsed.
  */

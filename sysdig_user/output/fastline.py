@@ -3,9 +3,10 @@
 Printing sysdig's default line costs the Python pipeline ~12 us per event (the Event, the Inspector,
 the generated line function); `_fastline.Core` does it in C for the events whose text and state
 changes are simple, and declines every other event to the Python pipeline (see the C file). It runs
-only where the whole pipeline is the default one: the default format in text (no -p, -j), no filter,
-no chisel, no -w, -S, -n or -D, buffers printed as text (no -A/-x/-X/-b), times as -t h. `-v` is
-fine (its buffers are only longer). The live printing process gives it whole batches
+where the pipeline is a text line and nothing else per event: the default format or a -p format whose
+fields are all compiled (output/compiled.py), with no filter or a compiled one, no chisel, no -w, -S,
+-n, -d or -D, buffers printed as text (no -A/-x/-X/-b, -j), times as -t h. `-v` is fine (its buffers
+are only longer). The live printing process gives it whole batches
 (tracer/pipelined.py), `-r` runs of event blocks (the reader's ``events``) and single events.
 `SDU_NO_NATIVE=1` turns it off; without a C compiler at install time the extension is not built and
 the pipeline is pure Python.
