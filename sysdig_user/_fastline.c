@@ -528,7 +528,7 @@ static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
  */
 #include <arpa/inet.h>
 
-enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES };
+enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -543,7 +543,7 @@ enum { I_TEST = 1, I_JF, I_JT, I_NOT };
 #define CF_FD_EVENT 4
 #define CF_MODIFIES 64
 
-static PyObject *s_vm[3], *s_pid, *s_role, *s_fdinfo, *s_fdnum, *s_raw, *s_cpu, *s_filtered_out;
+static PyObject *s_uid, *s_users, *s_user, *s__state, *s_vm[3], *s_pid, *s_role, *s_fdinfo, *s_fdnum, *s_raw, *s_cpu, *s_filtered_out;
 
 typedef struct {
     int mode;
@@ -587,6 +587,7 @@ typedef struct {
     const char *vname;
     Py_ssize_t vlen;
     PyObject *evt; /* the Event (borrowed), NULL in Core's loop */
+    PyObject *state; /* the Inspector's State (a new reference), NULL: none */
 } Ctx;
 
 typedef struct {
@@ -598,6 +599,7 @@ typedef struct {
 } Val;
 
 static void ctx_release(Ctx *x) {
+    Py_CLEAR(x->state);
     Py_CLEAR(x->th);
     Py_CLEAR(x->fdinfo);
 }
@@ -685,6 +687,17 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
         v->s = name;
         v->n = strlen(name);
         return 0;
+    }
+    case A_USER: { /* fields/user.py: the state's user of the thread's uid, its name */
+        if (!x->th || !x->state) return 0;
+        PyObject *users = PyObject_GetAttr(x->state, s_users), *uid = NULL, *u = NULL;
+        int rc = -1;
+        if (users && (uid = PyObject_GetAttr(x->th, s_uid)) && (u = PyObject_CallMethodOneArg(users, s_user, uid)))
+            rc = u == Py_None ? 0 : attr_val(u, s_name, P_ATTR_STR, v);
+        Py_XDECREF(u);
+        Py_XDECREF(uid);
+        Py_XDECREF(users);
+        return rc;
     }
     case A_COMM:
         if (!x->th) return 0;
@@ -946,6 +959,12 @@ static int ctx_from_event(Ctx *x, PyObject *evt) {
         Py_DECREF(th);
     else
         x->th = th;
+    PyObject *st = PyObject_GetAttr(evt, s__state);
+    if (!st) return -1;
+    if (st == Py_None)
+        Py_DECREF(st);
+    else
+        x->state = st;
     PyObject *info = PyObject_GetAttr(evt, s_fdinfo);
     if (!info) return -1;
     if (info != Py_None) {
@@ -1650,6 +1669,8 @@ static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
         Py_INCREF(th);
         x->th = th;
     }
+    Py_INCREF(c->state);
+    x->state = c->state;
     x->fdnum = -1;
     if (!th || !(c->cflags[e->code] & CF_FD_EVENT)) return 0;
     if (c->ovr_fd >= 0) { /* OP_OPENAT: the new fd, before its FdInfo exists */
@@ -2366,7 +2387,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_last_enter, "last_enter"}, {&s_lastevent_fd, "lastevent_fd"}, {&s_last_event_ts, "last_event_ts"},
         {&s_fix_sockets, "_fix_sockets"}, {&s_add, "add"}, {&s_remove, "remove"}, {&s_extra, "extra"},
         {&s_name_changed_at, "name_changed_at"}, {&s_vm[0], "vmsize_kb"}, {&s_vm[1], "vmrss_kb"},
-        {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
+        {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_uid, "uid"}, {&s_users, "users"},
+        {&s_user, "user"}, {&s__state, "_state"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
         {&s_fdnum, "fdnum"}, {&s_raw, "raw"}, {&s_cpu, "cpu"}, {&s_filtered_out, "filtered_out"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -2379,7 +2401,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},

@@ -33,13 +33,13 @@ class NotCompiled(Exception):
 
 
 def _accessors() -> dict[Any, int]:
-    from sysdig_user.fields import evt, fd, proc
+    from sysdig_user.fields import evt, fd, proc, user
 
     k = _fastline
     assert k is not None
     return {evt._num: k.A_NUM, evt._cpu: k.A_CPU, proc.thread.tid: k.A_TID, evt._type: k.A_TYPE,
             evt._dir: k.A_DIR, proc._name: k.A_COMM, proc._pid: k.A_PID, fd._num: k.A_FDNUM,
-            fd._name: k.A_FDNAME, evt._res: k.A_RES}
+            fd._name: k.A_FDNAME, evt._res: k.A_RES, user._name: k.A_USER}
 
 
 def _probed() -> tuple[Any, ...]:

@@ -83,6 +83,7 @@ _STRING_CHECKS = st.sampled_from([
     ("fd.name", ["/etc", "/etc/ld.so.cache", "lib", "127.0.0.1", "", "/"]),
     ("fd.type", ["file", "ipv4", "ipv6", "unix", "directory", "pipe"]),
     ("evt.res", ["SUCCESS", "ENOENT", "EAGAIN", "EINPROGRESS", "E"]),
+    ("user.name", ["root", "nobody", "ro"]),
 ])
 _INT_CHECKS = st.sampled_from([
     ("thread.tid", [1, 100, 25000]), ("proc.pid", [1, 100, 25000]), ("fd.num", [-1, 0, 3, 5]),
@@ -160,7 +161,8 @@ def test_generated_filters_equal_python_over_a_written_capture(program_capture: 
 
 
 _FORMAT_FIELDS = ["evt.num", "evt.cpu", "thread.tid", "evt.type", "evt.dir", "proc.name", "proc.pid", "fd.num",
-                  "fd.name", "fd.type", "fd.sport", "fd.cport", "fd.cip", "fd.sip", "evt.outputtime", "evt.res"]
+                  "fd.name", "fd.type", "fd.sport", "fd.cport", "fd.cip", "fd.sip", "evt.outputtime", "evt.res",
+                  "user.name"]
 _FORMATS = st.builds(
     lambda star, parts, tail: ("*" if star else "") + "".join(parts) + tail,
     st.booleans(),
@@ -201,7 +203,8 @@ _CLI_CASES = [
     ["-p", "%evt.num %proc.name %evt.type %fd.name"],
     ["-p", "*%evt.num %evt.outputtime %5fd.type %fd.sport %fd.cip %fd.sip %10proc.name|"],
     ["-p", "%evt.cpu %3evt.type %proc.pid %fd.num", "evt.dir=> or fd.num>2"],
-    ["-p", "%evt.num %evt.res %fd.name", "evt.type in (open, connect, read, openat)"],
+    ["-p", "%evt.num %evt.res %fd.name %user.name", "evt.type in (open, connect, read, openat)"],
+    ["user.name=root and evt.res=SUCCESS"],
 ]
 
 
