@@ -1,7 +1,8 @@
 """The event table: the one place where an event's shape is stated.
 
-Rows come from ``_event_table_data.py``, generated from the dump of Debian sysdig 0.29.3's libscap
-(libs commit e5c53d64). Rules every row follows (tests/test_event_table.py checks each):
+Rows come from ``_event_table_data.py`` (read through sysdig_user/table_data.py's cache), generated
+from the dump of Debian sysdig 0.29.3's libscap (libs commit e5c53d64). Rules every row follows
+(tests/test_event_table.py checks each):
 
 * ``EVENTS[code].code == code`` for every code below ``PPM_EVENT_MAX`` (336); even codes are enter
   events, odd codes exit events (``PPME_IS_ENTER(x) = !(x & 1)``), because readers pair them that way.
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
-from sysdig_user import _event_table_data as _data
 from sysdig_user.rows import FrozenRow, set_slot
+from sysdig_user.table_data import ROWS as _ROWS
 
 PPM_EVENT_MAX = 336
 PPM_SC_MAX = 329
@@ -233,7 +234,7 @@ def _build_events() -> tuple[EventInfo, ...]:
     params: dict[tuple[object, ...], Param] = {}
     flag_sets: dict[tuple[str, ...], EF] = {}
     events = []
-    for code, symbol, name, cat, flags, rows in _data.EVENT_ROWS:
+    for code, symbol, name, cat, flags, rows in _ROWS["EVENT_ROWS"]:
         ef = flag_sets.get(flags)
         if ef is None:
             ef = EF.NONE
@@ -256,9 +257,9 @@ def _build_events() -> tuple[EventInfo, ...]:
 
 EVENTS: tuple[EventInfo, ...] = _build_events()
 
-SYSCALLS: dict[int, SyscallRoute] = {row[0]: SyscallRoute(*row) for row in _data.SYSCALL_ROWS}
+SYSCALLS: dict[int, SyscallRoute] = {row[0]: SyscallRoute(*row) for row in _ROWS["SYSCALL_ROWS"]}
 
-PPM_SC: tuple[ScInfo, ...] = tuple(ScInfo(name, EC[cat]) for _id, name, cat in _data.PPM_SC_ROWS)
+PPM_SC: tuple[ScInfo, ...] = tuple(ScInfo(name, EC[cat]) for _id, name, cat in _ROWS["PPM_SC_ROWS"])
 
 # sdu's own event types. Debian sysdig 0.29.3 skips types >= 336, so captures holding them still read.
 EXTENSIONS: dict[int, EventInfo] = {

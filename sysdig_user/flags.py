@@ -9,13 +9,13 @@ Most tables come from the reference dump (scap-event-table.md §5); the rest fro
 """
 from __future__ import annotations
 
-from sysdig_user import _event_table_data as _data
+from sysdig_user.table_data import ROWS as _ROWS
 
 FlagTable = tuple[tuple[str, int], ...]
 
 
 def _load() -> dict[str, FlagTable]:
-    tables: dict[str, FlagTable] = {name: entries for name, entries in _data.FLAG_TABLE_ROWS}
+    tables: dict[str, FlagTable] = {name: entries for name, entries in _ROWS["FLAG_TABLE_ROWS"]}
     try:
         from sysdig_user import _flag_tables_extra as extra
     except ImportError:  # pragma: no cover - the extra tables are optional data

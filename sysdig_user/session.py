@@ -11,7 +11,7 @@ neither does anything to an event that the Session does not.
 """
 from __future__ import annotations
 
-import threading
+import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -34,10 +34,17 @@ def run_facts(env: Environment) -> Need:
     environ = env.environ
     if environ.get("SDU_NO_NATIVE") == "1":
         facts |= Need.NO_NATIVE
-    if (environ.get("SDU_SINGLE_PROCESS") == "1" or threading.current_thread() is not threading.main_thread()
+    if (environ.get("SDU_SINGLE_PROCESS") == "1" or not _on_main_thread()
             or not (_has_fd(env.stdout) and _has_fd(env.stderr))):
         facts |= Need.ONE_PROCESS
     return facts
+
+
+def _on_main_thread() -> bool:
+    """Whether this is the main thread. Without threading imported no Thread was ever started, so it
+    is (threading is not imported for the question: the command line never needs it)."""
+    threading = sys.modules.get("threading")
+    return threading is None or threading.current_thread() is threading.main_thread()
 
 
 def _has_fd(stream: Any) -> bool:

@@ -53,7 +53,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import shutil
 import signal
 import sys
 import time
@@ -176,6 +175,8 @@ class Engine:
             raise TracerError("no command given")
         path: str | None = argv[0]
         if "/" not in argv[0]:
+            import shutil  # (shutil brings bz2, lzma and fnmatch: not worth it at every start)
+
             path = shutil.which(argv[0], path=(env or os.environ).get("PATH"))
         elif cwd is not None:  # (relative to the command's directory; absolute, since the child chdirs)
             path = os.path.abspath(os.path.join(cwd, argv[0]))

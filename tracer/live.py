@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -76,7 +75,7 @@ def machine_info() -> MachineInfo:
             max_pid = int(f.read().strip())
     except (OSError, ValueError):
         max_pid = 32768
-    return MachineInfo(os.cpu_count() or 1, memory, max_pid, socket.gethostname())
+    return MachineInfo(os.cpu_count() or 1, memory, max_pid, os.uname().nodename)  # gethostname(2)
 
 
 def initial_state(roots: Sequence[int], launched: bool) -> tuple[list[ProcEntry], dict[int, list[FdEntry]]]:

@@ -48,7 +48,6 @@ dies, the consumer sees EOF and exits the same way.
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import struct
 import sys
@@ -165,7 +164,8 @@ class Link:
             self._done = -1
             signal.signal(NOTICE_SIGNAL, self._old_handler)  # no notice can come any more
             data = b"".join(chunks)
-            self.result = pickle.loads(data) if data else None
+            if data:
+                self.result = _decode_result(data)
         return self.result
 
 
@@ -175,6 +175,8 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
     `cpus`: where the consumer runs (None: where the tracer runs now). `net`: a packet stream opened
     but not running (netcap.stream.PacketStream.start(run=False)): the consumer runs its capture
     thread and merges its packets, attributed through the consumer's own, current state."""
+    from sysdig_user.output import fastline  # noqa: F401 - imported once, here: the consumer inherits it
+
     data_r, data_w = os.pipe()
     done_r, done_w = os.pipe()
     try:
@@ -363,7 +365,42 @@ def _feed_blocks(fd: int, write: Callable[[bytes, int], int]) -> None:
 
 
 def _send(fd: int, result: Result) -> None:
-    """The Result, pickled; an error pickle cannot carry is sent as its class name and message."""
+    """The Result: its figures, or with an error, pickled (an error pickle cannot carry is sent as its
+    class name and message)."""
+    err = result.error
+    if err is None:
+        data = _encode_result(result)
+    else:
+        data = _pickled_failure(result)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+# A Result without an error, the end of nearly every run, goes as its figures (a leading zero byte,
+# where a pickle starts with its 0x80 protocol byte): the two processes import pickle only for an error.
+_RESULT = struct.Struct("<xqd?q")
+
+
+def _encode_result(result: Result) -> bytes:
+    fast = -1 if result.fast_events is None else result.fast_events
+    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast)
+
+
+def _decode_result(data: bytes) -> Result:
+    if data[0] == 0 and len(data) == _RESULT.size:
+        events, cpu_seconds, stopped, fast = _RESULT.unpack(data)
+        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast)
+    import pickle
+
+    result = pickle.loads(data)
+    assert isinstance(result, Result)
+    return result
+
+
+def _pickled_failure(result: Result) -> bytes:
+    import pickle
+
     err = result.error
     if err is not None:
         note = getattr(err, "add_note", None)
@@ -375,10 +412,7 @@ def _send(fd: int, result: Result) -> None:
             pickle.loads(pickle.dumps(err))
         except Exception:  # noqa: BLE001 - any failure: send what the user would have seen
             result.error = RelayedError(type(err).__name__, str(err))
-    data = pickle.dumps(result)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    return pickle.dumps(result)
 
 
 class RelayedError(Exception):

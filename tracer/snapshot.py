@@ -9,7 +9,6 @@ FileNotFoundError) is simply absent from the snapshot, as it would be a moment l
 from __future__ import annotations
 
 import os
-import socket
 import stat as stat_mod
 
 from sysdig_user.scap.records import FdEntry, FdType, ProcEntry
@@ -187,4 +186,4 @@ def snapshot(pids: list[int]) -> tuple[list[ProcEntry], dict[int, list[FdEntry]]
     return procs, fds
 
 
-__all__ = ["fd_entries", "proc_entries", "snapshot", "socket"]
+__all__ = ["fd_entries", "proc_entries", "snapshot"]

@@ -19,9 +19,9 @@ filterchecks.cpp at libs e5c53d64): the print format only matters for integers, 
 """
 from __future__ import annotations
 
+import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import ipaddress
 import re
-import socket
 from collections.abc import Callable, Sequence
 from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, Any, Protocol

@@ -8,7 +8,7 @@ local/remote ones ask whether the client address belongs to this machine (the vi
 """
 from __future__ import annotations
 
-import socket
+import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any

@@ -20,10 +20,10 @@ Semantics, as sysdig 0.29 (libs e5c53d6, filter.cpp flt_compare*):
 """
 from __future__ import annotations
 
+import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import enum
 import ipaddress
 import re
-import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 

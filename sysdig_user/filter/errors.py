@@ -13,12 +13,15 @@ not stop where Lark's token does (e.g. for "nosuch=1" it fails on the 's', readi
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-
-from lark import Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from typing import TYPE_CHECKING
 
 from sysdig_user import errors
 from sysdig_user.errors import FieldError
+from sysdig_user.filter.grammar import runtime
+
+if TYPE_CHECKING:  # the classes at run time are the standalone parser's own (filter/grammar.py)
+    from lark import Token
+    from lark.exceptions import UnexpectedInput
 
 BLANKS = " \t\r\n"
 CMP_OPS = frozenset({"EQ", "NE", "LE", "LT", "GE", "GT", "CONTAINS", "ICONTAINS", "STARTSWITH",
@@ -134,11 +137,12 @@ def syntax_error(text: str, exc: UnexpectedInput, tokens: Sequence[Token]) -> Fi
     `tokens` are the tokens Lark read before failing (the failing one excluded).
     """
     expected: Collection[str]
-    if isinstance(exc, UnexpectedToken):
+    rt = runtime()
+    if isinstance(exc, rt.UnexpectedToken):
         expected = exc.expected
         at_end = exc.token.type == "$END"
         pos = len(text) if at_end else exc.token.start_pos
-    elif isinstance(exc, UnexpectedCharacters):
+    elif isinstance(exc, rt.UnexpectedCharacters):
         expected = exc.allowed
         pos = exc.pos_in_stream
         at_end = False

@@ -8,16 +8,16 @@ field before a syntax error is what sysdig reports. Those partial checks travel 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import os
-from collections.abc import Iterator
-from typing import Any
-
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedInput
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sysdig_user.filter import errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Item, Node, Seq, Value
+from sysdig_user.filter.grammar import runtime
+
+if TYPE_CHECKING:  # the classes at run time are the standalone parser's own (filter/grammar.py)
+    from lark import Token, Tree
+    from lark.exceptions import UnexpectedInput
 
 # Fields whose argument follows a dot (evt.arg.name) rather than brackets (evt.arg[0]); every other
 # field takes its argument in brackets. From `sysdig -l` 0.29.3.
@@ -29,31 +29,13 @@ _ESCAPE_END_CHARS = "()"
 _LIST_END_CHARS = "(),"
 
 
-@functools.lru_cache(maxsize=1)
-def _cache_file() -> str | bool:
-    """Where Lark keeps the built parser between runs: building it costs ~170 ms, loading ~8 ms.
-
-    A private per-user directory, never the shared temp dir that Lark's ``cache=True`` uses: the cache
-    is a pickle, and sdu often runs as root. False (no cache) when the directory cannot be made.
-    """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "sdu")
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        st = os.stat(path)
-        if st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return False
-    except OSError:
-        return False
-    return os.path.join(path, "filter-grammar.lark-cache")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> Lark:
-    """The grammar, loaded once per process from package data (Lark checks the cache against the
-    grammar's hash); loading it costs ~5 ms, several times the parse of a typical filter."""
-    return Lark.open_from_package("sysdig_user.filter", "filter.lark", parser="lalr",
-                                  lexer="contextual", maybe_placeholders=True, cache=_cache_file())
+def _inline(method: _F) -> _F:
+    """The rule's method takes its children as arguments (Lark's ``v_args(inline=True)``)."""
+    method.inline = True  # type: ignore[attr-defined]
+    return method
 
 
 def split_field(field: str) -> tuple[str, str | None]:
@@ -104,12 +86,16 @@ def unescape(text: str, start: int, end: int, quoted: bool) -> tuple[str, errors
     return out.decode("utf-8", "surrogateescape"), None
 
 
-class _Builder(Transformer[Token, Seq]):
-    """Parse tree -> AST. One method per rule; positions come from the tokens."""
+class _Builder:
+    """Parse tree -> AST. One method per rule (as a Lark Transformer has); positions come from the tokens."""
 
     def __init__(self, text: str) -> None:
-        super().__init__()
         self.text = text
+
+    def _call_userfunc(self, tree: Tree[Token], children: list[Any]) -> Any:
+        """The rule's method on its transformed children (every rule of filter.lark has one)."""
+        method = getattr(self, tree.data)
+        return method(*children) if getattr(method, "inline", False) else method(children)
 
     # values -------------------------------------------------------------------------------
     def _value(self, tok: Token, end_chars: str) -> Value:
@@ -128,18 +114,18 @@ class _Builder(Transformer[Token, Seq]):
         nxt = errors.next_nonblank(self.text, after)
         return Value("", "", nxt, nxt - 1 if nxt < len(self.text) else len(self.text))
 
-    @v_args(inline=True)
+    @_inline
     def value(self, tok: Token) -> Token:
         return tok
 
     def list_item(self, children: list[Token | None]) -> Token | None:
         return children[0] if children else None
 
-    @v_args(inline=True)
+    @_inline
     def cmp_op(self, tok: Token) -> Token:
         return tok
 
-    @v_args(inline=True)
+    @_inline
     def list_op(self, tok: Token) -> Token:
         return tok
 
@@ -150,22 +136,23 @@ class _Builder(Transformer[Token, Seq]):
         return Check(str(field), name, arg, field.start_pos or 0, field.end_pos or 0, str(op),
                      op.start_pos or 0, values, list_pos)
 
-    @v_args(inline=True)
+    @_inline
     def compare(self, field: Token, op: Token, value: Token | None) -> Check:
         val = self._value(value, _ESCAPE_END_CHARS) if value is not None else self._empty(op.end_pos or 0)
         return self._check(field, op, (val,))
 
-    @v_args(inline=True)
+    @_inline
     def exists(self, field: Token, op: Token) -> Check:
         return self._check(field, op)
 
     def membership(self, children: list[Any]) -> Check:
         field, op, lpar = children[0], children[1], children[2]
         values: list[Value] = []
+        token_class = runtime().Token
         prev: Token = lpar
         pending = True  # an element is due after "(" or ","
         for child in children[3:]:
-            if isinstance(child, Token) and child.type in ("COMMA", "RPAR"):
+            if isinstance(child, token_class) and child.type in ("COMMA", "RPAR"):
                 if pending:
                     values.append(self._empty(prev.end_pos or 0))
                 prev, pending = child, True
@@ -175,7 +162,7 @@ class _Builder(Transformer[Token, Seq]):
         return self._check(field, op, tuple(values), lpar.end_pos)
 
     # boolean structure -------------------------------------------------------------------------
-    @v_args(inline=True)
+    @_inline
     def group(self, lpar: Token, seq: Seq, rpar: Token) -> Seq:
         return dataclasses.replace(seq, pos=lpar.start_pos or 0, close_pos=rpar.start_pos)
 
@@ -223,13 +210,14 @@ def _trailing_conn(item: Item) -> Conn:
 
 def parse(text: str) -> Filter:
     """Parse a filter; raises `errors.FilterSyntaxError` with sysdig's message and position."""
-    interactive = _parser().parse_interactive(text)
+    rt = runtime()
+    interactive = rt.parser.parse_interactive(text)
     tokens: list[Token] = []
     try:
         for tok in interactive.iter_parse():
             tokens.append(tok)  # noqa: PERF402 -- kept one by one: the parse may fail mid-way
         tree = interactive.feed_eof(tokens[-1] if tokens else None)
-    except UnexpectedInput as exc:
+    except rt.UnexpectedInput as exc:
         err_at = getattr(exc, "token", None)
         if err_at is not None and tokens and tokens[-1] is err_at:
             tokens.pop()
@@ -242,12 +230,13 @@ def _transform(builder: _Builder, tree: Tree[Token]) -> Seq:
     """``builder.transform(tree)`` without recursion: each group nests the tree three levels deeper, and
     sysdig takes thousands of nested groups. Children are transformed first, in order, then their rule's
     method runs on the results, as Lark's Transformer does."""
+    tree_class = runtime().Tree
     done: list[Any] = []
     stack: list[tuple[Tree[Token], Iterator[Any], list[Any]]] = [(tree, iter(tree.children), [])]
     while stack:
         node, children, results = stack[-1]
         for child in children:
-            if isinstance(child, Tree):
+            if isinstance(child, tree_class):
                 stack.append((child, iter(child.children), []))
                 break
             results.append(child)

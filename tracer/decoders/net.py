@@ -11,9 +11,9 @@ source/dest; user space cannot see those, so source is the socket's inode and de
 """
 from __future__ import annotations
 
+import _socket as socket  # the C module (socket.py, for its socket class, only in sock_names)
 import ctypes
 import os
-import socket
 import struct
 
 from tracer import memory
@@ -61,8 +61,10 @@ def sock_names(pid: int, fd: int) -> tuple[bytes | None, bytes | None, int]:
     dup = _dup_from(pid, fd)
     if dup is None:
         return None, None, 0
+    import socket as socket_module  # (its socket class: fileno= adoption and family as an enum)
+
     try:
-        s = socket.socket(fileno=dup)
+        s = socket_module.socket(fileno=dup)
     except OSError:
         os.close(dup)
         return None, None, 0

@@ -1,0 +1,80 @@
+"""sdu's per-user cache: what is built on first use and then loaded in milliseconds (the filter
+parser, sysdig_user/filter/grammar.py; the event table's rows, sysdig_user/event_table.py).
+
+Each entry is one file, ``$XDG_CACHE_HOME/sdu/NAME`` (``~/.cache/sdu`` by default), that starts with
+the key of what it was built from: a digest of the source bytes, the build options and the Python
+version (the payloads are marshal data, which only the same Python version reads). An entry whose
+key differs is stale and never used; the caller builds the thing again and stores it over the old
+one. Entries may hold code that sdu runs, so the directory must be the user's own and writable by
+nobody else (sdu often runs as root): otherwise nothing is cached and everything is built each time.
+Writes go to a temporary file renamed into place, so concurrent runs never see half an entry.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import zlib
+
+_dir: str | None = None  # the cache directory, None when there is none we may use
+_looked = False
+
+
+def directory() -> str | None:
+    """The cache directory (created if missing), or None if there is no safe one."""
+    global _dir, _looked
+    if not _looked:
+        _looked = True
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "sdu")
+        if not os.path.isabs(path):  # no home directory ("~" left as it is): never a cwd-relative cache
+            return None
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            st = os.stat(path)
+            if st.st_uid == os.getuid() and not st.st_mode & 0o022:
+                _dir = path
+        except OSError:
+            pass
+    return _dir
+
+
+def key(*parts: bytes) -> bytes:
+    """The key of an entry built from ``parts`` (sources and options), for this Python version."""
+    whole = b"\0".join((sys.version.encode(), *parts))
+    return b"sdu-cache %d %08x\n" % (len(whole), zlib.crc32(whole))
+
+
+def load(name: str, entry_key: bytes) -> bytes | None:
+    """The payload stored under ``name`` if it was built with ``entry_key``, else None."""
+    where = directory()
+    if where is None:
+        return None
+    try:
+        with open(os.path.join(where, name), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.startswith(entry_key):
+        return None
+    return data[len(entry_key):]
+
+
+def store(name: str, entry_key: bytes, payload: bytes) -> None:
+    """Keep ``payload`` under ``name`` for ``entry_key`` (silently nothing if it cannot be written)."""
+    where = directory()
+    if where is None:
+        return
+    final = os.path.join(where, name)
+    tmp = f"{final}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(entry_key + payload)
+        os.replace(tmp, final)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+__all__ = ["directory", "key", "load", "store"]

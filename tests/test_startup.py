@@ -1,0 +1,156 @@
+"""Start-up discipline (issue 14): a short run imports only what it uses, and what sdu builds once (the
+filter parser, the event table's rows) comes from its cache, never stale.
+
+The import checks run a fresh interpreter (``sys.modules`` of this one holds everything the suite has
+imported) with a private cache directory, once to fill the cache and once to look.
+"""
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sysdig_user import cache, table_data
+from sysdig_user.filter import grammar
+from tests.scap.damaged import open_read_events, write_capture
+from tests.support import ROOT
+
+# never imported by a run that does not use them (third-party packages, the sources, the chisels)
+NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap", "sysdig_user.chisels",
+                  "sysdig_user.filter", "sysdig_user._event_table_data")
+
+_REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+
+
+def _modules_of(program: str, cache_home: Path) -> tuple[set[str], str]:
+    """The modules loaded once ``program`` has run in a fresh interpreter, and its stdout."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), TZ="UTC")
+    proc = subprocess.run([sys.executable, "-c", f"{program}\n{_REPORT}"], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stderr.strip().splitlines()[-1])), proc.stdout
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def _cli(*argv: str) -> str:
+    return f"from sysdig_user.entry import main\nassert main({list(argv)!r}) == 0"
+
+
+@pytest.fixture
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """sdu's cache in a directory of the test's own (this process and its children)."""
+    home = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setattr(cache, "_looked", False)
+    monkeypatch.setattr(cache, "_dir", None)
+    yield home / "sdu"
+
+
+def test_the_entry_point_imports_nothing_heavy(tmp_path: Path) -> None:
+    """The console script's module is all a Ctrl-C during start-up needs: nothing of the engine yet."""
+    modules, _ = _modules_of("import sysdig_user.entry", tmp_path)
+    assert _loaded(modules, (*NOT_FOR_A_READ, "sysdig_user.event_table", "sysdig_user.cli", "dataclasses")) == []
+
+
+@pytest.mark.slow
+def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """``sdu -r`` of a small capture: no tracer, packet, chisel or filter code, no third-party package,
+    and (the cache filled by the first run) not the generated event table module either."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    cold, cold_out = _modules_of(_cli("-r", cap), tmp_path / "cache")
+    warm, warm_out = _modules_of(_cli("-r", cap), tmp_path / "cache")
+    assert warm_out == cold_out and "openat" in warm_out
+    assert "sysdig_user._event_table_data" in cold  # the first run builds the cache from it
+    assert _loaded(warm, NOT_FOR_A_READ) == []
+
+
+@pytest.mark.slow
+def test_a_filtered_read_does_not_import_lark(tmp_path: Path) -> None:
+    """With a filter the parser is lark's standalone one from the cache: lark itself is imported only
+    by the first run, which generates it; the outputs agree."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    program = _cli("-r", cap, "evt.type=read")
+    cold, cold_out = _modules_of(program, tmp_path / "cache")
+    warm, warm_out = _modules_of(program, tmp_path / "cache")
+    assert "lark" in cold
+    assert warm_out == cold_out and "read" in warm_out and "openat" not in warm_out
+    assert _loaded(warm, ("lark", "scapy", "psutil", "tracer", "netcap", "sysdig_user._event_table_data",
+                          "logging", "pickle")) == []  # (the last two: grammar._TRIMS)
+
+
+# ---------------------------------------------------------------------------------------- caches
+
+
+def _module_rows() -> dict[str, tuple[object, ...]]:
+    from sysdig_user import _event_table_data as module
+
+    return {name: getattr(module, name) for name in table_data.NAMES}
+
+
+def test_table_rows_come_from_the_cache_of_this_source(private_cache: Path) -> None:
+    want = _module_rows()
+    assert table_data.load() == want  # fills the cache
+    assert (private_cache / table_data._ENTRY).exists()
+    source_key = cache.key(Path(table_data.SOURCE).read_bytes())
+    # an entry with this source's key is what load() returns: it is read, not rebuilt
+    marker = {name: (("marker",),) for name in table_data.NAMES}
+    cache.store(table_data._ENTRY, source_key, marshal.dumps(marker))
+    assert table_data.load() == marker
+    # an entry built from another source is stale: never used, built again from the module
+    cache.store(table_data._ENTRY, cache.key(b"an older table"), marshal.dumps(marker))
+    assert table_data.load() == want
+    assert cache.load(table_data._ENTRY, source_key) == marshal.dumps(want)
+    # a damaged entry too
+    cache.store(table_data._ENTRY, source_key, b"\x00garbage")
+    assert table_data.load() == want
+
+
+def test_filter_parser_is_generated_once_per_grammar(private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    generate = grammar._generate
+
+    def counting(text: str) -> str:
+        made.append(text)
+        return generate(text)
+
+    monkeypatch.setattr(grammar, "_generate", counting)
+    source = Path(grammar.GRAMMAR).read_bytes()
+    first = grammar._code(source)
+    assert len(made) == 1 and (private_cache / grammar._ENTRY).exists()
+    assert grammar._code(source) == first and len(made) == 1  # from the cache
+    changed = source + b"\n// an edit\n"
+    grammar._code(changed)
+    assert len(made) == 2  # another grammar: generated again, never the old parser
+    grammar._code(changed)
+    assert len(made) == 2
+
+
+def test_the_standalone_parser_is_trimmed(private_cache: Path) -> None:
+    """The installed lark's generated module still has the lines grammar._TRIMS drops (else the parser
+    works as generated, but costs the logging and pickle imports again)."""
+    source = grammar._generate(Path(grammar.GRAMMAR).read_text())
+    trimmed = grammar._trim(source)
+    assert trimmed != source and "import logging" not in trimmed
+
+
+def test_no_cache_without_a_private_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache directory others can write to is not used (its entries hold code that sdu runs)."""
+    home = tmp_path / "shared"
+    (home / "sdu").mkdir(parents=True)
+    (home / "sdu").chmod(0o777)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setattr(cache, "_looked", False)
+    monkeypatch.setattr(cache, "_dir", None)
+    assert cache.directory() is None
+    cache.store("entry", cache.key(b"x"), b"payload")
+    assert cache.load("entry", cache.key(b"x")) is None
+    assert table_data.load() == _module_rows()
