@@ -706,7 +706,7 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
         if (!x->th) return 0;
         return attr_val(x->th, s_pid, P_ATTR_INT, v);
     case A_RES: { /* fields/evt.py return_value, then "SUCCESS", the errno's name or the number */
-        if (x->n < 0) return NEED;
+        if (x->n < 0 || !F->res) return NEED;
         int8_t *r = F->res[x->code];
         int64_t res = 0;
         int found = 0;
@@ -837,11 +837,12 @@ static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
         !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)) ||
         !(F->errno_texts = str_array(errno_texts, &F->n_errnos)))
         return -1;
-    if (PyList_GET_SIZE(res) != F->ncodes || !(F->res = PyMem_Calloc(F->ncodes + 1, sizeof *F->res))) {
+    Py_ssize_t nres = PyList_GET_SIZE(res); /* (empty: no evt.res here, Python's) */
+    if (nres && (nres != F->ncodes || !(F->res = PyMem_Calloc(F->ncodes + 1, sizeof *F->res)))) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "evt.res's params per code");
         return -1;
     }
-    for (int i = 0; i < F->ncodes; i++) {
+    for (int i = 0; i < (nres ? F->ncodes : 0); i++) {
         int v[6];
         if (!PyArg_ParseTuple(PyList_GET_ITEM(res, i), "iiiiii", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5])) return -1;
         for (int k = 0; k < 6; k++) {

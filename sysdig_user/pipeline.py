@@ -134,7 +134,7 @@ class EventPipeline:
             return Need.NO_NATIVE
         facts = Need.NONE
         if self.predicate is not None:
-            self.native_filter = compiled.native_filter(filter_text)
+            self.native_filter = compiled.native_filter(filter_text, self.predicate)
             if self.native_filter is None:
                 facts |= Need.PY_FILTER
         if has_format:

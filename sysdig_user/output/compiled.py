@@ -25,9 +25,6 @@ from sysdig_user.native import extension
 
 _fastline = extension("sysdig_user._fastline", 7)  # (output/fastline.py's VERSION)
 
-_ROLES = 3  # Role.NONE, CLIENT, SERVER
-
-
 class NotCompiled(Exception):
     """A field, operator or literal the C code does not do: the whole filter or format stays Python."""
 
@@ -48,26 +45,23 @@ def _probed() -> tuple[Any, ...]:
     return (fd._type, fd._cport, fd._sport, fd._cip, fd._sip)
 
 
-_FIELDS: Any = None
 _ACCESSORS: dict[Any, int] = {}
 _PROBED: dict[Any, int] = {}
 #: what each accessor's value is (V_INT, V_STR, V_IP), per accessor and per probed field
 _VALUE_KINDS: dict[Any, int] = {}
 
 
-def _probe_event(info: Any) -> Any:
-    """An fd event of a thread whose fd is ``info``, as fields/fd.py's fd_of sees it."""
+def _probe_event() -> Any:
+    """An fd event (a read exit) of a thread, whose fd the probes set, as fields/fd.py's fd_of sees it."""
     import struct
 
     from sysdig_user.event import Event
     from sysdig_user.event_table import event_code
     from sysdig_user.state.threads import ThreadInfo
 
-    raw = struct.pack("<QqIHI", 1, 7, 26, event_code("read", False), 0)
-    ev = Event(raw)
+    ev = Event(struct.pack("<QqIHI", 1, 7, 26, event_code("read", False), 0))
     ev.thread = ThreadInfo(tid=7, pid=7)
-    ev.fdinfo = info
-    ev.fdnum = info.fd
+    ev.fdnum = 5
     return ev
 
 
@@ -75,22 +69,18 @@ _SAMPLES = ({"sport": 1111, "dport": 2222, "sip": b"\x01\x02\x03\x04", "dip": b"
             {"sport": 3333, "dport": 4444, "sip": bytes(range(16)), "dip": bytes(range(16, 32)), "name": "b"})
 
 
-def _probe(extract: Any, ftype: int, role: int) -> tuple[int, str | None, int, str | None]:
-    """What ``extract`` gives for an fd of this type and role: (mode, attribute, int, text)."""
-    from sysdig_user.state.fds import FdInfo, FdType, Role
+def _probe(extract: Any, ev: Any, ftype: Any, role: Any) -> tuple[int, str | None, int, str | None]:
+    """What ``extract`` gives for an fd of this type and role (of ``ev``, _probe_event's): (mode, attribute,
+    int, text)."""
+    from sysdig_user.state.fds import FdInfo
 
     k = _fastline
     assert k is not None
-    try:
-        t: Any = FdType(ftype)
-        r = Role(role)
-    except ValueError:
-        return k.P_NEED, None, 0, None
     got = []
     for attrs in _SAMPLES:
-        info = FdInfo(5, t, role=r, **attrs)  # type: ignore[arg-type]
+        ev.fdinfo = FdInfo(5, ftype, role=role, **attrs)  # type: ignore[arg-type]
         try:
-            got.append((extract(_probe_event(info)), attrs))
+            got.append((extract(ev), attrs))
         except Exception:  # noqa: BLE001 - a field that cannot be probed is left to Python
             return k.P_NEED, None, 0, None
     (a, _), (b, _) = got
@@ -107,29 +97,30 @@ def _probe(extract: Any, ftype: int, role: int) -> tuple[int, str | None, int, s
     return k.P_NEED, None, 0, None
 
 
-def fields() -> Any:
-    """The tables the compiled fields read (built once)."""
-    global _FIELDS
-    if _FIELDS is not None:
-        return _FIELDS
-    from sysdig_user.event_table import PPM_EVENT_MAX, PPM_SC
-    from sysdig_user.fields import evt, fd
-    from sysdig_user.fields.registry import BY_CODE
-    from sysdig_user.state.fds import FdInfo, FdType
+_PROBES: list[list[tuple[int, str | None, int, str | None]]] | None = None
+_BASE: tuple[Any, ...] | None = None
+_BUILT: dict[tuple[bool, bool], Any] = {}
+
+
+def _probe_tables() -> list[list[tuple[int, str | None, int, str | None]]]:
+    """Per probed field, per (fd type, role), what its extractor gives (built once, when first used)."""
+    global _PROBES
+    if _PROBES is not None:
+        return _PROBES
+    from sysdig_user.state.fds import FdType, Role
 
     k = _fastline
     assert k is not None
-    by_code = BY_CODE[evt._type]
-    type_names = [by_code(code) for code in range(PPM_EVENT_MAX)]
-    fd_events = bytes(1 if code in fd._FD_EVENTS else 0 for code in range(PPM_EVENT_MAX))
-    creators = fd._NAME_FROM_P1 | fd._OPENAT_EXITS  # (fd.creator_name's own params)
-    name_py = bytes((code in fd._CONNECT_X) | (code in creators) << 1 for code in range(PPM_EVENT_MAX))
+    types = {int(t): t for t in FdType}
+    ev = _probe_event()
+    need = (k.P_NEED, None, 0, None)
     probes = []
     for i, extract in enumerate(_probed()):
         rows = []
         for ftype in range(k.PROBE_TYPES):
             for role in range(k.PROBE_ROLES):
-                rows.append(_probe(extract, ftype, role) if role < _ROLES else (k.P_NEED, None, 0, None))
+                known = ftype in types and role < len(Role)
+                rows.append(_probe(extract, ev, types[ftype], Role(role)) if known else need)
         probes.append(rows)
         _PROBED[extract] = i
         modes = {row[0] for row in rows}
@@ -137,13 +128,47 @@ def fields() -> Any:
                  for m in modes if m not in (k.P_NA, k.P_NEED)}
         if len(kinds) == 1:
             _VALUE_KINDS[extract] = kinds.pop()
+    _PROBES = probes
+    return probes
+
+
+def fields(probes: bool = True, res: bool = True) -> Any:
+    """The tables the compiled fields read, with the fd probes and evt.res's tables or without (those
+    cost start-up time: built when a filter or format uses them), built once each."""
+    global _BASE
+    got = _BUILT.get((probes, res))
+    if got is not None:
+        return got
+    k = _fastline
+    assert k is not None
+    if _BASE is None:
+        from sysdig_user.event_table import PPM_EVENT_MAX, PPM_SC
+        from sysdig_user.fields import evt, fd
+        from sysdig_user.fields.registry import BY_CODE
+        from sysdig_user.state.fds import FdInfo, FdType
+
+        by_code = BY_CODE[evt._type]
+        type_names = [by_code(code) for code in range(PPM_EVENT_MAX)]
+        fd_events = bytes(1 if code in fd._FD_EVENTS else 0 for code in range(PPM_EVENT_MAX))
+        creators = fd._NAME_FROM_P1 | fd._OPENAT_EXITS  # (fd.creator_name's own params)
+        name_py = bytes((code in fd._CONNECT_X) | (code in creators) << 1 for code in range(PPM_EVENT_MAX))
+        virt_role = int(FdInfo(0, FdType.FILE_V2).role)
+        _BASE = (type_names, [sc.name for sc in PPM_SC], fd_events, name_py, virt_role)
+    type_names, sc_names, fd_events, name_py, virt_role = _BASE
+    got = _BUILT[probes, res] = k.Fields(type_names, sc_names, fd_events, name_py,
+                                        _probe_tables() if probes else [], virt_role,
+                                        _res_params() if res else [], _errno_texts() if res else [])
+    return got
+
+
+def _accessor_kinds() -> None:
+    if _ACCESSORS:
+        return
+    k = _fastline
+    assert k is not None
     _ACCESSORS.update(_accessors())
     for extract, acc in _ACCESSORS.items():
         _VALUE_KINDS[extract] = k.V_INT if acc in (k.A_NUM, k.A_CPU, k.A_TID, k.A_PID, k.A_FDNUM) else k.V_STR
-    virt_role = int(FdInfo(0, FdType.FILE_V2).role)
-    _FIELDS = k.Fields(type_names, [sc.name for sc in PPM_SC], fd_events, name_py, probes, virt_role,
-                       _res_params(), _errno_texts())
-    return _FIELDS
 
 
 def _res_params() -> list[tuple[int, int, int, int, int, int]]:
@@ -174,17 +199,21 @@ def _res_params() -> list[tuple[int, int, int, int, int, int]]:
 
 
 def _errno_texts() -> list[str | None]:
-    """evt.res's text of -k, by k, as fields/evt.py gives it (index 0 unused)."""
+    """evt.res's text of -k, by k, as fields/evt.py gives it (index 0 unused), for the errnos that have a
+    name (past them, Python's)."""
     from sysdig_user.fields import evt
+    from sysdig_user.output.names import ERRNO_NAMES
 
-    return [None] + [evt.errno_name(-k) or str(-k) for k in range(1, 4096)]
+    return [None] + [evt.errno_name(-k) or str(-k) for k in range(1, max(ERRNO_NAMES) + 1)]
 
 
 def _field(extract: Any) -> tuple[int, int, int]:
     """(accessor, probe, value kind) of a registry extractor; NotCompiled when the C code has none."""
     k = _fastline
     assert k is not None
-    fields()
+    _accessor_kinds()
+    if extract not in _ACCESSORS and extract in _probed():
+        _probe_tables()
     kind = _VALUE_KINDS.get(extract)
     if kind is None:
         raise NotCompiled
@@ -229,9 +258,10 @@ def _literals(kind: int, op: str, lits: list[Any]) -> tuple[Any, ...]:
         raise NotCompiled from None
 
 
-def native_filter(text: str) -> Any:
-    """``text`` as a C Filter (callable like the Python predicate, with its ``event_types``), or None when
-    a field or operator is not one the C code does, or the extension is not built."""
+def native_filter(text: str, predicate: Any = None) -> Any:
+    """``text`` as a C Filter (callable like the Python ``predicate`` compiled from it, with its
+    ``event_types``), or None when a field or operator is not one the C code does, or the extension is
+    not built."""
     if _fastline is None or not text:
         return None
     from sysdig_user.fields.base import UnknownFieldError
@@ -242,7 +272,8 @@ def native_filter(text: str) -> Any:
 
     k = _fastline
     assert k is not None
-    predicate = compile_predicate(text)  # (raises the filter's error first, as the pipeline did)
+    if predicate is None:
+        predicate = compile_predicate(text)  # (raises the filter's error first, as the pipeline does)
 
     def resolve(name: str, arg: str | None, pos: int) -> Any:
         try:
@@ -275,7 +306,8 @@ def native_filter(text: str) -> Any:
         _emit(expr, code, boolean)
     except NotCompiled:
         return None
-    native = k.Filter(fields(), tuple(checks), tuple(tuple(c) for c in code))
+    used = {c[0] for c in checks}
+    native = k.Filter(fields(k.A_FDPROBE in used, k.A_RES in used), tuple(checks), tuple(tuple(c) for c in code))
     native.event_types = getattr(predicate, "event_types", None)
     return native
 
@@ -331,8 +363,9 @@ def native_format(formatter: Any) -> Any:
         if getattr(field, "to_text", None) is not texts[vkind] or getattr(field, "extract_many", None) is not None:
             return None
         tokens.append((literal, acc, probe, tok.width, field.extract, field.to_text))
-    return k.Format(fields(), tuple(tokens), formatter.tail.encode("utf-8", "surrogateescape"),
-                    formatter.require_all, clock_prefix)
+    used = {t[1] for t in tokens}
+    return k.Format(fields(k.A_FDPROBE in used, k.A_RES in used), tuple(tokens),
+                    formatter.tail.encode("utf-8", "surrogateescape"), formatter.require_all, clock_prefix)
 
 
 def available(environ: Any = os.environ) -> bool:
