@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Reading benchmark: sdu against Debian's sysdig 0.29.3 on the same large captures, in the same run.
 
-Two captures are read by each tool, with (a) the default format printing every event and (b) a filter
-that matches few events (`FILTER`):
+Each capture is read by each tool in the cases of `CASES` (issue 14's read rows): the default format
+printing every event, a four-field `-p` format, and two filters that match few events. The captures:
 
 * ``concat`` (the main figure): the shared samples concatenated ``--copies`` times. sysdig reads
   concatenated sections, merging each section's metadata into its state, so this capture is
@@ -13,6 +13,8 @@ that matches few events (`FILTER`):
   a long capture's does: what the events create (clones, execs, opens) is recreated by every round,
   a thread that exits is gone for the next rounds (both tools then show sinsp's placeholder thread).
   The bench checks that both tools print the same number of lines.
+* ``curl`` (``--capture curl``, issue 14's table with ``--copies 200``): libs_curl_google.scap alone,
+  concatenated.
 
 Time is measured as wall time and as user CPU time (the children's rusage): the machine may be busy
 with other work, and user CPU is what moves least with it. Throughput is events read per second
@@ -20,7 +22,7 @@ with other work, and user CPU is what moves least with it. Throughput is events 
 clocks. sdu runs with its bytecode cached (a warm-up run fills a private ``__pycache__`` prefix), as
 an installed package would.
 
-Usage: bench/read_bench.py [--copies N] [--runs R] [--sdu CMD] [--capture concat|events|both]
+Usage: bench/read_bench.py [--copies N] [--runs R] [--sdu CMD] [--capture concat|events|both|curl]
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import os
 import resource
 import shlex
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -40,6 +43,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SDU_SHARED", ROOT.parent / "shared"))
 FILTER = "evt.type=open and fd.name contains /etc"
+#: the read rows of issue 14's table: (case, extra arguments)
+CASES: tuple[tuple[str, list[str]], ...] = (
+    ("print", []),
+    ("format", ["-p", "%evt.num %proc.name %evt.type %fd.name"]),
+    ("filter", [FILTER]),
+    ("filter2", ["proc.name=curl and fd.type=ipv4"]),
+)
+CURL = "libs_curl_google.scap"
 
 # scap block types (sysdig_user/scap/blocks.py), kept here so the bench needs nothing from sdu
 _SHB = 0x0A0D0D0A
@@ -51,8 +62,8 @@ _U64 = struct.Struct("<Q")
 _U16 = struct.Struct("<H")
 
 
-def _samples() -> list[bytes]:
-    paths = sorted((SHARED / "samples").glob("*.scap"))
+def _samples(only: str | None = None) -> list[bytes]:
+    paths = sorted((SHARED / "samples").glob(only or "*.scap"))
     if not paths:
         sys.exit(f"no samples under {SHARED / 'samples'}")
     out = []
@@ -62,9 +73,9 @@ def _samples() -> list[bytes]:
     return out
 
 
-def build_capture(copies: int, dst: Path) -> None:
-    """The samples, whole, concatenated ``copies`` times."""
-    blobs = _samples()
+def build_capture(copies: int, dst: Path, only: str | None = None) -> None:
+    """The samples (or the one named ``only``), whole, concatenated ``copies`` times."""
+    blobs = _samples(only)
     with dst.open("wb") as out:
         for _ in range(copies):
             for b in blobs:
@@ -140,18 +151,24 @@ def bench_capture(name: str, cap: Path, tools: dict[str, tuple[list[str], dict[s
     print(f"\n[{name}] {cap.stat().st_size / 1e6:.1f} MB, {events or '?'} events")
     print(f"{'case':<7} {'tool':<7} {'wall s':>7} {'user s':>7} {'lines':>7} "
           f"{'ev/s wall':>10} {'ev/s user':>10} {'lines/s wall':>12} {'lines/s user':>12}")
-    for case, extra in (("print", []), ("filter", [FILTER])):
+    for case, extra in CASES:
         results: dict[str, tuple[float, float, int]] = {}
-        for tool, (base, env) in tools.items():
-            wall, user, lines = timed([*base, "-r", str(cap), *extra], runs, env)
-            results[tool] = (wall, user, lines)
+        walls: dict[str, list[float]] = {tool: [] for tool in tools}
+        for _ in range(runs):  # interleaved: each run of sdu next to one of sysdig
+            for tool, (base, env) in tools.items():
+                wall, user, lines = timed([*base, "-r", str(cap), *extra], 1, env)
+                walls[tool].append(wall)
+                best = results.get(tool)
+                results[tool] = (min(wall, best[0]), min(user, best[1]), lines) if best else (wall, user, lines)
+        for tool, (wall, user, lines) in results.items():
             print(f"{case:<7} {tool:<7} {wall:7.2f} {user:7.2f} {lines:7d} {_rate(events, wall)} "
                   f"{_rate(events, user)} {_rate(lines, wall):>12} {_rate(lines, user):>12}")
         if len(results) == 2:
             (sw, su, sl), (dw, du, dl) = results["sdu"], results["sysdig"]
             same = "" if sl == dl else f"  (LINE COUNTS DIFFER: sdu {sl}, sysdig {dl})"
-            print(f"{case:<7} sdu/sysdig throughput: wall {dw / sw:.2f}, user CPU {du / max(su, 1e-9):.2f}"
-                  f"{same}")
+            ratio = statistics.median(walls["sdu"]) / statistics.median(walls["sysdig"])
+            print(f"{case:<7} sdu/sysdig throughput: wall {dw / sw:.2f}, user CPU {du / max(su, 1e-9):.2f}; "
+                  f"wall time sdu/sysdig (medians, same runs) {ratio:.2f}{same}")
 
 
 def main() -> int:
@@ -159,7 +176,8 @@ def main() -> int:
     ap.add_argument("--copies", type=int, default=40)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sdu", default=f"{sys.executable} -m sysdig_user")
-    ap.add_argument("--capture", choices=("concat", "events", "both"), default="both")
+    ap.add_argument("--capture", choices=("concat", "events", "both", "curl"), default="both",
+                    help=f"curl: {CURL} alone, concatenated --copies times (issue 14's read rows, with 200)")
     args = ap.parse_args()
     sysdig = shutil.which("sysdig")
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,6 +189,10 @@ def main() -> int:
         else:
             print("sysdig not found: sdu figures only")
         captures = []
+        if args.capture == "curl":
+            cap = Path(tmp) / "curl.scap"
+            build_capture(args.copies, cap, CURL)
+            captures.append((f"curl: {CURL} x{args.copies}", cap))
         if args.capture in ("concat", "both"):
             cap = Path(tmp) / "concat.scap"
             build_capture(args.copies, cap)

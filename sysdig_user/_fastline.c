@@ -23,11 +23,21 @@
  * gives that event to the Python pipeline (after taking the lines handled so far, so the output
  * keeps its order).
  *
+ * With a compiled filter (Filter, below) the event is filtered where Inspector.process filters it:
+ * before its parser unless it is flagged EF_MODIFIES_STATE, and a dropped event leaves what process()
+ * leaves (no pending enter); with a compiled -p format (Format) its line is the format's. Then the
+ * hidden events process() does not parse (procinfo) are counted here too, and events with fewer params
+ * than the table's (older versions) are taken where no default line prints their params. A silent
+ * Core (the table chisels' run, fastline.chisel_core) keeps the state the same way and writes no line,
+ * declining the codes in its `declines` table; it takes the hidden and short events as a filter does.
+ *
  * event_blocks(): the -w writing process's loop when nothing reads the events (fastline.passthrough):
  * the pipelined frames laid out as scap event blocks, unparsed.
  */
 #define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* memmem */
 #include <Python.h>
+#include <structmember.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -39,12 +49,12 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 7
+#define FASTLINE_VERSION 8
+#define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
-/* state changes done here for types with a parser (the rest of those go through Inspector.process) */
-enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_SKIP, OP_VM };
-/* silent recipes only: OP_SKIP, a type process() only counts (EF_SKIPPARSERESET, no thread); OP_VM,
- * parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters) */
+/* state changes done here for types with a parser (the rest of those go through Inspector.process);
+ * OP_VM: parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters) */
+enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM };
 
 enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
@@ -70,7 +80,12 @@ typedef struct {
     int handler; /* the Inspector has a parser for this type */
     int generic; /* evt.type is the name of param 0's syscall */
     int op;      /* OP_OPENAT: parsers_files.open_exit for openat; OP_CLOSE: close_exit */
+    int hidden;  /* with a filter or -p: a hidden event process() does not parse (1), looking its thread up (2) */
+    int lined;   /* its params have recipes (the default line); a -p format's recipes have none */
     uint64_t o_directory;              /* OP_OPENAT: PPM_O_DIRECTORY */
+    int open_idx[4];                   /* OP_OPENAT: the params fd, name, flags, dev (a missing dev is 0) */
+    int open_paired;                   /* OP_OPENAT: open_exit needs the exit paired (the old open exit) */
+    int vm_size[3];                    /* OP_VM: vm_exit's params 1-3 (unsigned), their sizes */
     PyObject *fdinfo, *file_type, *dir_type; /* OP_OPENAT: FdInfo, FdType.FILE_V2, FdType.DIRECTORY */
     int file_type_n, dir_type_n;
     char head[64]; /* "> openat " */
@@ -82,6 +97,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *inspector, *state, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved;
     PyObject *process, *apply;
+    PyObject *filter, *format; /* a compiled Filter and Format (sysdig_user/output/compiled.py), or NULL */
+    uint8_t *cflags;           /* per code, Inspector's _FLAGS */
     CodeRecipe *recipes;
     int nrecipes;
     char **sc_names;
@@ -121,8 +138,7 @@ typedef struct {
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
     *s_thread, *s_lastevent_type, *s_last_latency_entertime, *s_latency, *s_last_enter, *s_lastevent_fd,
-    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at, *s_vmsize_kb, *s_vmrss_kb,
-    *s_vmswap_kb;
+    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at;
 
 /* ------------------------------------------------------------------------------------------- output */
 
@@ -337,6 +353,7 @@ typedef struct {
     int64_t ts, tid;
     int code;
     int cpu;
+    int n; /* params in the event: the table's count, or fewer (an old capture's) with a filter or -p */
     const uint8_t *param[MAX_PARAMS];
     Py_ssize_t plen[MAX_PARAMS];
 } Parsed;
@@ -455,6 +472,7 @@ static int put_time(Core *c, int64_t ts) {
 /* the default line: "%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info" */
 static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
     int rc;
+    if (e->n != R->nparams || !R->lined) return 1;
     if (put_i64(c, num) < 0 || putc1(c, ' ') < 0) return -1;
     if ((rc = put_time(c, e->ts)) != 0) return rc;
     if (putc1(c, ' ') < 0 || put_i64(c, e->cpu) < 0 || putc1(c, ' ') < 0) return -1;
@@ -506,6 +524,935 @@ static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
     return r == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- compiled filters and -p formats
+ *
+ * A filter or -p format whose every field has an accessor here is run in C (Filter, Format). Which
+ * registry field each accessor stands for, and the tables the values come from (evt.type per code,
+ * the codes fd fields apply to, the fd fields that depend on the fd's type and role alone, probed
+ * from their Python extractors) are built by sysdig_user/output/compiled.py from the field registry.
+ * The value of a field is read from a Ctx: the event's header, and its thread and fd as
+ * Inspector.process leaves them when the filter runs. An accessor that cannot give the value from
+ * what it has (fd.name of an exit without an fd, which the exit's own params name; a string that is
+ * not strict UTF-8; an event type past the table) answers NEED: over an Event the field's Python
+ * extractor (or the check's Python predicate) answers; in Core's loop the event takes the Event path
+ * (handle_parsed) instead, before any state changes.
+ */
+#include <arpa/inet.h>
+
+enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER };
+enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
+enum { V_NA = 0, V_INT, V_STR, V_IP };
+enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
+enum { I_TEST = 1, I_JF, I_JT, I_NOT };
+#define NEED 2
+#define NOLINE 3
+#define PROBE_TYPES 32
+#define PROBE_ROLES 4
+/* Inspector's per-code flags (sysdig_user/state/inspector.py _FLAGS), given to Core as bytes */
+#define CF_ENTER 1
+#define CF_USES_FD 2
+#define CF_FD_EVENT 4
+#define CF_MODIFIES 64
+
+static PyObject *s_uid, *s_users, *s_user, *s__state, *s_vm[3], *s_pid, *s_role, *s_fdinfo, *s_fdnum, *s_raw, *s_cpu, *s_filtered_out;
+
+typedef struct {
+    int mode;
+    PyObject *attr; /* P_ATTR_*: the FdInfo attribute holding the value */
+    int64_t i;      /* P_INT */
+    char *s;        /* P_STR */
+    Py_ssize_t n;
+} Probe;
+
+typedef struct {
+    PyObject_HEAD
+    int ncodes;
+    char **type_names; /* evt.type per code; NULL where it is not the code's alone */
+    int n_sc;
+    char **sc_names; /* the generic events' syscall names */
+    uint8_t *fd_event; /* per code: the fd fields apply (fields/fd.py fd_of) */
+    uint8_t *name_py;  /* per code: fd.name may come from the event's params though it has an fd (1),
+                        * or without one (2) */
+    int nprobes;
+    Probe *probes; /* nprobes x PROBE_TYPES x PROBE_ROLES */
+    int virt_role; /* the role of a new file's FdInfo */
+    int8_t (*res)[6]; /* per code: evt.res's param (index, size, signed), then the fd-creating exit's
+                       * fallback one; index -1: none, size 0: not a fixed-size integer (Python's) */
+    int n_errnos;
+    char **errno_texts; /* evt.res of -k, by k (NULL: Python's) */
+} Fields;
+
+typedef struct {
+    int code, cpu;
+    int64_t ts, tid, num;
+    const uint8_t *p0; /* param 0 (a generic event's syscall id), NULL if none */
+    Py_ssize_t p0len;
+    int n; /* the params, when known (n >= 0; -1: not read) */
+    const uint8_t *param[MAX_PARAMS];
+    Py_ssize_t plen[MAX_PARAMS];
+    PyObject *th; /* a new reference, NULL: no thread */
+    int64_t fdnum;
+    PyObject *fdinfo; /* a new reference, NULL: none */
+    int virt;         /* an openat's new fd, before its FdInfo exists: vtype, vname */
+    int vtype;
+    const char *vname;
+    Py_ssize_t vlen;
+    PyObject *evt; /* the Event (borrowed), NULL in Core's loop */
+    PyObject *state; /* the Inspector's State (a new reference), NULL: none */
+} Ctx;
+
+typedef struct {
+    int kind;
+    int64_t i;
+    const char *s;
+    Py_ssize_t n;
+    PyObject *own; /* keeps s alive */
+} Val;
+
+static void ctx_release(Ctx *x) {
+    Py_CLEAR(x->state);
+    Py_CLEAR(x->th);
+    Py_CLEAR(x->fdinfo);
+}
+
+/* a str value (strict UTF-8; else NEED); steals o */
+static int str_val(PyObject *o, Val *v) {
+    if (!PyUnicode_Check(o)) {
+        Py_DECREF(o);
+        return NEED;
+    }
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(o, &n);
+    if (!u) {
+        PyErr_Clear();
+        Py_DECREF(o);
+        return NEED;
+    }
+    v->kind = V_STR;
+    v->s = u;
+    v->n = n;
+    v->own = o;
+    return 0;
+}
+
+/* an int value; steals o */
+static int int_val(PyObject *o, Val *v) {
+    if (!PyLong_Check(o)) {
+        Py_DECREF(o);
+        return NEED;
+    }
+    int overflow = 0;
+    long long i = PyLong_AsLongLongAndOverflow(o, &overflow);
+    Py_DECREF(o);
+    if (overflow) return NEED;
+    if (i == -1 && PyErr_Occurred()) return -1;
+    v->kind = V_INT;
+    v->i = i;
+    return 0;
+}
+
+static int attr_val(PyObject *obj, PyObject *name, int mode, Val *v) {
+    PyObject *o = PyObject_GetAttr(obj, name);
+    if (!o) return -1;
+    if (o == Py_None) {
+        Py_DECREF(o);
+        return 0;
+    }
+    if (mode == P_ATTR_INT) return int_val(o, v);
+    if (mode == P_ATTR_STR) return str_val(o, v);
+    if (!PyBytes_Check(o) || (PyBytes_GET_SIZE(o) != 4 && PyBytes_GET_SIZE(o) != 16)) {
+        Py_DECREF(o);
+        return NEED;
+    }
+    v->kind = V_IP;
+    v->s = PyBytes_AS_STRING(o);
+    v->n = PyBytes_GET_SIZE(o);
+    v->own = o;
+    return 0;
+}
+
+static int fd_applies(Fields *F, Ctx *x) { return x->th && F->fd_event[x->code]; }
+
+/* the value of accessor acc (probe: which probed field) for x: 0 (v set, V_NA when missing), NEED, -1 */
+static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
+    v->kind = V_NA;
+    v->own = NULL;
+    switch (acc) {
+    case A_NUM: v->kind = V_INT; v->i = x->num; return 0;
+    case A_CPU: v->kind = V_INT; v->i = x->cpu; return 0;
+    case A_TID: v->kind = V_INT; v->i = x->tid; return 0;
+    case A_DIR: v->kind = V_STR; v->s = x->code & 1 ? "<" : ">"; v->n = 1; return 0;
+    default: break;
+    }
+    if (x->code >= F->ncodes) return NEED;
+    switch (acc) {
+    case A_TYPE: {
+        const char *name = F->type_names[x->code];
+        if (!name) {
+            if (x->code >= 2 || !x->p0 || x->p0len != 2) return NEED;
+            unsigned sc = (unsigned)rd_u(x->p0, 2);
+            if ((int)sc >= F->n_sc || !F->sc_names[sc]) return NEED;
+            name = F->sc_names[sc];
+        }
+        v->kind = V_STR;
+        v->s = name;
+        v->n = strlen(name);
+        return 0;
+    }
+    case A_USER: { /* fields/user.py: the state's user of the thread's uid, its name */
+        if (!x->th || !x->state) return 0;
+        PyObject *users = PyObject_GetAttr(x->state, s_users), *uid = NULL, *u = NULL;
+        int rc = -1;
+        if (users && (uid = PyObject_GetAttr(x->th, s_uid)) && (u = PyObject_CallMethodOneArg(users, s_user, uid)))
+            rc = u == Py_None ? 0 : attr_val(u, s_name, P_ATTR_STR, v);
+        Py_XDECREF(u);
+        Py_XDECREF(uid);
+        Py_XDECREF(users);
+        return rc;
+    }
+    case A_COMM:
+        if (!x->th) return 0;
+        return attr_val(x->th, s_comm, P_ATTR_STR, v);
+    case A_PID:
+        if (!x->th) return 0;
+        return attr_val(x->th, s_pid, P_ATTR_INT, v);
+    case A_RES: { /* fields/evt.py return_value, then "SUCCESS", the errno's name or the number */
+        if (x->n < 0 || !F->res) return NEED;
+        int8_t *r = F->res[x->code];
+        int64_t res = 0;
+        int found = 0;
+        for (int k = 0; k < 6 && !found; k += 3) {
+            int idx = r[k], size = r[k + 1];
+            if (idx < 0 || idx >= x->n) continue;
+            if (!size || x->plen[idx] != size) return NEED;
+            res = r[k + 2] ? rd_s(x->param[idx], size) : (int64_t)rd_u(x->param[idx], size);
+            found = 1;
+        }
+        if (!found) return 0;
+        v->kind = V_STR;
+        if (res >= 0) {
+            v->s = "SUCCESS";
+            v->n = 7;
+            return 0;
+        }
+        if (res <= -F->n_errnos || !F->errno_texts[-res]) return NEED;
+        v->s = F->errno_texts[-res];
+        v->n = strlen(v->s);
+        return 0;
+    }
+    case A_FDNUM:
+        if (!fd_applies(F, x)) return 0;
+        v->kind = V_INT;
+        v->i = x->fdnum;
+        return 0;
+    case A_FDNAME:
+        if (!fd_applies(F, x)) return 0;
+        if (x->virt) {
+            v->kind = V_STR;
+            v->s = x->vname;
+            v->n = x->vlen;
+            return 0;
+        }
+        if (!x->fdinfo) { /* fields/fd.py creator_name: nothing for an enter, its params for a creating exit */
+            if (!(x->code & 1)) return 0;
+            if (F->name_py[x->code] & 2) return NEED;
+            v->kind = V_STR;
+            v->s = "";
+            v->n = 0;
+            return 0;
+        }
+        if (F->name_py[x->code] & 1) return NEED;
+        return attr_val(x->fdinfo, s_name, P_ATTR_STR, v);
+    case A_FDPROBE: {
+        if (!fd_applies(F, x) || (!x->fdinfo && !x->virt)) return 0;
+        long type = x->vtype, role = F->virt_role;
+        if (!x->virt) {
+            PyObject *t = PyObject_GetAttr(x->fdinfo, s_type), *r = t ? PyObject_GetAttr(x->fdinfo, s_role) : NULL;
+            type = t ? PyLong_AsLong(t) : -1;
+            role = r ? PyLong_AsLong(r) : -1;
+            Py_XDECREF(t);
+            Py_XDECREF(r);
+            if (PyErr_Occurred()) return -1;
+        }
+        if (probe < 0 || probe >= F->nprobes || type < 0 || type >= PROBE_TYPES || role < 0 || role >= PROBE_ROLES)
+            return NEED;
+        Probe *p = &F->probes[(probe * PROBE_TYPES + type) * PROBE_ROLES + role];
+        switch (p->mode) {
+        case P_NA: return 0;
+        case P_INT: v->kind = V_INT; v->i = p->i; return 0;
+        case P_STR: v->kind = V_STR; v->s = p->s; v->n = p->n; return 0;
+        case P_ATTR_INT: case P_ATTR_IP: case P_ATTR_STR:
+            if (x->virt) return NEED;
+            return attr_val(x->fdinfo, p->attr, p->mode, v);
+        }
+        return NEED;
+    }
+    }
+    return NEED;
+}
+
+/* ------------------------------------------------------------------------------------------ Fields */
+
+static void Fields_dealloc(Fields *F) {
+    if (F->type_names) {
+        for (int i = 0; i < F->ncodes; i++) PyMem_Free(F->type_names[i]);
+        PyMem_Free(F->type_names);
+    }
+    if (F->sc_names) {
+        for (int i = 0; i < F->n_sc; i++) PyMem_Free(F->sc_names[i]);
+        PyMem_Free(F->sc_names);
+    }
+    PyMem_Free(F->fd_event);
+    PyMem_Free(F->name_py);
+    PyMem_Free(F->res);
+    if (F->errno_texts) {
+        for (int i = 0; i < F->n_errnos; i++) PyMem_Free(F->errno_texts[i]);
+        PyMem_Free(F->errno_texts);
+    }
+    if (F->probes) {
+        for (int i = 0; i < F->nprobes * PROBE_TYPES * PROBE_ROLES; i++) {
+            Py_XDECREF(F->probes[i].attr);
+            PyMem_Free(F->probes[i].s);
+        }
+        PyMem_Free(F->probes);
+    }
+    Py_TYPE(F)->tp_free((PyObject *)F);
+}
+
+static char **str_array(PyObject *seq, int *n);
+static char *dup_utf8(PyObject *s);
+
+static uint8_t *code_bytes(PyObject *b, int ncodes) {
+    uint8_t *out = PyMem_Calloc(ncodes ? ncodes : 1, 1);
+    if (!out) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(b);
+    memcpy(out, PyBytes_AS_STRING(b), n < ncodes ? n : ncodes);
+    return out;
+}
+
+/* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts): probes is a
+ * list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res per code a 6-tuple */
+static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
+    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts;
+    if (F->type_names) {
+        PyErr_SetString(PyExc_RuntimeError, "Fields is initialised once");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "OOSSO!iO!O", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
+                          &F->virt_role, &PyList_Type, &res, &errno_texts))
+        return -1;
+    if (!(F->type_names = str_array(type_names, &F->ncodes)) || !(F->sc_names = str_array(sc_names, &F->n_sc)) ||
+        !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)) ||
+        !(F->errno_texts = str_array(errno_texts, &F->n_errnos)))
+        return -1;
+    Py_ssize_t nres = PyList_GET_SIZE(res); /* (empty: no evt.res here, Python's) */
+    if (nres && (nres != F->ncodes || !(F->res = PyMem_Calloc(F->ncodes + 1, sizeof *F->res)))) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "evt.res's params per code");
+        return -1;
+    }
+    for (int i = 0; i < (nres ? F->ncodes : 0); i++) {
+        int v[6];
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(res, i), "iiiiii", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5])) return -1;
+        for (int k = 0; k < 6; k++) {
+            if (v[k] < -1 || v[k] > MAX_PARAMS || (k % 3 == 1 && v[k] != 0 && v[k] != 1 && v[k] != 2 && v[k] != 4 &&
+                                                      v[k] != 8)) {
+                PyErr_SetString(PyExc_ValueError, "bad evt.res param");
+                return -1;
+            }
+            F->res[i][k] = (int8_t)v[k];
+        }
+    }
+    F->nprobes = (int)PyList_GET_SIZE(probes);
+    int per = PROBE_TYPES * PROBE_ROLES;
+    F->probes = PyMem_Calloc(F->nprobes * per + 1, sizeof(Probe));
+    if (!F->probes) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int k = 0; k < F->nprobes; k++) {
+        PyObject *rows = PyList_GET_ITEM(probes, k);
+        if (!PyList_Check(rows) || PyList_GET_SIZE(rows) != per) {
+            PyErr_SetString(PyExc_ValueError, "a probe table per fd type and role");
+            return -1;
+        }
+        for (int i = 0; i < per; i++) {
+            Probe *p = &F->probes[k * per + i];
+            PyObject *attr, *s;
+            long long iv;
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(rows, i), "iOLO", &p->mode, &attr, &iv, &s)) return -1;
+            p->i = iv;
+            if (attr != Py_None) {
+                if (!PyUnicode_Check(attr)) {
+                    PyErr_SetString(PyExc_TypeError, "a probe's attribute is a str");
+                    return -1;
+                }
+                Py_INCREF(attr);
+                PyUnicode_InternInPlace(&attr);
+                p->attr = attr;
+            } else if (p->mode >= P_ATTR_INT) {
+                PyErr_SetString(PyExc_ValueError, "an attribute probe needs its attribute");
+                return -1;
+            }
+            if (s != Py_None) {
+                if (!(p->s = dup_utf8(s))) return -1;
+                p->n = strlen(p->s);
+            } else if (p->mode == P_STR) {
+                PyErr_SetString(PyExc_ValueError, "a text probe needs its text");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static PyTypeObject FieldsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sysdig_user._fastline.Fields",
+    .tp_basicsize = sizeof(Fields),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The tables the compiled fields read (sysdig_user/output/compiled.py)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Fields_init,
+    .tp_dealloc = (destructor)Fields_dealloc,
+};
+
+/* the Ctx of an Event after Inspector.process: fields/fd.py fd_of's fd (evt.fdinfo, else the thread's
+ * table entry of evt.fdnum) */
+static int ctx_from_event(Ctx *x, PyObject *evt) {
+    memset(x, 0, sizeof *x);
+    x->evt = evt;
+    PyObject *raw = PyObject_GetAttr(evt, s_raw);
+    if (!raw) return -1;
+    if (!PyBytes_Check(raw) || PyBytes_GET_SIZE(raw) < HEADER_SIZE) {
+        Py_DECREF(raw);
+        PyErr_SetString(PyExc_TypeError, "an Event's raw bytes");
+        return -1;
+    }
+    const uint8_t *ev = (const uint8_t *)PyBytes_AS_STRING(raw);
+    Py_ssize_t len = PyBytes_GET_SIZE(raw);
+    uint16_t code;
+    uint32_t nparams;
+    memcpy(&x->ts, ev, 8);
+    memcpy(&x->tid, ev + 8, 8);
+    memcpy(&code, ev + 20, 2);
+    memcpy(&nparams, ev + 22, 4);
+    x->code = code;
+    x->n = -1; /* (running past the end: not read; u32 lengths read as u16 are read by no accessor: the
+                * large-payload codes have no evt.res param in Fields) */
+    if (nparams <= MAX_PARAMS && HEADER_SIZE + 2 * (Py_ssize_t)nparams <= len) {
+        Py_ssize_t at = HEADER_SIZE + 2 * (Py_ssize_t)nparams;
+        uint32_t i;
+        for (i = 0; i < nparams; i++) {
+            uint16_t n;
+            memcpy(&n, ev + HEADER_SIZE + 2 * i, 2);
+            if (at + n > len) break;
+            x->param[i] = ev + at;
+            x->plen[i] = n;
+            at += n;
+        }
+        if (i == nparams) {
+            x->n = (int)nparams;
+            if (nparams) {
+                x->p0 = x->param[0];
+                x->p0len = x->plen[0];
+            }
+        }
+    }
+    Py_DECREF(raw); /* (the Event keeps its bytes) */
+    int64_t cpu;
+    if (get_i64(evt, s_num, &x->num) < 0 || get_i64(evt, s_cpu, &cpu) < 0 || get_i64(evt, s_fdnum, &x->fdnum) < 0)
+        return -1;
+    x->cpu = (int)cpu;
+    PyObject *th = PyObject_GetAttr(evt, s_thread);
+    if (!th) return -1;
+    if (th == Py_None)
+        Py_DECREF(th);
+    else
+        x->th = th;
+    PyObject *st = PyObject_GetAttr(evt, s__state);
+    if (!st) return -1;
+    if (st == Py_None)
+        Py_DECREF(st);
+    else
+        x->state = st;
+    PyObject *info = PyObject_GetAttr(evt, s_fdinfo);
+    if (!info) return -1;
+    if (info != Py_None) {
+        x->fdinfo = info;
+    } else {
+        Py_DECREF(info);
+        if (x->th && x->fdnum != -1) {
+            x->fdinfo = fd_info(x->th, x->fdnum, NULL);
+            if (!x->fdinfo && PyErr_Occurred()) return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ Filter */
+
+typedef struct {
+    int acc, probe, op, kind, nlits;
+    int64_t *ints;
+    char **strs;
+    Py_ssize_t *lens;
+    PyObject *py; /* the check as a Python predicate: what answers over an Event when the accessor cannot */
+} FCheck;
+
+typedef struct {
+    PyObject_HEAD
+    Fields *fields;
+    FCheck *checks;
+    int nchecks;
+    int *code; /* (instruction, argument) pairs */
+    int ncode;
+    PyObject *event_types;
+} Filter;
+
+static int str_cmp(const char *a, Py_ssize_t an, const char *b, Py_ssize_t bn) {
+    int r = memcmp(a, b, an < bn ? an : bn);
+    if (r) return r;
+    return an < bn ? -1 : an > bn;
+}
+
+/* an address against an IP literal as sinsp's flt_compare meets them (filter/compile.py _ip_literals):
+ * a 4-byte address with the literal's first 4 bytes, a 16-byte one with the literal followed by zeros */
+static int ip_meets(const char *a, Py_ssize_t an, const char *l, Py_ssize_t ln) {
+    if (an == 4) return ln >= 4 && !memcmp(a, l, 4);
+    if (an != 16 || ln > 16 || memcmp(a, l, ln)) return 0;
+    for (Py_ssize_t i = ln; i < 16; i++)
+        if (a[i]) return 0;
+    return 1;
+}
+
+static int test_value(FCheck *k, Val *v) {
+    if (k->op == O_EXISTS) return v->kind != V_NA;
+    if (v->kind == V_NA) return 0;
+    if (v->kind != k->kind) return NEED;
+    if (k->kind == V_IP && (k->op == O_EQ || k->op == O_NE || k->op == O_IN)) {
+        int hit = 0, m = k->op == O_IN ? k->nlits : k->nlits > 0;
+        for (int i = 0; i < m && !hit; i++) hit = ip_meets(v->s, v->n, k->strs[i], k->lens[i]);
+        return k->op == O_NE ? !hit : hit;
+    }
+    if (k->kind == V_INT) {
+        int64_t a = v->i, b = k->nlits ? k->ints[0] : 0;
+        switch (k->op) {
+        case O_EQ: return a == b;
+        case O_NE: return a != b;
+        case O_LT: return a < b;
+        case O_LE: return a <= b;
+        case O_GT: return a > b;
+        case O_GE: return a >= b;
+        case O_IN:
+            for (int i = 0; i < k->nlits; i++)
+                if (a == k->ints[i]) return 1;
+            return 0;
+        }
+        return NEED;
+    }
+    const char *s = v->s;
+    Py_ssize_t n = v->n;
+    const char *l = k->nlits ? k->strs[0] : "";
+    Py_ssize_t ln = k->nlits ? k->lens[0] : 0;
+    switch (k->op) {
+    case O_EQ: return n == ln && !memcmp(s, l, n);
+    case O_NE: return !(n == ln && !memcmp(s, l, n));
+    case O_IN:
+        for (int i = 0; i < k->nlits; i++)
+            if (n == k->lens[i] && !memcmp(s, k->strs[i], n)) return 1;
+        return 0;
+    default: break;
+    }
+    if (k->kind != V_STR) return NEED;
+    switch (k->op) {
+    case O_LT: return str_cmp(s, n, l, ln) < 0;
+    case O_LE: return str_cmp(s, n, l, ln) <= 0;
+    case O_GT: return str_cmp(s, n, l, ln) > 0;
+    case O_GE: return str_cmp(s, n, l, ln) >= 0;
+    case O_CONTAINS: return !ln || (n >= ln && memmem(s, n, l, ln) != NULL);
+    case O_STARTSWITH: return n >= ln && !memcmp(s, l, ln);
+    case O_ENDSWITH: return n >= ln && !memcmp(s + n - ln, l, ln);
+    }
+    return NEED;
+}
+
+/* 1 true, 0 false, NEED, -1 error */
+static int eval_check(Filter *f, FCheck *k, Ctx *x) {
+    Val v;
+    int rc = get_value(f->fields, k->acc, k->probe, x, &v);
+    if (!rc) rc = test_value(k, &v);
+    Py_XDECREF(v.own);
+    if (rc == NEED && x->evt) {
+        PyObject *r = PyObject_CallOneArg(k->py, x->evt);
+        if (!r) return -1;
+        rc = PyObject_IsTrue(r);
+        Py_DECREF(r);
+    }
+    return rc;
+}
+
+static int run_filter(Filter *f, Ctx *x) {
+    int acc = 0;
+    for (int i = 0; i < f->ncode; i++) {
+        int arg = f->code[2 * i + 1];
+        switch (f->code[2 * i]) {
+        case I_TEST:
+            acc = eval_check(f, &f->checks[arg], x);
+            if (acc < 0 || acc == NEED) return acc;
+            break;
+        case I_JF:
+            if (!acc) i = arg - 1;
+            break;
+        case I_JT:
+            if (acc) i = arg - 1;
+            break;
+        case I_NOT:
+            acc = !acc;
+            break;
+        }
+    }
+    return acc;
+}
+
+static int filter_event(Filter *f, PyObject *evt) {
+    Ctx x;
+    int rc = ctx_from_event(&x, evt);
+    if (!rc) rc = run_filter(f, &x);
+    ctx_release(&x);
+    return rc;
+}
+
+static PyObject *Filter_call(Filter *f, PyObject *args, PyObject *kwds) {
+    PyObject *evt;
+    if (!PyArg_ParseTuple(args, "O", &evt)) return NULL;
+    int rc = filter_event(f, evt);
+    if (rc < 0) return NULL;
+    return PyBool_FromLong(rc);
+}
+
+static void Filter_dealloc(Filter *f) {
+    if (f->checks) {
+        for (int i = 0; i < f->nchecks; i++) {
+            FCheck *k = &f->checks[i];
+            if (k->strs)
+                for (int j = 0; j < k->nlits; j++) PyMem_Free(k->strs[j]);
+            PyMem_Free(k->strs);
+            PyMem_Free(k->lens);
+            PyMem_Free(k->ints);
+            Py_XDECREF(k->py);
+        }
+        PyMem_Free(f->checks);
+    }
+    PyMem_Free(f->code);
+    Py_XDECREF(f->fields);
+    Py_XDECREF(f->event_types);
+    Py_TYPE(f)->tp_free((PyObject *)f);
+}
+
+/* Filter(fields, checks, code): checks are (accessor, probe, op, kind, literals, python predicate), the
+ * literals ints (V_INT) or bytes (V_STR, V_IP); code is a sequence of (instruction, argument) */
+static int Filter_init(Filter *f, PyObject *args, PyObject *kwds) {
+    PyObject *checks, *code;
+    Fields *fields;
+    if (f->fields) {
+        PyErr_SetString(PyExc_RuntimeError, "Filter is initialised once");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "O!O!O!", &FieldsType, &fields, &PyTuple_Type, &checks, &PyTuple_Type, &code))
+        return -1;
+    Py_INCREF(fields);
+    f->fields = fields;
+    f->nchecks = (int)PyTuple_GET_SIZE(checks);
+    f->checks = PyMem_Calloc(f->nchecks + 1, sizeof(FCheck));
+    f->ncode = (int)PyTuple_GET_SIZE(code);
+    f->code = PyMem_Calloc(2 * f->ncode + 2, sizeof(int));
+    if (!f->checks || !f->code) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < f->nchecks; i++) {
+        FCheck *k = &f->checks[i];
+        PyObject *lits, *py;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(checks, i), "iiiiO!O", &k->acc, &k->probe, &k->op, &k->kind,
+                              &PyTuple_Type, &lits, &py))
+            return -1;
+        Py_INCREF(py);
+        k->py = py;
+        int n = (int)PyTuple_GET_SIZE(lits);
+        k->ints = PyMem_Calloc(n + 1, sizeof(int64_t));
+        k->strs = PyMem_Calloc(n + 1, sizeof(char *));
+        k->lens = PyMem_Calloc(n + 1, sizeof(Py_ssize_t));
+        if (!k->ints || !k->strs || !k->lens) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        k->nlits = n;
+        for (int j = 0; j < n; j++) {
+            PyObject *lit = PyTuple_GET_ITEM(lits, j);
+            if (k->kind == V_INT) {
+                k->ints[j] = PyLong_AsLongLong(lit);
+                if (k->ints[j] == -1 && PyErr_Occurred()) return -1;
+            } else {
+                if (!PyBytes_Check(lit)) {
+                    PyErr_SetString(PyExc_TypeError, "text literals are bytes");
+                    return -1;
+                }
+                Py_ssize_t len = PyBytes_GET_SIZE(lit);
+                if (!(k->strs[j] = PyMem_Malloc(len + 1))) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                memcpy(k->strs[j], PyBytes_AS_STRING(lit), len + 1);
+                k->lens[j] = len;
+            }
+        }
+    }
+    for (int i = 0; i < f->ncode; i++) {
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(code, i), "ii", &f->code[2 * i], &f->code[2 * i + 1])) return -1;
+        int op = f->code[2 * i], arg = f->code[2 * i + 1];
+        if ((op == I_TEST && (arg < 0 || arg >= f->nchecks)) ||
+            ((op == I_JF || op == I_JT) && (arg <= i || arg > f->ncode)) || op < I_TEST || op > I_NOT) {
+            PyErr_SetString(PyExc_ValueError, "bad filter code");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyMemberDef Filter_members[] = {
+    {"event_types", T_OBJECT, offsetof(Filter, event_types), 0,
+     "the evt.type names the filter can be true for, None for any (filter.compile's event_types)"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject FilterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sysdig_user._fastline.Filter",
+    .tp_basicsize = sizeof(Filter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A compiled filter: filter(evt) -> bool, as the Python predicate it was compiled from",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Filter_init,
+    .tp_dealloc = (destructor)Filter_dealloc,
+    .tp_call = (ternaryfunc)Filter_call,
+    .tp_members = Filter_members,
+};
+
+/* ------------------------------------------------------------------------------------------ Format */
+
+typedef struct {
+    char *lit;
+    Py_ssize_t litlen;
+    int acc, probe, width;
+    PyObject *extract, *to_text; /* the field's own, for what the accessor cannot give */
+} FToken;
+
+typedef struct {
+    PyObject_HEAD
+    Fields *fields;
+    FToken *tokens;
+    int ntokens;
+    char *tail;
+    Py_ssize_t taillen;
+    int require_all;
+    PyObject *clock_prefix; /* for Format(evt), which has no Core's clock */
+} Format;
+
+static int put_time(Core *c, int64_t ts);
+
+/* the text from `start` on cut or padded to `width` characters, as str[:width].ljust(width) */
+static int fit_width(Core *c, Py_ssize_t start, int width) {
+    Py_ssize_t chars = 0, i = start;
+    for (; i < c->out_len; i++) {
+        if (((unsigned char)c->out[i] & 0xC0) == 0x80) continue;
+        if (chars == width) break;
+        chars++;
+    }
+    c->out_len = i;
+    for (; chars < width; chars++)
+        if (putc1(c, ' ') < 0) return -1;
+    return 0;
+}
+
+static int put_ip(Core *c, const char *ip, Py_ssize_t n) {
+    char buf[INET6_ADDRSTRLEN];
+    if (!inet_ntop(n == 4 ? AF_INET : AF_INET6, ip, buf, sizeof buf)) return NEED;
+    return put(c, buf, strlen(buf));
+}
+
+/* the Python field's text over an Event: extract, then to_text; 0 done, NOLINE missing with no `*` */
+static int put_py_token(Core *c, Format *f, FToken *t, PyObject *evt) {
+    PyObject *v = PyObject_CallOneArg(t->extract, evt);
+    if (!v) return -1;
+    PyObject *text;
+    if (v == Py_None) {
+        Py_DECREF(v);
+        if (f->require_all) return NOLINE;
+        text = PyUnicode_FromString("<NA>");
+    } else {
+        text = PyObject_CallOneArg(t->to_text, v);
+        Py_DECREF(v);
+    }
+    if (!text) return -1;
+    if (!PyUnicode_Check(text)) {
+        PyObject *s = PyObject_Str(text);
+        Py_DECREF(text);
+        if (!(text = s)) return -1;
+    }
+    if (t->width) {
+        Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        PyObject *cut = PyUnicode_Substring(text, 0, t->width < len ? t->width : len);
+        Py_DECREF(text);
+        if (!cut) return -1;
+        text = cut;
+    }
+    PyObject *b = PyUnicode_AsEncodedString(text, "utf-8", "surrogateescape");
+    Py_ssize_t chars = PyUnicode_GET_LENGTH(text);
+    Py_DECREF(text);
+    if (!b) return -1;
+    int rc = put(c, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    for (; rc == 0 && chars < t->width; chars++) rc = putc1(c, ' ');
+    return rc;
+}
+
+/* the line of x (and its '\n') appended: 0, NOLINE (nothing appended), NEED (nothing appended), -1 */
+static int format_into(Core *c, Format *f, Ctx *x) {
+    Py_ssize_t mark = c->out_len;
+    int rc = 0;
+    for (int i = 0; i < f->ntokens && !rc; i++) {
+        FToken *t = &f->tokens[i];
+        if (put(c, t->lit, t->litlen) < 0) return -1;
+        Py_ssize_t start = c->out_len;
+        if (t->acc == A_TIME) {
+            rc = put_time(c, x->ts);
+            if (rc == 1) rc = NEED;
+            continue;
+        }
+        Val v;
+        rc = get_value(f->fields, t->acc, t->probe, x, &v);
+        if (!rc) {
+            switch (v.kind) {
+            case V_NA:
+                if (f->require_all)
+                    rc = NOLINE;
+                else
+                    rc = put(c, "<NA>", 4);
+                break;
+            case V_INT: rc = put_i64(c, v.i); break;
+            case V_STR: rc = put(c, v.s, v.n); break;
+            case V_IP: rc = put_ip(c, v.s, v.n); break;
+            }
+        }
+        Py_XDECREF(v.own);
+        if (rc == NEED && x->evt) {
+            c->out_len = start;
+            rc = put_py_token(c, f, t, x->evt);
+            continue;
+        }
+        if (!rc && t->width) rc = fit_width(c, start, t->width);
+    }
+    if (!rc && (put(c, f->tail, f->taillen) < 0 || putc1(c, '\n') < 0)) rc = -1;
+    if (rc > 0) c->out_len = mark;
+    return rc;
+}
+
+static PyObject *Format_call(Format *f, PyObject *args, PyObject *kwds) {
+    PyObject *evt;
+    if (!PyArg_ParseTuple(args, "O", &evt)) return NULL;
+    Core scratch;
+    memset(&scratch, 0, sizeof scratch);
+    scratch.clock_prefix = f->clock_prefix;
+    scratch.clock_sec = INT64_MIN;
+    Ctx x;
+    int rc = ctx_from_event(&x, evt);
+    if (!rc) rc = format_into(&scratch, f, &x);
+    ctx_release(&x);
+    PyObject *r = NULL;
+    if (rc == 0)
+        r = PyUnicode_DecodeUTF8(scratch.out, scratch.out_len - 1, "surrogateescape");
+    else if (rc > 0)
+        r = (Py_INCREF(Py_None), Py_None);
+    PyMem_Free(scratch.out);
+    return r;
+}
+
+static void Format_dealloc(Format *f) {
+    if (f->tokens) {
+        for (int i = 0; i < f->ntokens; i++) {
+            PyMem_Free(f->tokens[i].lit);
+            Py_XDECREF(f->tokens[i].extract);
+            Py_XDECREF(f->tokens[i].to_text);
+        }
+        PyMem_Free(f->tokens);
+    }
+    PyMem_Free(f->tail);
+    Py_XDECREF(f->fields);
+    Py_XDECREF(f->clock_prefix);
+    Py_TYPE(f)->tp_free((PyObject *)f);
+}
+
+static char *dup_bytes(PyObject *b, Py_ssize_t *n) {
+    *n = PyBytes_GET_SIZE(b);
+    char *p = PyMem_Malloc(*n + 1);
+    if (!p) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(p, PyBytes_AS_STRING(b), *n + 1);
+    return p;
+}
+
+/* Format(fields, tokens, tail, require_all, clock_prefix): tokens are (literal bytes, accessor, probe,
+ * width, extract, to_text) */
+static int Format_init(Format *f, PyObject *args, PyObject *kwds) {
+    PyObject *tokens, *tail, *clock_prefix;
+    Fields *fields;
+    if (f->fields) {
+        PyErr_SetString(PyExc_RuntimeError, "Format is initialised once");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "O!O!SpO", &FieldsType, &fields, &PyTuple_Type, &tokens, &tail, &f->require_all,
+                          &clock_prefix))
+        return -1;
+    Py_INCREF(fields);
+    f->fields = fields;
+    Py_INCREF(clock_prefix);
+    f->clock_prefix = clock_prefix;
+    if (!(f->tail = dup_bytes(tail, &f->taillen))) return -1;
+    f->ntokens = (int)PyTuple_GET_SIZE(tokens);
+    f->tokens = PyMem_Calloc(f->ntokens + 1, sizeof(FToken));
+    if (!f->tokens) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < f->ntokens; i++) {
+        FToken *t = &f->tokens[i];
+        PyObject *lit, *extract, *to_text;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(tokens, i), "SiiiOO", &lit, &t->acc, &t->probe, &t->width, &extract,
+                              &to_text))
+            return -1;
+        Py_INCREF(extract);
+        Py_INCREF(to_text);
+        t->extract = extract;
+        t->to_text = to_text;
+        if (!(t->lit = dup_bytes(lit, &t->litlen))) return -1;
+    }
+    return 0;
+}
+
+static PyTypeObject FormatType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sysdig_user._fastline.Format",
+    .tp_basicsize = sizeof(Format),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A compiled -p format: format(evt) -> the line (None: not printed), as the Python formatter's",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Format_init,
+    .tp_dealloc = (destructor)Format_dealloc,
+    .tp_call = (ternaryfunc)Format_call,
+};
+
 /* Inspector.process's pairing for an exit: is the thread's last event this exit's enter */
 static int paired(PyObject *th, int code, int *yes) {
     int64_t last_type;
@@ -551,15 +1498,12 @@ static int parse(Core *c, const uint8_t *ev, Py_ssize_t len, Parsed *e, CodeReci
     /* a timestamp past INT64_MAX (damaged) prints unsigned, as the Python line does it */
     if (evlen != len || code >= c->nrecipes || e->ts < 0) return 1;
     CodeRecipe *R = &c->recipes[code];
-    if (!R->known || nparams > MAX_PARAMS) return 1;
-    /* silent: an event with fewer params than the table's (old captures) when nothing here reads them
-     * (process() runs the parser, on such events too) */
-    if ((int)nparams != R->nparams) {
-        if (!c->silent || (int)nparams > R->nparams || (R->op != OP_NONE && R->op != OP_SKIP) ||
-            (R->enter && R->uses_fd && !nparams))
-            return 1;
-        for (uint32_t i = nparams; i < MAX_PARAMS; i++) e->plen[i] = 0;
-    }
+    /* fewer params than the table's (an older event version) with a filter, a -p format or silent only
+     * (the default line declines it in put_line, once the filter has said it is printed; handle() gives
+     * such events of a type whose state change is made here to the parser) */
+    if (!R->known || nparams > MAX_PARAMS || (int)nparams > R->nparams ||
+        ((int)nparams < R->nparams && !(c->filter || c->format || c->silent)))
+        return 1;
     Py_ssize_t pos = HEADER_SIZE + 2 * (Py_ssize_t)nparams;
     if (pos > len) return 1;
     for (uint32_t i = 0; i < nparams; i++) {
@@ -570,6 +1514,11 @@ static int parse(Core *c, const uint8_t *ev, Py_ssize_t len, Parsed *e, CodeReci
         pos += n;
     }
     if (pos != len) return 1;
+    for (int i = (int)nparams; i < R->nparams; i++) { /* missing: no value, a length no param has */
+        e->param[i] = NULL;
+        e->plen[i] = -1;
+    }
+    e->n = (int)nparams;
     e->ev = ev;
     e->code = code;
     *out = R;
@@ -643,6 +1592,21 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
         rc = -1;
         goto out;
     }
+    int pass = 1;
+    if (c->filter) { /* process() ran it before parsing (filtered_out set), or it runs now */
+        PyObject *fo = PyObject_GetAttr(evt, s_filtered_out);
+        if (!fo) {
+            rc = -1;
+            goto out;
+        }
+        pass = fo == Py_None ? filter_event((Filter *)c->filter, evt) : !PyObject_IsTrue(fo);
+        Py_DECREF(fo);
+        if (pass < 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+    if (!pass) goto apply;
     c->count++;
     c->last_ts = e->ts;
     c->have_last_ts = 1;
@@ -651,7 +1615,20 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
         rc = -1;
         goto out;
     }
-    rc = c->silent ? 0 : th == Py_None ? 1 : put_line(c, R, e, th, num);
+    if (c->silent) {
+        rc = 0; /* (no line) */
+    } else if (c->format) {
+        Ctx x;
+        rc = ctx_from_event(&x, evt);
+        if (!rc) rc = format_into(c, (Format *)c->format, &x);
+        ctx_release(&x);
+        if (rc < 0) goto out;
+        if (rc == NOLINE) rc = 0;
+        if (!rc) goto apply;
+        rc = 1; /* (NEED: the Python formatter's line) */
+    } else {
+        rc = th == Py_None ? 1 : put_line(c, R, e, th, num);
+    }
     if (rc < 0) goto out;
     if (rc) { /* the event is processed: its line comes from the Python formatter */
         c->out_len = mark;
@@ -669,6 +1646,7 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
         Py_DECREF(line);
         if (rc) goto out;
     }
+apply:
     if (verdict != Py_None) {
         PyObject *r = PyObject_CallOneArg(c->apply, verdict);
         if (!r) {
@@ -685,6 +1663,119 @@ out:
     return rc;
 }
 
+/* what process() leaves of an event the filter drops before parsing it (not EF_MODIFIES_STATE): the
+ * pairing's changes, then no pending enter, so the following exit is unpaired */
+static int filtered_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
+    if (set_i64(c->inspector, s_num, num) < 0) return -1;
+    if (R->enter) {
+        int64_t fd = R->uses_fd ? rd_s(e->param[0], 8) : -1;
+        if (set_i64(th, s_last_latency_entertime, e->ts) < 0 || set_i64(th, s_latency, 0) < 0 ||
+            set_i64(th, s_lastevent_fd, fd) < 0)
+            return -1;
+    } else {
+        int64_t entered;
+        if (get_i64(th, s_last_latency_entertime, &entered) < 0) return -1;
+        if (entered && set_i64(th, s_latency, e->ts - entered) < 0) return -1;
+    }
+    if (set_i64(th, s_lastevent_type, -1) < 0) return -1;
+    return PyObject_SetAttr(th, s_last_enter, Py_None);
+}
+
+/* the Ctx of an event in Core's loop, as process() leaves the thread and fd when it filters: an enter
+ * using an fd names it in param 0, an exit uses the thread's last one; the table's FdInfo for it */
+static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num, Ctx *x) {
+    memset(x, 0, sizeof *x);
+    x->code = e->code;
+    x->cpu = e->cpu;
+    x->ts = e->ts;
+    x->tid = e->tid;
+    x->num = num;
+    x->n = e->n;
+    memcpy(x->param, e->param, sizeof(e->param[0]) * e->n);
+    memcpy(x->plen, e->plen, sizeof(e->plen[0]) * e->n);
+    if (e->n) {
+        x->p0 = e->param[0];
+        x->p0len = e->plen[0];
+    }
+    if (th) {
+        Py_INCREF(th);
+        x->th = th;
+    }
+    Py_INCREF(c->state);
+    x->state = c->state;
+    x->fdnum = -1;
+    if (!th || !(c->cflags[e->code] & CF_FD_EVENT)) return 0;
+    if (c->ovr_fd >= 0) { /* OP_OPENAT: the new fd, before its FdInfo exists */
+        x->fdnum = c->ovr_fd;
+        x->virt = 1;
+        x->vtype = c->ovr_type;
+        x->vname = c->ovr_name;
+        x->vlen = c->ovr_len;
+        return 0;
+    }
+    if (R->enter)
+        x->fdnum = R->uses_fd ? rd_s(e->param[0], 8) : -1;
+    else if (get_i64(th, s_lastevent_fd, &x->fdnum) < 0)
+        return -1;
+    if (x->fdnum != -1) {
+        x->fdinfo = fd_info(th, x->fdnum, NULL);
+        if (!x->fdinfo && PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
+/* the compiled filter on an event of Core's loop: 1 passes, 0 fails, NEED, -1 */
+static int core_filter(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
+    Ctx x;
+    int rc = core_ctx(c, R, e, th, num, &x);
+    if (!rc) rc = run_filter((Filter *)c->filter, &x);
+    ctx_release(&x);
+    return rc;
+}
+
+/* the event's line: the -p format's or the default one; 0, 1 declined, -1 */
+static int core_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
+    if (!c->format) return put_line(c, R, e, th, num);
+    Ctx x;
+    int rc = core_ctx(c, R, e, th, num, &x);
+    if (!rc) rc = format_into(c, (Format *)c->format, &x);
+    ctx_release(&x);
+    if (rc == NOLINE) return 0;
+    return rc == NEED ? 1 : rc;
+}
+
+/* a hidden event process() does not parse (procinfo...): numbered, counted if it passes the filter,
+ * never printed */
+static int handle_hidden(Core *c, CodeRecipe *R, Parsed *e) {
+    int64_t num;
+    if (get_i64(c->inspector, s_num, &num) < 0) return -1;
+    num += 1;
+    if (c->filter) {
+        PyObject *th = NULL;
+        if (R->hidden == 2) { /* process() gives procinfo its thread, when there is one */
+            PyObject *table = PyObject_GetAttr(c->state, s_threads);
+            PyObject *threads = table ? PyObject_GetAttr(table, s_threads) : NULL;
+            Py_XDECREF(table);
+            if (!threads) return -1;
+            PyObject *key = PyLong_FromLongLong(e->tid);
+            th = key && PyDict_Check(threads) ? PyDict_GetItemWithError(threads, key) : NULL;
+            Py_XDECREF(key);
+            Py_XINCREF(th);
+            Py_DECREF(threads);
+            if (!th && PyErr_Occurred()) return -1;
+        }
+        int pass = core_filter(c, R, e, th, num);
+        Py_XDECREF(th);
+        if (pass < 0 || pass == NEED) return pass < 0 ? -1 : 1;
+        if (set_i64(c->inspector, s_num, num) < 0) return -1;
+        if (pass) c->count++;
+        return 0;
+    }
+    if (set_i64(c->inspector, s_num, num) < 0) return -1;
+    c->count++;
+    return 0;
+}
+
 /* one event: 0 handled (its line appended), 1 declined (nothing changed), -1 error */
 static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject *rawobj) {
     Parsed e;
@@ -693,6 +1784,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     if (rc) return rc;
     if (e.code < c->n_declines && c->declines[e.code]) return 1;
     e.cpu = cpu;
+    if (R->enter && R->uses_fd && !R->hidden && (!e.n || e.plen[0] != 8)) return 1;
     if ((rc = ready(c)) != 0) return rc;
     PyObject *flag = PyObject_GetAttr(c->inspector, s_fix_sockets);
     if (!flag) return -1;
@@ -709,15 +1801,14 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     } else {
         Py_DECREF(pending);
     }
-    if (R->op == OP_SKIP) { /* process(): counted, nothing else */
-        int64_t n;
-        if (get_i64(c->inspector, s_num, &n) < 0 || set_i64(c->inspector, s_num, n + 1) < 0) return -1;
-        c->count++;
-        c->last_ts = e.ts;
-        c->have_last_ts = 1;
-        return 0;
+    if (R->hidden) { /* process(): counted (and filtered), nothing else */
+        rc = handle_hidden(c, R, &e);
+        if (!rc) {
+            c->last_ts = e.ts;
+            c->have_last_ts = 1;
+        }
+        return rc;
     }
-    if (c->silent && R->enter && R->uses_fd && e.plen[0] != 8) return 1; /* process() reads an 8-byte fd */
     PyObject *table = PyObject_GetAttr(c->state, s_threads);
     if (!table) return -1;
     PyObject *threads = PyObject_GetAttr(table, s_threads);
@@ -733,33 +1824,51 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     Py_XINCREF(th);
     Py_DECREF(threads);
     if (!th) return PyErr_Occurred() ? -1 : 1;
-    if (R->handler && R->op == OP_NONE) {
-        rc = handle_parsed(c, R, &e, ev, len, rawobj);
-        Py_DECREF(th);
-        return rc;
-    }
     Py_ssize_t mark = c->out_len;
     PyObject *raw = NULL, *close_table = NULL;
     int64_t num, open_fd = -1, close_fd = -1;
+    int modifies = c->cflags[e.code] & CF_MODIFIES, pass = 1;
     if (get_i64(c->inspector, s_num, &num) < 0) {
         rc = -1;
         goto out;
     }
     num += 1;
-    if (R->op == OP_OPENAT && e.plen[0] == 8 && (open_fd = rd_s(e.param[0], 8)) >= 0) {
-        Py_ssize_t n = clean_absolute(e.param[2], e.plen[2]);
-        if (!n || e.plen[3] != 4 || e.plen[5] != 4) { /* a name to resolve: parsers_files does it */
+    if (c->filter && !modifies) { /* process() filters it before parsing */
+        pass = core_filter(c, R, &e, th, num);
+        if (pass < 0) {
+            rc = -1;
+            goto out;
+        }
+        if (pass == NEED) {
             rc = handle_parsed(c, R, &e, ev, len, rawobj);
             goto out;
         }
-        uint64_t flags = rd_u(e.param[3], 4);
+        if (!pass) {
+            rc = filtered_state(c, R, &e, th, num);
+            goto out;
+        }
+    }
+    if (R->handler && (R->op == OP_NONE || e.n < R->nparams)) { /* (a short event: its parser reads it) */
+        rc = handle_parsed(c, R, &e, ev, len, rawobj);
+        goto out;
+    }
+    int *oi = R->open_idx;
+    if (R->op == OP_OPENAT && e.n > oi[0] && e.plen[oi[0]] == 8 && (open_fd = rd_s(e.param[oi[0]], 8)) >= 0) {
+        int yes = 1;
+        if (R->open_paired && paired(th, e.code, &yes) < 0) {
+            rc = -1;
+            goto out;
+        }
+        Py_ssize_t n = yes && e.n > oi[1] && e.n > oi[2] ? clean_absolute(e.param[oi[1]], e.plen[oi[1]]) : 0;
+        if (!n || e.plen[oi[2]] != 4 || (e.n > oi[3] && e.plen[oi[3]] != 4)) {
+            rc = handle_parsed(c, R, &e, ev, len, rawobj); /* a name to resolve: parsers_files does it */
+            goto out;
+        }
+        uint64_t flags = rd_u(e.param[oi[2]], 4);
         c->ovr_fd = open_fd;
         c->ovr_type = flags & R->o_directory ? R->dir_type_n : R->file_type_n;
-        c->ovr_name = (const char *)e.param[2];
+        c->ovr_name = (const char *)e.param[oi[1]];
         c->ovr_len = n;
-    } else if (R->op == OP_VM && R->nparams >= 4 && (e.plen[1] != 4 || e.plen[2] != 4 || e.plen[3] != 4)) {
-        rc = handle_parsed(c, R, &e, ev, len, rawobj); /* counters of another size: the parser reads them */
-        goto out;
     } else if (R->op == OP_CLOSE && e.plen[0] == 8 && rd_s(e.param[0], 8) >= 0) {
         int yes;
         if (paired(th, e.code, &yes) < 0) {
@@ -778,8 +1887,22 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
             }
             Py_XDECREF(info);
         }
+    } else if (R->op == OP_OPENAT && c->filter) { /* a failed openat: open_exit's own way */
+        rc = handle_parsed(c, R, &e, ev, len, rawobj);
+        goto out;
+    } else if (R->op == OP_VM && e.n >= 4 &&
+               (e.plen[1] != R->vm_size[0] || e.plen[2] != R->vm_size[1] || e.plen[3] != R->vm_size[2])) {
+        rc = handle_parsed(c, R, &e, ev, len, rawobj); /* (values the Python decoders pad) */
+        goto out;
     }
-    rc = c->silent ? 0 : put_line(c, R, &e, th, num);
+    if (c->filter && modifies) { /* filtered after its parser: its state changes are made below */
+        pass = core_filter(c, R, &e, th, num);
+        if (pass < 0 || pass == NEED) {
+            rc = pass < 0 ? -1 : handle_parsed(c, R, &e, ev, len, rawobj);
+            goto out;
+        }
+    }
+    rc = pass && !c->silent ? core_line(c, R, &e, th, num) : 0;
     if (rc) {
         c->out_len = mark;
         goto out;
@@ -792,13 +1915,12 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         }
     }
     rc = pure_state(c, R, &e, th, raw, num);
-    if (!rc && R->op == OP_VM && R->nparams >= 4 &&
-        (set_i64(th, s_vmsize_kb, (int64_t)rd_u(e.param[1], 4)) < 0 ||
-         set_i64(th, s_vmrss_kb, (int64_t)rd_u(e.param[2], 4)) < 0 ||
-         set_i64(th, s_vmswap_kb, (int64_t)rd_u(e.param[3], 4)) < 0))
-        rc = -1;
+    if (!rc && R->op == OP_VM && e.n >= 4) /* vm_exit: the process memory counters */
+        for (int k = 0; k < 3 && !rc; k++)
+            rc = set_i64(th, s_vm[k], (int64_t)rd_u(e.param[k + 1], R->vm_size[k]));
     if (!rc && c->ovr_fd >= 0)
-        rc = openat_state(c, R, th, open_fd, rd_u(e.param[3], 4), rd_u(e.param[5], 4), num);
+        rc = openat_state(c, R, th, open_fd, rd_u(e.param[oi[2]], 4), e.n > oi[3] ? rd_u(e.param[oi[3]], 4) : 0,
+                          num);
     if (!rc && close_table) {
         PyObject *key2 = PyLong_FromLongLong(close_fd);
         PyObject *r = key2 ? PyObject_CallMethodOneArg(close_table, s_remove, key2) : NULL;
@@ -806,7 +1928,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         if (!r) rc = -1;
         Py_XDECREF(r);
     }
-    if (!rc) c->count++;
+    if (!rc && pass) c->count++;
 out:
     if (!rc) {
         c->last_ts = e.ts;
@@ -1055,16 +2177,21 @@ static int copy_text(char *dst, int cap, int *len, PyObject *s) {
 
 /* recipe: None, or (nparams, enter, uses_fd, handler, generic, head,
  *                   ((prefix, kind, size, signed, mask, texts, table), ...), op, op_args)
- * op_args: () or, for OP_OPENAT, (PPM_O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY) */
+ * op_args: () or, for OP_OPENAT, (PPM_O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY[, (fd, name, flags, dev
+ * params), paired]); for OP_VM, the sizes of params 1-3 */
 static int load_recipe(CodeRecipe *R, PyObject *item) {
     if (item == Py_None) return 0;
     PyObject *head, *params, *op_args;
-    if (!PyArg_ParseTuple(item, "iiiiiUO!iO!", &R->nparams, &R->enter, &R->uses_fd, &R->handler, &R->generic, &head,
-                          &PyTuple_Type, &params, &R->op, &PyTuple_Type, &op_args))
+    if (!PyArg_ParseTuple(item, "iiiiiUO!iO!|i", &R->nparams, &R->enter, &R->uses_fd, &R->handler, &R->generic, &head,
+                          &PyTuple_Type, &params, &R->op, &PyTuple_Type, &op_args, &R->hidden))
         return -1;
     if (R->op == OP_OPENAT) {
         unsigned long long o_dir;
-        if (!PyArg_ParseTuple(op_args, "KOOO", &o_dir, &R->fdinfo, &R->file_type, &R->dir_type)) return -1;
+        int *ix = R->open_idx;
+        ix[0] = 0, ix[1] = 2, ix[2] = 3, ix[3] = 5; /* openat's exit */
+        if (!PyArg_ParseTuple(op_args, "KOOO|(iiii)p", &o_dir, &R->fdinfo, &R->file_type, &R->dir_type, &ix[0], &ix[1],
+                              &ix[2], &ix[3], &R->open_paired))
+            return -1;
         R->o_directory = o_dir;
         R->file_type_n = (int)PyLong_AsLong(R->file_type);
         R->dir_type_n = (int)PyLong_AsLong(R->dir_type);
@@ -1076,20 +2203,33 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
         Py_INCREF(R->fdinfo);
         Py_INCREF(R->file_type);
         Py_INCREF(R->dir_type);
-        if (R->nparams != 6) {
-            PyErr_SetString(PyExc_ValueError, "OP_OPENAT is for openat's 6-param exit");
+        for (int k = 0; k < 4; k++)
+            if (R->open_idx[k] < 0 || R->open_idx[k] >= R->nparams) {
+                PyErr_SetString(PyExc_ValueError, "OP_OPENAT's params are the event's");
+                return -1;
+            }
+    } else if (R->op == OP_VM) {
+        if (!PyArg_ParseTuple(op_args, "iii", &R->vm_size[0], &R->vm_size[1], &R->vm_size[2])) return -1;
+        for (int k = 0; k < 3; k++)
+            if (R->vm_size[k] != 1 && R->vm_size[k] != 2 && R->vm_size[k] != 4 && R->vm_size[k] != 8) {
+                PyErr_SetString(PyExc_ValueError, "OP_VM's params are fixed-size integers");
+                return -1;
+            }
+        if (R->nparams < 4) {
+            PyErr_SetString(PyExc_ValueError, "OP_VM reads params 1-3");
             return -1;
         }
-    } else if (R->op != OP_NONE && R->op != OP_CLOSE && R->op != OP_SKIP && R->op != OP_VM) {
+    } else if (R->op != OP_NONE && R->op != OP_CLOSE) {
         PyErr_SetString(PyExc_ValueError, "unknown op");
         return -1;
     }
     if (R->nparams > MAX_PARAMS || copy_text(R->head, sizeof R->head, &R->head_len, head) < 0) return -1;
     Py_ssize_t n = PyTuple_GET_SIZE(params);
-    if (!R->generic && n != R->nparams) {
+    if (!R->generic && n != R->nparams && n) {
         PyErr_SetString(PyExc_ValueError, "a recipe's params do not match its count");
         return -1;
     }
+    R->lined = R->generic || n == R->nparams;
     R->params = PyMem_Calloc(n ? n : 1, sizeof(ParamRecipe));
     if (!R->params) {
         PyErr_NoMemory();
@@ -1135,6 +2275,9 @@ static void Core_dealloc(Core *c) {
     Py_XDECREF(c->fd_resolved);
     Py_XDECREF(c->process);
     Py_XDECREF(c->apply);
+    Py_XDECREF(c->filter);
+    Py_XDECREF(c->format);
+    PyMem_Free(c->cflags);
     if (c->recipes) {
         for (int i = 0; i < c->nrecipes; i++) {
             CodeRecipe *R = &c->recipes[i];
@@ -1142,7 +2285,7 @@ static void Core_dealloc(Core *c) {
             Py_XDECREF(R->file_type);
             Py_XDECREF(R->dir_type);
             if (!R->params) continue;
-            int n = R->generic ? 0 : R->nparams;
+            int n = R->generic || !R->lined ? 0 : R->nparams;
             for (int k = 0; k < n; k++) {
                 Py_XDECREF(R->params[k].texts);
                 Py_XDECREF(R->params[k].call);
@@ -1172,19 +2315,30 @@ static void Core_dealloc(Core *c) {
 static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"inspector", "clock", "event_type", "format_line", "flags_fallback", "clock_prefix",
                              "fd_resolved", "recipes", "sc_names", "generic_name", "errno_names", "fd_prefixes",
-                             "l4_types", "max_len", "silent", "declines", NULL};
+                             "l4_types", "max_len", "silent", "declines", "code_flags", "filter", "format", NULL};
     PyObject *inspector, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved, *recipes,
-        *sc_names, *generic_name, *errnos, *prefixes;
+        *sc_names, *generic_name, *errnos, *prefixes, *cflags = NULL, *filter = Py_None, *format = Py_None;
     unsigned long long l4;
     long max_len;
     int silent = 0;
     PyObject *declines = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl|pO", kwlist, &inspector, &clock, &event_type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl|pOSOO", kwlist, &inspector, &clock, &event_type,
                                      &format_line, &flags_fallback, &clock_prefix, &fd_resolved, &recipes, &sc_names,
-                                     &generic_name, &errnos, &prefixes, &l4, &max_len, &silent, &declines))
+                                     &generic_name, &errnos, &prefixes, &l4, &max_len, &silent, &declines, &cflags,
+                                     &filter, &format))
         return -1;
     if (declines != Py_None && !PyBytes_Check(declines)) {
         PyErr_SetString(PyExc_TypeError, "declines: bytes (one flag per event code) or None");
+        return -1;
+    }
+    if (silent && (filter != Py_None || format != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "a silent Core prints no line and filters nothing");
+        return -1;
+    }
+    if ((filter != Py_None && !PyObject_TypeCheck(filter, &FilterType)) ||
+        (format != Py_None && !PyObject_TypeCheck(format, &FormatType)) ||
+        ((filter != Py_None || format != Py_None) && !cflags)) {
+        PyErr_SetString(PyExc_TypeError, "filter: a Filter, format: a Format, and the code flags with them");
         return -1;
     }
     if (c->recipes) {
@@ -1214,6 +2368,17 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
             return -1;
         }
         memcpy(c->declines, PyBytes_AS_STRING(declines), c->n_declines);
+    }
+    if (filter != Py_None) c->filter = (Py_INCREF(filter), filter);
+    if (format != Py_None) c->format = (Py_INCREF(format), format);
+    c->cflags = PyMem_Calloc(PPM_CODES_MAX, 1);
+    if (!c->cflags) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (cflags) {
+        Py_ssize_t nf = PyBytes_GET_SIZE(cflags);
+        memcpy(c->cflags, PyBytes_AS_STRING(cflags), nf < PPM_CODES_MAX ? nf : PPM_CODES_MAX);
     }
     c->clock_sec = INT64_MIN;
     c->ovr_fd = -1;
@@ -1292,16 +2457,42 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_last_latency_entertime, "last_latency_entertime"}, {&s_latency, "latency"},
         {&s_last_enter, "last_enter"}, {&s_lastevent_fd, "lastevent_fd"}, {&s_last_event_ts, "last_event_ts"},
         {&s_fix_sockets, "_fix_sockets"}, {&s_add, "add"}, {&s_remove, "remove"}, {&s_extra, "extra"},
-        {&s_name_changed_at, "name_changed_at"}, {&s_vmsize_kb, "vmsize_kb"}, {&s_vmrss_kb, "vmrss_kb"},
-        {&s_vmswap_kb, "vmswap_kb"},
+        {&s_name_changed_at, "name_changed_at"}, {&s_vm[0], "vmsize_kb"}, {&s_vm[1], "vmrss_kb"},
+        {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_uid, "uid"}, {&s_users, "users"},
+        {&s_user, "user"}, {&s__state, "_state"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
+        {&s_fdnum, "fdnum"}, {&s_raw, "raw"}, {&s_cpu, "cpu"}, {&s_filtered_out, "filtered_out"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].text))) return NULL;
-    if (PyType_Ready(&CoreType) < 0) return NULL;
+    if (PyType_Ready(&CoreType) < 0 || PyType_Ready(&FieldsType) < 0 || PyType_Ready(&FilterType) < 0 ||
+        PyType_Ready(&FormatType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
+    struct { const char *name; int value; } consts[] = {
+        {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
+        {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
+        {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
+        {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},
+        {"O_STARTSWITH", O_STARTSWITH}, {"O_ENDSWITH", O_ENDSWITH}, {"O_IN", O_IN}, {"O_EXISTS", O_EXISTS},
+        {"I_TEST", I_TEST}, {"I_JF", I_JF}, {"I_JT", I_JT}, {"I_NOT", I_NOT},
+        {"PROBE_TYPES", PROBE_TYPES}, {"PROBE_ROLES", PROBE_ROLES},
+    };
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
+        if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
     Py_INCREF(&CoreType);
-    if (PyModule_AddObject(m, "Core", (PyObject *)&CoreType) < 0 ||
+    Py_INCREF(&FieldsType);
+    Py_INCREF(&FilterType);
+    Py_INCREF(&FormatType);
+    if (PyModule_AddObject(m, "Fields", (PyObject *)&FieldsType) < 0 ||
+        PyModule_AddObject(m, "Filter", (PyObject *)&FilterType) < 0 ||
+        PyModule_AddObject(m, "Format", (PyObject *)&FormatType) < 0 ||
+        PyModule_AddObject(m, "Core", (PyObject *)&CoreType) < 0 ||
         PyModule_AddIntConstant(m, "VERSION", FASTLINE_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "K_DEC", K_DEC) < 0 || PyModule_AddIntConstant(m, "K_STR", K_STR) < 0 ||
         PyModule_AddIntConstant(m, "K_ERRNO", K_ERRNO) < 0 || PyModule_AddIntConstant(m, "K_FD", K_FD) < 0 ||
@@ -1310,8 +2501,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_PADDED", K_PADDED) < 0 || PyModule_AddIntConstant(m, "K_PATH", K_PATH) < 0 ||
         PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
         PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
-        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 ||
-        PyModule_AddIntConstant(m, "OP_SKIP", OP_SKIP) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0) {
+        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0) {
         Py_DECREF(m);
         return NULL;
     }

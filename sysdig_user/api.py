@@ -106,6 +106,7 @@ class _View:
         env = Environment(io.BytesIO(), io.StringIO(), {})
         session = Session(spec, env, Output(env.stdout))
         session.pipeline.format_line = make(session.pipeline)  # (returns None: nothing is printed)
+        session.pipeline.native_format = None  # (so every event reaches it: no compiled -p line)
         try:
             session.run(ScapSource([self.path]))
         except SduError as exc:

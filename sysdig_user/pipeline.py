@@ -119,7 +119,13 @@ class EventPipeline:
         self._color_reset = ospec.format is not None and "\x1b" in ospec.format
         self.format_line = self.formatter.line_function if self.formatter is not None else None
         self.output_options = ooptions
+        self.native_filter: Any = None  # the filter and -p format compiled for C (output/compiled.py)
+        self.native_format: Any = None
+        if not facts & Need.NO_NATIVE and (self.predicate is not None or ospec.format is not None):
+            facts |= self._compile_native(filter_text, ospec.format is not None, env)
         self.plan = plan(spec, facts)
+        if self.plan.compiled_filter:
+            self.predicate = self.native_filter
         self.summary: Any = None
         if ospec.summary:
             from sysdig_user.output.summary import SummaryTable
@@ -157,6 +163,23 @@ class EventPipeline:
         self.done = False
         self._started = time.process_time()
         self._finished = False
+
+    def _compile_native(self, filter_text: str, has_format: bool, env: Environment) -> Need:
+        """The filter and the -p format compiled for C where they can be; the facts for the planner."""
+        from sysdig_user.output import compiled
+
+        if not compiled.available(env.environ):
+            return Need.NO_NATIVE
+        facts = Need.NONE
+        if self.predicate is not None:
+            self.native_filter = compiled.native_filter(filter_text, self.predicate)
+            if self.native_filter is None:
+                facts |= Need.PY_FILTER
+        if has_format:
+            self.native_format = compiled.native_format(self.formatter) if self.formatter is not None else None
+            if self.native_format is None:
+                facts |= Need.PY_FORMAT
+        return facts
 
     def start(self) -> None:
         if self.chisels is not None:

@@ -28,7 +28,8 @@ class Need(enum.Flag):
 
     NONE = 0
     LINES = enum.auto()  # event lines are printed
-    CUSTOM_LINES = enum.auto()  # ... other than sysdig's default text line (-p, -j, -A/-b/-x/-X, -t, -D)
+    CUSTOM_LINES = enum.auto()  # ... other than a text line of fields (-j, -A/-b/-x/-X, -t, -D)
+    FORMAT = enum.auto()  # -p: a text line of the format's fields instead of sysdig's default one
     FILTER = enum.auto()  # a filter decides which events pass (the state must be right for it)
     FILTER_AFTER_STATE = enum.auto()  # -d: every event is parsed before the filter sees it
     COUNTED = enum.auto()  # -n: the passing events are counted against a limit
@@ -41,6 +42,8 @@ class Need(enum.Flag):
     SUPPRESS = enum.auto()  # -U: the events of some processes are dropped before anything sees them
     NO_NATIVE = enum.auto()  # fact: no C extension (not built, or SDU_NO_NATIVE=1)
     ONE_PROCESS = enum.auto()  # fact: no second process (SDU_SINGLE_PROCESS=1, a thread, memory streams)
+    PY_FILTER = enum.auto()  # fact: the filter has a field or operator only Python evaluates (output/compiled.py)
+    PY_FORMAT = enum.auto()  # fact: the -p format has a field only Python prints (output/compiled.py)
 
 
 class NeedRow(NamedTuple):
@@ -58,7 +61,7 @@ def _lines(spec: CaptureSpec) -> bool:
 #: table is complete: tests/test_plan.py checks every CaptureSpec field is here).
 NEEDS: tuple[NeedRow, ...] = (
     NeedRow("output.quiet", lambda s: _lines(s), lambda s: Need.LINES),
-    NeedRow("output.format", lambda s: s.output.format is not None, lambda s: Need.CUSTOM_LINES),
+    NeedRow("output.format", lambda s: s.output.format is not None, lambda s: Need.FORMAT),
     NeedRow("output.json", lambda s: s.output.json, lambda s: Need.CUSTOM_LINES),
     NeedRow("output.buffer", lambda s: bool(s.output.buffer), lambda s: Need.CUSTOM_LINES),
     NeedRow("output.time", lambda s: s.output.time != "h", lambda s: Need.CUSTOM_LINES),
@@ -115,13 +118,15 @@ class Strategy(NamedTuple):
 #: Every way of running a part of the pipeline faster than the general Python path.
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy("compiled_line", Need.LINES,
-             Need.CUSTOM_LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE | Need.CHISELS
-             | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
-             "sysdig's default line printed in C (output/fastline.py)"),
+             Need.CUSTOM_LINES | Need.PY_FORMAT | Need.PY_FILTER | Need.FILTER_AFTER_STATE | Need.COUNTED
+             | Need.SUMMARY | Need.WRITE | Need.CHISELS | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
+             "sysdig's default line or a -p format printed in C, filtered in C (output/fastline.py)"),
     Strategy("compiled_chisels", Need.CHISELS,
              Need.LINES | Need.FILTER | Need.FILTER_AFTER_STATE | Need.COUNTED | Need.SUMMARY | Need.WRITE
-             | Need.PACKETS | Need.DEADLINE | Need.NO_NATIVE,
+             | Need.PACKETS | Need.DEADLINE | Need.SUPPRESS | Need.NO_NATIVE,
              "table chisels: the state kept in C, only the events they use built (output/fastline.py)"),
+    Strategy("compiled_filter", Need.FILTER, Need.PY_FILTER | Need.NO_NATIVE,
+             "the filter evaluated in C wherever it runs (output/compiled.py)"),
     Strategy("passthrough", Need.WRITE,
              Need.LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE_STATE | Need.CHISELS
              | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
@@ -166,6 +171,10 @@ class Plan:
     @property
     def compiled_chisels(self) -> bool:
         return "compiled_chisels" in self.chosen
+
+    @property
+    def compiled_filter(self) -> bool:
+        return "compiled_filter" in self.chosen
 
     @property
     def passthrough(self) -> bool:

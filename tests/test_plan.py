@@ -37,20 +37,42 @@ def test_default_read_uses_the_compiled_line() -> None:
 
 
 @pytest.mark.parametrize("spec", [
-    _spec(output=OutputSpec(format="%evt.num")),
     _spec(output=OutputSpec(json=True)),
     _spec(output=OutputSpec(buffer="X")),
     _spec(output=OutputSpec(time="r")),
     _spec(output=OutputSpec(show_internal=True)),
     _spec(output=OutputSpec(summary=True)),
     _spec(output=OutputSpec(quiet=True)),
-    _spec(filter="evt.type=open"),
+    _spec(filter="evt.type=open", display_filter=True),
     _spec(limit=3),
     _spec(write=WriteSpec("x.scap")),
     _spec(chisels=[("topfiles_bytes", None)]),
 ])
 def test_only_the_default_text_line_reaches_the_compiled_line(spec: CaptureSpec) -> None:
     assert not plan(spec).compiled_line
+
+
+def test_compiled_filters_and_formats_reach_the_compiled_line() -> None:
+    """A filter or -p format the C code runs (output/compiled.py) keeps the compiled line; one with a
+    field only Python has (the pipeline's PY_FILTER / PY_FORMAT fact) rules it out, the whole of it."""
+    flt, fmt = _spec(filter="evt.type=open"), _spec(output=OutputSpec(format="%evt.num"))
+    assert plan(flt).compiled_line and plan(flt).compiled_filter and plan(fmt).compiled_line
+    assert not plan(flt, Need.PY_FILTER).compiled_line and not plan(flt, Need.PY_FILTER).compiled_filter
+    assert not plan(fmt, Need.PY_FORMAT).compiled_line
+    assert not plan(flt, Need.NO_NATIVE).compiled_filter
+    written = _spec(filter="evt.type=open", write=WriteSpec("x.scap"))
+    assert plan(written).compiled_filter and not plan(written).compiled_line
+
+
+def test_a_chisel_with_a_filter_takes_the_compiled_filter_not_the_silent_state() -> None:
+    """Table chisels keep their state in C only without a filter (the silent Core filters nothing); a
+    command-line filter with a chisel is the compiled filter on the Events the chisels get."""
+    alone = _spec(chisels=[("topfiles_bytes", None)])
+    assert plan(alone).compiled_chisels and not plan(alone).compiled_filter
+    filtered = dataclasses.replace(alone, filter="evt.type=read")
+    assert plan(filtered).compiled_filter and not plan(filtered).compiled_chisels
+    assert not plan(filtered, Need.PY_FILTER).compiled_filter
+    assert not plan(dataclasses.replace(alone, suppress_comms=["x"])).compiled_chisels
 
 
 def test_no_native_rules_out_every_c_path() -> None:

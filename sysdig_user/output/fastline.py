@@ -3,9 +3,10 @@
 Printing sysdig's default line costs the Python pipeline ~12 us per event (the Event, the Inspector,
 the generated line function); `_fastline.Core` does it in C for the events whose text and state
 changes are simple, and declines every other event to the Python pipeline (see the C file). It runs
-only where the whole pipeline is the default one: the default format in text (no -p, -j), no filter,
-no chisel, no -w, -S, -n or -D, buffers printed as text (no -A/-x/-X/-b), times as -t h. `-v` is
-fine (its buffers are only longer). The live printing process gives it whole batches
+where the pipeline is a text line and nothing else per event: the default format or a -p format whose
+fields are all compiled (output/compiled.py), with no filter or a compiled one, no chisel, no -w, -S,
+-n, -d or -D, buffers printed as text (no -A/-x/-X/-b, -j), times as -t h. `-v` is fine (its buffers
+are only longer). The live printing process gives it whole batches
 (tracer/pipelined.py), `-r` runs of event blocks (the reader's ``events``) and single events.
 `SDU_NO_NATIVE=1` turns it off; without a C compiler at install time the extension is not built and
 the pipeline is pure Python.
@@ -33,6 +34,7 @@ from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.output.timefmt import clock_prefix
 from sysdig_user.params import decode_str, fixed_format
 from sysdig_user.state import parsers_files, parsers_process
+from sysdig_user.state.containers import CONTAINER_CODES
 from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
 from sysdig_user.state.inspector import (
     _FLAGS,
@@ -45,13 +47,14 @@ from sysdig_user.state.inspector import (
     PROCINFO_E,
 )
 
-VERSION = 7  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 8  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
 OPENAT_X = event_code("openat", False)  # the current openat exit: fd, dirfd, name, flags, mode, dev
 _EF_LARGE = int(EF.LARGE_PAYLOAD)
 _EF_USES_FD = int(EF.USES_FD)
+_MAX_PARAMS = 32  # (the C file's MAX_PARAMS)
 
 
 def available(environ: Any = os.environ) -> bool:
@@ -155,15 +158,19 @@ def _param_recipe(p: Any, kind: str, strings: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _recipe(code: int) -> tuple[Any, ...] | None:
-    """(nparams, enter, uses_fd, handler, generic, head, params) for events of type ``code``; None for
-    the types process() treats specially (no thread, no query, hidden) and those with a param of a
-    kind the C code does not write."""
+def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, ...] | None:
+    """(nparams, enter, uses_fd, handler, generic, head, params, op, op args[, hidden]) for events of type
+    ``code``; None for the types process() treats specially (no thread, no query, hidden) and, for the
+    default line (``lined``), those with a param of a kind the C code does not write. With ``hidden``
+    (a filter or a -p format: the skip of hidden events is then not the reader's), the hidden events
+    process() does not parse are recipes too (hidden 1, or 2 for procinfo, whose thread is looked up)."""
     info = EVENTS[code]
     fl = _FLAGS[code]
-    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD | F_NO_QUERY) or code == PROCINFO_E:
-        return None
     if int(info.flags) & _EF_LARGE:
+        return None
+    if code in HIDDEN_CODES and fl & F_SKIP and hidden:
+        return len(info.params), not code & 1, False, False, False, "", (), 0, (), 2 if code == PROCINFO_E else 1
+    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD | F_NO_QUERY) or code == PROCINFO_E:
         return None
     enter = not code & 1
     uses_fd = bool(int(info.flags) & _EF_USES_FD)
@@ -176,6 +183,8 @@ def _recipe(code: int) -> tuple[Any, ...] | None:
         if not info.params or info.params[0].type is not PT.SYSCALLID:
             return None
         return len(info.params), enter, uses_fd, handler, True, head, (), *op
+    if not lined:
+        return len(info.params), enter, uses_fd, handler, False, head, (), *op
     params = []
     for _prefix, p, kind, strings in render._args_plan(info.params):
         r = _param_recipe(p, kind, strings)
@@ -192,45 +201,48 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
     for the parsers it leaves to Inspector.process."""
     assert _fastline is not None
     handler = _HANDLERS[code]
-    if handler is parsers_files.open_exit and code == OPENAT_X:
-        return _fastline.OP_OPENAT, (parsers_files.O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY)
+    if handler is parsers_files.open_exit and code in (OPENAT_X, parsers_files.OPEN_X):
+        info = EVENTS[code]
+        where = tuple(info.param_index(name) for name in ("fd", "name", "flags", "dev"))
+        # (the old open exit: what open_exit reads, and only when it is paired with its enter)
+        return _fastline.OP_OPENAT, (parsers_files.O_DIRECTORY, FdInfo, FdType.FILE_V2, FdType.DIRECTORY, where,
+                                     code == parsers_files.OPEN_X)
     if handler is parsers_files.close_exit and _FLAGS[code] & F_USES_FD:
         return _fastline.OP_CLOSE, ()
+    params = EVENTS[code].params
+    if handler is parsers_process.vm_exit and len(params) >= 4:
+        fmts = [fixed_format(p.type) for p in params[1:4]]
+        if all(f is not None and f[-1] in "BHIQ" for f in fmts):  # unsigned, as the decoders give them
+            return _fastline.OP_VM, tuple(struct.calcsize(f) for f in fmts if f is not None)
     return 0, ()
 
 
-_RECIPES: list[tuple[Any, ...] | None] | None = None
+_RECIPES: dict[tuple[bool, bool], list[tuple[Any, ...] | None]] | None = None
 
 
-def recipes() -> list[tuple[Any, ...] | None]:
+def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | None]:
+    """The recipe of every code: for the default line (``lined``) or a -p format, and with the hidden
+    events (``hidden``) or without."""
     global _RECIPES
     if _RECIPES is None:
-        _RECIPES = [_recipe(code) for code in range(PPM_EVENT_MAX)]
-    return _RECIPES
+        _RECIPES = {}
+    got = _RECIPES.get((lined, hidden))
+    if got is None:
+        got = _RECIPES[lined, hidden] = [_recipe(code, lined, hidden) for code in range(PPM_EVENT_MAX)]
+    return got
 
 
 def _silent_recipe(code: int) -> tuple[Any, ...] | None:
-    """The recipe of a silent Core (no line): the line's recipe where there is one, else one without
-    param texts for every type process() handles like the line's types, and OP_SKIP for the types
-    it only counts (procinfo and the other EF_SKIPPARSERESET events)."""
-    assert _fastline is not None
+    """The recipe of a silent Core (no line): a -p format's recipe (no param texts) for every type
+    process() handles like the line's types, and a hidden one for the types it only counts (procinfo
+    and the other EF_SKIPPARSERESET or threadless events; not the container events, which it parses)."""
     info = EVENTS[code]
-    fl = _FLAGS[code]
     n = len(info.params)
-    vm = _HANDLERS[code] is parsers_process.vm_exit and not _FLAGS[code] & F_NO_QUERY
-    r = _recipe(code)
-    if r is not None:
-        return (*r[:-2], _fastline.OP_VM, ()) if vm else r
-    if int(info.flags) & _EF_LARGE or n > 32 or code in _GENERIC:
+    if int(info.flags) & _EF_LARGE or n > _MAX_PARAMS or code in CONTAINER_CODES:
         return None
-    params = tuple(("", _fastline.K_DEC, 0, False, 0, None, None, None, -1) for _ in range(n))
-    if fl & (F_SKIP | F_NO_THREAD):
-        return n, False, False, False, False, "", params, _fastline.OP_SKIP, ()
-    if code in HIDDEN_CODES or fl & F_NO_QUERY:
-        return None
-    handler = _HANDLERS[code] is not None
-    op = (_fastline.OP_VM, ()) if vm else _state_op(code) if handler else (0, ())
-    return n, not code & 1, bool(int(info.flags) & _EF_USES_FD), handler, False, "", params, *op
+    if _FLAGS[code] & (F_SKIP | F_NO_THREAD):
+        return n, False, False, False, False, "", (), 0, (), 2 if code == PROCINFO_E else 1
+    return _recipe(code, lined=False)
 
 
 _SILENT: list[tuple[Any, ...] | None] | None = None
@@ -263,10 +275,16 @@ def core_for(pipeline: Any) -> Any:
     for t in render._L4_TYPES:
         l4 |= 1 << int(t)
     pipeline.stats.fast_events = 0
+    native_filter = pipeline.native_filter if pipeline.predicate is not None else None
+    native_format = pipeline.native_format if pipeline.spec.output.format is not None else None
+    if (native_filter is None and pipeline.predicate is not None) or (
+            native_format is None and pipeline.spec.output.format is not None):
+        return None  # (a filter or -p format only Python has, or a line a caller took over)
     return _fastline.Core(
         inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
         flags_fallback=render._flags_arg, clock_prefix=clock_prefix, fd_resolved=render.fd_resolved,
-        recipes=recipes(),
+        recipes=recipes(native_format is None, native_filter is not None or native_format is not None),
+        code_flags=bytes(_FLAGS), filter=native_filter, format=native_format,
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
 

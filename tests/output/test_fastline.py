@@ -111,9 +111,10 @@ def test_lines_equal_the_python_pipeline(program_capture: Path, verbose: bool) -
 
 @pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_not_used_beyond_the_default_line(program_capture: Path) -> None:
-    """A filter, a format, -n, -j, -A, -w, -S: the Python pipeline alone."""
+    """A filter or a format the C code does not run, -n, -j, -A, -w, -S: the Python pipeline alone
+    (filters and formats it runs: tests/output/test_compiled.py)."""
     _require_core()
-    for argv in (["evt.type=read"], ["-p", "%evt.num %fd.name"], ["-n", "5"], ["-j"], ["-A"], ["-w", "/dev/null"],
+    for argv in (["fd.directory=/etc"], ["-p", "%evt.num %fd.directory"], ["-n", "5"], ["-j"], ["-A"], ["-w", "/dev/null"],
                  ["-S"], ["-D"]):
         sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
         env = Environment(sink, sys.stderr, _environ(True))
@@ -127,10 +128,10 @@ def test_not_used_beyond_the_default_line(program_capture: Path) -> None:
     default[2].close()
 
 
-def _pipeline(path: Path, native: bool) -> tuple[EventPipeline, Any, Any]:
+def _pipeline(path: Path, native: bool, *argv: str) -> tuple[EventPipeline, Any, Any]:
     sink = open(os.devnull, "wb")  # noqa: SIM115 - closed by the caller through the Output
     env = Environment(sink, sys.stderr, _environ(native))
-    pipe = EventPipeline(parse_argv(["-r", str(path)]), env, Output(sink))
+    pipe = EventPipeline(parse_argv([*argv, "-r", str(path)]), env, Output(sink))
     return pipe, fastline.core_for(pipe), sink
 
 
@@ -160,18 +161,23 @@ def _state(pipe: EventPipeline) -> Any:
         fds = [(fd, int(i.type), i.name, i.open_flags, i.dev, i.ino, sorted(i.extra.items()))
                for fd, i in th.fdtable.fds.items()]
         threads.append((tid, th.comm, th.lastevent_type, th.lastevent_fd, th.latency, th.last_latency_entertime,
-                        th.last_event_ts, None if ent is None else ent.raw, fds, th.fdtable.in_sysdig_order()))
+                        th.last_event_ts, None if ent is None else ent.raw, fds, th.fdtable.in_sysdig_order(),
+                        th.vmsize_kb, th.vmrss_kb, th.vmswap_kb))
     return insp.num, pipe.stats.events, threads
 
 
 @pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
-def test_state_equals_the_python_pipeline(program_capture: Path) -> None:
-    """After every capture (and after each event of the program's), the same thread and fd state."""
+@pytest.mark.parametrize("argv", [(), ("evt.type in (open, openat, read) or fd.type=ipv4",),
+                                  ("-p", "%evt.num %fd.name", "not fd.name contains lib")],
+                         ids=["default", "filter", "format-filter"])
+def test_state_equals_the_python_pipeline(program_capture: Path, argv: tuple[str, ...]) -> None:
+    """After every capture (and after each event of the program's), the same thread and fd state; with
+    a compiled filter too (output/compiled.py), whose dropped events leave what process() leaves."""
     _require_core()
     for path in _captures(program_capture):
         items = list(read_capture(str(path), extension_types=frozenset(EXTENSIONS)))
-        fast, core, sink1 = _pipeline(path, True)
-        slow, none, sink2 = _pipeline(path, False)
+        fast, core, sink1 = _pipeline(path, True, *argv)
+        slow, none, sink2 = _pipeline(path, False, *argv)
         assert core is not None and none is None
         handled = 0
         for item in items:
