@@ -7,7 +7,6 @@ pipelined consumer (tracer/pipelined.py). The Session (sysdig_user/session.py) o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from sysdig_user.environment import Environment
@@ -18,6 +17,7 @@ from sysdig_user.output.lines import Output
 from sysdig_user.output.render import BufferFormat, RenderOptions
 from sysdig_user.output.timefmt import OutputTime
 from sysdig_user.plan import Need, plan
+from sysdig_user.rows import Record
 from sysdig_user.spec import CaptureSpec, OutputSpec
 
 EXIT_OK = 0
@@ -52,12 +52,20 @@ def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "") -> Any:
                         global_filter=spec.filter, source_name=source, out=out, live=spec.live)
 
 
-@dataclass
-class RunStats:
-    events: int = 0  # events that passed the filter (sysdig's "Captured Events")
-    seconds: float = 0.0
-    status: int = EXIT_OK  # live capture: the launched command's exit status
-    fast_events: int | None = None  # events the compiled default line handled (None: not used)
+class RunStats(Record):
+    _fields = ("events", "seconds", "status", "fast_events")
+    __slots__ = _fields
+    events: int  # events that passed the filter (sysdig's "Captured Events")
+    seconds: float
+    status: int  # live capture: the launched command's exit status
+    fast_events: int | None  # events the compiled default line handled (None: not used)
+
+    def __init__(self, events: int = 0, seconds: float = 0.0, status: int = EXIT_OK,
+                 fast_events: int | None = None) -> None:
+        self.events = events
+        self.seconds = seconds
+        self.status = status
+        self.fast_events = fast_events
 
 
 class EventPipeline:

@@ -25,6 +25,10 @@ from tests.support import ROOT
 NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap", "sysdig_user.chisels",
                   "sysdig_user.filter", "sysdig_user._event_table_data")
 
+# the standard library's heavy modules that only dataclasses (and typing's introspection) pull in: no run
+# without a filter imports them (its records are sysdig_user.rows classes, not dataclasses)
+NOT_FOR_A_RUN = ("dataclasses", "inspect", "ast", "dis", "tokenize")
+
 _REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
 
 
@@ -71,6 +75,19 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert warm_out == cold_out and "openat" in warm_out
     assert "sysdig_user._event_table_data" in cold  # the first run builds the cache from it
     assert _loaded(warm, NOT_FOR_A_READ) == []
+    assert _loaded(cold, NOT_FOR_A_RUN) == [] and _loaded(warm, NOT_FOR_A_RUN) == []
+
+
+@pytest.mark.ptrace
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [(), ("-p", "%proc.name %fd.name")], ids=["default", "format"])
+def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str, ...]) -> None:
+    """``sdu -- /bin/true`` (with its default line, or a ``-p`` format): no chisel, filter, packet or
+    third-party code, and none of the standard library's introspection modules."""
+    modules, out = _modules_of(_cli(*options, "--", "/bin/true"), tmp_path / "cache")
+    assert "execve" in out or "true" in out
+    assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels",
+                             "sysdig_user.filter", *NOT_FOR_A_RUN)) == []
 
 
 @pytest.mark.slow
