@@ -2,17 +2,17 @@
 
 Compiling needs libpcap's compiler, reached in one of two ways, tried in this order:
 
-1. ``tcpdump -y LINKTYPE -s SNAPLEN -ddd EXPR`` (tcpdump >= 4.0 prints the program as decimal numbers:
-   a count line, then "code jt jf k" per instruction). No interface is opened, so this needs no privilege.
-2. scapy's ``compile_filter(expr, linktype=...)``, which loads libpcap.so through ctypes and calls
-   pcap_compile on a pcap_open_dead handle.
+1. libpcap itself through ctypes: ``pcap_compile`` on a ``pcap_open_dead(linktype, snaplen)`` handle
+   (no interface opened, no privilege, no process started), the program copied out and freed.
+2. ``tcpdump -y LINKTYPE -s SNAPLEN -ddd EXPR`` (tcpdump >= 4.0 prints the program as decimal numbers:
+   a count line, then "code jt jf k" per instruction), where libpcap.so cannot be loaded on its own.
 
-With neither tcpdump nor libpcap installed, a filter expression is a FilterError naming both; capturing
-without a filter still works.
+With neither, a filter expression is a FilterError naming both; capturing without a filter still works.
 """
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import shutil
 import socket
 import subprocess
@@ -33,6 +33,9 @@ PACKET_OUTGOING = 4
 
 # DLT names tcpdump's -y accepts, by pcap link type.
 _DLT_NAMES = {1: "EN10MB", 101: "RAW"}
+# pcap_open_dead takes a DLT_ value, not the LINKTYPE_ of a file: they differ for raw IP (DLT_RAW is 12
+# on Linux, LINKTYPE_RAW 101)
+_DLT_VALUES = {101: 12}
 
 
 class Insn(NamedTuple):
@@ -75,10 +78,13 @@ def drop_outgoing(program: Sequence[Insn]) -> list[Insn]:
 
 def compile_expr(expr: str, linktype: int, snaplen: int) -> list[Insn]:
     """tcpdump-style expression -> classic BPF for frames of linktype; raises FilterError."""
+    libpcap = _libpcap()
+    if libpcap is not None:
+        return _compile_with_libpcap(libpcap, expr, linktype, snaplen)
     tcpdump = shutil.which("tcpdump")
     if tcpdump is not None and linktype in _DLT_NAMES:
         return _compile_with_tcpdump(tcpdump, expr, linktype, snaplen)
-    return _compile_with_libpcap(expr, linktype, snaplen)
+    raise FilterError("a capture filter needs libpcap (libpcap0.8) or tcpdump; neither is installed")
 
 
 def _compile_with_tcpdump(tcpdump: str, expr: str, linktype: int, snaplen: int) -> list[Insn]:
@@ -102,19 +108,57 @@ def _compile_with_tcpdump(tcpdump: str, expr: str, linktype: int, snaplen: int) 
     return prog
 
 
-def _compile_with_libpcap(expr: str, linktype: int, snaplen: int) -> list[Insn]:
+class _BpfProgram(ctypes.Structure):
+    _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(_SockFilter))]
+
+
+_PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF  # pcap.h: no netmask known ("ip broadcast" then fails to compile)
+_LIBPCAP_NAMES = ("libpcap.so.1", "libpcap.so.0.8", "libpcap.so")
+_libpcap_handle: list[ctypes.CDLL | None] = []  # loaded once: [handle or None]
+
+
+def _libpcap() -> ctypes.CDLL | None:
+    """libpcap.so with the four functions typed, or None where it is not installed."""
+    if _libpcap_handle:
+        return _libpcap_handle[0]
+    lib = None
+    found = ctypes.util.find_library("pcap")
+    for name in ((found,) if found else ()) + _LIBPCAP_NAMES:
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    if lib is not None:
+        lib.pcap_open_dead.restype = ctypes.c_void_p
+        lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.pcap_compile.restype = ctypes.c_int
+        lib.pcap_compile.argtypes = [ctypes.c_void_p, ctypes.POINTER(_BpfProgram), ctypes.c_char_p,
+                                     ctypes.c_int, ctypes.c_uint32]
+        lib.pcap_geterr.restype = ctypes.c_char_p
+        lib.pcap_geterr.argtypes = [ctypes.c_void_p]
+        lib.pcap_freecode.argtypes = [ctypes.POINTER(_BpfProgram)]
+        lib.pcap_close.argtypes = [ctypes.c_void_p]
+    _libpcap_handle.append(lib)
+    return lib
+
+
+def _compile_with_libpcap(lib: ctypes.CDLL, expr: str, linktype: int, snaplen: int) -> list[Insn]:
+    handle = lib.pcap_open_dead(_DLT_VALUES.get(linktype, linktype), snaplen)
+    if not handle:
+        raise FilterError(f"libpcap cannot compile for link type {linktype}")
     try:
-        from scapy.arch.common import compile_filter
-        from scapy.error import Scapy_Exception
-    except ImportError:
-        raise FilterError("a capture filter needs tcpdump or scapy with libpcap; neither is installed") from None
-    try:
-        bpf = compile_filter(expr, linktype=linktype)
-    except (ImportError, OSError, Scapy_Exception) as err:  # no libpcap, or pcap_compile's message
-        raise FilterError(f"bad capture filter {expr!r}: {err}") from None
-    prog = [Insn(int(i.code), int(i.jt), int(i.jf), int(i.k)) for i in bpf.bf_insns[:bpf.bf_len]]
-    # libpcap compiled with scapy's MTU as snaplen; accepting returns carry it, so restate ours.
-    return [Insn(i.code, 0, 0, snaplen) if i.code == BPF_RET_K and i.k else i for i in prog]
+        prog = _BpfProgram()
+        if lib.pcap_compile(handle, ctypes.byref(prog), expr.encode("utf-8", "surrogateescape"), 1,
+                            _PCAP_NETMASK_UNKNOWN) != 0:
+            reason = (lib.pcap_geterr(handle) or b"syntax error").decode("utf-8", "replace")
+            raise FilterError(f"bad capture filter {expr!r}: {reason}")
+        try:
+            return [Insn(i.code, i.jt, i.jf, i.k) for i in prog.bf_insns[:prog.bf_len]]
+        finally:
+            lib.pcap_freecode(ctypes.byref(prog))
+    finally:
+        lib.pcap_close(handle)
 
 
 def attach(sock: socket.socket, program: Sequence[Insn]) -> None:

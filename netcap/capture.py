@@ -6,7 +6,7 @@ drop counts. The thread polls every socket plus a wake-up pipe, drains whatever 
 hands each batch to a sink; the tracer never waits on it. When the sink cannot keep up, the sink blocks,
 the rings fill and the kernel drops, and those drops are what PACKET_STATISTICS reports.
 
-Filter dependency: a tcpdump-style expression needs tcpdump (or libpcap for scapy); see netcap/bpf.py.
+Filter dependency: a tcpdump-style expression needs libpcap (loaded through ctypes) or tcpdump; see netcap/bpf.py.
 On loopback devices the kernel filter also drops the PACKET_OUTGOING copy, so each packet is seen once,
 as "in", exactly like `tcpdump -i lo`.
 """

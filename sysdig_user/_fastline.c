@@ -39,10 +39,12 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 6
+#define FASTLINE_VERSION 7
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process) */
-enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE };
+enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_SKIP, OP_VM };
+/* silent recipes only: OP_SKIP, a type process() only counts (EF_SKIPPARSERESET, no thread); OP_VM,
+ * parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters) */
 
 enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
@@ -107,11 +109,20 @@ typedef struct {
     PyObject *v1_guess;
     int v1_odd[2];
     uint8_t *v1_buf;
+    /* silent (the table chisels' run, sysdig_user/output/fastline.py chisel_core): the state kept as
+     * above, no line written; the codes flagged in `declines` go to the Python pipeline (the chisels'
+     * candidates); last_ts: the time of the last event handled here, for the chisels' clock */
+    int silent;
+    uint8_t *declines;
+    Py_ssize_t n_declines;
+    int64_t last_ts;
+    int have_last_ts;
 } Core;
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
     *s_thread, *s_lastevent_type, *s_last_latency_entertime, *s_latency, *s_last_enter, *s_lastevent_fd,
-    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at;
+    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at, *s_vmsize_kb, *s_vmrss_kb,
+    *s_vmswap_kb;
 
 /* ------------------------------------------------------------------------------------------- output */
 
@@ -540,7 +551,15 @@ static int parse(Core *c, const uint8_t *ev, Py_ssize_t len, Parsed *e, CodeReci
     /* a timestamp past INT64_MAX (damaged) prints unsigned, as the Python line does it */
     if (evlen != len || code >= c->nrecipes || e->ts < 0) return 1;
     CodeRecipe *R = &c->recipes[code];
-    if (!R->known || (int)nparams != R->nparams || nparams > MAX_PARAMS) return 1;
+    if (!R->known || nparams > MAX_PARAMS) return 1;
+    /* silent: an event with fewer params than the table's (old captures) when nothing here reads them
+     * (process() runs the parser, on such events too) */
+    if ((int)nparams != R->nparams) {
+        if (!c->silent || (int)nparams > R->nparams || (R->op != OP_NONE && R->op != OP_SKIP) ||
+            (R->enter && R->uses_fd && !nparams))
+            return 1;
+        for (uint32_t i = nparams; i < MAX_PARAMS; i++) e->plen[i] = 0;
+    }
     Py_ssize_t pos = HEADER_SIZE + 2 * (Py_ssize_t)nparams;
     if (pos > len) return 1;
     for (uint32_t i = 0; i < nparams; i++) {
@@ -625,12 +644,14 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
         goto out;
     }
     c->count++;
+    c->last_ts = e->ts;
+    c->have_last_ts = 1;
     int64_t num;
     if (!(th = PyObject_GetAttr(evt, s_thread)) || get_i64(evt, s_num, &num) < 0) {
         rc = -1;
         goto out;
     }
-    rc = th == Py_None ? 1 : put_line(c, R, e, th, num);
+    rc = c->silent ? 0 : th == Py_None ? 1 : put_line(c, R, e, th, num);
     if (rc < 0) goto out;
     if (rc) { /* the event is processed: its line comes from the Python formatter */
         c->out_len = mark;
@@ -670,6 +691,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     CodeRecipe *R;
     int rc = parse(c, ev, len, &e, &R);
     if (rc) return rc;
+    if (e.code < c->n_declines && c->declines[e.code]) return 1;
     e.cpu = cpu;
     if ((rc = ready(c)) != 0) return rc;
     PyObject *flag = PyObject_GetAttr(c->inspector, s_fix_sockets);
@@ -687,6 +709,15 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     } else {
         Py_DECREF(pending);
     }
+    if (R->op == OP_SKIP) { /* process(): counted, nothing else */
+        int64_t n;
+        if (get_i64(c->inspector, s_num, &n) < 0 || set_i64(c->inspector, s_num, n + 1) < 0) return -1;
+        c->count++;
+        c->last_ts = e.ts;
+        c->have_last_ts = 1;
+        return 0;
+    }
+    if (c->silent && R->enter && R->uses_fd && e.plen[0] != 8) return 1; /* process() reads an 8-byte fd */
     PyObject *table = PyObject_GetAttr(c->state, s_threads);
     if (!table) return -1;
     PyObject *threads = PyObject_GetAttr(table, s_threads);
@@ -726,6 +757,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         c->ovr_type = flags & R->o_directory ? R->dir_type_n : R->file_type_n;
         c->ovr_name = (const char *)e.param[2];
         c->ovr_len = n;
+    } else if (R->op == OP_VM && R->nparams >= 4 && (e.plen[1] != 4 || e.plen[2] != 4 || e.plen[3] != 4)) {
+        rc = handle_parsed(c, R, &e, ev, len, rawobj); /* counters of another size: the parser reads them */
+        goto out;
     } else if (R->op == OP_CLOSE && e.plen[0] == 8 && rd_s(e.param[0], 8) >= 0) {
         int yes;
         if (paired(th, e.code, &yes) < 0) {
@@ -745,7 +779,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
             Py_XDECREF(info);
         }
     }
-    rc = put_line(c, R, &e, th, num);
+    rc = c->silent ? 0 : put_line(c, R, &e, th, num);
     if (rc) {
         c->out_len = mark;
         goto out;
@@ -758,6 +792,11 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         }
     }
     rc = pure_state(c, R, &e, th, raw, num);
+    if (!rc && R->op == OP_VM && R->nparams >= 4 &&
+        (set_i64(th, s_vmsize_kb, (int64_t)rd_u(e.param[1], 4)) < 0 ||
+         set_i64(th, s_vmrss_kb, (int64_t)rd_u(e.param[2], 4)) < 0 ||
+         set_i64(th, s_vmswap_kb, (int64_t)rd_u(e.param[3], 4)) < 0))
+        rc = -1;
     if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[3], 4), rd_u(e.param[5], 4), num);
     if (!rc && close_table) {
@@ -769,6 +808,10 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     }
     if (!rc) c->count++;
 out:
+    if (!rc) {
+        c->last_ts = e.ts;
+        c->have_last_ts = 1;
+    }
     c->ovr_fd = -1;
     Py_XDECREF(close_table);
     Py_XDECREF(raw);
@@ -907,6 +950,11 @@ static PyObject *Core_take(Core *c, PyObject *unused) {
     return r;
 }
 
+static PyObject *Core_last_ts(Core *c, PyObject *unused) {
+    if (!c->have_last_ts) Py_RETURN_NONE;
+    return PyLong_FromLongLong(c->last_ts);
+}
+
 /* event_blocks(data, pos, large) -> (blocks, pos, count): the complete frames of a pipelined batch
  * (u16 cpu + event) from pos on, as the scap EV_V2 blocks ScapWriter.write_event writes for them with
  * dump flags 0 (EV_V2_LARGE for the types flagged in `large`, indexed by code, and for bodies over the
@@ -1032,7 +1080,7 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
             PyErr_SetString(PyExc_ValueError, "OP_OPENAT is for openat's 6-param exit");
             return -1;
         }
-    } else if (R->op != OP_NONE && R->op != OP_CLOSE) {
+    } else if (R->op != OP_NONE && R->op != OP_CLOSE && R->op != OP_SKIP && R->op != OP_VM) {
         PyErr_SetString(PyExc_ValueError, "unknown op");
         return -1;
     }
@@ -1116,6 +1164,7 @@ static void Core_dealloc(Core *c) {
     PyMem_Free(c->generic_name);
     Py_XDECREF(c->v1_guess);
     PyMem_Free(c->v1_buf);
+    PyMem_Free(c->declines);
     PyMem_Free(c->out);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
@@ -1123,15 +1172,21 @@ static void Core_dealloc(Core *c) {
 static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"inspector", "clock", "event_type", "format_line", "flags_fallback", "clock_prefix",
                              "fd_resolved", "recipes", "sc_names", "generic_name", "errno_names", "fd_prefixes",
-                             "l4_types", "max_len", NULL};
+                             "l4_types", "max_len", "silent", "declines", NULL};
     PyObject *inspector, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved, *recipes,
         *sc_names, *generic_name, *errnos, *prefixes;
     unsigned long long l4;
     long max_len;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl", kwlist, &inspector, &clock, &event_type,
+    int silent = 0;
+    PyObject *declines = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl|pO", kwlist, &inspector, &clock, &event_type,
                                      &format_line, &flags_fallback, &clock_prefix, &fd_resolved, &recipes, &sc_names,
-                                     &generic_name, &errnos, &prefixes, &l4, &max_len))
+                                     &generic_name, &errnos, &prefixes, &l4, &max_len, &silent, &declines))
         return -1;
+    if (declines != Py_None && !PyBytes_Check(declines)) {
+        PyErr_SetString(PyExc_TypeError, "declines: bytes (one flag per event code) or None");
+        return -1;
+    }
     if (c->recipes) {
         PyErr_SetString(PyExc_RuntimeError, "Core is initialised once");
         return -1;
@@ -1151,6 +1206,15 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
         return -1;
     c->l4_types = l4;
     c->max_len = max_len;
+    c->silent = silent;
+    if (declines != Py_None && PyBytes_GET_SIZE(declines)) {
+        c->n_declines = PyBytes_GET_SIZE(declines);
+        if (!(c->declines = PyMem_Malloc(c->n_declines))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(c->declines, PyBytes_AS_STRING(declines), c->n_declines);
+    }
     c->clock_sec = INT64_MIN;
     c->ovr_fd = -1;
     PyObject *fast = PySequence_Fast(recipes, "recipes: a sequence");
@@ -1196,6 +1260,7 @@ static PyMethodDef Core_methods[] = {
     {"v1_table", (PyCFunction)Core_v1_table, METH_VARARGS,
      "v1_table(guesses, odd): let blocks() rebuild EV_V1 events with the reader's param-count guesses"},
     {"take", (PyCFunction)Core_take, METH_NOARGS, "take() -> (the lines handled since the last take, their count)"},
+    {"last_ts", (PyCFunction)Core_last_ts, METH_NOARGS, "last_ts() -> the time of the last event handled, or None"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1227,7 +1292,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_last_latency_entertime, "last_latency_entertime"}, {&s_latency, "latency"},
         {&s_last_enter, "last_enter"}, {&s_lastevent_fd, "lastevent_fd"}, {&s_last_event_ts, "last_event_ts"},
         {&s_fix_sockets, "_fix_sockets"}, {&s_add, "add"}, {&s_remove, "remove"}, {&s_extra, "extra"},
-        {&s_name_changed_at, "name_changed_at"},
+        {&s_name_changed_at, "name_changed_at"}, {&s_vmsize_kb, "vmsize_kb"}, {&s_vmrss_kb, "vmrss_kb"},
+        {&s_vmswap_kb, "vmswap_kb"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].text))) return NULL;
@@ -1244,7 +1310,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_PADDED", K_PADDED) < 0 || PyModule_AddIntConstant(m, "K_PATH", K_PATH) < 0 ||
         PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
         PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
-        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0) {
+        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 ||
+        PyModule_AddIntConstant(m, "OP_SKIP", OP_SKIP) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0) {
         Py_DECREF(m);
         return NULL;
     }

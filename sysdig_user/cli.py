@@ -22,8 +22,8 @@ from sysdig_user.output.lines import Output
 from sysdig_user.pipeline import RunStats, compile_predicate
 from sysdig_user.scap.cycle import CaptureWriter
 from sysdig_user.spec import BUFFER_LETTERS, CaptureSpec, OutputSpec, PacketSpec, TraceSpec, WriteSpec
+from sysdig_user.version import LIBS_VERSION, __version__, version_line
 
-VERSION = "0.29.3"
 EXIT_OK = 0
 EXIT_ERROR = 1
 
@@ -51,9 +51,12 @@ def _output_spec(opts: CliOptions) -> OutputSpec:
         raise SduError("invalid modifier for flag -t")
     buffer = opts.buffer_flags[0] if opts.buffer_flags else ""
     assert buffer in ("", *BUFFER_LETTERS)
+    color = opts.color if opts.color is not None else "auto"
+    if color not in ("auto", "always", "never"):
+        raise UsageError(f"sdu: --color takes auto, always or never, not '{color}'")
     return OutputSpec(format=opts.print_format, json=opts.json, buffer=buffer, time=time_mode,
                       verbose=opts.verbose, quiet=opts.quiet, show_internal=opts.debug, summary=opts.summary,
-                      progress=opts.progress, unbuffered=opts.unbuffered, to=opts.output_file)
+                      progress=opts.progress, unbuffered=opts.unbuffered, to=opts.output_file, color=color)
 
 
 def _positive(value: str | None, message: str) -> int:
@@ -86,7 +89,7 @@ def _write_spec(opts: CliOptions) -> WriteSpec | None:
         events = max(events, 0)
     if opts.write is None:
         return None
-    return WriteSpec(opts.write, opts.compress, size, limit, seconds, events, opts.fatfile)
+    return WriteSpec(opts.write, opts.compress, size, limit, seconds, events, opts.fatfile, opts.filter_proclist)
 
 
 def _packet_spec(opts: CliOptions) -> PacketSpec | None:
@@ -98,20 +101,34 @@ def _packet_spec(opts: CliOptions) -> PacketSpec | None:
     return PacketSpec(opts.iface or None, opts.net_filter or "", opts.pcap, kernel_snaplen)
 
 
+def _cri_timeout(opts: CliOptions) -> int:
+    """--cri-timeout in milliseconds (sysdig's default 1000)."""
+    if opts.cri_timeout is None:
+        return 1000
+    value = _int_option(opts.cri_timeout, f"invalid --cri-timeout {opts.cri_timeout}")
+    if value is None or value < 0:
+        raise SduError(f"invalid --cri-timeout {opts.cri_timeout}")
+    return value
+
+
 def spec_from_options(opts: CliOptions) -> CaptureSpec:
     """The capture the parsed command line asks for; SduError/UsageError with sysdig's message if a
     value is wrong or options contradict each other."""
-    if opts.read and (opts.command or opts.pids):
-        what = "-- COMMAND" if opts.command else "a PID list"
+    if opts.read and (opts.command or opts.pids or opts.all_processes):
+        what = "-- COMMAND" if opts.command else "--all" if opts.all_processes else "a PID list"
         raise UsageError(f"sdu: -r reads a capture file; it cannot be combined with {what}")
     limit = _int_option(opts.numevents, "can't parse the -n argument, make sure it's a number")
     if limit is not None and limit <= 0:
         raise SduError(f"invalid event count {opts.numevents}")
+    if opts.filter_proclist and not opts.filter:
+        raise SduError("you must specify a filter if you use --filter-proclist.")
     output = _output_spec(opts)
     trace = None
     snaplen = duration = None
-    if opts.pids or opts.command:
-        trace = TraceSpec(list(opts.command), list(opts.pids), opts.no_seccomp, opts.no_colocate)
+    if opts.pids or opts.command or opts.all_processes:
+        trace = TraceSpec(list(opts.command), list(opts.pids), opts.no_seccomp, opts.no_colocate,
+                          all_processes=opts.all_processes, cri=list(opts.cri), cri_timeout_ms=_cri_timeout(opts),
+                          kill_on_exit=opts.kill_on_exit)
         if opts.snaplen is not None:  # (sysdig reads -s for live captures only; so does sdu)
             snaplen = _int_option(opts.snaplen, "invalid snaplen " + opts.snaplen)
     if opts.duration is not None:  # (a capture file is read whole: -M ends live captures only)
@@ -119,7 +136,9 @@ def spec_from_options(opts: CliOptions) -> CaptureSpec:
     return CaptureSpec(read=list(opts.read), trace=trace, packets=_packet_spec(opts) if trace else None,
                        filter=opts.filter, display_filter=opts.display_filter, output=output,
                        write=_write_spec(opts), chisels=list(opts.chisels), limit=limit,
-                       duration_s=duration, snaplen=snaplen)
+                       duration_s=duration, snaplen=snaplen, suppress_comms=list(opts.suppress_comms),
+                       exclude_users=opts.exclude_users, resolve_ports=opts.resolve_ports,
+                       large_environment=opts.large_environment)
 
 
 class EventPipeline(_pipeline.EventPipeline):
@@ -156,12 +175,63 @@ def _chisel_arg_taker(name: str, rest: list[str] | Any) -> str | None:
 # ------------------------------------------------------------------------------------------- main
 
 
-def _listings(opts: CliOptions, out: Output) -> bool:
-    """-L, -l, -cl, -i, --help, --version: print and report True."""
+PLUGIN_DIR = "/usr/share/sysdig/plugins/"
+
+
+def _plugins(opts: CliOptions) -> None:
+    """-H, -I NAME, --plugin-config-file: sdu loads no plugin, so each ends as sysdig ends when it finds
+    none (its messages, status 1); -Il lists none (in _listings)."""
+    for spec in opts.plugins:
+        name = spec.split(":", 1)[0]
+        if "/" not in name:
+            raise SduError(f"plugin {name} not found. Use -Il to list all installed plugins.")
+        reason = (f"{name}: cannot open shared object file: No such file or directory"
+                  if not os.path.exists(name) else "sdu cannot load sysdig plugins")
+        raise SduError(f"cannot load plugin {name}: error loading plugin {name}: {reason}")
+    if opts.input_plugin is not None and opts.input_plugin != "l":
+        raise SduError(f"plugin {opts.input_plugin.split(':', 1)[0]} not loaded. Use -H to load it.")
+    if opts.mesos_api is not None:  # sysdig fails when it cannot find the Mesos master; sdu never reads one
+        url = opts.mesos_api.split(",", 1)[0].rstrip("/")
+        raise SduError(f"mesos_http: Mesos master leader [{url}/master/state.json] detection failed: "
+                       "sdu reads no Mesos metadata")
+    path = opts.plugin_config_file
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            raise SduError(f"could not read or find configuration file {path}: bad file: {path}") from None
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+            raise SduError(f"could not parse configuration file {path}: configuration is empty")
+        if "plugins" in text:
+            raise SduError(f"could not load the plugins of {path}: sdu cannot load sysdig plugins")
+
+
+def _listings(opts: CliOptions, out: Output, env: Environment) -> bool:
+    """-L, -l, -cl, -i, --help, --version and the other listings: print and report True."""
     if opts.help:
-        out.line(help_text(VERSION))
+        out.line(help_text(__version__))
     elif opts.version:
-        out.line(f"sdu version {VERSION}")
+        out.line(version_line())
+    elif opts.libs_version:
+        out.write(f"falcosecurity/libs version {LIBS_VERSION}")  # (sysdig ends it without a newline)
+    elif opts.input_plugin == "l":
+        out.write(f"Plugin search paths are: {PLUGIN_DIR} \n0 Plugins Loaded:\n\n\n")
+    elif opts.man_page or opts.completion is not None or opts.install_shell_files is not None:
+        from sysdig_user import shell_files
+
+        if opts.man_page:
+            out.write(shell_files.man_page())
+        elif opts.completion is not None:
+            out.write(shell_files.completion(opts.completion))
+        else:
+            for path in shell_files.install(opts.install_shell_files or ""):
+                env.stderr.write(f"sdu: wrote {path}\n")
+    elif opts.list_markdown:
+        from sysdig_user.output.listing import markdown_lines
+
+        for line in markdown_lines():
+            out.line(line)
     elif opts.list_events:
         from sysdig_user.output.listing import event_lines
 
@@ -207,24 +277,64 @@ def _source(spec: CaptureSpec) -> Any:
     return TraceSource(spec.trace, spec.packets)
 
 
-def program(opts: CliOptions, env: Environment, out: Output) -> int:
-    if _listings(opts, out):
+def _default_source(opts: CliOptions) -> None:
+    """`sdu` with no capture source: inside a container (a PID namespace other than the initial one) it
+    traces the whole namespace, as sysdig with no arguments sees everything; on the host, where every
+    process stopping at every syscall would slow the whole machine, it asks for --all explicitly."""
+    try:
+        from tracer.namespace import in_initial_pid_namespace
+    except ImportError:
+        raise SduError("no capture source: use -r FILE, -p PID or -- COMMAND") from None
+    if in_initial_pid_namespace():
+        raise SduError("sdu: no capture source: in the host's PID namespace sdu traces every process only "
+                       "when asked, with --all (each one would stop at every syscall); or use -r FILE, "
+                       "-p PID, -- COMMAND")
+    opts.all_processes = True
+
+
+def program(opts: CliOptions, env: Environment, out: Output, rerun: bool = True) -> int:
+    _plugins(opts)
+    if _listings(opts, out, env):
         return EXIT_OK
     _apply_timezone(env.environ)
-    if not (opts.read or opts.pids or opts.command):
-        raise SduError("no capture source: use -r FILE, -p PID or -- COMMAND (sdu has no kernel driver)")
+    if not (opts.read or opts.pids or opts.command or opts.all_processes):
+        _default_source(opts)
     spec = spec_from_options(opts)
+    if opts.page_faults and spec.live:
+        env.stderr.write("sdu: --page-faults: page faults do not stop a traced process, so ptrace cannot "
+                         "report them; the capture has no page_fault events\n")
     source = _source(spec)
     from sysdig_user.session import Session
 
     # -o: the Session writes to its own file (stdout stays the launched command's)
-    stats = Session(spec, env, out if spec.output.to is None else None).run(source)
+    session = Session(spec, env, out if spec.output.to is None else None)
+    stats = session.run(source)
     if opts.verbose:
-        env.stderr.write("Driver Events:0\nDriver Drops:0\nSuppressed by Comm:0\n")
+        env.stderr.write(f"Driver Events:0\nDriver Drops:0\nSuppressed by Comm:{stats.suppressed}\n")
         secs = stats.seconds
         eps = stats.events / secs if secs > 0 else 0.0
         env.stderr.write(f"Elapsed time: {secs:.3f}, Captured Events: {stats.events}, {eps:.2f} eps\n")
+    chisels = session.pipeline.chisels
+    again = chisels.next_run_args if chisels is not None and rerun else None
+    if again is not None:  # sysdig.run_app (around, spy_syslog): sysdig runs once more with these args
+        out.flush()
+        return program(parse_argv(split_run_args(again), _chisel_arg_taker), env, out, rerun=False)
     return stats.status
+
+
+def split_run_args(text: str) -> list[str]:
+    """sysdig's split_nextrun_args: words split at spaces outside double quotes, quotes dropped."""
+    words: list[str] = []
+    start = 0
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == " " and not quoted:
+            words.append(text[start:i].replace('"', ""))
+            start = i + 1
+    words.append(text[start:])  # (sysdig leaves the last word's quotes in)
+    return words
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:

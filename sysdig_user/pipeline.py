@@ -6,7 +6,9 @@ pipelined consumer (tracer/pipelined.py). The Session (sysdig_user/session.py) o
 """
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sysdig_user.environment import Environment
@@ -44,28 +46,48 @@ def compile_predicate(text: str) -> Any:
     return compile_with_fields(text)
 
 
-def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "") -> Any:
+def screen_policy(spec: CaptureSpec, out: Output, environ: Mapping[str, str]) -> tuple[bool | None, bool]:
+    """(colour, repaint) for the chisels: --color always/never, else NO_COLOR turns colours off and the
+    chisel decides (as sysdig's do); the live view clears and redraws the screen only when attached to
+    running processes and printing to a terminal (a launched command's tables stay on screen, one after
+    another, the last when it ends; pipes and files never get screen codes)."""
+    mode = spec.output.color
+    color = True if mode == "always" else False if mode == "never" or environ.get("NO_COLOR") else None
+    try:
+        tty = os.isatty(out.stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        tty = False
+    attached = spec.trace is not None and bool(spec.trace.pids)
+    return color, attached and tty and color is not False
+
+
+def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "",
+                       environ: Mapping[str, str] | None = None) -> Any:
     from sysdig_user.chisels.runner import ChiselRunner
 
     fmt = _CHISEL_BUFFERS[spec.output.buffer] if spec.output.buffer else "normal"
+    color, repaint = screen_policy(spec, out, os.environ if environ is None else environ)
     return ChiselRunner(spec.chisels, buffer_format=fmt, json_output=spec.output.json,
-                        global_filter=spec.filter, source_name=source, out=out, live=spec.live)
+                        global_filter=spec.filter, source_name=source, out=out, live=spec.live,
+                        color=color, repaint=repaint)
 
 
 class RunStats(Record):
-    _fields = ("events", "seconds", "status", "fast_events")
+    _fields = ("events", "seconds", "status", "fast_events", "suppressed")
     __slots__ = _fields
     events: int  # events that passed the filter (sysdig's "Captured Events")
     seconds: float
     status: int  # live capture: the launched command's exit status
     fast_events: int | None  # events the compiled default line handled (None: not used)
+    suppressed: int  # events -U dropped (sysdig's -v "Suppressed by Comm")
 
     def __init__(self, events: int = 0, seconds: float = 0.0, status: int = EXIT_OK,
-                 fast_events: int | None = None) -> None:
+                 fast_events: int | None = None, suppressed: int = 0) -> None:
         self.events = events
         self.seconds = seconds
         self.status = status
         self.fast_events = fast_events
+        self.suppressed = suppressed
 
 
 class EventPipeline:
@@ -82,7 +104,7 @@ class EventPipeline:
         self.env = env
         self.out = out
         ospec = spec.output
-        self.chisels = make_chisel_runner(spec, out, source_name) if spec.chisels else None
+        self.chisels = make_chisel_runner(spec, out, source_name, env.environ) if spec.chisels else None
         ooptions = output_options(ospec, self.chisels is not None)
         filter_text = spec.filter
         if self.chisels is not None and self.chisels.global_filter is not None:
@@ -123,6 +145,11 @@ class EventPipeline:
         self.writer: Any = None  # set by the source (make_writer) once it knows the section to write
         self.fatfile = spec.write is not None and spec.write.fatfile
         self.display_filter = spec.display_filter and self.predicate is not None
+        self.suppressor: Any = None
+        if spec.suppress_comms:
+            from sysdig_user.state.suppress import Suppressor
+
+            self.suppressor = Suppressor(spec.suppress_comms)
         self.stats = RunStats()
         self.done = False
         self._started = time.process_time()
@@ -131,6 +158,28 @@ class EventPipeline:
     def start(self) -> None:
         if self.chisels is not None:
             self.chisels.start()
+
+    def section(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A -w file's first section; with --filter-proclist only the threads (and their fds) for which
+        the filter passes a bare event of the thread, as sinsp tests each thread of the table it dumps
+        (an event with no parameters and no fd: read's exit)."""
+        write = self.spec.write
+        if write is None or not write.filter_proclist or self.predicate is None or "procs" not in kwargs:
+            return kwargs
+        from sysdig_user.event import HEADER
+
+        threads = self.inspector.threads
+        state = self.inspector.state
+        kept = []
+        for proc in kwargs["procs"]:
+            evt = Event(HEADER.pack(0, proc.tid, HEADER.size, _READ_X, 0))
+            evt._state = state
+            evt.thread = threads.get(proc.tid)
+            if self.predicate(evt):
+                kept.append(proc)
+        fds = kwargs.get("fds") or {}
+        tids = {p.tid for p in kept}
+        return dict(kwargs, procs=kept, fds={tid: entries for tid, entries in fds.items() if tid in tids})
 
     def feed_records(self, item: Any) -> None:
         self.inspector.feed_records(item)
@@ -156,6 +205,9 @@ class EventPipeline:
             self.done = True
             return False
         inspector = self.inspector
+        if self.suppressor is not None and self.suppressor.drops(evt):
+            inspector.num += 1  # -U: dropped before the engine, but numbered (as sysdig numbers them)
+            return True
         verdict = inspector.process(evt)
         clock = self.clock
         if clock.first_ts < 0:
@@ -218,6 +270,8 @@ class EventPipeline:
         self._finished = True
         out = self.out
         self.stats.seconds = time.process_time() - self._started
+        if self.suppressor is not None:
+            self.stats.suppressed = self.suppressor.count
         try:
             if self.writer is not None:
                 self.writer.close()
@@ -233,6 +287,9 @@ class EventPipeline:
                     out.line(line)
                 out.flush()
         return self.stats
+
+
+_READ_X = 7  # PPME_SYSCALL_READ_X
 
 
 def _modifies_state(code: int) -> bool:

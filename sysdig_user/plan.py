@@ -38,6 +38,7 @@ class Need(enum.Flag):
     CHISELS = enum.auto()  # chisels: every event, filtered or not, with timers and the tracer's threads
     PACKETS = enum.auto()  # packet events merged by timestamp, attributed through the state
     DEADLINE = enum.auto()  # -M: each event's time is checked against the deadline where it is made
+    SUPPRESS = enum.auto()  # -U: the events of some processes are dropped before anything sees them
     NO_NATIVE = enum.auto()  # fact: no C extension (not built, or SDU_NO_NATIVE=1)
     ONE_PROCESS = enum.auto()  # fact: no second process (SDU_SINGLE_PROCESS=1, a thread, memory streams)
 
@@ -67,6 +68,7 @@ NEEDS: tuple[NeedRow, ...] = (
     NeedRow("output.progress", lambda s: s.output.progress, lambda s: Need.NONE),
     NeedRow("output.unbuffered", lambda s: s.output.unbuffered, lambda s: Need.NONE),
     NeedRow("output.to", lambda s: s.output.to is not None, lambda s: Need.NONE),  # another stream only
+    NeedRow("output.color", lambda s: s.output.color != "auto", lambda s: Need.NONE),  # chisels' text only
     NeedRow("filter", lambda s: bool(s.filter), lambda s: Need.FILTER),
     NeedRow("display_filter", lambda s: s.display_filter and bool(s.filter),
             lambda s: Need.FILTER_AFTER_STATE),
@@ -79,7 +81,27 @@ NEEDS: tuple[NeedRow, ...] = (
     NeedRow("packets", lambda s: s.packets is not None, lambda s: Need.PACKETS),
     NeedRow("read", lambda s: bool(s.read), lambda s: Need.NONE),
     NeedRow("trace", lambda s: s.trace is not None, lambda s: Need.NONE),
+    # what the live source is and how it runs: nothing the pipeline serves differently
+    NeedRow("trace.command", lambda s: s.trace is not None and bool(s.trace.command), lambda s: Need.NONE),
+    NeedRow("trace.pids", lambda s: s.trace is not None and bool(s.trace.pids), lambda s: Need.NONE),
+    NeedRow("trace.no_seccomp", lambda s: s.trace is not None and s.trace.no_seccomp, lambda s: Need.NONE),
+    NeedRow("trace.no_colocate", lambda s: s.trace is not None and s.trace.no_colocate, lambda s: Need.NONE),
+    NeedRow("trace.cwd", lambda s: s.trace is not None and s.trace.cwd is not None, lambda s: Need.NONE),
+    NeedRow("trace.env", lambda s: s.trace is not None and s.trace.env is not None, lambda s: Need.NONE),
+    # --all: attach mode over the whole namespace (full syscall stops, as -p; the rescan is the tracer's)
+    NeedRow("trace.all_processes", lambda s: s.trace is not None and s.trace.all_processes,
+            lambda s: Need.NONE),
+    # --kill-on-exit: what ends a launched command when -n/-M end the capture (the tracer's)
+    NeedRow("trace.kill_on_exit", lambda s: s.trace is not None and s.trace.kill_on_exit, lambda s: Need.NONE),
+    # --cri/--cri-timeout: where the tracer asks for container names (tracer/containers.py)
+    NeedRow("trace.cri", lambda s: s.trace is not None and bool(s.trace.cri), lambda s: Need.NONE),
+    NeedRow("trace.cri_timeout_ms", lambda s: s.trace is not None and s.trace.cri_timeout_ms != 1000,
+            lambda s: Need.NONE),
     NeedRow("snaplen", lambda s: s.snaplen is not None, lambda s: Need.NONE),
+    NeedRow("suppress_comms", lambda s: bool(s.suppress_comms), lambda s: Need.SUPPRESS),
+    NeedRow("exclude_users", lambda s: s.exclude_users, lambda s: Need.NONE),  # the seeded state only
+    NeedRow("resolve_ports", lambda s: s.resolve_ports, lambda s: Need.CUSTOM_LINES),  # port names in text
+    NeedRow("large_environment", lambda s: s.large_environment, lambda s: Need.NONE),  # the state only
 )
 
 
@@ -94,13 +116,17 @@ class Strategy(NamedTuple):
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy("compiled_line", Need.LINES,
              Need.CUSTOM_LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE | Need.CHISELS
-             | Need.PACKETS | Need.NO_NATIVE,
+             | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
              "sysdig's default line printed in C (output/fastline.py)"),
+    Strategy("compiled_chisels", Need.CHISELS,
+             Need.LINES | Need.FILTER | Need.FILTER_AFTER_STATE | Need.COUNTED | Need.SUMMARY | Need.WRITE
+             | Need.PACKETS | Need.DEADLINE | Need.NO_NATIVE,
+             "table chisels: the state kept in C, only the events they use built (output/fastline.py)"),
     Strategy("passthrough", Need.WRITE,
              Need.LINES | Need.FILTER | Need.COUNTED | Need.SUMMARY | Need.WRITE_STATE | Need.CHISELS
-             | Need.PACKETS | Need.NO_NATIVE,
+             | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
              "-w frames the events as scap blocks in C without parsing them (output/fastline.py)"),
-    Strategy("skip_unbuilt", Need.NONE, Need.CHISELS | Need.WRITE_STATE | Need.FILTER_AFTER_STATE,
+    Strategy("skip_unbuilt", Need.NONE, Need.CHISELS | Need.WRITE_STATE | Need.FILTER_AFTER_STATE | Need.SUPPRESS,
              "events that cannot pass are skipped from their bytes (Inspector.skip_raw)"),
     Strategy("pipelined", Need.NONE, Need.CHISELS | Need.ONE_PROCESS,
              "live: state, filter, output and the packet merge in a second process (tracer/pipelined.py)"),
@@ -136,6 +162,10 @@ class Plan:
     @property
     def compiled_line(self) -> bool:
         return "compiled_line" in self.chosen
+
+    @property
+    def compiled_chisels(self) -> bool:
+        return "compiled_chisels" in self.chosen
 
     @property
     def passthrough(self) -> bool:

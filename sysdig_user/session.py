@@ -69,6 +69,12 @@ class Session:
 
     def __init__(self, spec: CaptureSpec, env: Environment | None = None, out: Output | None = None) -> None:
         self.spec = spec
+        from sysdig_user.state.fds import PortNames
+
+        PortNames.on = spec.resolve_ports  # -R, for this run (one switch per process)
+        from sysdig_user.state.parsers_process import LargeEnvironment
+
+        LargeEnvironment.on = spec.large_environment and spec.live
         env = env if env is not None else Environment.default()
         self._own_file: BinaryIO | None = None
         if spec.output.to is not None:  # -o FILE: everything this Session prints goes there
@@ -76,6 +82,7 @@ class Session:
                 self._own_file = open(spec.output.to, "wb")  # noqa: SIM115 - closed by run()/close()
             except OSError as exc:
                 raise SduError(f"can't open file {spec.output.to}: {exc.strerror}") from None
+            _keep_from_command(spec.output.to)
             env = Environment(self._own_file, env.stderr, env.environ)
             out = None
         self.env = env
@@ -129,6 +136,36 @@ class Session:
         return stats
 
 
+def adopt_state(pipeline: EventPipeline, procs: Iterable[ProcEntry], fds: Mapping[int, list[FdEntry]]) -> None:
+    """Processes a live source took up after the start (``sdu --all``'s rescan: processes that no traced
+    process forked), fed to the Inspector as the starting state was; the -w file is not told (a kernel
+    capture's file knows such a process from its clone event, which ptrace never saw)."""
+    from sysdig_user.scap.records import FdList, ProcList
+
+    inspector = pipeline.inspector
+    procs = list(procs)
+    inspector.feed_records(ProcList(procs))
+    for p in procs:
+        inspector.feed_records(FdList(p.tid, fds.get(p.tid, [])))
+
+
+def _keep_from_command(path: str) -> None:
+    """``-o /dev/fd/N`` (the README's way to send events down a pipe of their own, ``3>&1``): now that
+    sdu holds its own copy, fd N is closed on exec, so a launched command does not inherit the event
+    stream (its reader then sees the end when sdu ends, not when the command's last child does)."""
+    import fcntl
+    import re
+
+    m = re.fullmatch(r"/(?:dev/fd|proc/self/fd)/(\d+)", path)
+    if m is None or int(m.group(1)) <= 2:
+        return
+    fd = int(m.group(1))
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
+    except OSError:
+        pass
+
+
 def seed_state(pipeline: EventPipeline, writer: CaptureWriter | None, machine: MachineInfo,
                procs: Iterable[ProcEntry], fds: Mapping[int, list[FdEntry]]) -> None:
     """A live source's starting state: the machine, the system's users, groups and interfaces, the traced
@@ -140,16 +177,19 @@ def seed_state(pipeline: EventPipeline, writer: CaptureWriter | None, machine: M
     inspector = pipeline.inspector
     st = inspector.state
     st.machine = machine
-    st.users.load_system()
+    if not pipeline.spec.exclude_users:  # -E: no user or group table, here or in the -w file
+        st.users.load_system()
     st.interfaces.load_system()
     procs = list(procs)
+    if pipeline.suppressor is not None:  # -U: the running processes, as libscap checks its /proc scan
+        pipeline.suppressor.seed((p.tid, p.ptid, p.comm) for p in procs)
     inspector.feed_records(ProcList(procs))
     for p in procs:
         inspector.feed_records(FdList(p.tid, fds.get(p.tid, [])))
     if writer is not None:
-        writer.start({
+        writer.start(pipeline.section({
             "machine": machine, "interfaces": [*st.interfaces.ipv4, *st.interfaces.ipv6],
             "users": list(st.users.users.values()), "groups": list(st.users.groups.values()),
-            "procs": procs, "fds": fds})
+            "procs": procs, "fds": fds}))
         writer.section_source = lambda: state_section(inspector)
         pipeline.writer = writer

@@ -95,7 +95,7 @@ def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | No
         skip = pipe.inspector.skip_raw
         skip_codes = pipe.inspector.skip_codes if pipe.plan.skip_unbuilt else None
         on_event = pipe.on_event
-        fast = fastline.core_for(pipe) if writer is None else None
+        fast = (fastline.core_for(pipe) or fastline.chisel_core(pipe)) if writer is None else None
         fast_one = fast.one if fast is not None else None
         if fast is not None:
             from sysdig_user.scap import reader
@@ -116,7 +116,7 @@ def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | No
                     continue
                 if section is not None and pipe.writer is None:
                     assert writer is not None
-                    writer.start(section.as_kwargs())
+                    writer.start(pipe.section(section.as_kwargs()))
                     pipe.writer = writer
                     writer.section_source = lambda: state_section(pipe.inspector)
                 cpu, dump_flags, raw = item

@@ -74,6 +74,8 @@ def _classify(argv: Sequence[str]) -> list[tuple[str, str]]:
         return out
     if "--" in sdu:
         out.append(("ptrace", "runs `sdu -- CMD`"))
+    if "--all" in sdu:
+        out.append(("ptrace", "runs `sdu --all`"))
     for flag in ("-p", "--pid"):
         if flag in sdu[:-1] and sdu[sdu.index(flag) + 1].replace(",", "").isdigit():
             out.append(("ptrace", "runs `sdu -p PID`"))

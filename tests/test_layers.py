@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "sysdig_user._flag_tables_extra", "sysdig_user.event_table", "sysdig_user.flags",
                "sysdig_user.params", "sysdig_user.native", "sysdig_user.event", "sysdig_user.spec",
                "sysdig_user.plan", "sysdig_user.environment", "sysdig_user.cache",
-               "sysdig_user.table_data")),
+               "sysdig_user.table_data", "sysdig_user.version")),
     ("scap", ("sysdig_user.scap",)),
     ("state", ("sysdig_user.state",)),
     ("filter", ("sysdig_user.filter",)),
@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine", ("sysdig_user.session", "sysdig_user.pipeline", "sysdig_user.sources")),
     ("sources", ("tracer", "netcap")),
     ("front", ("sysdig_user.cli", "sysdig_user.cli_options", "sysdig_user.__main__", "sysdig_user.entry", "sysdig_user.api",
+               "sysdig_user.shell_files",
                "sysdig_user.pytest_plugin", "=sysdig_user")),
 )
 FRONT = ("sysdig_user.cli", "sysdig_user.cli_options")

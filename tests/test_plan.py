@@ -16,7 +16,7 @@ def _fields(cls: type, prefix: str = "") -> set[str]:
 
 def test_every_option_has_a_row() -> None:
     """Adding a field to the spec without saying what it needs fails here."""
-    options = (_fields(CaptureSpec) - {"output"}) | _fields(OutputSpec, "output.")
+    options = (_fields(CaptureSpec) - {"output"}) | _fields(OutputSpec, "output.") | _fields(TraceSpec, "trace.")
     rows = {row.option for row in NEEDS}
     assert options - rows == set()
     assert rows - options == set()

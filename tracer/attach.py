@@ -64,29 +64,56 @@ def check_target(pid: int) -> None:
 
 def explain(pid: int, err: int) -> str:
     """One line naming why attaching to `pid` failed with `err` (an errno from PTRACE_SEIZE)."""
-    head = f"cannot attach to pid {pid}"
+    return f"cannot attach to pid {pid}: {why(pid, err)}"
+
+
+def why(pid: int, err: int) -> str:
+    """Why attaching to `pid` failed with `err`, as the clause after "cannot attach to pid N: ": which
+    ptrace rule or capability said no (kernel/ptrace.c __ptrace_may_access, security/yama)."""
     if err == errno.ESRCH:
-        return f"{head}: no such process"
+        return "no such process"
     if err != errno.EPERM:
-        return f"{head}: {os.strerror(err)}"
+        return os.strerror(err)
     try:
         fields = _status_fields(pid)
     except (FileNotFoundError, ProcessLookupError, ProcessGone):
-        return f"{head}: no such process"
+        return "no such process"
     uids = [int(u) for u in fields.get("Uid", "-1").split()]
     me = os.getuid()
     cap = has_cap_sys_ptrace()
     scope = yama_scope()
+    tracer = int(fields.get("TracerPid", "0") or 0)
+    if tracer and tracer != os.getpid():
+        return f"already traced by pid {tracer} (one tracer per process)"
+    if is_kernel_thread(pid):
+        return "a kernel thread (ptrace cannot attach to kernel threads)"
     if scope == 3:
-        return f"{head}: ptrace attach is disabled ({YAMA_SCOPE} = 3, only a reboot resets it)"
+        return f"ptrace attach is disabled ({YAMA_SCOPE} = 3, only a reboot resets it)"
     if scope == 2 and not cap:
-        return f"{head}: {YAMA_SCOPE} = 2 allows attaching only with CAP_SYS_PTRACE (run as root)"
+        return f"{YAMA_SCOPE} = 2 allows attaching only with CAP_SYS_PTRACE (run as root)"
     if uids and any(u != me for u in uids) and not cap:
-        return (f"{head}: it runs as uid {uids[0]} and you are uid {me}; tracing another user's "
+        return (f"it runs as uid {uids[0]} and you are uid {me}; tracing another user's "
                 "process needs CAP_SYS_PTRACE (run as root)")
     if scope == 1 and not cap:
-        return (f"{head}: {YAMA_SCOPE} = 1 allows attaching only to your own descendants; "
+        return (f"{YAMA_SCOPE} = 1 allows attaching only to your own descendants; "
                 "use `sdu -- CMD`, run as root, or set it to 0")
     if fields.get("State", "").startswith("Z"):
-        return f"{head}: it is a zombie"
-    return f"{head}: operation not permitted (not dumpable, or a security module denied it)"
+        return "it is a zombie"
+    return "operation not permitted (not dumpable, or a security module denied it)"
+
+
+PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
+
+
+def is_kernel_thread(pid: int) -> bool:
+    """/proc/PID/stat's flags (field 9) carry PF_KTHREAD; False when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state is fields[0]
+    try:
+        return bool(int(fields[6]) & PF_KTHREAD)
+    except (IndexError, ValueError):
+        return False

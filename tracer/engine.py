@@ -140,6 +140,7 @@ class Engine:
         self._warn = warn if warn is not None else _warn_stderr
         self._seccomp_err = 0  # errno of the child's failed filter install
         self.seccomp_active = False  # the launched command runs under the filter
+        self.kill_on_detach = False  # --kill-on-exit: detaching ends the launched command (SIGKILL)
         self.threads: dict[int, Thread] = {}
         self.root: int | None = None  # launched child
         self.root_status: int | None = None
@@ -161,6 +162,9 @@ class Engine:
         # The compiled fast path (tracer/fastpath.py), set by a pipelined live capture: it waits and
         # handles the commonest syscall stops itself, and hands the others to this loop.
         self.fast: Any = None
+        # Whole-namespace mode: called when no tracee is left; it waits for (and attaches) new processes
+        # and returns False once the capture should end.
+        self.on_idle: Callable[[], bool] | None = None
 
     @property
     def pinned_cpu(self) -> int:
@@ -311,6 +315,54 @@ class Engine:
             raise
         return seized
 
+    def attach_some(self, pids: Sequence[int]) -> tuple[list[int], list[tuple[int, int]]]:
+        """Whole-namespace mode (tracer/namespace.py): seize every thread of each pid that may be traced,
+        and follow their children, as attach() does; a pid the kernel refuses is left alone and reported
+        as (pid, errno), and nothing seized before is released. Returns (pids seized, refusals)."""
+        attached: list[int] = []
+        refused: list[tuple[int, int]] = []
+        for pid in pids:
+            try:
+                if self._seize_threads(pid):
+                    attached.append(pid)
+            except ProcessGone:
+                continue
+            except OSError as exc:
+                refused.append((pid, exc.errno or 0))
+        return attached, refused
+
+    def _seize_threads(self, pid: int) -> bool:
+        """Seize the threads of `pid` (re-reading its task list until no new tid shows up). OSError if
+        the kernel refuses its first thread (a later refusal, after one was seized, leaves that thread
+        to the one sdu already holds: it cannot differ in what ptrace allows); ProcessGone if it is gone."""
+        seen: set[int] = set()
+        seized = False
+        while True:
+            tids = attach_rules.list_tasks(pid) - seen
+            if not tids:
+                return seized
+            for tid in sorted(tids):
+                seen.add(tid)
+                if tid in self.threads:
+                    continue
+                try:
+                    ptrace.seize(tid)
+                except ProcessGone:
+                    continue
+                except OSError:
+                    if not seized:
+                        raise
+                    continue
+                th = Thread(tid, pid)
+                th.started = True
+                self.threads[tid] = th
+                seized = True
+                ptrace.interrupt(tid)  # answered with PTRACE_SYSCALL by the loop (see attach())
+
+    def knows(self, pid: int) -> bool:
+        """`pid` is one of this engine's tracees (traced, or a new child not yet reported)."""
+        return pid in self.threads or pid in self._pending_children or pid in self._unclaimed
+
     # ---- main loop -----------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -374,7 +426,13 @@ class Engine:
         # While co-located the tracer is pinned to one CPU: sched_getcpu could only return it.
         place_cpu = self.pinned_cpu
         use_info = self._use_info
-        while threads and not self._detach_requested:
+        idle = self.on_idle
+        while not self._detach_requested:
+            if not threads:
+                # no tracee left: done, unless the whole-namespace mode waits for new processes
+                if idle is None or not idle():
+                    break
+                continue
             got = fast.run(threads, place) if fast is not None else None
             if got is None:
                 tid, status, err = wait(-1, 0)
@@ -391,6 +449,8 @@ class Engine:
                     if self.on_wake is not None:
                         self.on_wake()
                     continue
+                if idle is not None and not threads:
+                    continue  # ECHILD: nothing left for now (on_idle decides at the loop's top)
                 break  # ECHILD: nothing left
             stats.stops += 1
             th = threads.get(tid)
@@ -647,6 +707,11 @@ class Engine:
             return
         self.request_detach()
 
+    @property
+    def detaching(self) -> bool:
+        """A detach was requested (a signal, the capture's end): the loop is about to let go."""
+        return self._detach_requested
+
     def request_detach(self) -> None:
         """Ask the loop to detach everything at its next wake-up (for embedding code and tests)."""
         self._detach_requested = True
@@ -664,7 +729,7 @@ class Engine:
         exit are dropped.
         """
         self._release_placement("sdu stopped tracing")  # a detached command runs on with its own CPUs
-        killing = self.seccomp_active
+        killing = self.seccomp_active or self.kill_on_detach
         if killing:
             # Detached, the command's RET_TRACE syscalls would fail with ENOSYS: end it instead. SIGKILL
             # wakes every thread, stopped or not; the loop below collects each one's exit (or the

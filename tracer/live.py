@@ -16,7 +16,8 @@ The order matters and is what a user can rely on:
 
 Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed) sdu detaches
 from every thread. An attached process just keeps running; a launched command keeps running untraced
-and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N).
+and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N);
+with --kill-on-exit (sysdig's "everything stops") the command is killed instead, as under pushdown.
 SIGINT/SIGTERM/SIGHUP detach in attach mode (status 0) and are forwarded to the command in launch
 mode (the engine does both, Engine.on_signal): caught from just before the launch/attach until the
 command is reaped, kept until the command is forked or the pids seized, then the engine's; before that,
@@ -45,7 +46,7 @@ from sysdig_user.environment import silence
 from sysdig_user.errors import TraceError
 from sysdig_user.event import Event
 from sysdig_user.scap.records import FdEntry, MachineInfo, ProcEntry
-from sysdig_user.session import seed_state
+from sysdig_user.session import adopt_state, seed_state
 from sysdig_user.sources import drain_merged, merged
 from sysdig_user.spec import DEFAULT_SNAPLEN, PacketSpec, TraceSpec
 from sysdig_user.state.section import state_section
@@ -56,7 +57,9 @@ if TYPE_CHECKING:
     from sysdig_user.pipeline import EventPipeline, RunStats
     from sysdig_user.scap.cycle import CaptureWriter
     from sysdig_user.session import Session
+    from tracer.containers import Detector
     from tracer.engine import Engine
+    from tracer.namespace import Census
     from tracer.pipelined import Link, Result
     from tracer.pushdown import Settings
 
@@ -149,6 +152,7 @@ class LiveCapture:
         self._stop_at: int | None = None  # -M deadline, time.monotonic_ns()
         self.net: Any = None  # a started netcap.stream.PacketStream (--net/--iface), set by run_live
         self.colocate = False  # a launched command shares the tracer's CPU (tracer/placement.py)
+        self.kill_on_exit = False  # --kill-on-exit: an early end of the capture ends a launched command
         self._link_ship: Callable[[int, int, bytes, Callable[[], None]], None] = _no_link
         self._arm_cb: Callable[[], None] = self._arm  # bound once, not at every event
         self._merged_feed: Callable[[Event], bool] = self._feed  # _feed, with the packets merged (run)
@@ -156,6 +160,14 @@ class LiveCapture:
         self._note_codes: frozenset[int] = frozenset()
         self._note_cpu = 0
         self._note_frame: Callable[[int, int, int, int], bytes] = _no_note
+        # sdu --all (tracer/namespace.py): the census of the namespace, when to rescan /proc
+        # (time.monotonic_ns()), and whether a consumer process is told of the processes a rescan takes
+        # up (not when it writes the events unparsed: nothing there reads the state)
+        self.census: Census | None = None
+        self._rescan_at: int | None = None
+        self._ships_state = True
+        self.containers: Detector | None = None  # container identity (tracer/containers.py), set by TraceSource
+        self._pending_containers: list[bytes] = []  # container events due after the event being emitted
 
     # ---- the sink's emit ------------------------------------------------------------------------
 
@@ -168,6 +180,8 @@ class LiveCapture:
             return
         # packets (netcap.stream) go in timestamp order before the syscall event; the tracer never waits
         self._merged_feed(evt)
+        if self._pending_containers:
+            self._flush_containers()
 
     def _ship(self, ts: int, cpu: int, raw: bytes) -> None:
         """The builder's ship when pipelined: what _emit does, the consumer doing the pipeline's part."""
@@ -181,6 +195,8 @@ class LiveCapture:
             self._link_ship(ts, cpu, raw, self._arm_cb)
         except ConsumerGone:
             self._consumer_ended()
+        if self._pending_containers:
+            self._flush_containers()
 
     def _ship_noting(self, ts: int, cpu: int, raw: bytes) -> None:
         """_ship with packets merged in the consumer: before a send or connect exit, what the kernel
@@ -241,7 +257,13 @@ class LiveCapture:
         try:
             place = self.engine.placement if self.engine is not None else None
             cpus = place.other_cpus() if place is not None else None
+            if self.census is not None:
+                from sysdig_user.output import fastline
+
+                self._ships_state = not fastline.passthrough(self.pipeline)
             self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus, self.net)
+            if self.census is not None:
+                self.census.exclude(self.link.pid)
         except OSError:
             if self.net is not None:  # no process to spare: the pipeline runs here, packets too
                 self.net.run()
@@ -299,6 +321,7 @@ class LiveCapture:
         result = link.collect()
         if result is not None:
             self.pipeline.take_stats(result.events, result.cpu_seconds, result.fast_events)
+            self.pipeline.stats.suppressed = result.suppressed
         if not self._consumer_reported:
             self._consumer_reported = True
             self._report_consumer(result)
@@ -354,6 +377,8 @@ class LiveCapture:
         if self._stop_at is not None and time.monotonic_ns() >= self._stop_at:
             self.stop()
             return
+        if self._rescan_at is not None and time.monotonic_ns() >= self._rescan_at:
+            self._rescan()
         chisels = self.pipeline.chisels
         if chisels is not None:
             due = chisels.next_deadline()
@@ -372,8 +397,9 @@ class LiveCapture:
         if not self._timer_on or self._stopping:
             return
         delays: list[int] = []
-        if self._stop_at is not None:
-            delays.append(self._stop_at - time.monotonic_ns())
+        for at in (self._stop_at, self._rescan_at):
+            if at is not None:
+                delays.append(at - time.monotonic_ns())
         chisels = self.pipeline.chisels
         for due in (chisels.next_deadline() if chisels is not None else None,
                     self.link.deadline() if self.link is not None else None):
@@ -392,7 +418,8 @@ class LiveCapture:
     # ---- the run ----------------------------------------------------------------------------------
 
     def run(self, command: Sequence[str] = (), pids: Sequence[int] = (), env: dict[str, str] | None = None,
-            cwd: str | None = None) -> int:
+            cwd: str | None = None, everything: bool = False) -> int:
+        """Launch `command`, attach to `pids`, or (`everything`) attach to the whole PID namespace."""
         from tracer.engine import Engine
         from tracer.events import EventBuilder
 
@@ -408,6 +435,9 @@ class LiveCapture:
         engine = self.engine = Engine(self.builder, seccomp_syscalls=syscalls, warn=self.warn,
                                       colocate=launched and self.colocate)
         engine.on_wake = self._on_wake
+        engine.kill_on_detach = launched and self.kill_on_exit
+        if self.containers is not None:
+            self._watch_containers()
         if self.pipeline.chisels is not None:  # topprocs_cpu samples these processes' CPU time live
             self.pipeline.chisels.engine.traced_pids = lambda: {th.pid for th in engine.threads.values()}
         early = _catch_signals(self._on_early_signal)
@@ -415,6 +445,8 @@ class LiveCapture:
             try:
                 if launched:
                     roots = [engine.launch(list(command), env, cwd)]
+                elif everything:
+                    roots = self._attach_namespace(engine)
                 else:
                     engine.attach(list(pids))
                     roots = list(pids)
@@ -467,7 +499,7 @@ class LiveCapture:
     def _start_timer(self) -> Any:
         chisels = self.pipeline.chisels
         if self.duration_ns is None and (chisels is None or chisels.next_deadline() is None) \
-                and self.link is None:
+                and self.link is None and self.census is None:
             return None
         try:
             old = signal.signal(signal.SIGALRM, self._on_alarm)
@@ -479,9 +511,131 @@ class LiveCapture:
         self._arm()
         return old
 
+    # ---- the whole namespace (sdu --all, tracer/namespace.py) ------------------------------------------
+
+    def _attach_namespace(self, engine: Engine) -> list[int]:
+        """Seize every process of the namespace that may be traced; name the others; arm the rescan."""
+        from tracer.namespace import Census, check_proc_is_ours
+
+        check_proc_is_ours()
+        census = self.census = Census(self.warn if self.warn is not None else _warn_stderr)
+        attached, refused = engine.attach_some(census.candidates(engine.knows))
+        census.refuse_all(refused)
+        engine.on_idle = self._idle
+        self._rescan_at = time.monotonic_ns() + int(census.delay * 1e9)
+        return attached
+
+    def _rescan(self) -> None:
+        """Look for processes that no traced process forked; attach to them and tell the state."""
+        census, engine = self.census, self.engine
+        assert census is not None and engine is not None
+        attached, refused = engine.attach_some(census.candidates(engine.knows))
+        census.refuse_all(refused)
+        census.scanned(len(attached))
+        self._rescan_at = time.monotonic_ns() + int(census.delay * 1e9)
+        if not attached:
+            return
+        procs, fds = initial_state(attached, False)
+        self._new_containers(procs)
+        if self.link is None:
+            adopt_state(self.pipeline, procs, fds)
+        elif self._ships_state and not self._stopping:
+            from tracer.pipelined import STATE_CPU, state_frame
+
+            now = time.time_ns()
+            try:
+                self._link_ship(now, STATE_CPU, state_frame(now, procs, fds), self._arm_cb)
+            except ConsumerGone:
+                self._consumer_ended()
+
+    def _idle(self) -> bool:
+        """Engine.on_idle: no tracee left; serve the timers and rescan until a process is taken up (True)
+        or the capture ends (False)."""
+        engine = self.engine
+        assert engine is not None
+        while not self._stopping and not engine.detaching:
+            if self._alarm:
+                self._serve_alarm()
+            if engine.threads:
+                return True
+            now = time.monotonic_ns()
+            due = self._rescan_at if self._rescan_at is not None else now
+            if now >= due:
+                self._rescan()
+                continue
+            time.sleep(min((due - now) / 1e9, 0.05))
+        return False
+
     def _seed(self, roots: list[int], launched: bool) -> None:
         procs, fds = initial_state(roots, launched)
         seed_state(self.pipeline, self.writer, machine_info(), procs, fds)
+        if self.containers is not None:
+            # the containers of the starting state open the -w file, after its section and before any
+            # event, whatever the filter (sinsp's dump_containers at the start of a dump); without -w
+            # they are only noted as seen
+            from sysdig_user.scap.container_json import event_raw, to_json
+
+            now = time.time_ns()
+            for rec in self.containers.new_records(p.cgroups for p in procs):
+                if self.writer is not None:
+                    self.writer.write(Event(event_raw(now, to_json(rec)), 0, 0))
+
+    def _watch_containers(self) -> None:
+        """A thread that execs or is cloned is resolved again, as sinsp resolves its container at those
+        exits: a container seen for the first time (a process that moved into a container's cgroup, then
+        exec'd) gets its container event right after the event being built (notify_new_container queues
+        it for the next one). The builder's exec and clone are wrapped: nothing is added to other stops."""
+        builder = self.builder
+        on_exec, on_clone = builder.exec, builder.clone
+
+        def exec_seen(th: Any, former: int, ts: int, cpu: int) -> None:
+            on_exec(th, former, ts, cpu)
+            self._resolve_container(th.tid)
+
+        def clone_seen(parent: Any, child: Any, flags: int, ts: int, cpu: int) -> None:
+            on_clone(parent, child, flags, ts, cpu)
+            if child.tid == child.pid:  # (a new thread shares its process's cgroups)
+                self._resolve_container(child.tid)
+
+        builder.exec, builder.clone = exec_seen, clone_seen
+
+    def _resolve_container(self, tid: int) -> None:
+        from tracer import procfs
+
+        try:
+            cgroups = procfs.cgroups(tid)
+        except OSError:
+            return
+        assert self.containers is not None
+        records = self.containers.new_records([cgroups])
+        if records:
+            from sysdig_user.scap.container_json import event_raw, to_json
+
+            now = time.time_ns()
+            self._pending_containers.extend(event_raw(now, to_json(rec)) for rec in records)
+
+    def _flush_containers(self) -> None:
+        pending, self._pending_containers = self._pending_containers, []
+        for raw in pending:
+            if self.link is not None:
+                self._ship(int.from_bytes(raw[:8], "little"), 0, raw)
+            else:
+                self._emit(Event(raw, 0, 0))
+
+    def _new_containers(self, procs: Sequence[ProcEntry]) -> None:
+        """Containers first seen in processes taken up later: one container event each, through the
+        pipeline like any event (sinsp's notify_new_container queues it before the next event)."""
+        if self.containers is None:
+            return
+        from sysdig_user.scap.container_json import event_raw, to_json
+
+        for rec in self.containers.new_records(p.cgroups for p in procs):
+            now = time.time_ns()
+            raw = event_raw(now, to_json(rec))
+            if self.link is not None:
+                self._ship(now, 0, raw)
+            else:
+                self._emit(Event(raw, 0, 0))
 
     @staticmethod
     def _abandon(engine: Engine, launched: bool) -> None:
@@ -549,6 +703,10 @@ def pushdown_settings(session: Session, trace: TraceSpec, env: Any) -> Settings:
     return settings
 
 
+def _warn_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _warner(env: Any) -> Any:
     def warn(text: str) -> None:
         env.stderr.write(text + "\n")
@@ -584,9 +742,13 @@ class TraceSource:
             capture.pushdown = pushdown_settings(session, self.trace, env)
             capture.warn = _warner(env)
             capture.colocate = not self.trace.no_colocate
+            from tracer.containers import Detector
+
+            capture.containers = Detector(self.trace.cri_timeout_ms, cri=self.trace.cri)
+            capture.kill_on_exit = self.trace.kill_on_exit
             capture.pipelined = session.plan.pipelined
             status = capture.run(command=self.trace.command, pids=self.trace.pids, env=self.trace.env,
-                                 cwd=self.trace.cwd)
+                                 cwd=self.trace.cwd, everything=self.trace.all_processes)
         finally:
             if capture.net is not None:
                 capture.net.close()
@@ -599,6 +761,8 @@ class TraceSource:
     @staticmethod
     def _report(capture: LiveCapture, stats: RunStats, printing: bool, env: Any) -> None:
         """-v: where the command ran, the decoders' errors, and what the C paths handled."""
+        if capture.census is not None:  # tracer/namespace.py
+            env.stderr.write(capture.census.report() + "\n")
         place = capture.engine.placement if capture.engine is not None else None
         if place is not None:  # tracer/placement.py: where the command ran, and until when
             env.stderr.write(f"sdu: the command shared CPU {place.cpu} with sdu until {place.released_reason}\n")

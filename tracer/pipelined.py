@@ -69,27 +69,32 @@ _READ_SIZE = 1 << 20
 _FRAME = struct.Struct("<H16xI")  # cpu, then the event header (ts u64, tid i64) up to its length u32
 _FRAME_HEAD = _FRAME.size
 _CPU = tuple(struct.pack("<H", cpu) for cpu in range(1024))
+STATE_CPU = 0xFFFE  # a state frame (state_frame), not an event (netcap's note frames use 0xFFFF)
+STATE_TYPE = 0xFFFE
+_STATE_HEAD = struct.Struct("<QqIHI")  # the scap event header: ts, tid, len, type, nparams
 _IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 class Result(Record):
     """What the consumer reports back when it is done."""
 
-    _fields = ("events", "cpu_seconds", "stopped", "error", "fast_events")
+    _fields = ("events", "cpu_seconds", "stopped", "error", "fast_events", "suppressed")
     __slots__ = _fields
     events: int  # events that passed the filter (the pipeline's stats.events)
     cpu_seconds: float  # the consumer process's CPU time
     stopped: bool  # its pipeline ended the capture before the tracer did (-n reached)
     error: BaseException | None  # what it failed with (see failure())
     fast_events: int | None  # events the compiled default line handled (None: not used)
+    suppressed: int  # events -U dropped
 
     def __init__(self, events: int, cpu_seconds: float, stopped: bool = False, error: BaseException | None = None,
-                 fast_events: int | None = None) -> None:
+                 fast_events: int | None = None, suppressed: int = 0) -> None:
         self.events = events
         self.cpu_seconds = cpu_seconds
         self.stopped = stopped
         self.error = error
         self.fast_events = fast_events
+        self.suppressed = suppressed
 
     def failure(self) -> BaseException | None:
         """The consumer's exception, to raise in the tracer."""
@@ -104,7 +109,7 @@ class ConsumerGone(Exception):
 class Link:
     """The tracer's end: the batch being filled and the two pipes to the consumer."""
 
-    __slots__ = ("_data", "_done", "_old_handler", "buf", "first_ts", "result")
+    __slots__ = ("_data", "_done", "_old_handler", "buf", "first_ts", "pid", "result")
 
     def __init__(self, data_fd: int, done_fd: int, old_handler: Any) -> None:
         self._data = data_fd
@@ -113,6 +118,7 @@ class Link:
         self.buf = bytearray()
         self.first_ts = 0  # ts of the batch's first event
         self.result: Result | None = None  # set by collect()
+        self.pid = 0  # the consumer process
 
     def ship(self, ts: int, cpu: int, raw: bytes, on_batch: Callable[[], None]) -> None:
         """Queue one event; `on_batch()` when it starts a batch (arms the flush timer). Raises ConsumerGone."""
@@ -188,6 +194,7 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
 
     data_r, data_w = os.pipe()
     done_r, done_w = os.pipe()
+    pid_r, pid_w = os.pipe()  # the middle process tells the consumer's pid (sdu --all must skip it)
     try:
         _grow(data_w)
         _flush_all(pipeline)
@@ -200,17 +207,25 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
             raise
         if middle == 0:  # pragma: no cover - runs in the forked processes
             try:
-                if os.fork() == 0:
+                consumer = os.fork()
+                if consumer == 0:
                     os.close(data_w)
                     os.close(done_r)
+                    os.close(pid_r)
+                    os.close(pid_w)
                     _consumer(pipeline, writer, data_r, done_w, tracer, cpus, net)
+                os.write(pid_w, struct.pack("<i", consumer))
             finally:
                 os._exit(0)
         os.waitpid(middle, 0)
+        got = os.read(pid_r, 4)
     except BaseException:
         for fd in (data_r, data_w, done_r, done_w):
             os.close(fd)
         raise
+    finally:
+        os.close(pid_r)
+        os.close(pid_w)
     os.close(data_r)
     os.close(done_w)
     pipeline.hand_over()
@@ -218,7 +233,9 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
         writer.hand_over()
     if net is not None:
         net.hand_over()
-    return Link(data_w, done_r, old)
+    link = Link(data_w, done_r, old)
+    link.pid = struct.unpack("<i", got)[0] if len(got) == 4 else 0
+    return link
 
 
 def _grow(fd: int) -> None:
@@ -287,13 +304,13 @@ def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Resul
 
                 net.run()
                 on_event = pipeline.on_event
-                stopped = not _feed(data_fd, net.consumer_feed(on_event, pipeline.inspector))
+                stopped = not _feed(data_fd, net.consumer_feed(on_event, pipeline.inspector), None, pipeline)
                 if not stopped:
                     drain_merged(on_event, net)
             elif fastline.passthrough(pipeline):
                 _feed_blocks(data_fd, fastline.block_writer(pipeline))
             else:
-                stopped = not _feed(data_fd, pipeline.on_event, _fast_line(pipeline))
+                stopped = not _feed(data_fd, pipeline.on_event, _fast_line(pipeline), pipeline)
         finally:
             try:
                 if net is not None:
@@ -311,7 +328,8 @@ def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Resul
         _finish_quietly(pipeline, writer, net)
     except Exception as exc:  # noqa: BLE001 - relayed to the tracer, which reports it as it would have
         error = exc
-    return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events)
+    return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events,
+                  pipeline.stats.suppressed)
 
 
 def _finish_quietly(pipeline: Any, writer: Any, net: Any) -> None:
@@ -341,9 +359,21 @@ def _fast_line(pipeline: Any) -> Callable[[bytes, int], int] | None:
     return run
 
 
-def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int], int] | None = None) -> bool:
+def state_frame(ts: int, procs: list[Any], fds: dict[int, list[Any]]) -> bytes:
+    """A frame's event bytes (shipped with cpu STATE_CPU) carrying processes the tracer took up after the
+    start (sdu --all's rescan), for the consumer's Inspector: an event header of type STATE_TYPE, which
+    no C path handles, then the pickled (procs, fds)."""
+    import pickle  # (only sdu --all's rescans make state frames)
+
+    body = pickle.dumps((procs, fds), protocol=pickle.HIGHEST_PROTOCOL)
+    return _STATE_HEAD.pack(ts, -1, _STATE_HEAD.size + len(body), STATE_TYPE, 0) + body
+
+
+def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int], int] | None = None,
+          pipeline: Any = None) -> bool:
     """Every event of the data pipe through on_event; False as soon as it returns False, True at EOF.
-    ``fast(data, pos)`` handles the frames it can from ``pos`` on and returns where it stopped."""
+    ``fast(data, pos)`` handles the frames it can from ``pos`` on and returns where it stopped. State
+    frames (state_frame) go to the pipeline's Inspector (session.adopt_state)."""
     rest = b""
     unpack = _FRAME.unpack_from
     while chunk := os.read(fd, _READ_SIZE):
@@ -358,7 +388,13 @@ def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int
             stop = pos + 2 + size
             if stop > end:
                 break
-            if not on_event(Event(data[pos + 2:stop], cpu, 0)):
+            if cpu == STATE_CPU:
+                import pickle
+
+                from sysdig_user.session import adopt_state
+
+                adopt_state(pipeline, *pickle.loads(data[pos + 2 + _STATE_HEAD.size:stop]))
+            elif not on_event(Event(data[pos + 2:stop], cpu, 0)):
                 return False
             pos = stop
         rest = data[pos:]
@@ -388,18 +424,18 @@ def _send(fd: int, result: Result) -> None:
 
 # A Result without an error, the end of nearly every run, goes as its figures (a leading zero byte,
 # where a pickle starts with its 0x80 protocol byte): the two processes import pickle only for an error.
-_RESULT = struct.Struct("<xqd?q")
+_RESULT = struct.Struct("<xqd?qq")
 
 
 def _encode_result(result: Result) -> bytes:
     fast = -1 if result.fast_events is None else result.fast_events
-    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast)
+    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast, result.suppressed)
 
 
 def _decode_result(data: bytes) -> Result:
     if data[0] == 0 and len(data) == _RESULT.size:
-        events, cpu_seconds, stopped, fast = _RESULT.unpack(data)
-        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast)
+        events, cpu_seconds, stopped, fast, suppressed = _RESULT.unpack(data)
+        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast, suppressed)
     import pickle
 
     result = pickle.loads(data)

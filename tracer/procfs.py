@@ -74,14 +74,24 @@ def cmdline(pid: int) -> list[str]:
         return _nul_list(f.read())
 
 
+#: SCAP_MAX_ENV_SIZE: the bytes of an environment sysdig's driver puts in an execve exit, and its /proc
+#: scan in a process table (the last one made a NUL); sinsp reads the rest from /proc only with
+#: --large-environment (sysdig_user/state/parsers_process.py LargeEnvironment)
+ENV_MAX = 4096
+
+
 @gone_on_missing
 def environ(pid: int) -> list[str]:
-    """Environment strings; [] when unreadable (another user's process without privilege)."""
+    """Environment strings, cut as sysdig's driver cuts them (ENV_MAX); [] when unreadable (another
+    user's process without privilege)."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
-            return _nul_list(f.read(65536))
+            raw = f.read(ENV_MAX + 1)
     except PermissionError:
         return []
+    if len(raw) > ENV_MAX:
+        raw = raw[:ENV_MAX - 1] + b"\0"
+    return _nul_list(raw)
 
 
 @gone_on_missing

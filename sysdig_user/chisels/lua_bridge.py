@@ -143,6 +143,32 @@ def _new_runtime(dirs: list[Path]) -> Any:
     return rt
 
 
+_SCREEN_POLICY = b"""
+  local color, repaint = ...
+  local ok, term = pcall(require, "ansiterminal")
+  if not ok or type(term) ~= "table" then return end
+  if color ~= nil then
+    local enable = term.enable_color
+    term.enable_color = function(_) enable(color) end
+    enable(color)
+  end
+  if not repaint then
+    for _, name in ipairs({"clearscreen", "moveto", "moveup", "clearline", "hidecursor", "showcursor"}) do
+      term[name] = function() end
+    end
+  end
+"""
+
+
+def _screen_policy(rt: Any) -> None:
+    """The run's ScreenPolicy (builtin/common.py) over sysdig's ansiterminal.lua, before the chisel's
+    own ``require`` gets it: --color/NO_COLOR fix its colours, and outside the live view its screen
+    codes write nothing."""
+    from sysdig_user.chisels.builtin.common import ScreenPolicy
+
+    rt.execute(_SCREEN_POLICY, ScreenPolicy.color, ScreenPolicy.repaint)
+
+
 def _lua_dirs() -> list[Path]:
     from sysdig_user.chisels.registry import lua_dirs
     return lua_dirs()
@@ -266,6 +292,7 @@ class LuaChisel(Chisel):
         self.rt = _new_runtime(_lua_dirs())
         self.rt.execute(_PRELUDE, self._write, self._exit)
         self._install_api()
+        _screen_policy(self.rt)
         try:
             fn = self.rt.eval(b"function(code, name) return assert(loadstring(code, name)) end")
             fn(path.read_bytes(), _b("@" + str(path)))()

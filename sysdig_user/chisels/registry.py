@@ -25,7 +25,7 @@ DESCRIPTION_TEXT_START = 16
 CONSOLE_LINE_LEN = 79
 
 _BUILTIN_MODULES = (
-    "table_generator", "tops", "iochisels", "spy", "state", "perf", "http",
+    "table_generator", "tops", "iochisels", "spy", "state", "perf", "http", "extra",
 )
 _builtins: dict[str, type[Chisel]] | None = None
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from sysdig_user.chisels.api import Chisel, ChiselContext, FieldHandle
 from sysdig_user.errors import SduError
+from sysdig_user.event_table import PPM_EVENT_MAX
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -528,8 +529,14 @@ class ChiselRunner:
                  json_output: bool = False, global_filter: str = "", source_name: str = "",
                  out: Any = None,
                  formatter_factory: Callable[[str], Callable[[Event], str | None]] | None = None,
-                 machine_info: dict[str, Any] | None = None) -> None:
+                 machine_info: dict[str, Any] | None = None, color: bool | None = None,
+                 repaint: bool | None = None) -> None:
+        from sysdig_user.chisels.builtin.common import set_screen_policy
         from sysdig_user.chisels.registry import load_chisel
+
+        # colours and the live view's screen codes (builtin/common.py ScreenPolicy), before any chisel
+        # loads; by default the live view repaints as sysdig's does (embedding code, tests)
+        set_screen_policy(color, live if repaint is None else repaint)
 
         self.engine = Engine(inspector, live=live, print_container=print_container,
                              buffer_format=buffer_format, json_output=json_output,
@@ -621,6 +628,15 @@ class ChiselRunner:
             self.start()
         if self.engine.end_requested:
             return
+        if evt.type >= PPM_EVENT_MAX:
+            # sdu's packet events: Debian sysdig skips these types while reading, so they move neither
+            # the intervals nor the first/last timestamps (a capture opening with a packet would else
+            # print an extra first interval); the chisels' filters and on_event still see them
+            for ch in self.chisels:
+                self._run(ch, evt, timeout=False)
+                if self.engine.end_requested:
+                    break
+            return
         self.engine.see(evt)
         for ch in self.chisels:
             self._run(ch, evt)
@@ -631,7 +647,7 @@ class ChiselRunner:
         """An event the global filter dropped: only the chisels' interval logic runs."""
         if not self._started:
             self.start()
-        if self.engine.end_requested:
+        if self.engine.end_requested or evt.type >= PPM_EVENT_MAX:
             return
         self.engine.see(evt)
         for ch in self.chisels:
@@ -665,6 +681,34 @@ class ChiselRunner:
             due = at if due is None else min(due, at)
         return due
 
+    def event_codes(self) -> set[int] | None:
+        """The event codes the chisels may do anything with, when every chisel's filter tells
+        (chisels/evtcodes.py: a chisel sees only the events its filter passes) and nothing else depends on the other events: no interval, no event
+        formatter, not live. The file source then lets the compiled state (output/fastline.py
+        chisel_core) handle the other events without building them; None: every event is needed."""
+        from sysdig_user.chisels.evtcodes import filter_codes
+
+        if self.engine.live or not self._started:
+            return None
+        codes: set[int] = set()
+        for ch in self.chisels:
+            ctx = ch.ctx
+            if not isinstance(ctx, ChiselContextImpl) or ctx.interval or ctx.precise_interval \
+                    or ctx.formatter is not None:
+                return None
+            used = filter_codes(ctx.filter_text) if ctx.filter_text else None
+            if used is None:
+                return None
+            narrow = getattr(ch, "narrow_event_codes", None)  # what the chisel knows it ignores
+            codes |= narrow(used) if narrow is not None else used
+        return codes
+
+    def seen_until(self, ts: int | None) -> None:
+        """Events up to time ``ts`` were read without reaching the chisels (none of them could use
+        them): their clock moves on as if they had been seen."""
+        if ts is not None and self.engine.first_ts:
+            self.engine.last_ts = ts
+
     def end(self) -> None:
         """End of capture: on_capture_end(last ts, last - first) for each chisel, once."""
         if self._ended:
@@ -678,9 +722,10 @@ class ChiselRunner:
             _call(ch, "on_capture_end", lambda c=ch: c.on_capture_end(te, delta))  # type: ignore[misc]
 
     # -- per event
-    def _run(self, ch: Chisel, evt: Event) -> None:
+    def _run(self, ch: Chisel, evt: Event, timeout: bool = True) -> None:
         ctx = ch.ctx
-        self._timeout(ch, evt)
+        if timeout:
+            self._timeout(ch, evt)
         pred = ctx.filter if isinstance(ctx, ChiselContextImpl) else None
         if pred is not None and not pred(evt):
             return

@@ -214,12 +214,20 @@ def human_time(ns: int) -> str:
     return f"{ns}ns"
 
 
-def _latency_human(evt: Event) -> str | None:
-    if evt.thread is None:
-        return None
-    if _category(evt) & EC.INTERNAL:
-        return None
-    return human_time(latency(evt))
+def _latency_human(arg: str | None) -> Extractor:
+    """sinsp keeps the text in the check's m_strstorage and sets it only for an event with a thread:
+    an event without one (a switch of an unknown tid) shows what this use of the field showed last
+    ("" before any)."""
+    last = [""]
+
+    def extract(evt: Event) -> str | None:
+        if evt.thread is None:
+            return last[0]
+        if _category(evt) & EC.INTERNAL:
+            return None
+        text = last[0] = human_time(latency(evt))
+        return text
+    return extract
 
 
 def _latency_quantized(evt: Event) -> int | None:
@@ -870,7 +878,7 @@ SYSCALL_CLASS = FieldClass(
     FieldDef("evt.latency.human", PT.CHARBUF, PF.NA,
         'delta between an exit event and the correspondent enter event, as a human readable '
         'string (e.g. 10.3ms).',
-        plain(_latency_human)),
+        _latency_human),
     FieldDef("evt.deltatime", PT.RELTIME, PF.DEC,
         'delta between this event and the previous event, in nanoseconds.',
         _deltatime),

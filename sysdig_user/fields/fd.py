@@ -275,8 +275,6 @@ def _is_local(evt: Event, t: ThreadInfo, fdinfo: FdInfo, addr: bytes) -> bool:
     v6 = fdinfo.type in (V6, V6S)
     if container_id(t):
         return not v6
-    if v6 and addr == bytes(16):
-        return True  # an unconnected IPv6 socket (::) counts as local: its fd.is_server is true
     if view is None:
         return False
     return view.interfaces.is_local_ipv6(addr) if v6 else view.interfaces.is_local_ipv4(addr)

@@ -215,9 +215,20 @@ def resolve_field(name: str, arg: str | None = None) -> BoundField:
     return bind(f, arg)
 
 
+#: fields whose index is optional in filters only: sinsp's parse_field_name wants ``[N]`` after them
+_INDEX_FOR_OUTPUT = frozenset({"proc.apid", "proc.aname"})
+
+
 def resolve_token(text: str) -> tuple[BoundField, int]:
-    """Bind the field at the start of a ``-p`` token; returns it and the characters it used."""
+    """Bind the field at the start of a ``-p`` token; returns it and the characters it used.
+
+    A bare ``proc.apid`` / ``proc.aname`` (no ``[N]``) is the current process's value, as in sysdig:
+    sinsp's parse_field_name accepts the name without an index only when it is the whole rest of the
+    format (m_argid -1: no ancestor walked); anywhere else it says the token spans no characters
+    (m_argid 0), so the name is printed again as literal text after the value and the JSON key is ""."""
     f, arg, used = match_field(text)
+    if arg is None and f.name in _INDEX_FOR_OUTPUT:
+        return bind(f, "0"), (used if used == len(text) else 0)
     return bind(f, arg), used
 
 
@@ -253,6 +264,11 @@ def _entry(label: str, text: str) -> list[str]:
 
 
 _TYPE_NAMES = {PT.DYN: "DYNAMIC"}
+
+
+def type_name(ftype: PT) -> str:
+    """A field's type as ``-lv`` and ``--list-markdown`` name it."""
+    return _TYPE_NAMES.get(ftype, ftype.name)
 
 
 def listing(verbose: bool = False) -> str:

@@ -96,21 +96,29 @@ def vtid(evt: Event) -> int | None:
     return None if t is None or t.vtid == -1 else t.vtid
 
 
+_U64 = (1 << 64) - 1
+
+
 def _cpu_factory(user: bool, system: bool) -> Extractor:
-    """thread.cpu*: from procinfo events only, the delta of the thread's cpu ticks, capped at 100."""
-    last: dict[int, int] = {}
+    """thread.cpu*: from procinfo events only, the delta of the thread's cpu ticks since this field's
+    last reading on the same thread, capped at 100 (sinsp's extract_thread_cpu). The last reading is
+    kept per field and per thread object (sinsp's per-thread private state: a thread that exits and is
+    created again starts over), 0 meaning none; the difference is unsigned, so ticks that went down
+    count as the cap."""
+    slot = f"cpu_last_{id(object())}"
 
     def extract(evt: Event) -> float | None:
-        if evt.type != _PROCINFO_E or evt.thread is None:
+        th = evt.thread
+        if evt.type != _PROCINFO_E or th is None:
             return None
         u = evt.param(0) if user else 0
         s = evt.param(1) if system else 0
-        tot = (u or 0) + (s or 0)
-        prev = last.get(evt.tid, 0)
-        last[evt.tid] = tot
+        tot = ((u or 0) + (s or 0)) & _U64
+        prev = th.extra.get(slot, 0)
+        th.extra[slot] = tot
         if not prev:
             return 0.0
-        return float(min(tot - prev, 100))
+        return min(float((tot - prev) & _U64), 100.0)  # type: ignore[operator]
     return extract
 
 

@@ -297,6 +297,34 @@ def _as_ip(v: Any) -> Any:
         return None
 
 
+def _ip_bytes(v: Any) -> bytes | None:
+    """A field's address as its 4 or 16 raw bytes, None when it is not one."""
+    if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return v.packed
+    if isinstance(v, (bytes, bytearray, memoryview)) and len(v) in (4, 16):
+        return bytes(v)
+    ip = _as_ip(v) if isinstance(v, str) else None
+    return None if ip is None else ip.packed
+
+
+def _ip_literals(lits: list[Any]) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """The literals as sinsp's flt_compare sees them against a 4-byte and a 16-byte address: it compares
+    as many bytes of the literal's storage as the address has, so an IPv6 literal meets an IPv4 address
+    with its first 4 bytes (fd.ip=::1 matches an IPv4 socket without an address yet) and an IPv4
+    literal meets an IPv6 address followed by zeros (fd.ip=0.0.0.1 matches 0:1::)."""
+    packed = [lit.packed for lit in lits]
+    return frozenset(b[:4] for b in packed), frozenset(b.ljust(16, b"\0") for b in packed)
+
+
+def _ip_test(lits: list[Any]) -> Callable[[Any], bool]:
+    as4, as16 = _ip_literals(lits)
+
+    def test(v: Any) -> bool:
+        b = _ip_bytes(v)
+        return b is not None and b in (as4 if len(b) == 4 else as16)
+    return test
+
+
 def _as_bytes(v: Any) -> bytes:
     return v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v)
 
@@ -311,9 +339,9 @@ def _build_test(kind: ValueKind, op: str, lits: list[Any]) -> _Test:
             return lambda v: (ip := _as_ip(v)) is not None and ip not in nets[0]
         return lambda v: (ip := _as_ip(v)) is not None and any(ip in n for n in nets)
     if op in ("in", "pmatch") and kind is not ValueKind.STRING:
-        members = frozenset(lits)
         if kind is ValueKind.IPADDR:
-            return lambda v: _as_ip(v) in members
+            return _ip_test(lits)
+        members = frozenset(lits)
         if kind is ValueKind.BYTES:
             return lambda v: _as_bytes(v) in members
         return members.__contains__
@@ -328,10 +356,13 @@ def _build_test(kind: ValueKind, op: str, lits: list[Any]) -> _Test:
         if op == "icontains":
             low = lits[0].translate(_ASCII_LOWER)
             return lambda v: low in v.translate(_ASCII_LOWER)
+    if kind is ValueKind.IPADDR and op in ("=", "!="):
+        same = _ip_test(lits[:1])
+        if op == "=":
+            return same
+        return lambda v: _ip_bytes(v) is not None and not same(v)
     test = _SCALAR_TESTS[op](lits[0])
     if kind is ValueKind.IPADDR:
-        if op in ("=", "!="):
-            return lambda v: (ip := _as_ip(v)) is not None and test(ip)
         return lambda v: (ip := _as_ip(v)) is not None and ip.version == lits[0].version and test(ip)
     if kind is ValueKind.BYTES:
         return lambda v: test(_as_bytes(v))

@@ -32,7 +32,7 @@ from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.output.timefmt import clock_prefix
 from sysdig_user.params import decode_str, fixed_format
-from sysdig_user.state import parsers_files
+from sysdig_user.state import parsers_files, parsers_process
 from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
 from sysdig_user.state.inspector import (
     _FLAGS,
@@ -45,7 +45,7 @@ from sysdig_user.state.inspector import (
     PROCINFO_E,
 )
 
-VERSION = 6  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 7  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
@@ -209,6 +209,40 @@ def recipes() -> list[tuple[Any, ...] | None]:
     return _RECIPES
 
 
+def _silent_recipe(code: int) -> tuple[Any, ...] | None:
+    """The recipe of a silent Core (no line): the line's recipe where there is one, else one without
+    param texts for every type process() handles like the line's types, and OP_SKIP for the types
+    it only counts (procinfo and the other EF_SKIPPARSERESET events)."""
+    assert _fastline is not None
+    info = EVENTS[code]
+    fl = _FLAGS[code]
+    n = len(info.params)
+    vm = _HANDLERS[code] is parsers_process.vm_exit and not _FLAGS[code] & F_NO_QUERY
+    r = _recipe(code)
+    if r is not None:
+        return (*r[:-2], _fastline.OP_VM, ()) if vm else r
+    if int(info.flags) & _EF_LARGE or n > 32 or code in _GENERIC:
+        return None
+    params = tuple(("", _fastline.K_DEC, 0, False, 0, None, None, None, -1) for _ in range(n))
+    if fl & (F_SKIP | F_NO_THREAD):
+        return n, False, False, False, False, "", params, _fastline.OP_SKIP, ()
+    if code in HIDDEN_CODES or fl & F_NO_QUERY:
+        return None
+    handler = _HANDLERS[code] is not None
+    op = (_fastline.OP_VM, ()) if vm else _state_op(code) if handler else (0, ())
+    return n, not code & 1, bool(int(info.flags) & _EF_USES_FD), handler, False, "", params, *op
+
+
+_SILENT: list[tuple[Any, ...] | None] | None = None
+
+
+def silent_recipes() -> list[tuple[Any, ...] | None]:
+    global _SILENT
+    if _SILENT is None:
+        _SILENT = [_silent_recipe(code) for code in range(PPM_EVENT_MAX)]
+    return _SILENT
+
+
 def core_for(pipeline: Any) -> Any:
     """A Core for this pipeline (sysdig_user.pipeline.EventPipeline) when its plan chose the compiled
     line (sysdig_user/plan.py: sysdig's default text line with nothing else per event); None otherwise,
@@ -235,6 +269,31 @@ def core_for(pipeline: Any) -> Any:
         recipes=recipes(),
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
+
+
+def chisel_core(pipeline: Any) -> Any:
+    """A silent Core for a run of table chisels (the plan's compiled_chisels): the state kept in C as
+    for the default line, no line; the events of the codes the chisels may use
+    (ChiselRunner.event_codes) are declined to the Python pipeline, where the chisels see them. None
+    when a chisel cannot say which events it uses, or without the extension."""
+    if not pipeline.plan.compiled_chisels or not available(pipeline.env.environ) or pipeline.chisels is None:
+        return None
+    if pipeline.predicate is not None:  # a chisel's sysdig.set_filter: the events are filtered in Python
+        return None
+    wanted = pipeline.chisels.event_codes()
+    if wanted is None:
+        return None
+    assert _fastline is not None
+    declines = bytearray(PPM_EVENT_MAX)
+    for code in wanted:
+        if 0 <= code < PPM_EVENT_MAX:
+            declines[code] = 1
+    pipeline.stats.fast_events = 0
+    return _fastline.Core(
+        inspector=pipeline.inspector, clock=pipeline.output_options.time, event_type=Event, format_line=None,
+        flags_fallback=None, clock_prefix=None, fd_resolved=None, recipes=silent_recipes(), sc_names=[],
+        generic_name=EVENTS[0].name, errno_names=[], fd_prefixes=[], l4_types=0, max_len=0,
+        silent=True, declines=bytes(declines))
 
 
 def passthrough(pipeline: Any) -> bool:
@@ -275,5 +334,7 @@ def drain(core: Any, pipeline: Any) -> None:
     if n:
         pipeline.stats.events += n
         pipeline.stats.fast_events += n
+        if pipeline.chisels is not None:
+            pipeline.chisels.seen_until(core.last_ts())
     if data:
         pipeline.out.chunk(data)

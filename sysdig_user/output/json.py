@@ -9,6 +9,7 @@ jsoncpp does when it is not told to emit UTF-8.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
     from sysdig_user.output.formatter import Token
 
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+# jsoncpp escapes the control characters below 0x20 but writes DEL (0x7f) as it is; Python's encoder
+# escapes it: undo that escape (one preceded by an even run of backslashes, i.e. not an escaped '\')
+_DEL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u007f")
+
+
+def _encode(root: dict[str, Any]) -> str:
+    text = _encoder.encode(root)
+    if "\\u007f" in text:
+        text = _DEL_ESCAPE.sub("\\1\x7f", text)
+    return text
 
 
 def json_value(field: Any, value: Any) -> Any:
@@ -63,4 +74,4 @@ class JsonLine:
                 root[tok.key] = None
                 continue
             root[tok.key] = json_value(tok.field, value)
-        return _encoder.encode(root)
+        return _encode(root)

@@ -37,3 +37,16 @@ def field_lines(verbose: bool = False) -> list[str]:
     if isinstance(text, str):
         return text.splitlines()
     return list(text)
+
+
+def markdown_lines() -> list[str]:
+    """``--list-markdown``: the fields of ``-l`` as sysdig's markdown tables (one per class: its name
+    without the "(...)" note, its description, then name, type and description per visible field)."""
+    from sysdig_user.fields.registry import CLASSES, type_name
+
+    lines: list[str] = []
+    for cls in CLASSES:
+        lines += ["", f"## Field Class: {cls.name.split(' (', 1)[0]}", "", cls.description.strip(), "",
+                  "Name | Type | Description", ":----|:-----|:-----------"]
+        lines += [f"`{f.name}` | {type_name(f.ftype)} | {f.description}" for f in cls.fields if not f.flags.hidden]
+    return lines

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import binascii
-import re
 import time
 from collections.abc import Callable
 from enum import IntFlag
@@ -23,7 +22,7 @@ from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
 from sysdig_user.rows import Record
-from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS
+from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, port_str, sanitize
 from sysdig_user.state.parsers_files import concatenate_paths
 
 if TYPE_CHECKING:
@@ -254,9 +253,9 @@ def sockaddr_text(value: tuple[Any, ...]) -> str:
     if fam == AF_UNIX:
         return sanitize(value[1])
     if fam == AF_INET:
-        return "INVALID IPv4" if len(value) < 3 else f"{ipv4_text(value[1])}:{value[2]}"
+        return "INVALID IPv4" if len(value) < 3 else f"{ipv4_text(value[1])}:{port_str(value[2])}"
     if fam == AF_INET6:
-        return "INVALID IPv6" if len(value) < 3 else f"{ipv6_text(value[1])}:{value[2]}"
+        return "INVALID IPv6" if len(value) < 3 else f"{ipv6_text(value[1])}:{port_str(value[2])}"
     return f"family {fam}"
 
 
@@ -266,11 +265,11 @@ def socktuple_text(value: tuple[Any, ...]) -> str:
     if fam == AF_INET:
         if len(value) < 5:
             return "INVALID IPv4"
-        return f"{ipv4_text(value[1])}:{value[2]}->{ipv4_text(value[3])}:{value[4]}"
+        return f"{ipv4_text(value[1])}:{port_str(value[2])}->{ipv4_text(value[3])}:{port_str(value[4])}"
     if fam == AF_INET6:
         if len(value) < 5:
             return "INVALID IPv6"
-        sip, sport, dip, dport = value[1], value[2], value[3], value[4]
+        sip, sport, dip, dport = value[1], port_str(value[2]), value[3], port_str(value[4])
         if _is_v4_mapped(sip) and _is_v4_mapped(dip):
             return f"{ipv4_text(sip[12:])}:{sport}->{ipv4_text(dip[12:])}:{dport}"
         return f"{ipv6_text(sip)}:{sport}->{ipv6_text(dip)}:{dport}"
@@ -282,19 +281,6 @@ def socktuple_text(value: tuple[Any, ...]) -> str:
 
 
 # ------------------------------------------------------------------------------------------- paths
-
-_INVALID = {c: None for c in range(0x20)}
-_INVALID[0x7F] = None
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
-
-
-def sanitize(text: str) -> str:
-    """sanitize_string: drop control characters from names before printing them."""
-    if text.isprintable() or _CONTROL.search(text) is None:  # nearly always: no control character
-        return text
-    return text.translate(_INVALID)
 
 
 def shown_as_is(value: str, thread: ThreadInfo | None) -> bool:
@@ -340,7 +326,7 @@ _TYPE_PREFIXES = {t: f"<{c}>" for t, c in TYPE_CHARS.items()}  # fd_resolved's "
 def fd_resolved(info: FdInfo) -> str:
     """``<f>/etc/passwd``, ``<4t>1.2.3.4:5->6.7.8.9:80``: type char, L4 letter for sockets, name."""
     name = info.name
-    if not name.isprintable():
+    if not (name.isascii() and name.isprintable()):
         name = sanitize(name)
     if info.type in _L4_TYPES:
         return f"<{info.typechar}{_L4_CHARS.get(info.shown_l4proto, '')}>{name}"
@@ -616,9 +602,10 @@ def args_source(code: int, info: EventInfo | None, count: int, opts: str = "opts
         elif kind is _NUMBER:
             names[f"ARG_P{i}"] = p
             exprs.append(f"arg_number({v}, ARG_P{i}.type, ARG_P{i}.fmt)")
-        elif kind is _PATH:  # an absolute printable path prints as it is (_path_strings)
+        elif kind is _PATH:  # an absolute printable ASCII path prints as it is (_path_strings)
             names[f"ARG_P{i}"] = p
-            exprs.append(f"({v} if {v}[:1] == '/' and {v}.isprintable() else arg_path(evt, {i}, ARG_P{i}, {v}))")
+            exprs.append(f"({v} if {v}[:1] == '/' and {v}.isascii() and {v}.isprintable() "
+                         f"else arg_path(evt, {i}, ARG_P{i}, {v}))")
         elif kind is _BUFFER:
             exprs.append(f"arg_buffer({v}, {opts}.buffer_format, {opts}.max_len)")
         else:
@@ -699,7 +686,7 @@ def _fd_arg(evt: Event, fd: int) -> str:
         t = info.type
         if t not in _L4_TYPES:
             name = info.name
-            if not name.isprintable():
+            if not (name.isascii() and name.isprintable()):
                 name = sanitize(name)
             return f"{fd}({_TYPE_PREFIXES.get(t, '<o>')}{name})"
     text, resolved = _fd_strings(evt, fd)

@@ -2,7 +2,7 @@
 
 sysdig 0.29.3 (sinsp_filter_check_event, TYPE_TIME with the inspector's time output mode):
 ``h`` local ``HH:MM:SS.nnnnnnnnn``; ``a`` seconds since the epoch; ``r`` since the first event of the
-capture; ``d`` the exit event's latency (0 for enter events); ``D`` since the previous event this
+capture; ``d`` the thread's latency (evt.latency: 0 after an enter); ``D`` since the previous event this
 formatter printed (0 for the first). ``r``, ``d`` and ``D`` print ``S.nnnnnnnnn``; ``a`` prints its
 nanoseconds unpadded (sinsp: ``to_string(ts / 1e9) + "." + to_string(ts % 1e9)``).
 """
@@ -101,10 +101,10 @@ class OutputTime:
             first = self.first_ts if self.first_ts >= 0 else ts
             return seconds_text(ts - first)
         if mode == "d":
-            enter = evt.enter
-            if evt.is_enter or enter is None:
-                return seconds_text(0)
-            return seconds_text(ts - enter.ts)
+            # the thread's m_latency as it stands: 0 after an enter, kept by events that do not reset
+            # it (switch), and an unpaired exit's time since the thread's last enter
+            thread = evt.thread
+            return seconds_text(thread.latency if thread is not None else 0)
         prev = self.prev_ts
         self.prev_ts = ts
         return seconds_text(0 if prev < 0 else ts - prev)

@@ -10,7 +10,10 @@ from typing import Any, BinaryIO, NoReturn
 from sysdig_user.environment import silence
 from sysdig_user.errors import SduError
 from sysdig_user.event import Event
+from sysdig_user.scap.container_json import CONTAINER_JSON_2_E, CONTAINER_JSON_E
 from sysdig_user.spec import WriteSpec
+
+_CONTAINER_CODES = frozenset({CONTAINER_JSON_E, CONTAINER_JSON_2_E})
 
 
 class CaptureWriter:
@@ -21,7 +24,9 @@ class CaptureWriter:
     started at (the first event's); -C SIZE_MB once the current file holds more than SIZE_MB * 10^6 bytes;
     -e NUM once NUM events were counted (the count includes the event at hand, restarts at 0 on an -e
     rotation, not on the others: the first file holds NUM - 1 events). A new file starts with the state
-    at that moment, which ``section_source()`` provides.
+    at that moment, which ``section_source()`` provides, then the container events written so far (one
+    per distinct event body, in their order), as sinsp's dumper opens every file with its known
+    containers (dump_containers): each file's readers then know the containers its threads are in.
 
     Names, as sysdig builds them: with -e, FILE0, FILE1, ...; else with -G, FILE0, ... or, if FILE holds
     a '%', strftime(FILE) of the period's start (local time; the first file is then ./first_dump.scap,
@@ -48,6 +53,7 @@ class CaptureWriter:
         self._file: BinaryIO | None = None
         self._name = path
         self._w: Any = None
+        self._containers: dict[bytes, Event] = {}  # container events written (rotation: replayed)
         self._open("first_dump.scap" if self._strftime else self._next_name())
 
     def _next_name(self) -> str:
@@ -120,10 +126,18 @@ class CaptureWriter:
         return False
 
     def write(self, evt: Event, dump_flags: int | None = None) -> None:
-        if (self.rollover_bytes or self.seconds or self.events) and self._rotate(evt):
-            self._close_file()
-            self._open(self._next_name())
-            self.start(self.section_source() if self.section_source is not None else {})
+        if self.rollover_bytes or self.seconds or self.events:
+            if self._rotate(evt):
+                self._close_file()
+                self._open(self._next_name())
+                self.start(self.section_source() if self.section_source is not None else {})
+                try:
+                    for known in self._containers.values():
+                        self._w.write_event(known.cpu, 0, known.raw)
+                except OSError as exc:
+                    self._failed(exc)
+            if evt.type in _CONTAINER_CODES:
+                self._containers.setdefault(evt.raw[26:], evt)
         try:
             self._w.write_event(evt.cpu, evt.dump_flags if dump_flags is None else dump_flags, evt.raw)
         except OSError as exc:

@@ -189,6 +189,25 @@ class FdTable:
 
 # ------------------------------------------------------------------------------------- address names
 
+_UNPRINTABLE = {c: None for c in range(0x20)}
+_UNPRINTABLE[0x7F] = None
+
+
+def sanitize(text: str) -> str:
+    """sinsp's sanitize_string / strcpy_sanitized (g_invalidchar): every byte that is not printable ASCII
+    is dropped, control characters and every byte of a non-ASCII character alike (``café\n.txt`` ->
+    ``caf.txt``). sysdig applies it to path, address and tuple params as it prints them (evt.args,
+    evt.info, evt.arg.*) and to the names of the fds a capture's FDL lists."""
+    if text.isascii():
+        return text if text.isprintable() else text.translate(_UNPRINTABLE)
+    return "".join(c for c in text if " " <= c <= "~")
+
+
+def unix_tuple_name(source: int, dest: int, path: str) -> str:
+    """``%lx->%lx path``: how sinsp renders an AF_UNIX socket tuple (the path sanitized)."""
+    return f"{source:x}->{dest:x} {sanitize(path)}"
+
+
 def ip_str(addr: bytes) -> str:
     """inet_ntop of a raw address (4 or 16 bytes); glibc's spelling, e.g. ``2001:db8::3``."""
     if len(addr) == 4:
@@ -203,14 +222,45 @@ def is_ipv4_mapped(addr: bytes) -> bool:
     return len(addr) == 16 and (addr[:12] == b"\0" * 10 + b"\xff\xff" or addr == b"\0" * 16)
 
 
-def tuple_name(sip: bytes, sport: int, dip: bytes, dport: int) -> str:
-    """``sip:sport->dip:dport`` as sinsp's ipv4tuple_to_string / ipv6tuple_to_string (ports numeric)."""
+class PortNames:
+    """``-R`` (``--resolve-ports``): the ports in socket names and tuple arguments print as their
+    services(5) names where one exists (sinsp's port_to_string: getservbyport for the socket's protocol,
+    any protocol when unknown); the numeric fields (fd.sport, fd.rport, ...) stay numbers. One switch
+    for the process, set by each Session."""
+
+    on = False
+
+
+_SERVICE_PROTO = {"tcp": "tcp", "udp": "udp"}
+_service_names: dict[tuple[int, str | None], str] = {}
+
+
+def port_str(port: int, proto: str | None = None) -> str:
+    """A port as socket names print it: the number, or with -R its service name."""
+    if not PortNames.on:
+        return str(port)
+    key = (port, proto)
+    name = _service_names.get(key)
+    if name is None:
+        try:
+            name = socket.getservbyport(port, proto) if proto else socket.getservbyport(port)
+        except (OSError, OverflowError, TypeError):
+            name = str(port)
+        _service_names[key] = name
+    return name
+
+
+def tuple_name(sip: bytes, sport: int, dip: bytes, dport: int, proto: str | None = None) -> str:
+    """``sip:sport->dip:dport`` as sinsp's ipv4tuple_to_string / ipv6tuple_to_string (ports numeric, or
+    named with -R: PortNames)."""
+    if PortNames.on:
+        return f"{ip_str(sip)}:{port_str(sport, proto)}->{ip_str(dip)}:{port_str(dport, proto)}"
     return f"{ip_str(sip)}:{sport}->{ip_str(dip)}:{dport}"
 
 
-def unix_tuple_name(source: int, dest: int, path: str) -> str:
-    """``%lx->%lx path``: how sinsp renders an AF_UNIX socket tuple."""
-    return f"{source:x}->{dest:x} {path}"
+def l4_name(l4proto: int) -> str | None:
+    """getservbyport's protocol for an fd's L4 protocol (None: any)."""
+    return "tcp" if l4proto == L4.TCP else "udp" if l4proto == L4.UDP else None
 
 
 def sockinfo_name(info: FdInfo) -> str:
@@ -219,9 +269,9 @@ def sockinfo_name(info: FdInfo) -> str:
     (e.g. an AF_INET6 socket turned IPv4 by a mapped tuple, whose protocol byte is then zero)."""
     if info.type in IP_SOCKS:
         if info.l4proto in (L4.TCP, L4.UDP):
-            return tuple_name(info.sip, info.sport, info.dip, info.dport)
+            return tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
         bare = info.l4proto == L4.ICMP or (info.l4proto == L4.RAW and info.type == FdType.IPV4_SOCK)
         return f"{ip_str(info.sip)}->{ip_str(info.dip)}" if bare else "<unknown>"
     if info.type in SERVER_SOCKS:
-        return f"{ip_str(info.sip)}:{info.sport}"
+        return f"{ip_str(info.sip)}:{port_str(info.sport, l4_name(info.l4proto))}"
     return info.name

@@ -34,7 +34,16 @@ from sysdig_user.scap.records import (
     UserList,
 )
 from sysdig_user.state import parsers_files, parsers_net, parsers_process
-from sysdig_user.state.fds import FdInfo, FdType, Role, is_ipv4_mapped, tuple_name
+from sysdig_user.state.fds import (
+    FdInfo,
+    FdType,
+    Role,
+    is_ipv4_mapped,
+    l4_name,
+    port_str,
+    sanitize,
+    tuple_name,
+)
 from sysdig_user.state.interfaces import Interfaces
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
 from sysdig_user.state.parsers_packet import parse_packet
@@ -43,6 +52,7 @@ from sysdig_user.state.threads import (
     CL_CLONE_FILES,
     ThreadInfo,
     ThreadTable,
+    env_entries,
     normalize_cgroups,
     normalize_cwd,
 )
@@ -285,12 +295,14 @@ class Inspector:
             if e.tid not in threads:
                 order.insert(e.tid)
             cwd = e.cwd
-            if cwd[:1] != "/" or "//" in cwd or "/." in cwd:  # else it is already in canonical form
+            # else it is already in canonical form (set_cwd's concatenate_paths also turns each byte
+            # that is not printable ASCII into a '.')
+            if cwd[:1] != "/" or "//" in cwd or "/." in cwd or not (cwd.isascii() and cwd.isprintable()):
                 cwd = concatenate_paths("", cwd)
             # positional, in ThreadInfo's field order (a keyword call costs twice as much)
             threads[e.tid] = ThreadInfo(
                 e.tid, e.pid, e.ptid, e.sid, e.vpgid, e.comm, e.exe, e.exepath, list(e.args),
-                normalize_cwd(cwd), list(e.env), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
+                normalize_cwd(cwd), env_entries(list(e.env)), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
                 e.flags | CL_ACTIVE, e.uid, e.gid, e.loginuid, e.vtid, e.vpid, 0, e.vmsize_kb, e.vmrss_kb,
                 e.vmswap_kb, e.pfmajor, e.pfminor, e.exe_writable)
         self.state.threads.link_all()
@@ -326,7 +338,7 @@ class Inspector:
                     continue
                 if info.sport in server_ports:
                     info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
-                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
                     info.role = Role.SERVER
                 else:
                     info.role = Role.CLIENT
@@ -566,10 +578,15 @@ _ROLE_CLIENT, _ROLE_SERVER = Role.CLIENT, Role.SERVER
 
 def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     """One FDL entry as an FdInfo (sinsp add_fd_from_scap). FdInfo's leading fields are passed by
-    position: fd, type, name, open_flags, dev, ino."""
+    position: fd, type, name, open_flags, dev, ino. sysdig shows the names of a capture's fds without
+    the bytes that are not printable ASCII (a unix socket's name read from /proc/net/unix with its
+    line's newline, a file named in UTF-8): measured, tests/state/test_state_corners.py."""
     t = e.type
+    name = e.name
+    if not (name.isascii() and name.isprintable()):
+        name = sanitize(name)
     if t == _FILE_V2:  # the most frequent
-        return FdInfo(e.fd, _FILE_V2, e.name, e.open_flags, e.dev, e.ino)
+        return FdInfo(e.fd, _FILE_V2, name, e.open_flags, e.dev, e.ino)
     if t == _IPV6_SOCK and is_ipv4_mapped(e.sip) and is_ipv4_mapped(e.dip):
         info = FdInfo(e.fd, _IPV4_SOCK, sip=e.sip[12:], sport=e.sport, dip=e.dip[12:],
                       dport=e.dport, l4proto=e.l4proto, ino=e.ino)
@@ -578,20 +595,20 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
                       l4proto=e.l4proto, ino=e.ino)
     elif t == _IPV4_SERVSOCK or t == _IPV6_SERVSOCK:
         info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, l4proto=e.l4proto, ino=e.ino)
-        info.name = f"{_ip(e.sip)}:{e.sport}"
+        info.name = f"{_ip(e.sip)}:{port_str(e.sport, l4_name(e.l4proto))}"
         return info
     elif t == _UNIX_SOCK:
-        info = FdInfo(e.fd, _UNIX_SOCK, e.name, 0, 0, e.ino)
+        info = FdInfo(e.fd, _UNIX_SOCK, name, 0, 0, e.ino)
         info.unix_source, info.unix_dest = e.source, e.dest
-        info.role = _ROLE_CLIENT if not e.name else _ROLE_SERVER
+        info.role = _ROLE_CLIENT if not name else _ROLE_SERVER
         return info
     elif 0 < t < _FILE_V2:
-        return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), e.name, 0, 0, e.ino)
+        return FdInfo(e.fd, _FD_TYPES.get(t) or FdType(t), name, 0, 0, e.ino)
     else:
         return None
     info.connected = info.l4proto == 2
     ifaces.update_fd(info)
-    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport)
+    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
     return info
 
 

@@ -2,7 +2,8 @@
 
 Captures carry them in IL blocks (scap-format.md §6); live mode reads them from the kernel. Mirrors
 libsinsp's sinsp_network_interfaces (ifinfo.cpp): an IPv4 address is local when it equals an interface
-address or is loopback; IPv6 likewise against the IPv6 list.
+address (127.0.0.2 is not, nor 127.0.0.1 in a capture without an lo entry); an IPv6 address when its
+first 64 bits equal an interface address's (ipv6addr::in_subnet: ``::`` is local beside ``::1``).
 """
 from __future__ import annotations
 
@@ -37,15 +38,13 @@ class Interfaces:
         self.ipv6.clear()
 
     def is_local_ipv4(self, addr: bytes) -> bool:
-        """sinsp is_ipv4addr_in_local_machine: 127/8 or any interface's address."""
-        if addr[:1] == b"\x7f":
-            return True
+        """sinsp is_ipv4addr_in_local_machine: any interface's address (no loopback rule)."""
         return any(i.addr == addr for i in self.ipv4)
 
     def is_local_ipv6(self, addr: bytes) -> bool:
-        if addr == _LOOPBACK6:
-            return True
-        return any(i.addr == addr for i in self.ipv6)
+        """sinsp is_ipv6addr_in_local_machine: same first 64 bits as an interface's address."""
+        net = addr[:8]
+        return any(i.addr[:8] == net for i in self.ipv6)
 
     def is_local(self, addr: bytes) -> bool:
         return self.is_local_ipv6(addr) if len(addr) == 16 else self.is_local_ipv4(addr)
@@ -96,6 +95,9 @@ class Interfaces:
     def infer_ipv6(self, dest: bytes) -> bytes:
         for i in self.ipv6:
             if i.addr == dest:
+                return i.addr
+        for i in self.ipv6:
+            if i.addr[:8] == dest[:8]:
                 return i.addr
         for i in self.ipv6:
             if i.addr != _LOOPBACK6:

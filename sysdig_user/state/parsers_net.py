@@ -19,6 +19,7 @@ from sysdig_user.state.fds import (
     Role,
     ip_str,
     is_ipv4_mapped,
+    sanitize,
     sockinfo_name,
     tuple_name,
     unix_tuple_name,
@@ -51,7 +52,7 @@ def sockaddr_str(addr: tuple[Any, ...] | None) -> str:
     if addr[0] in (AF_INET, AF_INET6):
         return f"{ip_str(addr[1])}:{addr[2]}"
     if addr[0] == AF_UNIX:
-        return str(addr[1])
+        return sanitize(str(addr[1]))
     return ""
 
 
@@ -107,9 +108,10 @@ def _is_zero(addr: bytes) -> bool:
 def _set_addresses(info: FdInfo, sip: bytes, sport: int, dip: bytes, dport: int,
                    overwrite_dest: bool) -> bool:
     """Store a tuple; False when the fd already holds it (either direction). The source side is always
-    replaced, the destination only when unset or ``overwrite_dest`` (connect): a datagram reply thus
-    keeps the peer learnt from the first sendto, which is why sysdig shows ``8.8.8.8:53->8.8.8.8:53``
-    after a sendto/recvfrom pair (sinsp update_ipv4_addresses_and_ports)."""
+    replaced, the destination only when unset or ``overwrite_dest``: a datagram reply thus keeps the
+    peer learnt from the first sendto, which is why sysdig shows ``8.8.8.8:53->8.8.8.8:53`` after a
+    sendto/recvfrom pair (sinsp update_ipv4_addresses_and_ports). connect's exit does not overwrite
+    either: only its enter's address moves the destination (see connect_exit)."""
     cur = (info.sip, info.sport, info.dip, info.dport)
     if info.type in IP_SOCKS and (cur == (sip, sport, dip, dport) or cur == (dip, dport, sip, sport)):
         return False
@@ -131,7 +133,7 @@ def _apply_ip_tuple(info: FdInfo, tup: tuple[Any, ...], overwrite_dest: bool = F
     is set first and the "unchanged" test then compares against it."""
     sip, dip = tup[1], tup[3]
     if tup[0] == AF_INET6 and not (is_ipv4_mapped(sip) and is_ipv4_mapped(dip)):
-        info.type = FdType.IPV6_SOCK
+        _become_v6(info)
         return _set_addresses(info, sip, tup[2], dip, tup[4], overwrite_dest)
     if tup[0] == AF_INET6:
         sip, dip = sip[12:], dip[12:]
@@ -141,10 +143,21 @@ def _apply_ip_tuple(info: FdInfo, tup: tuple[Any, ...], overwrite_dest: bool = F
 
 def _become_v4(info: FdInfo) -> None:
     """Retype a socket IPV4_SOCK. sinsp keeps an IPv6 socket's protocol at the end of m_ipv6info, but
-    the IPv4 view reads it from byte 12 of the IPv6 source address (0, unknown, on a fresh socket)."""
+    the IPv4 view reads it from byte 12 of the IPv6 source address (0, unknown, on a fresh socket).
+    The IPv6 slot lies past every IPv4 field, so it is kept for a return to IPv6 (_become_v6)."""
     if info.type == FdType.IPV6_SOCK:
+        info.extra["v6_l4proto"] = info.l4proto
         info.l4proto = info.sip[12] if len(info.sip) == 16 else L4.UNKNOWN
     info.type = FdType.IPV4_SOCK
+
+
+def _become_v6(info: FdInfo) -> None:
+    """Retype a socket IPV6_SOCK: an IPv6 socket that an IPv4-mapped (or all-zero) connect address
+    made IPv4 for a while reads its protocol from the untouched IPv6 slot again (a connect to ``::``
+    whose tuple is IPv6 shows ``udp``, not ``<unknown>``, in sysdig)."""
+    if info.type == FdType.IPV4_SOCK and "v6_l4proto" in info.extra:
+        info.l4proto = info.extra.pop("v6_l4proto")  # type: ignore[assignment]
+    info.type = FdType.IPV6_SOCK
 
 
 def _swap(info: FdInfo) -> None:
@@ -267,7 +280,7 @@ def connect_enter(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> N
     if len(ip) == 4:
         _become_v4(info)
     else:
-        info.type = FdType.IPV6_SOCK
+        _become_v6(info)
     info.dip, info.dport = ip, addr[2]
 
 
@@ -283,7 +296,10 @@ def connect_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> No
     if tup is None:
         return
     if tup[0] in (AF_INET, AF_INET6):
-        changed = _apply_ip_tuple(info, tup, overwrite_dest=True)
+        # the destination stays what the fd holds unless it is unset: a connect(AF_UNSPEC), whose
+        # tuple is all zeros, keeps the old peer, and so does an exit whose enter carried no address
+        # (sysdig 0.29.3 measured: tests/state/test_state_corners.py)
+        changed = _apply_ip_tuple(info, tup)
         if changed and info.role == Role.SERVER and info.l4proto == L4.UDP:
             _swap(info)
         info.name = sockinfo_name(info)

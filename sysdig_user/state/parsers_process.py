@@ -21,6 +21,7 @@ from sysdig_user.state.threads import (
     CL_PIPE_SRC,
     NA,
     ThreadInfo,
+    env_entries,
     normalize_cgroups,
     normalize_cwd,
 )
@@ -37,6 +38,27 @@ RLIMIT_NOFILE = 7
 def _opt(evt: Event, name: str) -> Any:
     """A param that only some versions of the event have (None when absent)."""
     return evt.param_by_name(name)
+
+
+ENV_MAX = 4096  # SCAP_MAX_ENV_SIZE: an environment param this long may have been cut by the driver
+
+
+class LargeEnvironment:
+    """``--large-environment``: an execve whose environment param is ENV_MAX bytes long (cut by the
+    driver, or by sdu's tracer as the driver cuts it) takes the whole environment from
+    /proc/PID/environ, as sinsp's set_env does; a process already gone keeps the cut one. Set by each
+    Session, for live captures only (sinsp would read this machine's /proc for a capture file's pids)."""
+
+    on = False
+
+    @staticmethod
+    def read(pid: int) -> list[str] | None:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        return split_args(raw) if raw else None
 
 
 def split_args(raw: bytes | None) -> list[str]:
@@ -181,7 +203,11 @@ def execve_exit(st: State, evt: Event, th: ThreadInfo | None, v: Verdict) -> Non
         th.vmsize_kb, th.vmrss_kb, th.vmswap_kb = evt.param(10), evt.param(11), evt.param(12)
     env = _opt(evt, "env")
     if env is not None:
-        th.env = split_args(env)
+        th.env = env_entries(split_args(env))
+        if len(env) == ENV_MAX and LargeEnvironment.on:  # possibly cut: the whole one from /proc
+            whole = LargeEnvironment.read(th.pid)
+            if whole is not None:
+                th.env = env_entries(whole)
     cgroups = _opt(evt, "cgroups")
     if cgroups is not None and env is not None and evt.param_by_name("comm") is not None:
         th.cgroups = normalize_cgroups(split_args(cgroups))

@@ -55,6 +55,17 @@ def normalize_cgroups(entries: list[str]) -> list[str]:
 _UNSET: Any = object()  # ThreadInfo's default for the fields that get a fresh list, dict or table each
 
 
+def env_entries(entries: list[str]) -> list[str]:
+    """sinsp_threadinfo::set_env: the entries of an env blob, stopping at an empty entry when every
+    byte after it is zero, so trailing empty entries are dropped (an env of NULs only is empty, where
+    joining them would print spaces) while an empty entry before a real one is kept."""
+    if entries and not entries[-1]:
+        entries = list(entries)
+        while entries and not entries[-1]:
+            entries.pop()
+    return entries
+
+
 class ThreadInfo:
     """One thread as the state engine knows it (a plain slotted class: a dataclass's generated code
     costs at every start, and nothing compares or prints a ThreadInfo)."""
@@ -73,7 +84,7 @@ class ThreadInfo:
                  vmrss_kb: int = 0, vmswap_kb: int = 0, pfmajor: int = 0, pfminor: int = 0,
                  exe_writable: bool = False, clone_ts: int = 0, lastexec_ts: int = 0,
                  fdtable: FdTable = _UNSET, last_enter: Event | None = None, lastevent_type: int = NO_EVENT,
-                 lastevent_fd: int = -1, latency: int = 0, last_latency_entertime: int = 0,
+                 lastevent_fd: int = 0, latency: int = 0, last_latency_entertime: int = 0,
                  last_event_ts: int = 0, nchilds: int = 0, extra: dict[str, object] = _UNSET) -> None:
         self.tid: int = tid
         self.pid: int = pid
@@ -110,7 +121,9 @@ class ThreadInfo:
         # compiled default line (output/fastline.py) keeps it unbuilt, as (raw, cpu, num), which
         # Inspector.process builds into the Event when an exit needs it
         self.last_enter: Event | None = last_enter
-        # sinsp's m_lastevent_type / m_lastevent_fd: what pairing and fd.num are computed from
+        # sinsp's m_lastevent_type / m_lastevent_fd: what pairing and fd.num are computed from. A new
+        # thread's m_lastevent_fd is 0 (sinsp_threadinfo::init), so an exit without its enter at the
+        # start of a capture shows fd 0 (fd.num 0, fd.name of the thread's fd 0), as sysdig does
         self.lastevent_type: int = lastevent_type
         self.lastevent_fd: int = lastevent_fd
         # evt.latency: exit ts - enter ts for the last exit (0 after an enter)

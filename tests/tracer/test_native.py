@@ -39,6 +39,13 @@ def test_sockaddr_and_tuple() -> None:
     assert make_tuple(local, raw, outbound=False) == (2, b"\x7f\0\0\1", 8080, b"\n\0\0\2", 40000)
     assert parse_sockaddr(struct.pack("<H", 1) + b"/tmp/s\0junk") == (1, "/tmp/s")
     assert parse_sockaddr(b"") is None
+    # other families (glibc's connect(AF_UNSPEC) that dissolves a UDP association, netlink): the
+    # driver's pack_addr/fd_to_socktuple pack nothing, so sysdig shows addr=NULL and keeps the fd's name
+    unspec = struct.pack("<H", 0) + bytes(14)
+    assert parse_sockaddr(unspec) is None
+    assert make_tuple(local, unspec) == (2, b"\n\0\0\2", 40000, bytes(4), 0)
+    netlink = struct.pack("<HHII", 16, 0, 0, 0)
+    assert make_tuple(netlink, netlink) is None
 
 
 def test_procexit_values() -> None:

@@ -109,7 +109,7 @@ def parse_sockaddr(raw: bytes | None) -> tuple[object, ...] | None:
             path = b"@" + path[1:]
         end = path.find(b"\0")
         return (AF_UNIX, (path if end < 0 else path[:end]).decode("utf-8", "surrogateescape"))
-    return (fam,)
+    return None  # the driver's pack_addr packs nothing for other families (AF_UNSPEC, netlink ...)
 
 
 def _read_sockaddr(c: Call, addr_i: int, len_val: int) -> bytes | None:
@@ -147,7 +147,7 @@ def make_tuple(local: bytes | None, remote: bytes | None, ino: int = 0,
                 path = str(side[1])
                 break
         return (AF_UNIX, ino, 0, path)
-    return (int(fam),)  # type: ignore[call-overload]
+    return None  # as the driver's fd_to_socktuple: an empty tuple for other families
 
 
 # ---- socket, socketpair, bind, listen, connect ------------------------------------------------

@@ -18,7 +18,13 @@ _PB = _TB * 1024
 
 
 def extend_string(s: str, newlen: int) -> str:
-    """Pad to ``newlen``; a longer string is cut to newlen-1 chars plus one space (common.lua)."""
+    """Pad to ``newlen``; a longer string is cut to newlen-1 chars plus one space (common.lua). Lua
+    counts bytes: a UTF-8 name is padded (and cut) by its byte length."""
+    if not s.isascii():
+        raw = s.encode("utf-8", "surrogateescape")
+        if len(raw) < newlen:
+            return s + " " * (newlen - len(raw))
+        return raw[:newlen - 1].decode("utf-8", "surrogateescape") + " " if newlen > 0 else ""
     if len(s) < newlen:
         return s + " " * (newlen - len(s))
     if newlen > 0:
@@ -78,9 +84,42 @@ def lua_tostring(value: Any) -> str:
     return str(value)
 
 
+def lua_format(fmt: str, *args: Any) -> str:
+    """string.format(fmt, ...) for str and int args: widths and precisions count bytes, as in C, so a
+    UTF-8 proc.name takes as many columns as it has bytes (``%-12.12s`` may cut inside a character)."""
+    if all(a.__class__ is not str or a.isascii() for a in args):
+        return fmt % args
+    raw = tuple(a.encode("utf-8", "surrogateescape") if a.__class__ is str else a for a in args)
+    return (fmt.encode() % raw).decode("utf-8", "surrogateescape")
+
+
 def c_fmt(spec: str, value: Any) -> str:
-    """printf-style %-W.Ps / %s for a field value, with Lua's conversion of numbers to strings."""
-    return spec % lua_tostring(value)
+    """printf-style %-W.Ps / %s for a field value, with Lua's conversion of numbers to strings; widths
+    and precisions count bytes, as string.format does."""
+    text = lua_tostring(value)
+    if text.isascii():
+        return spec % text
+    raw = text.encode("utf-8", "surrogateescape")
+    return (spec.encode() % raw).decode("utf-8", "surrogateescape")
+
+
+class ScreenPolicy:
+    """What the run allows the chisels to write to the screen (set by the ChiselRunner before it loads
+    its chisels, for Python and Lua chisels alike).
+
+    ``color``: None lets each chisel colour as sysdig's does (its disable_color argument included);
+    False (``--color never``, or NO_COLOR set) and True (``--color always``) override it. ``repaint``:
+    the clear-screen and cursor codes of sysdig's endless live view, only written when sdu is attached
+    to running processes (``-p PID``) and prints to a terminal; a launched command's run, a pipe or a
+    file get plain tables one after another, the last one when the capture ends."""
+
+    color: bool | None = None
+    repaint: bool = False
+
+
+def set_screen_policy(color: bool | None, repaint: bool) -> None:
+    ScreenPolicy.color = color
+    ScreenPolicy.repaint = repaint
 
 
 class Terminal:
@@ -89,7 +128,15 @@ class Terminal:
     def __init__(self, enabled: bool = True) -> None:
         self.enable(enabled)
 
+    @property
+    def repaints(self) -> bool:
+        """The live view clears and redraws the screen (ScreenPolicy.repaint)."""
+        return ScreenPolicy.repaint
+
     def enable(self, enabled: bool) -> None:
+        if ScreenPolicy.color is not None:
+            enabled = ScreenPolicy.color
+
         def c(code: str) -> str:
             return code if enabled else ""
 
@@ -119,16 +166,16 @@ class Terminal:
 
     @staticmethod
     def clearscreen() -> str:
-        return "\x1b[2J"
+        return "\x1b[2J" if ScreenPolicy.repaint else ""
 
     @staticmethod
     def moveto(x: int, y: int) -> str:
-        return "\x1b[%d;%dH" % (x, y)
+        return "\x1b[%d;%dH" % (x, y) if ScreenPolicy.repaint else ""
 
     @staticmethod
     def hidecursor() -> str:
-        return "\x1b[?25l"
+        return "\x1b[?25l" if ScreenPolicy.repaint else ""
 
     @staticmethod
     def showcursor() -> str:
-        return "\x1b[?25h"
+        return "\x1b[?25h" if ScreenPolicy.repaint else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.chisels.api import Chisel, FieldHandle
-from sysdig_user.chisels.builtin.common import Terminal, format_time_interval, lua_tostring
+from sysdig_user.chisels.builtin.common import Terminal, format_time_interval, lua_format, lua_tostring
 from sysdig_user.chisels.builtin.iochisels import raw
 from sysdig_user.chisels.builtin.metadata import INFOS
 from sysdig_user.chisels.runner import ChiselError
@@ -183,12 +183,13 @@ class _Slower(_Fields):
         if s(self.v("dir", evt)) == "<" and lat > self.min_ms and not self.skip(fn):
             color = self.term.green if s(self.v("cname", evt)) == "host" else self.term.blue
             if self.print_container:
-                line = "%-23.23s %-20.20s %-20.20s %-12.12s %-8s %12d %s" % (
-                    s(self.v("datetime", evt)), s(self.v("cid", evt)), s(self.v("cname", evt)),
-                    s(self.v("pname", evt)), s(self.v("etype", evt)), int(lat), fn)
+                line = lua_format(
+                    "%-23.23s %-20.20s %-20.20s %-12.12s %-8s %12d %s", s(self.v("datetime", evt)),
+                    s(self.v("cid", evt)), s(self.v("cname", evt)), s(self.v("pname", evt)),
+                    s(self.v("etype", evt)), int(lat), fn)
             else:
-                line = "%-23.23s %-12.12s %-8s %12d %s" % (
-                    s(self.v("datetime", evt)), s(self.v("pname", evt)), s(self.v("etype", evt)), int(lat), fn)
+                line = lua_format("%-23.23s %-12.12s %-8s %12d %s", s(self.v("datetime", evt)),
+                                  s(self.v("pname", evt)), s(self.v("etype", evt)), int(lat), fn)
             self.ctx.print(color + line)
         return True
 

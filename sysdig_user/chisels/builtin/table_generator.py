@@ -189,6 +189,17 @@ class TableGenerator(Chisel):
             self.table[key] = self.table.get(key, 0) + value
         return True
 
+    def narrow_event_codes(self, codes: set[int]) -> set[int]:
+        """Of the codes its filter may pass, those this table can add to (ChiselRunner.event_codes):
+        I/O enter events have no return value and a latency of 0, so with those values they add nothing
+        (and the key fields read no state)."""
+        if self.value_fld not in ("evt.rawarg.res", "evt.latency"):
+            return codes
+        from sysdig_user.event_table import EF, EVENTS
+
+        io = int(EF.READS_FROM_FD | EF.WRITES_TO_FD)
+        return {c for c in codes if c & 1 or not int(EVENTS[c].flags) & io}
+
     def _print(self, ts: int, delta: int) -> None:
         print_sorted_table(self.ctx, self.table, ts // 1_000_000_000, 0, delta, self.key_flds,
                            self.key_descs, self.value_fld, self.value_desc, self.top_number,
@@ -202,7 +213,7 @@ class TableGenerator(Chisel):
         return True
 
     def on_capture_end(self, ts: int, delta: int) -> None:
-        if self.islive and self.output_format != "json":
+        if self.islive and self.output_format != "json" and self.term.repaints:  # sysdig's endless view
             self.ctx.write(self.term.clearscreen() + self.term.moveto(0, 0) + self.term.showcursor())
             return
         self._print(ts, delta)

@@ -282,7 +282,7 @@ class TopProcsCpu(Chisel):
         return True
 
     def on_capture_end(self, ts: int, delta: int) -> None:
-        if self.islive and self.output_format != "json":
+        if self.islive and self.output_format != "json" and self.term.repaints:  # sysdig's endless view
             self.ctx.write(self.term.clearscreen() + self.term.moveto(0, 0) + self.term.showcursor())
             return
         self._print(ts, delta)

@@ -1,0 +1,66 @@
+"""Which event codes a chisel's filter can let through, from the filter's text alone.
+
+A chisel sees an event only once its own filter passed (runner.ChiselRunner._run); when the filter
+can only pass for some event codes, the other events need not be built for it at all (the file
+source's compiled state, output/fastline.py ``chisel_core``, keeps the state for them in C). This
+answers conservatively: None means "any code". Only checks that depend on the event's code alone
+restrict: ``evt.type=X``/``in``, and ``evt.is_io``/``evt.is_io_read``/``evt.is_io_write`` = true.
+``and`` intersects, ``or`` unites, a negation or any other check gives None.
+"""
+from __future__ import annotations
+
+from sysdig_user.event_table import EF, EVENTS
+from sysdig_user.filter.ast import Check, Conn, Seq
+
+_GENERIC = frozenset(info.code for info in EVENTS if info.name == EVENTS[0].name)  # evt.type: the syscall's name
+_READS, _WRITES = int(EF.READS_FROM_FD), int(EF.WRITES_TO_FD)
+_IO_FLAGS = {"evt.is_io": _READS | _WRITES, "evt.is_io_read": _READS, "evt.is_io_write": _WRITES}
+
+
+def filter_codes(text: str) -> set[int] | None:
+    """The codes ``text`` may pass for (None: any code, or the filter does not parse)."""
+    from sysdig_user.errors import SduError
+    from sysdig_user.filter.parse import parse
+
+    try:
+        flt = parse(text)
+    except SduError:
+        return None
+    return _seq_codes(flt.root)
+
+
+def _check_codes(check: Check) -> set[int] | None:
+    if check.arg is not None:
+        return None
+    if check.name == "evt.type" and check.op in ("=", "in"):
+        names = {v.text for v in check.values}
+        return {info.code for info in EVENTS if info.name in names} | set(_GENERIC)
+    mask = _IO_FLAGS.get(check.name)
+    if mask is not None and check.op == "=" and len(check.values) == 1 and check.values[0].text == "true":
+        return {info.code for info in EVENTS if int(info.flags) & mask}
+    return None
+
+
+def _seq_codes(root: Seq) -> set[int] | None:
+    # innermost groups first (no recursion: groups may nest thousands deep)
+    order: list[Seq] = []
+    pending = [root]
+    while pending:
+        seq = pending.pop()
+        order.append(seq)
+        pending.extend(item.node for item in seq.items if isinstance(item.node, Seq))
+    known: dict[int, set[int] | None] = {}
+    for seq in reversed(order):
+        sets = [None if item.negate else known[id(item.node)] if isinstance(item.node, Seq)
+                else _check_codes(item.node) for item in seq.items if not item.ignored]
+        if len(sets) == 1 or seq.conn is not Conn.OR:
+            restricted = [s for s in sets if s is not None]
+            if not restricted:
+                known[id(seq)] = None
+            else:
+                known[id(seq)] = set.intersection(*restricted)
+        elif any(s is None for s in sets):
+            known[id(seq)] = None
+        else:
+            known[id(seq)] = set().union(*(s for s in sets if s is not None))
+    return known[id(root)]
