@@ -8,17 +8,24 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
+from sysdig_user.rows import Record
 
-@dataclass
-class Environment:
+
+class Environment(Record):
     """stdout (binary: events are bytes as the capture holds them), stderr (text) and the environment."""
 
+    _fields = ("stdout", "stderr", "environ")
+    __slots__ = _fields
     stdout: BinaryIO
     stderr: IO[str]
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: Mapping[str, str]  # (default: a copy of os.environ)
+
+    def __init__(self, stdout: BinaryIO, stderr: IO[str], environ: Mapping[str, str] | None = None) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.environ = dict(os.environ) if environ is None else environ
 
     @classmethod
     def default(cls) -> Environment:

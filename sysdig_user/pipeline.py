@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sysdig_user.environment import Environment
@@ -26,6 +25,7 @@ from sysdig_user.output.lines import Output
 from sysdig_user.output.render import BufferFormat, RenderOptions
 from sysdig_user.output.timefmt import OutputTime
 from sysdig_user.plan import Need, plan
+from sysdig_user.rows import Record
 from sysdig_user.spec import CaptureSpec, OutputSpec
 
 EXIT_OK = 0
@@ -79,13 +79,22 @@ def make_chisel_runner(spec: CaptureSpec, out: Output, source: str = "",
                         color=color, repaint=repaint, print_container=print_container)
 
 
-@dataclass
-class RunStats:
-    events: int = 0  # events that passed the filter (sysdig's "Captured Events")
-    seconds: float = 0.0
-    status: int = EXIT_OK  # live capture: the launched command's exit status
-    fast_events: int | None = None  # events the compiled default line handled (None: not used)
-    suppressed: int = 0  # events -U dropped (sysdig's -v "Suppressed by Comm")
+class RunStats(Record):
+    _fields = ("events", "seconds", "status", "fast_events", "suppressed")
+    __slots__ = _fields
+    events: int  # events that passed the filter (sysdig's "Captured Events")
+    seconds: float
+    status: int  # live capture: the launched command's exit status
+    fast_events: int | None  # events the compiled default line handled (None: not used)
+    suppressed: int  # events -U dropped (sysdig's -v "Suppressed by Comm")
+
+    def __init__(self, events: int = 0, seconds: float = 0.0, status: int = EXIT_OK,
+                 fast_events: int | None = None, suppressed: int = 0) -> None:
+        self.events = events
+        self.seconds = seconds
+        self.status = status
+        self.fast_events = fast_events
+        self.suppressed = suppressed
 
 
 class EventPipeline:

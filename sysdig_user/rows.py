@@ -1,4 +1,5 @@
-"""``FrozenRow``: the base of the immutable rows sdu builds by the hundred at import.
+"""``FrozenRow``: the base of the immutable rows sdu builds by the hundred at import; ``Record``: the
+base of the mutable records on a run's start-up path.
 
 The event table and the field registry declare hundreds of rows each time sdu starts. As frozen
 dataclasses they cost more to create (code generated and compiled per class, ``object.__setattr__``
@@ -6,6 +7,14 @@ per field) than everything else those modules do, so they are plain slotted clas
 keeps what the dataclasses gave them: equality and hashing by value over ``_fields`` (the constructor's
 order), a repr listing those fields, and no assignment or deletion once built (subclasses set their
 slots through ``set_slot`` in ``__init__``).
+
+``Record`` replaces ``@dataclass(slots=True)`` on the modules every run imports: importing
+``dataclasses`` costs ``inspect``, ``ast``, ``dis`` and ``tokenize``, and each decorated class has its
+methods generated and compiled at import. A subclass lists its fields in ``_fields``, in its
+constructor's order (``__slots__ = _fields``: not a literal, which ruff would sort), and writes its own
+``__init__``; the base gives it what the dataclasses did: equality by value over those fields
+(unhashable, as a mutable dataclass is) and a repr listing them. tests/test_rows.py checks that each
+subclass's fields are its constructor's parameters.
 """
 from __future__ import annotations
 
@@ -42,4 +51,27 @@ class FrozenRow:
         raise AttributeError(f"cannot delete field {name!r}")
 
 
-__all__ = ["FrozenRow", "set_slot"]
+class Record:
+    __slots__ = ()
+
+    _fields: ClassVar[tuple[str, ...]] = ()  # a subclass's fields, its __slots__ too (``__slots__ = _fields``)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = self._fields
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({args})"
+
+
+def record_fields(cls: type[Record]) -> tuple[str, ...]:
+    """A record class's fields, in its constructor's order."""
+    return cls._fields
+
+
+__all__ = ["FrozenRow", "Record", "record_fields", "set_slot"]

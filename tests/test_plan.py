@@ -1,16 +1,17 @@
 """The planner's tables (sysdig_user/plan.py): complete, and choosing what the C paths rely on."""
 from __future__ import annotations
 
-import dataclasses
+import copy
 
 import pytest
 
 from sysdig_user.plan import NEEDS, STRATEGIES, Need, plan
+from sysdig_user.rows import record_fields
 from sysdig_user.spec import CaptureSpec, OutputSpec, PacketSpec, TraceSpec, WriteSpec
 
 
 def _fields(cls: type, prefix: str = "") -> set[str]:
-    return {prefix + f.name for f in dataclasses.fields(cls)}
+    return {prefix + name for name in record_fields(cls)}
 
 
 def test_every_option_has_a_row() -> None:
@@ -93,17 +94,25 @@ def test_display_filter_parses_everything() -> None:
     assert not plan(_spec(filter="evt.type=read", display_filter=True)).skip_unbuilt
 
 
+def _with(spec: CaptureSpec, **changes: object) -> CaptureSpec:
+    """A copy of ``spec`` with ``changes`` (what dataclasses.replace did)."""
+    out = copy.copy(spec)
+    for name, value in changes.items():
+        setattr(out, name, value)
+    return out
+
+
 def test_live_strategies() -> None:
     live = CaptureSpec(trace=TraceSpec(command=["true"]))
     p = plan(live)
     assert p.pipelined and p.tracer_fast_path and p.pushdown
     assert not plan(live, Need.ONE_PROCESS).pipelined
-    chisel = dataclasses.replace(live, chisels=[("topfiles_bytes", None)])
+    chisel = _with(live, chisels=[("topfiles_bytes", None)])
     assert not (plan(chisel).pipelined or plan(chisel).pushdown)
-    packets = dataclasses.replace(live, packets=PacketSpec())
+    packets = _with(live, packets=PacketSpec())
     assert not plan(packets).pushdown
     assert plan(packets).without(Need.PACKETS).pushdown  # no CAP_NET_RAW: syscalls only
     assert plan(packets).pipelined and plan(packets).tracer_fast_path  # the consumer merges the packets
-    deadline = dataclasses.replace(live, duration_s=1)
+    deadline = _with(live, duration_s=1)
     assert plan(deadline).pipelined and not plan(deadline).tracer_fast_path
-    assert not plan(dataclasses.replace(live, write=WriteSpec("x.scap"))).pushdown
+    assert not plan(_with(live, write=WriteSpec("x.scap"))).pushdown

@@ -25,6 +25,10 @@ from tests.support import ROOT
 NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap", "sysdig_user.chisels",
                   "sysdig_user.filter", "sysdig_user._event_table_data")
 
+# the standard library's modules that dataclasses pulls in (and lark's standalone parser, but for
+# grammar._TRIMS): no run imports them (its records are sysdig_user.rows classes, not dataclasses)
+NOT_FOR_A_RUN = ("dataclasses", "inspect", "ast", "dis", "tokenize")
+
 _REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
 
 
@@ -71,6 +75,27 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert warm_out == cold_out and "openat" in warm_out
     assert "sysdig_user._event_table_data" in cold  # the first run builds the cache from it
     assert _loaded(warm, NOT_FOR_A_READ) == []
+    assert _loaded(cold, NOT_FOR_A_RUN) == [] and _loaded(warm, NOT_FOR_A_RUN) == []
+
+
+@pytest.mark.ptrace
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [(), ("-p", "%proc.name %fd.name"), ("evt.type=execve",)],
+                         ids=["default", "format", "filter"])
+def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str, ...]) -> None:
+    """``sdu -- /bin/true`` (with its default line, a ``-p`` format or a filter): no chisel, packet or
+    third-party code, no filter code unless filtering, and none of the standard library's introspection
+    modules (with a filter: once the first run has cached the parser, and lark's standalone parser
+    trimmed of them, grammar._TRIMS)."""
+    program = _cli(*options, "--", "/bin/true")
+    filtered = options[:1] == ("evt.type=execve",)
+    modules, out = _modules_of(program, tmp_path / "cache")
+    if filtered:
+        modules, out = _modules_of(program, tmp_path / "cache")
+    assert ("true" if options[:1] == ("-p",) else "execve") in out
+    filtering = () if filtered else ("sysdig_user.filter",)
+    assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels", *filtering,
+                             *NOT_FOR_A_RUN)) == []
 
 
 @pytest.mark.slow
@@ -84,7 +109,7 @@ def test_a_filtered_read_does_not_import_lark(tmp_path: Path) -> None:
     assert "lark" in cold
     assert warm_out == cold_out and "read" in warm_out and "openat" not in warm_out
     assert _loaded(warm, ("lark", "scapy", "psutil", "tracer", "netcap", "sysdig_user._event_table_data",
-                          "logging", "pickle")) == []  # (the last two: grammar._TRIMS)
+                          "logging", "pickle", "inspect")) == []  # (the last three: grammar._TRIMS)
 
 
 # ---------------------------------------------------------------------------------------- caches
@@ -140,6 +165,7 @@ def test_the_standalone_parser_is_trimmed(private_cache: Path) -> None:
     source = grammar._generate(Path(grammar.GRAMMAR).read_text())
     trimmed = grammar._trim(source)
     assert trimmed != source and "import logging" not in trimmed
+    assert "from dataclasses" not in trimmed and "\nfrom inspect" not in trimmed
 
 
 def test_no_cache_without_a_private_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,10 +57,10 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
 
+from sysdig_user.rows import Record
 from tracer import attach as attach_rules
 from tracer import memory, ptrace, seccomp
 from tracer.errors import ProcessGone, TracerError
@@ -111,11 +111,17 @@ class Sink(Protocol):
     def signal(self, th: Thread, sig: int, sender: int, ts: int, cpu: int) -> None: ...
 
 
-@dataclass
-class EngineStats:
-    stops: int = 0
-    syscalls: int = 0
-    events: dict[str, int] = field(default_factory=dict)
+class EngineStats(Record):
+    _fields = ("stops", "syscalls", "events")
+    __slots__ = _fields
+    stops: int
+    syscalls: int
+    events: dict[str, int]
+
+    def __init__(self, stops: int = 0, syscalls: int = 0, events: dict[str, int] | None = None) -> None:
+        self.stops = stops
+        self.syscalls = syscalls
+        self.events = {} if events is None else events
 
 
 class Engine:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from typing import Any
 
@@ -23,6 +22,7 @@ from sysdig_user import params as param_codec
 from sysdig_user.event import HEADER, HEADER_SIZE, Event
 from sysdig_user.event_table import EF, EVENTS, PPM_SC, PT, event_code
 from sysdig_user.event_table import SYSCALLS as ROUTES
+from sysdig_user.rows import Record
 from tracer.decoders import DECODERS, Call, Decoder
 from tracer.decoders import net as net_decoders
 from tracer.decoders.base import DEFAULT_SNAPLEN, forget_process
@@ -38,17 +38,28 @@ SIGNALDELIVER = event_code("signaldeliver", True)
 _CLONE_NRS = (56, 57, 58, 435)
 
 
-@dataclass(slots=True)
-class Decoded:
+class Decoded(Record):
     """One event before encoding: what the decoders produced (tests compare these with strace)."""
 
+    _fields = ("code", "ts", "tid", "cpu", "values", "nr", "ret")
+    __slots__ = _fields
     code: int
     ts: int
     tid: int
     cpu: int
     values: list[Any]
-    nr: int = -1  # native syscall number, -1 for process events
-    ret: int | None = None  # the raw return value on syscall exits (generic exits do not carry it)
+    nr: int  # native syscall number, -1 for process events
+    ret: int | None  # the raw return value on syscall exits (generic exits do not carry it)
+
+    def __init__(self, code: int, ts: int, tid: int, cpu: int, values: list[Any], nr: int = -1,
+                 ret: int | None = None) -> None:
+        self.code = code
+        self.ts = ts
+        self.tid = tid
+        self.cpu = cpu
+        self.values = values
+        self.nr = nr
+        self.ret = ret
 
 
 _Packer = Callable[[int, int, list[Any]], bytes]

@@ -53,12 +53,12 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any, NoReturn
 
 from sysdig_user.environment import silence
 from sysdig_user.event import Event
+from sysdig_user.rows import Record
 
 BATCH_BYTES = 32 * 1024  # a few hundred typical events
 BATCH_NS = 20_000_000  # the most an event waits in the tracer
@@ -75,16 +75,26 @@ _STATE_HEAD = struct.Struct("<QqIHI")  # the scap event header: ts, tid, len, ty
 _IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-@dataclass
-class Result:
+class Result(Record):
     """What the consumer reports back when it is done."""
 
+    _fields = ("events", "cpu_seconds", "stopped", "error", "fast_events", "suppressed")
+    __slots__ = _fields
     events: int  # events that passed the filter (the pipeline's stats.events)
     cpu_seconds: float  # the consumer process's CPU time
-    stopped: bool = False  # its pipeline ended the capture before the tracer did (-n reached)
-    error: BaseException | None = None  # what it failed with (see failure())
-    fast_events: int | None = None  # events the compiled default line handled (None: not used)
-    suppressed: int = 0  # events -U dropped
+    stopped: bool  # its pipeline ended the capture before the tracer did (-n reached)
+    error: BaseException | None  # what it failed with (see failure())
+    fast_events: int | None  # events the compiled default line handled (None: not used)
+    suppressed: int  # events -U dropped
+
+    def __init__(self, events: int, cpu_seconds: float, stopped: bool = False, error: BaseException | None = None,
+                 fast_events: int | None = None, suppressed: int = 0) -> None:
+        self.events = events
+        self.cpu_seconds = cpu_seconds
+        self.stopped = stopped
+        self.error = error
+        self.fast_events = fast_events
+        self.suppressed = suppressed
 
     def failure(self) -> BaseException | None:
         """The consumer's exception, to raise in the tracer."""

@@ -6,15 +6,16 @@ gone_on_missing: a thread that exits while we read it raises ProcessGone (never 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from sysdig_user.rows import Record
 from tracer.errors import gone_on_missing
 
 
-@dataclass(slots=True)
-class Stat:
+class Stat(Record):
     """Fields of /proc/TID/stat (man 5 proc numbering in comments)."""
 
+    _fields = ("comm", "state", "ppid", "pgrp", "session", "tty_nr", "minflt", "majflt", "processor")
+    __slots__ = _fields
     comm: str
     state: str
     ppid: int  # 4
@@ -24,6 +25,18 @@ class Stat:
     minflt: int  # 10
     majflt: int  # 12
     processor: int  # 39
+
+    def __init__(self, comm: str, state: str, ppid: int, pgrp: int, session: int, tty_nr: int, minflt: int,
+                 majflt: int, processor: int) -> None:
+        self.comm = comm
+        self.state = state
+        self.ppid = ppid
+        self.pgrp = pgrp
+        self.session = session
+        self.tty_nr = tty_nr
+        self.minflt = minflt
+        self.majflt = majflt
+        self.processor = processor
 
 
 @gone_on_missing

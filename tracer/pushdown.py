@@ -24,9 +24,9 @@ one, so both differ from a full trace, as they would between two sysdig runs wit
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sysdig_user.event_table import EF, EVENTS, PT
+from sysdig_user.rows import FrozenRow, set_slot
 from sysdig_user.state import parsers_files, parsers_net, parsers_process
 from tracer.events import PROCEXIT, event_codes, event_type_name
 from tracer.syscalls_x86_64 import SYSCALLS as TABLE
@@ -146,15 +146,24 @@ def needs_vm(fields: Iterable[str], chisel: bool = False) -> bool:
     return chisel or any(f.startswith(_VM_FIELD_PREFIXES) for f in fields)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(FrozenRow):
     """A pushdown decision with its reasons (printed by -v)."""
 
+    _fields = ("syscalls", "event_types", "fd_state", "cwd", "vm")
+    __slots__ = _fields
     syscalls: frozenset[int] | None  # None: trace everything
     event_types: frozenset[str] | None
     fd_state: bool
     cwd: bool
     vm: bool
+
+    def __init__(self, syscalls: frozenset[int] | None, event_types: frozenset[str] | None, fd_state: bool,
+                 cwd: bool, vm: bool) -> None:
+        set_slot(self, "syscalls", syscalls)
+        set_slot(self, "event_types", event_types)
+        set_slot(self, "fd_state", fd_state)
+        set_slot(self, "cwd", cwd)
+        set_slot(self, "vm", vm)
 
 
 def plan(event_types: set[str] | frozenset[str] | None, fields: Iterable[str], chisel: bool = False) -> Plan:
@@ -194,15 +203,22 @@ _DEV_FIELD_PREFIXES = ("fd.dev", "evt.arg", "evt.rawarg")
 _VM_PARAM_PREFIXES = ("evt.arg", "evt.rawarg")
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(FrozenRow):
     """What a live capture cuts: the seccomp syscall set (launch mode), the event codes EventBuilder
     decodes (`wanted`, None = all) and whether it reads open's dev and the mmap/brk VM sizes."""
 
+    _fields = ("plan", "wanted", "read_dev", "read_vm")
+    __slots__ = _fields
     plan: Plan
     wanted: frozenset[int] | None
     read_dev: bool
     read_vm: bool
+
+    def __init__(self, plan: Plan, wanted: frozenset[int] | None, read_dev: bool, read_vm: bool) -> None:
+        set_slot(self, "plan", plan)
+        set_slot(self, "wanted", wanted)
+        set_slot(self, "read_dev", read_dev)
+        set_slot(self, "read_vm", read_vm)
 
     def builder_options(self) -> dict[str, object]:
         wanted = self.wanted

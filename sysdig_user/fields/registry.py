@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.event_table import EVENTS, PF, PT
@@ -28,6 +27,7 @@ from sysdig_user.fields.base import (
     parse_number,
     text_fn,
 )
+from sysdig_user.rows import Record
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -73,8 +73,7 @@ _NUMBERED = frozenset({ArgSyntax.PARAM, ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX
                        ArgSyntax.AROUND})
 
 
-@dataclass(slots=True)
-class BoundField:
+class BoundField(Record):
     """One use of a field (one ``%token`` or one filter operand), with its own extractor state.
 
     ``extract(evt)`` returns the value or None (sysdig's NULL: the formatter prints ``<NA>``, or drops
@@ -86,6 +85,8 @@ class BoundField:
     for any value, except ``!=``, which must hold for all of them (libsinsp compare_ip / compare_port).
     """
 
+    _fields = ("name", "ftype", "fmt", "flags", "arg", "extract", "to_text", "parse_value", "extract_many", "definition")
+    __slots__ = _fields
     name: str
     ftype: PT
     fmt: PF
@@ -94,8 +95,27 @@ class BoundField:
     extract: Extractor
     to_text: Callable[[Any], str]
     parse_value: Callable[[str], Any]
-    extract_many: Callable[[Event], Sequence[Any]] | None = None
-    definition: FieldDef | None = field(default=None, repr=False)
+    extract_many: Callable[[Event], Sequence[Any]] | None
+    definition: FieldDef | None
+
+    def __init__(self, name: str, ftype: PT, fmt: PF, flags: FieldFlag, arg: str | None, extract: Extractor,
+                 to_text: Callable[[Any], str], parse_value: Callable[[str], Any],
+                 extract_many: Callable[[Event], Sequence[Any]] | None = None,
+                 definition: FieldDef | None = None) -> None:
+        self.name = name
+        self.ftype = ftype
+        self.fmt = fmt
+        self.flags = flags
+        self.arg = arg
+        self.extract = extract
+        self.to_text = to_text
+        self.parse_value = parse_value
+        self.extract_many = extract_many
+        self.definition = definition
+
+    def __repr__(self) -> str:  # (the definition left out: it is the registry's row of ``name``)
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__[:-1])
+        return f"BoundField({args})"
 
     @property
     def filter_only(self) -> bool:

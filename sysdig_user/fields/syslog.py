@@ -6,11 +6,11 @@ exits only. PRI is read from the byte after the first, up to '>' (at most 15 cha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sysdig_user.event_table import EF, EVENTS, PF, PT
 from sysdig_user.fields.base import FieldClass, FieldDef, plain
+from sysdig_user.rows import FrozenRow, set_slot
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -24,10 +24,15 @@ _WRITE_EXITS = frozenset(e.code for e in EVENTS if e.code & 1 and int(e.flags) &
 _DATA_IDX = {e.code: e.param_index("data") for e in EVENTS}
 
 
-@dataclass(frozen=True, slots=True)
-class SyslogMessage:
+class SyslogMessage(FrozenRow):
+    _fields = ("priority", "message")
+    __slots__ = _fields
     priority: int
     message: str
+
+    def __init__(self, priority: int, message: str) -> None:
+        set_slot(self, "priority", priority)
+        set_slot(self, "message", message)
 
     @property
     def severity(self) -> int:

@@ -11,11 +11,11 @@ A single operand in a group is its operand, so ``((((x))))`` is ``x`` at any dep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from sysdig_user.filter import errors
 from sysdig_user.filter.ast import Check, Conn, Item, Seq
+from sysdig_user.rows import FrozenRow, Record, set_slot
 
 Predicate = Callable[[Any], bool]
 
@@ -25,13 +25,19 @@ CLOSURE_DEPTH = 64
 ALL, ANY, NOT = "all", "any", "not"
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
+class Op(FrozenRow):
     """`ALL`/`ANY` of its parts (left to right, short-circuit), or `NOT` of its one part."""
 
+    _fields = ("kind", "parts", "depth")
+    __slots__ = _fields
     kind: str
     parts: tuple[Expr, ...]
     depth: int
+
+    def __init__(self, kind: str, parts: tuple[Expr, ...], depth: int) -> None:
+        set_slot(self, "kind", kind)
+        set_slot(self, "parts", parts)
+        set_slot(self, "depth", depth)
 
 
 Expr = Predicate | Op
@@ -54,12 +60,19 @@ def combine(seq: Seq, parts: list[Expr]) -> Expr:
     return Op(ALL if seq.conn is Conn.AND else ANY, tuple(parts), 1 + max(_depth(p) for p in parts))
 
 
-@dataclass
-class _Frame:
+class _Frame(Record):
+    _fields = ("seq", "items", "parts", "item")
+    __slots__ = _fields
     seq: Seq
     items: Iterator[Item]
     parts: list[Expr]
     item: Item | None  # the item of the enclosing group this group is; None for the root
+
+    def __init__(self, seq: Seq, items: Iterator[Item], parts: list[Expr], item: Item | None) -> None:
+        self.seq = seq
+        self.items = items
+        self.parts = parts
+        self.item = item
 
 
 def build(root: Seq, check: Callable[[Check], Predicate]) -> Expr:

@@ -31,13 +31,20 @@ _runtime: SimpleNamespace | None = None
 
 # Lines of lark's generated module that only cost start-up time here (~5 ms): its logger, which lark
 # sets to CRITICAL and never logs at that level (a silent stand-in takes its place), and the imports
-# that serve only Lark's own cache and save/load, which the standalone parser never runs. They are
-# replaced only where each is found exactly once; another lark version's text is used as it is.
+# that serve only Lark's own cache and save/load, which the standalone parser never runs. Also
+# dataclasses (for its one dataclass, TextSlice: _text_slice stands in) and inspect (for v_args
+# transformers, which sdu does not use: imported there if one ever is), which between them import
+# ast, dis and tokenize. They are replaced only where each is found exactly once; another lark
+# version's text is used as it is.
 _TRIMS = (("import logging\n", ""),
           ('logger: logging.Logger = logging.getLogger("lark")\n', "logger = _SDU_QUIET_LOGGER\n"),
           ("logger.addHandler(logging.StreamHandler())\n", ""),
           ("logger.setLevel(logging.CRITICAL)\n", ""),
-          ("import pickle, zlib, base64\n", ""))
+          ("import pickle, zlib, base64\n", ""),
+          ("from dataclasses import dataclass\n", ""),
+          ("@dataclass(frozen=True)\nclass TextSlice(", "@_SDU_TEXT_SLICE\nclass TextSlice("),
+          ("from inspect import getmembers, getmro\n", ""),
+          ("        mro = getmro(cls)\n", "        from inspect import getmembers, getmro\n        mro = getmro(cls)\n"))
 
 
 class _QuietLogger:
@@ -47,6 +54,39 @@ class _QuietLogger:
         return None
 
     debug = info = warning = error = exception = critical = quiet
+
+
+def _text_slice(cls: type) -> type:
+    """What ``@dataclass(frozen=True)`` makes of lark's TextSlice (its fields ``text``, ``start`` and
+    ``end``, then its ``__post_init__``), without importing dataclasses: a constructor by position or
+    keyword, no assignment afterwards, equality and a repr over the three fields."""
+    names = ("text", "start", "end")
+    set_field = object.__setattr__
+
+    def __init__(self: object, text: object, start: object, end: object) -> None:
+        set_field(self, "text", text)
+        set_field(self, "start", start)
+        set_field(self, "end", end)
+        self.__post_init__()  # type: ignore[attr-defined]
+
+    def __setattr__(self: object, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def values(self: object) -> tuple[object, ...]:
+        return tuple(getattr(self, n) for n in names)
+
+    def __eq__(self: object, other: object) -> bool:
+        return values(self) == values(other) if other.__class__ is self.__class__ else NotImplemented
+
+    def __repr__(self: object) -> str:
+        return f"{type(self).__qualname__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__setattr__ = __setattr__  # type: ignore[assignment]
+    cls.__eq__ = __eq__  # type: ignore[assignment]
+    cls.__hash__ = lambda self: hash(values(self))  # type: ignore[assignment,misc]
+    cls.__repr__ = __repr__  # type: ignore[assignment]
+    return cls
 
 
 def _trim(source: str) -> str:
@@ -94,6 +134,7 @@ def runtime() -> SimpleNamespace:
             grammar = f.read()
         module = ModuleType(_MODULE)  # a module of its own: its dataclasses look their module up
         module.__dict__["_SDU_QUIET_LOGGER"] = _QuietLogger()
+        module.__dict__["_SDU_TEXT_SLICE"] = _text_slice
         sys.modules[_MODULE] = module
         exec(_code(grammar), module.__dict__)  # noqa: S102 - lark's generated parser, of our grammar
         namespace = module.__dict__

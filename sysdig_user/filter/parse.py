@@ -7,7 +7,6 @@ field before a syntax error is what sysdig reports. Those partial checks travel 
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -164,7 +163,7 @@ class _Builder:
     # boolean structure -------------------------------------------------------------------------
     @_inline
     def group(self, lpar: Token, seq: Seq, rpar: Token) -> Seq:
-        return dataclasses.replace(seq, pos=lpar.start_pos or 0, close_pos=rpar.start_pos)
+        return Seq(seq.items, lpar.start_pos or 0, rpar.start_pos)
 
     def first(self, children: list[Any]) -> tuple[str, bool, Node]:
         return ("first", len(children) > 1, children[-1])

@@ -12,7 +12,6 @@ evt.outputtime with -t) are bound here instead, so that one formatter carries al
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sysdig_user.errors import FieldError, SduError
@@ -26,6 +25,7 @@ from sysdig_user.output.render import (
     render_args,
 )
 from sysdig_user.output.timefmt import OutputTime
+from sysdig_user.rows import Record
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -66,13 +66,20 @@ class BoundFieldLike(Protocol):
 Matcher = Callable[[str], "tuple[Any, int]"]
 
 
-@dataclass(slots=True)
-class OutputOptions:
+class OutputOptions(Record):
     """Everything from the command line that changes how an event prints."""
 
-    render: RenderOptions = field(default_factory=RenderOptions)
-    time: OutputTime = field(default_factory=OutputTime)
-    json: bool = False
+    _fields = ("render", "time", "json")
+    __slots__ = _fields
+    render: RenderOptions
+    time: OutputTime
+    json: bool
+
+    def __init__(self, render: RenderOptions | None = None, time: OutputTime | None = None,
+                 json: bool = False) -> None:
+        self.render = RenderOptions() if render is None else render
+        self.time = OutputTime() if time is None else time
+        self.json = json
 
 
 # ------------------------------------------------------------------------------ option-bound fields
@@ -171,12 +178,19 @@ def unescape_format(fmt: str) -> str:
     return "".join(out)
 
 
-@dataclass(slots=True)
-class Token:
+class Token(Record):
+    _fields = ("literal", "key", "field", "width")
+    __slots__ = _fields
     literal: str  # text printed before the field
     key: str  # the field as written (JSON key)
     field: BoundFieldLike
-    width: int = 0
+    width: int
+
+    def __init__(self, literal: str, key: str, field: BoundFieldLike, width: int = 0) -> None:
+        self.literal = literal
+        self.key = key
+        self.field = field
+        self.width = width
 
 
 def _bind(text: str, match: Matcher, opts: OutputOptions) -> tuple[BoundFieldLike, int]:

@@ -14,7 +14,6 @@ import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-
 import binascii
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -22,6 +21,7 @@ from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
+from sysdig_user.rows import Record
 from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, port_str, sanitize
 from sysdig_user.state.parsers_files import concatenate_paths
 
@@ -68,8 +68,7 @@ _JSON_VARIANT = {
 }
 
 
-@dataclass(slots=True)
-class RenderOptions:
+class RenderOptions(Record):
     """What the command line changes about param text.
 
     ``max_len``: 80 by default, 0 (no limit) with -v or when chisels run. ``lookup_thread`` resolves
@@ -77,9 +76,17 @@ class RenderOptions:
     view attached to the event is used (sysdig_user.fields.base.lookup_thread).
     """
 
-    buffer_format: BufferFormat = BufferFormat.NORMAL
-    max_len: int = DEFAULT_MAX_LEN
-    lookup_thread: Callable[[int], ThreadInfo | None] | None = None
+    _fields = ("buffer_format", "max_len", "lookup_thread")
+    __slots__ = _fields
+    buffer_format: BufferFormat
+    max_len: int
+    lookup_thread: Callable[[int], ThreadInfo | None] | None
+
+    def __init__(self, buffer_format: BufferFormat = BufferFormat.NORMAL, max_len: int = DEFAULT_MAX_LEN,
+                 lookup_thread: Callable[[int], ThreadInfo | None] | None = None) -> None:
+        self.buffer_format = buffer_format
+        self.max_len = max_len
+        self.lookup_thread = lookup_thread
 
 
 DEFAULT_OPTIONS = RenderOptions()

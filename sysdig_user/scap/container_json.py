@@ -14,8 +14,9 @@ This module is the one place sdu encodes that JSON; the reader's parser lives in
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from typing import Any
+
+from sysdig_user.rows import Record
 
 CONTAINER_JSON_E = 272
 CONTAINER_JSON_2_E = 324
@@ -26,31 +27,57 @@ CT_DOCKER, CT_LXC, CT_LIBVIRT_LXC, CT_MESOS, CT_RKT, CT_CUSTOM = 0, 1, 2, 3, 4, 
 CT_CRI, CT_CONTAINERD, CT_CRIO, CT_BPM, CT_STATIC, CT_PODMAN = 6, 7, 8, 9, 10, 11
 
 
-@dataclass
-class MountRecord:
-    source: str = ""
-    dest: str = ""
-    mode: str = ""
-    rdwr: bool = False
-    propagation: str = ""
+class MountRecord(Record):
+    _fields = ("source", "dest", "mode", "rdwr", "propagation")
+    __slots__ = _fields
+    source: str
+    dest: str
+    mode: str
+    rdwr: bool
+    propagation: str
+
+    def __init__(self, source: str = "", dest: str = "", mode: str = "", rdwr: bool = False,
+                 propagation: str = "") -> None:
+        self.source = source
+        self.dest = dest
+        self.mode = mode
+        self.rdwr = rdwr
+        self.propagation = propagation
 
 
-@dataclass
-class ContainerRecord:
+class ContainerRecord(Record):
     """What sdu knows of one container: its id and type from cgroups, the rest from a runtime (or empty:
     sinsp's readers show an empty name or image as <NA>)."""
 
+    _fields = ("id", "type", "name", "image", "imageid", "imagerepo", "imagetag", "imagedigest", "privileged",
+               "mounts", "labels")
+    __slots__ = _fields
     id: str
     type: int
-    name: str = ""
-    image: str = ""
-    imageid: str = ""
-    imagerepo: str = ""
-    imagetag: str = ""
-    imagedigest: str = ""
-    privileged: bool = False
-    mounts: list[MountRecord] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
+    name: str
+    image: str
+    imageid: str
+    imagerepo: str
+    imagetag: str
+    imagedigest: str
+    privileged: bool
+    mounts: list[MountRecord]
+    labels: dict[str, str]
+
+    def __init__(self, id: str, type: int, name: str = "", image: str = "", imageid: str = "",
+                 imagerepo: str = "", imagetag: str = "", imagedigest: str = "", privileged: bool = False,
+                 mounts: list[MountRecord] | None = None, labels: dict[str, str] | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.name = name
+        self.image = image
+        self.imageid = imageid
+        self.imagerepo = imagerepo
+        self.imagetag = imagetag
+        self.imagedigest = imagedigest
+        self.privileged = privileged
+        self.mounts = [] if mounts is None else mounts
+        self.labels = {} if labels is None else labels
 
 
 def to_json(rec: ContainerRecord) -> str:

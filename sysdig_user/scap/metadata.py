@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from typing import Any
 
 from sysdig_user.scap.blocks import (
@@ -30,6 +29,7 @@ from sysdig_user.scap.blocks import (
     CaptureError,
 )
 from sysdig_user.scap.records import (
+    PROC_ENTRY_DEFAULTS,
     FdEntry,
     FdType,
     Group,
@@ -333,7 +333,7 @@ def _pl_steps(version: int) -> tuple[tuple[tuple[str, Any, str], ...], tuple[tup
     absent = {"sid": version < 6, "vpgid": version < 8, "exepath": version < 7, "env": version < 3,
               "vtid": version < 4, "vpid": version < 4, "cgroups": version < 4, "root": version < 5}
     absent.update(dict.fromkeys(("vmsize_kb", "vmrss_kb", "vmswap_kb", "pfmajor", "pfminor"), version < 2))
-    defaults = {f.name: (list if f.default_factory is list else f.default) for f in fields(ProcEntry)}
+    defaults = dict(PROC_ENTRY_DEFAULTS)
     missing = tuple((i, defaults[name]) for i, name in enumerate(_PL_FIELDS) if absent.get(name))
     return tuple(steps), missing
 

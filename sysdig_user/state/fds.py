@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import copy
-from dataclasses import dataclass, field
 from enum import IntEnum
 
+from sysdig_user.rows import Record
 from sysdig_user.scap.records import FdType
 from sysdig_user.state.fdorder import OrderLog
 
@@ -51,27 +51,50 @@ class L4(IntEnum):
     RAW = 5
 
 
-@dataclass(slots=True)
-class FdInfo:
+class FdInfo(Record):
+    _fields = ("fd", "type", "name", "open_flags", "dev", "ino", "sip", "sport", "dip", "dport", "l4proto", "role",
+               "unix_source", "unix_dest", "connected", "extra")
+    __slots__ = _fields
     fd: int
     type: FdType
-    name: str = ""
-    open_flags: int = 0  # PPM_O_* bits
-    dev: int = 0
-    ino: int = 0
+    name: str
+    open_flags: int  # PPM_O_* bits
+    dev: int
+    ino: int
     # sockets: addresses are raw network-order bytes (4 or 16), ports host order. Server sockets
     # (IPV*_SERVSOCK) keep their one address in sip/sport, as sinsp's m_ipv4serverinfo does.
-    sip: bytes = b""
-    sport: int = 0
-    dip: bytes = b""
-    dport: int = 0
-    l4proto: int = 0  # scap l4 proto: 0 unknown, 1 n/a, 2 tcp, 3 udp, 4 icmp, 5 raw
-    role: Role = Role.NONE
-    unix_source: int = 0
-    unix_dest: int = 0
-    connected: bool = False
+    sip: bytes
+    sport: int
+    dip: bytes
+    dport: int
+    l4proto: int  # scap l4 proto: 0 unknown, 1 n/a, 2 tcp, 3 udp, 4 icmp, 5 raw
+    role: Role
+    unix_source: int
+    unix_dest: int
+    connected: bool
     # per-fd counters some fields and chisels use
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, object]
+
+    def __init__(self, fd: int, type: FdType, name: str = "", open_flags: int = 0, dev: int = 0, ino: int = 0,
+                 sip: bytes = b"", sport: int = 0, dip: bytes = b"", dport: int = 0, l4proto: int = 0,
+                 role: Role = Role.NONE, unix_source: int = 0, unix_dest: int = 0, connected: bool = False,
+                 extra: dict[str, object] | None = None) -> None:
+        self.fd = fd
+        self.type = type
+        self.name = name
+        self.open_flags = open_flags
+        self.dev = dev
+        self.ino = ino
+        self.sip = sip
+        self.sport = sport
+        self.dip = dip
+        self.dport = dport
+        self.l4proto = l4proto
+        self.role = role
+        self.unix_source = unix_source
+        self.unix_dest = unix_dest
+        self.connected = connected
+        self.extra = {} if extra is None else extra
 
     @property
     def typechar(self) -> str:
