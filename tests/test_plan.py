@@ -70,10 +70,10 @@ def test_a_chisel_with_a_filter_takes_the_compiled_filter_not_the_silent_state()
     command-line filter with a chisel is the compiled filter on the Events the chisels get."""
     alone = _spec(chisels=[("topfiles_bytes", None)])
     assert plan(alone).compiled_chisels and not plan(alone).compiled_filter
-    filtered = dataclasses.replace(alone, filter="evt.type=read")
+    filtered = _spec(chisels=[("topfiles_bytes", None)], filter="evt.type=read")
     assert plan(filtered).compiled_filter and not plan(filtered).compiled_chisels
     assert not plan(filtered, Need.PY_FILTER).compiled_filter
-    assert not plan(dataclasses.replace(alone, suppress_comms=["x"])).compiled_chisels
+    assert not plan(_spec(chisels=[("topfiles_bytes", None)], suppress_comms=["x"])).compiled_chisels
 
 
 def test_no_native_rules_out_every_c_path() -> None:

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.errors import SduError
 from sysdig_user.event_table import EVENTS
+from sysdig_user.rows import Record
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -62,37 +62,49 @@ ID_LENGTH = 64  # a runc container id; reported as its first 12 characters
 SHORT_ID = 12
 
 
-@dataclass(slots=True)
-class Mount:
-    source: str = ""
-    dest: str = ""
-    mode: str = ""
-    rdwr: bool = False
-    propagation: str = ""
+class Mount(Record):
+    _fields = ("source", "dest", "mode", "rdwr", "propagation")
+    __slots__ = _fields
+
+    def __init__(self, source: str = "", dest: str = "", mode: str = "", rdwr: bool = False,
+                 propagation: str = "") -> None:
+        self.source = source
+        self.dest = dest
+        self.mode = mode
+        self.rdwr = rdwr
+        self.propagation = propagation
 
     def text(self) -> str:
         """<source>:<dest>:<mode>:<rdwr>:<propagation>, as container.mount shows one."""
         return f"{self.source}:{self.dest}:{self.mode}:{'true' if self.rdwr else 'false'}:{self.propagation}"
 
 
-@dataclass(slots=True)
-class ContainerInfo:
+class ContainerInfo(Record):
     """One container as sinsp's sinsp_container_info holds it (the fields sdu shows)."""
 
-    id: str = ""
-    type: int = CT_DOCKER  # (a JSON without a type is a docker container)
-    name: str = ""
-    image: str = ""
-    full_id: str = ""
-    imageid: str = ""
-    imagerepo: str = ""
-    imagetag: str = ""
-    imagedigest: str = ""
-    privileged: bool = False
-    lookup_state: int = SUCCESSFUL
-    mounts: list[Mount] = field(default_factory=list)
-    probes: list[tuple[int, str]] = field(default_factory=list)  # (kind, exe and args joined)
-    extra: dict[str, Any] = field(default_factory=dict)  # the rest of the JSON object (ip, labels, ...)
+    _fields = ("id", "type", "name", "image", "full_id", "imageid", "imagerepo", "imagetag", "imagedigest",
+               "privileged", "lookup_state", "mounts", "probes", "extra")
+    __slots__ = _fields
+
+    def __init__(self, id: str = "", type: int = CT_DOCKER, name: str = "", image: str = "",
+                 full_id: str = "", imageid: str = "", imagerepo: str = "", imagetag: str = "",
+                 imagedigest: str = "", privileged: bool = False, lookup_state: int = SUCCESSFUL,
+                 mounts: list[Mount] | None = None, probes: list[tuple[int, str]] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.id = id
+        self.type = type  # (a JSON without a type is a docker container)
+        self.name = name
+        self.image = image
+        self.full_id = full_id
+        self.imageid = imageid
+        self.imagerepo = imagerepo
+        self.imagetag = imagetag
+        self.imagedigest = imagedigest
+        self.privileged = privileged
+        self.lookup_state = lookup_state
+        self.mounts: list[Mount] = [] if mounts is None else mounts
+        self.probes: list[tuple[int, str]] = [] if probes is None else probes  # (kind, exe and args joined)
+        self.extra: dict[str, Any] = {} if extra is None else extra  # the rest of the JSON (ip, labels, ...)
 
     @property
     def successful(self) -> bool:
