@@ -1,0 +1,56 @@
+"""Live output names the containers known at the start as a reader of the -w file does: the tracer's
+container records are fed to the live Inspector as a capture's head container events are (tracer/live.py
+_seed), in one process and, pipelined, in the consumer forked after the seeding.
+
+The command (``cat /dev/null``) runs in a docker-shaped cgroup the test makes, with a fake docker API
+under HOST_ROOT (tests/live/test_container_events.py's fixtures); the oracle is sysdig reading the -w file
+of the same command (sdu, as sysdig, prints nothing when it writes, so -p and -w are two runs): the live
+-p lines (container fields, event types) must be the lines sysdig prints for that file.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.live.test_container_events import FULL_ID, _Api, _lines, _UnixServer, docker_cgroup  # noqa: F401
+from tests.support import ROOT, require_tool
+
+pytestmark = [pytest.mark.ptrace, pytest.mark.oracle]
+
+FORMAT = ("*%container.id %container.type %container.name %container.image %container.image.tag "
+          "%container.privileged %proc.name %evt.type %evt.dir")
+FILTER = "proc.name=cat"
+
+
+@pytest.mark.parametrize("single", ["1", "0"], ids=["one-process", "pipelined"])
+def test_live_container_fields_equal_sysdig_reading_the_w_file(tmp_path: Path, docker_cgroup: Path,  # noqa: F811
+                                                               single: str) -> None:
+    host_root = tmp_path / "root"
+    (host_root / "var/run").mkdir(parents=True)
+    server = _UnixServer(str(host_root / "var/run/docker.sock"), _Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    out = tmp_path / "c.scap"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOST_ROOT=str(host_root), SDU_SINGLE_PROCESS=single)
+
+    def run(*args: str) -> list[str]:
+        script = f'echo $$ > {docker_cgroup}/cgroup.procs && exec "$0" -m sysdig_user "$@" -- cat /dev/null'
+        res = subprocess.run(["sh", "-c", script, sys.executable, *args], capture_output=True, text=True,
+                             env=env, timeout=120, check=False)
+        assert res.returncode == 0, res.stderr
+        return [line for line in res.stdout.splitlines() if line.strip()]
+
+    try:
+        live = run("-p", FORMAT, FILTER)  # (sdu, as sysdig, prints nothing with -w: two runs of one command)
+        run("-w", str(out))
+    finally:
+        server.shutdown()
+        server.server_close()
+    theirs = _lines([require_tool("sysdig"), "-r", str(out), "-p", FORMAT, FILTER])
+    assert theirs and all(f"{FULL_ID[:12]} docker web-1 nginx:1.25 1.25 false cat" in line for line in theirs), theirs
+    assert live == theirs
