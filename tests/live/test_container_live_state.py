@@ -54,3 +54,50 @@ def test_live_container_fields_equal_sysdig_reading_the_w_file(tmp_path: Path, d
     theirs = _lines([require_tool("sysdig"), "-r", str(out), "-p", FORMAT, FILTER])
     assert theirs and all(f"{FULL_ID[:12]} docker web-1 nginx:1.25 1.25 false cat" in line for line in theirs), theirs
     assert live == theirs
+
+
+_ALL = """cg=$1
+shift
+loop() { sh -c 'echo $$ > "$0"/cgroup.procs; exec sh -c "while :; do cat /dev/null; sleep 0.05; done"' "$cg" & }
+if [ -z "$LATE" ]; then loop; lp=$!; sleep 0.3; fi
+"$0" -m sysdig_user --all -M 3 "$@" > "$OUT" &
+sdu=$!
+if [ -n "$LATE" ]; then sleep 1.5; loop; lp=$!; fi
+wait $sdu
+status=$?
+kill $lp
+exit $status
+"""
+
+
+@pytest.mark.parametrize("late", ["", "1"], ids=["first-scan", "rescan"])
+@pytest.mark.parametrize("single", ["1", "0"], ids=["one-process", "pipelined"])
+def test_all_names_the_containers_it_finds(tmp_path: Path, docker_cgroup: Path, single: str,  # noqa: F811
+                                           late: str) -> None:
+    """sdu --all in a PID namespace the test makes (the test's shell is its init, untraced), with a
+    process looping in the container's cgroup, started before sdu (found by the first scan) or 1.5 s after
+    it (so, but for a very slow start, found by a rescan: no traced process forked it): its container is in the live state, the distinct
+    -p lines equal sysdig's for the -w file of a second run (the runs see different numbers of events)."""
+    require_tool("unshare")
+    host_root = tmp_path / "root"
+    (host_root / "var/run").mkdir(parents=True)
+    server = _UnixServer(str(host_root / "var/run/docker.sock"), _Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out, printed = tmp_path / "all.scap", tmp_path / "printed"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOST_ROOT=str(host_root), SDU_SINGLE_PROCESS=single,
+               OUT=str(printed), LATE=late)
+    flt = "proc.name=cat and evt.type=openat"
+    try:
+        for args in (["-p", FORMAT, flt], ["-w", str(out)]):
+            res = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", _ALL, sys.executable,
+                                  str(docker_cgroup), *args], capture_output=True, text=True, env=env,
+                                 timeout=120, check=False)
+            assert res.returncode == 0, res.stderr
+            if args[0] == "-p":
+                live = {line for line in printed.read_text().splitlines() if line.strip()}
+    finally:
+        server.shutdown()
+        server.server_close()
+    theirs = set(_lines([require_tool("sysdig"), "-r", str(out), "-p", FORMAT, flt]))
+    assert theirs and all(f"{FULL_ID[:12]} docker web-1 nginx:1.25 1.25 false cat" in line for line in theirs), theirs
+    assert live == theirs
