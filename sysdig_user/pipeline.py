@@ -246,7 +246,7 @@ class EventPipeline:
         verdict = inspector.process(evt)
         if inspector.consumed_event is evt:  # container state at the capture's head: never shown
             if self.writer is not None:
-                self.writer.write(evt)  # (sysdig's -w starts its file with the containers it knows)
+                self.writer.write_container(evt)  # (sysdig's -w starts each file with its containers)
             return True
         clock = self.clock
         if clock.first_ts < 0:

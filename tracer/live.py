@@ -570,15 +570,16 @@ class LiveCapture:
         procs, fds = initial_state(roots, launched)
         seed_state(self.pipeline, self.writer, machine_info(), procs, fds)
         if self.containers is not None:
-            # the containers of the starting state open the -w file, after its section and before any
-            # event, whatever the filter (sinsp's dump_containers at the start of a dump); without -w
-            # they are only noted as seen
+            # the containers of the starting state are what a capture's head holds: the pipeline's
+            # Inspector consumes them as it does at a file's head (the live lines then name the
+            # containers as a reader of the -w file does) and -w writes them after the section, before
+            # any event, whatever the filter (sinsp's dump_containers at the start of a dump). Pipelined,
+            # the consumer is forked after this and inherits that state.
             from sysdig_user.scap.container_json import event_raw, to_json
 
             now = time.time_ns()
             for rec in self.containers.new_records(p.cgroups for p in procs):
-                if self.writer is not None:
-                    self.writer.write(Event(event_raw(now, to_json(rec)), 0, 0))
+                self.pipeline.on_event(Event(event_raw(now, to_json(rec)), 0, 0))
 
     def _watch_containers(self) -> None:
         """A thread that execs or is cloned is resolved again, as sinsp resolves its container at those

@@ -125,6 +125,20 @@ class CaptureWriter:
             return True
         return False
 
+    def write_container(self, evt: Event) -> None:
+        """A container known before the first event (consumed at a capture's head, or found at a live
+        start): written where the file is now and into every new file, as sinsp's dumper writes its
+        container table when it opens a file; outside the cycle writer's decisions (not counted by -e,
+        never the cause of a new file), which only the events it is given later make."""
+        self._containers.setdefault(evt.raw[26:], evt)
+        try:
+            self._w.write_event(evt.cpu, 0, evt.raw)
+        except OSError as exc:
+            self._failed(exc)
+        except AttributeError:  # a write after a failed one (self._w is None): the error was reported
+            if self._w is not None:
+                raise
+
     def write(self, evt: Event, dump_flags: int | None = None) -> None:
         if self.rollover_bytes or self.seconds or self.events:
             if self._rotate(evt):
