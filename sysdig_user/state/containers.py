@@ -383,6 +383,22 @@ def identify(cgroups: list[str], live: bool = False) -> tuple[str, int | None]:
     ``live``: naming a container of this machine (tracer/containers.py) rather than reading a capture.
     Only then is rootless podman recognised: sinsp confirms it from the uid map of the live process
     (/proc/<tid>/uid_map), which a capture read elsewhere, or later, does not have."""
+    key = (tuple(cgroups), live)
+    known = _IDENTIFIED.get(key)
+    if known is None:
+        if len(_IDENTIFIED) >= _IDENTIFIED_MAX:
+            _IDENTIFIED.clear()
+        known = _IDENTIFIED[key] = _identify(cgroups, live)
+    return known
+
+
+#: identify's answers by cgroup list: a capture's process lists repeat the same lists in every section
+#: (an uncached identify of every thread was a third of a default-line read of a 200-section capture)
+_IDENTIFIED: dict[tuple[tuple[str, ...], bool], tuple[str, int | None]] = {}
+_IDENTIFIED_MAX = 4096
+
+
+def _identify(cgroups: list[str], live: bool) -> tuple[str, int | None]:
     paths = [entry.partition("=")[2] for entry in cgroups]
     for i, engine in enumerate(RUNC_ENGINES):
         for path in paths:
