@@ -32,6 +32,18 @@ from typing import TYPE_CHECKING, Any
 from sysdig_user.errors import SduError
 from sysdig_user.event_table import EVENTS
 from sysdig_user.rows import Record
+from sysdig_user.scap.container_json import (  # sinsp_container_type: one table, beside the encoder
+    CT_BPM,
+    CT_CONTAINERD,
+    CT_CRI,
+    CT_CRIO,
+    CT_DOCKER,
+    CT_LIBVIRT_LXC,
+    CT_LXC,
+    CT_MESOS,
+    CT_PODMAN,
+    CT_RKT,
+)
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
@@ -41,9 +53,6 @@ if TYPE_CHECKING:
 CONTAINER_CODES = frozenset(info.code for info in EVENTS if info.name == "container" and not info.code & 1)
 CONTAINER_E = 228  # PPME_CONTAINER_E: id, type, name, image
 
-# sinsp_container_type
-CT_DOCKER, CT_LXC, CT_LIBVIRT_LXC, CT_MESOS, CT_RKT, CT_CUSTOM = 0, 1, 2, 3, 4, 5
-CT_CRI, CT_CONTAINERD, CT_CRIO, CT_BPM, CT_STATIC, CT_PODMAN = 6, 7, 8, 9, 10, 11
 #: container.type text per type; sysdig 0.29.3 has no text for custom, static and podman (see type_text)
 TYPE_NAMES = {CT_DOCKER: "docker", CT_LXC: "lxc", CT_LIBVIRT_LXC: "libvirt-lxc", CT_MESOS: "mesos",
               CT_RKT: "rkt", CT_CRI: "cri", CT_CONTAINERD: "containerd", CT_CRIO: "cri-o", CT_BPM: "bpm"}
