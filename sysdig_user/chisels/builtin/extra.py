@@ -19,6 +19,7 @@ from sysdig_user.chisels.api import Chisel, FieldHandle
 from sysdig_user.chisels.builtin.common import Terminal, extend_string, format_time_interval, lua_tostring
 from sysdig_user.chisels.builtin.iochisels import raw
 from sysdig_user.chisels.builtin.metadata import INFOS
+from sysdig_user.chisels.builtin.spy import DumpingSpy
 from sysdig_user.chisels.runner import ChiselError
 
 if TYPE_CHECKING:
@@ -111,33 +112,11 @@ class MemcacheLog(Chisel):
         return True
 
 
-class SpySyslog(Chisel):
+class SpySyslog(DumpingSpy):
     """Every message written to /dev/log, as facility.severity process[tid] message; with a dump
     file, a second run saves the events around each one."""
 
     info = INFOS["spy_syslog"]
-
-    def __init__(self, ctx: ChiselContext) -> None:
-        super().__init__(ctx)
-        self.term = Terminal(True)
-        self.dump_file: str | None = None
-        self.dump_range_ms = "1000"
-        self.entries: list[tuple[int, Any]] = []
-        self.capturing = False
-        self.is_tty = False
-        self.print_container = False
-        self.f: dict[str, FieldHandle] = {}
-
-    def on_set_arg(self, name: str, value: str) -> bool:
-        if name == "dump_file_name":
-            self.dump_file = value
-        elif name == "dump_range_ms":
-            self.dump_range_ms = value
-        elif name == "disable_color" and value == "disable_color":
-            self.term.enable(False)
-        else:
-            return False
-        return True
 
     def on_init(self) -> bool:
         for key, fld in (("fac", "syslog.facility.str"), ("sev", "syslog.severity.str"),

@@ -192,8 +192,9 @@ FILE_FILTER = ("(fd.name contains .log or fd.name contains _log or fd.name conta
                "(fd.name contains .gz or fd.name contains .tgz)")
 
 
-class SpyLogs(Chisel):
-    info = INFOS["spy_logs"]
+class DumpingSpy(Chisel):
+    """What spy_logs and spy_syslog share: their arguments (a dump file, the range around each match,
+    colour) and the state of the second run that writes the dump."""
 
     def __init__(self, ctx: ChiselContext) -> None:
         super().__init__(ctx)
@@ -216,6 +217,10 @@ class SpyLogs(Chisel):
         else:
             return False
         return True
+
+
+class SpyLogs(DumpingSpy):
+    info = INFOS["spy_logs"]
 
     def on_init(self) -> bool:
         for key, fld in (("buf", "evt.buffer"), ("tid", "thread.tid"), ("pname", "proc.name"),
