@@ -10,7 +10,8 @@ restrict: ``evt.type=X``/``in``, and ``evt.is_io``/``evt.is_io_read``/``evt.is_i
 from __future__ import annotations
 
 from sysdig_user.event_table import EF, EVENTS
-from sysdig_user.filter.ast import Check, Conn, Seq
+from sysdig_user.filter.ast import Check
+from sysdig_user.filter.compile import restricted_set
 
 _GENERIC = frozenset(info.code for info in EVENTS if info.name == EVENTS[0].name)  # evt.type: the syscall's name
 _READS, _WRITES = int(EF.READS_FROM_FD), int(EF.WRITES_TO_FD)
@@ -26,7 +27,7 @@ def filter_codes(text: str) -> set[int] | None:
         flt = parse(text)
     except SduError:
         return None
-    return _seq_codes(flt.root)
+    return restricted_set(flt, _check_codes)
 
 
 def _check_codes(check: Check) -> set[int] | None:
@@ -39,28 +40,3 @@ def _check_codes(check: Check) -> set[int] | None:
     if mask is not None and check.op == "=" and len(check.values) == 1 and check.values[0].text == "true":
         return {info.code for info in EVENTS if int(info.flags) & mask}
     return None
-
-
-def _seq_codes(root: Seq) -> set[int] | None:
-    # innermost groups first (no recursion: groups may nest thousands deep)
-    order: list[Seq] = []
-    pending = [root]
-    while pending:
-        seq = pending.pop()
-        order.append(seq)
-        pending.extend(item.node for item in seq.items if isinstance(item.node, Seq))
-    known: dict[int, set[int] | None] = {}
-    for seq in reversed(order):
-        sets = [None if item.negate else known[id(item.node)] if isinstance(item.node, Seq)
-                else _check_codes(item.node) for item in seq.items if not item.ignored]
-        if len(sets) == 1 or seq.conn is not Conn.OR:
-            restricted = [s for s in sets if s is not None]
-            if not restricted:
-                known[id(seq)] = None
-            else:
-                known[id(seq)] = set.intersection(*restricted)
-        elif any(s is None for s in sets):
-            known[id(seq)] = None
-        else:
-            known[id(seq)] = set().union(*(s for s in sets if s is not None))
-    return known[id(root)]

@@ -25,7 +25,7 @@ import enum
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sysdig_user.errors import FieldError, SduError
 from sysdig_user.filter import boolean, errors
@@ -558,13 +558,21 @@ def referenced_fields(text: str) -> set[str]:
 def event_types(node: Filter | Seq | Check) -> set[str] | None:
     """The evt.type values a filter can match, or None when it may match any event type.
 
-    Only positive `evt.type=X` / `evt.type in (...)` checks restrict; `and` intersects what its
-    operands restrict, `or` needs every operand restricted; negations give None.
-    """
+    Only positive `evt.type=X` / `evt.type in (...)` checks restrict (restricted_set)."""
+    return restricted_set(node, _check_types)
+
+
+_T = TypeVar("_T")
+
+
+def restricted_set(node: Filter | Seq | Check, leaf: Callable[[Check], set[_T] | None]) -> set[_T] | None:
+    """What a filter can only be true within, or None when nothing restricts it: ``leaf`` gives each
+    check's set (None: any); `and` intersects what its operands restrict, `or` needs every operand
+    restricted; negations give None. (event_types: evt.type names; chisels/evtcodes.py: event codes.)"""
     if isinstance(node, Filter):
-        return event_types(node.root)
+        node = node.root
     if isinstance(node, Check):
-        return _check_types(node)
+        return leaf(node)
     # groups, innermost first (no recursion: groups may nest thousands deep)
     order: list[Seq] = []
     pending = [node]
@@ -572,12 +580,12 @@ def event_types(node: Filter | Seq | Check) -> set[str] | None:
         seq = pending.pop()
         order.append(seq)
         pending.extend(item.node for item in seq.items if isinstance(item.node, Seq))
-    known: dict[int, set[str] | None] = {}
+    known: dict[int, set[_T] | None] = {}
     for seq in reversed(order):
         sets = [None if item.negate else
-                known[id(item.node)] if isinstance(item.node, Seq) else _check_types(item.node)
+                known[id(item.node)] if isinstance(item.node, Seq) else leaf(item.node)
                 for item in seq.items if not item.ignored]
-        known[id(seq)] = _combine_types(sets, len(sets) == 1 or seq.conn is Conn.AND)
+        known[id(seq)] = _combine(sets, len(sets) == 1 or seq.conn is Conn.AND)
     return known[id(node)]
 
 
@@ -591,7 +599,7 @@ def _check_types(check: Check) -> set[str] | None:
     return None
 
 
-def _combine_types(sets: list[set[str] | None], conjunction: bool) -> set[str] | None:
+def _combine(sets: list[set[_T] | None], conjunction: bool) -> set[_T] | None:
     if conjunction:
         known = [s for s in sets if s is not None]
         if not known:
