@@ -19,7 +19,7 @@ from sysdig_user.chisels.api import Chisel, FieldHandle
 from sysdig_user.chisels.builtin.common import Terminal, extend_string, format_time_interval, lua_tostring
 from sysdig_user.chisels.builtin.iochisels import raw
 from sysdig_user.chisels.builtin.metadata import INFOS
-from sysdig_user.chisels.builtin.spy import DumpingSpy
+from sysdig_user.chisels.builtin.spy import DumpingSpy, write_dump
 from sysdig_user.chisels.runner import ChiselError
 
 if TYPE_CHECKING:
@@ -47,16 +47,6 @@ def lua_tonumber(text: Any) -> float | None:
 
 def _text(value: Any) -> str:
     return lua_tostring(value)
-
-
-def _ts_text(ts: int) -> str:
-    """common.lua ts_to_str of evt.get_ts(): seconds, then nanoseconds on 9 digits."""
-    return "%d%09d" % (ts // 1_000_000_000, ts % 1_000_000_000)
-
-
-def _around_filter(entries: list[tuple[int, Any]], range_ms: str) -> str:
-    return " or ".join(f"(evt.around[{_ts_text(ts)}]={range_ms} and thread.tid={_text(tid)})"
-                       for ts, tid in entries)
 
 
 class MemcacheLog(Chisel):
@@ -129,13 +119,6 @@ class SpySyslog(DumpingSpy):
         self.is_tty = self.ctx.is_tty()
         return True
 
-    def on_capture_start(self) -> bool:
-        if self.dump_file is not None and self.ctx.is_live():
-            self.ctx.print("events export not supported on live captures")
-            return False
-        self.capturing = True
-        return True
-
     def on_event(self, evt: Event) -> bool:
         v = {k: raw(h, evt) for k, h in self.f.items()}
         for key in ("fac", "sev", "pname", "tid", "msg"):
@@ -172,10 +155,8 @@ class SpySyslog(DumpingSpy):
         if self.is_tty:
             self.ctx.print(self.term.reset)
         if self.dump_file is not None and self.capturing:
-            args = f"-F -r{self.ctx.get_evtsource_name()} -w{self.dump_file} "
-            args += _around_filter(self.entries, self.dump_range_ms)
-            self.ctx.print(f"Writing events for {len(self.entries)} log entries")
-            self.ctx.run_app(args)
+            write_dump(self.ctx, self.dump_file, self.entries, self.dump_range_ms,
+                       f"Writing events for {len(self.entries)} log entries")
 
 
 class Around(Chisel):
@@ -231,10 +212,8 @@ class Around(Chisel):
         if self.is_tty:
             self.ctx.print(self.term.reset)
         if self.capturing:
-            args = f"-F -r{self.ctx.get_evtsource_name()} -w{self.dump_file} "
-            args += _around_filter(self.entries, self.dump_range_ms)
-            self.ctx.print(f"\nSaving events around {len(self.entries)} syslog entries to {self.dump_file}")
-            self.ctx.run_app(args)
+            write_dump(self.ctx, self.dump_file, self.entries, self.dump_range_ms,
+                       f"\nSaving events around {len(self.entries)} syslog entries to {self.dump_file}")
 
 
 UDP_DUMP_DIR = "./udp_dump_files"

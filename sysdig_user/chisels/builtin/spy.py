@@ -218,6 +218,33 @@ class DumpingSpy(Chisel):
             return False
         return True
 
+    def on_capture_start(self) -> bool:
+        if self.dump_file is not None and self.ctx.is_live():
+            self.ctx.print("events export not supported on live captures")
+            return False
+        self.capturing = True
+        return True
+
+
+def write_dump(ctx: ChiselContext, dump_file: str, entries: list[tuple[int, Any]], range_ms: str,
+               message: str) -> None:
+    """The dumping chisels' second run (spy_logs, spy_syslog, around): the events within range_ms of
+    each (timestamp, tid) entry to dump_file, as their Lua does with ``sysdig.run_app("-F -r SOURCE
+    -w FILE " .. filter)``, after printing message."""
+    ctx.print(message)
+    ctx.run_app(f"-F -r{ctx.get_evtsource_name()} -w{dump_file} " + around_filter(entries, range_ms))
+
+
+def ts_text(ts: int) -> str:
+    """common.lua ts_to_str of evt.get_ts(): seconds, then nanoseconds on 9 digits."""
+    return f"{ts // 1_000_000_000}{ts % 1_000_000_000:09d}"
+
+
+def around_filter(entries: list[tuple[int, Any]], range_ms: str) -> str:
+    """The Lua chisels' dump filter: the events within range_ms of each (timestamp, tid) entry."""
+    return " or ".join(f"(evt.around[{ts_text(ts)}]={range_ms} and thread.tid={lua_tostring(tid)})"
+                       for ts, tid in entries)
+
 
 class SpyLogs(DumpingSpy):
     info = INFOS["spy_logs"]
@@ -231,13 +258,6 @@ class SpyLogs(DumpingSpy):
         self.ctx.set_output_format("ascii")
         self.ctx.set_filter(f"({FILE_FILTER}) and evt.is_io_write=true and evt.dir=< and evt.failed=false")
         self.is_tty = self.ctx.is_tty()
-        return True
-
-    def on_capture_start(self) -> bool:
-        if self.dump_file is not None and self.ctx.is_live():
-            self.ctx.print("events export not supported on live captures")
-            return False
-        self.capturing = True
         return True
 
     def on_event(self, evt: Event) -> bool:
@@ -271,11 +291,8 @@ class SpyLogs(DumpingSpy):
         if self.is_tty:
             self.ctx.print(self.term.reset)
         if self.dump_file is not None and self.capturing:
-            args = f"-F -r{self.ctx.get_evtsource_name()} -w{self.dump_file} "
-            args += " or ".join(f"(evt.around[{t}]={self.dump_range_ms} and thread.tid={s(tid)})"
-                                for t, tid in self.entries)
-            self.ctx.print(f"Writing events for {len(self.entries)} log entries")
-            self.ctx.run_app(args)
+            write_dump(self.ctx, self.dump_file, self.entries, self.dump_range_ms,
+                       f"Writing events for {len(self.entries)} log entries")
 
 
 class ListLoginShells(Chisel):
