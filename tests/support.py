@@ -82,6 +82,15 @@ def require_tool(name: str) -> str:
     return found
 
 
+def require_built(extension: object | None, name: str) -> None:
+    """A C extension (``None``: not built) a test needs; skips without it, or fails when
+    SDU_REQUIRE_ORACLES=1 (CI installs the compiler and headers, so there it must exist)."""
+    if extension is None:
+        if oracles_required():
+            pytest.fail(f"{name} was not built (a C compiler and Python headers are needed)")
+        pytest.skip(f"{name} was not built")
+
+
 @dataclass
 class SduResult:
     stdout: str

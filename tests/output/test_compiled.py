@@ -22,7 +22,7 @@ from sysdig_user.output.formatter import Formatter
 from sysdig_user.plan import Need
 from sysdig_user.scap import read_capture
 from sysdig_user.state.inspector import Inspector
-from tests.support import line_diff, oracles_required, record_python, run_sdu, shared_path
+from tests.support import line_diff, oracles_required, record_python, require_built, run_sdu, shared_path
 
 SAMPLES = ("falco_cat_write.scap", "libs_curl_google.scap", "libs_single_ipv6_conn.scap")
 PROGRAM = r"""
@@ -46,10 +46,7 @@ except OSError:
 
 
 def _require_native() -> None:
-    if compiled._fastline is None:
-        if oracles_required():
-            pytest.fail("sysdig_user._fastline was not built (a C compiler and Python headers are needed)")
-        pytest.skip("sysdig_user._fastline was not built")
+    require_built(compiled._fastline, "sysdig_user._fastline")
 
 
 @pytest.fixture(scope="module")

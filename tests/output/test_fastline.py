@@ -21,7 +21,15 @@ from sysdig_user.event import Event
 from sysdig_user.event_table import EXTENSIONS
 from sysdig_user.output import fastline
 from sysdig_user.scap import read_capture
-from tests.support import ROOT, line_diff, oracles_required, record_python, run_sdu, shared_path
+from tests.support import (
+    ROOT,
+    line_diff,
+    oracles_required,
+    record_python,
+    require_built,
+    run_sdu,
+    shared_path,
+)
 
 SAMPLES = ("falco_cat_write.scap", "libs_curl_google.scap", "libs_single_ipv6_conn.scap")
 
@@ -74,10 +82,7 @@ os.waitpid(pid, 0)
 
 
 def _require_core() -> None:
-    if fastline._fastline is None:
-        if oracles_required():
-            pytest.fail("sysdig_user._fastline was not built (a C compiler and Python headers are needed)")
-        pytest.skip("sysdig_user._fastline was not built")
+    require_built(fastline._fastline, "sysdig_user._fastline")
 
 
 @pytest.fixture(scope="module")

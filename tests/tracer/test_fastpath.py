@@ -21,17 +21,14 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, oracles_required
+from tests.support import ROOT, require_built
 from tracer import fastpath
 from tracer.engine import Thread
 from tracer.events import EventBuilder
 
 
 def _require_core() -> None:
-    if fastpath._fastpath is None:
-        if oracles_required():
-            pytest.fail("tracer._fastpath was not built (a C compiler and Python headers are needed)")
-        pytest.skip("tracer._fastpath was not built")
+    require_built(fastpath._fastpath, "tracer._fastpath")
 
 
 def _pair(snaplen: int, read_dev: bool, read_vm: bool) -> tuple[EventBuilder, list[bytes], Any]:
