@@ -43,6 +43,7 @@ from sysdig_user.scap.container_json import (  # sinsp_container_type: one table
     CT_MESOS,
     CT_PODMAN,
     CT_RKT,
+    MountRecord,
 )
 
 if TYPE_CHECKING:
@@ -71,17 +72,10 @@ ID_LENGTH = 64  # a runc container id; reported as its first 12 characters
 SHORT_ID = 12
 
 
-class Mount(Record):
-    _fields = ("source", "dest", "mode", "rdwr", "propagation")
-    __slots__ = _fields
+class Mount(MountRecord):
+    """A container mount as the reader holds it (the encoder's record, with the reader's text)."""
 
-    def __init__(self, source: str = "", dest: str = "", mode: str = "", rdwr: bool = False,
-                 propagation: str = "") -> None:
-        self.source = source
-        self.dest = dest
-        self.mode = mode
-        self.rdwr = rdwr
-        self.propagation = propagation
+    __slots__ = ()
 
     def text(self) -> str:
         """<source>:<dest>:<mode>:<rdwr>:<propagation>, as container.mount shows one."""
