@@ -56,8 +56,9 @@ class RaisingSink(EventBuilder):
         super().signal(th, sig, sender, ts, cpu)
 
 
-
-
+# The detach path has a 5 s timeout for a thread that never stops; an error must not wait for it. The bound
+# sits under that timeout with room for a loaded machine, so it still tells the two apart.
+NO_DETACH_TIMEOUT = 4.5
 
 
 def _run_raising(engine: Engine) -> float:
@@ -85,7 +86,7 @@ def test_attach_sink_raises_target_keeps_running(looper, nth: int) -> None:  # t
     engine = Engine(RaisingSink(nth))
     engine.attach([target.pid])
     elapsed = _run_raising(engine)
-    assert elapsed < 2.0  # no 5 s detach timeout
+    assert elapsed < NO_DETACH_TIMEOUT
     assert not engine.threads and not engine._held
     assert status_field(target.pid, "TracerPid") == "0"
     assert status_field(target.pid, "State")[0] in "SR"
@@ -106,7 +107,7 @@ def test_launch_sink_raises_command_runs_on(calls_bin: Path, tmp_path: Path) -> 
             os.dup2(saved, 1)
             os.close(saved)
     try:
-        assert _run_raising(engine) < 2.0
+        assert _run_raising(engine) < NO_DETACH_TIMEOUT
         assert status_field(pid, "TracerPid") == "0"
         before = out.stat().st_size
         assert wait_for(lambda: out.stat().st_size > before + 2)  # runs on, untraced
@@ -118,7 +119,7 @@ def test_launch_sink_raises_command_runs_on(calls_bin: Path, tmp_path: Path) -> 
 def test_launch_sink_raises_on_signal_delivers_it(calls_bin: Path, capfd: pytest.CaptureFixture[str]) -> None:
     engine = Engine(RaisingSink(on_signal=True))
     pid = engine.launch([str(calls_bin), "signals"])
-    assert _run_raising(engine) < 2.0
+    assert _run_raising(engine) < NO_DETACH_TIMEOUT
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert "sig" in capfd.readouterr().out  # the held signal was delivered on detach
@@ -127,7 +128,7 @@ def test_launch_sink_raises_on_signal_delivers_it(calls_bin: Path, capfd: pytest
 def test_launch_under_seccomp_sink_raises_command_is_killed(calls_bin: Path) -> None:
     engine = Engine(RaisingSink(3), seccomp_syscalls=pushdown.syscalls_to_trace({"getppid"}, False, False))
     pid = engine.launch([str(calls_bin), "loop"])
-    assert _run_raising(engine) < 2.0
+    assert _run_raising(engine) < NO_DETACH_TIMEOUT
     assert engine.seccomp_active
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
