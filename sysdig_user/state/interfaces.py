@@ -27,8 +27,13 @@ class Interfaces:
         self.ipv6: list[Interface] = []
 
     def load(self, block: InterfaceList) -> None:
+        """Add a capture's IL block. An entry already held is not added again: every section of a
+        capture repeats its IL block, and a list that grew with each section would make every lookup
+        slower without changing one answer (they all ask "any" or "the first that matches")."""
         for iface in block.interfaces:
-            self.add(iface)
+            held = self.ipv6 if len(iface.addr) == 16 else self.ipv4
+            if iface not in held:
+                held.append(iface)
 
     def add(self, iface: Interface) -> None:
         (self.ipv6 if len(iface.addr) == 16 else self.ipv4).append(iface)
