@@ -10,16 +10,19 @@ ratio of the medians (lower is better; the issue's targets are <= 1.0 for the re
 strace runs pinned to one CPU (``taskset -c 0``), its best placement on this VM (issue 14).
 
 The read rows use ``libs_curl_google.scap`` of the shared samples repeated ``--copies`` times (200:
-460,800 events), built in a temporary directory; the live rows a small C program (tracer_bench.py's)
-doing 20,000 open/read/close or 2,000,000 getppid. sdu runs with its bytecode cached, as installed.
+460,800 events; each copy's PL and FDL blocks made distinct, see distinct_sections), built in a
+temporary directory, each row first checked for the same output from both; the live rows a small C
+program (tracer_bench.py's) doing 20,000 open/read/close or 2,000,000 getppid. sdu runs with its bytecode cached, as installed.
 """
 from __future__ import annotations
 
 import argparse
+import filecmp
 import gzip
 import os
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -58,15 +61,50 @@ class Env:
             data = gzip.decompress(data)
         self.data = data
 
-    def build_capture(self, copies: int) -> None:
+    def build_capture(self, copies: int, repeat: bool = False) -> None:
+        """``copies`` sections; unless ``repeat``, no two of them byte-identical (distinct_sections)."""
         with self.capture.open("wb") as out:
-            for _ in range(copies):
-                out.write(self.data)
+            for i in range(copies):
+                out.write(self.data if repeat else distinct_sections(self.data, i))
 
     def strace_cmd(self, *args: str) -> list[str]:
         assert self.strace is not None
         pin = [self.taskset, "-c", "0"] if self.taskset else []
         return [*pin, self.strace, *args]
+
+
+def _u16_string_end(data: bytes | bytearray, off: int) -> int:
+    return off + 2 + struct.unpack_from("<H", data, off)[0]
+
+
+def distinct_sections(data: bytes, n: int) -> bytes:
+    """The sample with its first PL entry's pfminor and its first FDL entry's inode raised by ``n``.
+
+    A capture made of one section repeated byte for byte lets a reader reuse what it parsed for the
+    first copy; a real long capture never repeats a section. These two fields show in none of the
+    read rows (sdu and sysdig print the same lines either way), so only the reader's work changes.
+    Knows the sample's layout: PL_V5 (0x211) and FDL v1 (0x203) blocks (scap-format.md section 8).
+    """
+    out = bytearray(data)
+    off, pl_done, fdl_done = 0, False, False
+    while off + 8 <= len(out) and not (pl_done and fdl_done):
+        btype, blen = struct.unpack_from("<II", out, off)
+        body = off + 8
+        if btype == 0x211 and not pl_done:  # tid, pid, ptid; comm, exe, args, cwd; fdlimit; 6 u32; pfmajor
+            pos = body + 24
+            for _ in range(4):
+                pos = _u16_string_end(out, pos)
+            pos += 8 + 6 * 4 + 8
+            struct.pack_into("<Q", out, pos, struct.unpack_from("<Q", out, pos)[0] + n)
+            pl_done = True
+        elif btype == 0x203 and not fdl_done:  # tid, then entries: fd, ino, ...
+            pos = body + 16
+            struct.pack_into("<Q", out, pos, struct.unpack_from("<Q", out, pos)[0] + n)
+            fdl_done = True
+        off += blen
+    if not (pl_done and fdl_done):
+        raise SystemExit(f"{SAMPLE}: no PL_V5 or FDL v1 block where expected")
+    return bytes(out)
 
 
 def _wall(cmd: list[str], env: dict[str, str] | None, out: Path | None) -> float:
@@ -122,9 +160,13 @@ def read_rows(e: Env, runs: int) -> None:
                         ("read, `evt.type=open and fd.name contains /etc`", ["evt.type=open and fd.name contains /etc"]),
                         ("read, `proc.name=curl and fd.type=ipv4`", ["proc.name=curl and fd.type=ipv4"]),
                         ("read, `-c topfiles_bytes`", ["-c", "topfiles_bytes"])):
+        mine, theirs = e.tmp / "sdu.out", e.tmp / "sysdig.out"
+        _wall([*e.sdu, "-r", cap, *args], e.sdu_env, mine)
+        _wall([e.sysdig, "-r", cap, *args], sysdig_env, theirs)
+        same = filecmp.cmp(mine, theirs, shallow=False)
         s, p = interleaved(runs, lambda a=args: _wall([*e.sdu, "-r", cap, *a], e.sdu_env, None),  # type: ignore[misc]
                            lambda a=args: _wall([e.sysdig, "-r", cap, *a], sysdig_env, None))  # type: ignore[misc,list-item]
-        row(label, s, "sysdig", p)
+        row(label, s, "sysdig", p, "(same output)" if same else "(OUTPUT DIFFERS)")
 
 
 def live_rows(e: Env, runs: int) -> None:
@@ -155,6 +197,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--copies", type=int, default=200)
     ap.add_argument("--only", choices=("startup", "read", "live"), default=None)
+    ap.add_argument("--repeat-sections", action="store_true",
+                    help="read rows on the sample repeated byte for byte (see distinct_sections)")
     args = ap.parse_args()
     if shutil.which("gcc") is None:
         print("needs gcc", file=sys.stderr)
@@ -168,7 +212,7 @@ def main() -> int:
         if args.only in (None, "startup"):
             startup_rows(e, args.runs)
         if args.only in (None, "read"):
-            e.build_capture(args.copies)
+            e.build_capture(args.copies, args.repeat_sections)
             subprocess.run([*e.sdu, "-r", str(e.capture), "-n", "1", "-c", "topfiles_bytes"], env=e.sdu_env,
                            stdout=subprocess.DEVNULL, check=False, cwd=ROOT)
             read_rows(e, args.runs)
