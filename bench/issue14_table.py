@@ -89,6 +89,8 @@ def distinct_sections(data: bytes, n: int) -> bytes:
     off, pl_done, fdl_done = 0, False, False
     while off + 8 <= len(out) and not (pl_done and fdl_done):
         btype, blen = struct.unpack_from("<II", out, off)
+        if blen < 12:
+            raise SystemExit(f"{SAMPLE}: not a scap block at offset {off} (still compressed?)")
         body = off + 8
         if btype == 0x211 and not pl_done:  # tid, pid, ptid; comm, exe, args, cwd; fdlimit; 6 u32; pfmajor
             pos = body + 24
