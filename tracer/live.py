@@ -776,7 +776,7 @@ class TraceSource:
             else:
                 stops, _syscalls, declined = fast.counts()
                 env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
-                                 "stops\n")
+                                 f"stops, {fast.paths_reused()} paths reused from the enter stop\n")
         # sysdig_user/output/fastline.py: what the printing (or writing) process did in C
         what = "compiled default line" if printing else "-w events written unparsed"
         if stats.fast_events is None:

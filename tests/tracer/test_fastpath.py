@@ -155,7 +155,7 @@ def _capture(tmp: Path, name: str, argv: list[str], native: bool) -> tuple[Path,
 
 
 @pytest.mark.ptrace
-@pytest.mark.parametrize("mode", ["files", "pipes", "tcp", "udp", "unix", "forks", "signals"])
+@pytest.mark.parametrize("mode", ["files", "reopen", "pipes", "tcp", "udp", "unix", "forks", "signals"])
 def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Path) -> None:
     _require_core()
     c_scap, c_err = _capture(tmp_path, mode, [str(calls_bin), mode], True)
@@ -165,3 +165,20 @@ def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Pa
     assert int(handled.group(1)) > int(handled.group(2)) // 3, c_err  # (libc start-up: mmap, brk...)
     assert "compiled fast path: not used" in py_err
     assert _lines(c_scap) == _lines(py_scap)
+
+
+@pytest.mark.ptrace
+def test_open_exits_write_the_path_their_enter_read(calls_bin: Path, tmp_path: Path) -> None:
+    """reopen rewrites one buffer between 300 opens: with the enter's path reused at the exit, each exit
+    still names the file its own call opened, and the C path reused the path for most of them."""
+    _require_core()
+    scap, err = _capture(tmp_path, "reopen", [str(calls_bin), "reopen"], True)
+    reused = re.search(r"(\d+) paths reused", err)
+    assert reused is not None, err
+    assert int(reused.group(1)) > 100, err
+    out = subprocess.run([sys.executable, "-m", "sysdig_user", "-r", str(scap), "-p", "%evt.dir %evt.type %evt.args",
+                          "evt.type in (open, openat) and fd.name contains r and fd.name contains .txt"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=120).stdout.splitlines()
+    names = [re.search(r"name=([^ (]+)", line) for line in out if line.startswith("<")]
+    got = [m.group(1) for m in names if m is not None]
+    assert got == [f"r{i % 7}.txt" for i in range(300)]
