@@ -234,6 +234,20 @@ static uint32_t open_flags(Core *c, uint32_t flags) {
     return res;
 }
 
+/* `v` in decimal, NUL-terminated, into `out` (21 bytes at least): at every open exit, where snprintf's
+ * format parsing cost more than the digits. */
+static void decimal(char *out, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *out++ = tmp[--n];
+    *out = 0;
+}
+
 static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
     if (!c->want_dev || fd < 0)
         return 0;
@@ -249,7 +263,7 @@ static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
     }
     char name[24];
     struct stat st;
-    snprintf(name, sizeof name, "%lld", (long long)fd);
+    decimal(name, (uint64_t)fd); /* (fd >= 0 here: an open's return value) */
     if (fstatat(c->dev_dirfd, name, &st, 0) != 0)
         return 0;
     uint32_t major = gnu_dev_major(st.st_dev), minor = gnu_dev_minor(st.st_dev);

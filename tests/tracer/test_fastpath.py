@@ -82,9 +82,10 @@ def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, r
     mem = _Memory()
     me = os.getpid()
     fd = os.open("/etc/hostname", os.O_RDONLY)
+    high = os.dup2(fd, 1019)  # a 4-digit fd number for open's dev (its /proc/PID/fd name)
     # Process-wide values (open's dev of the returned fd, the VM sizes) come from a sleeping child that
     # holds the same fd, as this process's own counters could move between the two encodings.
-    child = subprocess.Popen(["sleep", "60"], pass_fds=(fd,))
+    child = subprocess.Popen(["sleep", "60"], pass_fds=(fd, high))
     pid = child.pid
     try:
         routes = fastpath.routes(builder)
@@ -97,7 +98,7 @@ def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, r
                 shipped.clear()
                 builder.syscall_enter(th, 123, 0, nr, args)
                 assert [core.encode(nr, True, 123, me, pid, args, 0)] == (shipped or [None]), (nr, args)
-                for ret in (-2, 0, 1, 5, 100, 5000, 70000, fd, -4095, 1 << 40):
+                for ret in (-2, 0, 1, 5, 100, 5000, 70000, fd, high, -4095, 1 << 40):
                     th.args = args
                     shipped.clear()
                     builder.syscall_exit(th, 456, 0, nr, ret)
@@ -109,6 +110,7 @@ def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, r
         child.kill()
         child.wait()
         os.close(fd)
+        os.close(high)
 
 
 def test_recipes_are_checked_against_the_event_table() -> None:
