@@ -47,7 +47,7 @@
 #define MAX_PARAMS 8
 /* tracer/fastpath.py uses the module only when its VERSION is the one it was written for (a stale build
  * left by an editable install is ignored): bump both when the interface or the op set changes. */
-#define FASTPATH_VERSION 3
+#define FASTPATH_VERSION 4
 
 /* struct ptrace_syscall_info, as the kernel lays it out (linux/ptrace.h may lack it on old headers) */
 struct sc_info {
@@ -85,7 +85,16 @@ enum op_kind {
 
 typedef struct { uint8_t kind; uint8_t a; uint8_t b; int32_t c; } Op;
 typedef struct { int code; int n; Op ops[MAX_PARAMS]; } Recipe; /* code -1: not emitted */
-typedef struct { Recipe enter; Recipe exit; int set; } Route;
+/* memo_arg: the arg whose path both the enter and the exit recipe write (open, openat, creat), -1 if none */
+typedef struct { Recipe enter; Recipe exit; int set; int memo_arg; } Route;
+
+/* The path an enter stop read, for its exit (see encode). `args` is the args tuple the enter stop
+ * gave the Thread (a strong reference): the exit finds the memo valid only while the Thread still
+ * holds that very tuple, i.e. when this enter is the one of the syscall now exiting; a stop Python
+ * handled, or a later syscall, sets a new tuple. One memo per tid % MEMO_SLOTS (a collision means
+ * one more read, never a wrong path). */
+#define MEMO_SLOTS 16
+typedef struct { PyObject *args; long nr; size_t len; char path[PATH_LIMIT + 1]; } Memo;
 
 typedef struct {
     PyObject_HEAD
@@ -114,6 +123,8 @@ typedef struct {
     char *scratch;          /* one event being encoded */
     size_t scratch_size;
     char *mem;              /* tracee memory read buffer */
+    Memo *memo;             /* MEMO_SLOTS paths read at enter stops */
+    unsigned long long memo_hits;
 } Core;
 
 static PyObject *s_quiet, *s_in_syscall, *s_seccomp, *s_nr, *s_args, *s_slot, *s_pid;
@@ -223,6 +234,20 @@ static uint32_t open_flags(Core *c, uint32_t flags) {
     return res;
 }
 
+/* `v` in decimal, NUL-terminated, into `out` (21 bytes at least): at every open exit, where snprintf's
+ * format parsing cost more than the digits. */
+static void decimal(char *out, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *out++ = tmp[--n];
+    *out = 0;
+}
+
 static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
     if (!c->want_dev || fd < 0)
         return 0;
@@ -238,7 +263,7 @@ static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
     }
     char name[24];
     struct stat st;
-    snprintf(name, sizeof name, "%lld", (long long)fd);
+    decimal(name, (uint64_t)fd); /* (fd >= 0 here: an open's return value) */
     if (fstatat(c->dev_dirfd, name, &st, 0) != 0)
         return 0;
     uint32_t major = gnu_dev_major(st.st_dev), minor = gnu_dev_minor(st.st_dev);
@@ -303,8 +328,12 @@ static void proc_vm(Core *c, pid_t pid, uint32_t out[3]) {
 /* Encodes one event into c->scratch. Returns its size, 0 when the thread is gone (the event is
  * dropped, as the Python path drops it on ProcessGone), -1 when memory cannot be read here (the stop
  * goes to Python), -2 on a Python error. */
+/* `known` (exit stops): the path of arg `known_arg` as the enter stop read it (with its NUL, `known_len`
+ * bytes), written instead of reading it again; NULL to read. `path_at` (enter stops, may be NULL): set
+ * to where the first path param went in c->scratch (NULL if none), `path_len` to its length. */
 static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t pid, const uint64_t *args,
-                         int64_t ret) {
+                         int64_t ret, const char *known, size_t known_len, int known_arg,
+                         const char **path_at, size_t *path_len) {
     size_t need = HEADER_SIZE + 2 * r->n;
     for (int i = 0; i < r->n; i++) {
         switch (r->ops[i].kind) {
@@ -368,6 +397,13 @@ static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t
         }
         case OP_PATH: {
             uint64_t addr = args[op->a];
+            if (path_at != NULL && *path_at == NULL)
+                *path_at = p;
+            if (known != NULL && op->a == known_arg) {
+                memcpy(p, known, known_len);
+                p += known_len;
+                break;
+            }
             if (addr == 0) {
                 memcpy(p, "(NULL)", 7);
                 p += 7;
@@ -408,6 +444,8 @@ static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t
         }
         }
         lens[i] = (uint16_t)(p - start);
+        if (op->kind == OP_PATH && path_at != NULL && *path_at == start)
+            *path_len = (size_t)(p - start);
     }
     size_t total = (size_t)(p - base);
     char *h = base;
@@ -516,6 +554,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         long nr;
         const uint64_t *args;
         uint64_t argbuf[6];
+        PyObject *exit_args = NULL;
         if (info.op == INFO_EXIT) {
             if (!in_syscall)
                 goto decline;
@@ -535,6 +574,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
             }
             for (int i = 0; i < 6; i++)
                 argbuf[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
+            exit_args = targs; /* (compared by identity only; the Thread keeps it alive) */
             Py_DECREF(targs);
             if (PyErr_Occurred())
                 goto decline_err;
@@ -558,6 +598,9 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
             goto decline; /* a decoder's scratch from a Python-handled half: Python clears it */
         const Recipe *r = entering ? &c->routes[nr].enter : &c->routes[nr].exit;
         Py_ssize_t size = 0;
+        Memo *memo = NULL;
+        const char *path_at = NULL;
+        size_t path_len = 0;
         if (r->code >= 0) {
             if (!c->mem_ok && r->n > 0) {
                 for (int i = 0; i < r->n; i++)
@@ -567,7 +610,22 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
             pid_t pid = (pid_t)attr_long(th, s_pid, &err);
             if (err)
                 goto decline_err;
-            size = encode(c, r, ts, tid, pid, args, entering ? 0 : info.u.exit.rval);
+            /* open/openat/creat: the exit writes the path its enter stop read (when the fast path
+             * took both), instead of a second process_vm_readv. This differs from sysdig, whose
+             * driver reads the path again at the exit, only if another thread rewrites the path's
+             * buffer while the open is in flight. tracer/decoders/open.py does the same in Python. */
+            int marg = c->routes[nr].memo_arg;
+            memo = marg >= 0 ? &c->memo[tid % MEMO_SLOTS] : NULL;
+            const char *known = NULL;
+            if (memo != NULL && !entering && memo->args != NULL && memo->args == exit_args && memo->nr == nr) {
+                known = memo->path;
+                c->memo_hits++;
+            }
+            size = encode(c, r, ts, tid, pid, args, entering ? 0 : info.u.exit.rval, known,
+                          known != NULL ? memo->len : 0, marg, entering && memo != NULL ? &path_at : NULL,
+                          &path_len);
+            if (memo != NULL && !entering)
+                Py_CLEAR(memo->args); /* used, or stale: the exit is the memo's last use */
             if (size == -1) {
                 c->mem_ok = 0;
                 goto decline;
@@ -583,6 +641,13 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
                                             (unsigned long long)args[4], (unsigned long long)args[5]);
             int bad = pnr == NULL || targs == NULL || PyObject_SetAttr(th, s_nr, pnr) != 0 ||
                       PyObject_SetAttr(th, s_args, targs) != 0 || PyObject_SetAttr(th, s_in_syscall, Py_True) != 0;
+            if (!bad && memo != NULL && path_at != NULL && path_len <= sizeof memo->path) {
+                Py_INCREF(targs);
+                Py_XSETREF(memo->args, targs);
+                memo->nr = nr;
+                memo->len = path_len;
+                memcpy(memo->path, path_at, path_len);
+            }
             Py_XDECREF(pnr);
             Py_XDECREF(targs);
             if (bad)
@@ -650,6 +715,19 @@ static int parse_recipe(Recipe *r, PyObject *code, PyObject *ops) {
     return 0;
 }
 
+/* The arg of the enter recipe's first path param when the exit recipe writes the same arg's path. */
+static int memo_arg(const Route *rt) {
+    for (int i = 0; i < rt->enter.n; i++) {
+        if (rt->enter.ops[i].kind != OP_PATH)
+            continue;
+        for (int j = 0; j < rt->exit.n; j++)
+            if (rt->exit.ops[j].kind == OP_PATH && rt->exit.ops[j].a == rt->enter.ops[i].a)
+                return rt->enter.ops[i].a;
+        return -1;
+    }
+    return -1;
+}
+
 static int parse_pairs(PyObject *pairs, uint32_t *nat, uint32_t *ppm, int max, int *n) {
     PyObject *seq = PySequence_Fast(pairs, "a sequence of (native, ppm) pairs");
     if (seq == NULL)
@@ -699,7 +777,9 @@ static int core_init(Core *c, PyObject *args, PyObject *kwds) {
         c->scratch_size = 8192;
         c->scratch = PyMem_Malloc(c->scratch_size);
     }
-    if (c->routes == NULL || c->scratch == NULL) {
+    if (c->memo == NULL)
+        c->memo = PyMem_Calloc(MEMO_SLOTS, sizeof(Memo));
+    if (c->routes == NULL || c->scratch == NULL || c->memo == NULL) {
         PyErr_NoMemory();
         return -1;
     }
@@ -718,6 +798,7 @@ static int core_init(Core *c, PyObject *args, PyObject *kwds) {
         if (parse_recipe(&c->routes[nr].enter, ec, eo) != 0 || parse_recipe(&c->routes[nr].exit, xc, xo) != 0)
             return -1;
         c->routes[nr].set = 1;
+        c->routes[nr].memo_arg = memo_arg(&c->routes[nr]);
     }
     PyObject *it = PyObject_GetIter(place_nrs);
     if (it == NULL)
@@ -762,6 +843,11 @@ static void core_dealloc(Core *c) {
         close(c->vm_fd);
     PyMem_Free(c->routes);
     PyMem_Free(c->scratch);
+    if (c->memo != NULL) {
+        for (int i = 0; i < MEMO_SLOTS; i++)
+            Py_XDECREF(c->memo[i].args);
+        PyMem_Free(c->memo);
+    }
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
 
@@ -784,6 +870,10 @@ static PyObject *core_forget(Core *c, PyObject *arg) {
 
 static PyObject *core_counts(Core *c, PyObject *noargs) {
     return Py_BuildValue("(KKK)", c->stops, c->syscalls, c->declined);
+}
+
+static PyObject *core_memo_hits(Core *c, PyObject *noargs) {
+    return PyLong_FromUnsignedLongLong(c->memo_hits);
 }
 
 static PyObject *core_mem_ok(Core *c, PyObject *noargs) {
@@ -811,7 +901,7 @@ static PyObject *core_encode(Core *c, PyObject *args) {
     const Recipe *r = entering ? &c->routes[nr].enter : &c->routes[nr].exit;
     if (r->code < 0)
         Py_RETURN_NONE;
-    Py_ssize_t size = encode(c, r, ts, tid, pid, a, ret);
+    Py_ssize_t size = encode(c, r, ts, tid, pid, a, ret, NULL, 0, -1, NULL, NULL);
     if (size == -2)
         return NULL;
     if (size <= 0)
@@ -829,6 +919,7 @@ static PyMethodDef core_methods[] = {
     {"forget", (PyCFunction)core_forget, METH_O, "forget(pid): close what is kept for an exited process."},
     {"counts", (PyCFunction)core_counts, METH_NOARGS, "(stops seen, syscalls entered, stops returned)"},
     {"mem_ok", (PyCFunction)core_mem_ok, METH_NOARGS, "process_vm_readv still usable here."},
+    {"memo_hits", (PyCFunction)core_memo_hits, METH_NOARGS, "Exit stops that wrote their enter's path."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,7 +31,7 @@ from tracer.events import EventBuilder, _route
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.syscalls_x86_64 import SYSCALLS as SYSCALL_TABLE
 
-VERSION = 3  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
+VERSION = 4  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
 _fastpath = extension("tracer._fastpath", VERSION)  # None: not built (or stale), pure Python
 
 # op kinds, as tracer/_fastpath.c numbers them
@@ -177,6 +177,10 @@ class FastLoop:
     def counts(self) -> tuple[int, int, int]:
         """(stops the Core took from wait4, syscalls it entered, stops it handed to Python)."""
         return self.core.counts()  # type: ignore[no-any-return]
+
+    def paths_reused(self) -> int:
+        """Exit stops that wrote the path their enter stop had read (open, openat, creat)."""
+        return self.core.memo_hits()  # type: ignore[no-any-return]
 
 
 def make(builder: EventBuilder, batch: Batch, paused: Callable[[], bool], flush: Callable[[], None],

@@ -262,6 +262,8 @@ class LiveCapture:
 
                 self._ships_state = not fastline.passthrough(self.pipeline)
             self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus, self.net)
+            if cpus is not None and place is not None and self.link.pid > 0:
+                place.add_helper(self.link.pid)  # its original CPUs back when co-location ends
             if self.census is not None:
                 self.census.exclude(self.link.pid)
         except OSError:
@@ -776,7 +778,7 @@ class TraceSource:
             else:
                 stops, _syscalls, declined = fast.counts()
                 env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
-                                 "stops\n")
+                                 f"stops, {fast.paths_reused()} paths reused from the enter stop\n")
         # sysdig_user/output/fastline.py: what the printing (or writing) process did in C
         what = "compiled default line" if printing else "-w events written unparsed"
         if stats.fast_events is None:

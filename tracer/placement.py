@@ -17,8 +17,10 @@ one: every SAMPLE_NS (timed by the stops) the run-queue wait of every traced thr
 is read from /proc/TID/schedstat, and if together they waited for the CPU more than WAIT_SHARE of the
 elapsed time, threads were ready to run in parallel (`make -j2`, a pipeline of busy filters). It is
 released too when the command sets its own affinity. Release restores the original mask on every
-traced thread (except one that chose its own) and on the tracer; so does detaching early (a command sdu
-stops tracing runs on with the affinity it started with). A count of "threads outside a syscall" was
+traced thread (except one that chose its own), on the tracer and on sdu's helper processes moved off the
+shared CPU (`add_helper`: the pipelined consumer, tracer/pipelined.py); so does detaching early (a
+command sdu stops tracing runs on with the affinity it started with), and so does the end of tracing,
+while the consumer may still be printing what it was sent. A count of "threads outside a syscall" was
 tried first and rejected: on one CPU two busy processes alternate, so the count rarely reaches two,
 while a shell's fork-then-wait4 reaches it for a moment. Sampling runs at syscall-exit stops, so
 threads that make no syscall at all are not noticed until one does.
@@ -90,6 +92,7 @@ class Placement:
         self._sampled_at = 0
         self._waits: dict[int, int] = {}  # tid (0: the tracer) -> run-queue wait ns at the last sample
         self.guard: Any = None  # tracer.guard.Guard while the watchdog runs
+        self.helpers: set[int] = set()  # sdu's own processes placed on other_cpus() (add_helper)
 
     def start(self) -> bool:
         """Before the command is forked: can co-location be used, and can it be undone whatever happens to
@@ -129,6 +132,11 @@ class Placement:
         """A thread created by a co-located one (it inherited the one CPU): the watchdog must know it."""
         if self.guard is not None:
             self.guard.add(tid)
+
+    def add_helper(self, pid: int) -> None:
+        """A process of sdu's own placed on other_cpus() while co-located: given the original mask back
+        at release, with the tracer (gone by then: nothing to do)."""
+        self.helpers.add(pid)
 
     def drop(self, tid: int) -> None:
         """A traced thread is gone."""
@@ -195,8 +203,10 @@ class Placement:
                 os.sched_setaffinity(tid, self.original)
             except OSError:  # gone, or it changed credentials (setuid): nothing more to do
                 pass
-        try:
-            os.sched_setaffinity(0, self.original)
-        except OSError:
-            pass
+        for pid in (0, *self.helpers):
+            try:
+                os.sched_setaffinity(pid, self.original)
+            except OSError:  # a helper already gone
+                pass
+        self.helpers.clear()
         self._end_guard()

@@ -241,8 +241,17 @@ class OrderLog:
         if len(self.ops) >= _FOLD_AT:
             self.fold()
 
-    def fold(self) -> HashOrder:
-        """Apply the recorded operations to the model and return it."""
+    def fold(self, cancel: bool = True) -> HashOrder:
+        """Apply the recorded operations to the model and return it.
+
+        `cancel`: skip an insert of a key immediately followed by its erase (an fd opened and closed
+        before the next fd operation of its process, the commonest pair) when the pair leaves the map
+        as it found it: the key is not in the map, and the insert would not touch the rehash policy
+        (count + 1 <= next_resize: no rehash and no new next_resize). The insert then only links a
+        node the erase unlinks, and the bucket pointers it moved are moved back (see HashOrder.erase),
+        so the order, the buckets and the policy are those of the full replay
+        (tests/state/test_fdorder.py checks both replays agree on random logs). False replays every
+        operation."""
         model = self._model
         if model is None:
             model = self._model = HashOrder()
@@ -250,11 +259,25 @@ class OrderLog:
         if ops:
             insert, erase = model.insert, model.erase
             limit = _ERASE >> 1
-            for op in ops:
-                if op >= limit:
-                    erase(op - _ERASE)
-                else:
-                    insert(op)
+            if not cancel:
+                for op in ops:
+                    if op >= limit:
+                        erase(op - _ERASE)
+                    else:
+                        insert(op)
+            else:
+                nxt = model._next
+                i, n = 0, len(ops)
+                while i < n:
+                    op = ops[i]
+                    if op >= limit:
+                        erase(op - _ERASE)
+                    elif (i + 1 < n and ops[i + 1] == op + _ERASE and op not in nxt
+                          and model._count < model._next_resize):
+                        i += 1  # the pair cancels
+                    else:
+                        insert(op)
+                    i += 1
             ops.clear()
         return model
 

@@ -92,6 +92,73 @@ def test_the_log_folds_to_the_same_order() -> None:
     assert list(log) == list(model)
 
 
+def _state(h: HashOrder) -> tuple[list[int], list[int | None], int, int, int]:
+    return list(h), list(h._buckets), h.bucket_count, h._next_resize, len(h)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fold_skipping_cancelled_pairs_equals_the_full_replay(seed: int) -> None:
+    """Random logs, rich in open-then-close pairs, some of them nested, with stray erases and repeated
+    inserts (keys the map does not or already holds): folded with and without skipping the pairs
+    that cancel, at random points, the two maps agree on order, buckets and rehash policy."""
+    rnd = random.Random(seed)
+    space = rnd.choice([8, 40, 300, 5000])
+    plain, fast = OrderLog(), OrderLog()
+    present: set[int] = set()
+    for _ in range(rnd.choice([50, 500, 4000])):
+        r = rnd.random()
+        k = rnd.randrange(-3, space)
+        if r < 0.45:  # an fd opened and closed at once, perhaps around another pair
+            ks = [k] if rnd.random() < 0.8 else [k, rnd.randrange(-3, space)]
+            ops = [(OrderLog.insert, x) for x in ks] + [(OrderLog.erase, x) for x in reversed(ks)]
+        elif r < 0.75:
+            ops = [(OrderLog.insert, k)]
+        elif r < 0.97:
+            ops = [(OrderLog.erase, rnd.choice(sorted(present)) if present and rnd.random() < 0.9 else k)]
+        else:
+            ops = []
+            plain, fast = plain.copy(), fast.copy()
+        for op, key in ops:
+            op(plain, key)
+            op(fast, key)
+            (present.add if op is OrderLog.insert else present.discard)(key)
+        if rnd.random() < 0.02:
+            assert _state(plain.fold(cancel=False)) == _state(fast.fold())
+    assert _state(plain.fold(cancel=False)) == _state(fast.fold())
+
+
+class _Counting(HashOrder):
+    __slots__ = ("inserted",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inserted: list[int] = []
+
+    def insert(self, key: int) -> None:
+        self.inserted.append(key)
+        super().insert(key)
+
+
+def test_fold_skips_a_cancelled_pair_only_where_it_cancels() -> None:
+    log = OrderLog()
+    model = log._model = _Counting()
+    log.insert(5)
+    log.erase(5)  # a fresh map: the insert would set the rehash policy, the pair is replayed
+    for k in range(20):
+        log.insert(k)
+    log.fold()  # 29 buckets, room up to 29 keys
+    assert model.inserted == [5, *range(20)]
+    del model.inserted[:]
+    log.insert(40)
+    log.erase(40)  # cancels
+    log.insert(3)
+    log.erase(3)  # 3 is there already: the insert is a no-op, the erase is not
+    log.insert(41)
+    log.fold()
+    assert model.inserted == [3, 41]
+    assert 3 not in model and 40 not in model and 41 in model
+
+
 def test_fd_table_lists_fds_as_sysdig() -> None:
     t = FdTable()
     for fd in (0, 1, 2, 255, 3, 16):

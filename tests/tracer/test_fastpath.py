@@ -82,9 +82,10 @@ def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, r
     mem = _Memory()
     me = os.getpid()
     fd = os.open("/etc/hostname", os.O_RDONLY)
+    high = os.dup2(fd, 1019)  # a 4-digit fd number for open's dev (its /proc/PID/fd name)
     # Process-wide values (open's dev of the returned fd, the VM sizes) come from a sleeping child that
     # holds the same fd, as this process's own counters could move between the two encodings.
-    child = subprocess.Popen(["sleep", "60"], pass_fds=(fd,))
+    child = subprocess.Popen(["sleep", "60"], pass_fds=(fd, high))
     pid = child.pid
     try:
         routes = fastpath.routes(builder)
@@ -97,7 +98,7 @@ def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, r
                 shipped.clear()
                 builder.syscall_enter(th, 123, 0, nr, args)
                 assert [core.encode(nr, True, 123, me, pid, args, 0)] == (shipped or [None]), (nr, args)
-                for ret in (-2, 0, 1, 5, 100, 5000, 70000, fd, -4095, 1 << 40):
+                for ret in (-2, 0, 1, 5, 100, 5000, 70000, fd, high, -4095, 1 << 40):
                     th.args = args
                     shipped.clear()
                     builder.syscall_exit(th, 456, 0, nr, ret)
@@ -109,6 +110,7 @@ def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, r
         child.kill()
         child.wait()
         os.close(fd)
+        os.close(high)
 
 
 def test_recipes_are_checked_against_the_event_table() -> None:
@@ -155,7 +157,7 @@ def _capture(tmp: Path, name: str, argv: list[str], native: bool) -> tuple[Path,
 
 
 @pytest.mark.ptrace
-@pytest.mark.parametrize("mode", ["files", "pipes", "tcp", "udp", "unix", "forks", "signals"])
+@pytest.mark.parametrize("mode", ["files", "reopen", "pipes", "tcp", "udp", "unix", "forks", "signals"])
 def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Path) -> None:
     _require_core()
     c_scap, c_err = _capture(tmp_path, mode, [str(calls_bin), mode], True)
@@ -165,3 +167,20 @@ def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Pa
     assert int(handled.group(1)) > int(handled.group(2)) // 3, c_err  # (libc start-up: mmap, brk...)
     assert "compiled fast path: not used" in py_err
     assert _lines(c_scap) == _lines(py_scap)
+
+
+@pytest.mark.ptrace
+def test_open_exits_write_the_path_their_enter_read(calls_bin: Path, tmp_path: Path) -> None:
+    """reopen rewrites one buffer between 300 opens: with the enter's path reused at the exit, each exit
+    still names the file its own call opened, and the C path reused the path for most of them."""
+    _require_core()
+    scap, err = _capture(tmp_path, "reopen", [str(calls_bin), "reopen"], True)
+    reused = re.search(r"(\d+) paths reused", err)
+    assert reused is not None, err
+    assert int(reused.group(1)) > 100, err
+    out = subprocess.run([sys.executable, "-m", "sysdig_user", "-r", str(scap), "-p", "%evt.dir %evt.type %evt.args",
+                          "evt.type in (open, openat) and fd.name contains r and fd.name contains .txt"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=120).stdout.splitlines()
+    names = [re.search(r"name=([^ (]+)", line) for line in out if line.startswith("<")]
+    got = [m.group(1) for m in names if m is not None]
+    assert got == [f"r{i % 7}.txt" for i in range(300)]

@@ -17,6 +17,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,3 +203,35 @@ def test_detached_command_gets_its_cpus_back(tmp_path: Path, no_wait_release: No
     assert engine.placement is not None and engine.placement.released_reason == "sdu stopped tracing"
     allowed, count = out.read_text().split()
     assert _parse_list(allowed) == _cpu_list(ORIGINAL) and int(count) == len(ORIGINAL)
+
+
+@needs_two
+def test_release_gives_helpers_their_cpus_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipelined consumer runs on the CPUs the tracer does not share while co-located; when
+    co-location ends (tracing ended, parallel command, detach) it gets the original mask back."""
+    import subprocess
+
+    place = Placement()
+    place.active = True
+    place.cpu = min(ORIGINAL)
+    monkeypatch.setattr(os, "sched_setaffinity", _only_others(os.sched_setaffinity))
+    helper = subprocess.Popen(["sleep", "30"])
+    try:
+        others = place.other_cpus()
+        assert others is not None and place.cpu not in others
+        os.sched_setaffinity(helper.pid, others)
+        place.add_helper(helper.pid)
+        place.release([], "tracing ended")
+        assert frozenset(os.sched_getaffinity(helper.pid)) == ORIGINAL
+        assert not place.helpers
+    finally:
+        helper.kill()
+        helper.wait()
+
+
+def _only_others(real: Any) -> Any:
+    """sched_setaffinity for every pid but this process's own (the test process keeps its mask)."""
+    def set_affinity(pid: int, cpus: Any) -> None:
+        if pid not in (0, os.getpid()):
+            real(pid, cpus)
+    return set_affinity

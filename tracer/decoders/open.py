@@ -2,8 +2,17 @@
 
 dirfd values are passed through (AT_FDCWD = -100, as the driver writes it). The exit repeats the
 enter's params (the 2022 driver does, so an unpaired exit still names the file).
+
+Each enter keeps its values in the thread's slot and the exit repeats them: the path (and openat2's
+open_how) is read from the tracee once per call, at the enter stop, not again at the exit (the compiled
+fast path, tracer/_fastpath.c, keeps the path the same way). sysdig's driver reads the path again at
+the exit, so the two differ only if another thread of the process rewrites the path's buffer while
+the open is in flight. An exit whose enter was not decoded here (attached mid-call, or the enter taken
+by the fast path) reads the arguments itself, as before.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from tracer import memory
 from tracer.decoders import native
@@ -16,11 +25,19 @@ def _dev(c: Call) -> int:
 
 def open_enter(c: Call) -> Values:
     flags = c.u32(1)
-    return [c.path(0), native.open_flags(flags), native.open_mode(flags, c.u32(2))]
+    vals = [c.path(0), native.open_flags(flags), native.open_mode(flags, c.u32(2))]
+    c.slot["open"] = vals
+    return vals
+
+
+def _entered(c: Call, key: str, enter: Callable[[Call], Values]) -> Values:
+    """The values the enter stop of this call decoded (its slot), else decoded now."""
+    vals = c.slot.get(key)
+    return vals if isinstance(vals, list) else enter(c)
 
 
 def open_exit(c: Call) -> Values:
-    return [c.ret, *open_enter(c), _dev(c)]
+    return [c.ret, *_entered(c, "open", open_enter), _dev(c)]
 
 
 def openat_enter(c: Call) -> Values:
@@ -28,7 +45,7 @@ def openat_enter(c: Call) -> Values:
     flags = a[2] & 0xFFFFFFFF
     vals = [((a[0] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000, c.path(1), native.open_flags(flags),
             native.open_mode(flags, a[3] & 0xFFFFFFFF)]
-    c.slot["openat"] = vals  # the exit repeats them: the path is read once per call, not twice
+    c.slot["openat"] = vals  # the exit repeats them (module docstring)
     return vals
 
 
@@ -47,19 +64,23 @@ def _open_how(c: Call) -> tuple[int, int, int]:
 
 def openat2_enter(c: Call) -> Values:
     flags, mode, resolve = _open_how(c)
-    return [c.fd(0), c.path(1), native.open_flags(flags), native.open_mode(flags, mode), resolve]
+    vals = [c.fd(0), c.path(1), native.open_flags(flags), native.open_mode(flags, mode), resolve]
+    c.slot["openat2"] = vals
+    return vals
 
 
 def openat2_exit(c: Call) -> Values:
-    return [c.ret, *openat2_enter(c)]
+    return [c.ret, *_entered(c, "openat2", openat2_enter)]
 
 
 def creat_enter(c: Call) -> Values:
-    return [c.path(0), c.u32(1) & 0o7777]
+    vals = [c.path(0), c.u32(1) & 0o7777]
+    c.slot["creat"] = vals
+    return vals
 
 
 def creat_exit(c: Call) -> Values:
-    return [c.ret, *creat_enter(c), _dev(c)]
+    return [c.ret, *_entered(c, "creat", creat_enter), _dev(c)]
 
 
 DECODERS: dict[str, Decoder] = {

@@ -35,6 +35,20 @@ static void files(void) {
     rmdir("d");
 }
 
+/* One path buffer, rewritten between opens: each open's exit must name its own file. */
+static void reopen(void) {
+    char name[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof name, "r%d.txt", i % 7);
+        int fd = i % 2 ? openat(AT_FDCWD, name, O_WRONLY | O_CREAT, 0600) : open(name, O_WRONLY | O_CREAT, 0600);
+        close(fd);
+    }
+    for (int i = 0; i < 7; i++) {
+        snprintf(name, sizeof name, "r%d.txt", i);
+        unlink(name);
+    }
+}
+
 static void pipes(void) {
     int p[2];
     char buf[8];
@@ -177,6 +191,7 @@ int main(int argc, char **argv) {
     const char *m = argc > 1 ? argv[1] : "files";
     if (!strcmp(m, "files")) files();
     else if (!strcmp(m, "pipes")) pipes();
+    else if (!strcmp(m, "reopen")) reopen();
     else if (!strcmp(m, "tcp")) tcp();
     else if (!strcmp(m, "udp")) udp();
     else if (!strcmp(m, "unix")) unixsock();
