@@ -101,7 +101,8 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
 @pytest.mark.slow
 def test_a_filtered_read_does_not_import_lark(tmp_path: Path) -> None:
     """With a filter the parser is lark's standalone one from the cache: lark itself is imported only
-    by the first run, which generates it; the outputs agree."""
+    by the first run, which generates it, and the second takes the filter's AST from the cache without
+    loading the parser at all; the outputs agree."""
     cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
     program = _cli("-r", cap, "evt.type=read")
     cold, cold_out = _modules_of(program, tmp_path / "cache")
@@ -110,6 +111,8 @@ def test_a_filtered_read_does_not_import_lark(tmp_path: Path) -> None:
     assert warm_out == cold_out and "read" in warm_out and "openat" not in warm_out
     assert _loaded(warm, ("lark", "scapy", "psutil", "tracer", "netcap", "sysdig_user._event_table_data",
                           "logging", "pickle", "inspect")) == []  # (the last three: grammar._TRIMS)
+    # the filter's AST is the first run's (filter/ast_cache.py): not even the standalone parser is loaded
+    assert grammar._MODULE in cold and grammar._MODULE not in warm
 
 
 # ---------------------------------------------------------------------------------------- caches

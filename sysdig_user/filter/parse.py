@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sysdig_user.filter import errors
+from sysdig_user.filter import ast_cache, errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Item, Node, Seq, Value
 from sysdig_user.filter.grammar import runtime
 
@@ -208,7 +208,18 @@ def _trailing_conn(item: Item) -> Conn:
 
 
 def parse(text: str) -> Filter:
-    """Parse a filter; raises `errors.FilterSyntaxError` with sysdig's message and position."""
+    """Parse a filter; raises `errors.FilterSyntaxError` with sysdig's message and position.
+
+    A filter parsed by an earlier run comes from sdu's cache (ast_cache.py), without loading the parser."""
+    flt = ast_cache.lookup(text)
+    if flt is None:
+        flt = parse_text(text)
+        ast_cache.remember(flt)
+    return flt
+
+
+def parse_text(text: str) -> Filter:
+    """`parse` by the parser itself, never from the cache."""
     rt = runtime()
     interactive = rt.parser.parse_interactive(text)
     tokens: list[Token] = []

@@ -152,3 +152,49 @@ def test_net_literal_matches_addresses_inside() -> None:
 def test_bad_number_literal() -> None:
     with pytest.raises(FieldError):
         resolve_field("proc.pid").parse_value("abc")
+
+
+def test_the_name_table_is_the_classes() -> None:
+    """registry._TABLE (what names are matched against without importing the class modules) lists every
+    class of sysdig_user.fields in sysdig's order, each with its fields' names in its order."""
+    import importlib
+    import pkgutil
+
+    import sysdig_user.fields
+    from sysdig_user.fields import base, registry
+
+    tabled = []
+    for module, attr, names in registry._TABLE:
+        cls = getattr(importlib.import_module(f"sysdig_user.fields.{module}"), attr)
+        assert isinstance(cls, base.FieldClass)
+        assert tuple(names.split()) == tuple(f.name for f in cls.fields), cls.name
+        tabled.append(cls)
+    assert tuple(tabled) == CLASSES
+    every = {id(value) for info in pkgutil.iter_modules(sysdig_user.fields.__path__)
+             for value in vars(importlib.import_module(f"sysdig_user.fields.{info.name}")).values()
+             if isinstance(value, base.FieldClass)}
+    assert every == {id(cls) for cls in tabled}  # no class left out of the table
+
+
+def test_a_class_module_is_imported_when_one_of_its_fields_is_used() -> None:
+    """In a fresh interpreter: binding proc.name imports the process class only (the names tried before
+    it, evt's, come from the table), fd.name then imports the fd class; sdu -l imports them all."""
+    import json
+    import sys
+
+    program = ("import json, sys\n"
+               "from sysdig_user.fields import registry\n"
+               "def loaded(): return sorted(m for m in sys.modules if m.startswith('sysdig_user.fields.'))\n"
+               "seen = [loaded()]\n"
+               "registry.resolve_token('proc.name')\nseen.append(loaded())\n"
+               "registry.resolve_field('fd.name')\nseen.append(loaded())\n"
+               "registry.listing()\nseen.append(loaded())\n"
+               "print(json.dumps(seen))\n")
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+    start, proc, fd, everything = (set(step) for step in json.loads(out))
+    classes = {"sysdig_user.fields." + m for m in ("evt", "proc", "user", "group", "container", "fd", "syslog",
+                                                   "fdlist", "k8s", "tracer")}
+    assert start & classes == set()
+    assert proc & classes == {"sysdig_user.fields.proc"}
+    assert fd & classes >= {"sysdig_user.fields.fd"} and "sysdig_user.fields.k8s" not in fd
+    assert everything >= classes
