@@ -49,7 +49,7 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 8
+#define FASTLINE_VERSION 9
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process);
@@ -472,7 +472,7 @@ static int put_time(Core *c, int64_t ts) {
 /* the default line: "%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info" */
 static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
     int rc;
-    if (e->n != R->nparams || !R->lined) return 1;
+    if (e->n > R->nparams || !R->lined) return 1;
     if (put_i64(c, num) < 0 || putc1(c, ' ') < 0) return -1;
     if ((rc = put_time(c, e->ts)) != 0) return rc;
     if (putc1(c, ' ') < 0 || put_i64(c, e->cpu) < 0 || putc1(c, ' ') < 0) return -1;
@@ -484,7 +484,7 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     if (put(c, " (", 2) < 0 || put_i64(c, e->tid) < 0 || put(c, ") ", 2) < 0) return -1;
     if (R->generic) {
         const char *name = c->generic_name;
-        if (e->plen[0] == 2) {
+        if (e->n && e->plen[0] == 2) {
             unsigned sc = (unsigned)rd_u(e->param[0], 2);
             if ((int)sc < c->n_sc) name = c->sc_names[sc];
         } else {
@@ -493,7 +493,7 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
         if (put(c, R->head, R->head_len) < 0 || put(c, name, strlen(name)) < 0 || putc1(c, ' ') < 0) return -1;
     } else {
         if (put(c, R->head, R->head_len) < 0) return -1;
-        for (int i = 0; i < R->nparams; i++) {
+        for (int i = 0; i < e->n; i++) {
             ParamRecipe *r = &R->params[i];
             if (put(c, r->prefix, r->prefix_len) < 0) return -1;
             if ((rc = put_param(c, r, e->param[i], e->plen[i], th, e)) != 0) return rc;
@@ -1498,12 +1498,10 @@ static int parse(Core *c, const uint8_t *ev, Py_ssize_t len, Parsed *e, CodeReci
     /* a timestamp past INT64_MAX (damaged) prints unsigned, as the Python line does it */
     if (evlen != len || code >= c->nrecipes || e->ts < 0) return 1;
     CodeRecipe *R = &c->recipes[code];
-    /* fewer params than the table's (an older event version) with a filter, a -p format or silent only
-     * (the default line declines it in put_line, once the filter has said it is printed; handle() gives
-     * such events of a type whose state change is made here to the parser) */
-    if (!R->known || nparams > MAX_PARAMS || (int)nparams > R->nparams ||
-        ((int)nparams < R->nparams && !(c->filter || c->format || c->silent)))
-        return 1;
+    /* fewer params than the table's (an older event version, as the old 4-param open exit): the default
+     * line prints the ones it has, as render.py's per-count args function does; handle() gives such
+     * events of a type with a parser to the parser, unless its OP reads them as the parser does */
+    if (!R->known || nparams > MAX_PARAMS || (int)nparams > R->nparams) return 1;
     Py_ssize_t pos = HEADER_SIZE + 2 * (Py_ssize_t)nparams;
     if (pos > len) return 1;
     for (uint32_t i = 0; i < nparams; i++) {
@@ -1848,7 +1846,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
             goto out;
         }
     }
-    if (R->handler && (R->op == OP_NONE || e.n < R->nparams)) { /* (a short event: its parser reads it) */
+    /* (a short event: its parser reads it, but for open and close exits, whose OPs read what they have
+     * as open_exit and close_exit do: a missing fd, name or flags leaves it to the parser or changes nothing) */
+    if (R->handler && (R->op == OP_NONE || (e.n < R->nparams && R->op != OP_OPENAT && R->op != OP_CLOSE))) {
         rc = handle_parsed(c, R, &e, ev, len, rawobj);
         goto out;
     }

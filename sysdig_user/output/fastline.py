@@ -47,7 +47,7 @@ from sysdig_user.state.inspector import (
     PROCINFO_E,
 )
 
-VERSION = 8  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 9  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
