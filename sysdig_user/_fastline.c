@@ -49,12 +49,14 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 9
+#define FASTLINE_VERSION 10
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process);
- * OP_VM: parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters) */
-enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM };
+ * OP_VM: parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters);
+ * OP_SWITCH: the sched switch (process() neither pairs it nor creates its thread; switch_enter sets the
+ * thread's page faults, params 1-2, and its main thread's memory counters, params 3-5) */
+enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM, OP_SWITCH };
 
 enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
@@ -86,6 +88,7 @@ typedef struct {
     int open_idx[4];                   /* OP_OPENAT: the params fd, name, flags, dev (a missing dev is 0) */
     int open_paired;                   /* OP_OPENAT: open_exit needs the exit paired (the old open exit) */
     int vm_size[3];                    /* OP_VM: vm_exit's params 1-3 (unsigned), their sizes */
+    int sw_size[5];                    /* OP_SWITCH: switch_enter's params 1-5 (unsigned), their sizes */
     PyObject *fdinfo, *file_type, *dir_type; /* OP_OPENAT: FdInfo, FdType.FILE_V2, FdType.DIRECTORY */
     int file_type_n, dir_type_n;
     char head[64]; /* "> openat " */
@@ -138,7 +141,7 @@ typedef struct {
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
     *s_thread, *s_lastevent_type, *s_last_latency_entertime, *s_latency, *s_last_enter, *s_lastevent_fd,
-    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at;
+    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at, *s_pf[2], *s_tid;
 
 /* ------------------------------------------------------------------------------------------- output */
 
@@ -505,6 +508,14 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
 
 static int set_i64(PyObject *o, PyObject *name, int64_t v) {
     PyObject *x = PyLong_FromLongLong(v);
+    if (!x) return -1;
+    int rc = PyObject_SetAttr(o, name, x);
+    Py_DECREF(x);
+    return rc;
+}
+
+static int set_u64(PyObject *o, PyObject *name, uint64_t v) {
+    PyObject *x = PyLong_FromUnsignedLongLong(v);
     if (!x) return -1;
     int rc = PyObject_SetAttr(o, name, x);
     Py_DECREF(x);
@@ -1578,6 +1589,42 @@ done:
     return rc;
 }
 
+/* the thread table's thread of a tid (a new reference), NULL when there is none (or an error) */
+static PyObject *thread_of(Core *c, int64_t tid) {
+    PyObject *table = PyObject_GetAttr(c->state, s_threads);
+    if (!table) return NULL;
+    PyObject *threads = PyObject_GetAttr(table, s_threads);
+    Py_DECREF(table);
+    if (!threads) return NULL;
+    PyObject *key = PyLong_FromLongLong(tid);
+    PyObject *th = key && PyDict_Check(threads) ? PyDict_GetItemWithError(threads, key) : NULL;
+    Py_XDECREF(key);
+    Py_XINCREF(th);
+    Py_DECREF(threads);
+    return th;
+}
+
+/* OP_SWITCH: what process() and switch_enter do to a known thread (no pairing) */
+static int switch_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
+    if (set_i64(c->inspector, s_num, num) < 0) return -1;
+    for (int k = 0; k < 2; k++)
+        if (set_u64(th, s_pf[k], rd_u(e->param[k + 1], R->sw_size[k])) < 0) return -1;
+    int64_t pid, tid;
+    if (get_i64(th, s_pid, &pid) < 0 || get_i64(th, s_tid, &tid) < 0) return -1;
+    PyObject *main = th;
+    Py_INCREF(main);
+    if (pid != tid) {
+        Py_DECREF(main);
+        main = thread_of(c, pid);
+        if (!main && PyErr_Occurred()) return -1;
+    }
+    int rc = 0;
+    for (int k = 0; main && k < 3 && !rc; k++)
+        rc = set_u64(main, s_vm[k], rd_u(e->param[k + 3], R->sw_size[k + 2]));
+    Py_XDECREF(main);
+    return rc < 0 ? -1 : set_i64(th, s_last_event_ts, e->ts);
+}
+
 /* an event of a type with a parser and no OP: the Event and Inspector.process, as in Python; the
  * line here when it can be, else the Python formatter's; then the Verdict applied */
 static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, Py_ssize_t len, PyObject *rawobj) {
@@ -1665,6 +1712,7 @@ out:
  * pairing's changes, then no pending enter, so the following exit is unpaired */
 static int filtered_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
     if (set_i64(c->inspector, s_num, num) < 0) return -1;
+    if (R->op == OP_SWITCH) return 0; /* (never paired: process() leaves its thread as it was) */
     if (R->enter) {
         int64_t fd = R->uses_fd ? rd_s(e->param[0], 8) : -1;
         if (set_i64(th, s_last_latency_entertime, e->ts) < 0 || set_i64(th, s_latency, 0) < 0 ||
@@ -1894,6 +1942,12 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
                (e.plen[1] != R->vm_size[0] || e.plen[2] != R->vm_size[1] || e.plen[3] != R->vm_size[2])) {
         rc = handle_parsed(c, R, &e, ev, len, rawobj); /* (values the Python decoders pad) */
         goto out;
+    } else if (R->op == OP_SWITCH) {
+        for (int k = 0; k < 5; k++)
+            if (e.plen[k + 1] != R->sw_size[k]) {
+                rc = handle_parsed(c, R, &e, ev, len, rawobj);
+                goto out;
+            }
     }
     if (c->filter && modifies) { /* filtered after its parser: its state changes are made below */
         pass = core_filter(c, R, &e, th, num);
@@ -1905,6 +1959,11 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     rc = pass && !c->silent ? core_line(c, R, &e, th, num) : 0;
     if (rc) {
         c->out_len = mark;
+        goto out;
+    }
+    if (R->op == OP_SWITCH) {
+        rc = switch_state(c, R, &e, th, num);
+        if (!rc && pass) c->count++;
         goto out;
     }
     if (R->enter) {
@@ -2219,6 +2278,18 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
             PyErr_SetString(PyExc_ValueError, "OP_VM reads params 1-3");
             return -1;
         }
+    } else if (R->op == OP_SWITCH) {
+        int *z = R->sw_size;
+        if (!PyArg_ParseTuple(op_args, "iiiii", &z[0], &z[1], &z[2], &z[3], &z[4])) return -1;
+        for (int k = 0; k < 5; k++)
+            if (z[k] != 1 && z[k] != 2 && z[k] != 4 && z[k] != 8) {
+                PyErr_SetString(PyExc_ValueError, "OP_SWITCH's params are fixed-size integers");
+                return -1;
+            }
+        if (R->nparams != 6) {
+            PyErr_SetString(PyExc_ValueError, "OP_SWITCH reads params 1-5");
+            return -1;
+        }
     } else if (R->op != OP_NONE && R->op != OP_CLOSE) {
         PyErr_SetString(PyExc_ValueError, "unknown op");
         return -1;
@@ -2457,7 +2528,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_last_latency_entertime, "last_latency_entertime"}, {&s_latency, "latency"},
         {&s_last_enter, "last_enter"}, {&s_lastevent_fd, "lastevent_fd"}, {&s_last_event_ts, "last_event_ts"},
         {&s_fix_sockets, "_fix_sockets"}, {&s_add, "add"}, {&s_remove, "remove"}, {&s_extra, "extra"},
-        {&s_name_changed_at, "name_changed_at"}, {&s_vm[0], "vmsize_kb"}, {&s_vm[1], "vmrss_kb"},
+        {&s_name_changed_at, "name_changed_at"}, {&s_pf[0], "pfmajor"}, {&s_pf[1], "pfminor"}, {&s_tid, "tid"},
+        {&s_vm[0], "vmsize_kb"}, {&s_vm[1], "vmrss_kb"},
         {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_uid, "uid"}, {&s_users, "users"},
         {&s_user, "user"}, {&s__state, "_state"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
         {&s_fdnum, "fdnum"}, {&s_raw, "raw"}, {&s_cpu, "cpu"}, {&s_filtered_out, "filtered_out"},
@@ -2501,7 +2573,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_PADDED", K_PADDED) < 0 || PyModule_AddIntConstant(m, "K_PATH", K_PATH) < 0 ||
         PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
         PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
-        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0) {
+        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0 ||
+        PyModule_AddIntConstant(m, "OP_SWITCH", OP_SWITCH) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -45,9 +45,10 @@ from sysdig_user.state.inspector import (
     F_USES_FD,
     HIDDEN_CODES,
     PROCINFO_E,
+    SCHEDSWITCH_6_E,
 )
 
-VERSION = 9  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 10  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
@@ -170,7 +171,9 @@ def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, .
         return None
     if code in HIDDEN_CODES and fl & F_SKIP and hidden:
         return len(info.params), not code & 1, False, False, False, "", (), 0, (), 2 if code == PROCINFO_E else 1
-    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD | F_NO_QUERY) or code == PROCINFO_E:
+    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD) or code == PROCINFO_E:
+        return None
+    if fl & F_NO_QUERY and code != SCHEDSWITCH_6_E:  # (the switch: OP_SWITCH, on a known thread only)
         return None
     enter = not code & 1
     uses_fd = bool(int(info.flags) & _EF_USES_FD)
@@ -210,11 +213,22 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
     if handler is parsers_files.close_exit and _FLAGS[code] & F_USES_FD:
         return _fastline.OP_CLOSE, ()
     params = EVENTS[code].params
+    if handler is parsers_process.switch_enter and code == SCHEDSWITCH_6_E:
+        sizes = _unsigned_sizes(params[1:])
+        return (_fastline.OP_SWITCH, sizes) if sizes is not None and len(sizes) == 5 else (0, ())
     if handler is parsers_process.vm_exit and len(params) >= 4:
         fmts = [fixed_format(p.type) for p in params[1:4]]
         if all(f is not None and f[-1] in "BHIQ" for f in fmts):  # unsigned, as the decoders give them
             return _fastline.OP_VM, tuple(struct.calcsize(f) for f in fmts if f is not None)
     return 0, ()
+
+
+def _unsigned_sizes(params: Any) -> tuple[int, ...] | None:
+    """The sizes of these params when all are unsigned fixed-size integers (as the decoders give them)."""
+    fmts = [fixed_format(p.type) for p in params]
+    if not all(f is not None and f[-1] in "BHIQ" for f in fmts):
+        return None
+    return tuple(struct.calcsize(f) for f in fmts if f is not None)
 
 
 _RECIPES: dict[tuple[bool, bool], list[tuple[Any, ...] | None]] | None = None

@@ -167,7 +167,7 @@ def _state(pipe: EventPipeline) -> Any:
                for fd, i in th.fdtable.fds.items()]
         threads.append((tid, th.comm, th.lastevent_type, th.lastevent_fd, th.latency, th.last_latency_entertime,
                         th.last_event_ts, None if ent is None else ent.raw, fds, th.fdtable.in_sysdig_order(),
-                        th.vmsize_kb, th.vmrss_kb, th.vmswap_kb))
+                        th.vmsize_kb, th.vmrss_kb, th.vmswap_kb, th.pfmajor, th.pfminor))
     return insp.num, pipe.stats.events, threads
 
 

@@ -23,7 +23,7 @@ from tests.support import line_diff, require_built, run_sdu, shared_path
 SAMPLES = ("libs_curl_google.scap", "libs_single_ipv6_conn.scap", "falco_cat_write.scap")
 FORMAT = ("-p", "%evt.num %proc.name %evt.type %fd.name")
 #: (event name, exit) the core takes; the samples have some of each (checked below)
-KINDS = [("open", True), ("open", False)]
+KINDS = [("open", True), ("open", False), ("switch", False)]
 
 
 def _environ(native: bool) -> dict[str, str]:
