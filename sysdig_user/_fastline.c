@@ -49,14 +49,19 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 10
+#define FASTLINE_VERSION 11
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process);
  * OP_VM: parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters);
  * OP_SWITCH: the sched switch (process() neither pairs it nor creates its thread; switch_enter sets the
- * thread's page faults, params 1-2, and its main thread's memory counters, params 3-5) */
-enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM, OP_SWITCH };
+ * thread's page faults, params 1-2, and its main thread's memory counters, params 3-5);
+ * OP_SOCKET: parsers_net.socket_exit (a successful socket exit paired with its enter adds the fd that
+ * parsers_net.socket_info makes of the enter's domain, type and proto);
+ * OP_ENTER_ARG: an exit whose parser changes nothing unless its paired enter's param has one of a few
+ * values (fcntl: F_DUPFD, F_DUPFD_CLOEXEC); other values, or no paired enter, make it a pure exit */
+enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM, OP_SWITCH, OP_SOCKET, OP_ENTER_ARG };
+#define EA_MAX 8
 
 enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
@@ -89,6 +94,10 @@ typedef struct {
     int open_paired;                   /* OP_OPENAT: open_exit needs the exit paired (the old open exit) */
     int vm_size[3];                    /* OP_VM: vm_exit's params 1-3 (unsigned), their sizes */
     int sw_size[5];                    /* OP_SWITCH: switch_enter's params 1-5 (unsigned), their sizes */
+    PyObject *sock_info;               /* OP_SOCKET: parsers_net.socket_info */
+    int sock_size[3];                  /* OP_SOCKET: the enter's params 0-2 (unsigned), their sizes */
+    int ea_idx, ea_size, ea_n;         /* OP_ENTER_ARG: the enter's param (unsigned), its size, the values */
+    uint64_t ea_vals[EA_MAX];          /* OP_ENTER_ARG: the values for which the parser runs */
     PyObject *fdinfo, *file_type, *dir_type; /* OP_OPENAT: FdInfo, FdType.FILE_V2, FdType.DIRECTORY */
     int file_type_n, dir_type_n;
     char head[64]; /* "> openat " */
@@ -118,6 +127,7 @@ typedef struct {
     int clock_len;
     /* while an openat exit's line is written before its fd is added: that fd's type and name */
     int64_t ovr_fd;
+    PyObject *ovr_info; /* OP_SOCKET: the FdInfo its exit adds (then no type and name) */
     int ovr_type;
     const char *ovr_name;
     Py_ssize_t ovr_len;
@@ -275,8 +285,15 @@ static int put_fd(Core *c, PyObject *th, int64_t fd) {
         if (fd == -100) return put(c, "-100(AT_FDCWD)", 14);
         return put_errno(c, fd);
     }
-    if (fd == c->ovr_fd) return put_fd_named(c, fd, c->ovr_type, c->ovr_name, c->ovr_len);
-    PyObject *info = fd_info(th, fd, NULL);
+    PyObject *info;
+    if (fd == c->ovr_fd && c->ovr_info) {
+        info = c->ovr_info;
+        Py_INCREF(info);
+    } else if (fd == c->ovr_fd) {
+        return put_fd_named(c, fd, c->ovr_type, c->ovr_name, c->ovr_len);
+    } else {
+        info = fd_info(th, fd, NULL);
+    }
     if (!info) return PyErr_Occurred() ? -1 : put_i64(c, fd);
     int rc = 1;
     PyObject *type = PyObject_GetAttr(info, s_type);
@@ -1625,6 +1642,128 @@ static int switch_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t
     return rc < 0 ? -1 : set_i64(th, s_last_event_ts, e->ts);
 }
 
+/* the enter process() pairs an exit with (its last_enter: a stash (raw, cpu, num) or an Event), as raw
+ * bytes in *raw (a new reference): 0 found, 1 none (the parser sees no enter), 2 one to leave to Python */
+static int paired_enter(PyObject *th, int code, PyObject **raw) {
+    int yes;
+    *raw = NULL;
+    if (paired(th, code, &yes) < 0) return -1;
+    if (!yes) return 1;
+    PyObject *ent = PyObject_GetAttr(th, s_last_enter);
+    if (!ent) return -1;
+    if (ent == Py_None) {
+        Py_DECREF(ent);
+        return 1;
+    }
+    PyObject *b = NULL;
+    if (PyTuple_Check(ent) && PyTuple_GET_SIZE(ent) == 3) {
+        b = PyTuple_GET_ITEM(ent, 0);
+        Py_INCREF(b);
+    } else if (!(b = PyObject_GetAttr(ent, s_raw))) {
+        PyErr_Clear();
+    }
+    Py_DECREF(ent);
+    if (!b || !PyBytes_Check(b) || PyBytes_GET_SIZE(b) < HEADER_SIZE) {
+        Py_XDECREF(b);
+        return 2;
+    }
+    uint16_t got;
+    memcpy(&got, PyBytes_AS_STRING(b) + 20, 2);
+    if (got != code - 1) { /* (process(): not its enter, so none) */
+        Py_DECREF(b);
+        return 1;
+    }
+    *raw = b;
+    return 0;
+}
+
+/* param idx of an event's raw bytes as an unsigned number of this size: 0, or 1 when the event has no such
+ * param (too few, another size, lengths that do not add up) */
+static int raw_param(PyObject *raw, int idx, int size, uint64_t *v) {
+    const uint8_t *ev = (const uint8_t *)PyBytes_AS_STRING(raw);
+    Py_ssize_t len = PyBytes_GET_SIZE(raw);
+    uint32_t nparams;
+    memcpy(&nparams, ev + 22, 4);
+    if (idx < 0 || (uint32_t)idx >= nparams || nparams > MAX_PARAMS) return 1;
+    Py_ssize_t pos = HEADER_SIZE + 2 * (Py_ssize_t)nparams, at = -1;
+    if (pos > len) return 1;
+    for (uint32_t i = 0; i < nparams; i++) {
+        uint16_t n;
+        memcpy(&n, ev + HEADER_SIZE + 2 * i, 2);
+        if ((int)i == idx) {
+            if (n != size) return 1;
+            at = pos;
+        }
+        pos += n;
+    }
+    if (pos != len || at < 0) return 1;
+    *v = rd_u(ev + at, size);
+    return 0;
+}
+
+/* OP_SOCKET, before the line: the FdInfo a paired socket exit of fd adds (c->ovr_info; none when the
+ * parser adds nothing); 0, 1 the parser's way (Python), -1 */
+static int socket_fd(Core *c, CodeRecipe *R, PyObject *th, int code, int64_t fd) {
+    PyObject *raw;
+    int rc = paired_enter(th, code, &raw);
+    if (rc) return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+    uint64_t v[3];
+    for (int k = 0; k < 3; k++)
+        if (raw_param(raw, k, R->sock_size[k], &v[k])) {
+            Py_DECREF(raw);
+            return 1;
+        }
+    Py_DECREF(raw);
+    PyObject *info = PyObject_CallFunction(R->sock_info, "LKKK", (long long)fd, (unsigned long long)v[0],
+                                           (unsigned long long)v[1], (unsigned long long)v[2]);
+    if (!info) return -1;
+    if (info == Py_None) {
+        Py_DECREF(info);
+        return 0;
+    }
+    c->ovr_fd = fd;
+    c->ovr_info = info;
+    return 0;
+}
+
+/* OP_SOCKET, after the line: st.add_fd of the new FdInfo (the table, the thread's lastevent_fd) and the
+ * mark of fd.name_changed when its name is not the empty old name of a new fd */
+static int socket_state(Core *c, PyObject *th, int64_t num) {
+    PyObject *table = PyObject_GetAttr(th, s_fdtable), *r = NULL, *name = NULL;
+    int rc = -1;
+    if (!table || !(r = PyObject_CallMethodOneArg(table, s_add, c->ovr_info))) goto done;
+    if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = PyObject_GetAttr(c->ovr_info, s_name))) goto done;
+    int named = PyObject_IsTrue(name);
+    if (named < 0) goto done;
+    rc = 0;
+    if (named) {
+        PyObject *extra = PyObject_GetAttr(c->ovr_info, s_extra), *n = PyLong_FromLongLong(num);
+        rc = extra && n ? PyObject_SetItem(extra, s_name_changed_at, n) : -1;
+        Py_XDECREF(extra);
+        Py_XDECREF(n);
+    }
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(r);
+    Py_XDECREF(table);
+    return rc;
+}
+
+/* OP_ENTER_ARG: 0 a pure exit (no paired enter, or its param's value is not one the parser acts on), 1 the
+ * parser's (Python), -1 */
+static int enter_arg(CodeRecipe *R, PyObject *th, int code) {
+    PyObject *raw;
+    int rc = paired_enter(th, code, &raw);
+    if (rc) return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+    uint64_t v;
+    rc = raw_param(raw, R->ea_idx, R->ea_size, &v);
+    Py_DECREF(raw);
+    if (rc) return 1;
+    for (int k = 0; k < R->ea_n; k++)
+        if (v == R->ea_vals[k]) return 1;
+    return 0;
+}
+
 /* an event of a type with a parser and no OP: the Event and Inspector.process, as in Python; the
  * line here when it can be, else the Python formatter's; then the Verdict applied */
 static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, Py_ssize_t len, PyObject *rawobj) {
@@ -1751,6 +1890,12 @@ static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     x->state = c->state;
     x->fdnum = -1;
     if (!th || !(c->cflags[e->code] & CF_FD_EVENT)) return 0;
+    if (c->ovr_fd >= 0 && c->ovr_info) { /* OP_SOCKET: the new fd's FdInfo, before it is in the table */
+        x->fdnum = c->ovr_fd;
+        Py_INCREF(c->ovr_info);
+        x->fdinfo = c->ovr_info;
+        return 0;
+    }
     if (c->ovr_fd >= 0) { /* OP_OPENAT: the new fd, before its FdInfo exists */
         x->fdnum = c->ovr_fd;
         x->virt = 1;
@@ -1948,6 +2093,19 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
                 rc = handle_parsed(c, R, &e, ev, len, rawobj);
                 goto out;
             }
+    } else if (R->op == OP_SOCKET || R->op == OP_ENTER_ARG) {
+        /* (socket_exit: nothing for a failed call; fcntl_exit: nothing without its enter's dup command) */
+        if (e.plen[0] != 8) {
+            rc = handle_parsed(c, R, &e, ev, len, rawobj);
+            goto out;
+        }
+        if (R->op == OP_ENTER_ARG || rd_s(e.param[0], 8) >= 0) {
+            rc = R->op == OP_SOCKET ? socket_fd(c, R, th, e.code, rd_s(e.param[0], 8)) : enter_arg(R, th, e.code);
+            if (rc) {
+                if (rc > 0) rc = handle_parsed(c, R, &e, ev, len, rawobj);
+                goto out;
+            }
+        }
     }
     if (c->filter && modifies) { /* filtered after its parser: its state changes are made below */
         pass = core_filter(c, R, &e, th, num);
@@ -1977,7 +2135,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     if (!rc && R->op == OP_VM && e.n >= 4) /* vm_exit: the process memory counters */
         for (int k = 0; k < 3 && !rc; k++)
             rc = set_i64(th, s_vm[k], (int64_t)rd_u(e.param[k + 1], R->vm_size[k]));
-    if (!rc && c->ovr_fd >= 0)
+    if (!rc && c->ovr_info)
+        rc = socket_state(c, th, num);
+    else if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[oi[2]], 4), e.n > oi[3] ? rd_u(e.param[oi[3]], 4) : 0,
                           num);
     if (!rc && close_table) {
@@ -1994,6 +2154,7 @@ out:
         c->have_last_ts = 1;
     }
     c->ovr_fd = -1;
+    Py_CLEAR(c->ovr_info);
     Py_XDECREF(close_table);
     Py_XDECREF(raw);
     Py_DECREF(th);
@@ -2290,6 +2451,38 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
             PyErr_SetString(PyExc_ValueError, "OP_SWITCH reads params 1-5");
             return -1;
         }
+    } else if (R->op == OP_SOCKET) {
+        int *z = R->sock_size;
+        if (!PyArg_ParseTuple(op_args, "O(iii)", &R->sock_info, &z[0], &z[1], &z[2])) return -1;
+        if (!PyCallable_Check(R->sock_info)) {
+            PyErr_SetString(PyExc_TypeError, "OP_SOCKET needs socket_info");
+            R->sock_info = NULL;
+            return -1;
+        }
+        Py_INCREF(R->sock_info);
+        for (int k = 0; k < 3; k++)
+            if (z[k] != 1 && z[k] != 2 && z[k] != 4 && z[k] != 8) {
+                PyErr_SetString(PyExc_ValueError, "OP_SOCKET's enter params are fixed-size integers");
+                return -1;
+            }
+        if (R->nparams < 1 || R->enter) {
+            PyErr_SetString(PyExc_ValueError, "OP_SOCKET reads an exit's param 0");
+            return -1;
+        }
+    } else if (R->op == OP_ENTER_ARG) {
+        PyObject *vals;
+        if (!PyArg_ParseTuple(op_args, "iiO!", &R->ea_idx, &R->ea_size, &PyTuple_Type, &vals)) return -1;
+        Py_ssize_t nv = PyTuple_GET_SIZE(vals);
+        if (nv > EA_MAX || R->ea_idx < 0 || R->ea_idx >= MAX_PARAMS || R->nparams < 1 || R->enter ||
+            (R->ea_size != 1 && R->ea_size != 2 && R->ea_size != 4 && R->ea_size != 8)) {
+            PyErr_SetString(PyExc_ValueError, "OP_ENTER_ARG: an exit, a fixed-size enter param, a few values");
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < nv; k++) {
+            R->ea_vals[k] = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(vals, k));
+            if (PyErr_Occurred()) return -1;
+        }
+        R->ea_n = (int)nv;
     } else if (R->op != OP_NONE && R->op != OP_CLOSE) {
         PyErr_SetString(PyExc_ValueError, "unknown op");
         return -1;
@@ -2348,6 +2541,7 @@ static void Core_dealloc(Core *c) {
     Py_XDECREF(c->apply);
     Py_XDECREF(c->filter);
     Py_XDECREF(c->format);
+    Py_XDECREF(c->ovr_info);
     PyMem_Free(c->cflags);
     if (c->recipes) {
         for (int i = 0; i < c->nrecipes; i++) {
@@ -2355,6 +2549,7 @@ static void Core_dealloc(Core *c) {
             Py_XDECREF(R->fdinfo);
             Py_XDECREF(R->file_type);
             Py_XDECREF(R->dir_type);
+            Py_XDECREF(R->sock_info);
             if (!R->params) continue;
             int n = R->generic || !R->lined ? 0 : R->nparams;
             for (int k = 0; k < n; k++) {
@@ -2574,7 +2769,9 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
         PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
         PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0 ||
-        PyModule_AddIntConstant(m, "OP_SWITCH", OP_SWITCH) < 0) {
+        PyModule_AddIntConstant(m, "OP_SWITCH", OP_SWITCH) < 0 ||
+        PyModule_AddIntConstant(m, "OP_SOCKET", OP_SOCKET) < 0 ||
+        PyModule_AddIntConstant(m, "OP_ENTER_ARG", OP_ENTER_ARG) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -23,7 +23,7 @@ from typing import Any
 
 from sysdig_user.native import extension
 
-_fastline = extension("sysdig_user._fastline", 10)  # (output/fastline.py's VERSION)
+_fastline = extension("sysdig_user._fastline", 11)  # (output/fastline.py's VERSION)
 
 class NotCompiled(Exception):
     """A field, operator or literal the C code does not do: the whole filter or format stays Python."""

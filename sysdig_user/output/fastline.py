@@ -33,7 +33,7 @@ from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.output.timefmt import clock_prefix
 from sysdig_user.params import decode_str, fixed_format
-from sysdig_user.state import parsers_files, parsers_process
+from sysdig_user.state import parsers_files, parsers_net, parsers_process
 from sysdig_user.state.containers import CONTAINER_CODES
 from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
 from sysdig_user.state.inspector import (
@@ -48,7 +48,7 @@ from sysdig_user.state.inspector import (
     SCHEDSWITCH_6_E,
 )
 
-VERSION = 10  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 11  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
@@ -216,6 +216,13 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
     if handler is parsers_process.switch_enter and code == SCHEDSWITCH_6_E:
         sizes = _unsigned_sizes(params[1:])
         return (_fastline.OP_SWITCH, sizes) if sizes is not None and len(sizes) == 5 else (0, ())
+    if handler is parsers_net.socket_exit and code & 1:  # (domain, type, proto of the enter)
+        sizes = _unsigned_sizes(EVENTS[code - 1].params[:3])
+        return (_fastline.OP_SOCKET, (parsers_net.socket_info, sizes)) if sizes and len(sizes) == 3 else (0, ())
+    if handler is parsers_files.fcntl_exit and code & 1:  # (a dup only for these commands of the enter)
+        sizes = _unsigned_sizes(EVENTS[code - 1].params[1:2])
+        dups = (parsers_files.F_DUPFD, parsers_files.F_DUPFD_CLOEXEC)
+        return (_fastline.OP_ENTER_ARG, (1, sizes[0], dups)) if sizes and len(sizes) == 1 else (0, ())
     if handler is parsers_process.vm_exit and len(params) >= 4:
         fmts = [fixed_format(p.type) for p in params[1:4]]
         if all(f is not None and f[-1] in "BHIQ" for f in fmts):  # unsigned, as the decoders give them
