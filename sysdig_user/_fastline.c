@@ -29,7 +29,8 @@
  * hidden events process() does not parse (procinfo) are counted here too, and events with fewer params
  * than the table's (older versions) are taken where no default line prints their params. A silent
  * Core (the table chisels' run, fastline.chisel_core) keeps the state the same way and writes no line,
- * declining the codes in its `declines` table; it takes the hidden and short events as a filter does.
+ * declining the codes in its `declines` table; it takes the hidden and short events as a filter does,
+ * and runs the run's compiled Filter (counting only the events that pass) as the line's Core does.
  *
  * event_blocks(): the -w writing process's loop when nothing reads the events (fastline.passthrough):
  * the pipelined frames laid out as scap event blocks, unparsed.
@@ -2597,8 +2598,8 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "declines: bytes (one flag per event code) or None");
         return -1;
     }
-    if (silent && (filter != Py_None || format != Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "a silent Core prints no line and filters nothing");
+    if (silent && format != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "a silent Core prints no line");
         return -1;
     }
     if ((filter != Py_None && !PyObject_TypeCheck(filter, &FilterType)) ||

@@ -313,15 +313,24 @@ def core_for(pipeline: Any) -> Any:
 def chisel_core(pipeline: Any) -> Any:
     """A silent Core for a run of table chisels (the plan's compiled_chisels): the state kept in C as
     for the default line, no line; the events of the codes the chisels may use
-    (ChiselRunner.event_codes) are declined to the Python pipeline, where the chisels see them. None
-    when a chisel cannot say which events it uses, or without the extension."""
+    (ChiselRunner.event_codes) are declined to the Python pipeline, where the chisels see them. The
+    filter (the command line's, or a chisel's sysdig.set_filter) runs in C as for the line, where it
+    compiled (output/compiled.py); else no Core. None when a chisel cannot say which events it uses, or
+    without the extension."""
     if not pipeline.plan.compiled_chisels or not available(pipeline.env.environ) or pipeline.chisels is None:
         return None
-    if pipeline.predicate is not None:  # a chisel's sysdig.set_filter: the events are filtered in Python
+    native_filter = pipeline.native_filter if pipeline.predicate is not None else None
+    if pipeline.predicate is not None and native_filter is None:  # a filter only Python evaluates
         return None
     wanted = pipeline.chisels.event_codes()
     if wanted is None:
         return None
+    if native_filter is not None:  # (the codes the filter cannot pass never reach the chisels: C drops them)
+        from sysdig_user.chisels.evtcodes import filter_codes
+
+        passing = filter_codes(pipeline.filter_text)
+        if passing is not None:
+            wanted &= passing
     assert _fastline is not None
     declines = bytearray(PPM_EVENT_MAX)
     for code in wanted:
@@ -332,7 +341,7 @@ def chisel_core(pipeline: Any) -> Any:
         inspector=pipeline.inspector, clock=pipeline.output_options.time, event_type=Event, format_line=None,
         flags_fallback=None, clock_prefix=None, fd_resolved=None, recipes=silent_recipes(), sc_names=[],
         generic_name=EVENTS[0].name, errno_names=[], fd_prefixes=[], l4_types=0, max_len=0,
-        silent=True, declines=bytes(declines))
+        silent=True, declines=bytes(declines), code_flags=bytes(_FLAGS), filter=native_filter)
 
 
 def passthrough(pipeline: Any) -> bool:
