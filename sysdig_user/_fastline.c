@@ -50,7 +50,7 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 11
+#define FASTLINE_VERSION 12
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process);
@@ -568,7 +568,7 @@ static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
  */
 #include <arpa/inet.h>
 
-enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER };
+enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -600,6 +600,7 @@ typedef struct {
     int n_sc;
     char **sc_names; /* the generic events' syscall names */
     uint8_t *fd_event; /* per code: the fd fields apply (fields/fd.py fd_of) */
+    uint8_t *io;       /* per code: evt.is_io_read's flag (1), evt.is_io_write's (2); NULL: Python's */
     uint8_t *name_py;  /* per code: fd.name may come from the event's params though it has an fd (1),
                         * or without one (2) */
     int nprobes;
@@ -745,6 +746,11 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
     case A_PID:
         if (!x->th) return 0;
         return attr_val(x->th, s_pid, P_ATTR_INT, v);
+    case A_IO: /* fields/evt.py _is_io, _is_io_read, _is_io_write (probe: which flags): a bool, as 0 or 1 */
+        if (!F->io) return NEED;
+        v->kind = V_INT;
+        v->i = (F->io[x->code] & probe) != 0;
+        return 0;
     case A_RES: { /* fields/evt.py return_value, then "SUCCESS", the errno's name or the number */
         if (x->n < 0 || !F->res) return NEED;
         int8_t *r = F->res[x->code];
@@ -833,6 +839,7 @@ static void Fields_dealloc(Fields *F) {
     }
     PyMem_Free(F->fd_event);
     PyMem_Free(F->name_py);
+    PyMem_Free(F->io);
     PyMem_Free(F->res);
     if (F->errno_texts) {
         for (int i = 0; i < F->n_errnos; i++) PyMem_Free(F->errno_texts[i]);
@@ -865,17 +872,17 @@ static uint8_t *code_bytes(PyObject *b, int ncodes) {
 /* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts): probes is a
  * list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res per code a 6-tuple */
 static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
-    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts;
+    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts, *io = NULL;
     if (F->type_names) {
         PyErr_SetString(PyExc_RuntimeError, "Fields is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "OOSSO!iO!O", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
-                          &F->virt_role, &PyList_Type, &res, &errno_texts))
+    if (!PyArg_ParseTuple(args, "OOSSO!iO!O|S", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
+                          &F->virt_role, &PyList_Type, &res, &errno_texts, &io))
         return -1;
     if (!(F->type_names = str_array(type_names, &F->ncodes)) || !(F->sc_names = str_array(sc_names, &F->n_sc)) ||
         !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)) ||
-        !(F->errno_texts = str_array(errno_texts, &F->n_errnos)))
+        !(F->errno_texts = str_array(errno_texts, &F->n_errnos)) || (io && !(F->io = code_bytes(io, F->ncodes))))
         return -1;
     Py_ssize_t nres = PyList_GET_SIZE(res); /* (empty: no evt.res here, Python's) */
     if (nres && (nres != F->ncodes || !(F->res = PyMem_Calloc(F->ncodes + 1, sizeof *F->res)))) {
@@ -2740,7 +2747,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},

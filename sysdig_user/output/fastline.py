@@ -48,7 +48,7 @@ from sysdig_user.state.inspector import (
     SCHEDSWITCH_6_E,
 )
 
-VERSION = 11  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 12  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
