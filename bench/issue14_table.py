@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every row of issue 14's table, each as a same-run ratio: sdu's wall time over its peer's.
 
-    .venv/bin/python bench/issue14_table.py [--runs N] [--copies N] [--only startup|read|live]
+    .venv/bin/python bench/issue14_table.py [--runs N] [--copies N] [--only startup|read|live] [--cpu]
 
 For each row, sdu and the peer (sysdig, strace, the untraced command, ``python3 -c pass``) run
 interleaved, ``--runs`` times each (default 5); the row shows each one's median wall time and the
@@ -12,12 +12,15 @@ strace runs pinned to one CPU (``taskset -c 0``), its best placement on this VM 
 The read rows use ``libs_curl_google.scap`` of the shared samples repeated ``--copies`` times (200:
 460,800 events), built in a temporary directory; the live rows a small C program (tracer_bench.py's)
 doing 20,000 open/read/close or 2,000,000 getppid. sdu runs with its bytecode cached, as installed.
+``--cpu`` measures each command's CPU time (user + sys of the child and its children) instead of its
+wall time: steadier on a loaded machine.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,14 +72,30 @@ class Env:
         return [*pin, self.strace, *args]
 
 
+CPU = False  # --cpu: _wall measures the children's CPU time
+
+
+def _cpu_now() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _wall(cmd: list[str], env: dict[str, str] | None, out: Path | None) -> float:
+    if CPU:
+        c0 = _cpu_now()
+        _run_cmd(cmd, env, out)
+        return _cpu_now() - c0
     t0 = time.perf_counter()
+    _run_cmd(cmd, env, out)
+    return time.perf_counter() - t0
+
+
+def _run_cmd(cmd: list[str], env: dict[str, str] | None, out: Path | None) -> None:
     if out is not None:
         with out.open("wb") as f:
             subprocess.run(cmd, stdout=f, stderr=subprocess.DEVNULL, env=env, check=False, cwd=ROOT)
     else:
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False, cwd=ROOT)
-    return time.perf_counter() - t0
 
 
 def interleaved(runs: int, *cmds: Callable[[], float]) -> list[float]:
@@ -121,7 +140,8 @@ def read_rows(e: Env, runs: int) -> None:
                         (f"read, `-p '{FMT4}'`", ["-p", FMT4]),
                         ("read, `evt.type=open and fd.name contains /etc`", ["evt.type=open and fd.name contains /etc"]),
                         ("read, `proc.name=curl and fd.type=ipv4`", ["proc.name=curl and fd.type=ipv4"]),
-                        ("read, `-c topfiles_bytes`", ["-c", "topfiles_bytes"])):
+                        ("read, `-c topfiles_bytes`", ["-c", "topfiles_bytes"]),
+                        ("read, `-c topfiles_bytes 'evt.type=open'`", ["-c", "topfiles_bytes", "evt.type=open"])):
         s, p = interleaved(runs, lambda a=args: _wall([*e.sdu, "-r", cap, *a], e.sdu_env, None),  # type: ignore[misc]
                            lambda a=args: _wall([e.sysdig, "-r", cap, *a], sysdig_env, None))  # type: ignore[misc,list-item]
         row(label, s, "sysdig", p)
@@ -155,14 +175,18 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--copies", type=int, default=200)
     ap.add_argument("--only", choices=("startup", "read", "live"), default=None)
+    ap.add_argument("--cpu", action="store_true", help="CPU time (user+sys) instead of wall time")
     args = ap.parse_args()
+    global CPU
+    CPU = args.cpu
     if shutil.which("gcc") is None:
         print("needs gcc", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         e = Env(Path(tmp))
         subprocess.run([*e.sdu, "--", "/bin/true"], env=e.sdu_env, stdout=subprocess.DEVNULL, check=False, cwd=ROOT)
-        print(f"issue 14's table: sdu / peer wall time, medians of {args.runs} interleaved runs")
+        what = "CPU time (user+sys)" if CPU else "wall time"
+        print(f"issue 14's table: sdu / peer {what}, medians of {args.runs} interleaved runs")
         print("| case | sdu | peer | sdu / peer |")
         print("|---|---|---|---|")
         if args.only in (None, "startup"):
