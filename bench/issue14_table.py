@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every row of issue 14's table, each as a same-run ratio: sdu's wall time over its peer's.
 
-    .venv/bin/python bench/issue14_table.py [--runs N] [--copies N] [--only startup|read|live]
+    .venv/bin/python bench/issue14_table.py [--runs N] [--copies N] [--only startup|read|live] [--cpu]
 
 For each row, sdu and the peer (sysdig, strace, the untraced command, ``python3 -c pass``) run
 interleaved, ``--runs`` times each (default 5); the row shows each one's median wall time and the
@@ -12,7 +12,10 @@ strace runs pinned to one CPU (``taskset -c 0``), its best placement on this VM 
 The read rows use ``libs_curl_google.scap`` of the shared samples repeated ``--copies`` times (200:
 460,800 events; each copy's PL and FDL blocks made distinct, see distinct_sections), built in a
 temporary directory, each row first checked for the same output from both; the live rows a small C
-program (tracer_bench.py's) doing 20,000 open/read/close or 2,000,000 getppid. sdu runs with its bytecode cached, as installed.
+program (tracer_bench.py's) doing 20,000 open/read/close or 2,000,000 getppid. sdu runs with its
+bytecode cached, as installed.
+``--cpu`` measures each command's CPU time (user + sys of the child and its children) instead of its
+wall time: steadier on a loaded machine.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import argparse
 import filecmp
 import gzip
 import os
+import resource
 import shutil
 import statistics
 import struct
@@ -107,16 +111,30 @@ def distinct_sections(data: bytes, n: int) -> bytes:
     if not (pl_done and fdl_done):
         raise SystemExit(f"{SAMPLE}: no PL_V5 or FDL v1 block where expected")
     return bytes(out)
+CPU = False  # --cpu: _wall measures the children's CPU time
+
+
+def _cpu_now() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _wall(cmd: list[str], env: dict[str, str] | None, out: Path | None) -> float:
+    if CPU:
+        c0 = _cpu_now()
+        _run_cmd(cmd, env, out)
+        return _cpu_now() - c0
     t0 = time.perf_counter()
+    _run_cmd(cmd, env, out)
+    return time.perf_counter() - t0
+
+
+def _run_cmd(cmd: list[str], env: dict[str, str] | None, out: Path | None) -> None:
     if out is not None:
         with out.open("wb") as f:
             subprocess.run(cmd, stdout=f, stderr=subprocess.DEVNULL, env=env, check=False, cwd=ROOT)
     else:
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False, cwd=ROOT)
-    return time.perf_counter() - t0
 
 
 def interleaved(runs: int, *cmds: Callable[[], float]) -> list[float]:
@@ -161,7 +179,8 @@ def read_rows(e: Env, runs: int) -> None:
                         (f"read, `-p '{FMT4}'`", ["-p", FMT4]),
                         ("read, `evt.type=open and fd.name contains /etc`", ["evt.type=open and fd.name contains /etc"]),
                         ("read, `proc.name=curl and fd.type=ipv4`", ["proc.name=curl and fd.type=ipv4"]),
-                        ("read, `-c topfiles_bytes`", ["-c", "topfiles_bytes"])):
+                        ("read, `-c topfiles_bytes`", ["-c", "topfiles_bytes"]),
+                        ("read, `-c topfiles_bytes 'evt.type=open'`", ["-c", "topfiles_bytes", "evt.type=open"])):
         mine, theirs = e.tmp / "sdu.out", e.tmp / "sysdig.out"
         _wall([*e.sdu, "-r", cap, *args], e.sdu_env, mine)
         _wall([e.sysdig, "-r", cap, *args], sysdig_env, theirs)
@@ -201,14 +220,18 @@ def main() -> int:
     ap.add_argument("--only", choices=("startup", "read", "live"), default=None)
     ap.add_argument("--repeat-sections", action="store_true",
                     help="read rows on the sample repeated byte for byte (see distinct_sections)")
+    ap.add_argument("--cpu", action="store_true", help="CPU time (user+sys) instead of wall time")
     args = ap.parse_args()
+    global CPU
+    CPU = args.cpu
     if shutil.which("gcc") is None:
         print("needs gcc", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         e = Env(Path(tmp))
         subprocess.run([*e.sdu, "--", "/bin/true"], env=e.sdu_env, stdout=subprocess.DEVNULL, check=False, cwd=ROOT)
-        print(f"issue 14's table: sdu / peer wall time, medians of {args.runs} interleaved runs")
+        what = "CPU time (user+sys)" if CPU else "wall time"
+        print(f"issue 14's table: sdu / peer {what}, medians of {args.runs} interleaved runs")
         print("| case | sdu | peer | sdu / peer |")
         print("|---|---|---|---|")
         if args.only in (None, "startup"):

@@ -29,7 +29,8 @@
  * hidden events process() does not parse (procinfo) are counted here too, and events with fewer params
  * than the table's (older versions) are taken where no default line prints their params. A silent
  * Core (the table chisels' run, fastline.chisel_core) keeps the state the same way and writes no line,
- * declining the codes in its `declines` table; it takes the hidden and short events as a filter does.
+ * declining the codes in its `declines` table; it takes the hidden and short events as a filter does,
+ * and runs the run's compiled Filter (counting only the events that pass) as the line's Core does.
  *
  * event_blocks(): the -w writing process's loop when nothing reads the events (fastline.passthrough):
  * the pipelined frames laid out as scap event blocks, unparsed.
@@ -49,12 +50,19 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 8
+#define FASTLINE_VERSION 12
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process);
- * OP_VM: parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters) */
-enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM };
+ * OP_VM: parsers_process.vm_exit (brk/mmap/munmap exits: params 1-3 are the process's memory counters);
+ * OP_SWITCH: the sched switch (process() neither pairs it nor creates its thread; switch_enter sets the
+ * thread's page faults, params 1-2, and its main thread's memory counters, params 3-5);
+ * OP_SOCKET: parsers_net.socket_exit (a successful socket exit paired with its enter adds the fd that
+ * parsers_net.socket_info makes of the enter's domain, type and proto);
+ * OP_ENTER_ARG: an exit whose parser changes nothing unless its paired enter's param has one of a few
+ * values (fcntl: F_DUPFD, F_DUPFD_CLOEXEC); other values, or no paired enter, make it a pure exit */
+enum { OP_NONE = 0, OP_OPENAT, OP_CLOSE, OP_VM, OP_SWITCH, OP_SOCKET, OP_ENTER_ARG };
+#define EA_MAX 8
 
 enum { K_DEC = 1, K_STR, K_ERRNO, K_FD, K_FLAGS, K_HEX, K_OCT, K_SIGNED64, K_PADDED, K_PATH, K_BUF, K_CALLINT, K_PYRAW };
 
@@ -86,6 +94,11 @@ typedef struct {
     int open_idx[4];                   /* OP_OPENAT: the params fd, name, flags, dev (a missing dev is 0) */
     int open_paired;                   /* OP_OPENAT: open_exit needs the exit paired (the old open exit) */
     int vm_size[3];                    /* OP_VM: vm_exit's params 1-3 (unsigned), their sizes */
+    int sw_size[5];                    /* OP_SWITCH: switch_enter's params 1-5 (unsigned), their sizes */
+    PyObject *sock_info;               /* OP_SOCKET: parsers_net.socket_info */
+    int sock_size[3];                  /* OP_SOCKET: the enter's params 0-2 (unsigned), their sizes */
+    int ea_idx, ea_size, ea_n;         /* OP_ENTER_ARG: the enter's param (unsigned), its size, the values */
+    uint64_t ea_vals[EA_MAX];          /* OP_ENTER_ARG: the values for which the parser runs */
     PyObject *fdinfo, *file_type, *dir_type; /* OP_OPENAT: FdInfo, FdType.FILE_V2, FdType.DIRECTORY */
     int file_type_n, dir_type_n;
     char head[64]; /* "> openat " */
@@ -115,6 +128,7 @@ typedef struct {
     int clock_len;
     /* while an openat exit's line is written before its fd is added: that fd's type and name */
     int64_t ovr_fd;
+    PyObject *ovr_info; /* OP_SOCKET: the FdInfo its exit adds (then no type and name) */
     int ovr_type;
     const char *ovr_name;
     Py_ssize_t ovr_len;
@@ -138,7 +152,7 @@ typedef struct {
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
     *s_thread, *s_lastevent_type, *s_last_latency_entertime, *s_latency, *s_last_enter, *s_lastevent_fd,
-    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at;
+    *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at, *s_pf[2], *s_tid;
 
 /* ------------------------------------------------------------------------------------------- output */
 
@@ -272,8 +286,15 @@ static int put_fd(Core *c, PyObject *th, int64_t fd) {
         if (fd == -100) return put(c, "-100(AT_FDCWD)", 14);
         return put_errno(c, fd);
     }
-    if (fd == c->ovr_fd) return put_fd_named(c, fd, c->ovr_type, c->ovr_name, c->ovr_len);
-    PyObject *info = fd_info(th, fd, NULL);
+    PyObject *info;
+    if (fd == c->ovr_fd && c->ovr_info) {
+        info = c->ovr_info;
+        Py_INCREF(info);
+    } else if (fd == c->ovr_fd) {
+        return put_fd_named(c, fd, c->ovr_type, c->ovr_name, c->ovr_len);
+    } else {
+        info = fd_info(th, fd, NULL);
+    }
     if (!info) return PyErr_Occurred() ? -1 : put_i64(c, fd);
     int rc = 1;
     PyObject *type = PyObject_GetAttr(info, s_type);
@@ -472,7 +493,7 @@ static int put_time(Core *c, int64_t ts) {
 /* the default line: "%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info" */
 static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
     int rc;
-    if (e->n != R->nparams || !R->lined) return 1;
+    if (e->n > R->nparams || !R->lined) return 1;
     if (put_i64(c, num) < 0 || putc1(c, ' ') < 0) return -1;
     if ((rc = put_time(c, e->ts)) != 0) return rc;
     if (putc1(c, ' ') < 0 || put_i64(c, e->cpu) < 0 || putc1(c, ' ') < 0) return -1;
@@ -484,7 +505,7 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     if (put(c, " (", 2) < 0 || put_i64(c, e->tid) < 0 || put(c, ") ", 2) < 0) return -1;
     if (R->generic) {
         const char *name = c->generic_name;
-        if (e->plen[0] == 2) {
+        if (e->n && e->plen[0] == 2) {
             unsigned sc = (unsigned)rd_u(e->param[0], 2);
             if ((int)sc < c->n_sc) name = c->sc_names[sc];
         } else {
@@ -493,7 +514,7 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
         if (put(c, R->head, R->head_len) < 0 || put(c, name, strlen(name)) < 0 || putc1(c, ' ') < 0) return -1;
     } else {
         if (put(c, R->head, R->head_len) < 0) return -1;
-        for (int i = 0; i < R->nparams; i++) {
+        for (int i = 0; i < e->n; i++) {
             ParamRecipe *r = &R->params[i];
             if (put(c, r->prefix, r->prefix_len) < 0) return -1;
             if ((rc = put_param(c, r, e->param[i], e->plen[i], th, e)) != 0) return rc;
@@ -505,6 +526,14 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
 
 static int set_i64(PyObject *o, PyObject *name, int64_t v) {
     PyObject *x = PyLong_FromLongLong(v);
+    if (!x) return -1;
+    int rc = PyObject_SetAttr(o, name, x);
+    Py_DECREF(x);
+    return rc;
+}
+
+static int set_u64(PyObject *o, PyObject *name, uint64_t v) {
+    PyObject *x = PyLong_FromUnsignedLongLong(v);
     if (!x) return -1;
     int rc = PyObject_SetAttr(o, name, x);
     Py_DECREF(x);
@@ -539,7 +568,7 @@ static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
  */
 #include <arpa/inet.h>
 
-enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER };
+enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -571,6 +600,7 @@ typedef struct {
     int n_sc;
     char **sc_names; /* the generic events' syscall names */
     uint8_t *fd_event; /* per code: the fd fields apply (fields/fd.py fd_of) */
+    uint8_t *io;       /* per code: evt.is_io_read's flag (1), evt.is_io_write's (2); NULL: Python's */
     uint8_t *name_py;  /* per code: fd.name may come from the event's params though it has an fd (1),
                         * or without one (2) */
     int nprobes;
@@ -716,6 +746,11 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
     case A_PID:
         if (!x->th) return 0;
         return attr_val(x->th, s_pid, P_ATTR_INT, v);
+    case A_IO: /* fields/evt.py _is_io, _is_io_read, _is_io_write (probe: which flags): a bool, as 0 or 1 */
+        if (!F->io) return NEED;
+        v->kind = V_INT;
+        v->i = (F->io[x->code] & probe) != 0;
+        return 0;
     case A_RES: { /* fields/evt.py return_value, then "SUCCESS", the errno's name or the number */
         if (x->n < 0 || !F->res) return NEED;
         int8_t *r = F->res[x->code];
@@ -804,6 +839,7 @@ static void Fields_dealloc(Fields *F) {
     }
     PyMem_Free(F->fd_event);
     PyMem_Free(F->name_py);
+    PyMem_Free(F->io);
     PyMem_Free(F->res);
     if (F->errno_texts) {
         for (int i = 0; i < F->n_errnos; i++) PyMem_Free(F->errno_texts[i]);
@@ -836,17 +872,17 @@ static uint8_t *code_bytes(PyObject *b, int ncodes) {
 /* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts): probes is a
  * list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res per code a 6-tuple */
 static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
-    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts;
+    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts, *io = NULL;
     if (F->type_names) {
         PyErr_SetString(PyExc_RuntimeError, "Fields is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "OOSSO!iO!O", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
-                          &F->virt_role, &PyList_Type, &res, &errno_texts))
+    if (!PyArg_ParseTuple(args, "OOSSO!iO!O|S", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
+                          &F->virt_role, &PyList_Type, &res, &errno_texts, &io))
         return -1;
     if (!(F->type_names = str_array(type_names, &F->ncodes)) || !(F->sc_names = str_array(sc_names, &F->n_sc)) ||
         !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)) ||
-        !(F->errno_texts = str_array(errno_texts, &F->n_errnos)))
+        !(F->errno_texts = str_array(errno_texts, &F->n_errnos)) || (io && !(F->io = code_bytes(io, F->ncodes))))
         return -1;
     Py_ssize_t nres = PyList_GET_SIZE(res); /* (empty: no evt.res here, Python's) */
     if (nres && (nres != F->ncodes || !(F->res = PyMem_Calloc(F->ncodes + 1, sizeof *F->res)))) {
@@ -1498,12 +1534,10 @@ static int parse(Core *c, const uint8_t *ev, Py_ssize_t len, Parsed *e, CodeReci
     /* a timestamp past INT64_MAX (damaged) prints unsigned, as the Python line does it */
     if (evlen != len || code >= c->nrecipes || e->ts < 0) return 1;
     CodeRecipe *R = &c->recipes[code];
-    /* fewer params than the table's (an older event version) with a filter, a -p format or silent only
-     * (the default line declines it in put_line, once the filter has said it is printed; handle() gives
-     * such events of a type whose state change is made here to the parser) */
-    if (!R->known || nparams > MAX_PARAMS || (int)nparams > R->nparams ||
-        ((int)nparams < R->nparams && !(c->filter || c->format || c->silent)))
-        return 1;
+    /* fewer params than the table's (an older event version, as the old 4-param open exit): the default
+     * line prints the ones it has, as render.py's per-count args function does; handle() gives such
+     * events of a type with a parser to the parser, unless its OP reads them as the parser does */
+    if (!R->known || nparams > MAX_PARAMS || (int)nparams > R->nparams) return 1;
     Py_ssize_t pos = HEADER_SIZE + 2 * (Py_ssize_t)nparams;
     if (pos > len) return 1;
     for (uint32_t i = 0; i < nparams; i++) {
@@ -1578,6 +1612,164 @@ done:
     Py_XDECREF(table);
     Py_DECREF(info);
     return rc;
+}
+
+/* the thread table's thread of a tid (a new reference), NULL when there is none (or an error) */
+static PyObject *thread_of(Core *c, int64_t tid) {
+    PyObject *table = PyObject_GetAttr(c->state, s_threads);
+    if (!table) return NULL;
+    PyObject *threads = PyObject_GetAttr(table, s_threads);
+    Py_DECREF(table);
+    if (!threads) return NULL;
+    PyObject *key = PyLong_FromLongLong(tid);
+    PyObject *th = key && PyDict_Check(threads) ? PyDict_GetItemWithError(threads, key) : NULL;
+    Py_XDECREF(key);
+    Py_XINCREF(th);
+    Py_DECREF(threads);
+    return th;
+}
+
+/* OP_SWITCH: what process() and switch_enter do to a known thread (no pairing) */
+static int switch_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
+    if (set_i64(c->inspector, s_num, num) < 0) return -1;
+    for (int k = 0; k < 2; k++)
+        if (set_u64(th, s_pf[k], rd_u(e->param[k + 1], R->sw_size[k])) < 0) return -1;
+    int64_t pid, tid;
+    if (get_i64(th, s_pid, &pid) < 0 || get_i64(th, s_tid, &tid) < 0) return -1;
+    PyObject *main = th;
+    Py_INCREF(main);
+    if (pid != tid) {
+        Py_DECREF(main);
+        main = thread_of(c, pid);
+        if (!main && PyErr_Occurred()) return -1;
+    }
+    int rc = 0;
+    for (int k = 0; main && k < 3 && !rc; k++)
+        rc = set_u64(main, s_vm[k], rd_u(e->param[k + 3], R->sw_size[k + 2]));
+    Py_XDECREF(main);
+    return rc < 0 ? -1 : set_i64(th, s_last_event_ts, e->ts);
+}
+
+/* the enter process() pairs an exit with (its last_enter: a stash (raw, cpu, num) or an Event), as raw
+ * bytes in *raw (a new reference): 0 found, 1 none (the parser sees no enter), 2 one to leave to Python */
+static int paired_enter(PyObject *th, int code, PyObject **raw) {
+    int yes;
+    *raw = NULL;
+    if (paired(th, code, &yes) < 0) return -1;
+    if (!yes) return 1;
+    PyObject *ent = PyObject_GetAttr(th, s_last_enter);
+    if (!ent) return -1;
+    if (ent == Py_None) {
+        Py_DECREF(ent);
+        return 1;
+    }
+    PyObject *b = NULL;
+    if (PyTuple_Check(ent) && PyTuple_GET_SIZE(ent) == 3) {
+        b = PyTuple_GET_ITEM(ent, 0);
+        Py_INCREF(b);
+    } else if (!(b = PyObject_GetAttr(ent, s_raw))) {
+        PyErr_Clear();
+    }
+    Py_DECREF(ent);
+    if (!b || !PyBytes_Check(b) || PyBytes_GET_SIZE(b) < HEADER_SIZE) {
+        Py_XDECREF(b);
+        return 2;
+    }
+    uint16_t got;
+    memcpy(&got, PyBytes_AS_STRING(b) + 20, 2);
+    if (got != code - 1) { /* (process(): not its enter, so none) */
+        Py_DECREF(b);
+        return 1;
+    }
+    *raw = b;
+    return 0;
+}
+
+/* param idx of an event's raw bytes as an unsigned number of this size: 0, or 1 when the event has no such
+ * param (too few, another size, lengths that do not add up) */
+static int raw_param(PyObject *raw, int idx, int size, uint64_t *v) {
+    const uint8_t *ev = (const uint8_t *)PyBytes_AS_STRING(raw);
+    Py_ssize_t len = PyBytes_GET_SIZE(raw);
+    uint32_t nparams;
+    memcpy(&nparams, ev + 22, 4);
+    if (idx < 0 || (uint32_t)idx >= nparams || nparams > MAX_PARAMS) return 1;
+    Py_ssize_t pos = HEADER_SIZE + 2 * (Py_ssize_t)nparams, at = -1;
+    if (pos > len) return 1;
+    for (uint32_t i = 0; i < nparams; i++) {
+        uint16_t n;
+        memcpy(&n, ev + HEADER_SIZE + 2 * i, 2);
+        if ((int)i == idx) {
+            if (n != size) return 1;
+            at = pos;
+        }
+        pos += n;
+    }
+    if (pos != len || at < 0) return 1;
+    *v = rd_u(ev + at, size);
+    return 0;
+}
+
+/* OP_SOCKET, before the line: the FdInfo a paired socket exit of fd adds (c->ovr_info; none when the
+ * parser adds nothing); 0, 1 the parser's way (Python), -1 */
+static int socket_fd(Core *c, CodeRecipe *R, PyObject *th, int code, int64_t fd) {
+    PyObject *raw;
+    int rc = paired_enter(th, code, &raw);
+    if (rc) return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+    uint64_t v[3];
+    for (int k = 0; k < 3; k++)
+        if (raw_param(raw, k, R->sock_size[k], &v[k])) {
+            Py_DECREF(raw);
+            return 1;
+        }
+    Py_DECREF(raw);
+    PyObject *info = PyObject_CallFunction(R->sock_info, "LKKK", (long long)fd, (unsigned long long)v[0],
+                                           (unsigned long long)v[1], (unsigned long long)v[2]);
+    if (!info) return -1;
+    if (info == Py_None) {
+        Py_DECREF(info);
+        return 0;
+    }
+    c->ovr_fd = fd;
+    c->ovr_info = info;
+    return 0;
+}
+
+/* OP_SOCKET, after the line: st.add_fd of the new FdInfo (the table, the thread's lastevent_fd) and the
+ * mark of fd.name_changed when its name is not the empty old name of a new fd */
+static int socket_state(Core *c, PyObject *th, int64_t num) {
+    PyObject *table = PyObject_GetAttr(th, s_fdtable), *r = NULL, *name = NULL;
+    int rc = -1;
+    if (!table || !(r = PyObject_CallMethodOneArg(table, s_add, c->ovr_info))) goto done;
+    if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = PyObject_GetAttr(c->ovr_info, s_name))) goto done;
+    int named = PyObject_IsTrue(name);
+    if (named < 0) goto done;
+    rc = 0;
+    if (named) {
+        PyObject *extra = PyObject_GetAttr(c->ovr_info, s_extra), *n = PyLong_FromLongLong(num);
+        rc = extra && n ? PyObject_SetItem(extra, s_name_changed_at, n) : -1;
+        Py_XDECREF(extra);
+        Py_XDECREF(n);
+    }
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(r);
+    Py_XDECREF(table);
+    return rc;
+}
+
+/* OP_ENTER_ARG: 0 a pure exit (no paired enter, or its param's value is not one the parser acts on), 1 the
+ * parser's (Python), -1 */
+static int enter_arg(CodeRecipe *R, PyObject *th, int code) {
+    PyObject *raw;
+    int rc = paired_enter(th, code, &raw);
+    if (rc) return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+    uint64_t v;
+    rc = raw_param(raw, R->ea_idx, R->ea_size, &v);
+    Py_DECREF(raw);
+    if (rc) return 1;
+    for (int k = 0; k < R->ea_n; k++)
+        if (v == R->ea_vals[k]) return 1;
+    return 0;
 }
 
 /* an event of a type with a parser and no OP: the Event and Inspector.process, as in Python; the
@@ -1667,6 +1859,7 @@ out:
  * pairing's changes, then no pending enter, so the following exit is unpaired */
 static int filtered_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
     if (set_i64(c->inspector, s_num, num) < 0) return -1;
+    if (R->op == OP_SWITCH) return 0; /* (never paired: process() leaves its thread as it was) */
     if (R->enter) {
         int64_t fd = R->uses_fd ? rd_s(e->param[0], 8) : -1;
         if (set_i64(th, s_last_latency_entertime, e->ts) < 0 || set_i64(th, s_latency, 0) < 0 ||
@@ -1705,6 +1898,12 @@ static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     x->state = c->state;
     x->fdnum = -1;
     if (!th || !(c->cflags[e->code] & CF_FD_EVENT)) return 0;
+    if (c->ovr_fd >= 0 && c->ovr_info) { /* OP_SOCKET: the new fd's FdInfo, before it is in the table */
+        x->fdnum = c->ovr_fd;
+        Py_INCREF(c->ovr_info);
+        x->fdinfo = c->ovr_info;
+        return 0;
+    }
     if (c->ovr_fd >= 0) { /* OP_OPENAT: the new fd, before its FdInfo exists */
         x->fdnum = c->ovr_fd;
         x->virt = 1;
@@ -1848,7 +2047,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
             goto out;
         }
     }
-    if (R->handler && (R->op == OP_NONE || e.n < R->nparams)) { /* (a short event: its parser reads it) */
+    /* (a short event: its parser reads it, but for open and close exits, whose OPs read what they have
+     * as open_exit and close_exit do: a missing fd, name or flags leaves it to the parser or changes nothing) */
+    if (R->handler && (R->op == OP_NONE || (e.n < R->nparams && R->op != OP_OPENAT && R->op != OP_CLOSE))) {
         rc = handle_parsed(c, R, &e, ev, len, rawobj);
         goto out;
     }
@@ -1894,6 +2095,25 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
                (e.plen[1] != R->vm_size[0] || e.plen[2] != R->vm_size[1] || e.plen[3] != R->vm_size[2])) {
         rc = handle_parsed(c, R, &e, ev, len, rawobj); /* (values the Python decoders pad) */
         goto out;
+    } else if (R->op == OP_SWITCH) {
+        for (int k = 0; k < 5; k++)
+            if (e.plen[k + 1] != R->sw_size[k]) {
+                rc = handle_parsed(c, R, &e, ev, len, rawobj);
+                goto out;
+            }
+    } else if (R->op == OP_SOCKET || R->op == OP_ENTER_ARG) {
+        /* (socket_exit: nothing for a failed call; fcntl_exit: nothing without its enter's dup command) */
+        if (e.plen[0] != 8) {
+            rc = handle_parsed(c, R, &e, ev, len, rawobj);
+            goto out;
+        }
+        if (R->op == OP_ENTER_ARG || rd_s(e.param[0], 8) >= 0) {
+            rc = R->op == OP_SOCKET ? socket_fd(c, R, th, e.code, rd_s(e.param[0], 8)) : enter_arg(R, th, e.code);
+            if (rc) {
+                if (rc > 0) rc = handle_parsed(c, R, &e, ev, len, rawobj);
+                goto out;
+            }
+        }
     }
     if (c->filter && modifies) { /* filtered after its parser: its state changes are made below */
         pass = core_filter(c, R, &e, th, num);
@@ -1907,6 +2127,11 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         c->out_len = mark;
         goto out;
     }
+    if (R->op == OP_SWITCH) {
+        rc = switch_state(c, R, &e, th, num);
+        if (!rc && pass) c->count++;
+        goto out;
+    }
     if (R->enter) {
         raw = rawobj ? (Py_INCREF(rawobj), rawobj) : PyBytes_FromStringAndSize((const char *)ev, len);
         if (!raw) {
@@ -1918,7 +2143,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     if (!rc && R->op == OP_VM && e.n >= 4) /* vm_exit: the process memory counters */
         for (int k = 0; k < 3 && !rc; k++)
             rc = set_i64(th, s_vm[k], (int64_t)rd_u(e.param[k + 1], R->vm_size[k]));
-    if (!rc && c->ovr_fd >= 0)
+    if (!rc && c->ovr_info)
+        rc = socket_state(c, th, num);
+    else if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[oi[2]], 4), e.n > oi[3] ? rd_u(e.param[oi[3]], 4) : 0,
                           num);
     if (!rc && close_table) {
@@ -1935,6 +2162,7 @@ out:
         c->have_last_ts = 1;
     }
     c->ovr_fd = -1;
+    Py_CLEAR(c->ovr_info);
     Py_XDECREF(close_table);
     Py_XDECREF(raw);
     Py_DECREF(th);
@@ -2219,6 +2447,50 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
             PyErr_SetString(PyExc_ValueError, "OP_VM reads params 1-3");
             return -1;
         }
+    } else if (R->op == OP_SWITCH) {
+        int *z = R->sw_size;
+        if (!PyArg_ParseTuple(op_args, "iiiii", &z[0], &z[1], &z[2], &z[3], &z[4])) return -1;
+        for (int k = 0; k < 5; k++)
+            if (z[k] != 1 && z[k] != 2 && z[k] != 4 && z[k] != 8) {
+                PyErr_SetString(PyExc_ValueError, "OP_SWITCH's params are fixed-size integers");
+                return -1;
+            }
+        if (R->nparams != 6) {
+            PyErr_SetString(PyExc_ValueError, "OP_SWITCH reads params 1-5");
+            return -1;
+        }
+    } else if (R->op == OP_SOCKET) {
+        int *z = R->sock_size;
+        if (!PyArg_ParseTuple(op_args, "O(iii)", &R->sock_info, &z[0], &z[1], &z[2])) return -1;
+        if (!PyCallable_Check(R->sock_info)) {
+            PyErr_SetString(PyExc_TypeError, "OP_SOCKET needs socket_info");
+            R->sock_info = NULL;
+            return -1;
+        }
+        Py_INCREF(R->sock_info);
+        for (int k = 0; k < 3; k++)
+            if (z[k] != 1 && z[k] != 2 && z[k] != 4 && z[k] != 8) {
+                PyErr_SetString(PyExc_ValueError, "OP_SOCKET's enter params are fixed-size integers");
+                return -1;
+            }
+        if (R->nparams < 1 || R->enter) {
+            PyErr_SetString(PyExc_ValueError, "OP_SOCKET reads an exit's param 0");
+            return -1;
+        }
+    } else if (R->op == OP_ENTER_ARG) {
+        PyObject *vals;
+        if (!PyArg_ParseTuple(op_args, "iiO!", &R->ea_idx, &R->ea_size, &PyTuple_Type, &vals)) return -1;
+        Py_ssize_t nv = PyTuple_GET_SIZE(vals);
+        if (nv > EA_MAX || R->ea_idx < 0 || R->ea_idx >= MAX_PARAMS || R->nparams < 1 || R->enter ||
+            (R->ea_size != 1 && R->ea_size != 2 && R->ea_size != 4 && R->ea_size != 8)) {
+            PyErr_SetString(PyExc_ValueError, "OP_ENTER_ARG: an exit, a fixed-size enter param, a few values");
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < nv; k++) {
+            R->ea_vals[k] = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(vals, k));
+            if (PyErr_Occurred()) return -1;
+        }
+        R->ea_n = (int)nv;
     } else if (R->op != OP_NONE && R->op != OP_CLOSE) {
         PyErr_SetString(PyExc_ValueError, "unknown op");
         return -1;
@@ -2277,6 +2549,7 @@ static void Core_dealloc(Core *c) {
     Py_XDECREF(c->apply);
     Py_XDECREF(c->filter);
     Py_XDECREF(c->format);
+    Py_XDECREF(c->ovr_info);
     PyMem_Free(c->cflags);
     if (c->recipes) {
         for (int i = 0; i < c->nrecipes; i++) {
@@ -2284,6 +2557,7 @@ static void Core_dealloc(Core *c) {
             Py_XDECREF(R->fdinfo);
             Py_XDECREF(R->file_type);
             Py_XDECREF(R->dir_type);
+            Py_XDECREF(R->sock_info);
             if (!R->params) continue;
             int n = R->generic || !R->lined ? 0 : R->nparams;
             for (int k = 0; k < n; k++) {
@@ -2331,8 +2605,8 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "declines: bytes (one flag per event code) or None");
         return -1;
     }
-    if (silent && (filter != Py_None || format != Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "a silent Core prints no line and filters nothing");
+    if (silent && format != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "a silent Core prints no line");
         return -1;
     }
     if ((filter != Py_None && !PyObject_TypeCheck(filter, &FilterType)) ||
@@ -2457,7 +2731,8 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_last_latency_entertime, "last_latency_entertime"}, {&s_latency, "latency"},
         {&s_last_enter, "last_enter"}, {&s_lastevent_fd, "lastevent_fd"}, {&s_last_event_ts, "last_event_ts"},
         {&s_fix_sockets, "_fix_sockets"}, {&s_add, "add"}, {&s_remove, "remove"}, {&s_extra, "extra"},
-        {&s_name_changed_at, "name_changed_at"}, {&s_vm[0], "vmsize_kb"}, {&s_vm[1], "vmrss_kb"},
+        {&s_name_changed_at, "name_changed_at"}, {&s_pf[0], "pfmajor"}, {&s_pf[1], "pfminor"}, {&s_tid, "tid"},
+        {&s_vm[0], "vmsize_kb"}, {&s_vm[1], "vmrss_kb"},
         {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_uid, "uid"}, {&s_users, "users"},
         {&s_user, "user"}, {&s__state, "_state"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
         {&s_fdnum, "fdnum"}, {&s_raw, "raw"}, {&s_cpu, "cpu"}, {&s_filtered_out, "filtered_out"},
@@ -2472,7 +2747,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},
@@ -2501,7 +2776,10 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         PyModule_AddIntConstant(m, "K_PADDED", K_PADDED) < 0 || PyModule_AddIntConstant(m, "K_PATH", K_PATH) < 0 ||
         PyModule_AddIntConstant(m, "K_BUF", K_BUF) < 0 || PyModule_AddIntConstant(m, "K_CALLINT", K_CALLINT) < 0 ||
         PyModule_AddIntConstant(m, "K_PYRAW", K_PYRAW) < 0 || PyModule_AddIntConstant(m, "OP_OPENAT", OP_OPENAT) < 0 ||
-        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0) {
+        PyModule_AddIntConstant(m, "OP_CLOSE", OP_CLOSE) < 0 || PyModule_AddIntConstant(m, "OP_VM", OP_VM) < 0 ||
+        PyModule_AddIntConstant(m, "OP_SWITCH", OP_SWITCH) < 0 ||
+        PyModule_AddIntConstant(m, "OP_SOCKET", OP_SOCKET) < 0 ||
+        PyModule_AddIntConstant(m, "OP_ENTER_ARG", OP_ENTER_ARG) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -122,9 +122,10 @@ STRATEGIES: tuple[Strategy, ...] = (
              | Need.SUMMARY | Need.WRITE | Need.CHISELS | Need.PACKETS | Need.SUPPRESS | Need.NO_NATIVE,
              "sysdig's default line or a -p format printed in C, filtered in C (output/fastline.py)"),
     Strategy("compiled_chisels", Need.CHISELS,
-             Need.LINES | Need.FILTER | Need.FILTER_AFTER_STATE | Need.COUNTED | Need.SUMMARY | Need.WRITE
+             Need.LINES | Need.PY_FILTER | Need.FILTER_AFTER_STATE | Need.COUNTED | Need.SUMMARY | Need.WRITE
              | Need.PACKETS | Need.DEADLINE | Need.SUPPRESS | Need.NO_NATIVE,
-             "table chisels: the state kept in C, only the events they use built (output/fastline.py)"),
+             "table chisels: the state kept (and a filter run) in C, only the events they use built "
+             "(output/fastline.py)"),
     Strategy("compiled_filter", Need.FILTER, Need.PY_FILTER | Need.NO_NATIVE,
              "the filter evaluated in C wherever it runs (output/compiled.py)"),
     Strategy("passthrough", Need.WRITE,

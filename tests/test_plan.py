@@ -65,14 +65,17 @@ def test_compiled_filters_and_formats_reach_the_compiled_line() -> None:
     assert plan(written).compiled_filter and not plan(written).compiled_line
 
 
-def test_a_chisel_with_a_filter_takes_the_compiled_filter_not_the_silent_state() -> None:
-    """Table chisels keep their state in C only without a filter (the silent Core filters nothing); a
-    command-line filter with a chisel is the compiled filter on the Events the chisels get."""
+def test_a_chisel_with_a_compiled_filter_keeps_the_silent_state() -> None:
+    """Table chisels keep their state in C, with a command-line filter too when it compiled (the silent
+    Core runs it); a filter only Python evaluates keeps every event in Python."""
     alone = _spec(chisels=[("topfiles_bytes", None)])
     assert plan(alone).compiled_chisels and not plan(alone).compiled_filter
     filtered = _spec(chisels=[("topfiles_bytes", None)], filter="evt.type=read")
-    assert plan(filtered).compiled_filter and not plan(filtered).compiled_chisels
+    assert plan(filtered).compiled_filter and plan(filtered).compiled_chisels
     assert not plan(filtered, Need.PY_FILTER).compiled_filter
+    assert not plan(filtered, Need.PY_FILTER).compiled_chisels
+    shown = _spec(chisels=[("topfiles_bytes", None)], filter="evt.type=read", display_filter=True)
+    assert not plan(shown).compiled_chisels  # (-d: every event parsed before the filter)
     assert not plan(_spec(chisels=[("topfiles_bytes", None)], suppress_comms=["x"])).compiled_chisels
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from sysdig_user.native import extension
 
-_fastline = extension("sysdig_user._fastline", 8)  # (output/fastline.py's VERSION)
+_fastline = extension("sysdig_user._fastline", 12)  # (output/fastline.py's VERSION)
 
 class NotCompiled(Exception):
     """A field, operator or literal the C code does not do: the whole filter or format stays Python."""
@@ -37,6 +37,23 @@ def _accessors() -> dict[Any, int]:
     return {evt._num: k.A_NUM, evt._cpu: k.A_CPU, proc.thread.tid: k.A_TID, evt._type: k.A_TYPE,
             evt._dir: k.A_DIR, proc._name: k.A_COMM, proc._pid: k.A_PID, fd._num: k.A_FDNUM,
             fd._name: k.A_FDNAME, evt._res: k.A_RES, user._name: k.A_USER}
+
+
+def _io_fields() -> dict[Any, int]:
+    """evt.is_io, evt.is_io_read, evt.is_io_write: the EF flags of the event's code (A_IO, with the
+    flags each tests: 1 READS_FROM_FD, 2 WRITES_TO_FD)."""
+    from sysdig_user.fields import evt
+
+    return {evt._is_io: 3, evt._is_io_read: 1, evt._is_io_write: 2}
+
+
+def _io_table() -> bytes:
+    """Per code, A_IO's flags: 1 the event reads from an fd, 2 it writes to one (fields/evt.py _flags)."""
+    from sysdig_user.event_table import EF, EVENTS, PPM_EVENT_MAX
+
+    reads, writes = int(EF.READS_FROM_FD), int(EF.WRITES_TO_FD)
+    return bytes((1 if int(EVENTS[c].flags) & reads else 0) | (2 if int(EVENTS[c].flags) & writes else 0)
+                 for c in range(PPM_EVENT_MAX))
 
 
 def _probed() -> tuple[Any, ...]:
@@ -153,11 +170,11 @@ def fields(probes: bool = True, res: bool = True) -> Any:
         creators = fd._NAME_FROM_P1 | fd._OPENAT_EXITS  # (fd.creator_name's own params)
         name_py = bytes((code in fd._CONNECT_X) | (code in creators) << 1 for code in range(PPM_EVENT_MAX))
         virt_role = int(FdInfo(0, FdType.FILE_V2).role)
-        _BASE = (type_names, [sc.name for sc in PPM_SC], fd_events, name_py, virt_role)
-    type_names, sc_names, fd_events, name_py, virt_role = _BASE
+        _BASE = (type_names, [sc.name for sc in PPM_SC], fd_events, name_py, virt_role, _io_table())
+    type_names, sc_names, fd_events, name_py, virt_role, io = _BASE
     got = _BUILT[probes, res] = k.Fields(type_names, sc_names, fd_events, name_py,
                                         _probe_tables() if probes else [], virt_role,
-                                        _res_params() if res else [], _errno_texts() if res else [])
+                                        _res_params() if res else [], _errno_texts() if res else [], io)
     return got
 
 
@@ -212,6 +229,9 @@ def _field(extract: Any) -> tuple[int, int, int]:
     k = _fastline
     assert k is not None
     _accessor_kinds()
+    io = _io_fields().get(extract)
+    if io is not None:
+        return k.A_IO, io, k.V_INT  # (a bool: 0 or 1)
     if extract not in _ACCESSORS and extract in _probed():
         _probe_tables()
     kind = _VALUE_KINDS.get(extract)
@@ -290,10 +310,14 @@ def native_filter(text: str, predicate: Any = None) -> Any:
         if getattr(ref, "extract_many", None) is not None or check.op not in ops:
             raise NotCompiled
         acc, probe, vkind = _field(ref.extract)
-        want = {"STRING": k.V_STR, "INT": k.V_INT, "UINT": k.V_INT, "PORT": k.V_INT, "IPADDR": k.V_IP}
+        want = {"STRING": k.V_STR, "INT": k.V_INT, "UINT": k.V_INT, "PORT": k.V_INT, "IPADDR": k.V_IP,
+                "BOOL": k.V_INT if acc == k.A_IO else None}
         if want.get(kind.name) != vkind:
             raise NotCompiled
-        lits = _literals(vkind, check.op, compiler.literals(check, ref, kind))
+        values = compiler.literals(check, ref, kind)
+        if kind.name == "BOOL":  # (true, false: compared as the 1 and 0 the C value is)
+            values = [int(v) if type(v) is bool else v for v in values]
+        lits = _literals(vkind, check.op, values)
         checks.append((acc, probe, ops[check.op], vkind, lits, compiler.check(check)))
         return len(checks) - 1
 
@@ -359,6 +383,8 @@ def native_format(formatter: Any) -> Any:
         try:
             acc, probe, vkind = _field(getattr(field, "extract", None))
         except NotCompiled:
+            return None
+        if acc == k.A_IO:  # (printed as true/false: Python's)
             return None
         if getattr(field, "to_text", None) is not texts[vkind] or getattr(field, "extract_many", None) is not None:
             return None

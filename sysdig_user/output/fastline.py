@@ -33,7 +33,7 @@ from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.output.timefmt import clock_prefix
 from sysdig_user.params import decode_str, fixed_format
-from sysdig_user.state import parsers_files, parsers_process
+from sysdig_user.state import parsers_files, parsers_net, parsers_process
 from sysdig_user.state.containers import CONTAINER_CODES
 from sysdig_user.state.fds import TYPE_CHARS, FdInfo, FdType
 from sysdig_user.state.inspector import (
@@ -45,9 +45,10 @@ from sysdig_user.state.inspector import (
     F_USES_FD,
     HIDDEN_CODES,
     PROCINFO_E,
+    SCHEDSWITCH_6_E,
 )
 
-VERSION = 8  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 12  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
@@ -170,7 +171,9 @@ def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, .
         return None
     if code in HIDDEN_CODES and fl & F_SKIP and hidden:
         return len(info.params), not code & 1, False, False, False, "", (), 0, (), 2 if code == PROCINFO_E else 1
-    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD | F_NO_QUERY) or code == PROCINFO_E:
+    if code in HIDDEN_CODES or fl & (F_SKIP | F_NO_THREAD) or code == PROCINFO_E:
+        return None
+    if fl & F_NO_QUERY and code != SCHEDSWITCH_6_E:  # (the switch: OP_SWITCH, on a known thread only)
         return None
     enter = not code & 1
     uses_fd = bool(int(info.flags) & _EF_USES_FD)
@@ -210,11 +213,29 @@ def _state_op(code: int) -> tuple[int, tuple[Any, ...]]:
     if handler is parsers_files.close_exit and _FLAGS[code] & F_USES_FD:
         return _fastline.OP_CLOSE, ()
     params = EVENTS[code].params
+    if handler is parsers_process.switch_enter and code == SCHEDSWITCH_6_E:
+        sizes = _unsigned_sizes(params[1:])
+        return (_fastline.OP_SWITCH, sizes) if sizes is not None and len(sizes) == 5 else (0, ())
+    if handler is parsers_net.socket_exit and code & 1:  # (domain, type, proto of the enter)
+        sizes = _unsigned_sizes(EVENTS[code - 1].params[:3])
+        return (_fastline.OP_SOCKET, (parsers_net.socket_info, sizes)) if sizes and len(sizes) == 3 else (0, ())
+    if handler is parsers_files.fcntl_exit and code & 1:  # (a dup only for these commands of the enter)
+        sizes = _unsigned_sizes(EVENTS[code - 1].params[1:2])
+        dups = (parsers_files.F_DUPFD, parsers_files.F_DUPFD_CLOEXEC)
+        return (_fastline.OP_ENTER_ARG, (1, sizes[0], dups)) if sizes and len(sizes) == 1 else (0, ())
     if handler is parsers_process.vm_exit and len(params) >= 4:
         fmts = [fixed_format(p.type) for p in params[1:4]]
         if all(f is not None and f[-1] in "BHIQ" for f in fmts):  # unsigned, as the decoders give them
             return _fastline.OP_VM, tuple(struct.calcsize(f) for f in fmts if f is not None)
     return 0, ()
+
+
+def _unsigned_sizes(params: Any) -> tuple[int, ...] | None:
+    """The sizes of these params when all are unsigned fixed-size integers (as the decoders give them)."""
+    fmts = [fixed_format(p.type) for p in params]
+    if not all(f is not None and f[-1] in "BHIQ" for f in fmts):
+        return None
+    return tuple(struct.calcsize(f) for f in fmts if f is not None)
 
 
 _RECIPES: dict[tuple[bool, bool], list[tuple[Any, ...] | None]] | None = None
@@ -292,15 +313,24 @@ def core_for(pipeline: Any) -> Any:
 def chisel_core(pipeline: Any) -> Any:
     """A silent Core for a run of table chisels (the plan's compiled_chisels): the state kept in C as
     for the default line, no line; the events of the codes the chisels may use
-    (ChiselRunner.event_codes) are declined to the Python pipeline, where the chisels see them. None
-    when a chisel cannot say which events it uses, or without the extension."""
+    (ChiselRunner.event_codes) are declined to the Python pipeline, where the chisels see them. The
+    filter (the command line's, or a chisel's sysdig.set_filter) runs in C as for the line, where it
+    compiled (output/compiled.py); else no Core. None when a chisel cannot say which events it uses, or
+    without the extension."""
     if not pipeline.plan.compiled_chisels or not available(pipeline.env.environ) or pipeline.chisels is None:
         return None
-    if pipeline.predicate is not None:  # a chisel's sysdig.set_filter: the events are filtered in Python
+    native_filter = pipeline.native_filter if pipeline.predicate is not None else None
+    if pipeline.predicate is not None and native_filter is None:  # a filter only Python evaluates
         return None
     wanted = pipeline.chisels.event_codes()
     if wanted is None:
         return None
+    if native_filter is not None:  # (the codes the filter cannot pass never reach the chisels: C drops them)
+        from sysdig_user.chisels.evtcodes import filter_codes
+
+        passing = filter_codes(pipeline.filter_text)
+        if passing is not None:
+            wanted &= passing
     assert _fastline is not None
     declines = bytearray(PPM_EVENT_MAX)
     for code in wanted:
@@ -311,7 +341,7 @@ def chisel_core(pipeline: Any) -> Any:
         inspector=pipeline.inspector, clock=pipeline.output_options.time, event_type=Event, format_line=None,
         flags_fallback=None, clock_prefix=None, fd_resolved=None, recipes=silent_recipes(), sc_names=[],
         generic_name=EVENTS[0].name, errno_names=[], fd_prefixes=[], l4_types=0, max_len=0,
-        silent=True, declines=bytes(declines))
+        silent=True, declines=bytes(declines), code_flags=bytes(_FLAGS), filter=native_filter)
 
 
 def passthrough(pipeline: Any) -> bool:

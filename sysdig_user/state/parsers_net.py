@@ -85,20 +85,27 @@ def _l4proto(sock_type: int, proto: int) -> int:
     return L4.RAW if proto == IPPROTO_RAW else L4.UNKNOWN
 
 
-def add_socket(st: State, evt: Event, th: ThreadInfo, fd: int, domain: int, stype: int,
-               proto: int) -> None:
-    """sinsp add_socket; sockets of unknown families are not added (INCLUDE_UNKNOWN_SOCKET_FDS off)."""
+def socket_info(fd: int, domain: int, stype: int, proto: int) -> FdInfo | None:
+    """sinsp add_socket's new fd for a socket of this family, type and protocol; None for the unknown
+    families, which are not added (INCLUDE_UNKNOWN_SOCKET_FDS off). (Also the compiled line's, for the
+    socket exits it handles: output/fastline.py OP_SOCKET.)"""
     if domain == AF_UNIX:
-        info = FdInfo(fd, FdType.UNIX_SOCK)
-    elif domain in (AF_INET, AF_INET6):
+        return FdInfo(fd, FdType.UNIX_SOCK)
+    if domain in (AF_INET, AF_INET6):
         ftype = FdType.IPV4_SOCK if domain == AF_INET else FdType.IPV6_SOCK
         zero = bytes(4 if domain == AF_INET else 16)  # sinsp memsets the addresses
-        info = FdInfo(fd, ftype, l4proto=_l4proto(stype, proto), sip=zero, dip=zero)
-    elif domain == PPM_AF_NETLINK:
-        info = FdInfo(fd, FdType.NETLINK)
-    else:
-        return
-    evt.fdinfo = st.add_fd(th, info)
+        return FdInfo(fd, ftype, l4proto=_l4proto(stype, proto), sip=zero, dip=zero)
+    if domain == PPM_AF_NETLINK:
+        return FdInfo(fd, FdType.NETLINK)
+    return None
+
+
+def add_socket(st: State, evt: Event, th: ThreadInfo, fd: int, domain: int, stype: int,
+               proto: int) -> None:
+    """sinsp add_socket: the socket_info fd added to the thread's table (and the event's fd)."""
+    info = socket_info(fd, domain, stype, proto)
+    if info is not None:
+        evt.fdinfo = st.add_fd(th, info)
 
 
 def _is_zero(addr: bytes) -> bool:

@@ -126,11 +126,8 @@ class Both(Chisel):
 '''
 
 
-@pytest.mark.skipif(not fastline.available(), reason="the _fastline extension is not built")
-def test_a_chisel_global_filter_keeps_the_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """sysdig.set_filter filters every event before its state is kept: not the compiled state's job."""
-    (tmp_path / "both_filters.py").write_text(USER_CHISEL)
-    monkeypatch.setenv("SDU_CHISELS_DIR", str(tmp_path))
+def _fast_events(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The compiled core's event count of each read_files run from now on (None: no core)."""
     from sysdig_user import pipeline, sources
 
     seen: list[int | None] = []
@@ -141,9 +138,39 @@ def test_a_chisel_global_filter_keeps_the_python_path(tmp_path: Path, monkeypatc
         seen.append(stats.fast_events)
         return stats
 
-    capture = _captures(tmp_path)[-1]
     monkeypatch.setattr(sources, "read_files", spy)
+    return seen
+
+
+@pytest.mark.skipif(not fastline.available(), reason="the _fastline extension is not built")
+@pytest.mark.parametrize(("text", "compiled"), [("proc.name=curl", True), ("thread.vmsize > 0", False)])
+def test_a_chisel_global_filter_runs_in_c_when_compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         text: str, compiled: bool) -> None:
+    """sysdig.set_filter filters every event before the chisels see it: the silent Core runs it where it
+    compiled (output/compiled.py), else every event goes the Python way; the same output either way."""
+    (tmp_path / "both_filters.py").write_text(USER_CHISEL.replace("proc.name=curl", text))
+    monkeypatch.setenv("SDU_CHISELS_DIR", str(tmp_path))
+    seen = _fast_events(monkeypatch)
+    capture = _captures(tmp_path)[-1]
     got = _run(capture, ("both_filters",), native=True)
-    assert not seen[0]
+    assert (seen[0] is not None) is compiled
     assert got == _run(capture, ("both_filters",), native=False)
     assert int(got) > 0
+
+
+FILTERED = (("topfiles_bytes", "evt.type=open"), ("topfiles_bytes", "proc.name=curl"),
+            ("topprocs_net", "fd.type=ipv4"), ("topfiles_time", "evt.type in (open, read, close)"),
+            ("topprocs_file", "proc.name!=curl"), ("fdbytes_by", "fd.name", "fd.name contains lib"))
+
+
+@pytest.mark.skipif(not fastline.available(), reason="the _fastline extension is not built")
+def test_a_chisel_with_a_command_line_filter_stays_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled command-line filter with table chisels: the silent Core filters (and keeps the state of)
+    the events no chisel needs, with the Python pipeline's output."""
+    seen = _fast_events(monkeypatch)
+    for capture in _captures(tmp_path):
+        for args in FILTERED:
+            want = _run(capture, args, native=False)
+            got = _run(capture, args, native=True)
+            assert got == want, (capture.name, args)
+            assert seen[-1] is not None, (capture.name, args)  # (a Core; it counts the passing events it took)

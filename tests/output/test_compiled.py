@@ -92,8 +92,12 @@ _INT_OPS = ["=", "!=", "<", "<=", ">", ">=", "in", "exists"]
 
 @st.composite
 def _check(draw: Any) -> str:
-    kind = draw(st.sampled_from(["str", "int", "ip"]))
-    if kind == "ip":
+    kind = draw(st.sampled_from(["str", "int", "ip", "bool"]))
+    if kind == "bool":  # (the event's EF flags: A_IO)
+        field = draw(st.sampled_from(["evt.is_io", "evt.is_io_read", "evt.is_io_write"]))
+        op = draw(st.sampled_from(["=", "!=", "in", "exists", "<", ">="]))
+        values = ["true", "false"]
+    elif kind == "ip":
         field = draw(st.sampled_from(["fd.cip", "fd.sip"]))
         op = draw(st.sampled_from(["=", "!=", "in", "exists"]))
         values = ["127.0.0.1", "172.217.12.100", "::1"]
@@ -202,6 +206,7 @@ _CLI_CASES = [
     ["-p", "%evt.cpu %3evt.type %proc.pid %fd.num", "evt.dir=> or fd.num>2"],
     ["-p", "%evt.num %evt.res %fd.name %user.name", "evt.type in (open, connect, read, openat)"],
     ["user.name=root and evt.res=SUCCESS"],
+    ["evt.is_io=true and proc.name=curl"], ["-p", "%evt.num %fd.name", "evt.is_io_write=true or evt.is_io_read=false"],
 ]
 
 
@@ -289,3 +294,19 @@ def test_live_capture_filters_and_formats_in_c() -> None:
     lines = proc.stdout.splitlines()
     assert len(lines) == int(m.group(2)) > 3 and int(m.group(1)) > int(m.group(2)) // 2, proc.stderr
     assert all("/etc" in line.split(" ")[3] and line.split(" ")[2] in ("openat", "read", "close") for line in lines)
+
+
+@pytest.mark.parametrize("text", ["evt.is_io=true", "evt.is_io=false", "evt.is_io_read=true", "evt.is_io_write!=true",
+                                  "evt.is_io_read in (true, false)", "evt.is_io exists",
+                                  "evt.is_io_write=true and fd.type=ipv6", "not evt.is_io=true or proc.name=curl"])
+def test_io_flags_compile_and_equal_python(text: str) -> None:
+    """evt.is_io, evt.is_io_read and evt.is_io_write are C checks (A_IO, the code's EF flags), with the
+    Python predicate's answer on every sample event, true for some and false for others."""
+    _require_native()
+    predicate, native = _compile(text)
+    answers = set()
+    for evt in _sample_events():
+        got = native(evt)
+        assert got == predicate(evt), (text, evt.num, evt.type)
+        answers.add(got)
+    assert answers == {True, False} or text == "evt.is_io exists" or "in (true, false)" in text

@@ -163,11 +163,12 @@ def _state(pipe: EventPipeline) -> Any:
         ent = th.last_enter
         if isinstance(ent, tuple):  # the core's unbuilt enter: (raw, cpu, num)
             ent = Event(ent[0], ent[1])
-        fds = [(fd, int(i.type), i.name, i.open_flags, i.dev, i.ino, sorted(i.extra.items()))
+        fds = [(fd, int(i.type), i.name, i.open_flags, i.dev, i.ino, sorted(i.extra.items()), i.sip, i.sport, i.dip,
+                i.dport, i.l4proto, int(i.role))
                for fd, i in th.fdtable.fds.items()]
         threads.append((tid, th.comm, th.lastevent_type, th.lastevent_fd, th.latency, th.last_latency_entertime,
                         th.last_event_ts, None if ent is None else ent.raw, fds, th.fdtable.in_sysdig_order(),
-                        th.vmsize_kb, th.vmrss_kb, th.vmswap_kb))
+                        th.vmsize_kb, th.vmrss_kb, th.vmswap_kb, th.pfmajor, th.pfminor))
     return insp.num, pipe.stats.events, threads
 
 
