@@ -147,6 +147,7 @@ class Engine:
         self.stats = EngineStats()
         self._detach_requested = False
         self._leave_loop = False  # the loop returns at its next iteration: a detach, or use_fast()
+        self._refast = False  # use_fast() changed the fast path: the loop starts again with it
         self._unclaimed: dict[int, int] = {}  # new child tid -> its first stop status, before its parent's event
         # child tid -> (parent, clone flags, the parent's clone-family nr): taken at the clone event, since
         # the parent may be in another syscall by the child's first stop
@@ -394,14 +395,17 @@ class Engine:
     def use_fast(self, fast: Any) -> None:
         """Set the compiled fast path while run() runs (a live capture that forked its consumer late,
         tracer/live.py): the loop takes it up after the stop being handled, before it waits again."""
+        if fast is self.fast:
+            return
         self.fast = fast
+        self._refast = True
         self._leave_loop = True
 
     def _loop(self) -> None:
         self._leave_loop = self._detach_requested  # (a use_fast() before run() is no reason to leave)
+        self._refast = False
         while True:
-            current = self.fast
-            fast = current if self._use_info else None
+            fast = self.fast if self._use_info else None
             if fast is not None:
                 fast.core.arm()
             try:
@@ -412,9 +416,10 @@ class Engine:
                     stops, syscalls, declined = fast.counts()
                     self.stats.stops += stops - declined
                     self.stats.syscalls += syscalls
-            if self._detach_requested or self.fast is current:
+            if self._detach_requested or not self._refast:
                 return
-            self._leave_loop = False  # use_fast(): the same loop again, with the new fast path
+            self._refast = False  # use_fast(): the same loop again, with the new fast path
+            self._leave_loop = False
 
     def _loop_stops(self, fast: Any) -> None:
         """The loop proper: each stop from wait4, or from the fast path (which handled those before it)."""

@@ -14,8 +14,10 @@ the tracer and topprocs_cpu reads the engine's threads. Packet capture runs in t
 the packets with the syscall events by timestamp and attributes them through its own Inspector, with
 the tracer's note frames for what only a stopped thread can tell (netcap/stream.py).
 
-Processes. The consumer is forked once the state is seeded (LiveCapture._seed), so it inherits the
-seeded Inspector, the pipeline and the -w writer with its section; stdout and stderr are flushed first.
+Processes. The consumer is forked once the run has made a few events (tracer/live.py: until then the
+tracer runs the pipeline itself, and a short run never forks it), so it inherits the Inspector as
+those events left it, the pipeline and the -w writer with what it has written; stdout and stderr are
+flushed first.
 It is double-forked (the middle process exits at once and is reaped here) so that it is not a child
 of the tracer, whose engine reaps every child with wait4(-1, __WALL). From then on the tracer never
 finishes the pipeline and never writes the capture: EventPipeline.hand_over and CaptureWriter.hand_over

@@ -326,12 +326,16 @@ def test_interactive_latency() -> None:
 _AFTER = ["0", "1", "200", "never", "default"]
 
 
-def _sdu_after(after: str, *argv: str, cwd: Path | None = None) -> Run:
-    """A pipelined run whose consumer is forked after `after` events ("default": the real thresholds)."""
+def _sdu_after(after: str, *argv: str, cwd: Path | None = None, native: bool = True) -> Run:
+    """A pipelined run whose consumer is forked after `after` events ("default": the real thresholds);
+    `native` False: without the compiled paths (SDU_NO_NATIVE=1)."""
     env = _env(False)
     env.pop("SDU_TEST_CONSUMER_AFTER", None)
+    env.pop("SDU_NO_NATIVE", None)
     if after != "default":
         env["SDU_TEST_CONSUMER_AFTER"] = after
+    if not native:
+        env["SDU_NO_NATIVE"] = "1"
     res = subprocess.run([sys.executable, "-m", "sysdig_user", *argv], check=False, capture_output=True, env=env,
                          cwd=cwd, timeout=120)
     run = Run(res.stdout.decode("utf-8", "surrogateescape"), res.stderr.decode("utf-8", "replace"), res.returncode)
@@ -364,6 +368,21 @@ def test_deferred_consumer_prints_the_same_bytes(loop: str) -> None:
     assert [int(m.group(2)) for m in counts.values() if m is not None] == [total] * 4
     fast = {after: int(m.group(1)) for after, m in counts.items() if m is not None}
     assert fast["never"] == 0 and fast["0"] > total // 2 and fast["200"] <= total - 200 // 2
+
+
+@pytest.mark.parametrize("how", ["no-native", "big-snaplen"])
+def test_deferred_consumer_without_the_compiled_paths(loop: str, how: str) -> None:
+    """No fast path to take up at the switch (SDU_NO_NATIVE=1; a snaplen over what the C path reads, which
+    the plan does not know): the engine's loop goes on as it was, to the end of the run."""
+    extra = ["-s", "70000"] if how == "big-snaplen" else []
+    runs = {after: _sdu_after(after, "-v", *extra, "-p", "%evt.num %proc.name %evt.dir %evt.type %fd.name", "--",
+                              loop, "/etc/passwd", "200", "6", native=how != "no-native")
+            for after in ("0", "200", "never")}
+    assert {run.status for run in runs.values()} == {6}
+    assert len(runs["0"].lines) > 1000
+    assert all(run.stdout == runs["0"].stdout for run in runs.values())
+    assert _started_after(runs["200"]) == 200
+    assert "compiled fast path: not used" in runs["200"].stderr
 
 
 @pytest.mark.parametrize("quiet", [False, True], ids=["parsed", "unparsed"])
