@@ -209,13 +209,16 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
             raise
         if middle == 0:  # pragma: no cover - runs in the forked processes
             try:
+                # Off the tracer's CPU before the second fork (a co-located run forks its consumer while
+                # the command runs there): neither the fork nor the consumer queues with the tracing.
+                _place_consumer(cpus)
                 consumer = os.fork()
                 if consumer == 0:
                     os.close(data_w)
                     os.close(done_r)
                     os.close(pid_r)
                     os.close(pid_w)
-                    _consumer(pipeline, writer, data_r, done_w, tracer, cpus, net)
+                    _consumer(pipeline, writer, data_r, done_w, tracer, net)
                 os.write(pid_w, struct.pack("<i", consumer))
             finally:
                 os._exit(0)
@@ -264,7 +267,7 @@ def _flush_all(pipeline: Any) -> None:
 
 
 def _place_consumer(cpus: frozenset[int] | None) -> None:
-    """The consumer's first act: leave the CPU the tracer shares with a co-located command
+    """The middle process's first act: leave the CPU the tracer shares with a co-located command
     (tracer/placement.py, `Placement.other_cpus`), so the state engine and the formatter run beside the
     tracing instead of queueing with it. None keeps the affinity inherited from the tracer."""
     if cpus:
@@ -274,14 +277,12 @@ def _place_consumer(cpus: frozenset[int] | None) -> None:
             pass
 
 
-def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: int,
-              cpus: frozenset[int] | None, net: Any = None) -> NoReturn:
+def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: int, net: Any = None) -> NoReturn:
     """The consumer process's whole life: events in until EOF or the pipeline's end, Result out, exit."""
     for sig in _IGNORED:
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(NOTICE_SIGNAL, signal.SIG_DFL)
     try:
-        _place_consumer(cpus)
         result = _consume(pipeline, writer, data_fd, net)
         _flush_all(pipeline)
         _send(done_fd, result)
