@@ -17,7 +17,9 @@ The order matters and is what a user can rely on:
    (``sdu -- /bin/true``) never pays for a second process. At the switch, between two events, the
    consumer is forked with the pipeline as it stands (its state, its -w file, the lines printed so
    far flushed), the builder ships from the next event on and the engine takes up the compiled fast
-   path (Engine.use_fast); the output is the same bytes either way. With packet capture the consumer
+   path (Engine.use_fast); the output is the same bytes either way. The timer (SIGALRM, below) is armed
+   for CONSUMER_AFTER_NS as well, so a command that goes idle early (a shell waiting on its input)
+   still gets its consumer, and its lines printed, then. With packet capture the consumer
    is forked at once (its capture thread runs there from the start). SDU_TEST_CONSUMER_AFTER=N (tests
    only) forks it after N events and at no time limit (0: at once, before the first event), ``never``
    never.
@@ -284,8 +286,9 @@ class LiveCapture:
             elif forced.isdigit():
                 events, after_ns = int(forced), _NEVER
         if events == 0 or self.net is not None:
-            self.consumer_after = 0
             self._start_consumer()
+            if self.link is not None:
+                self.consumer_after = 0
             return
         self._consumer_left = events
         self._consumer_at = time.time_ns() + after_ns if after_ns < _NEVER else _NEVER
@@ -301,7 +304,8 @@ class LiveCapture:
             self.consumer_after = None  # it could not be forked: the run stays single-process
 
     def _start_consumer(self) -> None:
-        """Fork the consumer now that the state is seeded; from here on events are shipped to it."""
+        """Fork the consumer (the state is seeded, the first events perhaps through the pipeline here);
+        from here on events are shipped to it. If it cannot be forked, the run stays single-process."""
         from tracer import pipelined
 
         try:
@@ -409,6 +413,11 @@ class LiveCapture:
     def _on_wake(self) -> None:
         if self._alarm:
             self._serve_alarm()
+            # The consumer due, though no event came (the command went idle): forked now, between two
+            # stops, so the lines so far are printed. (Never from _emit's _serve_alarm: the event it is
+            # handling would then go to the pipeline here, after the hand-over.)
+            if self._consumer_left and not self._stopping and time.time_ns() >= self._consumer_at:
+                self._switch_to_consumer()
 
     def _serve_alarm(self) -> None:
         """The consumer's notice, the batch, the -M deadline, then the chisels' interval ticks at the
@@ -454,7 +463,8 @@ class LiveCapture:
                 delays.append(at - time.monotonic_ns())
         chisels = self.pipeline.chisels
         for due in (chisels.next_deadline() if chisels is not None else None,
-                    self.link.deadline() if self.link is not None else None):
+                    self.link.deadline() if self.link is not None else None,
+                    self._consumer_at if self._consumer_left and self._consumer_at < _NEVER else None):
             if due is not None:
                 delays.append(due - time.time_ns())
         signal.setitimer(signal.ITIMER_REAL, max(min(delays) / 1e9, 0.001) if delays else 0)

@@ -464,3 +464,27 @@ def test_signal_during_the_switch_detaches_and_the_process_runs_on(monkeypatch: 
     finally:
         target.kill()
         target.wait()
+
+
+def test_a_command_idle_before_the_threshold_still_gets_its_lines() -> None:
+    """A shell that blocks on its input after a few events, fewer than CONSUMER_AFTER_EVENTS: at
+    CONSUMER_AFTER_NS the timer forks the consumer, which prints them while the shell still waits."""
+    import select
+
+    env = _env(False)
+    env.pop("SDU_TEST_CONSUMER_AFTER", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sysdig_user", "-v", "-p", "%evt.num %evt.type", "--", "sh", "-c",
+                             "read x; exit 5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)  # (a bound against a hang, not a timing)
+        assert ready and proc.poll() is None, "no line while the command waits on its input"
+        _out, err = proc.communicate(b"go\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 5
+    after = re.search(rb"consumer process: started after (\d+) events", err)
+    assert after is not None and 0 < int(after.group(1)) < 200, err
