@@ -146,6 +146,8 @@ class Engine:
         self.root_status: int | None = None
         self.stats = EngineStats()
         self._detach_requested = False
+        self._leave_loop = False  # the loop returns at its next iteration: a detach, or use_fast()
+        self._refast = False  # use_fast() changed the fast path: the loop starts again with it
         self._unclaimed: dict[int, int] = {}  # new child tid -> its first stop status, before its parent's event
         # child tid -> (parent, clone flags, the parent's clone-family nr): taken at the clone event, since
         # the parent may be in another syscall by the child's first stop
@@ -159,8 +161,9 @@ class Engine:
         # Called by the loop when a signal interrupted its wait4 (no tracee is held then): the live
         # capture runs its timers there (chisel intervals, -M), on the main thread, between stops.
         self.on_wake: Callable[[], None] | None = None
-        # The compiled fast path (tracer/fastpath.py), set by a pipelined live capture: it waits and
-        # handles the commonest syscall stops itself, and hands the others to this loop.
+        # The compiled fast path (tracer/fastpath.py), set by a pipelined live capture (before run(), or
+        # while it runs through use_fast()): it waits and handles the commonest syscall stops itself,
+        # and hands the others to this loop.
         self.fast: Any = None
         # Whole-namespace mode: called when no tracee is left; it waits for (and attaches) new processes
         # and returns False once the capture should end.
@@ -389,18 +392,34 @@ class Engine:
             self._restore_signal_handlers()
         return self.root_status if self.root_status is not None else 0
 
+    def use_fast(self, fast: Any) -> None:
+        """Set the compiled fast path while run() runs (a live capture that forked its consumer late,
+        tracer/live.py): the loop takes it up after the stop being handled, before it waits again."""
+        if fast is self.fast:
+            return
+        self.fast = fast
+        self._refast = True
+        self._leave_loop = True
+
     def _loop(self) -> None:
-        fast = self.fast if self._use_info else None
-        if fast is not None:
-            fast.core.arm()
-        try:
-            self._loop_stops(fast)
-        finally:
+        self._leave_loop = self._detach_requested  # (a use_fast() before run() is no reason to leave)
+        self._refast = False
+        while True:
+            fast = self.fast if self._use_info else None
             if fast is not None:
-                fast.core.disarm()
-                stops, syscalls, declined = fast.counts()
-                self.stats.stops += stops - declined
-                self.stats.syscalls += syscalls
+                fast.core.arm()
+            try:
+                self._loop_stops(fast)
+            finally:
+                if fast is not None:
+                    fast.core.disarm()
+                    stops, syscalls, declined = fast.counts()
+                    self.stats.stops += stops - declined
+                    self.stats.syscalls += syscalls
+            if self._detach_requested or not self._refast:
+                return
+            self._refast = False  # use_fast(): the same loop again, with the new fast path
+            self._leave_loop = False
 
     def _loop_stops(self, fast: Any) -> None:
         """The loop proper: each stop from wait4, or from the fast path (which handled those before it)."""
@@ -427,7 +446,7 @@ class Engine:
         place_cpu = self.pinned_cpu
         use_info = self._use_info
         idle = self.on_idle
-        while not self._detach_requested:
+        while not self._leave_loop:
             if not threads:
                 # no tracee left: done, unless the whole-namespace mode waits for new processes
                 if idle is None or not idle():
@@ -715,6 +734,7 @@ class Engine:
     def request_detach(self) -> None:
         """Ask the loop to detach everything at its next wake-up (for embedding code and tests)."""
         self._detach_requested = True
+        self._leave_loop = True
         for tid in list(self.threads):
             if ptrace.interrupt(tid) == 0:
                 break

@@ -10,9 +10,19 @@ The order matters and is what a user can rely on:
    and the interfaces; with -w the same state opens the capture (SHB, MI, IL, UL, one PL_V9, one
    FDL_V2 per thread), and threads created later come from clone/execve events;
 4. the engine runs; every event goes through the pipeline while its thread is stopped, or, pipelined
-   (``pipelined=True``, what run_live picks for runs without chisels or packet capture; see
-   tracer/pipelined.py), is shipped to a consumer process forked at this point, which runs the pipeline
-   in parallel with the tracer.
+   (``pipelined=True``, what run_live picks for runs without chisels; see tracer/pipelined.py), is
+   shipped to a consumer process, which runs the pipeline in parallel with the tracer. The consumer is
+   forked only once the run has made CONSUMER_AFTER_EVENTS events or lasted CONSUMER_AFTER_NS (checked
+   at each event): until then the tracer runs the pipeline itself, as single-process, so a short run
+   (``sdu -- /bin/true``) never pays for a second process. At the switch, between two events, the
+   consumer is forked with the pipeline as it stands (its state, its -w file, the lines printed so
+   far flushed), the builder ships from the next event on and the engine takes up the compiled fast
+   path (Engine.use_fast); the output is the same bytes either way. The timer (SIGALRM, below) is armed
+   for CONSUMER_AFTER_NS as well, so a command that goes idle early (a shell waiting on its input)
+   still gets its consumer, and its lines printed, then. With packet capture the consumer
+   is forked at once (its capture thread runs there from the start). SDU_TEST_CONSUMER_AFTER=N (tests
+   only) forks it after N events and at no time limit (0: at once, before the first event), ``never``
+   never.
 
 Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed) sdu detaches
 from every thread. An attached process just keeps running; a launched command keeps running untraced
@@ -64,6 +74,9 @@ if TYPE_CHECKING:
     from tracer.pushdown import Settings
 
 _ALARM_RETRY_S = 0.005  # an alarm not yet served (it hit an event being processed) fires again
+CONSUMER_AFTER_EVENTS = 200  # pipelined: the consumer is forked after this many events (module docstring)
+CONSUMER_AFTER_NS = 50_000_000  # or at the first event this long after tracing started
+_NEVER = 1 << 62
 _PPM_O_CLOEXEC = 4096  # file_flags O_CLOEXEC
 
 
@@ -134,6 +147,13 @@ class LiveCapture:
         self.pipeline = pipeline
         self.pipelined = pipelined
         self.link: Link | None = None  # the consumer process, once forked
+        # Deferred consumer fork (module docstring): events still to go before it, and the event time
+        # from which it is forked; 0 when no fork is pending. consumer_after: the events the tracer
+        # handled itself before it forked the consumer (None: not forked).
+        self._consumer_left = 0
+        self._consumer_at = _NEVER
+        self.consumer_after: int | None = None
+        self._in_process = 0  # events through the pipeline here
         self._notice = False  # the consumer signalled that its Result is ready
         self._consumer_reported = False  # its end (error, or death without a Result) was dealt with
         self.pushdown = pushdown
@@ -182,6 +202,11 @@ class LiveCapture:
         self._merged_feed(evt)
         if self._pending_containers:
             self._flush_containers()
+        if self._consumer_left:
+            self._in_process += 1
+            self._consumer_left -= 1
+            if not self._consumer_left or evt.ts >= self._consumer_at:
+                self._switch_to_consumer()
 
     def _ship(self, ts: int, cpu: int, raw: bytes) -> None:
         """The builder's ship when pipelined: what _emit does, the consumer doing the pipeline's part."""
@@ -250,8 +275,37 @@ class LiveCapture:
 
     # ---- the consumer process (pipelined) ---------------------------------------------------------
 
+    def _defer_consumer(self) -> None:
+        """Pipelined: fork the consumer now (packet capture, SDU_TEST_CONSUMER_AFTER=0) or arm the
+        deferred fork (module docstring)."""
+        events, after_ns = CONSUMER_AFTER_EVENTS, CONSUMER_AFTER_NS
+        forced = os.environ.get("SDU_TEST_CONSUMER_AFTER")
+        if forced is not None:
+            if forced == "never":
+                events, after_ns = _NEVER, _NEVER
+            elif forced.isdigit():
+                events, after_ns = int(forced), _NEVER
+        if events == 0 or self.net is not None:
+            self._start_consumer()
+            if self.link is not None:
+                self.consumer_after = 0
+            return
+        self._consumer_left = events
+        self._consumer_at = time.time_ns() + after_ns if after_ns < _NEVER else _NEVER
+
+    def _switch_to_consumer(self) -> None:
+        """Between two events: the consumer takes the pipeline over from the next event on."""
+        self._consumer_left = 0
+        if self._stopping:
+            return
+        self.consumer_after = self._in_process
+        self._start_consumer()
+        if self.link is None:
+            self.consumer_after = None  # it could not be forked: the run stays single-process
+
     def _start_consumer(self) -> None:
-        """Fork the consumer now that the state is seeded; from here on events are shipped to it."""
+        """Fork the consumer (the state is seeded, the first events perhaps through the pipeline here);
+        from here on events are shipped to it. If it cannot be forked, the run stays single-process."""
         from tracer import pipelined
 
         try:
@@ -281,8 +335,8 @@ class LiveCapture:
         if engine is not None and self.pipeline.plan.tracer_fast_path:
             from tracer import fastpath
 
-            engine.fast = fastpath.make(self.builder, self.link, self._fast_paused, self.flush_batch,
-                                        engine.pinned_cpu)
+            engine.use_fast(fastpath.make(self.builder, self.link, self._fast_paused, self.flush_batch,
+                                          engine.pinned_cpu))
 
     def _fast_paused(self) -> bool:
         """The fast path leaves the next stop to Python: an alarm to serve, or the capture is stopping."""
@@ -359,6 +413,11 @@ class LiveCapture:
     def _on_wake(self) -> None:
         if self._alarm:
             self._serve_alarm()
+            # The consumer due, though no event came (the command went idle): forked now, between two
+            # stops, so the lines so far are printed. (Never from _emit's _serve_alarm: the event it is
+            # handling would then go to the pipeline here, after the hand-over.)
+            if self._consumer_left and not self._stopping and time.time_ns() >= self._consumer_at:
+                self._switch_to_consumer()
 
     def _serve_alarm(self) -> None:
         """The consumer's notice, the batch, the -M deadline, then the chisels' interval ticks at the
@@ -404,7 +463,8 @@ class LiveCapture:
                 delays.append(at - time.monotonic_ns())
         chisels = self.pipeline.chisels
         for due in (chisels.next_deadline() if chisels is not None else None,
-                    self.link.deadline() if self.link is not None else None):
+                    self.link.deadline() if self.link is not None else None,
+                    self._consumer_at if self._consumer_left and self._consumer_at < _NEVER else None):
             if due is not None:
                 delays.append(due - time.time_ns())
         signal.setitimer(signal.ITIMER_REAL, max(min(delays) / 1e9, 0.001) if delays else 0)
@@ -465,7 +525,7 @@ class LiveCapture:
                 self._seed(roots, launched)
                 self.pipeline.start()
                 if self.pipelined:
-                    self._start_consumer()
+                    self._defer_consumer()
             except BaseException:
                 self._abandon(engine, launched)
                 self.pipeline.finish()
@@ -501,7 +561,7 @@ class LiveCapture:
     def _start_timer(self) -> Any:
         chisels = self.pipeline.chisels
         if self.duration_ns is None and (chisels is None or chisels.next_deadline() is None) \
-                and self.link is None and self.census is None:
+                and self.link is None and not self._consumer_left and self.census is None:
             return None
         try:
             old = signal.signal(signal.SIGALRM, self._on_alarm)
@@ -779,12 +839,20 @@ class TraceSource:
                 stops, _syscalls, declined = fast.counts()
                 env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
                                  f"stops, {fast.paths_reused()} paths reused from the enter stop\n")
+        if capture.pipelined:  # the deferred consumer fork (module docstring)
+            after = capture.consumer_after
+            env.stderr.write("sdu: consumer process: not started (the run ended first)\n" if after is None else
+                             f"sdu: consumer process: started after {after} events\n")
         # sysdig_user/output/fastline.py: what the printing (or writing) process did in C
         what = "compiled default line" if printing else "-w events written unparsed"
-        if stats.fast_events is None:
+        fast_events = stats.fast_events
+        if fast_events is None and capture.pipelined and capture.consumer_after is None and (
+                capture.pipeline.plan.compiled_line or capture.pipeline.plan.passthrough):
+            fast_events = 0  # what the consumer would have done in C: none of the events, all ran here
+        if fast_events is None:
             env.stderr.write(f"sdu: {what}: not used\n")
         else:
-            env.stderr.write(f"sdu: {what}: {stats.fast_events} of {stats.events} events\n")
+            env.stderr.write(f"sdu: {what}: {fast_events} of {stats.events} events\n")
 
 
 __all__ = ["LiveCapture", "TraceSource", "initial_state", "machine_info", "pushdown_settings", "state_section"]

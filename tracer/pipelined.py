@@ -14,8 +14,10 @@ the tracer and topprocs_cpu reads the engine's threads. Packet capture runs in t
 the packets with the syscall events by timestamp and attributes them through its own Inspector, with
 the tracer's note frames for what only a stopped thread can tell (netcap/stream.py).
 
-Processes. The consumer is forked once the state is seeded (LiveCapture._seed), so it inherits the
-seeded Inspector, the pipeline and the -w writer with its section; stdout and stderr are flushed first.
+Processes. The consumer is forked once the run has made a few events (tracer/live.py: until then the
+tracer runs the pipeline itself, and a short run never forks it), so it inherits the Inspector as
+those events left it, the pipeline and the -w writer with what it has written; stdout and stderr are
+flushed first.
 It is double-forked (the middle process exits at once and is reaped here) so that it is not a child
 of the tracer, whose engine reaps every child with wait4(-1, __WALL). From then on the tracer never
 finishes the pipeline and never writes the capture: EventPipeline.hand_over and CaptureWriter.hand_over
@@ -207,13 +209,16 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
             raise
         if middle == 0:  # pragma: no cover - runs in the forked processes
             try:
+                # Off the tracer's CPU before the second fork (a co-located run forks its consumer while
+                # the command runs there): neither the fork nor the consumer queues with the tracing.
+                _place_consumer(cpus)
                 consumer = os.fork()
                 if consumer == 0:
                     os.close(data_w)
                     os.close(done_r)
                     os.close(pid_r)
                     os.close(pid_w)
-                    _consumer(pipeline, writer, data_r, done_w, tracer, cpus, net)
+                    _consumer(pipeline, writer, data_r, done_w, tracer, net)
                 os.write(pid_w, struct.pack("<i", consumer))
             finally:
                 os._exit(0)
@@ -262,7 +267,7 @@ def _flush_all(pipeline: Any) -> None:
 
 
 def _place_consumer(cpus: frozenset[int] | None) -> None:
-    """The consumer's first act: leave the CPU the tracer shares with a co-located command
+    """The middle process's first act: leave the CPU the tracer shares with a co-located command
     (tracer/placement.py, `Placement.other_cpus`), so the state engine and the formatter run beside the
     tracing instead of queueing with it. None keeps the affinity inherited from the tracer."""
     if cpus:
@@ -272,14 +277,12 @@ def _place_consumer(cpus: frozenset[int] | None) -> None:
             pass
 
 
-def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: int,
-              cpus: frozenset[int] | None, net: Any = None) -> NoReturn:
+def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: int, net: Any = None) -> NoReturn:
     """The consumer process's whole life: events in until EOF or the pipeline's end, Result out, exit."""
     for sig in _IGNORED:
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(NOTICE_SIGNAL, signal.SIG_DFL)
     try:
-        _place_consumer(cpus)
         result = _consume(pipeline, writer, data_fd, net)
         _flush_all(pipeline)
         _send(done_fd, result)

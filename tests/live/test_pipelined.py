@@ -329,3 +329,172 @@ def test_interactive_latency(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+# ---- the deferred consumer fork (tracer/live.py: CONSUMER_AFTER_EVENTS, SDU_TEST_CONSUMER_AFTER) ----------
+
+_AFTER = ["0", "1", "200", "never", "default"]
+
+
+def _sdu_after(after: str, *argv: str, cwd: Path | None = None, native: bool = True) -> Run:
+    """A pipelined run whose consumer is forked after `after` events ("default": the real thresholds);
+    `native` False: without the compiled paths (SDU_NO_NATIVE=1)."""
+    env = _env(False)
+    env.pop("SDU_TEST_CONSUMER_AFTER", None)
+    env.pop("SDU_NO_NATIVE", None)
+    if after != "default":
+        env["SDU_TEST_CONSUMER_AFTER"] = after
+    if not native:
+        env["SDU_NO_NATIVE"] = "1"
+    res = subprocess.run([sys.executable, "-m", "sysdig_user", *argv], check=False, capture_output=True, env=env,
+                         cwd=cwd, timeout=120)
+    run = Run(res.stdout.decode("utf-8", "surrogateescape"), res.stderr.decode("utf-8", "replace"), res.returncode)
+    assert "Traceback" not in run.stderr, run.stderr
+    return run
+
+
+def _started_after(run: Run) -> int | None:
+    m = re.search(r"consumer process: (?:started after (\d+) events|not started)", run.stderr)
+    assert m is not None, run.stderr
+    return int(m.group(1)) if m.group(1) is not None else None
+
+
+def test_deferred_consumer_prints_the_same_bytes(loop: str) -> None:
+    """The consumer forked before the first event, after the first, after 200, never, and at the real
+    thresholds: the same lines, the Python formatter's (unfiltered) and the compiled default line's."""
+    runs = {after: _sdu_after(after, "-v", "-p", "%evt.num %proc.name %evt.dir %evt.type %fd.name", "--", loop,
+                              "/etc/passwd", "400", "4") for after in _AFTER}
+    assert {run.status for run in runs.values()} == {4}
+    assert len(runs["0"].lines) > 2000
+    assert all(run.stdout == runs["0"].stdout for run in runs.values())
+    assert [_started_after(runs[a]) for a in ("0", "1", "200", "never")] == [0, 1, 200, None]
+    lines = {after: _sdu_after(after, "-v", "evt.type in (openat, read, close)", "--", loop, "/etc/passwd", "300",
+                               "0") for after in ("0", "1", "200", "never")}
+    assert all(_default_lines(run.stdout) == _default_lines(lines["0"].stdout) for run in lines.values())
+    counts = {after: re.search(r"compiled default line: (\d+) of (\d+) events", run.stderr) for after, run in
+              lines.items()}
+    assert all(m is not None for m in counts.values()), lines["never"].stderr
+    total = len(lines["0"].lines)
+    assert [int(m.group(2)) for m in counts.values() if m is not None] == [total] * 4
+    fast = {after: int(m.group(1)) for after, m in counts.items() if m is not None}
+    assert fast["never"] == 0 and fast["0"] > total // 2 and fast["200"] <= total - 200 // 2
+
+
+@pytest.mark.parametrize("how", ["no-native", "big-snaplen"])
+def test_deferred_consumer_without_the_compiled_paths(loop: str, how: str) -> None:
+    """No fast path to take up at the switch (SDU_NO_NATIVE=1; a snaplen over what the C path reads, which
+    the plan does not know): the engine's loop goes on as it was, to the end of the run."""
+    extra = ["-s", "70000"] if how == "big-snaplen" else []
+    runs = {after: _sdu_after(after, "-v", *extra, "-p", "%evt.num %proc.name %evt.dir %evt.type %fd.name", "--",
+                              loop, "/etc/passwd", "200", "6", native=how != "no-native")
+            for after in ("0", "200", "never")}
+    assert {run.status for run in runs.values()} == {6}
+    assert len(runs["0"].lines) > 1000
+    assert all(run.stdout == runs["0"].stdout for run in runs.values())
+    assert _started_after(runs["200"]) == 200
+    assert "compiled fast path: not used" in runs["200"].stderr
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["parsed", "unparsed"])
+def test_deferred_consumer_writes_the_same_capture(loop: str, tmp_path: Path, quiet: bool) -> None:
+    """-w (and -q -w, whose consumer writes the events unparsed): the file the tracer began is the one
+    the consumer goes on with, the same events in it whenever the switch came."""
+    texts = []
+    for after in ("0", "1", "200", "never"):
+        scap = tmp_path / f"{after}.scap"
+        run = _sdu_after(after, *(["-q"] if quiet else ["-p", "%evt.num"]), "-w", str(scap), "--", loop,
+                         "/etc/passwd", "300", "0")
+        assert run.status == 0, run.stderr
+        back = _sdu(False, "-r", str(scap), "-p", "%evt.num %proc.name %evt.dir %evt.type %fd.name")
+        assert back.status == 0, back.stderr
+        texts.append(back.stdout)
+    assert len(texts[0].splitlines()) > 1500
+    assert texts[1:] == texts[:1] * 3
+
+
+def test_a_short_run_never_forks_the_consumer() -> None:
+    """`sdu -- true` at the real thresholds: the tracer prints the few events itself."""
+    run = _sdu_after("default", "-v", "-q", "--", "true")
+    assert run.status == 0, run.stderr
+    assert _started_after(run) is None
+
+
+def _gone_or_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+@pytest.mark.parametrize("when", ["before-fork", "after-fork"])
+def test_signal_during_the_switch_detaches_and_the_process_runs_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                   sig: int, when: str) -> None:
+    """Attach mode, in-process: the signal lands while the tracer forks its consumer (just before, or
+    right after the fork): sdu detaches, the process runs on, untraced and not stopped, and the consumer
+    is gone."""
+    import io
+
+    from sysdig_user.cli import Environment, EventPipeline, Output
+    from sysdig_user.cli_options import parse_argv
+    from tracer import pipelined
+    from tracer.live import LiveCapture
+
+    real_start = pipelined.start
+    switched: list[int] = []
+
+    def start(*args: object, **kwargs: object) -> object:
+        if when == "before-fork":
+            os.kill(os.getpid(), sig)
+        link = real_start(*args, **kwargs)  # type: ignore[arg-type]
+        if when == "after-fork":
+            os.kill(os.getpid(), sig)
+        switched.append(link.pid)
+        return link
+
+    monkeypatch.setattr(pipelined, "start", start)
+    monkeypatch.setenv("SDU_TEST_CONSUMER_AFTER", "5")
+    beat = tmp_path / "beat"
+    target = subprocess.Popen(["sh", "-c", f"while :; do echo x >> {beat}; sleep 0.01; done"])
+    try:
+        buf = io.BytesIO()
+        pipe = EventPipeline(parse_argv(["-q"]), Environment(buf, io.StringIO()), Output(buf))
+        capture = LiveCapture(pipe, pipelined=True)
+        assert capture.run(pids=[target.pid]) == 0
+        assert switched and capture.consumer_after == 5
+        assert capture.engine is not None and capture.engine.detaching
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{target.pid}/status").read_text().splitlines())
+        assert int(fields["TracerPid"]) == 0 and fields["State"].split()[0] not in ("t", "T")
+        beats = beat.read_text().count("x")
+        deadline = time.monotonic() + 10
+        while beat.read_text().count("x") < beats + 3:  # still making progress
+            assert time.monotonic() < deadline and target.poll() is None, "the detached process does not run"
+            time.sleep(0.02)
+        assert _gone_or_zombie(switched[0])  # the consumer has exited
+    finally:
+        target.kill()
+        target.wait()
+
+
+def test_a_command_idle_before_the_threshold_still_gets_its_lines() -> None:
+    """A shell that blocks on its input after a few events, fewer than CONSUMER_AFTER_EVENTS: at
+    CONSUMER_AFTER_NS the timer forks the consumer, which prints them while the shell still waits."""
+    import select
+
+    env = _env(False)
+    env.pop("SDU_TEST_CONSUMER_AFTER", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sysdig_user", "-v", "-p", "%evt.num %evt.type", "--", "sh", "-c",
+                             "read x; exit 5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)  # (a bound against a hang, not a timing)
+        assert ready and proc.poll() is None, "no line while the command waits on its input"
+        _out, err = proc.communicate(b"go\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 5
+    after = re.search(rb"consumer process: started after (\d+) events", err)
+    assert after is not None and 0 < int(after.group(1)) < 200, err

@@ -264,8 +264,9 @@ def _write_all(fd: int, data: bytes, step: int) -> None:
 def test_live_capture_uses_it(tmp_path: Path) -> None:
     """`sdu -v -- CMD`: the consumer process prints through the core, every event counted once."""
     _require_core()
+    env = dict(_environ(True), SDU_TEST_CONSUMER_AFTER="0")  # the consumer from the first event on
     proc = subprocess.run([sys.executable, "-m", "sysdig_user", "-v", "--", sys.executable, "-S", "-c", PROGRAM],
-                          cwd=ROOT, env=_environ(True), capture_output=True, text=True, timeout=120, check=False)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0 and "ptrace" in proc.stderr.lower() and not oracles_required():
         pytest.skip(f"ptrace is not usable here: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
@@ -276,7 +277,7 @@ def test_live_capture_uses_it(tmp_path: Path) -> None:
     assert len(lines) == int(m.group(2))
     scap = tmp_path / "out.scap"  # -w: every event written unparsed
     proc = subprocess.run([sys.executable, "-m", "sysdig_user", "-v", "-w", str(scap), "--", sys.executable, "-S", "-c",
-                           PROGRAM], cwd=ROOT, env=_environ(True), capture_output=True, text=True, timeout=120,
+                           PROGRAM], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert proc.returncode == 0, proc.stderr
     m = re.search(r"-w events written unparsed: (\d+) of (\d+) events", proc.stderr)

@@ -148,6 +148,7 @@ def _capture(tmp: Path, name: str, argv: list[str], native: bool) -> tuple[Path,
     scap = tmp / f"{name}-{'c' if native else 'py'}.scap"
     env = dict(os.environ)
     env.pop("SDU_NO_NATIVE", None)
+    env["SDU_TEST_CONSUMER_AFTER"] = "0"  # the consumer (and so the fast path) from the first event on
     if not native:
         env["SDU_NO_NATIVE"] = "1"
     proc = subprocess.run([sys.executable, "-m", "sysdig_user", "-v", "-q", "-w", str(scap), "--", *argv],
