@@ -27,6 +27,7 @@ from sysdig_user.version import LIBS_VERSION, __version__, version_line
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_PIPE = 128 + 13  # the reader of the output is gone (EPIPE): what a shell reports for sysdig, killed by SIGPIPE
 
 __all__ = ["CaptureWriter", "Environment", "EventPipeline", "Output", "RunStats", "compile_predicate",
            "main", "make_writer", "spec_from_options"]
@@ -238,12 +239,12 @@ def _listings(opts: CliOptions, out: Output, env: Environment) -> bool:
         from sysdig_user.output.listing import markdown_lines
 
         for line in markdown_lines():
-            out.line(line)
+            out.write(line + "\n")  # (in Output.TEXT_LOT lots, as sysdig's stdio writes them)
     elif opts.list_events:
         from sysdig_user.output.listing import event_lines
 
         for line in event_lines():
-            out.line(line)
+            out.write(line + "\n")  # (in Output.TEXT_LOT lots, as sysdig's stdio writes them)
     elif opts.list_chisels:
         from sysdig_user.chisels.registry import list_chisels
 
@@ -256,7 +257,7 @@ def _listings(opts: CliOptions, out: Output, env: Environment) -> bool:
         from sysdig_user.output.listing import field_lines
 
         for line in field_lines(opts.verbose):
-            out.line(line)
+            out.write(line + "\n")  # (in Output.TEXT_LOT lots, as sysdig's stdio writes them)
     else:
         return False
     return True
@@ -345,7 +346,7 @@ def split_run_args(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
-    """Run sdu; returns the exit status (0 success, 1 error)."""
+    """Run sdu; returns the exit status (0 success, 1 error, 141 when the output was closed early)."""
     if argv is None:
         argv = sys.argv[1:]
     if env is None:
@@ -365,9 +366,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         _flush_quietly(out)
         env.stderr.write(f"{exc}\n")
         return getattr(exc, "exit_status", EXIT_ERROR) or EXIT_ERROR
-    except BrokenPipeError:
+    except BrokenPipeError:  # (`sdu ... | head`) quietly, as sysdig dies of its SIGPIPE
         _silence_stdout()
-        return EXIT_OK
+        return EXIT_PIPE
     except KeyboardInterrupt:  # SIGINT before sdu catches it (sysdig_user/entry.py: which status)
         _flush_quietly(out)
         from sysdig_user.entry import interrupted_status

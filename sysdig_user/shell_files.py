@@ -68,7 +68,8 @@ def man_page() -> str:
             ".TP", ".B SDU_DEBUG", _roff("Print a traceback instead of the one-line internal error."),
             ".SH EXIT STATUS",
             _roff("0 on success, 1 on a bad command line or input; a launched command's own status (128+N "
-                  "if signal N ended it)."),
+                  "if signal N ended it); 141 when the reader of the output went away (sdu ... | head), "
+                  "what a shell reports for sysdig, killed by SIGPIPE."),
             ".SH SEE ALSO", "sysdig(8), strace(1), tcpdump(8)", ""]
     return "\n".join(out)
 

@@ -107,7 +107,7 @@ def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | No
         # event; every break below ends the capture)
         # with the compiled default line, the reader hands it runs of event blocks first (it takes
         # what it can; the rest comes here, after its lines)
-        for items in _capture_sources(paths, progress, fast.blocks if fast is not None else None):
+        for items in _capture_sources(paths, progress, _draining_blocks(fast, pipe) if fast is not None else None):
             for item in items:
                 if type(item) is not tuple:
                     pipe.feed_records(item)
@@ -149,6 +149,39 @@ def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | No
             pipe.writer = writer
         pipe.finish()
     return pipe.stats
+
+
+#: the compiled line's text goes out (fastline.drain) after every this many bytes of events it took
+DRAIN_BYTES = 64 * 1024
+
+
+def _draining_blocks(core: Any, pipe: EventPipeline) -> Callable[[bytes, int, int], int]:
+    """read_capture's taker of event blocks: ``core.blocks`` over windows of DRAIN_BYTES of the reader's
+    buffer (1 MiB), the lines written out after each DRAIN_BYTES of events handled, instead of kept
+    until an event the core declines (a capture it takes whole would hold all its text: 300 MB for
+    800k open/close events). A block that crosses a window's end starts the next window."""
+    from sysdig_user.output import fastline
+
+    blocks = core.blocks
+    taken = 0
+
+    def run(buf: bytes, pos: int, end: int) -> int:
+        nonlocal taken
+        need = 0  # the length of a block that crossed the last window's end
+        while True:
+            limit = min(end, pos + max(DRAIN_BYTES, need))
+            stop = blocks(buf, pos, limit)
+            taken += stop - pos
+            if taken >= DRAIN_BYTES:
+                taken = 0
+                fastline.drain(core, pipe)
+            if limit == end or end - stop < 32:
+                return stop  # type: ignore[no-any-return]
+            need = int.from_bytes(buf[stop + 4:stop + 8], "little")  # the next block's length
+            if stop + need <= limit or stop + need > end:
+                return stop  # type: ignore[no-any-return]  # (declined, or the reader's to complete)
+            pos = stop
+    return run
 
 
 def _capture_sources(paths: list[str], progress: Any = None, events: Any = None) -> Iterator[Iterator[Any]]:

@@ -24,10 +24,11 @@ The order matters and is what a user can rely on:
    only) forks it after N events and at no time limit (0: at once, before the first event), ``never``
    never.
 
-Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed) sdu detaches
-from every thread. An attached process just keeps running; a launched command keeps running untraced
+Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed, or the reader
+of the output is gone: EPIPE, ``sdu -- CMD | head``) sdu detaches from every thread. An attached process just keeps running; a launched command keeps running untraced
 and sdu waits for it, because sdu's exit status is always the command's (128+N if killed by signal N);
 with --kill-on-exit (sysdig's "everything stops") the command is killed instead, as under pushdown.
+After EPIPE the status is 141 instead, quietly (sysdig dies of SIGPIPE): once the command has ended.
 SIGINT/SIGTERM/SIGHUP detach in attach mode (status 0) and are forwarded to the command in launch
 mode (the engine does both, Engine.on_signal): caught from just before the launch/attach until the
 command is reaped, kept until the command is forked or the pids seized, then the engine's; before that,
@@ -165,6 +166,7 @@ class LiveCapture:
         self.builder: Any = None
         self._first_ts: int | None = None
         self._stopping = False
+        self.output_closed = False  # the reader of the output is gone (EPIPE): sdu ends with 141
         self._early_signals: list[int] = []
         self._traced = False  # launched or attached: early signals go to the engine
         self._alarm = False  # SIGALRM seen, not yet served (see _on_alarm)
@@ -255,6 +257,7 @@ class LiveCapture:
             more = self.pipeline.on_event(evt)
         except BrokenPipeError:  # the reader of our output is gone (| head): the capture is over
             silence(self.pipeline.out.stream)
+            self.output_closed = True
             more = False
         if not more:
             self.stop()
@@ -364,6 +367,8 @@ class LiveCapture:
         self._stopping = True
         self._consumer_reported = True
         result = self.link.collect()  # type: ignore[union-attr]
+        if result is not None and result.closed:
+            self.output_closed = True
         if self.engine is not None:
             self.engine.request_detach()
         self._report_consumer(result)
@@ -378,6 +383,7 @@ class LiveCapture:
         if result is not None:
             self.pipeline.take_stats(result.events, result.cpu_seconds, result.fast_events)
             self.pipeline.stats.suppressed = result.suppressed
+            self.output_closed = self.output_closed or result.closed
         if not self._consumer_reported:
             self._consumer_reported = True
             self._report_consumer(result)
@@ -815,6 +821,8 @@ class TraceSource:
         finally:
             if capture.net is not None:
                 capture.net.close()
+        if capture.output_closed:  # (`sdu -- CMD | head`) the command was detached; sdu ends as sysdig does
+            raise BrokenPipeError  # (the CLI ends with 141)
         if capture.net is not None:
             capture.net.report(spec.output.summary, spec.output.verbose, session.out, env.stderr)
         if spec.output.verbose:

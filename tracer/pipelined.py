@@ -80,7 +80,7 @@ _IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 class Result(Record):
     """What the consumer reports back when it is done."""
 
-    _fields = ("events", "cpu_seconds", "stopped", "error", "fast_events", "suppressed")
+    _fields = ("events", "cpu_seconds", "stopped", "error", "fast_events", "suppressed", "closed")
     __slots__ = _fields
     events: int  # events that passed the filter (the pipeline's stats.events)
     cpu_seconds: float  # the consumer process's CPU time
@@ -88,15 +88,17 @@ class Result(Record):
     error: BaseException | None  # what it failed with (see failure())
     fast_events: int | None  # events the compiled default line handled (None: not used)
     suppressed: int  # events -U dropped
+    closed: bool  # its output's reader was gone (EPIPE): it stopped, and sdu ends with 141
 
     def __init__(self, events: int, cpu_seconds: float, stopped: bool = False, error: BaseException | None = None,
-                 fast_events: int | None = None, suppressed: int = 0) -> None:
+                 fast_events: int | None = None, suppressed: int = 0, closed: bool = False) -> None:
         self.events = events
         self.cpu_seconds = cpu_seconds
         self.stopped = stopped
         self.error = error
         self.fast_events = fast_events
         self.suppressed = suppressed
+        self.closed = closed
 
     def failure(self) -> BaseException | None:
         """The consumer's exception, to raise in the tracer."""
@@ -296,7 +298,7 @@ def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: in
 def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Result:
     """Feed the pipeline, then finish it and the writer as LiveCapture.run and TraceSource would (with
     packets: merged by timestamp, the rest after the last event, the counts after the summary)."""
-    stopped = False
+    stopped = closed = False
     error: BaseException | None = None
     try:
         try:
@@ -327,12 +329,12 @@ def _consume(pipeline: Any, writer: Any, data_fd: int, net: Any = None) -> Resul
                     writer.close()
     except BrokenPipeError:  # the reader of our output is gone (| head): the capture is over, as with -n
         silence(pipeline.out.stream)
-        stopped = True
+        stopped = closed = True
         _finish_quietly(pipeline, writer, net)
     except Exception as exc:  # noqa: BLE001 - relayed to the tracer, which reports it as it would have
         error = exc
     return Result(pipeline.stats.events, time.process_time(), stopped, error, pipeline.stats.fast_events,
-                  pipeline.stats.suppressed)
+                  pipeline.stats.suppressed, closed)
 
 
 def _finish_quietly(pipeline: Any, writer: Any, net: Any) -> None:
@@ -427,18 +429,18 @@ def _send(fd: int, result: Result) -> None:
 
 # A Result without an error, the end of nearly every run, goes as its figures (a leading zero byte,
 # where a pickle starts with its 0x80 protocol byte): the two processes import pickle only for an error.
-_RESULT = struct.Struct("<xqd?qq")
+_RESULT = struct.Struct("<xqd?qq?")
 
 
 def _encode_result(result: Result) -> bytes:
     fast = -1 if result.fast_events is None else result.fast_events
-    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast, result.suppressed)
+    return _RESULT.pack(result.events, result.cpu_seconds, result.stopped, fast, result.suppressed, result.closed)
 
 
 def _decode_result(data: bytes) -> Result:
     if data[0] == 0 and len(data) == _RESULT.size:
-        events, cpu_seconds, stopped, fast, suppressed = _RESULT.unpack(data)
-        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast, suppressed)
+        events, cpu_seconds, stopped, fast, suppressed, closed = _RESULT.unpack(data)
+        return Result(events, cpu_seconds, stopped, None, None if fast < 0 else fast, suppressed, closed)
     import pickle
 
     result = pickle.loads(data)

@@ -7,17 +7,22 @@ from sysdig_user.environment import silence
 from sysdig_user.errors import SduError
 
 BATCH = 512  # lines per write to the stream
+TEXT_LOT = 4096  # raw text (chisels) goes out in lots of this size
 
 
 class Output:
     """Batched line writer on a binary stream (utf-8, surrogateescape: any byte a capture holds comes out
-    unchanged)."""
+    unchanged). Lines go out BATCH at a time; raw text (chisel output, ``write``) in TEXT_LOT-byte lots
+    (a write per lot, not per print: a chisel printing a line per event reaches a reader that stopped
+    early, ``| head``, after a few KiB, without a system call per line); each ``write`` is flushed at
+    once when ``unbuffered`` (-u, or a terminal watching a live capture)."""
 
-    __slots__ = ("_lines", "_stream", "unbuffered")
+    __slots__ = ("_lines", "_stream", "_text", "unbuffered")
 
     def __init__(self, stream: BinaryIO, unbuffered: bool = False) -> None:
         self._stream = stream
         self._lines: list[str] = []
+        self._text = bytearray()  # raw text not yet written, before every pending line
         self.unbuffered = unbuffered
 
     @property
@@ -31,12 +36,18 @@ class Output:
 
     def write(self, text: str | bytes) -> None:
         """Raw text without an added newline (chisels print through this)."""
-        self.flush()
-        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
-        try:
-            self._stream.write(data)
-        except OSError as exc:
-            self._failed(exc)
+        self._write_lines()
+        self._text += text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+        if self.unbuffered:
+            self.flush()
+        elif len(self._text) >= TEXT_LOT:
+            lots = len(self._text) - len(self._text) % TEXT_LOT
+            try:
+                self._stream.write(self._text[:lots])
+                self._stream.flush()
+            except OSError as exc:
+                self._failed(exc)
+            del self._text[:lots]
 
     def chunk(self, data: bytes) -> None:
         """Lines already encoded, each with its newline (the compiled default line's), after the
@@ -57,6 +68,13 @@ class Output:
             self._failed(exc)
 
     def _write_lines(self) -> None:
+        """The pending text, then the pending lines, to the stream."""
+        if self._text:
+            text, self._text = self._text, bytearray()
+            try:
+                self._stream.write(text)
+            except OSError as exc:
+                self._failed(exc)
         if self._lines:
             self._lines.append("")
             try:
@@ -72,6 +90,7 @@ class Output:
         if isinstance(exc, BrokenPipeError):
             raise exc
         self._lines = []
+        self._text = bytearray()
         silence(self._stream)
         name = getattr(self._stream, "name", None)
         where = f"file {name}" if isinstance(name, str) and not name.startswith("<") else "the output"

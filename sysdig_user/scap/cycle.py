@@ -14,6 +14,7 @@ from sysdig_user.scap.container_json import CONTAINER_JSON_2_E, CONTAINER_JSON_E
 from sysdig_user.spec import WriteSpec
 
 _CONTAINER_CODES = frozenset({CONTAINER_JSON_E, CONTAINER_JSON_2_E})
+STDOUT_NAME = "-"  # -w -: the capture goes to the standard output, as libscap's dumper takes "-"
 
 
 class CaptureWriter:
@@ -83,7 +84,10 @@ class CaptureWriter:
         from sysdig_user.scap import ScapWriter
 
         try:
-            self._file = open(name, "wb")  # noqa: SIM115 - closed by close()
+            if name == STDOUT_NAME:  # (sysdig's -w -)
+                self._file = open(os.dup(1), "wb")  # noqa: SIM115 - closed by close()
+            else:
+                self._file = open(name, "wb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise SduError(f"can't open file {name}: {exc.strerror}") from None
         self._name = name
@@ -91,13 +95,18 @@ class CaptureWriter:
 
     def _failed(self, exc: OSError) -> NoReturn:
         """A write failed (a full disk, a quota, an I/O error): drop the file (what it holds is a
-        truncated capture, which sysdig and sdu read up to its last whole event) and say so in one line."""
+        truncated capture, which sysdig and sdu read up to its last whole event) and say so in one line.
+        EPIPE (``-w - | head``: the reader is gone) goes on as itself, as the text output's does."""
         file, self._file, self._w = self._file, None, None
         if file is not None:
+            if isinstance(exc, BrokenPipeError):
+                silence(file)  # (what it still buffers goes nowhere)
             try:
                 file.close()
             except OSError:
                 pass
+        if isinstance(exc, BrokenPipeError):
+            raise exc
         raise SduError(f"can't write file {self._name}: {exc.strerror or exc}") from None
 
     def start(self, section: Mapping[str, Any]) -> None:
