@@ -30,13 +30,31 @@ NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap
 # grammar._TRIMS): no run imports them (its records are sysdig_user.rows classes, not dataclasses)
 NOT_FOR_A_RUN = ("dataclasses", "inspect", "ast", "dis", "tokenize")
 
-_REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+# the standard library's modules a short run (sdu -- /bin/true, with a filter or a -p format; sdu -r of a
+# small capture) has no use for: the JSON of container events, copying, weak references, globs, paths,
+# logging, threads, subprocesses, sockets' Python layer... (checked in an interpreter without site, whose
+# .pth files may import some of them: pathlib, re, urllib for an editable install)
+NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "json", "copy", "weakref", "fnmatch", "pathlib", "urllib", "logging",
+                       "pickle", "tempfile", "shutil", "subprocess", "threading", "socket", "argparse", "datetime",
+                       "locale", "textwrap", "random", "hashlib", "base64", "importlib.util", "glob", "uuid",
+                       "decimal", "email", "http")
+# the field classes the default line does not use (registry._TABLE: imported on a field's first use)
+OTHER_FIELD_CLASSES = tuple(f"sysdig_user.fields.{m}" for m in ("fd", "container", "user", "group", "syslog",
+                                                                   "fdlist", "k8s", "tracer"))
+
+# (sys.modules before the report's own import of json)
+_REPORT = "import sys; _seen = sorted(sys.modules); import json; print(json.dumps(_seen), file=sys.stderr)"
 
 
-def _modules_of(program: str, cache_home: Path) -> tuple[set[str], str]:
-    """The modules loaded once ``program`` has run in a fresh interpreter, and its stdout."""
+def _modules_of(program: str, cache_home: Path, bare: bool = False) -> tuple[set[str], str]:
+    """The modules loaded once ``program`` has run in a fresh interpreter, and its stdout. ``bare``: an
+    interpreter without site (-S, the checkout on PYTHONPATH), where only the program imports anything."""
     env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), TZ="UTC")
-    proc = subprocess.run([sys.executable, "-c", f"{program}\n{_REPORT}"], capture_output=True, text=True,
+    flags = []
+    if bare:
+        flags = ["-S"]
+        env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, *flags, "-c", f"{program}\n{_REPORT}"], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stderr.strip().splitlines()[-1])), proc.stdout
@@ -77,6 +95,10 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert "sysdig_user._event_table_data" in cold  # the first run builds the cache from it
     assert _loaded(warm, NOT_FOR_A_READ) == []
     assert _loaded(cold, NOT_FOR_A_RUN) == [] and _loaded(warm, NOT_FOR_A_RUN) == []
+    bare, bare_out = _modules_of(_cli("-r", cap), tmp_path / "cache", bare=True)
+    assert bare_out == cold_out
+    assert _loaded(bare, (*NOT_FOR_A_READ, *NOT_FOR_A_SHORT_RUN, *OTHER_FIELD_CLASSES, "ipaddress", "ctypes",
+                          "signal", "select")) == []
 
 
 @pytest.mark.ptrace
@@ -97,6 +119,12 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
     filtering = () if filtered else ("sysdig_user.filter",)
     assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels", *filtering,
                              *NOT_FOR_A_RUN)) == []
+    # and in an interpreter without site: none of the standard library a short run has no use for; the
+    # default line imports only its field classes, a filter (from the cache) not the standalone parser
+    bare, out = _modules_of(program, tmp_path / "cache", bare=True)
+    assert ("true" if options[:1] == ("-p",) else "execve") in out
+    unused: tuple[str, ...] = () if options else (*OTHER_FIELD_CLASSES, "ipaddress")  # (-p or filter: output/compiled.py's)
+    assert _loaded(bare, (*NOT_FOR_A_SHORT_RUN, *unused, grammar._MODULE, "lark", "lupa", "netcap")) == []
 
 
 @pytest.mark.slow
