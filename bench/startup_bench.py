@@ -16,7 +16,10 @@ cached, as an installed package would be: a warm-up run of every case fills a pr
 ``__pycache__`` prefix (PYTHONPYCACHEPREFIX), which the peers use too, and sdu's own caches (the
 filter parser, the event table; under ``XDG_CACHE_HOME``) are filled by the same warm-up.
 
-Usage: bench/startup_bench.py [--runs N] [--sdu PATH] [--python PATH]
+``--against PATH`` adds every sdu case once more, run by another sdu script (an older checkout's, say),
+interleaved with the rest: a before/after comparison from one run on one machine state.
+
+Usage: bench/startup_bench.py [--runs N] [--sdu PATH] [--python PATH] [--against PATH]
 """
 from __future__ import annotations
 
@@ -56,6 +59,7 @@ def main() -> int:
     ap.add_argument("--sdu", default=str(ROOT / ".venv" / "bin" / "sdu"), help="the sdu entry point")
     ap.add_argument("--python", default=None,
                     help="the interpreter of 'python3 -c pass' (default: the one the sdu script runs on)")
+    ap.add_argument("--against", default=None, help="another sdu script whose cases run interleaved too")
     args = ap.parse_args()
     sdu = args.sdu
     python = args.python
@@ -79,6 +83,10 @@ def main() -> int:
             "sdu -p '%proc.name %fd.name' -- /bin/true": [sdu, "-p", "%proc.name %fd.name", "--", "/bin/true"],
             "sdu -r (10 events)": [sdu, "-r", capture],
         }
+        if args.against is not None:
+            for name, argv in list(cases.items()):
+                if argv[0] == sdu:
+                    cases[f"(against) {name}"] = [args.against, *argv[1:]]
         if strace is not None:
             pinned = [taskset, "-c", "0"] if taskset is not None else []
             cases["strace -f /bin/true"] = [*pinned, strace, "-f", "-o", "/dev/null", "/bin/true"]
@@ -98,11 +106,11 @@ def main() -> int:
     st = med.get("strace -f /bin/true")
     print(f"start-up, medians of {args.runs} interleaved runs; python3 = {python}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'case':46} {'wall ms':>8} {'/python3':>9} {'/strace':>9} {'CPU ms':>8} {'/python3':>9}")
+    print(f"{'case':56} {'wall ms':>8} {'/python3':>9} {'/strace':>9} {'CPU ms':>8} {'/python3':>9}")
     for name, value in med.items():
         vs_strace = f"{value / st:8.2f}x" if st else "       -"
         cpu = cpu_med[name]
-        print(f"{name:46} {value * 1000:8.1f} {value / base:8.2f}x {vs_strace} {cpu * 1000:8.1f} "
+        print(f"{name:56} {value * 1000:8.1f} {value / base:8.2f}x {vs_strace} {cpu * 1000:8.1f} "
               f"{cpu / cpu_base:8.2f}x")
     print("(CPU: user+system of the process and the children it waited for; sdu's printing process and its\n"
           " watchdog are forked twice over, so theirs is not counted: wall time is the figure that counts)")

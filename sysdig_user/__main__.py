@@ -1,9 +1,7 @@
-"""``python -m sysdig_user``: the sdu command line."""
+"""``python -m sysdig_user``: the sdu command line, as the ``sdu`` console script runs it."""
 from __future__ import annotations
 
-import sys
-
-from sysdig_user.entry import main
+from sysdig_user.entry import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

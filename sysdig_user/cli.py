@@ -16,6 +16,7 @@ from typing import Any
 
 from sysdig_user import pipeline as _pipeline
 from sysdig_user.cli_options import CliOptions, UsageError, help_text, parse_argv, wants_packets
+from sysdig_user.entry import resume_collection
 from sysdig_user.environment import Environment
 from sysdig_user.errors import SduError
 from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT, unescape_format
@@ -316,6 +317,7 @@ def program(opts: CliOptions, env: Environment, out: Output, rerun: bool = True)
 
     # -o: the Session writes to its own file (stdout stays the launched command's)
     session = Session(spec, env, out if spec.output.to is None else None)
+    resume_collection()  # (sdu's console turned the collector off for the start-up)
     stats = session.run(source)
     if opts.verbose:
         env.stderr.write(f"Driver Events:0\nDriver Drops:0\nSuppressed by Comm:{stats.suppressed}\n")

@@ -16,40 +16,92 @@ too (``NO_NATIVE``, ``ONE_PROCESS``), so the same table rules on them.
 """
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import ClassVar
 
+from sysdig_user.rows import FrozenRow, set_slot
 from sysdig_user.spec import CaptureSpec
 
 
-class Need(enum.Flag):
-    """What a capture needs of its events, or a fact that limits how it may run."""
+class Need(int):
+    """What a capture needs of its events, or a fact that limits how it may run: a set of the bits below.
 
-    NONE = 0
-    LINES = enum.auto()  # event lines are printed
-    CUSTOM_LINES = enum.auto()  # ... other than a text line of fields (-j, -A/-b/-x/-X, -t, -D)
-    FORMAT = enum.auto()  # -p: a text line of the format's fields instead of sysdig's default one
-    FILTER = enum.auto()  # a filter decides which events pass (the state must be right for it)
-    FILTER_AFTER_STATE = enum.auto()  # -d: every event is parsed before the filter sees it
-    COUNTED = enum.auto()  # -n: the passing events are counted against a limit
-    SUMMARY = enum.auto()  # -S: every passing event is counted by type
-    WRITE = enum.auto()  # -w: every passing event's bytes go to a file
-    WRITE_STATE = enum.auto()  # -w rotation or -F: the writer needs the state or the dropped events
-    CHISELS = enum.auto()  # chisels: every event, filtered or not, with timers and the tracer's threads
-    PACKETS = enum.auto()  # packet events merged by timestamp, attributed through the state
-    DEADLINE = enum.auto()  # -M: each event's time is checked against the deadline where it is made
-    SUPPRESS = enum.auto()  # -U: the events of some processes are dropped before anything sees them
-    NO_NATIVE = enum.auto()  # fact: no C extension (not built, or SDU_NO_NATIVE=1)
-    ONE_PROCESS = enum.auto()  # fact: no second process (SDU_SINGLE_PROCESS=1, a thread, memory streams)
-    PY_FILTER = enum.auto()  # fact: the filter has a field or operator only Python evaluates (output/compiled.py)
-    PY_FORMAT = enum.auto()  # fact: the -p format has a field only Python prints (output/compiled.py)
+    ``|``, ``&`` and ``~`` of Needs are Needs, and a Need is true when any bit is set, as an enum.Flag's
+    members are; a plain int subclass because building an enum.Flag (and its combinations in STRATEGIES)
+    cost every run ~2 ms of start-up."""
+
+    __slots__ = ()
+
+    NONE: ClassVar[Need]
+    LINES: ClassVar[Need]
+    CUSTOM_LINES: ClassVar[Need]
+    FORMAT: ClassVar[Need]
+    FILTER: ClassVar[Need]
+    FILTER_AFTER_STATE: ClassVar[Need]
+    COUNTED: ClassVar[Need]
+    SUMMARY: ClassVar[Need]
+    WRITE: ClassVar[Need]
+    WRITE_STATE: ClassVar[Need]
+    CHISELS: ClassVar[Need]
+    PACKETS: ClassVar[Need]
+    DEADLINE: ClassVar[Need]
+    SUPPRESS: ClassVar[Need]
+    NO_NATIVE: ClassVar[Need]
+    ONE_PROCESS: ClassVar[Need]
+    PY_FILTER: ClassVar[Need]
+    PY_FORMAT: ClassVar[Need]
+
+    def __or__(self, other: int) -> Need:
+        return Need(int(self) | int(other))
+
+    __ror__ = __or__
+
+    def __and__(self, other: int) -> Need:
+        return Need(int(self) & int(other))
+
+    __rand__ = __and__
+
+    def __invert__(self) -> Need:
+        return Need(~int(self) & _ALL)
+
+    def __repr__(self) -> str:
+        names = [name for name in _BITS if int(self) & int(getattr(Need, name))]
+        return "Need." + ("|".join(names) if names else "NONE")
 
 
-class NeedRow(NamedTuple):
+Need.NONE = Need(0)
+Need.LINES = Need(1 << 0)  # event lines are printed
+Need.CUSTOM_LINES = Need(1 << 1)  # ... other than a text line of fields (-j, -A/-b/-x/-X, -t, -D)
+Need.FORMAT = Need(1 << 2)  # -p: a text line of the format's fields instead of sysdig's default one
+Need.FILTER = Need(1 << 3)  # a filter decides which events pass (the state must be right for it)
+Need.FILTER_AFTER_STATE = Need(1 << 4)  # -d: every event is parsed before the filter sees it
+Need.COUNTED = Need(1 << 5)  # -n: the passing events are counted against a limit
+Need.SUMMARY = Need(1 << 6)  # -S: every passing event is counted by type
+Need.WRITE = Need(1 << 7)  # -w: every passing event's bytes go to a file
+Need.WRITE_STATE = Need(1 << 8)  # -w rotation or -F: the writer needs the state or the dropped events
+Need.CHISELS = Need(1 << 9)  # chisels: every event, filtered or not, with timers and the tracer's threads
+Need.PACKETS = Need(1 << 10)  # packet events merged by timestamp, attributed through the state
+Need.DEADLINE = Need(1 << 11)  # -M: each event's time is checked against the deadline where it is made
+Need.SUPPRESS = Need(1 << 12)  # -U: the events of some processes are dropped before anything sees them
+Need.NO_NATIVE = Need(1 << 13)  # fact: no C extension (not built, or SDU_NO_NATIVE=1)
+Need.ONE_PROCESS = Need(1 << 14)  # fact: no second process (SDU_SINGLE_PROCESS=1, a thread, memory streams)
+Need.PY_FILTER = Need(1 << 15)  # fact: the filter has a field or operator only Python evaluates (output/compiled.py)
+Need.PY_FORMAT = Need(1 << 16)  # fact: the -p format has a field only Python prints (output/compiled.py)
+_BITS = tuple(name for name in vars(Need) if name.isupper() and name != "NONE")
+_ALL = (1 << len(_BITS)) - 1
+
+
+class NeedRow(FrozenRow):
+    _fields = ("option", "asks", "needs")
+    __slots__ = _fields
     option: str  # the CaptureSpec field, dotted for nested specs
     asks: Callable[[CaptureSpec], bool]  # whether this spec uses it
     needs: Callable[[CaptureSpec], Need]  # what it then needs
+
+    def __init__(self, option: str, asks: Callable[[CaptureSpec], bool], needs: Callable[[CaptureSpec], Need]) -> None:
+        set_slot(self, "option", option)
+        set_slot(self, "asks", asks)
+        set_slot(self, "needs", needs)
 
 
 def _lines(spec: CaptureSpec) -> bool:
@@ -108,11 +160,19 @@ NEEDS: tuple[NeedRow, ...] = (
 )
 
 
-class Strategy(NamedTuple):
+class Strategy(FrozenRow):
+    _fields = ("name", "requires", "ruled_out_by", "what")
+    __slots__ = _fields
     name: str
     requires: Need  # all of these must be needed
     ruled_out_by: Need  # none of these may be needed
     what: str
+
+    def __init__(self, name: str, requires: Need, ruled_out_by: Need, what: str) -> None:
+        set_slot(self, "name", name)
+        set_slot(self, "requires", requires)
+        set_slot(self, "ruled_out_by", ruled_out_by)
+        set_slot(self, "what", what)
 
 
 #: Every way of running a part of the pipeline faster than the general Python path.

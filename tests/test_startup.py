@@ -13,13 +13,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sysdig_user import cache, table_data
 from sysdig_user.filter import grammar
 from tests.scap.damaged import open_read_events, write_capture
-from tests.support import ROOT
+from tests.support import ROOT, run_sdu
 
 # never imported by a run that does not use them (third-party packages, the sources, the chisels)
 NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap", "sysdig_user.chisels",
@@ -29,13 +30,31 @@ NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap
 # grammar._TRIMS): no run imports them (its records are sysdig_user.rows classes, not dataclasses)
 NOT_FOR_A_RUN = ("dataclasses", "inspect", "ast", "dis", "tokenize")
 
-_REPORT = "import json, sys; print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+# the standard library's modules a short run (sdu -- /bin/true, with a filter or a -p format; sdu -r of a
+# small capture) has no use for: the JSON of container events, copying, weak references, globs, paths,
+# logging, threads, subprocesses, sockets' Python layer... (checked in an interpreter without site, whose
+# .pth files may import some of them: pathlib, re, urllib for an editable install)
+NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "json", "copy", "weakref", "fnmatch", "pathlib", "urllib", "logging",
+                       "pickle", "tempfile", "shutil", "subprocess", "threading", "socket", "argparse", "datetime",
+                       "locale", "textwrap", "random", "hashlib", "base64", "importlib.util", "glob", "uuid",
+                       "decimal", "email", "http")
+# the field classes the default line does not use (registry._TABLE: imported on a field's first use)
+OTHER_FIELD_CLASSES = tuple(f"sysdig_user.fields.{m}" for m in ("fd", "container", "user", "group", "syslog",
+                                                                   "fdlist", "k8s", "tracer"))
+
+# (sys.modules before the report's own import of json)
+_REPORT = "import sys; _seen = sorted(sys.modules); import json; print(json.dumps(_seen), file=sys.stderr)"
 
 
-def _modules_of(program: str, cache_home: Path) -> tuple[set[str], str]:
-    """The modules loaded once ``program`` has run in a fresh interpreter, and its stdout."""
+def _modules_of(program: str, cache_home: Path, bare: bool = False) -> tuple[set[str], str]:
+    """The modules loaded once ``program`` has run in a fresh interpreter, and its stdout. ``bare``: an
+    interpreter without site (-S, the checkout on PYTHONPATH), where only the program imports anything."""
     env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), TZ="UTC")
-    proc = subprocess.run([sys.executable, "-c", f"{program}\n{_REPORT}"], capture_output=True, text=True,
+    flags = []
+    if bare:
+        flags = ["-S"]
+        env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, *flags, "-c", f"{program}\n{_REPORT}"], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stderr.strip().splitlines()[-1])), proc.stdout
@@ -76,6 +95,10 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert "sysdig_user._event_table_data" in cold  # the first run builds the cache from it
     assert _loaded(warm, NOT_FOR_A_READ) == []
     assert _loaded(cold, NOT_FOR_A_RUN) == [] and _loaded(warm, NOT_FOR_A_RUN) == []
+    bare, bare_out = _modules_of(_cli("-r", cap), tmp_path / "cache", bare=True)
+    assert bare_out == cold_out
+    assert _loaded(bare, (*NOT_FOR_A_READ, *NOT_FOR_A_SHORT_RUN, *OTHER_FIELD_CLASSES, "ipaddress", "ctypes",
+                          "signal", "select")) == []
 
 
 @pytest.mark.ptrace
@@ -96,6 +119,12 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
     filtering = () if filtered else ("sysdig_user.filter",)
     assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels", *filtering,
                              *NOT_FOR_A_RUN)) == []
+    # and in an interpreter without site: none of the standard library a short run has no use for; the
+    # default line imports only its field classes, a filter (from the cache) not the standalone parser
+    bare, out = _modules_of(program, tmp_path / "cache", bare=True)
+    assert ("true" if options[:1] == ("-p",) else "execve") in out
+    unused: tuple[str, ...] = () if options else (*OTHER_FIELD_CLASSES, "ipaddress")  # (-p or filter: output/compiled.py's)
+    assert _loaded(bare, (*NOT_FOR_A_SHORT_RUN, *unused, grammar._MODULE, "lark", "lupa", "netcap")) == []
 
 
 @pytest.mark.slow
@@ -183,3 +212,89 @@ def test_no_cache_without_a_private_directory(tmp_path: Path, monkeypatch: pytes
     cache.store("entry", cache.key(b"x"), b"payload")
     assert cache.load("entry", cache.key(b"x")) is None
     assert table_data.load() == _module_rows()
+
+
+# -------------------------------------------------------------------- the console script: collections, exit
+
+
+def _console(argv: list[str], cache_home: Path, before: str = "", **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """``sdu ARGV`` through sysdig_user.entry.console (the console script's function) in a fresh interpreter,
+    after ``before`` runs there."""
+    program = f"import sys\n{before}\nsys.argv = ['sdu', *{argv!r}]\nfrom sysdig_user.entry import console\nconsole()\n"
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), TZ="UTC", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", program], env=env, cwd=ROOT, timeout=60, check=False, **kwargs)
+
+
+def test_the_console_script_is_console() -> None:
+    with open(ROOT / "pyproject.toml", encoding="utf-8") as f:
+        assert 'sdu = "sysdig_user.entry:console"\n' in f.read()
+
+
+@pytest.mark.slow
+def test_the_console_exit_flushes_and_keeps_the_status(tmp_path: Path) -> None:
+    """Ended by os._exit, a run still delivers all its output and its status: a read, a bad option and a
+    bad file give what sysdig_user.cli.main gives in this process."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    for argv in (["-r", cap], ["-r", cap, "-p", "%evt.num %fd.name", "evt.type=read"], ["--bogus"],
+                 ["-r", str(tmp_path / "missing.scap")]):
+        want = run_sdu(*argv, environ=dict(os.environ, TZ="UTC"))
+        got = _console(argv, tmp_path / "cache", capture_output=True)
+        assert (got.returncode, got.stdout.decode(), got.stderr.decode()) == (want.status, want.stdout, want.stderr)
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_ends_the_console_quietly(tmp_path: Path) -> None:
+    """stdout a pipe nobody reads any more (``sdu ... | head``): status 0, nothing on stderr, as before."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        got = _console(["-r", cap], tmp_path / "cache", stdout=w, stderr=subprocess.PIPE)
+    finally:
+        os.close(w)
+    assert (got.returncode, got.stderr) == (0, b"")
+
+
+@pytest.mark.slow
+def test_no_collection_before_the_run_and_the_start_up_frozen(tmp_path: Path) -> None:
+    """The collector is off until the source runs, then on again with the start-up's objects frozen."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    before = ("import gc\nfrom sysdig_user import session\nrun = session.Session.run\n"
+              "def spy(self, source):\n"
+              "    sys.stderr.write(f'{gc.isenabled()} {gc.get_freeze_count()} {gc.get_stats()[2][\"collections\"]}\\n')\n"
+              "    return run(self, source)\n"
+              "session.Session.run = spy\n")
+    got = _console(["-r", cap], tmp_path / "cache", before, capture_output=True)
+    assert got.returncode == 0 and b"openat" in got.stdout
+    enabled, frozen, full = got.stderr.decode().split()
+    assert enabled == "True" and int(frozen) > 10000 and full == "0"
+
+
+@pytest.mark.slow
+def test_an_atexit_function_still_runs(tmp_path: Path) -> None:
+    """With something owed at exit (here an atexit function) the console exits as Python does."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    marker = tmp_path / "marker"
+    before = f"import atexit\natexit.register(lambda: open({str(marker)!r}, 'w').close())\n"
+    got = _console(["-r", cap], tmp_path / "cache", before, capture_output=True)
+    assert got.returncode == 0 and b"openat" in got.stdout and marker.exists()
+
+
+def test_what_is_owed_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import atexit
+    import threading
+
+    from sysdig_user import entry
+
+    monkeypatch.setattr(atexit, "_ncallbacks", lambda: 0)
+    monkeypatch.delitem(sys.modules, "lupa", raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert entry._nothing_owed_at_exit()
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert not entry._nothing_owed_at_exit()
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(atexit, "_ncallbacks", lambda: 1)
+    assert not entry._nothing_owed_at_exit()
+    monkeypatch.setattr(atexit, "_ncallbacks", lambda: 0)
+    monkeypatch.setitem(sys.modules, "lupa", sys)
+    assert not entry._nothing_owed_at_exit()

@@ -20,7 +20,6 @@ filterchecks.cpp at libs e5c53d64): the print format only matters for integers, 
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from enum import IntEnum, IntFlag
@@ -326,9 +325,12 @@ _parse_int = parse_number
 class NetLiteral:
     """A ``a.b.c.d/n`` literal for the fd.*net fields: equal to any address inside the network."""
 
-    __slots__ = ("net",)
+    __slots__ = ("address", "net")
 
     def __init__(self, text: str) -> None:
+        import ipaddress  # (here: only a filter on a network imports it)
+
+        self.address = ipaddress.ip_address
         try:
             self.net = ipaddress.ip_network(text, strict=False)
         except ValueError as exc:
@@ -336,7 +338,7 @@ class NetLiteral:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (bytes, bytearray)) and len(other) in (4, 16):
-            return ipaddress.ip_address(bytes(other)) in self.net
+            return self.address(bytes(other)) in self.net
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:

@@ -22,15 +22,29 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import enum
-import ipaddress
 import re
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sysdig_user.errors import FieldError, SduError
 from sysdig_user.filter import boolean, errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Seq, Value
 from sysdig_user.filter.parse import parse
+
+if TYPE_CHECKING:
+    import ipaddress
+else:
+    class _FirstUse:
+        """``ipaddress``, imported when a filter first needs it (one on an address or a network); the module
+        then takes this stand-in's place among the globals, so later uses cost nothing more."""
+
+        def __getattr__(self, name: str) -> Any:
+            import ipaddress as module
+
+            globals()["ipaddress"] = module
+            return getattr(module, name)
+
+    ipaddress = _FirstUse()
 
 Event = Any
 Predicate = Callable[[Event], bool]

@@ -25,8 +25,6 @@ Follows libsinsp (libs e5c53d64, sysdig 0.29.3), checked against sysdig on captu
 """
 from __future__ import annotations
 
-import fnmatch
-import json
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.errors import SduError
@@ -119,8 +117,10 @@ class ContainerInfo(Record):
         index = _number(arg)
         if index is not None:
             return self.mounts[index] if 0 <= index < len(self.mounts) else None
+        from fnmatch import fnmatchcase  # (here: only container.mount* fields with a glob use it)
+
         for m in self.mounts:
-            if fnmatch.fnmatchcase(m.dest if by_dest else m.source, arg):
+            if fnmatchcase(m.dest if by_dest else m.source, arg):
                 return m
         return None
 
@@ -207,9 +207,11 @@ def parse_json(text: str, in_file: bool = True) -> ContainerInfo:
     """The ContainerInfo a container JSON event describes; SduError with sinsp's message when the JSON
     does not parse. ``in_file``: the event came from a capture (no lookup of its own can finish, so
     STARTED is read as FAILED)."""
+    from json import JSONDecoder  # (here: a run that meets no container event never imports json)
+
     body = text.split("\0", 1)[0]
     try:
-        root, _end = json.JSONDecoder().raw_decode(body.lstrip(" \t\r\n"))
+        root, _end = JSONDecoder().raw_decode(body.lstrip(" \t\r\n"))
     except ValueError:
         raise SduError(f"Invalid JSON encountered while parsing container info: {_one_line(body)}") from None
     obj = root.get("container") if isinstance(root, dict) else None

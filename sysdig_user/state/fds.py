@@ -9,7 +9,6 @@ sysdig prints ``fd.name`` straight from the stored name.
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-import copy
 from enum import IntEnum
 
 from sysdig_user.rows import Record
@@ -123,7 +122,10 @@ class FdInfo(Record):
 
     def clone(self, fd: int) -> FdInfo:
         """A copy under a new number (dup, fork): later changes to one do not touch the other."""
-        new = copy.copy(self)
+        cls = self.__class__
+        new = cls.__new__(cls)  # (copy.copy, without the import of copy and weakref at start-up)
+        for name in cls.__slots__:
+            setattr(new, name, getattr(self, name))
         new.fd = fd
         new.extra = dict(self.extra)
         return new
