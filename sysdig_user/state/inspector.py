@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sysdig_user.event import Event
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
+from sysdig_user.scap import metadata
 from sysdig_user.scap.records import (
     CaptureItem,
     FdEntry,
@@ -345,10 +346,15 @@ class Inspector:
             return
         load = th.fdtable.load
         interfaces = self.state.interfaces
-        for entry in block.fds:
-            info = _fd_from_entry(entry, interfaces)
-            if info is not None:
-                load(info)
+        if _NATIVE is not None:  # the same FdInfo objects, built in C (sysdig_user/_sections.c)
+            for info in _NATIVE.fd_infos(block.fds, lambda entry: _fd_from_entry(entry, interfaces)):
+                if info is not None:
+                    load(info)
+        else:
+            for entry in block.fds:
+                info = _fd_from_entry(entry, interfaces)
+                if info is not None:
+                    load(info)
         self._fix_sockets = True
 
     def _fix_sockets_from_proc(self) -> None:
@@ -676,6 +682,13 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     ifaces.update_fd(info)
     info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
     return info
+
+
+#: The compiled FDL loader (sysdig_user/_sections.c, configured by scap/metadata.py): _fd_from_entry for the
+#: file-like and unix entries with a printable name, calling it back for the others. None when not built.
+_NATIVE = metadata.NATIVE
+if _NATIVE is not None:
+    _NATIVE.configure_state(FdInfo(0, _FILE_V2), FdInfo._fields, _FD_TYPES, _ROLE_CLIENT, _ROLE_SERVER)
 
 
 def _ip(addr: bytes) -> str:
