@@ -594,15 +594,29 @@ error:
     return NULL;
 }
 
-static int printable_ascii(PyObject *s) {
-    if (!PyUnicode_Check(s) || !PyUnicode_IS_ASCII(s))
-        return 0;
-    const unsigned char *p = PyUnicode_1BYTE_DATA(s);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (p[i] < 0x20 || p[i] > 0x7e)
-            return 0;
-    return 1;
+/* fds.sanitize: the name with only its printable ASCII characters (a new reference). */
+static PyObject *sanitized(PyObject *s) {
+    if (!PyUnicode_Check(s))
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), kept = 0;
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        kept += c >= 0x20 && c <= 0x7e;
+    }
+    if (kept == n)
+        return Py_NewRef(s);
+    PyObject *out = PyUnicode_New(kept, 0x7f);
+    if (out == NULL)
+        return NULL;
+    Py_UCS1 *dst = PyUnicode_1BYTE_DATA(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= 0x20 && c <= 0x7e)
+            *dst++ = (Py_UCS1)c;
+    }
+    return out;
 }
 
 /* A new FdInfo: the template's values, fresh containers for its dict and list ones, then the given
@@ -638,8 +652,8 @@ static PyObject *fdinfo_new(PyObject *fd, PyObject *type, PyObject *name, PyObje
 }
 
 /* fd_infos(entries, fallback) -> [FdInfo or None]: state/inspector.py's _fd_from_entry for the entries
- * that name a file, a unix socket or another non-IP fd with a printable ASCII name; fallback(entry)
- * (that same Python function) for the rest. */
+ * that name a file, a unix socket or another non-IP fd; fallback(entry) (that same Python function)
+ * for the rest: IP sockets, unknown types. */
 static PyObject *fd_infos(PyObject *self, PyObject *args) {
     PyObject *entries, *fallback;
     if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &entries, &fallback))
@@ -664,28 +678,28 @@ static PyObject *fd_infos(PyObject *self, PyObject *args) {
                 PyErr_Clear();
             direct = t > 0 && t <= 16 && t != 3 && t != 4 && t != 5 && t != 6 && fd_types[t] != NULL;
         }
-        PyObject *name = direct ? slot(fe, e, fe_name) : NULL;
-        if (direct && name && printable_ascii(name)) {
+        PyObject *name = direct ? sanitized(slot(fe, e, fe_name)) : NULL;
+        if (name != NULL) {
             PyObject *fd = slot(fe, e, fe_fd), *ino = slot(fe, e, fe_ino);
-            PyObject *zero = PyLong_FromLong(0);
+            int unix_sock = t == 8, named = PyUnicode_GET_LENGTH(name) != 0;
             if (t == 16) {
-                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), Py_NewRef(name),
-                                  Py_NewRef(slot(fe, e, fe_open_flags)), Py_NewRef(slot(fe, e, fe_dev)),
-                                  Py_NewRef(ino));
+                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, Py_NewRef(slot(fe, e, fe_open_flags)),
+                                  Py_NewRef(slot(fe, e, fe_dev)), Py_NewRef(ino));
             } else {
-                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), Py_NewRef(name), Py_NewRef(zero),
-                                  Py_NewRef(zero), Py_NewRef(ino));
+                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, PyLong_FromLong(0), PyLong_FromLong(0),
+                                  Py_NewRef(ino));
             }
-            Py_XDECREF(zero);
-            if (info != NULL && t == 8) { /* UNIX_SOCK */
+            if (info != NULL && unix_sock) {
                 Maker *fi = &fdinfo_maker;
                 PyObject **src = (PyObject **)((char *)info + fi->off[fi_unix_source]);
                 PyObject **dst = (PyObject **)((char *)info + fi->off[fi_unix_dest]);
                 PyObject **role = (PyObject **)((char *)info + fi->off[fi_role]);
                 Py_SETREF(*src, Py_NewRef(slot(fe, e, fe_source)));
                 Py_SETREF(*dst, Py_NewRef(slot(fe, e, fe_dest)));
-                Py_SETREF(*role, Py_NewRef(PyUnicode_GET_LENGTH(name) ? role_server : role_client));
+                Py_SETREF(*role, Py_NewRef(named ? role_server : role_client));
             }
+        } else if (direct && PyErr_Occurred()) {
+            info = NULL;
         } else {
             info = PyObject_CallOneArg(fallback, e);
         }
