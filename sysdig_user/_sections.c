@@ -62,6 +62,14 @@ static long name_limit;
 static PyObject *empty_str, *empty_bytes;
 static PyObject *fd_types[256]; /* FdType members by value (NULL: none) */
 static PyObject *role_client, *role_server;
+/* ThreadInfo: its maker, a template for the slots no PL field gives, and per slot the ProcEntry field
+ * it comes from (-1: the template's) */
+static Maker thread_maker;
+static PyObject *thread_template[MAX_FIELDS];
+static int thread_from[MAX_FIELDS];
+static int th_args = -1, th_cwd = -1, th_env = -1, th_cgroups = -1, th_flags = -1;
+static long cl_active;
+static PyObject *fresh_types; /* a tuple: template values of these types are made anew (their type()) */
 /* FdEntry's and FdInfo's field positions the fd loader reads and writes */
 static int fe_fd, fe_ino, fe_type, fe_name, fe_open_flags, fe_dev, fe_sip, fe_dip, fe_sport, fe_dport, fe_l4proto,
     fe_source, fe_dest;
@@ -292,6 +300,63 @@ static PyObject *configure_state(PyObject *self, PyObject *args) {
     role_client = Py_NewRef(rclient);
     role_server = Py_NewRef(rserver);
     state_configured = 1;
+    Py_RETURN_NONE;
+}
+
+/* configure_threads(thread_template, thread_fields, fresh_types, cl_active) from sysdig_user/state/inspector.py,
+ * after configure(): each ThreadInfo slot named as a ProcEntry field takes that field's value. */
+static PyObject *configure_threads(PyObject *self, PyObject *args) {
+    PyObject *tmpl, *fields, *fresh;
+    long active;
+    if (!PyArg_ParseTuple(args, "OO!O!l", &tmpl, &PyTuple_Type, &fields, &PyTuple_Type, &fresh, &active))
+        return NULL;
+    if (thread_maker.type != NULL)
+        Py_RETURN_NONE;
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_threads: after configure");
+        return NULL;
+    }
+    Maker m;
+    if (maker_init(&m, (PyObject *)Py_TYPE(tmpl), fields) < 0)
+        return NULL;
+    for (Py_ssize_t i = 0; i < m.n; i++) {
+        PyObject *value = *(PyObject **)((char *)tmpl + m.off[i]);
+        if (value == NULL) {
+            PyErr_SetString(PyExc_ValueError, "configure_threads: the template has an unset slot");
+            return NULL;
+        }
+        thread_template[i] = Py_NewRef(value);
+        PyObject *name = PyTuple_GET_ITEM(fields, i);
+        thread_from[i] = -1;
+        PyObject *descr = PyObject_GetAttr((PyObject *)proc_maker.type, name);
+        if (descr == NULL)
+            PyErr_Clear();
+        else if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            for (Py_ssize_t j = 0; j < proc_maker.n; j++)
+                if (((PyMemberDescrObject *)descr)->d_member->offset == proc_maker.off[j])
+                    thread_from[i] = (int)j;
+        }
+        Py_XDECREF(descr);
+        if (PyUnicode_CompareWithASCIIString(name, "args") == 0)
+            th_args = (int)i;
+        else if (PyUnicode_CompareWithASCIIString(name, "cwd") == 0)
+            th_cwd = (int)i;
+        else if (PyUnicode_CompareWithASCIIString(name, "env") == 0)
+            th_env = (int)i;
+        else if (PyUnicode_CompareWithASCIIString(name, "cgroups") == 0)
+            th_cgroups = (int)i;
+        else if (PyUnicode_CompareWithASCIIString(name, "flags") == 0)
+            th_flags = (int)i;
+    }
+    if (th_args < 0 || th_cwd < 0 || th_env < 0 || th_cgroups < 0 || th_flags < 0 || thread_from[th_args] < 0 ||
+        thread_from[th_cwd] < 0 || thread_from[th_env] < 0 || thread_from[th_cgroups] < 0 ||
+        thread_from[th_flags] < 0) {
+        PyErr_SetString(PyExc_ValueError, "configure_threads: ThreadInfo and ProcEntry share no args/cwd/env/cgroups/flags");
+        return NULL;
+    }
+    fresh_types = Py_NewRef(fresh);
+    cl_active = active;
+    thread_maker = m;
     Py_RETURN_NONE;
 }
 
@@ -712,9 +777,128 @@ static PyObject *fd_infos(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* A ProcEntry's cwd that _load_procs keeps as it is: absolute, printable ASCII, nothing to fold. */
+static int canonical_cwd(PyObject *cwd) {
+    if (!PyUnicode_Check(cwd) || !PyUnicode_IS_ASCII(cwd))
+        return 0;
+    const unsigned char *p = PyUnicode_1BYTE_DATA(cwd);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(cwd);
+    if (n == 0 || p[0] != '/')
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return 0;
+        if (p[i] == '/' && i + 1 < n && (p[i + 1] == '/' || p[i + 1] == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+static int has_io_cgroup(PyObject *list) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *c = PyList_GET_ITEM(list, i);
+        if (!PyUnicode_Check(c))
+            return 1;
+        if (PyUnicode_GET_LENGTH(c) >= 3 && PyUnicode_READ_CHAR(c, 0) == 'i' && PyUnicode_READ_CHAR(c, 1) == 'o' &&
+            PyUnicode_READ_CHAR(c, 2) == '=')
+            return 1;
+    }
+    return 0;
+}
+
+/* One ThreadInfo as inspector._thread_from_entry builds it, or NULL with no error set: that entry is
+ * for the Python function (a cwd to fold, an io= cgroup). */
+static PyObject *thread_info(PyObject *e) {
+    PyObject *args = slot(&proc_maker, e, thread_from[th_args]);
+    PyObject *cwd = slot(&proc_maker, e, thread_from[th_cwd]);
+    PyObject *env = slot(&proc_maker, e, thread_from[th_env]);
+    PyObject *cgroups = slot(&proc_maker, e, thread_from[th_cgroups]);
+    PyObject *flags = slot(&proc_maker, e, thread_from[th_flags]);
+    if (!PyList_CheckExact(args) || !PyList_CheckExact(env) || !PyList_CheckExact(cgroups) || !PyLong_Check(flags) ||
+        !canonical_cwd(cwd) || has_io_cgroup(cgroups))
+        return NULL;
+    PyObject *vals[MAX_FIELDS];
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < thread_maker.n; i++) {
+        PyObject *v;
+        if (i == th_args || i == th_cgroups) {
+            PyObject *src = i == th_args ? args : cgroups;
+            v = PyList_GetSlice(src, 0, PyList_GET_SIZE(src));
+        } else if (i == th_env) {
+            Py_ssize_t n = PyList_GET_SIZE(env);
+            while (n > 0) { /* threads.env_entries: trailing empty entries dropped */
+                PyObject *last = PyList_GET_ITEM(env, n - 1);
+                if (!PyUnicode_Check(last) || PyUnicode_GET_LENGTH(last) != 0)
+                    break;
+                n--;
+            }
+            v = PyList_GetSlice(env, 0, n);
+        } else if (i == th_cwd) {
+            Py_ssize_t n = PyUnicode_GET_LENGTH(cwd); /* threads.normalize_cwd: a trailing '/' */
+            v = PyUnicode_1BYTE_DATA(cwd)[n - 1] == '/' ? Py_NewRef(cwd) : PyUnicode_FromFormat("%U/", cwd);
+        } else if (i == th_flags) {
+            PyObject *bit = PyLong_FromLong(cl_active);
+            v = bit ? PyNumber_Or(flags, bit) : NULL;
+            Py_XDECREF(bit);
+        } else if (thread_from[i] >= 0) {
+            v = Py_NewRef(slot(&proc_maker, e, thread_from[i]));
+        } else {
+            PyObject *t = thread_template[i];
+            if (PyDict_CheckExact(t))
+                v = PyDict_New();
+            else if (PyList_CheckExact(t))
+                v = PyList_New(0);
+            else {
+                int fresh = 0;
+                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(fresh_types); k++)
+                    fresh |= (PyObject *)Py_TYPE(t) == PyTuple_GET_ITEM(fresh_types, k);
+                v = fresh ? PyObject_CallNoArgs((PyObject *)Py_TYPE(t)) : Py_NewRef(t);
+            }
+        }
+        vals[i] = v;
+        bad |= v == NULL;
+    }
+    if (bad) {
+        for (Py_ssize_t i = 0; i < thread_maker.n; i++)
+            Py_XDECREF(vals[i]);
+        return NULL;
+    }
+    return maker_new(&thread_maker, vals);
+}
+
+/* thread_infos(entries, fallback) -> [ThreadInfo]: inspector._thread_from_entry of each ProcEntry, built
+ * here, or by fallback(entry) (that function) for a cwd to fold or an io= cgroup. */
+static PyObject *thread_infos(PyObject *self, PyObject *args) {
+    PyObject *entries, *fallback;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &entries, &fallback))
+        return NULL;
+    if (thread_maker.type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "thread_infos: not configured");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(entries, i);
+        PyObject *th = Py_TYPE(e) == proc_maker.type ? thread_info(e) : NULL;
+        if (th == NULL && !PyErr_Occurred())
+            th = PyObject_CallOneArg(fallback, e);
+        if (th == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, th);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, "Take the PL step table and the classes to build (once)."},
     {"configure_state", configure_state, METH_VARARGS, "Take the FdInfo template and constants (once)."},
+    {"configure_threads", configure_threads, METH_VARARGS, "Take the ThreadInfo template (once)."},
+    {"thread_infos", thread_infos, METH_VARARGS, "ProcEntry list -> ThreadInfo list, as _thread_from_entry."},
     {"parse_procs", parse_procs, METH_VARARGS, "PL body -> [ProcEntry], or None for the Python parser."},
     {"parse_fds", parse_fds, METH_VARARGS, "FDL body -> (tid, [FdEntry]), or None for the Python parser."},
     {"fd_infos", fd_infos, METH_VARARGS, "FdEntry list -> FdInfo (or None) list, as _fd_from_entry."},

@@ -213,3 +213,24 @@ def test_thread_fields_are_complete() -> None:
     """_fields compares every slot (a ThreadInfo slot added later is compared too)."""
     th = ThreadInfo(1, 1)
     assert set(_fields(th)) == set(ThreadInfo.__slots__)
+
+
+def test_thread_infos_match_thread_from_entry() -> None:
+    """The C ThreadInfo builder and _thread_from_entry on the entries it builds and those it calls back for:
+    a cwd to fold or not printable, an io= cgroup, env with trailing empty entries."""
+    native = inspector_module._NATIVE
+    assert native is not None
+    entries = [
+        ProcEntry(1, 1, comm="a", args=["x", ""], cwd="/home/u", env=["A=1", "", ""], cgroups=["cpu=/"], flags=4),
+        ProcEntry(2, 1, cwd="/", env=["", ""], cgroups=["io=/user.slice", "cpu=/x"], loginuid=5, exe_writable=True),
+        ProcEntry(3, 3, cwd="/a//b/./c"),
+        ProcEntry(4, 4, cwd="rel/dir/"),
+        ProcEntry(5, 5, cwd="/caf\u00e9/\x01"),
+        ProcEntry(6, 6, cwd="/tmp/", env=["", "B=2"]),
+        ProcEntry(7, 7, cwd=""),
+    ]
+    got = native.thread_infos(entries, inspector_module._thread_from_entry)
+    want = [inspector_module._thread_from_entry(e) for e in entries]
+    assert [_fields(g) for g in got] == [_fields(w) for w in want]
+    assert got[0].fdtable is not got[5].fdtable and got[0].extra is not got[5].extra
+    assert got[0].args is not entries[0].args  # copies: the records stay as read
