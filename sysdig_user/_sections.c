@@ -370,19 +370,19 @@ static PyObject *text_list(const unsigned char *p, Py_ssize_t n) {
     if (out == NULL || n == 0)
         return out;
     Py_ssize_t from = 0;
-    for (Py_ssize_t i = 0; i <= n; i++) {
-        if (i < n && p[i] != 0)
-            continue;
-        if (i == n && p[n - 1] == 0)
-            break;
-        PyObject *s = text(p + from, i - from);
+    while (from < n || p[n - 1] != 0) { /* (a last item without its NUL ends at the end) */
+        const unsigned char *nul = from < n ? memchr(p + from, 0, (size_t)(n - from)) : NULL;
+        Py_ssize_t end = nul ? nul - p : n;
+        PyObject *s = text(p + from, end - from);
         if (s == NULL || PyList_Append(out, s) < 0) {
             Py_XDECREF(s);
             Py_DECREF(out);
             return NULL;
         }
         Py_DECREF(s);
-        from = i + 1;
+        if (nul == NULL)
+            break;
+        from = end + 1;
     }
     return out;
 }

@@ -11,6 +11,7 @@ surrogateescape so that any byte string read can be written back unchanged.
 """
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -360,8 +361,9 @@ def _native_pl_table() -> dict[int, tuple[tuple[tuple[int, Any], ...], tuple[tup
     return table
 
 
-#: The compiled PL/FDL parser (None when not built, or built for another interface VERSION).
-NATIVE = extension("sysdig_user._sections", 1)
+#: The compiled PL/FDL parser (None when not built, or built for another interface VERSION, or turned off
+#: with SDU_NO_NATIVE=1 as the other C paths are).
+NATIVE = extension("sysdig_user._sections", 1) if os.environ.get("SDU_NO_NATIVE") != "1" else None
 if NATIVE is not None:
     assert ProcEntry._fields == (*_PL_FIELDS, "loginuid", "exe_writable")
     NATIVE.configure(_native_pl_table(), len(_PL_FIELDS), ProcEntry, ProcEntry._fields, FdEntry, FdEntry._fields,

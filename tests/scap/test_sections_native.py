@@ -234,3 +234,15 @@ def test_thread_infos_match_thread_from_entry() -> None:
     assert [_fields(g) for g in got] == [_fields(w) for w in want]
     assert got[0].fdtable is not got[5].fdtable and got[0].extra is not got[5].extra
     assert got[0].args is not entries[0].args  # copies: the records stay as read
+
+
+def test_sdu_no_native_turns_it_off() -> None:
+    """SDU_NO_NATIVE=1, the switch of the other C paths, leaves PL/FDL reading to Python too."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sysdig_user.scap.metadata as m, sysdig_user.state.inspector as i; print(m.NATIVE, i._NATIVE)"
+    env = {**os.environ, "SDU_NO_NATIVE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "None"]
