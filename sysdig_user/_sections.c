@@ -742,6 +742,8 @@ static PyObject *fd_infos(PyObject *self, PyObject *args) {
             if (t == -1 && PyErr_Occurred())
                 PyErr_Clear();
             direct = t > 0 && t <= 16 && t != 3 && t != 4 && t != 5 && t != 6 && fd_types[t] != NULL;
+            for (int k = 0; direct && k < fe->n; k++)
+                direct = slot(fe, e, k) != NULL; /* (a record whose __init__ did not run: Python's) */
         }
         PyObject *name = direct ? sanitized(slot(fe, e, fe_name)) : NULL;
         if (name != NULL) {
@@ -814,6 +816,9 @@ static PyObject *thread_info(PyObject *e) {
     PyObject *env = slot(&proc_maker, e, thread_from[th_env]);
     PyObject *cgroups = slot(&proc_maker, e, thread_from[th_cgroups]);
     PyObject *flags = slot(&proc_maker, e, thread_from[th_flags]);
+    for (Py_ssize_t i = 0; i < proc_maker.n; i++)
+        if (slot(&proc_maker, e, (int)i) == NULL)
+            return NULL; /* (a record whose __init__ did not run: Python's) */
     if (!PyList_CheckExact(args) || !PyList_CheckExact(env) || !PyList_CheckExact(cgroups) || !PyLong_Check(flags) ||
         !canonical_cwd(cwd) || has_io_cgroup(cgroups))
         return NULL;

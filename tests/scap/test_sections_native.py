@@ -246,3 +246,17 @@ def test_sdu_no_native_turns_it_off() -> None:
     env = {**os.environ, "SDU_NO_NATIVE": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["None", "None"]
+
+
+def test_unset_records_go_to_python() -> None:
+    """A record whose slots were never set (built with __new__) is the Python function's, which raises
+    what it raises for it, not a crash in C."""
+    native = inspector_module._NATIVE
+    assert native is not None
+    fd_entry = FdEntry.__new__(FdEntry)
+    fd_entry.type = FdType.FILE_V2
+    with pytest.raises(AttributeError):
+        native.fd_infos([fd_entry], lambda e: inspector_module._fd_from_entry(e, Inspector().state.interfaces))
+    proc = ProcEntry.__new__(ProcEntry)
+    with pytest.raises(AttributeError):
+        native.thread_infos([proc], inspector_module._thread_from_entry)
