@@ -11,10 +11,12 @@ surrogateescape so that any byte string read can be written back unchanged.
 """
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sysdig_user.native import extension
 from sysdig_user.scap.blocks import (
     FDL_V2,
     IL_V2,
@@ -241,14 +243,20 @@ def _skip_to_entry_end(cur: _Cursor, start: int, sub_len: int, kind: str) -> Non
         cur.pos = _entry_end(cur.pos, start, sub_len, len(cur.data), kind, cur.what)
 
 
-def parse_procs(body: bytes, block_type: int) -> list[ProcEntry]:
+def parse_procs(body: bytes, block_type: int, native: bool = True) -> list[ProcEntry]:
     """PL V1..V9 body (and the _INT variants). Only V9 entries carry a length prefix.
 
     Each entry's fields are read by the version's steps (_pl_steps) into one list, in ProcEntry's field
     order once the fields the version lacks are inserted with libscap's defaults; the entry is then
-    built with one positional call."""
+    built with one positional call. With ``native`` the compiled parser (sysdig_user/_sections.c,
+    driven by the same steps) reads the block when it is built; a block it does not take whole
+    (damage, anything unusual) is read here, which reports the error."""
     what = "process list"
     version = PL_VERSIONS[block_type]
+    if native and NATIVE is not None:
+        parsed: list[ProcEntry] | None = NATIVE.parse_procs(body, version)
+        if parsed is not None:
+            return parsed
     steps, missing = _PL_STEPS[version]
     v9 = version >= 9
     size = len(body)
@@ -341,6 +349,27 @@ def _pl_steps(version: int) -> tuple[tuple[tuple[str, Any, str], ...], tuple[tup
 _PL_STEPS = {v: _pl_steps(v) for v in range(1, 10)}
 
 
+def _native_pl_table() -> dict[int, tuple[tuple[tuple[int, Any], ...], tuple[tuple[int, Any], ...]]]:
+    """_PL_STEPS as sysdig_user/_sections.c takes it: (0, struct codes) for a group of numbers, (1, limit) for
+    a string, (2, limit) for a list; a missing field's default None for a fresh list."""
+    kinds = {_NUMS: 0, _STR: 1, _LIST: 2}
+    table = {}
+    for version, (steps, missing) in _PL_STEPS.items():
+        table[version] = (tuple((kinds[kind], arg.format.lstrip("<") if kind is _NUMS else arg)
+                                for kind, arg, _message in steps),
+                          tuple((index, None if default is list else default) for index, default in missing))
+    return table
+
+
+#: The compiled PL/FDL parser (None when not built, or built for another interface VERSION, or turned off
+#: with SDU_NO_NATIVE=1 as the other C paths are).
+NATIVE = extension("sysdig_user._sections", 1) if os.environ.get("SDU_NO_NATIVE") != "1" else None
+if NATIVE is not None:
+    assert ProcEntry._fields == (*_PL_FIELDS, "loginuid", "exe_writable")
+    NATIVE.configure(_native_pl_table(), len(_PL_FIELDS), ProcEntry, ProcEntry._fields, FdEntry, FdEntry._fields,
+                      frozenset(int(t) for t in _NAME_FD_TYPES), MAX_PATH_SIZE - 1)
+
+
 def _string_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tuple[str, int]:
     """The u16-prefixed string at ``pos`` as text, and the position after it (_Cursor.string)."""
     if pos + 2 > len(data):
@@ -354,12 +383,17 @@ def _string_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tu
     return data[pos + 2:end].decode("utf-8", "surrogateescape"), end
 
 
-def parse_fds(body: bytes, block_type: int) -> tuple[int, list[FdEntry]]:
+def parse_fds(body: bytes, block_type: int, native: bool = True) -> tuple[int, list[FdEntry]]:
     """FDL v1/v2 body: the owning tid, then fd entries (v2 entries carry a self-counting length).
-    File-like entries (nearly all of them) are read inline; the others through _parse_fd."""
+    File-like entries (nearly all of them) are read inline; the others through _parse_fd. With
+    ``native``, the compiled parser first, as parse_procs."""
+    v2 = block_type == FDL_V2
+    if native and NATIVE is not None:
+        parsed: tuple[int, list[FdEntry]] | None = NATIVE.parse_fds(body, v2)
+        if parsed is not None:
+            return parsed
     cur = _Cursor(body, "fd list")
     tid = cur.num(_I64)
-    v2 = block_type == FDL_V2
     fds: list[FdEntry] = []
     append = fds.append
     size = len(body)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from sysdig_user.event import Event
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
+from sysdig_user.scap import metadata
 from sysdig_user.scap.records import (
     CaptureItem,
     FdEntry,
@@ -36,6 +37,7 @@ from sysdig_user.scap.records import (
 from sysdig_user.state import containers, parsers_files, parsers_net, parsers_process
 from sysdig_user.state.fds import (
     FdInfo,
+    FdTable,
     FdType,
     Role,
     is_ipv4_mapped,
@@ -313,25 +315,20 @@ class Inspector:
     def _load_procs(self, entries: list[ProcEntry]) -> None:
         threads = self.state.threads.threads
         order = self.state.threads.order
-        for e in entries:
-            if e.tid not in threads:
-                order.insert(e.tid)
-            cwd = e.cwd
-            # else it is already in canonical form (set_cwd's concatenate_paths also turns each byte
-            # that is not printable ASCII into a '.')
-            if cwd[:1] != "/" or "//" in cwd or "/." in cwd or not (cwd.isascii() and cwd.isprintable()):
-                cwd = concatenate_paths("", cwd)
-            # positional, in ThreadInfo's field order (a keyword call costs twice as much)
-            threads[e.tid] = ThreadInfo(
-                e.tid, e.pid, e.ptid, e.sid, e.vpgid, e.comm, e.exe, e.exepath, list(e.args),
-                normalize_cwd(cwd), env_entries(list(e.env)), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
-                e.flags | CL_ACTIVE, e.uid, e.gid, e.loginuid, e.vtid, e.vpid, 0, e.vmsize_kb, e.vmrss_kb,
-                e.vmswap_kb, e.pfmajor, e.pfminor, e.exe_writable)
-            if e.cgroups:
+        if _NATIVE is not None:  # the same ThreadInfo objects, built in C (sysdig_user/_sections.c)
+            built = _NATIVE.thread_infos(entries, _thread_from_entry)
+        else:
+            built = [_thread_from_entry(e) for e in entries]
+        for th in built:
+            tid = th.tid
+            if tid not in threads:
+                order.insert(tid)
+            threads[tid] = th
+            if th.cgroups:
                 if self.num == self._consumed:  # sinsp resolves them once the head's containers are in
-                    self._unresolved.append(threads[e.tid])
+                    self._unresolved.append(th)
                 else:
-                    containers.resolve(self.state.containers, threads[e.tid])
+                    containers.resolve(self.state.containers, th)
         self.state.threads.link_all()
 
     def _load_fds(self, block: FdList) -> None:
@@ -345,10 +342,15 @@ class Inspector:
             return
         load = th.fdtable.load
         interfaces = self.state.interfaces
-        for entry in block.fds:
-            info = _fd_from_entry(entry, interfaces)
-            if info is not None:
-                load(info)
+        if _NATIVE is not None:  # the same FdInfo objects, built in C (sysdig_user/_sections.c)
+            for info in _NATIVE.fd_infos(block.fds, lambda entry: _fd_from_entry(entry, interfaces)):
+                if info is not None:
+                    load(info)
+        else:
+            for entry in block.fds:
+                info = _fd_from_entry(entry, interfaces)
+                if info is not None:
+                    load(info)
         self._fix_sockets = True
 
     def _fix_sockets_from_proc(self) -> None:
@@ -642,6 +644,21 @@ _IPV4_SERVSOCK, _IPV6_SERVSOCK, _UNIX_SOCK = FdType.IPV4_SERVSOCK, FdType.IPV6_S
 _ROLE_CLIENT, _ROLE_SERVER = Role.CLIENT, Role.SERVER
 
 
+def _thread_from_entry(e: ProcEntry) -> ThreadInfo:
+    """One PL entry as a ThreadInfo (sinsp's thread from scap's proc table)."""
+    cwd = e.cwd
+    # else it is already in canonical form (set_cwd's concatenate_paths also turns each byte that is not
+    # printable ASCII into a '.')
+    if cwd[:1] != "/" or "//" in cwd or "/." in cwd or not (cwd.isascii() and cwd.isprintable()):
+        cwd = concatenate_paths("", cwd)
+    # positional, in ThreadInfo's field order (a keyword call costs twice as much)
+    return ThreadInfo(
+        e.tid, e.pid, e.ptid, e.sid, e.vpgid, e.comm, e.exe, e.exepath, list(e.args),
+        normalize_cwd(cwd), env_entries(list(e.env)), normalize_cgroups(e.cgroups), e.root, e.fdlimit,
+        e.flags | CL_ACTIVE, e.uid, e.gid, e.loginuid, e.vtid, e.vpid, 0, e.vmsize_kb, e.vmrss_kb,
+        e.vmswap_kb, e.pfmajor, e.pfminor, e.exe_writable)
+
+
 def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     """One FDL entry as an FdInfo (sinsp add_fd_from_scap). FdInfo's leading fields are passed by
     position: fd, type, name, open_flags, dev, ino. sysdig shows the names of a capture's fds without
@@ -676,6 +693,14 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     ifaces.update_fd(info)
     info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
     return info
+
+
+#: The compiled PL/FDL loader (sysdig_user/_sections.c, configured by scap/metadata.py): _thread_from_entry
+#: and _fd_from_entry, calling them back for the entries it leaves to them. None when not built.
+_NATIVE = metadata.NATIVE
+if _NATIVE is not None:
+    _NATIVE.configure_state(FdInfo(0, _FILE_V2), FdInfo._fields, _FD_TYPES, _ROLE_CLIENT, _ROLE_SERVER)
+    _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable,), CL_ACTIVE)
 
 
 def _ip(addr: bytes) -> str:
