@@ -683,10 +683,10 @@ class ChiselRunner:
 
     def event_codes(self) -> set[int] | None:
         """The event codes the chisels may do anything with, when every chisel's filter tells
-        (chisels/evtcodes.py: a chisel sees only the events its filter passes) and nothing else depends on the other events: no interval, no event
+        (filter/codes.py: a chisel sees only the events its filter passes) and nothing else depends on the other events: no interval, no event
         formatter, not live. The file source then lets the compiled state (output/fastline.py
         chisel_core) handle the other events without building them; None: every event is needed."""
-        from sysdig_user.chisels.evtcodes import filter_codes
+        from sysdig_user.filter.codes import filter_codes
 
         if self.engine.live or not self._started:
             return None

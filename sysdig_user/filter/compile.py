@@ -582,7 +582,7 @@ _T = TypeVar("_T")
 def restricted_set(node: Filter | Seq | Check, leaf: Callable[[Check], set[_T] | None]) -> set[_T] | None:
     """What a filter can only be true within, or None when nothing restricts it: ``leaf`` gives each
     check's set (None: any); `and` intersects what its operands restrict, `or` needs every operand
-    restricted; negations give None. (event_types: evt.type names; chisels/evtcodes.py: event codes.)"""
+    restricted; negations give None. (event_types: evt.type names; filter/codes.py: event codes.)"""
     if isinstance(node, Filter):
         node = node.root
     if isinstance(node, Check):

@@ -326,7 +326,7 @@ def chisel_core(pipeline: Any) -> Any:
     if wanted is None:
         return None
     if native_filter is not None:  # (the codes the filter cannot pass never reach the chisels: C drops them)
-        from sysdig_user.chisels.evtcodes import filter_codes
+        from sysdig_user.filter.codes import filter_codes
 
         passing = filter_codes(pipeline.filter_text)
         if passing is not None:

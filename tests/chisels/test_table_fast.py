@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sysdig_user.chisels.evtcodes import filter_codes
 from sysdig_user.event_table import EF, EVENTS
+from sysdig_user.filter.codes import filter_codes
 from sysdig_user.output import fastline
 from tests.support import run_sdu, shared_path
 

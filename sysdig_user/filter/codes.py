@@ -1,4 +1,6 @@
-"""Which event codes a chisel's filter can let through, from the filter's text alone.
+"""Which event codes a filter can let through, from the filter's text alone.
+
+It lives with the filter, below the output and chisel layers that both ask it.
 
 A chisel sees an event only once its own filter passed (runner.ChiselRunner._run); when the filter
 can only pass for some event codes, the other events need not be built for it at all (the file
