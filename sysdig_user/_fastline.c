@@ -17,7 +17,10 @@
  * the line, then exactly what Inspector.process does to the thread for them (pairing, latency, the
  * pending enter - kept as (raw, cpu, num) and turned into an Event by process() if an exit needs it).
  * openat exits of a clean absolute name and close exits (OP_OPENAT, OP_CLOSE) also make their fd
- * table change here, through FdTable.add/remove. Other types with a parser get an Event and
+ * table change here, through FdTable.add/remove; so do socket exits (OP_SOCKET, the fd that
+ * parsers_net.socket_info makes of the paired enter's params). Memory counters (OP_VM), the sched switch
+ * (OP_SWITCH) and exits whose parser only acts on some values of their enter's param (OP_ENTER_ARG:
+ * fcntl, unless a dup) are done here too. Other types with a parser get an Event and
  * Inspector.process, as in Python, and only their line is built here, then the Verdict applied as
  * EventPipeline.on_event does. Anything else is declined before any state changes, and the caller
  * gives that event to the Python pipeline (after taking the lines handled so far, so the output
