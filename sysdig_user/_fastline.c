@@ -17,7 +17,10 @@
  * the line, then exactly what Inspector.process does to the thread for them (pairing, latency, the
  * pending enter - kept as (raw, cpu, num) and turned into an Event by process() if an exit needs it).
  * openat exits of a clean absolute name and close exits (OP_OPENAT, OP_CLOSE) also make their fd
- * table change here, through FdTable.add/remove. Other types with a parser get an Event and
+ * table change here, through FdTable.add/remove; so do socket exits (OP_SOCKET, the fd that
+ * parsers_net.socket_info makes of the paired enter's params). Memory counters (OP_VM), the sched switch
+ * (OP_SWITCH) and exits whose parser only acts on some values of their enter's param (OP_ENTER_ARG:
+ * fcntl, unless a dup) are done here too. Other types with a parser get an Event and
  * Inspector.process, as in Python, and only their line is built here, then the Verdict applied as
  * EventPipeline.on_event does. Anything else is declined before any state changes, and the caller
  * gives that event to the Python pipeline (after taking the lines handled so far, so the output
@@ -154,6 +157,84 @@ static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds,
     *s_thread, *s_lastevent_type, *s_last_latency_entertime, *s_latency, *s_last_enter, *s_lastevent_fd,
     *s_last_event_ts, *s_fix_sockets, *s_add, *s_remove, *s_extra, *s_name_changed_at, *s_pf[2], *s_tid;
 
+/* ------------------------------------------------------------------------------------ slot attributes
+ *
+ * GA/SA: getattr/setattr of the Python objects the core reads and updates (ThreadInfo, FdInfo, FdTable,
+ * ThreadTable, State: __slots__ classes). A slot is a member descriptor of its type at a fixed offset in
+ * the object: each call site caches the offset it found (_PyType_Lookup) for one type and name, keyed on
+ * the type's version tag, which CPython changes whenever the type or a base is modified. Anything else (no
+ * valid version tag, a type with its own __getattribute__/__getattr__/__setattr__, an attribute that is
+ * not an object slot, an unset slot, a non-CPython 3.11+ build) takes PyObject_GetAttr/SetAttr.
+ */
+typedef struct {
+    PyTypeObject *tp;
+    PyObject *name; /* a reference kept, so that no other str takes its address */
+    unsigned int tag;
+    Py_ssize_t off; /* -1: not a slot, the generic way */
+} SlotCache;
+
+static Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name, SlotCache *sc, int set) {
+#if PY_VERSION_HEX >= 0x030B0000 && !defined(Py_LIMITED_API) && !defined(PYPY_VERSION)
+    int valid = PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
+    if (sc->tp == tp && sc->name == name && valid && sc->tag == tp->tp_version_tag) return sc->off;
+    Py_ssize_t off = -1;
+    if (set ? tp->tp_setattro == PyObject_GenericSetAttr : tp->tp_getattro == PyObject_GenericGetAttr) {
+        PyObject *d = _PyType_Lookup(tp, name); /* (borrowed; it may assign the version tag) */
+        if (d && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+            if (m->type == T_OBJECT_EX && !(m->flags & READONLY) && m->offset > 0) off = m->offset;
+        }
+    }
+    if (PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        if (sc->name != name) {
+            Py_INCREF(name);
+            Py_XSETREF(sc->name, name);
+        }
+        sc->tp = tp;
+        sc->tag = tp->tp_version_tag;
+        sc->off = off;
+    } else {
+        sc->tp = NULL;
+    }
+    return off;
+#else
+    (void)tp, (void)name, (void)sc, (void)set;
+    return -1;
+#endif
+}
+
+static PyObject *ga_c(PyObject *o, PyObject *name, SlotCache *sc) {
+    Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 0);
+    if (off > 0) {
+        PyObject *v = *(PyObject **)((char *)o + off);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(o, name); /* (an unset slot: its AttributeError) */
+}
+
+static int sa_c(PyObject *o, PyObject *name, PyObject *v, SlotCache *sc) {
+    Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 1);
+    if (off > 0 && v) {
+        PyObject **slot = (PyObject **)((char *)o + off), *old = *slot;
+        Py_INCREF(v);
+        *slot = v;
+        Py_XDECREF(old);
+        return 0;
+    }
+    return PyObject_SetAttr(o, name, v);
+}
+
+/* a cache of its own for each place the macro is written (a GNU statement expression) */
+#define SITE_CACHE() ({ static SlotCache site_cache_; &site_cache_; })
+#define GA(o, name) ga_c((PyObject *)(o), (name), SITE_CACHE())
+#define SA(o, name, v) sa_c((PyObject *)(o), (name), (v), SITE_CACHE())
+#define get_i64(o, name, v) get_i64_c((o), (name), (v), SITE_CACHE())
+#define set_i64(o, name, v) set_i64_c((o), (name), (v), SITE_CACHE())
+#define set_u64(o, name, v) set_u64_c((o), (name), (v), SITE_CACHE())
+
 /* ------------------------------------------------------------------------------------------- output */
 
 static int reserve(Core *c, Py_ssize_t more) {
@@ -248,9 +329,9 @@ static int put_errno(Core *c, int64_t v) {
 /* the fd table's FdInfo for fd (new reference), or NULL with no error when absent; with table_out, the
  * FdTable too (a new reference, set only when the fd is there) */
 static PyObject *fd_info(PyObject *th, int64_t fd, PyObject **table_out) {
-    PyObject *table = PyObject_GetAttr(th, s_fdtable);
+    PyObject *table = GA(th, s_fdtable);
     if (!table) return NULL;
-    PyObject *fds = PyObject_GetAttr(table, s_fds);
+    PyObject *fds = GA(table, s_fds);
     if (!fds) {
         Py_DECREF(table);
         return NULL;
@@ -297,8 +378,8 @@ static int put_fd(Core *c, PyObject *th, int64_t fd) {
     }
     if (!info) return PyErr_Occurred() ? -1 : put_i64(c, fd);
     int rc = 1;
-    PyObject *type = PyObject_GetAttr(info, s_type);
-    PyObject *name = type ? PyObject_GetAttr(info, s_name) : NULL;
+    PyObject *type = GA(info, s_type);
+    PyObject *name = type ? GA(info, s_name) : NULL;
     if (!type || !name) {
         rc = -1;
         goto done;
@@ -497,7 +578,7 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     if (put_i64(c, num) < 0 || putc1(c, ' ') < 0) return -1;
     if ((rc = put_time(c, e->ts)) != 0) return rc;
     if (putc1(c, ' ') < 0 || put_i64(c, e->cpu) < 0 || putc1(c, ' ') < 0) return -1;
-    PyObject *comm = PyObject_GetAttr(th, s_comm);
+    PyObject *comm = GA(th, s_comm);
     if (!comm) return -1;
     rc = put_str(c, comm);
     Py_DECREF(comm);
@@ -524,26 +605,26 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     return putc1(c, '\n');
 }
 
-static int set_i64(PyObject *o, PyObject *name, int64_t v) {
+static int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
     PyObject *x = PyLong_FromLongLong(v);
     if (!x) return -1;
-    int rc = PyObject_SetAttr(o, name, x);
+    int rc = sa_c(o, name, x, sc);
     Py_DECREF(x);
     return rc;
 }
 
-static int set_u64(PyObject *o, PyObject *name, uint64_t v) {
+static int set_u64_c(PyObject *o, PyObject *name, uint64_t v, SlotCache *sc) {
     PyObject *x = PyLong_FromUnsignedLongLong(v);
     if (!x) return -1;
-    int rc = PyObject_SetAttr(o, name, x);
+    int rc = sa_c(o, name, x, sc);
     Py_DECREF(x);
     return rc;
 }
 
 /* an int attribute as int64; one past the int64 range (a damaged capture's u64 timestamp, which the Python
  * side keeps unsigned) wraps to the int64 that e->ts holds for the same bytes, not an OverflowError */
-static int get_i64(PyObject *o, PyObject *name, int64_t *v) {
-    PyObject *x = PyObject_GetAttr(o, name);
+static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
+    PyObject *x = ga_c(o, name, sc);
     if (!x) return -1;
     int overflow = 0;
     long long r = PyLong_AsLongLongAndOverflow(x, &overflow);
@@ -682,7 +763,7 @@ static int int_val(PyObject *o, Val *v) {
 }
 
 static int attr_val(PyObject *obj, PyObject *name, int mode, Val *v) {
-    PyObject *o = PyObject_GetAttr(obj, name);
+    PyObject *o = GA(obj, name);
     if (!o) return -1;
     if (o == Py_None) {
         Py_DECREF(o);
@@ -731,9 +812,9 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
     }
     case A_USER: { /* fields/user.py: the state's user of the thread's uid, its name */
         if (!x->th || !x->state) return 0;
-        PyObject *users = PyObject_GetAttr(x->state, s_users), *uid = NULL, *u = NULL;
+        PyObject *users = GA(x->state, s_users), *uid = NULL, *u = NULL;
         int rc = -1;
-        if (users && (uid = PyObject_GetAttr(x->th, s_uid)) && (u = PyObject_CallMethodOneArg(users, s_user, uid)))
+        if (users && (uid = GA(x->th, s_uid)) && (u = PyObject_CallMethodOneArg(users, s_user, uid)))
             rc = u == Py_None ? 0 : attr_val(u, s_name, P_ATTR_STR, v);
         Py_XDECREF(u);
         Py_XDECREF(uid);
@@ -802,7 +883,7 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
         if (!fd_applies(F, x) || (!x->fdinfo && !x->virt)) return 0;
         long type = x->vtype, role = F->virt_role;
         if (!x->virt) {
-            PyObject *t = PyObject_GetAttr(x->fdinfo, s_type), *r = t ? PyObject_GetAttr(x->fdinfo, s_role) : NULL;
+            PyObject *t = GA(x->fdinfo, s_type), *r = t ? GA(x->fdinfo, s_role) : NULL;
             type = t ? PyLong_AsLong(t) : -1;
             role = r ? PyLong_AsLong(r) : -1;
             Py_XDECREF(t);
@@ -959,7 +1040,7 @@ static PyTypeObject FieldsType = {
 static int ctx_from_event(Ctx *x, PyObject *evt) {
     memset(x, 0, sizeof *x);
     x->evt = evt;
-    PyObject *raw = PyObject_GetAttr(evt, s_raw);
+    PyObject *raw = GA(evt, s_raw);
     if (!raw) return -1;
     if (!PyBytes_Check(raw) || PyBytes_GET_SIZE(raw) < HEADER_SIZE) {
         Py_DECREF(raw);
@@ -1001,19 +1082,19 @@ static int ctx_from_event(Ctx *x, PyObject *evt) {
     if (get_i64(evt, s_num, &x->num) < 0 || get_i64(evt, s_cpu, &cpu) < 0 || get_i64(evt, s_fdnum, &x->fdnum) < 0)
         return -1;
     x->cpu = (int)cpu;
-    PyObject *th = PyObject_GetAttr(evt, s_thread);
+    PyObject *th = GA(evt, s_thread);
     if (!th) return -1;
     if (th == Py_None)
         Py_DECREF(th);
     else
         x->th = th;
-    PyObject *st = PyObject_GetAttr(evt, s__state);
+    PyObject *st = GA(evt, s__state);
     if (!st) return -1;
     if (st == Py_None)
         Py_DECREF(st);
     else
         x->state = st;
-    PyObject *info = PyObject_GetAttr(evt, s_fdinfo);
+    PyObject *info = GA(evt, s_fdinfo);
     if (!info) return -1;
     if (info != Py_None) {
         x->fdinfo = info;
@@ -1504,7 +1585,7 @@ static int pure_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, PyObject 
         int64_t fd = R->uses_fd ? rd_s(e->param[0], 8) : -1;
         PyObject *stash = Py_BuildValue("(OiL)", raw, e->cpu, (long long)num);
         if (!stash) return -1;
-        int rc = PyObject_SetAttr(th, s_last_enter, stash);
+        int rc = SA(th, s_last_enter, stash);
         Py_DECREF(stash);
         if (rc < 0 || set_i64(th, s_lastevent_type, e->code) < 0 ||
             set_i64(th, s_last_latency_entertime, e->ts) < 0 || set_i64(th, s_latency, 0) < 0 ||
@@ -1516,7 +1597,7 @@ static int pure_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, PyObject 
         if (get_i64(th, s_last_latency_entertime, &entered) < 0) return -1;
         if (entered && set_i64(th, s_latency, e->ts - entered) < 0) return -1;
         if (paired(th, e->code, &yes) < 0) return -1;
-        if (yes && PyObject_SetAttr(th, s_last_enter, Py_None) < 0) return -1;
+        if (yes && SA(th, s_last_enter, Py_None) < 0) return -1;
     }
     return set_i64(th, s_last_event_ts, e->ts);
 }
@@ -1562,7 +1643,7 @@ static int parse(Core *c, const uint8_t *ev, Py_ssize_t len, Parsed *e, CodeReci
 /* the Inspector in a state where an event may skip process(): 1 if not (yet) */
 static int ready(Core *c) {
     if (c->started) return 0;
-    PyObject *first = PyObject_GetAttr(c->state, s_first_ts);
+    PyObject *first = GA(c->state, s_first_ts);
     if (!first) return -1;
     int unset = first == Py_None;
     Py_DECREF(first);
@@ -1599,11 +1680,11 @@ static int openat_state(Core *c, CodeRecipe *R, PyObject *th, int64_t fd, uint64
     Py_DECREF(name);
     if (!info) return -1;
     int rc = -1;
-    PyObject *table = PyObject_GetAttr(th, s_fdtable), *r = NULL, *extra = NULL, *n = NULL;
+    PyObject *table = GA(th, s_fdtable), *r = NULL, *extra = NULL, *n = NULL;
     if (!table) goto done;
     if (!(r = PyObject_CallMethodOneArg(table, s_add, info))) goto done;
     if (set_i64(th, s_lastevent_fd, fd) < 0) goto done;
-    if (!(extra = PyObject_GetAttr(info, s_extra)) || !(n = PyLong_FromLongLong(num))) goto done;
+    if (!(extra = GA(info, s_extra)) || !(n = PyLong_FromLongLong(num))) goto done;
     rc = PyObject_SetItem(extra, s_name_changed_at, n);
 done:
     Py_XDECREF(n);
@@ -1616,9 +1697,9 @@ done:
 
 /* the thread table's thread of a tid (a new reference), NULL when there is none (or an error) */
 static PyObject *thread_of(Core *c, int64_t tid) {
-    PyObject *table = PyObject_GetAttr(c->state, s_threads);
+    PyObject *table = GA(c->state, s_threads);
     if (!table) return NULL;
-    PyObject *threads = PyObject_GetAttr(table, s_threads);
+    PyObject *threads = GA(table, s_threads);
     Py_DECREF(table);
     if (!threads) return NULL;
     PyObject *key = PyLong_FromLongLong(tid);
@@ -1657,7 +1738,7 @@ static int paired_enter(PyObject *th, int code, PyObject **raw) {
     *raw = NULL;
     if (paired(th, code, &yes) < 0) return -1;
     if (!yes) return 1;
-    PyObject *ent = PyObject_GetAttr(th, s_last_enter);
+    PyObject *ent = GA(th, s_last_enter);
     if (!ent) return -1;
     if (ent == Py_None) {
         Py_DECREF(ent);
@@ -1667,7 +1748,7 @@ static int paired_enter(PyObject *th, int code, PyObject **raw) {
     if (PyTuple_Check(ent) && PyTuple_GET_SIZE(ent) == 3) {
         b = PyTuple_GET_ITEM(ent, 0);
         Py_INCREF(b);
-    } else if (!(b = PyObject_GetAttr(ent, s_raw))) {
+    } else if (!(b = GA(ent, s_raw))) {
         PyErr_Clear();
     }
     Py_DECREF(ent);
@@ -1737,15 +1818,15 @@ static int socket_fd(Core *c, CodeRecipe *R, PyObject *th, int code, int64_t fd)
 /* OP_SOCKET, after the line: st.add_fd of the new FdInfo (the table, the thread's lastevent_fd) and the
  * mark of fd.name_changed when its name is not the empty old name of a new fd */
 static int socket_state(Core *c, PyObject *th, int64_t num) {
-    PyObject *table = PyObject_GetAttr(th, s_fdtable), *r = NULL, *name = NULL;
+    PyObject *table = GA(th, s_fdtable), *r = NULL, *name = NULL;
     int rc = -1;
     if (!table || !(r = PyObject_CallMethodOneArg(table, s_add, c->ovr_info))) goto done;
-    if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = PyObject_GetAttr(c->ovr_info, s_name))) goto done;
+    if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = GA(c->ovr_info, s_name))) goto done;
     int named = PyObject_IsTrue(name);
     if (named < 0) goto done;
     rc = 0;
     if (named) {
-        PyObject *extra = PyObject_GetAttr(c->ovr_info, s_extra), *n = PyLong_FromLongLong(num);
+        PyObject *extra = GA(c->ovr_info, s_extra), *n = PyLong_FromLongLong(num);
         rc = extra && n ? PyObject_SetItem(extra, s_name_changed_at, n) : -1;
         Py_XDECREF(extra);
         Py_XDECREF(n);
@@ -1786,7 +1867,7 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
     }
     int pass = 1;
     if (c->filter) { /* process() ran it before parsing (filtered_out set), or it runs now */
-        PyObject *fo = PyObject_GetAttr(evt, s_filtered_out);
+        PyObject *fo = GA(evt, s_filtered_out);
         if (!fo) {
             rc = -1;
             goto out;
@@ -1803,7 +1884,7 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
     c->last_ts = e->ts;
     c->have_last_ts = 1;
     int64_t num;
-    if (!(th = PyObject_GetAttr(evt, s_thread)) || get_i64(evt, s_num, &num) < 0) {
+    if (!(th = GA(evt, s_thread)) || get_i64(evt, s_num, &num) < 0) {
         rc = -1;
         goto out;
     }
@@ -1871,7 +1952,7 @@ static int filtered_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64
         if (entered && set_i64(th, s_latency, e->ts - entered) < 0) return -1;
     }
     if (set_i64(th, s_lastevent_type, -1) < 0) return -1;
-    return PyObject_SetAttr(th, s_last_enter, Py_None);
+    return SA(th, s_last_enter, Py_None);
 }
 
 /* the Ctx of an event in Core's loop, as process() leaves the thread and fd when it filters: an enter
@@ -1952,8 +2033,8 @@ static int handle_hidden(Core *c, CodeRecipe *R, Parsed *e) {
     if (c->filter) {
         PyObject *th = NULL;
         if (R->hidden == 2) { /* process() gives procinfo its thread, when there is one */
-            PyObject *table = PyObject_GetAttr(c->state, s_threads);
-            PyObject *threads = table ? PyObject_GetAttr(table, s_threads) : NULL;
+            PyObject *table = GA(c->state, s_threads);
+            PyObject *threads = table ? GA(table, s_threads) : NULL;
             Py_XDECREF(table);
             if (!threads) return -1;
             PyObject *key = PyLong_FromLongLong(e->tid);
@@ -1985,12 +2066,12 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     e.cpu = cpu;
     if (R->enter && R->uses_fd && !R->hidden && (!e.n || e.plen[0] != 8)) return 1;
     if ((rc = ready(c)) != 0) return rc;
-    PyObject *flag = PyObject_GetAttr(c->inspector, s_fix_sockets);
+    PyObject *flag = GA(c->inspector, s_fix_sockets);
     if (!flag) return -1;
     int fix = PyObject_IsTrue(flag);
     Py_DECREF(flag);
     if (fix) return fix < 0 ? -1 : 1;
-    PyObject *pending = PyObject_GetAttr(c->inspector, s_pending);
+    PyObject *pending = GA(c->inspector, s_pending);
     if (!pending) return -1;
     if (pending != Py_None) { /* what process() does first */
         PyObject *r = PyObject_CallOneArg(c->apply, pending);
@@ -2008,9 +2089,9 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         }
         return rc;
     }
-    PyObject *table = PyObject_GetAttr(c->state, s_threads);
+    PyObject *table = GA(c->state, s_threads);
     if (!table) return -1;
-    PyObject *threads = PyObject_GetAttr(table, s_threads);
+    PyObject *threads = GA(table, s_threads);
     Py_DECREF(table);
     if (!threads) return -1;
     PyObject *key = PyLong_FromLongLong(e.tid);

@@ -681,11 +681,12 @@ class ChiselRunner:
             due = at if due is None else min(due, at)
         return due
 
-    def event_codes(self) -> set[int] | None:
+    def event_codes(self, global_filter: str = "") -> set[int] | None:
         """The event codes the chisels may do anything with, when every chisel's filter tells
         (filter/codes.py: a chisel sees only the events its filter passes) and nothing else depends on the other events: no interval, no event
         formatter, not live. The file source then lets the compiled state (output/fastline.py
-        chisel_core) handle the other events without building them; None: every event is needed."""
+        chisel_core) handle the other events without building them; None: every event is needed.
+        With the run's ``global_filter`` (which the compiled state runs), only those it may pass."""
         from sysdig_user.filter.codes import filter_codes
 
         if self.engine.live or not self._started:
@@ -701,7 +702,8 @@ class ChiselRunner:
                 return None
             narrow = getattr(ch, "narrow_event_codes", None)  # what the chisel knows it ignores
             codes |= narrow(used) if narrow is not None else used
-        return codes
+        passing = filter_codes(global_filter) if global_filter else None
+        return codes & passing if passing is not None else codes
 
     def seen_until(self, ts: int | None) -> None:
         """Events up to time ``ts`` were read without reaching the chisels (none of them could use

@@ -322,15 +322,10 @@ def chisel_core(pipeline: Any) -> Any:
     native_filter = pipeline.native_filter if pipeline.predicate is not None else None
     if pipeline.predicate is not None and native_filter is None:  # a filter only Python evaluates
         return None
-    wanted = pipeline.chisels.event_codes()
+    # (the codes the filter cannot pass never reach the chisels: C drops them)
+    wanted = pipeline.chisels.event_codes(pipeline.filter_text if native_filter is not None else "")
     if wanted is None:
         return None
-    if native_filter is not None:  # (the codes the filter cannot pass never reach the chisels: C drops them)
-        from sysdig_user.filter.codes import filter_codes
-
-        passing = filter_codes(pipeline.filter_text)
-        if passing is not None:
-            wanted &= passing
     assert _fastline is not None
     declines = bytearray(PPM_EVENT_MAX)
     for code in wanted:

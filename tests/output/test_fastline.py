@@ -73,6 +73,13 @@ u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
 v = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); v.sendto(b"ping", u.getsockname()); u.recvfrom(10)
 u.close(); v.close()
 a, b = socket.socketpair(); a.send(b"hi"); b.recv(2); a.close(); b.close()
+for fam, typ in ((socket.AF_INET6, socket.SOCK_STREAM), (socket.AF_UNIX, socket.SOCK_DGRAM),
+                 (socket.AF_NETLINK, socket.SOCK_RAW), (socket.AF_PACKET, socket.SOCK_RAW)):
+    try:  # (OP_SOCKET: each family's fd, an unknown family's none, a failed call's none; fcntl's non-dups)
+        s = socket.socket(fam, typ); fcntl.fcntl(s.fileno(), fcntl.F_GETFL); s.close()
+    except OSError:
+        pass
+g = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 30); os.close(g)
 t = threading.Thread(target=lambda: [os.stat("/etc/passwd") for _ in range(3)]); t.start(); t.join()
 pid = os.fork()
 if pid == 0:
