@@ -305,6 +305,10 @@ class LiveCapture:
         self._start_consumer()
         if self.link is None:
             self.consumer_after = None  # it could not be forked: the run stays single-process
+        engine = self.engine
+        place = engine.placement if engine is not None else None
+        if place is not None and engine is not None:
+            place.rebase(engine.threads, time.time_ns())  # the fork is no sign of a parallel command
 
     def _start_consumer(self) -> None:
         """Fork the consumer (the state is seeded, the first events perhaps through the pipeline here);

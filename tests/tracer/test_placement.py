@@ -144,6 +144,33 @@ def test_waits_over_the_share_release(monkeypatch: pytest.MonkeyPatch) -> None:
     assert frozenset(os.sched_getaffinity(0)) == ORIGINAL
 
 
+def test_the_window_after_a_rebase_is_not_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sdu forked its consumer mid-run (Placement.rebase): the waits up to the end of the next window are
+    sdu's own, not counted; the window after that is judged as any."""
+    me = os.getpid()
+    current = {0: 0, me: 0}
+    monkeypatch.setattr(placement_mod, "_runqueue_wait", lambda tid: current[tid] * 1_000_000)
+    p = Placement()
+    p.cpu, p.active = min(p.original), True
+    threads = {me: _Thread()}
+    ts = 1_000_000_000
+    p.on_exit(me, _Thread(), threads, 39, 0, ts)  # the first sample: a baseline
+    current = {0: 30, me: 30}
+    p.rebase(threads, ts + 50_000_000)  # the fork, and waits before it: not counted
+    current = {0: 90, me: 90}  # 60 ms in the window after it: over a quarter, but sdu's own
+    ts += 50_000_000 + placement_mod.SAMPLE_NS
+    p.on_exit(me, _Thread(), threads, 39, 0, ts)
+    assert p.active
+    current = {0: 91, me: 92}  # 3 ms: kept
+    ts += placement_mod.SAMPLE_NS
+    p.on_exit(me, _Thread(), threads, 39, 0, ts)
+    assert p.active
+    current = {0: 150, me: 150}  # 117 ms: released, as without a rebase
+    ts += placement_mod.SAMPLE_NS
+    p.on_exit(me, _Thread(), threads, 39, 0, ts)
+    assert not p.active and p.released_reason == "traced threads waited for the shared CPU"
+
+
 def test_a_thread_seen_first_counts_from_then(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new thread's wait before its first sample is not this period's: no release for its history."""
     me = os.getpid()
