@@ -135,6 +135,7 @@ def sample(proc: subprocess.Popen[bytes], tracee: str | None) -> dict[int, Serie
             s = series.get(pid)
             if s is None:
                 s = series[pid] = Series(pid, role)
+            s.role = role  # (the watchdog takes its name sdu-guard just after its fork)
             s.times.append(now)
             s.rss.append(int(status["VmRSS"].split()[0]))
             s.hwm = max(s.hwm, int(status["VmHWM"].split()[0]))

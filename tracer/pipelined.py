@@ -43,6 +43,10 @@ sdu returns its status); an error is raised there, from the engine's loop, so th
 as when the pipeline raised in-process. A consumer that died without a Result (killed) is a stop with
 a warning. -M and the decoders' error count stay in the tracer, which sees every event.
 
+Memory. The consumer lives as long as the capture and reads the pipe in 1 MiB chunks: it sets glibc's
+malloc thresholds first (tracer/heap.py) so that its RSS stays flat instead of growing with heap
+fragmentation.
+
 Signals. SIGINT, SIGTERM, SIGHUP (and SIGQUIT) are the tracer's, as in tracer/engine.py; the consumer
 ignores them (a terminal's ^C reaches it too) and drains its pipe to EOF, then finishes. If the tracer
 dies, the consumer sees EOF and exits the same way.
@@ -61,6 +65,7 @@ from typing import Any, NoReturn
 from sysdig_user.environment import silence
 from sysdig_user.event import Event
 from sysdig_user.rows import Record
+from tracer.heap import steady_heap
 
 BATCH_BYTES = 32 * 1024  # a few hundred typical events
 BATCH_NS = 20_000_000  # the most an event waits in the tracer
@@ -68,6 +73,7 @@ PIPE_SIZE = 1 << 20  # the data pipe's capacity, if the system allows it (F_SETP
 NOTICE_SIGNAL = signal.SIGUSR1  # consumer -> tracer: "my Result is ready, I am exiting"
 _F_SETPIPE_SZ = 1031
 _READ_SIZE = 1 << 20
+DRAIN_BYTES = 64 * 1024  # the compiled line's text is written after each window of this many bytes
 _FRAME = struct.Struct("<H16xI")  # cpu, then the event header (ts u64, tid i64) up to its length u32
 _FRAME_HEAD = _FRAME.size
 _CPU = tuple(struct.pack("<H", cpu) for cpu in range(1024))
@@ -285,6 +291,7 @@ def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: in
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(NOTICE_SIGNAL, signal.SIG_DFL)
     try:
+        steady_heap()
         result = _consume(pipeline, writer, data_fd, net)
         _flush_all(pipeline)
         _send(done_fd, result)
@@ -349,8 +356,10 @@ def _finish_quietly(pipeline: Any, writer: Any, net: Any) -> None:
 
 
 def _fast_line(pipeline: Any) -> Callable[[bytes, int], int] | None:
-    """The compiled default line's batch loop (sysdig_user/output/fastline.py), taking its lines over
-    to the pipeline after each batch: None where it does not apply."""
+    """The compiled default line's batch loop (sysdig_user/output/fastline.py) over windows of
+    DRAIN_BYTES of a read (up to _READ_SIZE), taking its lines over to the pipeline after each window,
+    so that the core never holds the text of more (a frame crossing a window's end starts the next
+    one): None where it does not apply."""
     from sysdig_user.output import fastline
 
     core = fastline.core_for(pipeline)
@@ -358,9 +367,19 @@ def _fast_line(pipeline: Any) -> Callable[[bytes, int], int] | None:
         return None
 
     def run(data: bytes, pos: int) -> int:
-        pos = core.run(data, pos)
-        fastline.drain(core, pipeline)
-        return pos  # type: ignore[no-any-return]
+        end = len(data)
+        view = memoryview(data)
+        need = 0  # the length of a frame that crossed the last window's end
+        while True:
+            limit = min(end, pos + max(DRAIN_BYTES, need))
+            stop = core.run(view[:limit], pos)
+            fastline.drain(core, pipeline)
+            if limit == end or end - stop < _FRAME_HEAD:
+                return stop  # type: ignore[no-any-return]
+            need = 2 + _FRAME.unpack_from(data, stop)[1]
+            if stop + need <= limit or stop + need > end:
+                return stop  # type: ignore[no-any-return]  # (declined, or the next read's to complete)
+            pos = stop
     return run
 
 

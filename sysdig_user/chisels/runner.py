@@ -225,6 +225,8 @@ class Engine:
             data = bytes(data).decode("utf-8", "surrogateescape")
         out = self._out if self._out is not None else sys.stdout
         out.write(data)
+        if self.live:
+            out.flush()  # each print as it happens (reading a file, Output writes 4 KiB lots)
 
     def see(self, evt: Event) -> None:
         if self.first_ts == 0:

@@ -36,7 +36,8 @@ class Output:
 
     def write(self, text: str | bytes) -> None:
         """Raw text without an added newline (chisels print through this)."""
-        self._write_lines()
+        if self._lines:
+            self._write_lines()  # (the text pending before them, then them)
         self._text += text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         if self.unbuffered:
             self.flush()
