@@ -104,9 +104,13 @@ static int maker_init(Maker *m, PyObject *cls, PyObject *fields) {
     return 0;
 }
 
-/* A new instance with every slot set from vals (references stolen, also on failure). */
+/* A new instance with every slot set from vals (references stolen, also on failure). NULL, with the
+ * error already set, where any of vals is NULL (a value that could not be made). */
 static PyObject *maker_new(Maker *m, PyObject **vals) {
-    PyObject *obj = m->type->tp_alloc(m->type, 0);
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < m->n; i++)
+        bad |= vals[i] == NULL;
+    PyObject *obj = bad ? NULL : m->type->tp_alloc(m->type, 0);
     if (obj == NULL) {
         for (Py_ssize_t i = 0; i < m->n; i++)
             Py_XDECREF(vals[i]);
@@ -684,23 +688,28 @@ static PyObject *sanitized(PyObject *s) {
     return out;
 }
 
+/* A template instance's value for a new object: a fresh empty dict or list for a dict or list, a new
+ * instance of the value's type where that type is one of fresh (a tuple, or NULL: none), else the
+ * value itself (new reference; NULL with the error set). */
+static PyObject *template_value(PyObject *t, PyObject *fresh) {
+    if (PyDict_CheckExact(t))
+        return PyDict_New();
+    if (PyList_CheckExact(t))
+        return PyList_New(0);
+    for (Py_ssize_t k = 0; fresh != NULL && k < PyTuple_GET_SIZE(fresh); k++)
+        if ((PyObject *)Py_TYPE(t) == PyTuple_GET_ITEM(fresh, k))
+            return PyObject_CallNoArgs((PyObject *)Py_TYPE(t));
+    return Py_NewRef(t);
+}
+
 /* A new FdInfo: the template's values, fresh containers for its dict and list ones, then the given
  * slots (references stolen). */
 static PyObject *fdinfo_new(PyObject *fd, PyObject *type, PyObject *name, PyObject *open_flags, PyObject *dev,
                             PyObject *ino) {
     PyObject *vals[MAX_FIELDS];
-    int bad = 0;
-    for (Py_ssize_t i = 0; i < fdinfo_maker.n; i++) {
-        PyObject *v = fdinfo_template[i];
-        if (PyDict_CheckExact(v))
-            vals[i] = PyDict_New();
-        else if (PyList_CheckExact(v))
-            vals[i] = PyList_New(0);
-        else
-            vals[i] = Py_NewRef(v);
-        bad |= vals[i] == NULL;
-    }
-#define PUT(idx, value) do { Py_XDECREF(vals[idx]); vals[idx] = (value); bad |= (value) == NULL; } while (0)
+    for (Py_ssize_t i = 0; i < fdinfo_maker.n; i++)
+        vals[i] = template_value(fdinfo_template[i], NULL);
+#define PUT(idx, value) do { Py_XDECREF(vals[idx]); vals[idx] = (value); } while (0)
     PUT(fi_fd, fd);
     PUT(fi_type, type);
     PUT(fi_name, name);
@@ -708,11 +717,6 @@ static PyObject *fdinfo_new(PyObject *fd, PyObject *type, PyObject *name, PyObje
     PUT(fi_dev, dev);
     PUT(fi_ino, ino);
 #undef PUT
-    if (bad) {
-        for (Py_ssize_t i = 0; i < fdinfo_maker.n; i++)
-            Py_XDECREF(vals[i]);
-        return NULL;
-    }
     return maker_new(&fdinfo_maker, vals);
 }
 
@@ -823,7 +827,6 @@ static PyObject *thread_info(PyObject *e) {
         !canonical_cwd(cwd) || has_io_cgroup(cgroups))
         return NULL;
     PyObject *vals[MAX_FIELDS];
-    int bad = 0;
     for (Py_ssize_t i = 0; i < thread_maker.n; i++) {
         PyObject *v;
         if (i == th_args || i == th_cgroups) {
@@ -848,25 +851,9 @@ static PyObject *thread_info(PyObject *e) {
         } else if (thread_from[i] >= 0) {
             v = Py_NewRef(slot(&proc_maker, e, thread_from[i]));
         } else {
-            PyObject *t = thread_template[i];
-            if (PyDict_CheckExact(t))
-                v = PyDict_New();
-            else if (PyList_CheckExact(t))
-                v = PyList_New(0);
-            else {
-                int fresh = 0;
-                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(fresh_types); k++)
-                    fresh |= (PyObject *)Py_TYPE(t) == PyTuple_GET_ITEM(fresh_types, k);
-                v = fresh ? PyObject_CallNoArgs((PyObject *)Py_TYPE(t)) : Py_NewRef(t);
-            }
+            v = template_value(thread_template[i], fresh_types);
         }
         vals[i] = v;
-        bad |= v == NULL;
-    }
-    if (bad) {
-        for (Py_ssize_t i = 0; i < thread_maker.n; i++)
-            Py_XDECREF(vals[i]);
-        return NULL;
     }
     return maker_new(&thread_maker, vals);
 }
