@@ -32,6 +32,15 @@ def record_python(path: Path, program: str, *args: str, timeout: float = 120) ->
     return path
 
 
+def native_environ(native: bool) -> dict[str, str]:
+    """This environment in UTC with the compiled paths on (native) or off (SDU_NO_NATIVE=1)."""
+    env = dict(os.environ, TZ="UTC")
+    env.pop("SDU_NO_NATIVE", None)
+    if not native:
+        env["SDU_NO_NATIVE"] = "1"
+    return env
+
+
 def line_diff(want: list[str], got: list[str], context: int = 3, limit: int = 60) -> str:
     """Empty when equal; else the first differences as a short unified diff, so a failing comparison of
     thousands of lines (a live capture read by sysdig and by sdu) shows where they part, not both lists."""

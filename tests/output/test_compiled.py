@@ -22,7 +22,15 @@ from sysdig_user.output.formatter import Formatter
 from sysdig_user.plan import Need
 from sysdig_user.scap import read_capture
 from sysdig_user.state.inspector import Inspector
-from tests.support import line_diff, oracles_required, record_python, require_built, run_sdu, shared_path
+from tests.support import (
+    line_diff,
+    native_environ,
+    oracles_required,
+    record_python,
+    require_built,
+    run_sdu,
+    shared_path,
+)
 
 SAMPLES = ("falco_cat_write.scap", "libs_curl_google.scap", "libs_single_ipv6_conn.scap")
 PROGRAM = r"""
@@ -190,14 +198,6 @@ def test_generated_formats_equal_python_over_the_samples(fmt: str) -> None:
         assert native(evt) == line(evt), (fmt, evt.num, evt.type)
 
 
-def _environ(native: bool) -> dict[str, str]:
-    env = dict(os.environ, TZ="UTC")
-    env.pop("SDU_NO_NATIVE", None)
-    if not native:
-        env["SDU_NO_NATIVE"] = "1"
-    return env
-
-
 _CLI_CASES = [
     ["evt.type=open and fd.name contains /etc"], ["proc.name=curl and fd.type=ipv4"],
     ["not fd.name contains lib and evt.dir=<"], ["evt.res != SUCCESS or fd.name = ''"], ["fd.sport=80 or fd.cip exists"], ["evt.type in (switch, procinfo)"],
@@ -217,8 +217,8 @@ def test_cli_lines_with_and_without_the_compiled_path(program_capture: Path) -> 
     _require_native()
     for path in [program_capture] + [shared_path("samples", name) for name in SAMPLES]:
         for argv in _CLI_CASES:
-            fast = run_sdu("-r", str(path), *argv, environ=_environ(True))
-            slow = run_sdu("-r", str(path), *argv, environ=_environ(False))
+            fast = run_sdu("-r", str(path), *argv, environ=native_environ(True))
+            slow = run_sdu("-r", str(path), *argv, environ=native_environ(False))
             assert fast.status == slow.status == 0, (argv, fast.stderr)
             assert line_diff(slow.stdout.splitlines(), fast.stdout.splitlines()) == "", (path, argv)
 
@@ -234,15 +234,15 @@ def test_cli_lines_equal_sysdig(argv: list[str], tmp_path: Path) -> None:
     sysdig = require_tool("sysdig")
     for name in SAMPLES:
         path = shared_path("samples", name)
-        ours = run_sdu("-r", str(path), *argv, environ=_environ(True))
+        ours = run_sdu("-r", str(path), *argv, environ=native_environ(True))
         theirs = subprocess.run([sysdig, "-r", str(path), *argv], capture_output=True, text=True,
-                                env=_environ(True), check=False, errors="surrogateescape")
+                                env=native_environ(True), check=False, errors="surrogateescape")
         assert line_diff(theirs.stdout.splitlines(), ours.stdout.splitlines()) == "", (name, argv)
 
 
 def _pipeline(argv: list[str], path: Path) -> EventPipeline:
     sink = open(os.devnull, "wb")  # noqa: SIM115 - the pipeline's output, dropped
-    env = Environment(sink, None, _environ(True))  # type: ignore[arg-type]
+    env = Environment(sink, None, native_environ(True))  # type: ignore[arg-type]
     return EventPipeline(parse_argv([*argv, "-r", str(path)]), env, Output(sink))
 
 
@@ -284,7 +284,7 @@ def test_live_capture_filters_and_formats_in_c() -> None:
     _require_native()
     argv = [sys.executable, "-m", "sysdig_user", "-v", "-p", "*%evt.num %proc.name %evt.type %fd.name %fd.type",
             "evt.type in (openat, read, close) and fd.name contains /etc", "--", sys.executable, "-S", "-c", PROGRAM]
-    proc = subprocess.run(argv, cwd=ROOT, env=_environ(True), capture_output=True, text=True, timeout=120,
+    proc = subprocess.run(argv, cwd=ROOT, env=native_environ(True), capture_output=True, text=True, timeout=120,
                           check=False)
     if proc.returncode != 0 and "ptrace" in proc.stderr.lower() and not oracles_required():
         pytest.skip(f"ptrace is not usable here: {proc.stderr.strip()}")

@@ -24,6 +24,7 @@ from sysdig_user.scap import read_capture
 from tests.support import (
     ROOT,
     line_diff,
+    native_environ,
     oracles_required,
     record_python,
     require_built,
@@ -101,22 +102,14 @@ def _captures(program_capture: Path) -> list[Path]:
     return [program_capture] + [shared_path("samples", name) for name in SAMPLES]
 
 
-def _environ(native: bool) -> dict[str, str]:
-    env = dict(os.environ, TZ="UTC")
-    env.pop("SDU_NO_NATIVE", None)
-    if not native:
-        env["SDU_NO_NATIVE"] = "1"
-    return env
-
-
 @pytest.mark.parametrize("verbose", [False, True], ids=["default", "v"])
 @pytest.mark.ptrace  # program_capture: sdu -w -- a traced program
 def test_lines_equal_the_python_pipeline(program_capture: Path, verbose: bool) -> None:
     _require_core()
     extra = ["-v"] if verbose else []
     for path in _captures(program_capture):
-        fast = run_sdu(*extra, "-r", str(path), environ=_environ(True))
-        slow = run_sdu(*extra, "-r", str(path), environ=_environ(False))
+        fast = run_sdu(*extra, "-r", str(path), environ=native_environ(True))
+        slow = run_sdu(*extra, "-r", str(path), environ=native_environ(False))
         assert fast.status == slow.status == 0
         assert line_diff(slow.stdout.splitlines(), fast.stdout.splitlines()) == "", path
 
@@ -129,7 +122,7 @@ def test_not_used_beyond_the_default_line(program_capture: Path) -> None:
     for argv in (["fd.directory=/etc"], ["-p", "%evt.num %fd.directory"], ["-n", "5"], ["-j"], ["-A"], ["-w", "/dev/null"],
                  ["-S"], ["-D"]):
         sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-        env = Environment(sink, sys.stderr, _environ(True))
+        env = Environment(sink, sys.stderr, native_environ(True))
         pipe = EventPipeline(parse_argv([*argv, "-r", str(program_capture)]), env, Output(sink))
         if "-w" in argv:
             pipe.writer = object()  # (run_capture sets it once the file is open)
@@ -142,7 +135,7 @@ def test_not_used_beyond_the_default_line(program_capture: Path) -> None:
 
 def _pipeline(path: Path, native: bool, *argv: str) -> tuple[EventPipeline, Any, Any]:
     sink = open(os.devnull, "wb")  # noqa: SIM115 - closed by the caller through the Output
-    env = Environment(sink, sys.stderr, _environ(native))
+    env = Environment(sink, sys.stderr, native_environ(native))
     pipe = EventPipeline(parse_argv([*argv, "-r", str(path)]), env, Output(sink))
     return pipe, fastline.core_for(pipe), sink
 
@@ -230,7 +223,7 @@ def test_pipelined_frames(program_capture: Path) -> None:
         out_r, out_w = os.pipe()
         data_r, data_w = os.pipe()
         sink = os.fdopen(out_w, "wb")
-        env = Environment(sink, sys.stderr, _environ(native))
+        env = Environment(sink, sys.stderr, native_environ(native))
         pipe = EventPipeline(parse_argv(["-r", str(program_capture)]), env, Output(sink))
         for rec in records:
             pipe.feed_records(rec)
@@ -271,7 +264,7 @@ def _write_all(fd: int, data: bytes, step: int) -> None:
 def test_live_capture_uses_it(tmp_path: Path) -> None:
     """`sdu -v -- CMD`: the consumer process prints through the core, every event counted once."""
     _require_core()
-    env = dict(_environ(True), SDU_TEST_CONSUMER_AFTER="0")  # the consumer from the first event on
+    env = dict(native_environ(True), SDU_TEST_CONSUMER_AFTER="0")  # the consumer from the first event on
     proc = subprocess.run([sys.executable, "-m", "sysdig_user", "-v", "--", sys.executable, "-S", "-c", PROGRAM],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0 and "ptrace" in proc.stderr.lower() and not oracles_required():
@@ -332,7 +325,7 @@ def test_capture_only_passthrough_writes_the_same_file(program_capture: Path, tm
         argv = ["-q", "-w", str(path), *(["-z"] if compress else []), "-r", str(program_capture)]
         opts = parse_argv(argv)
         sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-        pipe = EventPipeline(opts, Environment(sink, sys.stderr, _environ(native)), Output(sink))
+        pipe = EventPipeline(opts, Environment(sink, sys.stderr, native_environ(native)), Output(sink))
         writer = make_writer(opts)
         writer.start({})
         pipe.writer = writer
@@ -371,7 +364,7 @@ def test_passthrough_only_for_capture_only(program_capture: Path) -> None:
                            (["-q", "-w", "X", "-C", "1"], False), (["-q", "-w", "X", "-G", "5"], False)):
         opts = parse_argv([*argv, "-r", str(program_capture)])
         sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-        pipe = EventPipeline(opts, Environment(sink, sys.stderr, _environ(True)), Output(sink))
+        pipe = EventPipeline(opts, Environment(sink, sys.stderr, native_environ(True)), Output(sink))
         opts.write = os.devnull if opts.write == "X" else opts.write
         writer = make_writer(opts)
         pipe.writer = writer

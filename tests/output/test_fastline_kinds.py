@@ -18,21 +18,13 @@ from sysdig_user.event_table import EVENTS, EXTENSIONS
 from sysdig_user.output import fastline
 from sysdig_user.scap import read_capture
 from sysdig_user.state import inspector
-from tests.support import line_diff, require_built, run_sdu, shared_path
+from tests.support import line_diff, native_environ, require_built, run_sdu, shared_path
 
 SAMPLES = ("libs_curl_google.scap", "libs_single_ipv6_conn.scap", "falco_cat_write.scap")
 FORMAT = ("-p", "%evt.num %proc.name %evt.type %fd.name")
 #: (event name, exit) the core takes; the samples have some of each (checked below)
 KINDS = [("open", True), ("open", False), ("switch", False), ("socket", True), ("socket", False), ("fcntl", True),
          ("fcntl", False)]
-
-
-def _environ(native: bool) -> dict[str, str]:
-    env = dict(os.environ, TZ="UTC")
-    env.pop("SDU_NO_NATIVE", None)
-    if not native:
-        env["SDU_NO_NATIVE"] = "1"
-    return env
 
 
 def _kind(raw: bytes, argv: tuple[str, ...]) -> tuple[str, bool]:
@@ -58,7 +50,7 @@ def _python_events(path: Path, argv: tuple[str, ...], monkeypatch: pytest.Monkey
     monkeypatch.setattr(fastline, "Event", counted)
     monkeypatch.setattr(inspector, "Event", counted)
     sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-    pipe = EventPipeline(parse_argv([*argv, "-r", str(path)]), Environment(sink, sys.stderr, _environ(True)),
+    pipe = EventPipeline(parse_argv([*argv, "-r", str(path)]), Environment(sink, sys.stderr, native_environ(True)),
                          Output(sink))
     core = fastline.core_for(pipe)
     assert core is not None
@@ -114,8 +106,8 @@ def test_kinds_are_taken_by_the_core(argv: tuple[str, ...], monkeypatch: pytest.
 def test_lines_are_the_python_pipelines_and_sysdigs(sample: str, argv: tuple[str, ...]) -> None:
     require_built(fastline._fastline, "sysdig_user._fastline")
     path = shared_path("samples", sample)
-    fast = run_sdu(*argv, "-r", str(path), environ=_environ(True))
-    slow = run_sdu(*argv, "-r", str(path), environ=_environ(False))
+    fast = run_sdu(*argv, "-r", str(path), environ=native_environ(True))
+    slow = run_sdu(*argv, "-r", str(path), environ=native_environ(False))
     assert fast.status == slow.status == 0
     assert line_diff(slow.stdout.splitlines(), fast.stdout.splitlines()) == ""
     if not argv:
