@@ -1,5 +1,6 @@
 """sdu's per-user cache: what is built on first use and then loaded in milliseconds (the filter
-parser, sysdig_user/filter/grammar.py; the event table's rows, sysdig_user/event_table.py).
+parser, sysdig_user/filter/grammar.py; the event table's rows, sysdig_user/event_table.py; parsed
+filters, sysdig_user/filter/ast_cache.py; the code of generated functions, ``compiled`` below).
 
 Each entry is one file, ``$XDG_CACHE_HOME/sdu/NAME`` (``~/.cache/sdu`` by default), that starts with
 the key of what it was built from: a digest of the source bytes, the build options and the Python
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import zlib
+from types import CodeType
 
 _dir: str | None = None  # the cache directory, None when there is none we may use
 _looked = False
@@ -77,4 +79,50 @@ def store(name: str, entry_key: bytes, payload: bytes) -> None:
             pass
 
 
-__all__ = ["directory", "key", "load", "store"]
+# ---- generated code ----------------------------------------------------------------------------
+# Generated functions (the tracer's per-event packers, the formatter's lines, render's evt.args) are
+# compiled from source text the run builds; the same text always compiles to the same code object, so
+# the code is kept here under its full source (a lookup compares the whole text: no digest can collide)
+# and a later run skips the compiler. One entry holds them all, at most _CODE_MAX, the oldest dropped.
+
+_CODE_ENTRY = "generated-code.marshal"
+_CODE_MAX = 256
+_codes: dict[tuple[str, str], bytes] | None = None  # (filename, source) -> marshal.dumps(code)
+
+
+def _code_key() -> bytes:
+    return key(b"generated code 1")
+
+
+def compiled(source: str, filename: str) -> CodeType:
+    """``compile(source, filename, "exec")``, from the cache when an earlier run compiled that text."""
+    import marshal
+
+    global _codes
+    if _codes is None:
+        _codes = {}
+        data = load(_CODE_ENTRY, _code_key())
+        if data is not None:
+            try:
+                held = marshal.loads(data)
+            except (EOFError, ValueError, TypeError):
+                held = None
+            if isinstance(held, dict):
+                _codes = held
+    blob = _codes.get((filename, source))
+    if blob is not None:
+        try:
+            code = marshal.loads(blob)
+        except (EOFError, ValueError, TypeError):
+            code = None
+        if isinstance(code, CodeType):
+            return code
+    code = compile(source, filename, "exec")
+    _codes[(filename, source)] = marshal.dumps(code)
+    while len(_codes) > _CODE_MAX:
+        del _codes[next(iter(_codes))]
+    store(_CODE_ENTRY, _code_key(), marshal.dumps(_codes))
+    return code
+
+
+__all__ = ["compiled", "directory", "key", "load", "store"]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from itertools import accumulate, pairwise
 from typing import Any
 
+from sysdig_user import cache
 from sysdig_user import params as param_codec
 from sysdig_user.event import HEADER, HEADER_SIZE, Event
 from sysdig_user.event_table import EF, EVENTS, PPM_SC, PT, event_code
@@ -285,7 +286,7 @@ def _compile_packer(enc: _Encoder, fmts: list[str | None], large: bool) -> _Pack
     src += ["        " + line for line in body]
     src.append("        return " + " + ".join([head, *pieces]))
     src += ["    except Exception:", "        return slow(ts, tid, values)"]
-    exec("\n".join(src), consts)  # noqa: S102 - source built above from the event table only
+    exec(cache.compiled("\n".join(src), "<sdu packer>"), consts)  # noqa: S102 - built from the event table only
     return consts["pack"]  # type: ignore[no-any-return]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sysdig_user import cache
 from sysdig_user.errors import FieldError, SduError
 from sysdig_user.fields.base import UnknownFieldError
 from sysdig_user.output.render import (
@@ -362,7 +363,7 @@ def _compile_line(tokens: list[Token], tail: str, require_all: bool, code: int |
     body.append(f"    return TEMPLATE % ({''.join(values)})" if tokens else "    return TEMPLATE")
     source = "def line(evt):\n" + "\n".join(head + body) + "\n"
     name = "<sdu format>" if info is None else f"<sdu format {info.name}{info.dir}>"
-    exec(compile(source, name, "exec"), names)  # noqa: S102 - generated from the tokens only
+    exec(cache.compiled(source, name), names)  # noqa: S102 - generated from the tokens only
     line: LineFunction = names["line"]
     return line
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sysdig_user import cache
 from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
@@ -630,7 +631,7 @@ def _args_function(code: int, info: EventInfo | None, count: int) -> ArgsFunctio
               f"        return other_count(evt, opts, len(vals))\n"
               f"    {src.unpack}\n"
               f"    return TEMPLATE % ({''.join(e + ', ' for e in src.exprs)})\n")
-    exec(compile(source, f"<sdu args {info.name}{info.dir}>", "exec"), names)  # noqa: S102
+    exec(cache.compiled(source, f"<sdu args {info.name}{info.dir}>"), names)  # noqa: S102
     fn: ArgsFunction = names["args"]
     return fn
 
