@@ -83,15 +83,32 @@ def store(name: str, entry_key: bytes, payload: bytes) -> None:
 # Generated functions (the tracer's per-event packers, the formatter's lines, render's evt.args) are
 # compiled from source text the run builds; the same text always compiles to the same code object, so
 # the code is kept here under its full source (a lookup compares the whole text: no digest can collide)
-# and a later run skips the compiler. One entry holds them all, at most _CODE_MAX, the oldest dropped.
+# and a later run skips the compiler. One entry holds them all, at most _CODE_MAX, the least recently
+# used dropped. What a run compiles is written once, at its end (``flush``: an atexit function, which
+# only a run that compiled something registers, and the consumer process calls it before it exits).
 
 _CODE_ENTRY = "generated-code.marshal"
 _CODE_MAX = 256
 _codes: dict[tuple[str, str], bytes] | None = None  # (filename, source) -> marshal.dumps(code)
+_new: dict[tuple[str, str], bytes] = {}  # compiled by this run, not yet written
 
 
 def _code_key() -> bytes:
     return key(b"generated code 1")
+
+
+def _stored_codes() -> dict[tuple[str, str], bytes]:
+    import marshal
+
+    data = load(_CODE_ENTRY, _code_key())
+    if data is not None:
+        try:
+            held = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            held = None
+        if isinstance(held, dict):
+            return held
+    return {}
 
 
 def compiled(source: str, filename: str) -> CodeType:
@@ -100,17 +117,11 @@ def compiled(source: str, filename: str) -> CodeType:
 
     global _codes
     if _codes is None:
-        _codes = {}
-        data = load(_CODE_ENTRY, _code_key())
-        if data is not None:
-            try:
-                held = marshal.loads(data)
-            except (EOFError, ValueError, TypeError):
-                held = None
-            if isinstance(held, dict):
-                _codes = held
-    blob = _codes.get((filename, source))
+        _codes = _stored_codes()
+    name = (filename, source)
+    blob = _codes.pop(name, None)
     if blob is not None:
+        _codes[name] = blob  # (the most recently used last)
         try:
             code = marshal.loads(blob)
         except (EOFError, ValueError, TypeError):
@@ -118,11 +129,29 @@ def compiled(source: str, filename: str) -> CodeType:
         if isinstance(code, CodeType):
             return code
     code = compile(source, filename, "exec")
-    _codes[(filename, source)] = marshal.dumps(code)
-    while len(_codes) > _CODE_MAX:
-        del _codes[next(iter(_codes))]
-    store(_CODE_ENTRY, _code_key(), marshal.dumps(_codes))
+    _codes[name] = _new[name] = marshal.dumps(code)
+    if len(_new) == 1 and directory() is not None:
+        import atexit
+
+        atexit.register(flush)
     return code
 
 
-__all__ = ["compiled", "directory", "key", "load", "store"]
+def flush() -> None:
+    """Write what this run compiled into the entry, over what another run may have written meanwhile."""
+    import marshal
+
+    if not _new or _codes is None:
+        return
+    merged = _stored_codes()
+    for name in _codes:  # this run's use order, then what it compiled, last
+        if name in merged:
+            merged[name] = merged.pop(name)
+    merged.update(_new)
+    _new.clear()
+    while len(merged) > _CODE_MAX:
+        del merged[next(iter(merged))]
+    store(_CODE_ENTRY, _code_key(), marshal.dumps(merged))
+
+
+__all__ = ["compiled", "directory", "flush", "key", "load", "store"]

@@ -62,6 +62,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, NoReturn
 
+from sysdig_user import cache
 from sysdig_user.environment import silence
 from sysdig_user.event import Event
 from sysdig_user.rows import Record
@@ -297,6 +298,7 @@ def _consumer(pipeline: Any, writer: Any, data_fd: int, done_fd: int, tracer: in
         _send(done_fd, result)
         if result.stopped or result.error is not None:
             os.kill(tracer, NOTICE_SIGNAL)
+        cache.flush()  # (the lines it compiled; os._exit runs no atexit function)
     except BaseException:  # noqa: BLE001, S110 - the tracer sees no Result and stops; it must not hang
         pass
     os._exit(0)
