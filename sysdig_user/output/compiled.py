@@ -17,7 +17,6 @@ tests (tests/output/test_compiled.py) compare both over the samples and generate
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
 
@@ -266,6 +265,8 @@ def _literals(kind: int, op: str, lits: list[Any]) -> tuple[Any, ...]:
             raise NotCompiled
         return tuple(lits)
     if kind == k.V_IP:
+        import ipaddress  # (here: only a filter on an address has its literals as ipaddress objects)
+
         if op not in ("=", "!=", "in") or not all(
                 isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)) for v in lits):
             raise NotCompiled
