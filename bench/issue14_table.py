@@ -51,7 +51,8 @@ class Env:
         self.tmp = tmp
         self.sdu_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         self.sdu_env.update(TZ="UTC", PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
-        self.sdu = [sys.executable, "-m", "sysdig_user"]
+        script = Path(sys.executable).parent / "sdu"  # what a user runs (python -m adds runpy's imports)
+        self.sdu = [str(script)] if script.exists() else [sys.executable, "-m", "sysdig_user"]
         self.sysdig = shutil.which("sysdig")
         self.strace = shutil.which("strace")
         self.taskset = shutil.which("taskset")
