@@ -120,7 +120,9 @@ def main() -> None:
     for i, tree in enumerate(trees):
         beat = base / f"beat_{i}"
         before_beats = len(beat.read_text())
-        members = {pid: _status(pid) for pid in _session_members(tree.pid)}
+        # (a member that ended between the listing and its status, a tree's short-lived cat or sleep,
+        # has no status to read: it is gone, not held; the tree's own liveness and beats are checked)
+        members = {pid: st for pid in _session_members(tree.pid) if (st := _status(pid))}
         _wait(lambda b=beat, n=before_beats: len(b.read_text()) >= n + 4, 10)
         after[str(i)] = {
             "alive": tree.poll() is None,
