@@ -262,6 +262,20 @@ static PyObject *configure(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* A template instance's slot values, in m's order, into out (new references); -1 with ValueError where a
+ * slot is unset (who: the configure function, for the message). */
+static int template_slots(Maker *m, PyObject *tmpl, PyObject **out, const char *who) {
+    for (Py_ssize_t i = 0; i < m->n; i++) {
+        PyObject *value = slot(m, tmpl, (int)i);
+        if (value == NULL) {
+            PyErr_Format(PyExc_ValueError, "%s: the template has an unset slot", who);
+            return -1;
+        }
+        out[i] = Py_NewRef(value);
+    }
+    return 0;
+}
+
 /* configure_state(fdinfo_template, fdinfo_fields, fd_types, role_client, role_server) from
  * sysdig_user/state/inspector.py, after configure(). fd_types: {value: FdType member}. */
 static PyObject *configure_state(PyObject *self, PyObject *args) {
@@ -275,16 +289,9 @@ static PyObject *configure_state(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "configure_state: after configure");
         return NULL;
     }
-    if (maker_init(&fdinfo_maker, (PyObject *)Py_TYPE(fi_tmpl), fi_fields) < 0)
+    if (maker_init(&fdinfo_maker, (PyObject *)Py_TYPE(fi_tmpl), fi_fields) < 0 ||
+        template_slots(&fdinfo_maker, fi_tmpl, fdinfo_template, "configure_state") < 0)
         return NULL;
-    for (Py_ssize_t i = 0; i < fdinfo_maker.n; i++) {
-        PyObject *value = *(PyObject **)((char *)fi_tmpl + fdinfo_maker.off[i]);
-        if (value == NULL) {
-            PyErr_SetString(PyExc_ValueError, "configure_state: the FdInfo template has an unset slot");
-            return NULL;
-        }
-        fdinfo_template[i] = Py_NewRef(value);
-    }
     PyObject *k, *v;
     Py_ssize_t p = 0;
     while (PyDict_Next(ftypes, &p, &k, &v)) {
@@ -321,15 +328,10 @@ static PyObject *configure_threads(PyObject *self, PyObject *args) {
         return NULL;
     }
     Maker m;
-    if (maker_init(&m, (PyObject *)Py_TYPE(tmpl), fields) < 0)
+    if (maker_init(&m, (PyObject *)Py_TYPE(tmpl), fields) < 0 ||
+        template_slots(&m, tmpl, thread_template, "configure_threads") < 0)
         return NULL;
     for (Py_ssize_t i = 0; i < m.n; i++) {
-        PyObject *value = *(PyObject **)((char *)tmpl + m.off[i]);
-        if (value == NULL) {
-            PyErr_SetString(PyExc_ValueError, "configure_threads: the template has an unset slot");
-            return NULL;
-        }
-        thread_template[i] = Py_NewRef(value);
         PyObject *name = PyTuple_GET_ITEM(fields, i);
         thread_from[i] = -1;
         PyObject *descr = PyObject_GetAttr((PyObject *)proc_maker.type, name);
