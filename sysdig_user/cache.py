@@ -12,10 +12,14 @@ Writes go to a temporary file renamed into place, so concurrent runs never see h
 """
 from __future__ import annotations
 
+import marshal  # (built in)
 import os
 import sys
 import zlib
 from types import CodeType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _dir: str | None = None  # the cache directory, None when there is none we may use
 _looked = False
@@ -61,6 +65,22 @@ def load(name: str, entry_key: bytes) -> bytes | None:
     return data[len(entry_key):]
 
 
+def loads(data: bytes, kind: type[T]) -> T | None:
+    """``data``'s marshal value if it reads whole and is a ``kind``; None for a damaged payload."""
+    try:
+        value = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def load_value(name: str, entry_key: bytes, kind: type[T]) -> T | None:
+    """The marshal value kept under ``name`` for ``entry_key`` (``loads``), or None: absent, stale or
+    damaged, which the caller builds again."""
+    data = load(name, entry_key)
+    return None if data is None else loads(data, kind)
+
+
 def store(name: str, entry_key: bytes, payload: bytes) -> None:
     """Keep ``payload`` under ``name`` for ``entry_key`` (silently nothing if it cannot be written)."""
     where = directory()
@@ -98,23 +118,11 @@ def _code_key() -> bytes:
 
 
 def _stored_codes() -> dict[tuple[str, str], bytes]:
-    import marshal
-
-    data = load(_CODE_ENTRY, _code_key())
-    if data is not None:
-        try:
-            held = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            held = None
-        if isinstance(held, dict):
-            return held
-    return {}
+    return load_value(_CODE_ENTRY, _code_key(), dict) or {}
 
 
 def compiled(source: str, filename: str) -> CodeType:
     """``compile(source, filename, "exec")``, from the cache when an earlier run compiled that text."""
-    import marshal
-
     global _codes
     if _codes is None:
         _codes = _stored_codes()
@@ -122,11 +130,8 @@ def compiled(source: str, filename: str) -> CodeType:
     blob = _codes.pop(name, None)
     if blob is not None:
         _codes[name] = blob  # (the most recently used last)
-        try:
-            code = marshal.loads(blob)
-        except (EOFError, ValueError, TypeError):
-            code = None
-        if isinstance(code, CodeType):
+        code = loads(blob, CodeType)
+        if code is not None:
             return code
     code = compile(source, filename, "exec")
     _codes[name] = _new[name] = marshal.dumps(code)
@@ -139,8 +144,6 @@ def compiled(source: str, filename: str) -> CodeType:
 
 def flush() -> None:
     """Write what this run compiled into the entry, over what another run may have written meanwhile."""
-    import marshal
-
     if not _new or _codes is None:
         return
     merged = _stored_codes()
@@ -154,4 +157,4 @@ def flush() -> None:
     store(_CODE_ENTRY, _code_key(), marshal.dumps(merged))
 
 
-__all__ = ["compiled", "directory", "flush", "key", "load", "store"]
+__all__ = ["compiled", "directory", "flush", "key", "load", "load_value", "loads", "store"]

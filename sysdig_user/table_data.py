@@ -21,15 +21,9 @@ Rows = dict[str, tuple]  # type: ignore[type-arg]
 
 
 def _cached(entry_key: bytes) -> Rows | None:
-    data = cache.load(_ENTRY, entry_key)
-    if data is None:
-        return None
-    try:
-        rows = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
-        return None  # a damaged entry: built again
-    if not isinstance(rows, dict) or any(not isinstance(rows.get(name), tuple) for name in NAMES):
-        return None
+    rows = cache.load_value(_ENTRY, entry_key, dict)
+    if rows is None or any(not isinstance(rows.get(name), tuple) for name in NAMES):
+        return None  # (absent, stale or damaged: built again)
     return rows
 
 

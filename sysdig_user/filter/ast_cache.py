@@ -111,15 +111,7 @@ def decode(text: str, end_pos: int, ops: tuple[tuple[Any, ...], ...]) -> Filter:
 def _load() -> dict[str, tuple[int, tuple[tuple[Any, ...], ...]]]:
     global _table
     if _table is None:
-        _table = {}
-        data = cache.load(_ENTRY, version())
-        if data is not None:
-            try:
-                table = marshal.loads(data)
-            except (EOFError, ValueError, TypeError):
-                table = None  # a damaged entry: as if there were none
-            if isinstance(table, dict):
-                _table = table
+        _table = cache.load_value(_ENTRY, version(), dict) or {}  # (damaged: as if there were none)
     return _table
 
 

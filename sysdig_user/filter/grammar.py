@@ -113,14 +113,9 @@ def _generate(grammar: str) -> str:
 def _code(grammar: bytes) -> CodeType:
     """The standalone module's compiled code: from the cache, else generated (and cached)."""
     entry_key = cache.key(grammar, repr(sorted(OPTIONS.items())).encode(), repr(_TRIMS).encode())
-    data = cache.load(_ENTRY, entry_key)
-    if data is not None:
-        try:
-            code = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            code = None  # a damaged entry: built again below
-        if isinstance(code, CodeType):
-            return code
+    code = cache.load_value(_ENTRY, entry_key, CodeType)
+    if code is not None:
+        return code
     code = compile(_trim(_generate(grammar.decode())), "<sdu filter parser (lark standalone)>", "exec")
     cache.store(_ENTRY, entry_key, marshal.dumps(code))
     return code
