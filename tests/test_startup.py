@@ -107,7 +107,7 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
                          ids=["default", "format", "filter"])
 def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str, ...]) -> None:
     """``sdu -- /bin/true`` (with its default line, a ``-p`` format or a filter): no chisel, packet or
-    third-party code, no filter code unless filtering, and none of the standard library's introspection
+    third-party code, no filter code or pushdown tables unless filtering, and none of the standard library's introspection
     modules (with a filter: once the first run has cached the parser, and lark's standalone parser
     trimmed of them, grammar._TRIMS)."""
     program = _cli(*options, "--", "/bin/true")
@@ -116,7 +116,7 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
     if filtered:
         modules, out = _modules_of(program, tmp_path / "cache")
     assert ("true" if options[:1] == ("-p",) else "execve") in out
-    filtering = () if filtered else ("sysdig_user.filter",)
+    filtering = () if filtered else ("sysdig_user.filter", "tracer.pushdown")  # (unfiltered: tracer/cuts.py)
     assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels", *filtering,
                              *NOT_FOR_A_RUN)) == []
     # and in an interpreter without site: none of the standard library a short run has no use for; the
