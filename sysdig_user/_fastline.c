@@ -258,18 +258,22 @@ static int sa_c(PyObject *o, PyObject *name, PyObject *v, SlotCache *sc) {
 #endif
 
 /* 1 when the int old now holds the value (neg, mag): it did, or it was rewritten; 0: a new int is needed */
-static int int_in_place(PyObject *old, int neg, uint64_t mag) {
+static inline int int_in_place(PyObject *old, int neg, uint64_t mag) {
 #ifdef CHEAP_INTS
     if (!old || !Py_IS_TYPE(old, &PyLong_Type)) return 0;
-    digit d[3];
+    digit d[3] = {0, 0, 0}; /* (a u64 has at most 3 digits of 30 bits) */
     Py_ssize_t n = 0;
     for (uint64_t m = mag; m; m >>= PyLong_SHIFT) d[n++] = (digit)(m & PyLong_MASK);
     Py_ssize_t size = Py_SIZE(old), want = neg ? -n : n;
     digit *od = ((PyLongObject *)old)->ob_digit;
-    if (size == want && !memcmp(od, d, n * sizeof(digit))) return 1;
+    if (size == want) {
+        int same = 1;
+        for (Py_ssize_t i = 0; i < n; i++) same &= od[i] == d[i];
+        if (same) return 1;
+    }
     if (Py_REFCNT(old) != 1 || (size < 0 ? -size : size) != n || (!neg && mag <= 256) || (neg && mag <= 5))
         return 0;
-    memcpy(od, d, n * sizeof(digit));
+    for (Py_ssize_t i = 0; i < n; i++) od[i] = d[i];
     Py_SET_SIZE(old, want);
     return 1;
 #else
@@ -279,7 +283,7 @@ static int int_in_place(PyObject *old, int neg, uint64_t mag) {
 }
 
 /* the int slot name of o (at its cached offset) holding (neg, mag) without a new int when int_in_place can */
-static int int_slot_kept(PyObject *o, PyObject *name, SlotCache *sc, int neg, uint64_t mag) {
+static inline int int_slot_kept(PyObject *o, PyObject *name, SlotCache *sc, int neg, uint64_t mag) {
     Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 1);
     return off > 0 && int_in_place(*(PyObject **)((char *)o + off), neg, mag);
 }
