@@ -103,6 +103,21 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
                           "signal", "select")) == []
 
 
+@pytest.mark.slow
+def test_a_table_chisel_read_imports_only_its_chisel(tmp_path: Path) -> None:
+    """``sdu -r CAP -c topfiles_bytes``: the chisel's own modules (registry.builtin_chisel stops at the module
+    that has it), not the Lua bridge, lupa or the other built-in chisels, nor what only a user or Lua chisel's
+    lookup (pathlib), -j (json) or a percentage (decimal) needs."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    _modules_of(_cli("-r", cap, "-c", "topfiles_bytes"), tmp_path / "cache")
+    bare, out = _modules_of(_cli("-r", cap, "-c", "topfiles_bytes"), tmp_path / "cache", bare=True)
+    assert "Filename" in out
+    others = tuple(f"sysdig_user.chisels.builtin.{m}" for m in ("iochisels", "spy", "state", "perf", "http", "extra",
+                                                                "containers"))
+    assert _loaded(bare, ("lupa", "sysdig_user.chisels.lua_bridge", *others, *NOT_FOR_A_RUN, "pathlib", "json",
+                          "decimal", "shutil", "socket")) == []
+
+
 @pytest.mark.ptrace
 @pytest.mark.slow
 @pytest.mark.parametrize("options", [(), ("-p", "%proc.name %fd.name"), ("evt.type=execve",)],
