@@ -53,7 +53,7 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 12
+#define FASTLINE_VERSION 13
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process);
@@ -151,6 +151,11 @@ typedef struct {
     Py_ssize_t n_declines;
     int64_t last_ts;
     int have_last_ts;
+    /* the table chisels done here (Table, below): their codes are not declined; first_ts: the time of the
+     * first event handled here, for the chisels' clock */
+    PyObject *tables[8];
+    int ntables;
+    int64_t first_ts;
 } Core;
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
@@ -1570,6 +1575,280 @@ static PyTypeObject FormatType = {
     .tp_call = (ternaryfunc)Format_call,
 };
 
+/* ------------------------------------------------------------------------------------------- Table
+ *
+ * A table chisel's sum per key (sysdig_user/chisels/builtin/table_generator.py on_event) done in Core's
+ * loop: for an event its filter passes, the key (one field's value, or several joined by "\x01\x01" as
+ * table_key joins them) gets the value field's value added, when that is a number above 0. The keys'
+ * accessors and the filter are the compiled ones (output/compiled.py native_table builds them from the
+ * chisel's own fields and filter); the value is a param read by name (evt.rawarg.NAME: per code its
+ * index and integer size), the latency Inspector.process gives the thread (evt.latency), or 1
+ * (evt.count). Anything an accessor cannot give (NEED) declines the whole event to the Python pipeline,
+ * where the chisel's Python on_event adds to the same dict: the dict sees the events in their order. */
+#define TABLE_KEYS 8
+#define CORE_TABLES 8
+enum { TV_PARAM = 1, TV_LATENCY, TV_ONE };
+
+typedef struct {
+    PyObject_HEAD
+    Fields *fields;
+    PyObject *filter; /* a Filter, NULL: none */
+    int nkeys;
+    int key_acc[TABLE_KEYS], key_probe[TABLE_KEYS];
+    int value;      /* TV_* */
+    int ncodes;
+    uint8_t *codes; /* per code: the filter may pass it */
+    int8_t (*param)[3]; /* TV_PARAM: per code (index, size, signed); index -1 no such param, size 0 Python's */
+    uint8_t *internal;  /* TV_LATENCY: per code, an internal event (1: evt.latency has no value; 2: Python's) */
+    PyObject *table;    /* the chisel's dict */
+} Table;
+
+/* a key part's value as a str (a field's own str object, or the C text decoded) */
+static PyObject *val_str(Val *v) {
+    if (v->own && PyUnicode_Check(v->own)) {
+        Py_INCREF(v->own);
+        return v->own;
+    }
+    return PyUnicode_DecodeUTF8(v->s, v->n, "surrogateescape");
+}
+
+/* lua_tostring of an int: %d below 10^14, else the double's %.14g */
+static int int_text(int64_t i, char *buf, size_t cap) {
+    if (i > -100000000000000LL && i < 100000000000000LL) return snprintf(buf, cap, "%lld", (long long)i);
+    return PyOS_snprintf(buf, cap, "%.14g", (double)i);
+}
+
+/* the table's key for x: 0 (key set, NULL when a field has no value), NEED, -1 */
+static int table_key(Table *t, Ctx *x, PyObject **key) {
+    *key = NULL;
+    Val v;
+    if (t->nkeys == 1) {
+        int rc = get_value(t->fields, t->key_acc[0], t->key_probe[0], x, &v);
+        if (!rc) {
+            if (v.kind == V_INT) /* a Lua number is a double */
+                *key = v.i > (1LL << 53) || v.i < -(1LL << 53) ? PyFloat_FromDouble((double)v.i) : PyLong_FromLongLong(v.i);
+            else if (v.kind == V_STR)
+                *key = val_str(&v);
+            else if (v.kind != V_NA)
+                rc = NEED;
+            if (v.kind != V_NA && rc != NEED && !*key) rc = -1;
+        }
+        Py_XDECREF(v.own);
+        return rc;
+    }
+    char small[512];
+    char *buf = small;
+    Py_ssize_t len = 0, cap = sizeof small;
+    int rc = 0;
+    for (int i = 0; i < t->nkeys && !rc; i++) {
+        rc = get_value(t->fields, t->key_acc[i], t->key_probe[i], x, &v);
+        if (rc) break;
+        char num[40];
+        const char *s = num;
+        Py_ssize_t n = 0;
+        if (v.kind == V_INT) {
+            n = int_text(v.i, num, sizeof num);
+        } else if (v.kind == V_STR) {
+            s = v.s;
+            n = v.n;
+        } else {
+            rc = v.kind == V_NA ? 3 : NEED; /* (3: no key) */
+        }
+        if (!rc) {
+            Py_ssize_t need = len + n + 2;
+            if (need > cap) {
+                Py_ssize_t ncap = need * 2;
+                char *nb = PyMem_Malloc(ncap);
+                if (!nb) {
+                    PyErr_NoMemory();
+                    rc = -1;
+                } else {
+                    memcpy(nb, buf, len);
+                    if (buf != small) PyMem_Free(buf);
+                    buf = nb;
+                    cap = ncap;
+                }
+            }
+            if (!rc) {
+                if (i) {
+                    buf[len++] = '\x01';
+                    buf[len++] = '\x01';
+                }
+                memcpy(buf + len, s, n);
+                len += n;
+            }
+        }
+        Py_XDECREF(v.own);
+    }
+    if (!rc && !(*key = PyUnicode_DecodeUTF8(buf, len, "surrogateescape"))) rc = -1;
+    if (rc == 3) rc = 0;
+    if (buf != small) PyMem_Free(buf);
+    return rc;
+}
+
+/* what the table adds for x: 0 (*key NULL: nothing), NEED, -1; latency: evt.latency's value */
+static int table_entry(Table *t, Ctx *x, int64_t latency, PyObject **key, int64_t *value) {
+    *key = NULL;
+    if (x->code >= t->ncodes || !t->codes[x->code]) return 0;
+    if (t->filter) {
+        int rc = run_filter((Filter *)t->filter, x);
+        if (rc < 0 || rc == NEED || !rc) return rc;
+    }
+    int64_t v = 1; /* (the value first: a key with nothing to add changes nothing) */
+    if (t->value == TV_LATENCY) {
+        if (t->internal[x->code]) return t->internal[x->code] == 2 ? NEED : 0; /* (2: a generic event's) */
+        v = latency;
+    } else if (t->value == TV_PARAM) {
+        int idx = t->param[x->code][0], size = t->param[x->code][1];
+        if (idx < 0 || x->n < 0 || idx >= x->n) return idx < 0 || x->n >= 0 ? 0 : NEED;
+        if (!size || x->plen[idx] != size) return NEED;
+        if (t->param[x->code][2]) {
+            v = rd_s(x->param[idx], size);
+        } else {
+            uint64_t u = rd_u(x->param[idx], size);
+            if (u > (uint64_t)INT64_MAX) return NEED;
+            v = (int64_t)u;
+        }
+    }
+    if (v <= 0) return 0;
+    *value = v;
+    return table_key(t, x, key);
+}
+
+static int table_add(Table *t, PyObject *key, int64_t value) {
+    PyObject *old = PyDict_GetItemWithError(t->table, key), *sum;
+    if (!old && PyErr_Occurred()) return -1;
+    PyObject *add = PyLong_FromLongLong(value);
+    if (!add) return -1;
+    if (old) {
+        sum = PyNumber_Add(old, add);
+        Py_DECREF(add);
+    } else {
+        sum = add;
+    }
+    if (!sum) return -1;
+    int rc = PyDict_SetItem(t->table, key, sum);
+    Py_DECREF(sum);
+    return rc;
+}
+
+/* Table.add(evt) -> True if added, None if the Python on_event must run: the same over an Event after
+ * Inspector.process (the thread's latency as it left it), for the C-vs-Python tests */
+static PyObject *Table_add(Table *t, PyObject *args) {
+    PyObject *evt;
+    if (!PyArg_ParseTuple(args, "O", &evt)) return NULL;
+    Ctx x;
+    PyObject *key = NULL;
+    int64_t value = 0, latency = 0;
+    int rc = ctx_from_event(&x, evt);
+    x.evt = NULL; /* (the loop's view: no Python answers) */
+    if (!rc && t->value == TV_LATENCY) {
+        if (!x.th) {
+            rc = NEED;
+        } else {
+            PyObject *lat = GA(x.th, s_latency);
+            if (!lat) rc = -1;
+            else if (!PyLong_Check(lat)) rc = NEED;
+            else latency = PyLong_AsLongLong(lat);
+            Py_XDECREF(lat);
+            if (!rc && latency == -1 && PyErr_Occurred()) rc = -1;
+        }
+    }
+    if (!rc) rc = table_entry(t, &x, latency, &key, &value);
+    ctx_release(&x);
+    if (!rc && key) rc = table_add(t, key, value);
+    Py_XDECREF(key);
+    if (rc < 0) return NULL;
+    if (rc == NEED) Py_RETURN_NONE;
+    Py_RETURN_TRUE;
+}
+
+static void Table_dealloc(Table *t) {
+    Py_XDECREF(t->fields);
+    Py_XDECREF(t->filter);
+    Py_XDECREF(t->table);
+    PyMem_Free(t->codes);
+    PyMem_Free(t->param);
+    PyMem_Free(t->internal);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+/* Table(fields, filter, keys, value, codes, params, internal, table): keys (accessor, probe) pairs, value a
+ * TV_*, codes bytes per code, params (index, size, signed) per code (TV_PARAM), internal bytes per code
+ * (TV_LATENCY), table the dict */
+static int Table_init(Table *t, PyObject *args, PyObject *kwds) {
+    Fields *fields;
+    PyObject *filter, *keys, *codes, *params, *internal, *table;
+    if (t->fields) {
+        PyErr_SetString(PyExc_RuntimeError, "Table is initialised once");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "O!OO!iSO!SO!", &FieldsType, &fields, &filter, &PyTuple_Type, &keys, &t->value,
+                          &codes, &PyTuple_Type, &params, &internal, &PyDict_Type, &table))
+        return -1;
+    if (filter != Py_None && !PyObject_TypeCheck(filter, &FilterType)) {
+        PyErr_SetString(PyExc_TypeError, "filter: a Filter or None");
+        return -1;
+    }
+    t->nkeys = (int)PyTuple_GET_SIZE(keys);
+    t->ncodes = (int)PyBytes_GET_SIZE(codes);
+    if (t->nkeys < 1 || t->nkeys > TABLE_KEYS || t->value < TV_PARAM || t->value > TV_ONE ||
+        (t->value == TV_PARAM && PyTuple_GET_SIZE(params) != t->ncodes) ||
+        (t->value == TV_LATENCY && PyBytes_GET_SIZE(internal) != t->ncodes)) {
+        PyErr_SetString(PyExc_ValueError, "Table: 1-8 keys, a value kind, its per-code tables");
+        return -1;
+    }
+    Py_INCREF(fields);
+    t->fields = fields;
+    if (filter != Py_None) t->filter = (Py_INCREF(filter), filter);
+    Py_INCREF(table);
+    t->table = table;
+    for (int i = 0; i < t->nkeys; i++)
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(keys, i), "ii", &t->key_acc[i], &t->key_probe[i])) return -1;
+    t->codes = PyMem_Malloc(t->ncodes + 1);
+    t->internal = PyMem_Calloc(t->ncodes + 1, 1);
+    t->param = PyMem_Calloc(t->ncodes + 1, sizeof t->param[0]);
+    if (!t->codes || !t->internal || !t->param) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(t->codes, PyBytes_AS_STRING(codes), t->ncodes);
+    if (t->value == TV_LATENCY) memcpy(t->internal, PyBytes_AS_STRING(internal), t->ncodes);
+    for (int i = 0; i < t->ncodes; i++) {
+        int idx = -1, size = 0, sign = 0;
+        if (t->value == TV_PARAM && !PyArg_ParseTuple(PyTuple_GET_ITEM(params, i), "iii", &idx, &size, &sign))
+            return -1;
+        if (size != 0 && size != 1 && size != 2 && size != 4 && size != 8) size = 0;
+        t->param[i][0] = (int8_t)(idx < 0 || idx >= MAX_PARAMS ? -1 : idx);
+        t->param[i][1] = (int8_t)size;
+        t->param[i][2] = (int8_t)(sign != 0);
+    }
+    return 0;
+}
+
+static PyMethodDef Table_methods[] = {
+    {"add", (PyCFunction)Table_add, METH_VARARGS,
+     "add(evt) -> True: added to the table (or nothing to add); None: only the Python on_event can say"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Table_members[] = {
+    {"table", T_OBJECT, offsetof(Table, table), READONLY, "the dict the sums go to"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sysdig_user._fastline.Table",
+    .tp_basicsize = sizeof(Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A table chisel's sum of a value per key, over the events of a silent Core",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Table_init,
+    .tp_dealloc = (destructor)Table_dealloc,
+    .tp_methods = Table_methods,
+    .tp_members = Table_members,
+};
+
 /* Inspector.process's pairing for an exit: is the thread's last event this exit's enter */
 static int paired(PyObject *th, int code, int *yes) {
     int64_t last_type;
@@ -1855,6 +2134,13 @@ static int enter_arg(CodeRecipe *R, PyObject *th, int code) {
 
 /* an event of a type with a parser and no OP: the Event and Inspector.process, as in Python; the
  * line here when it can be, else the Python formatter's; then the Verdict applied */
+/* an event handled here at time ts: the chisels' clock (first_ts, last_ts) */
+static inline void core_took(Core *c, int64_t ts) {
+    if (!c->have_last_ts) c->first_ts = ts;
+    c->last_ts = ts;
+    c->have_last_ts = 1;
+}
+
 static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, Py_ssize_t len, PyObject *rawobj) {
     int rc = 0;
     Py_ssize_t mark = c->out_len;
@@ -1881,8 +2167,7 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
     }
     if (!pass) goto apply;
     c->count++;
-    c->last_ts = e->ts;
-    c->have_last_ts = 1;
+    core_took(c, e->ts);
     int64_t num;
     if (!(th = GA(evt, s_thread)) || get_i64(evt, s_num, &num) < 0) {
         rc = -1;
@@ -2004,6 +2289,47 @@ static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     return 0;
 }
 
+/* the Core's tables (Table) for an event of a type without a parser, before its state changes: each one's
+ * key and value as the chisel's on_event would find them after Inspector.process (the latency is the
+ * one pure_state gives the thread), then added; 0, 1 declined (nothing added), -1 */
+static int core_tables(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
+    int want = 0;
+    for (int i = 0; i < c->ntables && !want; i++) {
+        Table *t = (Table *)c->tables[i];
+        want = e->code < t->ncodes && t->codes[e->code];
+    }
+    if (!want) return 0;
+    int64_t latency = 0;
+    if (!R->enter) { /* pure_state: ts minus the enter's time, else the thread's latency as it was */
+        int64_t entered;
+        if (get_i64(th, s_last_latency_entertime, &entered) < 0) return -1;
+        if (entered) {
+            latency = e->ts - entered;
+        } else {
+            PyObject *lat = GA(th, s_latency);
+            if (!lat) return -1;
+            int is_int = PyLong_Check(lat);
+            if (is_int) latency = PyLong_AsLongLong(lat);
+            Py_DECREF(lat);
+            if (!is_int) return 1;
+            if (latency == -1 && PyErr_Occurred()) return -1;
+        }
+    }
+    Ctx x;
+    PyObject *keys[CORE_TABLES] = {NULL};
+    int64_t values[CORE_TABLES];
+    int rc = core_ctx(c, R, e, th, num, &x);
+    for (int i = 0; i < c->ntables && !rc; i++)
+        rc = table_entry((Table *)c->tables[i], &x, latency, &keys[i], &values[i]);
+    ctx_release(&x);
+    if (rc == NEED) rc = 1;
+    for (int i = 0; i < c->ntables; i++) {
+        if (!rc && keys[i]) rc = table_add((Table *)c->tables[i], keys[i], values[i]);
+        Py_XDECREF(keys[i]);
+    }
+    return rc;
+}
+
 /* the compiled filter on an event of Core's loop: 1 passes, 0 fails, NEED, -1 */
 static int core_filter(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
     Ctx x;
@@ -2056,6 +2382,17 @@ static int handle_hidden(Core *c, CodeRecipe *R, Parsed *e) {
     return 0;
 }
 
+/* a code some table may add to whose state changes are not pure_state's (a parser, an op, hidden): the
+ * Python pipeline's */
+static int core_table_code(Core *c, CodeRecipe *R, int code) {
+    if (!R->handler && R->op == OP_NONE && !R->hidden) return 0;
+    for (int i = 0; i < c->ntables; i++) {
+        Table *t = (Table *)c->tables[i];
+        if (code < t->ncodes && t->codes[code]) return 1;
+    }
+    return 0;
+}
+
 /* one event: 0 handled (its line appended), 1 declined (nothing changed), -1 error */
 static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject *rawobj) {
     Parsed e;
@@ -2063,6 +2400,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     int rc = parse(c, ev, len, &e, &R);
     if (rc) return rc;
     if (e.code < c->n_declines && c->declines[e.code]) return 1;
+    if (c->ntables && core_table_code(c, R, e.code)) return 1; /* (the Python on_event after process()) */
     e.cpu = cpu;
     if (R->enter && R->uses_fd && !R->hidden && (!e.n || e.plen[0] != 8)) return 1;
     if ((rc = ready(c)) != 0) return rc;
@@ -2084,8 +2422,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     if (R->hidden) { /* process(): counted (and filtered), nothing else */
         rc = handle_hidden(c, R, &e);
         if (!rc) {
-            c->last_ts = e.ts;
-            c->have_last_ts = 1;
+            core_took(c, e.ts);
         }
         return rc;
     }
@@ -2204,6 +2541,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         }
     }
     rc = pass && !c->silent ? core_line(c, R, &e, th, num) : 0;
+    if (!rc && pass && c->ntables) rc = core_tables(c, R, &e, th, num);
     if (rc) {
         c->out_len = mark;
         goto out;
@@ -2239,8 +2577,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     if (!rc && pass) c->count++;
 out:
     if (!rc) {
-        c->last_ts = e.ts;
-        c->have_last_ts = 1;
+        core_took(c, e.ts);
     }
     c->ovr_fd = -1;
     Py_CLEAR(c->ovr_info);
@@ -2384,6 +2721,11 @@ static PyObject *Core_take(Core *c, PyObject *unused) {
 static PyObject *Core_last_ts(Core *c, PyObject *unused) {
     if (!c->have_last_ts) Py_RETURN_NONE;
     return PyLong_FromLongLong(c->last_ts);
+}
+
+static PyObject *Core_first_ts(Core *c, PyObject *unused) {
+    if (!c->have_last_ts) Py_RETURN_NONE;
+    return PyLong_FromLongLong(c->first_ts);
 }
 
 /* event_blocks(data, pos, large) -> (blocks, pos, count): the complete frames of a pipelined batch
@@ -2663,6 +3005,7 @@ static void Core_dealloc(Core *c) {
     Py_XDECREF(c->v1_guess);
     PyMem_Free(c->v1_buf);
     PyMem_Free(c->declines);
+    for (int i = 0; i < c->ntables; i++) Py_XDECREF(c->tables[i]);
     PyMem_Free(c->out);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
@@ -2670,22 +3013,33 @@ static void Core_dealloc(Core *c) {
 static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"inspector", "clock", "event_type", "format_line", "flags_fallback", "clock_prefix",
                              "fd_resolved", "recipes", "sc_names", "generic_name", "errno_names", "fd_prefixes",
-                             "l4_types", "max_len", "silent", "declines", "code_flags", "filter", "format", NULL};
+                             "l4_types", "max_len", "silent", "declines", "code_flags", "filter", "format", "tables",
+                             NULL};
     PyObject *inspector, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved, *recipes,
-        *sc_names, *generic_name, *errnos, *prefixes, *cflags = NULL, *filter = Py_None, *format = Py_None;
+        *sc_names, *generic_name, *errnos, *prefixes, *cflags = NULL, *filter = Py_None, *format = Py_None,
+        *tables = NULL;
     unsigned long long l4;
     long max_len;
     int silent = 0;
     PyObject *declines = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl|pOSOO", kwlist, &inspector, &clock, &event_type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl|pOSOOO!", kwlist, &inspector, &clock, &event_type,
                                      &format_line, &flags_fallback, &clock_prefix, &fd_resolved, &recipes, &sc_names,
                                      &generic_name, &errnos, &prefixes, &l4, &max_len, &silent, &declines, &cflags,
-                                     &filter, &format))
+                                     &filter, &format, &PyTuple_Type, &tables))
         return -1;
     if (declines != Py_None && !PyBytes_Check(declines)) {
         PyErr_SetString(PyExc_TypeError, "declines: bytes (one flag per event code) or None");
         return -1;
     }
+    if (tables && (!silent || PyTuple_GET_SIZE(tables) > CORE_TABLES)) {
+        PyErr_SetString(PyExc_ValueError, "tables: up to 8, in a silent Core");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; tables && i < PyTuple_GET_SIZE(tables); i++)
+        if (!PyObject_TypeCheck(PyTuple_GET_ITEM(tables, i), &TableType)) {
+            PyErr_SetString(PyExc_TypeError, "tables: Table objects");
+            return -1;
+        }
     if (silent && format != Py_None) {
         PyErr_SetString(PyExc_ValueError, "a silent Core prints no line");
         return -1;
@@ -2726,6 +3080,11 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
     }
     if (filter != Py_None) c->filter = (Py_INCREF(filter), filter);
     if (format != Py_None) c->format = (Py_INCREF(format), format);
+    for (Py_ssize_t i = 0; tables && i < PyTuple_GET_SIZE(tables); i++) {
+        c->tables[i] = PyTuple_GET_ITEM(tables, i);
+        Py_INCREF(c->tables[i]);
+        c->ntables = (int)i + 1;
+    }
     c->cflags = PyMem_Calloc(PPM_CODES_MAX, 1);
     if (!c->cflags) {
         PyErr_NoMemory();
@@ -2781,6 +3140,7 @@ static PyMethodDef Core_methods[] = {
      "v1_table(guesses, odd): let blocks() rebuild EV_V1 events with the reader's param-count guesses"},
     {"take", (PyCFunction)Core_take, METH_NOARGS, "take() -> (the lines handled since the last take, their count)"},
     {"last_ts", (PyCFunction)Core_last_ts, METH_NOARGS, "last_ts() -> the time of the last event handled, or None"},
+    {"first_ts", (PyCFunction)Core_first_ts, METH_NOARGS, "first_ts() -> the time of the first event handled, or None"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2821,7 +3181,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].text))) return NULL;
     if (PyType_Ready(&CoreType) < 0 || PyType_Ready(&FieldsType) < 0 || PyType_Ready(&FilterType) < 0 ||
-        PyType_Ready(&FormatType) < 0)
+        PyType_Ready(&FormatType) < 0 || PyType_Ready(&TableType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
@@ -2835,6 +3195,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {"O_STARTSWITH", O_STARTSWITH}, {"O_ENDSWITH", O_ENDSWITH}, {"O_IN", O_IN}, {"O_EXISTS", O_EXISTS},
         {"I_TEST", I_TEST}, {"I_JF", I_JF}, {"I_JT", I_JT}, {"I_NOT", I_NOT},
         {"PROBE_TYPES", PROBE_TYPES}, {"PROBE_ROLES", PROBE_ROLES},
+        {"TV_PARAM", TV_PARAM}, {"TV_LATENCY", TV_LATENCY}, {"TV_ONE", TV_ONE}, {"CORE_TABLES", CORE_TABLES},
     };
     for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
         if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0) {
@@ -2845,7 +3206,9 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     Py_INCREF(&FieldsType);
     Py_INCREF(&FilterType);
     Py_INCREF(&FormatType);
+    Py_INCREF(&TableType);
     if (PyModule_AddObject(m, "Fields", (PyObject *)&FieldsType) < 0 ||
+        PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0 ||
         PyModule_AddObject(m, "Filter", (PyObject *)&FilterType) < 0 ||
         PyModule_AddObject(m, "Format", (PyObject *)&FormatType) < 0 ||
         PyModule_AddObject(m, "Core", (PyObject *)&CoreType) < 0 ||

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sysdig_user import pipeline as _pipeline
 from sysdig_user.cli_options import CliOptions, UsageError, help_text, parse_argv, wants_packets
@@ -22,13 +22,25 @@ from sysdig_user.errors import SduError
 from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT, unescape_format
 from sysdig_user.output.lines import Output
 from sysdig_user.pipeline import RunStats, compile_predicate
-from sysdig_user.scap.cycle import CaptureWriter
 from sysdig_user.spec import BUFFER_LETTERS, CaptureSpec, OutputSpec, PacketSpec, TraceSpec, WriteSpec
 from sysdig_user.version import LIBS_VERSION, __version__, version_line
+
+if TYPE_CHECKING:  # (imported on first use: only -w writes, and a run without it never loads the writer)
+    from sysdig_user.scap.cycle import CaptureWriter
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_PIPE = 128 + 13  # the reader of the output is gone (EPIPE): what a shell reports for sysdig, killed by SIGPIPE
+
+
+def __getattr__(name: str) -> Any:
+    """``CaptureWriter``, this module's name for sysdig_user.scap.cycle's, imported when first asked for."""
+    if name == "CaptureWriter":
+        from sysdig_user.scap.cycle import CaptureWriter
+
+        return CaptureWriter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CaptureWriter", "Environment", "EventPipeline", "Output", "RunStats", "compile_predicate",
            "main", "make_writer", "spec_from_options"]

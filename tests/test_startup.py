@@ -22,9 +22,10 @@ from sysdig_user.filter import grammar
 from tests.scap.damaged import open_read_events, write_capture
 from tests.support import ROOT, run_sdu
 
-# never imported by a run that does not use them (third-party packages, the sources, the chisels)
+# never imported by a run that does not use them (third-party packages, the sources, the chisels, the -w
+# writer)
 NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap", "sysdig_user.chisels",
-                  "sysdig_user.filter", "sysdig_user._event_table_data")
+                  "sysdig_user.filter", "sysdig_user._event_table_data", "sysdig_user.scap.cycle")
 
 # the standard library's modules that dataclasses pulls in (and lark's standalone parser, but for
 # grammar._TRIMS): no run imports them (its records are sysdig_user.rows classes, not dataclasses)
@@ -107,7 +108,7 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
                          ids=["default", "format", "filter"])
 def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str, ...]) -> None:
     """``sdu -- /bin/true`` (with its default line, a ``-p`` format or a filter): no chisel, packet or
-    third-party code, no filter code unless filtering, and none of the standard library's introspection
+    third-party code, no filter code or pushdown tables unless filtering, and none of the standard library's introspection
     modules (with a filter: once the first run has cached the parser, and lark's standalone parser
     trimmed of them, grammar._TRIMS)."""
     program = _cli(*options, "--", "/bin/true")
@@ -116,9 +117,9 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
     if filtered:
         modules, out = _modules_of(program, tmp_path / "cache")
     assert ("true" if options[:1] == ("-p",) else "execve") in out
-    filtering = () if filtered else ("sysdig_user.filter",)
+    filtering = () if filtered else ("sysdig_user.filter", "tracer.pushdown")  # (unfiltered: tracer/cuts.py)
     assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels", *filtering,
-                             *NOT_FOR_A_RUN)) == []
+                             "sysdig_user.scap.cycle", *NOT_FOR_A_RUN)) == []
     # and in an interpreter without site: none of the standard library a short run has no use for; the
     # default line imports only its field classes, a filter (from the cache) not the standalone parser
     bare, out = _modules_of(program, tmp_path / "cache", bare=True)

@@ -38,7 +38,7 @@ ever left in a ptrace-stop; in launch mode sdu then still reaps the command befo
 (a command running under the seccomp filter is killed, see tracer/engine.py). Pipelined, the consumer's
 end of the capture and its exceptions come back to the tracer and are handled here the same way.
 
-Pushdown (tracer/pushdown.py, ``for_capture``): a launched command stops only at the syscalls the
+Pushdown (tracer/pushdown.py, ``for_capture``; without a filter tracer/cuts.py): a launched command stops only at the syscalls the
 filter can match or that keep the state it reads (seccomp-bpf); in both modes EventBuilder decodes only
 those events and skips open's dev / the mmap VM sizes when nothing reads them. ``--no-seccomp`` turns
 all of it off; attach mode always takes full syscall stops. ``-v`` prints the syscall set at start.
@@ -69,10 +69,10 @@ if TYPE_CHECKING:
     from sysdig_user.scap.cycle import CaptureWriter
     from sysdig_user.session import Session
     from tracer.containers import Detector
+    from tracer.cuts import Settings
     from tracer.engine import Engine
     from tracer.namespace import Census
     from tracer.pipelined import Link, Result
-    from tracer.pushdown import Settings
 
 _ALARM_RETRY_S = 0.005  # an alarm not yet served (it hit an event being processed) fires again
 CONSUMER_AFTER_EVENTS = 200  # pipelined: the consumer is forked after this many events (module docstring)
@@ -758,14 +758,19 @@ def pushdown_settings(session: Session, trace: TraceSpec, env: Any) -> Settings:
     the printed lines read. Where the plan rules pushdown out (a chisel, whose reads are not declared in
     advance; -w, whose file carries every param and, on -C rotation, the state; packet capture, whose
     attribution reads the socket fds) all state and params are kept. -v prints the decision on stderr."""
-    from tracer import pushdown
-
     pipeline = session.pipeline
     fmt = pipeline.formatter
     fields = [t.key for t in fmt.tokens] if fmt is not None else []
     everything = not session.plan.pushdown
+    verbose = session.spec.output.verbose
+    if not pipeline.filter_text and not trace.no_seccomp and not verbose:  # (no pushdown tables to build)
+        from tracer.cuts import unfiltered
+
+        return unfiltered(set(fields), everything)
+    from tracer import pushdown
+
     settings = pushdown.for_capture(pipeline.filter_text, fields, everything, not trace.no_seccomp)
-    if session.spec.output.verbose:
+    if verbose:
         if trace.no_seccomp:
             line = "seccomp-bpf: off (--no-seccomp), every syscall is traced"
         elif not trace.command:

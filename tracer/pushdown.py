@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sysdig_user.event_table import EF, EVENTS, PT
-from sysdig_user.rows import FrozenRow, set_slot
 from sysdig_user.state import parsers_files, parsers_net, parsers_process
+from tracer.cuts import CWD_FIELDS, FULL, Plan, Settings, needs_vm, reads_fds, settings, unfiltered
 from tracer.events import PROCEXIT, event_codes, event_type_name
 from tracer.syscalls_x86_64 import SYSCALLS as TABLE
 
@@ -35,12 +35,6 @@ LIFECYCLE = ("clone", "clone3", "fork", "vfork", "execve", "execveat", "exit", "
 CWD_EVENTS = frozenset({"chdir", "fchdir", "getcwd"})
 VM_EVENTS = frozenset({"brk", "mmap", "mmap2", "munmap"})
 
-# Fields that read the fd table or the cwd, by prefix or exact name. evt.args / evt.info / evt.arg.X
-# render an FD param as "3(<f>/etc/passwd)" and a relative path with the directory it resolves in.
-_FD_FIELD_PREFIXES = ("fd.", "fdlist.", "proc.fd", "thread.fd", "evt.arg", "evt.abspath")
-_FD_FIELDS = frozenset({"evt.args", "evt.info"})
-_CWD_FIELDS = frozenset({"proc.cwd", "thread.cwd"})
-_VM_FIELD_PREFIXES = ("proc.vm", "thread.vm")
 _FD_PARAM_TYPES = frozenset({PT.FD, PT.FDLIST})
 _PATH_PARAM_TYPES = frozenset({PT.FSPATH, PT.FSRELPATH})
 _FD_FLAGS = EF.CREATES_FD | EF.DESTROYS_FD | EF.USES_FD
@@ -125,7 +119,7 @@ def needs_fd_state(fields: Iterable[str], event_types: set[str] | frozenset[str]
     """
     if chisel:
         return True
-    if not any(f in _FD_FIELDS or f.startswith(_FD_FIELD_PREFIXES) for f in fields):
+    if not reads_fds(fields):
         return False
     return _events_touch(_matching_events(event_types), _FD_FLAGS, _FD_PARAM_TYPES)
 
@@ -134,36 +128,11 @@ def needs_cwd(fields: Iterable[str], event_types: set[str] | frozenset[str] | No
     """Whether chdir/fchdir must be followed: proc.cwd is read, or a path-rendering field (as for
     needs_fd_state) meets an event with a path param, which is resolved against the cwd."""
     fields = list(fields)
-    if chisel or any(f in _CWD_FIELDS for f in fields):
+    if chisel or any(f in CWD_FIELDS for f in fields):
         return True
-    if not any(f in _FD_FIELDS or f.startswith(_FD_FIELD_PREFIXES) for f in fields):
+    if not reads_fds(fields):
         return False
     return _events_touch(_matching_events(event_types), EF.NONE, _PATH_PARAM_TYPES)
-
-
-def needs_vm(fields: Iterable[str], chisel: bool = False) -> bool:
-    """Whether the process VM sizes (kept from mmap/munmap/brk exits) may be read."""
-    return chisel or any(f.startswith(_VM_FIELD_PREFIXES) for f in fields)
-
-
-class Plan(FrozenRow):
-    """A pushdown decision with its reasons (printed by -v)."""
-
-    _fields = ("syscalls", "event_types", "fd_state", "cwd", "vm")
-    __slots__ = _fields
-    syscalls: frozenset[int] | None  # None: trace everything
-    event_types: frozenset[str] | None
-    fd_state: bool
-    cwd: bool
-    vm: bool
-
-    def __init__(self, syscalls: frozenset[int] | None, event_types: frozenset[str] | None, fd_state: bool,
-                 cwd: bool, vm: bool) -> None:
-        set_slot(self, "syscalls", syscalls)
-        set_slot(self, "event_types", event_types)
-        set_slot(self, "fd_state", fd_state)
-        set_slot(self, "cwd", cwd)
-        set_slot(self, "vm", vm)
 
 
 def plan(event_types: set[str] | frozenset[str] | None, fields: Iterable[str], chisel: bool = False) -> Plan:
@@ -198,37 +167,6 @@ def describe_plan(p: Plan) -> str:
 
 # ---- what a live capture applies (tracer/live.py) ----------------------------------------------------
 
-# Fields that may show open's dev param or an fd's dev, and the VM sizes of mmap/munmap/brk exits.
-_DEV_FIELD_PREFIXES = ("fd.dev", "evt.arg", "evt.rawarg")
-_VM_PARAM_PREFIXES = ("evt.arg", "evt.rawarg")
-
-
-class Settings(FrozenRow):
-    """What a live capture cuts: the seccomp syscall set (launch mode), the event codes EventBuilder
-    decodes (`wanted`, None = all) and whether it reads open's dev and the mmap/brk VM sizes."""
-
-    _fields = ("plan", "wanted", "read_dev", "read_vm")
-    __slots__ = _fields
-    plan: Plan
-    wanted: frozenset[int] | None
-    read_dev: bool
-    read_vm: bool
-
-    def __init__(self, plan: Plan, wanted: frozenset[int] | None, read_dev: bool, read_vm: bool) -> None:
-        set_slot(self, "plan", plan)
-        set_slot(self, "wanted", wanted)
-        set_slot(self, "read_dev", read_dev)
-        set_slot(self, "read_vm", read_vm)
-
-    def builder_options(self) -> dict[str, object]:
-        wanted = self.wanted
-        return {"wanted": None if wanted is None else wanted.__contains__, "read_dev": self.read_dev,
-                "read_vm": self.read_vm}
-
-
-FULL = Settings(Plan(None, None, True, True, True), None, True, True)
-
-
 def wanted_codes(p: Plan) -> frozenset[int] | None:
     """Event codes that can pass the filter or keep needed state: both codes of every traced syscall,
     the filter's own types (signaldeliver, ...) and procexit (it removes threads)."""
@@ -249,16 +187,13 @@ def for_capture(filter_text: str, format_fields: Iterable[str], everything: bool
     no cut at all."""
     if not enabled:
         return FULL
-    types: set[str] | None = None
     fields = set(format_fields)
-    if filter_text:  # (the filter package loads lark: not imported at all without a filter)
-        from sysdig_user.filter import event_types as filter_types
-        from sysdig_user.filter import parse, referenced_fields
+    if not filter_text:  # (the filter package loads lark: not imported at all without a filter)
+        return unfiltered(fields, everything)
+    from sysdig_user.filter import event_types as filter_types
+    from sysdig_user.filter import parse, referenced_fields
 
-        types = filter_types(parse(filter_text))
-        fields |= referenced_fields(filter_text)
+    types = filter_types(parse(filter_text))
+    fields |= referenced_fields(filter_text)
     p = plan(types, fields, chisel=everything)
-    read_dev = everything or any(f in _FD_FIELDS or f.startswith(_DEV_FIELD_PREFIXES) for f in fields)
-    read_vm = everything or needs_vm(fields) or any(
-        f in _FD_FIELDS or f.startswith(_VM_PARAM_PREFIXES) for f in fields)
-    return Settings(p, wanted_codes(p), read_dev, read_vm)
+    return settings(p, wanted_codes(p), fields, everything)

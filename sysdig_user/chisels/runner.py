@@ -104,6 +104,12 @@ class BoundFieldHandle:
     def to_text(self, value: Any) -> str:
         return str(self._bound.to_text(value))
 
+    @property
+    def compiled_field(self) -> Any:
+        """The registry's bound field, whose value ``lua_value`` pushes as it is (None for evt.buffer,
+        which reaches chisels rendered)."""
+        return None if self._rendered else self._bound
+
     def lua_value(self, evt: Event) -> Any:
         """The value as sysdig pushes it to Lua (rawval_to_lua_stack): numbers and booleans as
         they are, strings and buffers as bytes, addresses and other typed values as their text."""
@@ -554,6 +560,7 @@ class ChiselRunner:
         self._first_seen: set[int] = set()
         self._last_sample: dict[int, int] = {}
         self._last_interval_ts: dict[int, int] = {}
+        self._native: set[int] = set()  # the chisels whose on_event runs in C (native_tables)
 
     def attach_inspector(self, inspector: Any) -> None:
         """The state engine whose thread table sysdig.get_thread_table (lsof, ps, netstat) reads;
@@ -695,9 +702,10 @@ class ChiselRunner:
             return None
         codes: set[int] = set()
         for ch in self.chisels:
+            if id(ch) in self._native:
+                continue
             ctx = ch.ctx
-            if not isinstance(ctx, ChiselContextImpl) or ctx.interval or ctx.precise_interval \
-                    or ctx.formatter is not None:
+            if not isinstance(ctx, ChiselContextImpl) or not self._clockless(ctx):
                 return None
             used = filter_codes(ctx.filter_text) if ctx.filter_text else None
             if used is None:
@@ -707,9 +715,53 @@ class ChiselRunner:
         passing = filter_codes(global_filter) if global_filter else None
         return codes & passing if passing is not None else codes
 
-    def seen_until(self, ts: int | None) -> None:
-        """Events up to time ``ts`` were read without reaching the chisels (none of them could use
-        them): their clock moves on as if they had been seen."""
+    @staticmethod
+    def _clockless(ctx: Any) -> bool:
+        """A chisel whose events matter only through on_event (no interval, no event formatter)."""
+        return isinstance(ctx, ChiselContextImpl) and not ctx.interval and not ctx.precise_interval \
+            and ctx.formatter is None
+
+    def native_tables(self, global_filter: str = "") -> list[Any]:
+        """The chisels whose on_event the compiled state can run in its loop: those that describe
+        themselves as a sum per key (``native_table_spec``: their bound key fields, value field and
+        dict) whose fields and filter compile (output/compiled.py native_table); each one's C Table,
+        adding to the chisel's own dict the events of the codes its filter may pass (and the run's
+        ``global_filter``, which the compiled state runs). Those chisels then need no event in Python
+        (event_codes leaves them out) but the ones the Table cannot read, which the C loop declines
+        to the pipeline, where their Python on_event runs. Not live (the intervals move on events)."""
+        from sysdig_user.filter.codes import filter_codes
+        from sysdig_user.output.compiled import native_table
+
+        self._native = set()
+        if self.engine.live or not self._started:
+            return []
+        passing = filter_codes(global_filter) if global_filter else None
+        tables: list[Any] = []
+        for ch in self.chisels:
+            spec = getattr(ch, "native_table_spec", None)
+            ctx = ch.ctx
+            got = spec() if spec is not None and self._clockless(ctx) and len(tables) < 8 else None
+            if got is None or not isinstance(ctx, ChiselContextImpl):
+                continue
+            keys, value, table = got
+            text = ctx.filter_text
+            used = filter_codes(text) if text else set(range(PPM_EVENT_MAX))
+            if used is None:
+                continue
+            narrow = getattr(ch, "narrow_event_codes", None)
+            codes = narrow(used) if narrow is not None else used
+            native = native_table(text, keys, value, table, codes & passing if passing is not None else codes)
+            if native is not None:
+                tables.append(native)
+                self._native.add(id(ch))
+        return tables
+
+    def seen_until(self, ts: int | None, first: int | None = None) -> None:
+        """Events from time ``first`` up to time ``ts`` were read without reaching the chisels in Python
+        (none of them could use them, or a compiled table took them): their clock moves on as if they had
+        been seen."""
+        if not self.engine.first_ts and first is not None:
+            self.engine.first_ts = first
         if ts is not None and self.engine.first_ts:
             self.engine.last_ts = ts
 

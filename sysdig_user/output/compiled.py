@@ -22,7 +22,7 @@ from typing import Any
 
 from sysdig_user.native import extension
 
-_fastline = extension("sysdig_user._fastline", 12)  # (output/fastline.py's VERSION)
+_fastline = extension("sysdig_user._fastline", 13)  # (output/fastline.py's VERSION)
 
 class NotCompiled(Exception):
     """A field, operator or literal the C code does not do: the whole filter or format stays Python."""
@@ -397,3 +397,70 @@ def native_format(formatter: Any) -> Any:
 
 def available(environ: Any = os.environ) -> bool:
     return _fastline is not None and environ.get("SDU_NO_NATIVE") != "1"
+
+
+# ------------------------------------------------------------------------------------------- tables
+
+def _table_value(field: Any) -> tuple[int, tuple[tuple[int, int, int], ...], bytes] | None:
+    """A table chisel's value field as the C Table reads it: (kind, per-code params, per-code internal), or
+    None when it is none of evt.rawarg.NAME (its param per code, when a fixed-size integer: what
+    Event.param decodes), evt.latency (an internal event's none, a generic event's Python's) or evt.count."""
+    import struct
+
+    from sysdig_user.event_table import EC, EVENTS, PPM_EVENT_MAX
+    from sysdig_user.fields import evt
+    from sysdig_user.params import fixed_format
+
+    k = _fastline
+    assert k is not None
+    extract = getattr(field, "extract", None)
+    if extract is evt._count:
+        return k.TV_ONE, (), b""
+    if extract is evt._latency:
+        internal = bytes(2 if code in evt._GENERIC else 1 if EVENTS[code].category & EC.INTERNAL else 0
+                         for code in range(PPM_EVENT_MAX))
+        return k.TV_LATENCY, (), internal
+    if getattr(field, "name", None) != "evt.rawarg" or not getattr(field, "arg", None):
+        return None
+    params = []
+    for code in range(PPM_EVENT_MAX):
+        idx = EVENTS[code].param_index(field.arg)
+        fmt = fixed_format(EVENTS[code].params[idx].type) if idx >= 0 else None
+        if idx < 0 or fmt is None or fmt[-1] not in "bBhHiIqQ":
+            params.append((idx, 0, 0))
+        else:
+            params.append((idx, struct.calcsize(fmt), int(fmt[-1].islower())))
+    return k.TV_PARAM, tuple(params), b""
+
+
+def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any, Any], codes: set[int]) -> Any:
+    """A table chisel (chisels/builtin/table_generator.py) as a C Table adding to ``table``: ``keys`` and
+    ``value`` the bound fields of its key and value fields, ``filter_text`` its filter, ``codes`` the event
+    codes it may add to; None when a key is not a field the C code gives as an int or a str, the value is
+    not one _table_value reads, or the filter does not compile."""
+    if _fastline is None or not keys or len(keys) > 8:
+        return None
+    from sysdig_user.event_table import PPM_EVENT_MAX
+
+    k = _fastline
+    val = _table_value(value)
+    if val is None:
+        return None
+    accs = []
+    for field in keys:
+        try:
+            acc, probe, vkind = _field(getattr(field, "extract", None))
+        except NotCompiled:
+            return None
+        if acc == k.A_IO or vkind not in (k.V_INT, k.V_STR) or getattr(field, "extract_many", None) is not None:
+            return None
+        accs.append((acc, probe))
+    native = None
+    if filter_text:
+        native = native_filter(filter_text)
+        if native is None:
+            return None
+    used = {a for a, _ in accs}
+    code_flags = bytes(1 if c in codes else 0 for c in range(PPM_EVENT_MAX))
+    return k.Table(fields(k.A_FDPROBE in used, k.A_RES in used), native, tuple(accs), val[0], code_flags,
+                   val[1], val[2], table)

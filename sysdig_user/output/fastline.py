@@ -48,7 +48,7 @@ from sysdig_user.state.inspector import (
     SCHEDSWITCH_6_E,
 )
 
-VERSION = 12  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = 13  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
@@ -322,8 +322,11 @@ def chisel_core(pipeline: Any) -> Any:
     native_filter = pipeline.native_filter if pipeline.predicate is not None else None
     if pipeline.predicate is not None and native_filter is None:  # a filter only Python evaluates
         return None
-    # (the codes the filter cannot pass never reach the chisels: C drops them)
-    wanted = pipeline.chisels.event_codes(pipeline.filter_text if native_filter is not None else "")
+    # (the codes the filter cannot pass never reach the chisels: C drops them); the table chisels that
+    # compile add to their tables in C, and want no event in Python
+    global_filter = pipeline.filter_text if native_filter is not None else ""
+    tables = pipeline.chisels.native_tables(global_filter)
+    wanted = pipeline.chisels.event_codes(global_filter)
     if wanted is None:
         return None
     assert _fastline is not None
@@ -336,7 +339,7 @@ def chisel_core(pipeline: Any) -> Any:
         inspector=pipeline.inspector, clock=pipeline.output_options.time, event_type=Event, format_line=None,
         flags_fallback=None, clock_prefix=None, fd_resolved=None, recipes=silent_recipes(), sc_names=[],
         generic_name=EVENTS[0].name, errno_names=[], fd_prefixes=[], l4_types=0, max_len=0,
-        silent=True, declines=bytes(declines), code_flags=bytes(_FLAGS), filter=native_filter)
+        silent=True, declines=bytes(declines), code_flags=bytes(_FLAGS), filter=native_filter, tables=tuple(tables))
 
 
 def passthrough(pipeline: Any) -> bool:
@@ -378,6 +381,6 @@ def drain(core: Any, pipeline: Any) -> None:
         pipeline.stats.events += n
         pipeline.stats.fast_events += n
         if pipeline.chisels is not None:
-            pipeline.chisels.seen_until(core.last_ts())
+            pipeline.chisels.seen_until(core.last_ts(), core.first_ts())
     if data:
         pipeline.out.chunk(data)

@@ -97,9 +97,14 @@ def test_compiled_state_is_used_for_table_chisels(tmp_path: Path) -> None:
     assert seen["fast"] is not None and seen["all"]
     assert seen["fast"] > 0.8 * seen["all"]
     seen.clear()
-    with pytest.MonkeyPatch.context() as mp:  # a chisel that needs every event: no compiled state
-        mp.setattr(sources, "read_files", spy)
+    with pytest.MonkeyPatch.context() as mp:  # no filter, but its sums run in C (a Table) for the events
+        mp.setattr(sources, "read_files", spy)  # without a parser
         _run(capture, ("topscalls_time",), native=True)
+    assert seen["fast"]
+    seen.clear()
+    with pytest.MonkeyPatch.context() as mp:  # a chisel that needs every event in Python: no compiled state
+        mp.setattr(sources, "read_files", spy)
+        _run(capture, ("echo_fds",), native=True)
     assert not seen["fast"]
 
 

@@ -200,6 +200,16 @@ class TableGenerator(Chisel):
         io = int(EF.READS_FROM_FD | EF.WRITES_TO_FD)
         return {c for c in codes if c & 1 or not int(EVENTS[c].flags) & io}
 
+    def native_table_spec(self) -> tuple[list[Any], Any, dict[LuaKey, float]] | None:
+        """What the compiled loop needs to run on_event itself (ChiselRunner.native_tables): the key
+        fields' and the value field's registry fields, and the dict they add to; None when a field is
+        not a plain registry field."""
+        keys = [getattr(h, "compiled_field", None) for h in self.fkeys]
+        value = getattr(self.fvalue, "compiled_field", None)
+        if value is None or any(k is None for k in keys):
+            return None
+        return keys, value, self.table
+
     def _print(self, ts: int, delta: int) -> None:
         print_sorted_table(self.ctx, self.table, ts // 1_000_000_000, 0, delta, self.key_flds,
                            self.key_descs, self.value_fld, self.value_desc, self.top_number,
