@@ -104,6 +104,21 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
                           "signal", "select")) == []
 
 
+@pytest.mark.slow
+def test_a_table_chisel_read_imports_only_its_chisel(tmp_path: Path) -> None:
+    """``sdu -r CAP -c topfiles_bytes``: the chisel's own modules (registry.builtin_chisel stops at the module
+    that has it), not the Lua bridge, lupa or the other built-in chisels, nor what only a user or Lua chisel's
+    lookup (pathlib), -j (json) or a percentage (decimal) needs."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    _modules_of(_cli("-r", cap, "-c", "topfiles_bytes"), tmp_path / "cache")
+    bare, out = _modules_of(_cli("-r", cap, "-c", "topfiles_bytes"), tmp_path / "cache", bare=True)
+    assert "Filename" in out
+    others = tuple(f"sysdig_user.chisels.builtin.{m}" for m in ("iochisels", "spy", "state", "perf", "http", "extra",
+                                                                "containers"))
+    assert _loaded(bare, ("lupa", "sysdig_user.chisels.lua_bridge", *others, *NOT_FOR_A_RUN, "pathlib", "json",
+                          "decimal", "shutil", "socket")) == []
+
+
 @pytest.mark.ptrace
 @pytest.mark.slow
 @pytest.mark.parametrize("options", [(), ("-p", "%proc.name %fd.name"), ("evt.type=execve",)],
@@ -298,17 +313,20 @@ def test_a_closed_pipe_ends_the_console_quietly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_no_collection_before_the_run_and_the_start_up_frozen(tmp_path: Path) -> None:
-    """The collector is off until the source runs, then on again with the start-up's objects frozen."""
+    """The collector is off until the source runs, then on again with the start-up's objects frozen and its
+    first threshold raised (entry.GEN0_THRESHOLD)."""
+    from sysdig_user import entry
+
     cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
     before = ("import gc\nfrom sysdig_user import session\nrun = session.Session.run\n"
               "def spy(self, source):\n"
-              "    sys.stderr.write(f'{gc.isenabled()} {gc.get_freeze_count()} {gc.get_stats()[2][\"collections\"]}\\n')\n"
+              "    sys.stderr.write(f'{gc.isenabled()} {gc.get_freeze_count()} {gc.get_stats()[2][\"collections\"]} {gc.get_threshold()[0]}\\n')\n"
               "    return run(self, source)\n"
               "session.Session.run = spy\n")
     got = _console(["-r", cap], tmp_path / "cache", before, capture_output=True)
     assert got.returncode == 0 and b"openat" in got.stdout
-    enabled, frozen, full = got.stderr.decode().split()
-    assert enabled == "True" and int(frozen) > 10000 and full == "0"
+    enabled, frozen, full, gen0 = got.stderr.decode().split()
+    assert enabled == "True" and int(frozen) > 10000 and full == "0" and int(gen0) == entry.GEN0_THRESHOLD
 
 
 @pytest.mark.slow

@@ -326,8 +326,9 @@ class LiveCapture:
 
                 self._ships_state = not fastline.passthrough(self.pipeline)
             self.link = pipelined.start(self.pipeline, self.writer, self._on_notice, cpus, self.net)
-            if cpus is not None and place is not None and self.link.pid > 0:
-                place.add_helper(self.link.pid)  # its original CPUs back when co-location ends
+            if cpus is not None and place is not None:
+                link = self.link
+                place.add_helper(lambda: link.pid)  # its original CPUs back when co-location ends
             if self.census is not None:
                 self.census.exclude(self.link.pid)
         except OSError:
