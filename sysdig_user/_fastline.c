@@ -734,7 +734,8 @@ static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
  */
 #include <arpa/inet.h>
 
-enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO };
+enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO,
+       A_FAILED };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -917,6 +918,7 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
         v->kind = V_INT;
         v->i = (F->io[x->code] & probe) != 0;
         return 0;
+    case A_FAILED: /* fields/evt.py _failed: return_value below 0, a bool as 0 or 1 */
     case A_RES: { /* fields/evt.py return_value, then "SUCCESS", the errno's name or the number */
         if (x->n < 0 || !F->res) return NEED;
         int8_t *r = F->res[x->code];
@@ -928,6 +930,11 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
             if (!size || x->plen[idx] != size) return NEED;
             res = r[k + 2] ? rd_s(x->param[idx], size) : (int64_t)rd_u(x->param[idx], size);
             found = 1;
+        }
+        if (acc == A_FAILED) {
+            v->kind = V_INT;
+            v->i = found && res < 0;
+            return 0;
         }
         if (!found) return 0;
         v->kind = V_STR;
@@ -3299,7 +3306,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"A_FAILED", A_FAILED}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},
