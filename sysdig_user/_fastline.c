@@ -156,6 +156,7 @@ typedef struct {
     PyObject *tables[8];
     int ntables;
     int64_t first_ts;
+    PyObject *spare; /* a (raw, cpu, num) tuple an exit took from its thread's last_enter, for the next enter */
 } Core;
 
 static PyObject *s_pending, *s_num, *s_first_ts, *s_threads, *s_fdtable, *s_fds, *s_type, *s_name, *s_comm,
@@ -1943,16 +1944,56 @@ static int paired(PyObject *th, int code, int *yes) {
     return 0;
 }
 
+/* th.last_enter = (raw, cpu, num), the core's unbuilt enter, in the tuple a paired exit took from its thread
+ * (take_stash) when there is one: refilled (its num int_in_place's way) rather than a new tuple and new ints
+ * per enter. Only the core holds that tuple, so no one sees it change. */
+static int set_stash(Core *c, PyObject *th, PyObject *raw, int cpu, int64_t num) {
+    PyObject *t = c->spare;
+    if (!t) {
+        PyObject *stash = Py_BuildValue("(OiL)", raw, cpu, (long long)num);
+        if (!stash) return -1;
+        int rc = SA(th, s_last_enter, stash);
+        Py_DECREF(stash);
+        return rc;
+    }
+    c->spare = NULL;
+    PyObject *n = PyTuple_GET_ITEM(t, 2), *k;
+    if (!int_in_place(n, num < 0, num < 0 ? (uint64_t)0 - (uint64_t)num : (uint64_t)num)) {
+        if (!(n = PyLong_FromLongLong(num))) goto fail;
+        Py_SETREF(((PyTupleObject *)t)->ob_item[2], n);
+    }
+    if (!(k = PyLong_FromLong(cpu))) goto fail;
+    Py_SETREF(((PyTupleObject *)t)->ob_item[1], k);
+    Py_INCREF(raw);
+    Py_SETREF(((PyTupleObject *)t)->ob_item[0], raw);
+    int rc = SA(th, s_last_enter, t);
+    Py_DECREF(t);
+    return rc;
+fail:
+    Py_DECREF(t);
+    return -1;
+}
+
+/* th.last_enter = None, its (raw, cpu, num) tuple kept as the core's spare when nothing else references it */
+static int take_stash(Core *c, PyObject *th) {
+    static SlotCache sc;
+    Py_ssize_t off = slot_offset(Py_TYPE(th), s_last_enter, &sc, 1);
+    PyObject **slot = off > 0 ? (PyObject **)((char *)th + off) : NULL, *old = slot ? *slot : NULL;
+    if (!c->spare && old && PyTuple_CheckExact(old) && PyTuple_GET_SIZE(old) == 3 && Py_REFCNT(old) == 1) {
+        Py_INCREF(Py_None);
+        *slot = Py_None;
+        c->spare = old; /* (the slot's reference) */
+        return 0;
+    }
+    return sa_c(th, s_last_enter, Py_None, &sc);
+}
+
 /* what Inspector.process does to a known thread for an event type without a parser */
 static int pure_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, PyObject *raw, int64_t num) {
     if (set_i64(c->inspector, s_num, num) < 0) return -1;
     if (R->enter) {
         int64_t fd = R->uses_fd ? rd_s(e->param[0], 8) : -1;
-        PyObject *stash = Py_BuildValue("(OiL)", raw, e->cpu, (long long)num);
-        if (!stash) return -1;
-        int rc = SA(th, s_last_enter, stash);
-        Py_DECREF(stash);
-        if (rc < 0 || set_i64(th, s_lastevent_type, e->code) < 0 ||
+        if (set_stash(c, th, raw, e->cpu, num) < 0 || set_i64(th, s_lastevent_type, e->code) < 0 ||
             set_i64(th, s_last_latency_entertime, e->ts) < 0 || set_i64(th, s_latency, 0) < 0 ||
             set_i64(th, s_lastevent_fd, fd) < 0)
             return -1;
@@ -1962,7 +2003,7 @@ static int pure_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, PyObject 
         if (get_i64(th, s_last_latency_entertime, &entered) < 0) return -1;
         if (entered && set_i64(th, s_latency, e->ts - entered) < 0) return -1;
         if (paired(th, e->code, &yes) < 0) return -1;
-        if (yes && SA(th, s_last_enter, Py_None) < 0) return -1;
+        if (yes && take_stash(c, th) < 0) return -1;
     }
     return set_i64(th, s_last_event_ts, e->ts);
 }
@@ -3036,6 +3077,7 @@ static int load_recipe(CodeRecipe *R, PyObject *item) {
 }
 
 static void Core_dealloc(Core *c) {
+    Py_XDECREF(c->spare);
     Py_XDECREF(c->inspector);
     Py_XDECREF(c->state);
     Py_XDECREF(c->clock);
