@@ -655,7 +655,7 @@ static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
 #include <arpa/inet.h>
 
 enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO,
-       A_FAILED };
+       A_FAILED, A_FDL4 };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -670,6 +670,7 @@ enum { I_TEST = 1, I_JF, I_JT, I_NOT };
 #define CF_FD_EVENT 4
 #define CF_MODIFIES 64
 
+static PyObject *s_shown_l4proto;
 static PyObject *s_uid, *s_users, *s_user, *s__state, *s_vm[3], *s_pid, *s_role, *s_fdinfo, *s_fdnum, *s_raw, *s_cpu, *s_filtered_out;
 
 typedef struct {
@@ -697,6 +698,9 @@ typedef struct {
                        * fallback one; index -1: none, size 0: not a fixed-size integer (Python's) */
     int n_errnos;
     char **errno_texts; /* evt.res of -k, by k (NULL: Python's) */
+    int n_l4;
+    char **l4_names; /* fd.l4proto per shown_l4proto value (NULL entries: l4_default) */
+    char *l4_default; /* NULL: fd.l4proto is Python's */
 } Fields;
 
 typedef struct {
@@ -891,6 +895,19 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
         }
         if (F->name_py[x->code] & 1) return NEED;
         return attr_val(x->fdinfo, s_name, P_ATTR_STR, v);
+    case A_FDL4: { /* fields/fd.py _l4proto: the name of the fd's shown_l4proto */
+        if (!fd_applies(F, x) || (!x->fdinfo && !x->virt)) return 0;
+        if (x->virt || !F->l4_default) return NEED;
+        PyObject *o = GA(x->fdinfo, s_shown_l4proto);
+        if (!o) return -1;
+        long proto = PyLong_Check(o) ? PyLong_AsLong(o) : -1;
+        Py_DECREF(o);
+        if (proto < 0) return PyErr_Occurred() ? -1 : NEED;
+        v->kind = V_STR;
+        v->s = proto < F->n_l4 && F->l4_names[proto] ? F->l4_names[proto] : F->l4_default;
+        v->n = strlen(v->s);
+        return 0;
+    }
     case A_FDPROBE: {
         if (!fd_applies(F, x) || (!x->fdinfo && !x->virt)) return 0;
         long type = x->vtype, role = F->virt_role;
@@ -938,6 +955,11 @@ static void Fields_dealloc(Fields *F) {
         for (int i = 0; i < F->n_errnos; i++) PyMem_Free(F->errno_texts[i]);
         PyMem_Free(F->errno_texts);
     }
+    if (F->l4_names) {
+        for (int i = 0; i < F->n_l4; i++) PyMem_Free(F->l4_names[i]);
+        PyMem_Free(F->l4_names);
+    }
+    PyMem_Free(F->l4_default);
     if (F->probes) {
         for (int i = 0; i < F->nprobes * PROBE_TYPES * PROBE_ROLES; i++) {
             Py_XDECREF(F->probes[i].attr);
@@ -962,16 +984,20 @@ static uint8_t *code_bytes(PyObject *b, int ncodes) {
     return out;
 }
 
-/* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts): probes is a
- * list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res per code a 6-tuple */
+/* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts[, io[, l4_names,
+ * l4_default]]): probes is a list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res
+ * per code a 6-tuple; l4_names fd.l4proto's text per protocol number (None: l4_default) */
 static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
-    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts, *io = NULL;
+    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts, *io = NULL, *l4 = NULL,
+             *l4_default = NULL;
     if (F->type_names) {
         PyErr_SetString(PyExc_RuntimeError, "Fields is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "OOSSO!iO!O|S", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
-                          &F->virt_role, &PyList_Type, &res, &errno_texts, &io))
+    if (!PyArg_ParseTuple(args, "OOSSO!iO!O|SOU", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
+                          &F->virt_role, &PyList_Type, &res, &errno_texts, &io, &l4, &l4_default))
+        return -1;
+    if (l4_default && (!(F->l4_names = str_array(l4, &F->n_l4)) || !(F->l4_default = dup_utf8(l4_default))))
         return -1;
     if (!(F->type_names = str_array(type_names, &F->ncodes)) || !(F->sc_names = str_array(sc_names, &F->n_sc)) ||
         !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)) ||
@@ -3184,6 +3210,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_uid, "uid"}, {&s_users, "users"},
         {&s_user, "user"}, {&s__state, "_state"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
         {&s_fdnum, "fdnum"}, {&s_raw, "raw"}, {&s_cpu, "cpu"}, {&s_filtered_out, "filtered_out"},
+        {&s_shown_l4proto, "shown_l4proto"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].text))) return NULL;
@@ -3195,7 +3222,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"A_FAILED", A_FAILED}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"A_FAILED", A_FAILED}, {"A_FDL4", A_FDL4}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},
