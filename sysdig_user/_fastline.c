@@ -1634,6 +1634,7 @@ typedef struct {
     int8_t (*param)[3]; /* TV_PARAM: per code (index, size, signed); index -1 no such param, size 0 Python's */
     uint8_t *internal;  /* TV_LATENCY: per code, an internal event (1: evt.latency has no value; 2: Python's) */
     PyObject *table;    /* the chisel's dict */
+    PyObject *on_event; /* the chisel's Python on_event, for an Event already processed (NULL: none) */
 } Table;
 
 /* a key part's value as a str (a field's own str object, or the C text decoded) */
@@ -1765,32 +1766,39 @@ static int table_add(Table *t, PyObject *key, int64_t value) {
     return rc;
 }
 
+/* the latency Inspector.process left the thread of x (evt.latency): 0, NEED (not an int, no thread), -1 */
+static int processed_latency(Ctx *x, int64_t *latency) {
+    *latency = 0;
+    if (!x->th) return NEED;
+    PyObject *lat = GA(x->th, s_latency);
+    if (!lat) return -1;
+    int rc = PyLong_Check(lat) ? 0 : NEED;
+    if (!rc) *latency = PyLong_AsLongLong(lat);
+    Py_DECREF(lat);
+    return !rc && *latency == -1 && PyErr_Occurred() ? -1 : rc;
+}
+
+/* one table over an Event Inspector.process has processed (x from ctx_from_event): 0 done, NEED, -1 */
+static int table_processed(Table *t, Ctx *x) {
+    PyObject *key = NULL;
+    int64_t value = 0, latency = 0;
+    int rc = t->value == TV_LATENCY ? processed_latency(x, &latency) : 0;
+    if (!rc) rc = table_entry(t, x, latency, &key, &value);
+    if (!rc && key) rc = table_add(t, key, value);
+    Py_XDECREF(key);
+    return rc;
+}
+
 /* Table.add(evt) -> True if added, None if the Python on_event must run: the same over an Event after
  * Inspector.process (the thread's latency as it left it), for the C-vs-Python tests */
 static PyObject *Table_add(Table *t, PyObject *args) {
     PyObject *evt;
     if (!PyArg_ParseTuple(args, "O", &evt)) return NULL;
     Ctx x;
-    PyObject *key = NULL;
-    int64_t value = 0, latency = 0;
     int rc = ctx_from_event(&x, evt);
     x.evt = NULL; /* (the loop's view: no Python answers) */
-    if (!rc && t->value == TV_LATENCY) {
-        if (!x.th) {
-            rc = NEED;
-        } else {
-            PyObject *lat = GA(x.th, s_latency);
-            if (!lat) rc = -1;
-            else if (!PyLong_Check(lat)) rc = NEED;
-            else latency = PyLong_AsLongLong(lat);
-            Py_XDECREF(lat);
-            if (!rc && latency == -1 && PyErr_Occurred()) rc = -1;
-        }
-    }
-    if (!rc) rc = table_entry(t, &x, latency, &key, &value);
+    if (!rc) rc = table_processed(t, &x);
     ctx_release(&x);
-    if (!rc && key) rc = table_add(t, key, value);
-    Py_XDECREF(key);
     if (rc < 0) return NULL;
     if (rc == NEED) Py_RETURN_NONE;
     Py_RETURN_TRUE;
@@ -1800,25 +1808,28 @@ static void Table_dealloc(Table *t) {
     Py_XDECREF(t->fields);
     Py_XDECREF(t->filter);
     Py_XDECREF(t->table);
+    Py_XDECREF(t->on_event);
     PyMem_Free(t->codes);
     PyMem_Free(t->param);
     PyMem_Free(t->internal);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-/* Table(fields, filter, keys, value, codes, params, internal, table): keys (accessor, probe) pairs, value a
- * TV_*, codes bytes per code, params (index, size, signed) per code (TV_PARAM), internal bytes per code
- * (TV_LATENCY), table the dict */
+/* Table(fields, filter, keys, value, codes, params, internal, table[, on_event]): keys (accessor, probe) pairs,
+ * value a TV_*, codes bytes per code, params (index, size, signed) per code (TV_PARAM), internal bytes per
+ * code (TV_LATENCY), table the dict, on_event the chisel's on_event (without it a Core declines the events
+ * of types with a parser to the pipeline) */
 static int Table_init(Table *t, PyObject *args, PyObject *kwds) {
     Fields *fields;
-    PyObject *filter, *keys, *codes, *params, *internal, *table;
+    PyObject *filter, *keys, *codes, *params, *internal, *table, *on_event = Py_None;
     if (t->fields) {
         PyErr_SetString(PyExc_RuntimeError, "Table is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "O!OO!iSO!SO!", &FieldsType, &fields, &filter, &PyTuple_Type, &keys, &t->value,
-                          &codes, &PyTuple_Type, &params, &internal, &PyDict_Type, &table))
+    if (!PyArg_ParseTuple(args, "O!OO!iSO!SO!|O", &FieldsType, &fields, &filter, &PyTuple_Type, &keys, &t->value,
+                          &codes, &PyTuple_Type, &params, &internal, &PyDict_Type, &table, &on_event))
         return -1;
+    if (on_event != Py_None) t->on_event = (Py_INCREF(on_event), on_event);
     if (filter != Py_None && !PyObject_TypeCheck(filter, &FilterType)) {
         PyErr_SetString(PyExc_TypeError, "filter: a Filter or None");
         return -1;
@@ -2167,6 +2178,8 @@ static int enter_arg(CodeRecipe *R, PyObject *th, int code) {
 
 /* an event of a type with a parser and no OP: the Event and Inspector.process, as in Python; the
  * line here when it can be, else the Python formatter's; then the Verdict applied */
+static int core_tables_processed(Core *c, int code, PyObject *evt);
+
 /* an event handled here at time ts: the chisels' clock (first_ts, last_ts) */
 static inline void core_took(Core *c, int64_t ts) {
     if (!c->have_last_ts) c->first_ts = ts;
@@ -2207,7 +2220,8 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
         goto out;
     }
     if (c->silent) {
-        rc = 0; /* (no line) */
+        rc = c->ntables ? core_tables_processed(c, e->code, evt) : 0; /* (no line; the tables) */
+        if (rc < 0) goto out;
     } else if (c->format) {
         Ctx x;
         rc = ctx_from_event(&x, evt);
@@ -2419,11 +2433,39 @@ static int handle_hidden(Core *c, CodeRecipe *R, Parsed *e) {
  * Python pipeline's */
 static int core_table_code(Core *c, CodeRecipe *R, int code) {
     if (!R->handler && R->op == OP_NONE && !R->hidden) return 0;
+    int after = R->handler && R->op == OP_NONE && !R->hidden; /* (handle_parsed: the tables after process()) */
     for (int i = 0; i < c->ntables; i++) {
         Table *t = (Table *)c->tables[i];
-        if (code < t->ncodes && t->codes[code]) return 1;
+        if (code < t->ncodes && t->codes[code] && (!after || !t->on_event)) return 1;
     }
     return 0;
+}
+
+/* the Core's tables over an Event of a type with a parser, once Inspector.process has processed it (as the
+ * pipeline runs the chisels): each one's filter (its Python checks answering where C cannot), key and
+ * value; where a key or value needs Python, the chisel's own on_event adds it. 0, -1 */
+static int core_tables_processed(Core *c, int code, PyObject *evt) {
+    int want = 0;
+    for (int i = 0; i < c->ntables && !want; i++) {
+        Table *t = (Table *)c->tables[i];
+        want = code < t->ncodes && t->codes[code];
+    }
+    if (!want) return 0;
+    Ctx x;
+    int rc = ctx_from_event(&x, evt);
+    for (int i = 0; i < c->ntables && rc >= 0; i++) {
+        Table *t = (Table *)c->tables[i];
+        if (code >= t->ncodes || !t->codes[code]) continue;
+        rc = table_processed(t, &x);
+        if (rc == NEED) { /* (its filter passed: a Python check answered for what C could not) */
+            PyObject *r = t->on_event ? PyObject_CallOneArg(t->on_event, evt) : NULL;
+            if (!t->on_event) PyErr_SetString(PyExc_RuntimeError, "a table without on_event");
+            rc = r ? 0 : -1;
+            Py_XDECREF(r);
+        }
+    }
+    ctx_release(&x);
+    return rc;
 }
 
 /* one event: 0 handled (its line appended), 1 declined (nothing changed), -1 error */

@@ -463,10 +463,12 @@ def _table_value(field: Any) -> tuple[int, tuple[tuple[int, int, int], ...], byt
     return k.TV_PARAM, tuple(params), b""
 
 
-def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any, Any], codes: set[int]) -> Any:
+def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any, Any], codes: set[int],
+                 on_event: Any = None) -> Any:
     """A table chisel (chisels/builtin/table_generator.py) as a C Table adding to ``table``: ``keys`` and
     ``value`` the bound fields of its key and value fields, ``filter_text`` its filter, ``codes`` the event
-    codes it may add to; None when a key is not a field the C code gives as an int or a str, the value is
+    codes it may add to, ``on_event`` the chisel's (what adds an event already processed whose key or value
+    the C code cannot read; without it a Core declines such events to the pipeline); None when a key is not a field the C code gives as an int or a str, the value is
     not one _table_value reads, or the filter does not compile."""
     if _fastline is None or not keys or len(keys) > 8:
         return None
@@ -493,4 +495,4 @@ def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any,
     used = {a for a, _ in accs}
     code_flags = bytes(1 if c in codes else 0 for c in range(PPM_EVENT_MAX))
     return k.Table(fields(k.A_FDPROBE in used, k.A_RES in used, k.A_FDL4 in used), native, tuple(accs), val[0], code_flags,
-                   val[1], val[2], table)
+                   val[1], val[2], table, on_event)

@@ -132,3 +132,23 @@ def test_tables_in_c_print_what_python_prints(tmp_path: Path, monkeypatch: pytes
         assert got == want, args
     assert built and built[0] == 1, args
     assert seen[0] is not None and seen[0] > 0
+
+
+@needs_c
+def test_events_of_types_with_a_parser_reach_the_tables_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sendto and recvfrom have parsers: the Core has Inspector.process parse them, then its tables add them
+    (topconns keys them by fd.l4proto and fd.name), so the chisels never see them in Python."""
+    from sysdig_user.event_table import EVENTS
+
+    seen: list[str] = []
+    orig = runner_mod.ChiselRunner.on_event
+
+    def spy(self: Any, evt: Any) -> None:
+        seen.append(EVENTS[evt.type].name if evt.type < PPM_EVENT_MAX else "")
+        orig(self, evt)
+
+    monkeypatch.setattr(runner_mod.ChiselRunner, "on_event", spy)
+    capture = _captures(tmp_path)[-1]
+    got = _run(capture, ("topconns",), native=True)
+    assert "tcp" in got
+    assert seen and not {"sendto", "recvfrom"} & set(seen), seen
