@@ -18,8 +18,11 @@ Processes. The consumer is forked once the run has made a few events (tracer/liv
 tracer runs the pipeline itself, and a short run never forks it), so it inherits the Inspector as
 those events left it, the pipeline and the -w writer with what it has written; stdout and stderr are
 flushed first.
-It is double-forked (the middle process exits at once and is reaped here) so that it is not a child
-of the tracer, whose engine reaps every child with wait4(-1, __WALL). From then on the tracer never
+It is double-forked (the middle process exits at once) so that it is not a child
+of the tracer, whose engine reaps every child with wait4(-1, __WALL). The tracer does not wait for the
+middle process (a co-located command is held at the stop that forks the consumer): the engine's
+wait4 reaps it (a pid it does not trace), or Link.collect does through its pidfd, and the consumer's
+pid is read from the middle process's pipe when first asked for (Link.pid). From then on the tracer never
 finishes the pipeline and never writes the capture: EventPipeline.hand_over and CaptureWriter.hand_over
 make both no-ops there, the writer's descriptor pointing at /dev/null so that nothing the tracer's copy
 holds (the buffered section, a gzip trailer written when it is collected) can reach the file.
@@ -60,13 +63,16 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, NoReturn
 
 from sysdig_user import cache
 from sysdig_user.environment import silence
 from sysdig_user.event import Event
 from sysdig_user.rows import Record
 from tracer.heap import steady_heap
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 BATCH_BYTES = 32 * 1024  # a few hundred typical events
 BATCH_NS = 20_000_000  # the most an event waits in the tracer
@@ -120,16 +126,32 @@ class ConsumerGone(Exception):
 class Link:
     """The tracer's end: the batch being filled and the two pipes to the consumer."""
 
-    __slots__ = ("_data", "_done", "_old_handler", "buf", "first_ts", "pid", "result")
+    __slots__ = ("_data", "_done", "_middle", "_old_handler", "_pid", "_pid_fd", "buf", "first_ts", "result")
 
-    def __init__(self, data_fd: int, done_fd: int, old_handler: Any) -> None:
+    def __init__(self, data_fd: int, done_fd: int, old_handler: Any, pid_fd: int = -1, middle_fd: int = -1) -> None:
         self._data = data_fd
         self._done = done_fd
         self._old_handler = old_handler
         self.buf = bytearray()
         self.first_ts = 0  # ts of the batch's first event
         self.result: Result | None = None  # set by collect()
-        self.pid = 0  # the consumer process
+        self._pid = 0
+        self._pid_fd = pid_fd  # where the middle process writes the consumer's pid (read on demand)
+        self._middle = middle_fd  # the middle process's pidfd, -1 once reaped
+
+    @property
+    def pid(self) -> int:
+        """The consumer process (0 if it could not be forked). Read when first asked for, not at the fork:
+        start() returns without waiting for the middle process, so a co-located command held at the stop
+        that forks the consumer does not wait for the middle process's fork as well."""
+        if self._pid_fd >= 0:
+            try:
+                got = os.read(self._pid_fd, 4)
+            finally:
+                os.close(self._pid_fd)
+                self._pid_fd = -1
+            self._pid = struct.unpack("<i", got)[0] if len(got) == 4 else 0
+        return self._pid
 
     def ship(self, ts: int, cpu: int, raw: bytes, on_batch: Callable[[], None]) -> None:
         """Queue one event; `on_batch()` when it starts a batch (arms the flush timer). Raises ConsumerGone."""
@@ -182,6 +204,10 @@ class Link:
 
     def collect(self) -> Result | None:
         """The consumer's Result (None if it died without one), read up to EOF: it has exited then."""
+        if self._middle >= 0:
+            self.pid  # noqa: B018 - (the pid pipe closed)
+            middle, self._middle = self._middle, -1
+            _reap(middle)
         if self._done >= 0:
             chunks = []
             while chunk := os.read(self._done, 65536):
@@ -206,6 +232,7 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
     data_r, data_w = os.pipe()
     done_r, done_w = os.pipe()
     pid_r, pid_w = os.pipe()  # the middle process tells the consumer's pid (sdu --all must skip it)
+    middle_fd = -1
     try:
         _grow(data_w)
         _flush_all(pipeline)
@@ -231,15 +258,18 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
                 os.write(pid_w, struct.pack("<i", consumer))
             finally:
                 os._exit(0)
-        os.waitpid(middle, 0)
-        got = os.read(pid_r, 4)
+        os.close(pid_w)  # (a middle process that failed to fork: its pid read sees EOF, pid 0)
+        pid_w = -1
+        middle_fd = _pidfd(middle)
+        if middle_fd < 0:  # no pidfd: reaped now, as it could not be told apart later from a reused pid
+            os.waitpid(middle, 0)
     except BaseException:
-        for fd in (data_r, data_w, done_r, done_w):
+        for fd in (data_r, data_w, done_r, done_w, pid_r):
             os.close(fd)
         raise
     finally:
-        os.close(pid_r)
-        os.close(pid_w)
+        if pid_w >= 0:
+            os.close(pid_w)
     os.close(data_r)
     os.close(done_w)
     pipeline.hand_over()
@@ -247,9 +277,26 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
         writer.hand_over()
     if net is not None:
         net.hand_over()
-    link = Link(data_w, done_r, old)
-    link.pid = struct.unpack("<i", got)[0] if len(got) == 4 else 0
-    return link
+    return Link(data_w, done_r, old, pid_r, middle_fd)
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for our child `pid` (Linux 5.3), or -1."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1
+
+
+def _reap(pidfd: int) -> None:
+    """Reap the middle process through its pidfd, unless the engine's wait4(-1) did (Engine._dead
+    ignores a pid it does not trace); then close the pidfd."""
+    try:
+        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+    except ChildProcessError:
+        pass
+    finally:
+        os.close(pidfd)
 
 
 def _grow(fd: int) -> None:

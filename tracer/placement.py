@@ -39,10 +39,15 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
 
 from tracer import memory
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
 NR_SCHED_SETAFFINITY = 203
 NR_SCHED_GETAFFINITY = 204
@@ -93,7 +98,7 @@ class Placement:
         self._waits: dict[int, int] = {}  # tid (0: the tracer) -> run-queue wait ns at the last sample
         self._grace = False  # the next sample only starts a new window (rebase)
         self.guard: Any = None  # tracer.guard.Guard while the watchdog runs
-        self.helpers: set[int] = set()  # sdu's own processes placed on other_cpus() (add_helper)
+        self.helpers: set[int | Callable[[], int]] = set()  # sdu's own processes on other_cpus() (add_helper)
 
     def start(self) -> bool:
         """Before the command is forked: can co-location be used, and can it be undone whatever happens to
@@ -134,9 +139,10 @@ class Placement:
         if self.guard is not None:
             self.guard.add(tid)
 
-    def add_helper(self, pid: int) -> None:
+    def add_helper(self, pid: int | Callable[[], int]) -> None:
         """A process of sdu's own placed on other_cpus() while co-located: given the original mask back
-        at release, with the tracer (gone by then: nothing to do)."""
+        at release, with the tracer (gone by then: nothing to do). A callable gives the pid at release
+        (the consumer's pid is read only when needed, tracer/pipelined.py Link.pid)."""
         self.helpers.add(pid)
 
     def drop(self, tid: int) -> None:
@@ -221,7 +227,10 @@ class Placement:
                 os.sched_setaffinity(tid, self.original)
             except OSError:  # gone, or it changed credentials (setuid): nothing more to do
                 pass
-        for pid in (0, *self.helpers):
+        for helper in (0, *self.helpers):
+            pid = helper if isinstance(helper, int) else helper()
+            if helper and not pid:
+                continue  # (a helper that was never forked: not the tracer's pid 0)
             try:
                 os.sched_setaffinity(pid, self.original)
             except OSError:  # a helper already gone
