@@ -9,9 +9,11 @@ for it). The command line itself is sysdig_user.cli.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from sysdig_user.api import (
         Capture,
         CaptureError,

@@ -240,6 +240,85 @@ static int sa_c(PyObject *o, PyObject *name, PyObject *v, SlotCache *sc) {
 #define set_i64(o, name, v) set_i64_c((o), (name), (v), SITE_CACHE())
 #define set_u64(o, name, v) set_u64_c((o), (name), (v), SITE_CACHE())
 
+/* -------------------------------------------------------------------------- cheap ints and lookups
+ *
+ * Most of what an event cost here was Python ints made and freed: every int attribute written (the
+ * event number, timestamps, the latency, the fd) a new int and its old one freed, every thread and fd
+ * looked up through a new int key. On CPython 3.11 (the layouts these rely on; elsewhere the plain way):
+ *  - int_in_place: an int slot that already holds the value is left as it is; one holding an int no one
+ *    else references (refcount 1: only the slot) with as many digits as the new value gets the new
+ *    digits in place, which nobody can tell from a new int. Small ints (-5..256) stay the shared ones.
+ *  - dict_int_get: a lookup by int key is remembered with the dict's version tag, which CPython changes
+ *    on every change to a dict and never gives two dicts (PEP 509), so the same lookup in an unchanged
+ *    dict returns the value it found (still the dict's: borrowed, as PyDict_GetItemWithError's).
+ */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && !defined(Py_LIMITED_API) && \
+    !defined(PYPY_VERSION) && PYLONG_BITS_IN_DIGIT == 30
+#define CHEAP_INTS 1
+#endif
+
+/* 1 when the int old now holds the value (neg, mag): it did, or it was rewritten; 0: a new int is needed */
+static inline int int_in_place(PyObject *old, int neg, uint64_t mag) {
+#ifdef CHEAP_INTS
+    if (!old || !Py_IS_TYPE(old, &PyLong_Type)) return 0;
+    digit d[3] = {0, 0, 0}; /* (a u64 has at most 3 digits of 30 bits) */
+    Py_ssize_t n = 0;
+    for (uint64_t m = mag; m; m >>= PyLong_SHIFT) d[n++] = (digit)(m & PyLong_MASK);
+    Py_ssize_t size = Py_SIZE(old), want = neg ? -n : n;
+    digit *od = ((PyLongObject *)old)->ob_digit;
+    if (size == want) {
+        int same = 1;
+        for (Py_ssize_t i = 0; i < n; i++) same &= od[i] == d[i];
+        if (same) return 1;
+    }
+    if (Py_REFCNT(old) != 1 || (size < 0 ? -size : size) != n || (!neg && mag <= 256) || (neg && mag <= 5))
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) od[i] = d[i];
+    Py_SET_SIZE(old, want);
+    return 1;
+#else
+    (void)old, (void)neg, (void)mag;
+    return 0;
+#endif
+}
+
+/* the int slot name of o (at its cached offset) holding (neg, mag) without a new int when int_in_place can */
+static inline int int_slot_kept(PyObject *o, PyObject *name, SlotCache *sc, int neg, uint64_t mag) {
+    Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 1);
+    return off > 0 && int_in_place(*(PyObject **)((char *)o + off), neg, mag);
+}
+
+typedef struct {
+    PyObject *dict; /* (compared, never dereferenced: the tag says whether it is the same dict, unchanged) */
+    uint64_t tag;
+    int64_t key;
+    PyObject *value; /* borrowed from the dict; NULL: absent */
+} DictCache;
+
+/* d[key] for an int key (borrowed), NULL when absent (no error) or on an error */
+static PyObject *dict_int_get(PyObject *d, int64_t k, DictCache *dc) {
+#ifdef CHEAP_INTS
+    uint64_t tag = ((PyDictObject *)d)->ma_version_tag;
+    if (dc->dict == d && dc->tag == tag && dc->key == k) return dc->value;
+#endif
+    PyObject *key = PyLong_FromLongLong(k);
+    if (!key) return NULL;
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    Py_DECREF(key);
+    if (!v && PyErr_Occurred()) return NULL;
+#ifdef CHEAP_INTS
+    if (((PyDictObject *)d)->ma_version_tag == tag) { /* (a key's __eq__ changed nothing) */
+        dc->dict = d;
+        dc->tag = tag;
+        dc->key = k;
+        dc->value = v;
+    }
+#endif
+    return v;
+}
+
+#define DICT_INT_GET(d, k) dict_int_get((d), (k), ({ static DictCache dict_cache_; &dict_cache_; }))
+
 /* ------------------------------------------------------------------------------------------- output */
 
 static int reserve(Core *c, Py_ssize_t more) {
@@ -345,9 +424,7 @@ static PyObject *fd_info(PyObject *th, int64_t fd, PyObject **table_out) {
     if (!PyDict_Check(fds)) {
         PyErr_SetString(PyExc_TypeError, "FdTable.fds is not a dict");
     } else {
-        PyObject *key = PyLong_FromLongLong(fd);
-        info = key ? PyDict_GetItemWithError(fds, key) : NULL;
-        Py_XDECREF(key);
+        info = DICT_INT_GET(fds, fd);
         Py_XINCREF(info);
     }
     Py_DECREF(fds);
@@ -611,6 +688,7 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
 }
 
 static int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
+    if (int_slot_kept(o, name, sc, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v)) return 0;
     PyObject *x = PyLong_FromLongLong(v);
     if (!x) return -1;
     int rc = sa_c(o, name, x, sc);
@@ -619,6 +697,7 @@ static int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
 }
 
 static int set_u64_c(PyObject *o, PyObject *name, uint64_t v, SlotCache *sc) {
+    if (int_slot_kept(o, name, sc, 0, v)) return 0;
     PyObject *x = PyLong_FromUnsignedLongLong(v);
     if (!x) return -1;
     int rc = sa_c(o, name, x, sc);
@@ -654,7 +733,8 @@ static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
  */
 #include <arpa/inet.h>
 
-enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO };
+enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO,
+       A_FAILED };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -837,6 +917,7 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
         v->kind = V_INT;
         v->i = (F->io[x->code] & probe) != 0;
         return 0;
+    case A_FAILED: /* fields/evt.py _failed: return_value below 0, a bool as 0 or 1 */
     case A_RES: { /* fields/evt.py return_value, then "SUCCESS", the errno's name or the number */
         if (x->n < 0 || !F->res) return NEED;
         int8_t *r = F->res[x->code];
@@ -848,6 +929,11 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
             if (!size || x->plen[idx] != size) return NEED;
             res = r[k + 2] ? rd_s(x->param[idx], size) : (int64_t)rd_u(x->param[idx], size);
             found = 1;
+        }
+        if (acc == A_FAILED) {
+            v->kind = V_INT;
+            v->i = found && res < 0;
+            return 0;
         }
         if (!found) return 0;
         v->kind = V_STR;
@@ -1981,9 +2067,7 @@ static PyObject *thread_of(Core *c, int64_t tid) {
     PyObject *threads = GA(table, s_threads);
     Py_DECREF(table);
     if (!threads) return NULL;
-    PyObject *key = PyLong_FromLongLong(tid);
-    PyObject *th = key && PyDict_Check(threads) ? PyDict_GetItemWithError(threads, key) : NULL;
-    Py_XDECREF(key);
+    PyObject *th = PyDict_Check(threads) ? DICT_INT_GET(threads, tid) : NULL;
     Py_XINCREF(th);
     Py_DECREF(threads);
     return th;
@@ -2363,9 +2447,7 @@ static int handle_hidden(Core *c, CodeRecipe *R, Parsed *e) {
             PyObject *threads = table ? GA(table, s_threads) : NULL;
             Py_XDECREF(table);
             if (!threads) return -1;
-            PyObject *key = PyLong_FromLongLong(e->tid);
-            th = key && PyDict_Check(threads) ? PyDict_GetItemWithError(threads, key) : NULL;
-            Py_XDECREF(key);
+            th = PyDict_Check(threads) ? DICT_INT_GET(threads, e->tid) : NULL;
             Py_XINCREF(th);
             Py_DECREF(threads);
             if (!th && PyErr_Occurred()) return -1;
@@ -2431,13 +2513,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     PyObject *threads = GA(table, s_threads);
     Py_DECREF(table);
     if (!threads) return -1;
-    PyObject *key = PyLong_FromLongLong(e.tid);
-    if (!key) {
-        Py_DECREF(threads);
-        return -1;
-    }
-    PyObject *th = PyDict_Check(threads) ? PyDict_GetItemWithError(threads, key) : NULL;
-    Py_DECREF(key);
+    PyObject *th = PyDict_Check(threads) ? DICT_INT_GET(threads, e.tid) : NULL;
     Py_XINCREF(th);
     Py_DECREF(threads);
     if (!th) return PyErr_Occurred() ? -1 : 1;
@@ -3188,7 +3264,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"A_FAILED", A_FAILED}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},

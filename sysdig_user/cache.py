@@ -17,9 +17,12 @@ import os
 import sys
 import zlib
 from types import CodeType
-from typing import TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 _dir: str | None = None  # the cache directory, None when there is none we may use
 _looked = False

@@ -32,10 +32,11 @@ NOT_FOR_A_READ = ("lark", "scapy", "psutil", "ptrace", "lupa", "tracer", "netcap
 NOT_FOR_A_RUN = ("dataclasses", "inspect", "ast", "dis", "tokenize")
 
 # the standard library's modules a short run (sdu -- /bin/true, with a filter or a -p format; sdu -r of a
-# small capture) has no use for: the JSON of container events, copying, weak references, globs, paths,
+# small capture) has no use for: typing (annotations only; its import, with re, contextlib and warnings,
+# was ~10% of a short run's instructions), the JSON of container events, copying, weak references, globs, paths,
 # logging, threads, subprocesses, sockets' Python layer... (checked in an interpreter without site, whose
 # .pth files may import some of them: pathlib, re, urllib for an editable install)
-NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "json", "copy", "weakref", "fnmatch", "pathlib", "urllib", "logging",
+NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "typing", "json", "copy", "weakref", "fnmatch", "pathlib", "urllib", "logging",
                        "pickle", "tempfile", "shutil", "subprocess", "threading", "socket", "argparse", "datetime",
                        "locale", "textwrap", "random", "hashlib", "base64", "importlib.util", "glob", "uuid",
                        "decimal", "email", "http")
@@ -102,6 +103,21 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
                           "signal", "select")) == []
 
 
+@pytest.mark.slow
+def test_a_table_chisel_read_imports_only_its_chisel(tmp_path: Path) -> None:
+    """``sdu -r CAP -c topfiles_bytes``: the chisel's own modules (registry.builtin_chisel stops at the module
+    that has it), not the Lua bridge, lupa or the other built-in chisels, nor what only a user or Lua chisel's
+    lookup (pathlib), -j (json) or a percentage (decimal) needs."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    _modules_of(_cli("-r", cap, "-c", "topfiles_bytes"), tmp_path / "cache")
+    bare, out = _modules_of(_cli("-r", cap, "-c", "topfiles_bytes"), tmp_path / "cache", bare=True)
+    assert "Filename" in out
+    others = tuple(f"sysdig_user.chisels.builtin.{m}" for m in ("iochisels", "spy", "state", "perf", "http", "extra",
+                                                                "containers"))
+    assert _loaded(bare, ("lupa", "sysdig_user.chisels.lua_bridge", *others, *NOT_FOR_A_RUN, "pathlib", "json",
+                          "decimal", "shutil", "socket")) == []
+
+
 @pytest.mark.ptrace
 @pytest.mark.slow
 @pytest.mark.parametrize("options", [(), ("-p", "%proc.name %fd.name"), ("evt.type=execve",)],
@@ -143,6 +159,26 @@ def test_a_filtered_read_does_not_import_lark(tmp_path: Path) -> None:
                           "logging", "pickle", "inspect")) == []  # (the last three: grammar._TRIMS)
     # the filter's AST is the first run's (filter/ast_cache.py): not even the standalone parser is loaded
     assert grammar._MODULE in cold and grammar._MODULE not in warm
+
+
+# the named tuples declared for mypy with typing.NamedTuple and made at run time by collections.namedtuple
+_NAMED_TUPLES = (("tracer/syscalls_x86_64.py", "tracer.syscalls_x86_64", "SyscallInfo"),
+                 ("tracer/decoders/base.py", "tracer.decoders.base", "Decoder"),
+                 ("sysdig_user/output/render.py", "sysdig_user.output.render", "ArgsSource"))
+
+
+@pytest.mark.parametrize(("path", "module", "name"), _NAMED_TUPLES, ids=[n for _p, _m, n in _NAMED_TUPLES])
+def test_named_tuples_have_their_declared_fields(path: str, module: str, name: str) -> None:
+    """Each run-time named tuple has the fields, in order, that its typed declaration states."""
+    import ast
+    import importlib
+
+    tree = ast.parse((ROOT / path).read_text())
+    declared = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name]
+    assert len(declared) == 1
+    fields = tuple(stmt.target.id for stmt in declared[0].body
+                   if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name))
+    assert getattr(importlib.import_module(module), name)._fields == fields
 
 
 # ---------------------------------------------------------------------------------------- caches
@@ -262,17 +298,20 @@ def test_a_closed_pipe_ends_the_console_quietly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_no_collection_before_the_run_and_the_start_up_frozen(tmp_path: Path) -> None:
-    """The collector is off until the source runs, then on again with the start-up's objects frozen."""
+    """The collector is off until the source runs, then on again with the start-up's objects frozen and its
+    first threshold raised (entry.GEN0_THRESHOLD)."""
+    from sysdig_user import entry
+
     cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
     before = ("import gc\nfrom sysdig_user import session\nrun = session.Session.run\n"
               "def spy(self, source):\n"
-              "    sys.stderr.write(f'{gc.isenabled()} {gc.get_freeze_count()} {gc.get_stats()[2][\"collections\"]}\\n')\n"
+              "    sys.stderr.write(f'{gc.isenabled()} {gc.get_freeze_count()} {gc.get_stats()[2][\"collections\"]} {gc.get_threshold()[0]}\\n')\n"
               "    return run(self, source)\n"
               "session.Session.run = spy\n")
     got = _console(["-r", cap], tmp_path / "cache", before, capture_output=True)
     assert got.returncode == 0 and b"openat" in got.stdout
-    enabled, frozen, full = got.stderr.decode().split()
-    assert enabled == "True" and int(frozen) > 10000 and full == "0"
+    enabled, frozen, full, gen0 = got.stderr.decode().split()
+    assert enabled == "True" and int(frozen) > 10000 and full == "0" and int(gen0) == entry.GEN0_THRESHOLD
 
 
 @pytest.mark.slow

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from sysdig_user import params as param_codec
 from sysdig_user.event_table import EVENTS, PT
@@ -30,6 +29,12 @@ from tracer.decoders import open as open_dec
 from tracer.events import EventBuilder, _route
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.syscalls_x86_64 import SYSCALLS as SYSCALL_TABLE
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
 VERSION = 5  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
 _fastpath = extension("tracer._fastpath", VERSION)  # None: not built (or stale), pure Python

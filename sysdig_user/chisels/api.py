@@ -18,33 +18,50 @@ chisel never imports the inspector, the filter compiler or the formatter itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from sysdig_user.rows import FrozenRow, set_slot
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event
 
 
-@dataclass(frozen=True)
-class ChiselArg:
-    """One argument, as a Lua chisel's ``args`` table entry (argtype is shown as [type] by -i)."""
+class ChiselArg(FrozenRow):
+    """One argument, as a Lua chisel's ``args`` table entry (argtype is shown as [type] by -i).
+    (A FrozenRow, not a dataclass: a chisel run imports this module, see sysdig_user/rows.py.)"""
 
+    __slots__ = _fields = ("name", "type", "description", "optional")
     name: str
     type: str
     description: str
-    optional: bool = False
+    optional: bool
+
+    def __init__(self, name: str, type: str, description: str, optional: bool = False) -> None:
+        set_slot(self, "name", name)
+        set_slot(self, "type", type)
+        set_slot(self, "description", description)
+        set_slot(self, "optional", optional)
 
 
-@dataclass(frozen=True)
-class ChiselInfo:
+class ChiselInfo(FrozenRow):
     """What -cl and -i print; ``hidden`` chisels (table_generator) are loadable but never listed."""
 
+    __slots__ = _fields = ("name", "short_description", "category", "description", "args", "hidden")
     name: str
     short_description: str
     category: str
     description: str
-    args: tuple[ChiselArg, ...] = ()
-    hidden: bool = False
+    args: tuple[ChiselArg, ...]
+    hidden: bool
+
+    def __init__(self, name: str, short_description: str, category: str, description: str,
+                 args: tuple[ChiselArg, ...] = (), hidden: bool = False) -> None:
+        set_slot(self, "name", name)
+        set_slot(self, "short_description", short_description)
+        set_slot(self, "category", category)
+        set_slot(self, "description", description)
+        set_slot(self, "args", args)
+        set_slot(self, "hidden", hidden)
 
     @property
     def n_required_args(self) -> int:

@@ -14,11 +14,14 @@ import importlib
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sysdig_user.chisels.api import Chisel, ChiselInfo
 from sysdig_user.chisels.runner import ChiselError, new_context
 from sysdig_user.errors import SduError
+
+if TYPE_CHECKING:  # (pathlib is imported where a user or Lua chisel is looked for: a run of a built-in
+    from pathlib import Path  # chisel skips its ~10 ms import)
 
 SYSTEM_LUA_DIR = "/usr/share/sysdig/chisels"
 DESCRIPTION_TEXT_START = 16
@@ -28,6 +31,18 @@ _BUILTIN_MODULES = (
     "table_generator", "tops", "iochisels", "spy", "state", "perf", "http", "extra", "containers",
 )
 _builtins: dict[str, type[Chisel]] | None = None
+_module_chisels: dict[str, dict[str, type[Chisel]]] = {}
+
+
+def _chisels_of(mod: str) -> dict[str, type[Chisel]]:
+    """name -> class of the Python chisels of builtin module ``mod`` (imported once)."""
+    found = _module_chisels.get(mod)
+    if found is None:
+        module = importlib.import_module(f"sysdig_user.chisels.builtin.{mod}")
+        found = _module_chisels[mod] = {
+            obj.info.name: obj for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, Chisel) and obj is not Chisel and "info" in vars(obj)}
+    return found
 
 
 def builtin_chisels() -> dict[str, type[Chisel]]:
@@ -36,17 +51,28 @@ def builtin_chisels() -> dict[str, type[Chisel]]:
     if _builtins is None:
         found: dict[str, type[Chisel]] = {}
         for mod in _BUILTIN_MODULES:
-            module = importlib.import_module(f"sysdig_user.chisels.builtin.{mod}")
-            for obj in vars(module).values():
-                if (isinstance(obj, type) and issubclass(obj, Chisel) and obj is not Chisel
-                        and "info" in vars(obj)):
-                    found[obj.info.name] = obj
+            found.update(_chisels_of(mod))
         _builtins = found
     return _builtins
 
 
+def builtin_chisel(name: str) -> type[Chisel] | None:
+    """The built-in Python chisel called ``name``: builtin_chisels()'s, importing the modules in order only
+    until one has it (no name is two classes: tests/chisels/test_registry.py), so that a run of
+    topfiles_bytes does not import the Lua bridge's and the other chisels' modules."""
+    if _builtins is not None:
+        return _builtins.get(name)
+    for mod in _BUILTIN_MODULES:
+        cls = _chisels_of(mod).get(name)
+        if cls is not None:
+            return cls
+    return None
+
+
 # ------------------------------------------------------------------------------------ directories
 def user_dirs() -> list[Path]:
+    from pathlib import Path
+
     dirs = [Path("chisels"), Path.home() / ".chisels"]
     env = os.environ.get("SDU_CHISELS_DIR", "")
     dirs += [Path(p) for p in env.split(":") if p]
@@ -54,6 +80,8 @@ def user_dirs() -> list[Path]:
 
 
 def lua_dirs() -> list[Path]:
+    from pathlib import Path
+
     dirs = user_dirs()
     env = os.environ.get("SYSDIG_CHISEL_DIR", "")
     dirs += [Path(p) for p in env.split(";") if p]
@@ -252,7 +280,7 @@ def split_chisel_args(args: str) -> list[str]:
 
 def _chisel_class(name: str, prefer_lua: bool) -> type[Chisel] | Path | None:
     def python() -> type[Chisel] | None:
-        cls = builtin_chisels().get(name)
+        cls = builtin_chisel(name)
         return cls if cls is not None else _user_python_chisel(name)
 
     def lua() -> Path | None:
@@ -280,7 +308,7 @@ def load_chisel(name: str, args: str | Sequence[str] | None = None, *,
     if found is None:
         raise ChiselError(f"can't open file {name}")
     chisel: Chisel
-    if isinstance(found, Path):
+    if not isinstance(found, type):  # (a Lua chisel's path)
         from sysdig_user.chisels import lua_bridge
         chisel = lua_bridge.LuaChisel(found, new_context(name))
     else:
@@ -321,7 +349,7 @@ def chisel_info_for_args(name: str) -> ChiselInfo:
     found = _chisel_class(name.strip(), False)
     if found is None:
         raise ChiselError(f"can't open file {name}")
-    if isinstance(found, Path):
+    if not isinstance(found, type):  # (a Lua chisel's path)
         from sysdig_user.chisels import lua_bridge
         info = lua_bridge.read_info(found, include_hidden=True)
         if info is None:

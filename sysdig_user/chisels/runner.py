@@ -745,9 +745,9 @@ class ChiselRunner:
                 continue
             keys, value, table = got
             text = ctx.filter_text
-            used = filter_codes(text) if text else set(range(PPM_EVENT_MAX))
-            if used is None:
-                continue
+            used = filter_codes(text) if text else None
+            if used is None:  # (any code: the Table's filter decides)
+                used = set(range(PPM_EVENT_MAX))
             narrow = getattr(ch, "narrow_event_codes", None)
             codes = narrow(used) if narrow is not None else used
             native = native_table(text, keys, value, table, codes & passing if passing is not None else codes)

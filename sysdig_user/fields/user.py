@@ -5,10 +5,10 @@ libsinsp sinsp_filter_check_user (libs e5c53d64): uid and loginuid print even wh
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sysdig_user.event_table import PF, PT
 from sysdig_user.fields.base import FieldClass, FieldDef, plain, view_of
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
     from sysdig_user.event import Event

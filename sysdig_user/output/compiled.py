@@ -18,9 +18,12 @@ tests (tests/output/test_compiled.py) compare both over the samples and generate
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from sysdig_user.native import extension
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from typing import Any
 
 _fastline = extension("sysdig_user._fastline", 13)  # (output/fastline.py's VERSION)
 
@@ -53,6 +56,13 @@ def _io_table() -> bytes:
     reads, writes = int(EF.READS_FROM_FD), int(EF.WRITES_TO_FD)
     return bytes((1 if int(EVENTS[c].flags) & reads else 0) | (2 if int(EVENTS[c].flags) & writes else 0)
                  for c in range(PPM_EVENT_MAX))
+
+
+def _failed() -> Any:
+    """evt.failed's extractor (A_FAILED: return_value's params, as A_RES reads them)."""
+    from sysdig_user.fields import evt
+
+    return evt._failed
 
 
 def _probed() -> tuple[Any, ...]:
@@ -231,6 +241,8 @@ def _field(extract: Any) -> tuple[int, int, int]:
     io = _io_fields().get(extract)
     if io is not None:
         return k.A_IO, io, k.V_INT  # (a bool: 0 or 1)
+    if extract is _failed():
+        return k.A_FAILED, 0, k.V_INT  # (a bool: 0 or 1, from evt.res's params)
     if extract not in _ACCESSORS and extract in _probed():
         _probe_tables()
     kind = _VALUE_KINDS.get(extract)
@@ -312,7 +324,7 @@ def native_filter(text: str, predicate: Any = None) -> Any:
             raise NotCompiled
         acc, probe, vkind = _field(ref.extract)
         want = {"STRING": k.V_STR, "INT": k.V_INT, "UINT": k.V_INT, "PORT": k.V_INT, "IPADDR": k.V_IP,
-                "BOOL": k.V_INT if acc == k.A_IO else None}
+                "BOOL": k.V_INT if acc in (k.A_IO, k.A_FAILED) else None}
         if want.get(kind.name) != vkind:
             raise NotCompiled
         values = compiler.literals(check, ref, kind)
@@ -332,7 +344,8 @@ def native_filter(text: str, predicate: Any = None) -> Any:
     except NotCompiled:
         return None
     used = {c[0] for c in checks}
-    native = k.Filter(fields(k.A_FDPROBE in used, k.A_RES in used), tuple(checks), tuple(tuple(c) for c in code))
+    native = k.Filter(fields(k.A_FDPROBE in used, k.A_RES in used or k.A_FAILED in used), tuple(checks),
+                      tuple(tuple(c) for c in code))
     native.event_types = getattr(predicate, "event_types", None)
     return native
 
@@ -385,7 +398,7 @@ def native_format(formatter: Any) -> Any:
             acc, probe, vkind = _field(getattr(field, "extract", None))
         except NotCompiled:
             return None
-        if acc == k.A_IO:  # (printed as true/false: Python's)
+        if acc in (k.A_IO, k.A_FAILED):  # (printed as true/false: Python's)
             return None
         if getattr(field, "to_text", None) is not texts[vkind] or getattr(field, "extract_many", None) is not None:
             return None
@@ -452,7 +465,7 @@ def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any,
             acc, probe, vkind = _field(getattr(field, "extract", None))
         except NotCompiled:
             return None
-        if acc == k.A_IO or vkind not in (k.V_INT, k.V_STR) or getattr(field, "extract_many", None) is not None:
+        if acc in (k.A_IO, k.A_FAILED) or vkind not in (k.V_INT, k.V_STR) or getattr(field, "extract_many", None) is not None:
             return None
         accs.append((acc, probe))
     native = None

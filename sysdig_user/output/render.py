@@ -13,9 +13,9 @@ from __future__ import annotations
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import binascii
 import time
+from collections import namedtuple
 from collections.abc import Callable
 from enum import IntFlag
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sysdig_user import cache
 from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
@@ -26,7 +26,11 @@ from sysdig_user.rows import Record
 from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, port_str, sanitize
 from sysdig_user.state.parsers_files import concatenate_paths
 
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+
 if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
     from sysdig_user.event import Event
     from sysdig_user.state.fds import FdInfo
     from sysdig_user.state.threads import ThreadInfo
@@ -379,7 +383,7 @@ def _state_thread(evt: Event, tid: int) -> ThreadInfo | None:
     return lookup_thread(evt, tid)
 
 
-StringsFn = Callable[["Event", int, Param, PT, Any, int, RenderOptions], tuple[str, str]]
+StringsFn = Callable[["Event", int, Param, PT, "Any", int, RenderOptions], tuple[str, str]]
 
 
 def _value_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
@@ -555,14 +559,17 @@ ARGS_FUNCTIONS: dict[int, ArgsFunction] = {}  # by event code (args_function fil
 _ARGS_BY_COUNT: dict[tuple[int, int], ArgsFunction] = {}
 
 
-class ArgsSource(NamedTuple):
-    """evt.args of one event type as source code for a generated function (args_source)."""
+if TYPE_CHECKING:
+    class ArgsSource(NamedTuple):
+        """evt.args of one event type as source code for a generated function (args_source)."""
 
-    nparams: int  # the params an event must have: ``unpack`` unpacks that many values
-    unpack: str  # the statement unpacking ``evt.param_values()`` (the name ``vals``) into a0, a1, ...
-    exprs: list[str]  # per param, its text (%s prints it): an expression over evt, opts and its value
-    template: str  # ``name=%s name=%s `` ('%' in names doubled)
-    names: dict[str, Any]  # the globals the expressions use (all named ARG_* or arg_*)
+        nparams: int  # the params an event must have: ``unpack`` unpacks that many values
+        unpack: str  # the statement unpacking ``evt.param_values()`` (the name ``vals``) into a0, a1, ...
+        exprs: list[str]  # per param, its text (%s prints it): an expression over evt, opts and its value
+        template: str  # ``name=%s name=%s `` ('%' in names doubled)
+        names: dict[str, Any]  # the globals the expressions use (all named ARG_* or arg_*)
+else:
+    ArgsSource = namedtuple("ArgsSource", ("nparams", "unpack", "exprs", "template", "names"))  # (typing.NamedTuple: typing)
 
 
 def args_source(code: int, info: EventInfo | None, count: int, opts: str = "opts") -> ArgsSource | None:

@@ -233,6 +233,11 @@ class State:
 class Inspector:
     """Feeds metadata and events through the state engine. See the module docstring."""
 
+    # (slots: the compiled line reads and writes num, _pending and _fix_sockets on every event, at their
+    # offsets; an instance dict made each of those a dict lookup and each write of num a dict insert)
+    __slots__ = ("_consumed", "_fix_sockets", "_generic_kept", "_keep_internal", "_pending", "_prefilter",
+                 "_scratch", "_skip", "_skip_hidden", "_unresolved", "consumed_event", "num", "state")
+
     def __init__(self) -> None:
         self.state = State()
         self.num = 0

@@ -100,3 +100,18 @@ def test_python_only_listing_has_builtins() -> None:
     text = list_chisels()
     for n in GOLDEN_NAMES:
         assert f"\n{n}" in text
+
+
+def test_a_builtin_chisel_name_is_in_one_module() -> None:
+    """registry.builtin_chisel stops at the first module that has the name: builtin_chisels()'s answer
+    only while no name is two classes."""
+    from sysdig_user.chisels import registry
+
+    seen: dict[str, str] = {}
+    for mod in registry._BUILTIN_MODULES:
+        for name, cls in registry._chisels_of(mod).items():  # (a class another module imports is the same one)
+            assert name not in seen or registry._chisels_of(seen[name])[name] is cls, (name, seen[name], mod)
+            seen.setdefault(name, mod)
+    assert set(seen) == set(registry.builtin_chisels())
+    assert all(registry.builtin_chisel(name) is registry.builtin_chisels()[name] for name in seen)
+    assert registry.builtin_chisel("no_such_chisel") is None

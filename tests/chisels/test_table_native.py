@@ -17,10 +17,11 @@ from sysdig_user.output import compiled, fastline
 from tests.chisels.test_table_fast import _captures, _fast_events, _run
 from tests.support import native_environ, run_sdu
 
-#: the table chisels whose fields and filter compile today (topconns' fd.l4proto, the -pc keys' container.name
-#: and fdbytes_by's evt.failed do not: those stay Python)
+#: the table chisels whose fields and filter compile today (topconns' fd.l4proto and the -pc keys'
+#: container.name do not: those stay Python)
 TABLES = (("topfiles_bytes",), ("topfiles_time",), ("topprocs_file",), ("topprocs_net",), ("topports_server",),
-          ("topscalls",), ("topscalls_time",))
+          ("topscalls",), ("topscalls_time",), ("topfiles_errors",), ("topprocs_errors",), ("fdbytes_by", "proc.name"),
+          ("fdbytes_by", "fd.num"), ("fdtime_by", "fd.name"), ("fdbytes_by", "evt.type"))
 
 needs_c = pytest.mark.skipif(not fastline.available(), reason="the _fastline extension is not built")
 
@@ -90,14 +91,14 @@ def test_table_adds_what_on_event_adds(tmp_path: Path, monkeypatch: pytest.Monke
 
 @needs_c
 def test_a_field_or_filter_c_cannot_read_keeps_the_python_table(tmp_path: Path) -> None:
-    """thread.vmsize and fd.l4proto have no C accessor, proc.name is no number, evt.failed's filter does
-    not compile here: no Table for those."""
+    """thread.vmsize and fd.l4proto have no C accessor, proc.name is no number: no Table for those; a filter
+    on evt.failed compiles (A_FAILED)."""
     from sysdig_user.chisels.runner import BoundFieldHandle
 
     res = BoundFieldHandle("evt.rawarg.res").compiled_field
     assert compiled.native_table("", [BoundFieldHandle("fd.l4proto").compiled_field], res, {}, {1}) is None
     assert compiled.native_table("evt.is_io=true and evt.failed=false", [BoundFieldHandle("fd.name").compiled_field],
-                                 res, {}, {1}) is None
+                                 res, {}, {1}) is not None
     assert compiled.native_table("evt.is_io=true", [BoundFieldHandle("fd.name").compiled_field], res, {}, {1})
     assert compiled.native_table("", [BoundFieldHandle("thread.vmsize").compiled_field],
                                  BoundFieldHandle("evt.rawarg.res").compiled_field, {}, {1}) is None
@@ -107,7 +108,7 @@ def test_a_field_or_filter_c_cannot_read_keeps_the_python_table(tmp_path: Path) 
 
 
 @needs_c
-@pytest.mark.parametrize("args", [("topfiles_bytes",), ("topscalls_time",), ("topprocs_net",),
+@pytest.mark.parametrize("args", [("topfiles_bytes",), ("topscalls_time",), ("topprocs_net",), ("topprocs_errors",),
                                   ("topfiles_bytes", "evt.type=open"), ("topprocs_file", "proc.name=curl")])
 def test_tables_in_c_print_what_python_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               args: tuple[str, ...]) -> None:

@@ -101,8 +101,8 @@ _INT_OPS = ["=", "!=", "<", "<=", ">", ">=", "in", "exists"]
 @st.composite
 def _check(draw: Any) -> str:
     kind = draw(st.sampled_from(["str", "int", "ip", "bool"]))
-    if kind == "bool":  # (the event's EF flags: A_IO)
-        field = draw(st.sampled_from(["evt.is_io", "evt.is_io_read", "evt.is_io_write"]))
+    if kind == "bool":  # (the event's EF flags: A_IO; evt.failed: A_FAILED)
+        field = draw(st.sampled_from(["evt.is_io", "evt.is_io_read", "evt.is_io_write", "evt.failed"]))
         op = draw(st.sampled_from(["=", "!=", "in", "exists", "<", ">="]))
         values = ["true", "false"]
     elif kind == "ip":
@@ -310,3 +310,18 @@ def test_io_flags_compile_and_equal_python(text: str) -> None:
         assert got == predicate(evt), (text, evt.num, evt.type)
         answers.add(got)
     assert answers == {True, False} or text == "evt.is_io exists" or "in (true, false)" in text
+
+
+@pytest.mark.parametrize("text", ["evt.failed=true", "evt.failed=false", "evt.failed!=true", "evt.failed exists",
+                                  "fd.type=file or evt.failed=true", "evt.is_io=true and evt.failed=false"])
+def test_failed_compiles_and_equals_python(text: str) -> None:
+    """evt.failed is a C check (A_FAILED: evt.res's params below 0), with the Python predicate's answer on
+    every sample event, true for some and false for others."""
+    _require_native()
+    predicate, native = _compile(text)
+    answers = set()
+    for evt in _sample_events():
+        got = native(evt)
+        assert got == predicate(evt), (text, evt.num, evt.type)
+        answers.add(got)
+    assert answers == {True, False} or text == "evt.failed exists"

@@ -9,7 +9,6 @@ whose order sysdig randomises per run.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +85,8 @@ def print_sorted_table(ctx: ChiselContext, table: Mapping[Any, float], ts_s: int
     pairs_top_by_val's order; ``table`` in the order its keys went into the Lua table."""
     ranked = pairs_top_by_val(table, top_number, _by_value_desc)
     if output_format == "json":
+        import json
+
         data = [[*key_text(k).split(KEY_SEP), v] for k, v in ranked]
         info: list[dict[str, Any]] = [
             {"name": name, "desc": key_descs[i] if i < len(key_descs) else None, "is_key": True}

@@ -1,0 +1,95 @@
+"""The compiled line's cheap ints and lookups (sysdig_user/_fastline.c, "cheap ints and lookups"): an int
+attribute it writes is rewritten in place only when nothing but the attribute holds it, and a thread or fd
+it looked up before is looked up again once the table changed. Both compared with the Python pipeline."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sysdig_user.event import Event
+from sysdig_user.event_table import EXTENSIONS
+from sysdig_user.output import fastline
+from sysdig_user.scap import read_capture
+from tests.output.test_fastline import _pipeline, _require_core, _state, _through_core
+from tests.support import shared_path
+
+SAMPLES = ("libs_curl_google.scap", "falco_cat_write.scap")
+INT_ATTRS = ("lastevent_type", "lastevent_fd", "latency", "last_latency_entertime", "last_event_ts", "vmsize_kb",
+             "vmrss_kb", "vmswap_kb", "pfmajor", "pfminor")
+ARGV = [(), ("proc.name=curl and fd.type=ipv4",), ("-p", "%evt.num %proc.name %evt.type %fd.name")]
+
+
+def _held(pipe: Any) -> list[tuple[Any, str]]:
+    """Every int the core may write, referenced here (so it is no longer the attribute's alone), with its text."""
+    insp = pipe.inspector
+    out = [(insp.num, repr(insp.num))]
+    for th in insp.state.threads.threads.values():
+        for name in INT_ATTRS:
+            value = getattr(th, name)
+            if type(value) is int:
+                out.append((value, repr(value)))
+    return out
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+@pytest.mark.parametrize("argv", ARGV, ids=["default", "filter", "format"])
+def test_held_ints_keep_their_values(name: str, argv: tuple[str, ...]) -> None:
+    """Ints referenced elsewhere across an event (every other event here) keep their values, and the state
+    after each event is the Python pipeline's (events in between have their ints rewritten in place)."""
+    _require_core()
+    path = shared_path("samples", name)
+    fast, core, sink1 = _pipeline(path, True, *argv)
+    slow, none, sink2 = _pipeline(path, False, *argv)
+    assert core is not None and none is None
+    handled = 0
+    for n, item in enumerate(read_capture(str(path), extension_types=frozenset(EXTENSIONS))):
+        held = _held(fast) if n % 2 else []
+        handled += _through_core(fast, core, item)
+        assert [text for _, text in held] == [repr(value) for value, _ in held], n
+        if type(item) is not tuple:
+            slow.feed_records(item)
+            continue
+        cpu, flags, raw = item
+        slow.on_event(Event(raw, cpu, flags))
+        if n % 5 == 0:  # (the state after every fifth event: each comparison costs what a few events do)
+            fastline.drain(core, fast)
+            assert _state(fast) == _state(slow), n
+    fastline.drain(core, fast)
+    assert _state(fast) == _state(slow)
+    assert handled > 0
+    sink1.close()
+    sink2.close()
+
+
+@pytest.mark.parametrize("argv", ARGV, ids=["default", "filter", "format"])
+def test_tables_changed_between_events_are_looked_up_again(argv: tuple[str, ...]) -> None:
+    """The thread of the last event removed from the table (and each thread's fds cleared) between two events:
+    the core looks them up again rather than using what it found before, as the Python pipeline does."""
+    _require_core()
+    path = shared_path("samples", "libs_curl_google.scap")
+    fast, core, sink1 = _pipeline(path, True, *argv)
+    slow, none, sink2 = _pipeline(path, False, *argv)
+    assert core is not None and none is None
+    for n, item in enumerate(read_capture(str(path), extension_types=frozenset(EXTENSIONS))):
+        _through_core(fast, core, item)
+        if type(item) is not tuple:
+            slow.feed_records(item)
+            continue
+        cpu, flags, raw = item
+        slow.on_event(Event(raw, cpu, flags))
+        fastline.drain(core, fast)
+        if n % 97 == 0:
+            tid = int.from_bytes(raw[8:16], "little", signed=True)
+            for pipe in (fast, slow):
+                pipe.inspector.state.threads.remove(tid, force=True)
+        elif n % 89 == 0:
+            for pipe in (fast, slow):
+                for th in pipe.inspector.state.threads.threads.values():
+                    for fd in list(th.fdtable.fds)[:1]:
+                        th.fdtable.remove(fd)
+        if n % 5 == 0:
+            assert _state(fast) == _state(slow), n
+    assert _state(fast) == _state(slow)
+    sink1.close()
+    sink2.close()
