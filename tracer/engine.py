@@ -166,6 +166,10 @@ class Engine:
         # Called by the loop when a signal interrupted its wait4 (no tracee is held then): the live
         # capture runs its timers there (chisel intervals, -M), on the main thread, between stops.
         self.on_wake: Callable[[], None] | None = None
+        # Called by the loop (the slow one, not the fast path) when no stop is ready and it is about to
+        # block in wait4 (no tracee is held then): the live capture writes out the lines it holds, so
+        # an idle command's lines appear at once, as strace's do. None: wait4 blocks straight away.
+        self.before_block: Callable[[], None] | None = None
         # The compiled fast path (tracer/fastpath.py), set by a pipelined live capture (before run(), or
         # while it runs through use_fast()): it waits and handles the commonest syscall stops itself,
         # and hands the others to this loop.
@@ -430,6 +434,7 @@ class Engine:
         """The loop proper: each stop from wait4, or from the fast path (which handled those before it)."""
         threads = self.threads
         wait = ptrace.wait
+        nohang = ptrace.WNOHANG
         now = time.time_ns
         getcpu = _sched_getcpu
         sink = self.sink
@@ -459,7 +464,15 @@ class Engine:
                 continue
             got = fast.run(threads, place) if fast is not None else None
             if got is None:
-                tid, status, err = wait(-1, 0)
+                if self.before_block is not None:
+                    tid, status, err = wait(-1, nohang)
+                    if tid == 0:  # nothing ready: this wait4 would block
+                        self.before_block()
+                        if self._leave_loop:
+                            continue
+                        tid, status, err = wait(-1, 0)
+                else:
+                    tid, status, err = wait(-1, 0)
                 if tid >= 0:
                     ts = now()
                     cpu = place_cpu if place is not None and place.active else getcpu()

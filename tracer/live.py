@@ -12,17 +12,20 @@ The order matters and is what a user can rely on:
 4. the engine runs; every event goes through the pipeline while its thread is stopped, or, pipelined
    (``pipelined=True``, what run_live picks for runs without chisels; see tracer/pipelined.py), is
    shipped to a consumer process, which runs the pipeline in parallel with the tracer. The consumer is
-   forked only once the run has made CONSUMER_AFTER_EVENTS events or lasted CONSUMER_AFTER_NS (checked
-   at each event): until then the tracer runs the pipeline itself, as single-process, so a short run
-   (``sdu -- /bin/true``) never pays for a second process. At the switch, between two events, the
-   consumer is forked with the pipeline as it stands (its state, its -w file, the lines printed so
-   far flushed), the builder ships from the next event on and the engine takes up the compiled fast
-   path (Engine.use_fast); the output is the same bytes either way. The timer (SIGALRM, below) is armed
-   for CONSUMER_AFTER_NS as well, so a command that goes idle early (a shell waiting on its input)
-   still gets its consumer, and its lines printed, then. With packet capture the consumer
-   is forked at once (its capture thread runs there from the start). SDU_TEST_CONSUMER_AFTER=N (tests
-   only) forks it after N events and at no time limit (0: at once, before the first event), ``never``
-   never.
+   forked only once the run has made CONSUMER_AFTER_EVENTS events: until then the tracer runs the
+   pipeline itself, as single-process, so a run with few events (``sdu -- /bin/true``, a command whose
+   syscalls the seccomp filter mostly lets through) never pays for a second process (~10 ms of CPU:
+   imports, the recipe, the fork). Meanwhile the lines it holds are written out whenever the engine is
+   about to block in wait4 (Engine.before_block: no stop ready), as strace writes, so an idle command
+   (a shell waiting on its input) has its lines printed at once, without a timer. The tracer so writes
+   itself the lines of at most CONSUMER_AFTER_EVENTS events, what it flushed at the switch before: a
+   slow reader of the output can hold the command no longer than it could then. At the switch,
+   between two events, the consumer is forked with the pipeline as it stands (its state, its -w file,
+   the lines printed so far flushed), the builder ships from the next event on and the engine takes
+   up the compiled fast path (Engine.use_fast); the output is the same bytes either way. With packet
+   capture the consumer is forked at once (its capture thread runs there from the start).
+   SDU_TEST_CONSUMER_AFTER=N (tests only) forks it after N events (0: at once, before the first event),
+   ``never`` never.
 
 Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed, or the reader
 of the output is gone: EPIPE, ``sdu -- CMD | head``) sdu detaches from every thread. An attached process just keeps running; a launched command keeps running untraced
@@ -79,7 +82,6 @@ if TYPE_CHECKING:
 
 _ALARM_RETRY_S = 0.005  # an alarm not yet served (it hit an event being processed) fires again
 CONSUMER_AFTER_EVENTS = 200  # pipelined: the consumer is forked after this many events (module docstring)
-CONSUMER_AFTER_NS = 50_000_000  # or at the first event this long after tracing started
 _NEVER = 1 << 62
 _PPM_O_CLOEXEC = 4096  # file_flags O_CLOEXEC
 
@@ -151,11 +153,10 @@ class LiveCapture:
         self.pipeline = pipeline
         self.pipelined = pipelined
         self.link: Link | None = None  # the consumer process, once forked
-        # Deferred consumer fork (module docstring): events still to go before it, and the event time
-        # from which it is forked; 0 when no fork is pending. consumer_after: the events the tracer
-        # handled itself before it forked the consumer (None: not forked).
+        # Deferred consumer fork (module docstring): events still to go before it; 0 when no fork is
+        # pending. consumer_after: the events the tracer handled itself before it forked the consumer
+        # (None: not forked).
         self._consumer_left = 0
-        self._consumer_at = _NEVER
         self.consumer_after: int | None = None
         self._in_process = 0  # events through the pipeline here
         self._notice = False  # the consumer signalled that its Result is ready
@@ -210,7 +211,7 @@ class LiveCapture:
         if self._consumer_left:
             self._in_process += 1
             self._consumer_left -= 1
-            if not self._consumer_left or evt.ts >= self._consumer_at:
+            if not self._consumer_left:
                 self._switch_to_consumer()
 
     def _ship(self, ts: int, cpu: int, raw: bytes) -> None:
@@ -284,20 +285,33 @@ class LiveCapture:
     def _defer_consumer(self) -> None:
         """Pipelined: fork the consumer now (packet capture, SDU_TEST_CONSUMER_AFTER=0) or arm the
         deferred fork (module docstring)."""
-        events, after_ns = CONSUMER_AFTER_EVENTS, CONSUMER_AFTER_NS
+        events = CONSUMER_AFTER_EVENTS
         forced = os.environ.get("SDU_TEST_CONSUMER_AFTER")
         if forced is not None:
             if forced == "never":
-                events, after_ns = _NEVER, _NEVER
+                events = _NEVER
             elif forced.isdigit():
-                events, after_ns = int(forced), _NEVER
+                events = int(forced)
         if events == 0 or self.net is not None:
             self._start_consumer()
             if self.link is not None:
                 self.consumer_after = 0
             return
         self._consumer_left = events
-        self._consumer_at = time.time_ns() + after_ns if after_ns < _NEVER else _NEVER
+        if self.engine is not None:
+            self.engine.before_block = self._before_block
+
+    def _before_block(self) -> None:
+        """Engine.before_block while the tracer prints itself: the lines it holds, out before it waits."""
+        out = self.pipeline.out
+        if self._stopping or not out.pending():
+            return
+        try:
+            out.flush()
+        except BrokenPipeError:  # the reader of our output is gone: the capture is over (as _feed)
+            silence(out.stream)
+            self.output_closed = True
+            self.stop()
 
     def _switch_to_consumer(self) -> None:
         """Between two events: the consumer takes the pipeline over from the next event on."""
@@ -306,9 +320,11 @@ class LiveCapture:
             return
         self.consumer_after = self._in_process
         self._start_consumer()
+        engine = self.engine
         if self.link is None:
             self.consumer_after = None  # it could not be forked: the run stays single-process
-        engine = self.engine
+        elif engine is not None:
+            engine.before_block = None  # the consumer writes the lines from here on
         place = engine.placement if engine is not None else None
         if place is not None and engine is not None:
             place.rebase(engine.threads, time.time_ns())  # the fork is no sign of a parallel command
@@ -428,11 +444,6 @@ class LiveCapture:
     def _on_wake(self) -> None:
         if self._alarm:
             self._serve_alarm()
-            # The consumer due, though no event came (the command went idle): forked now, between two
-            # stops, so the lines so far are printed. (Never from _emit's _serve_alarm: the event it is
-            # handling would then go to the pipeline here, after the hand-over.)
-            if self._consumer_left and not self._stopping and time.time_ns() >= self._consumer_at:
-                self._switch_to_consumer()
 
     def _serve_alarm(self) -> None:
         """The consumer's notice, the batch, the -M deadline, then the chisels' interval ticks at the
@@ -478,8 +489,7 @@ class LiveCapture:
                 delays.append(at - time.monotonic_ns())
         chisels = self.pipeline.chisels
         for due in (chisels.next_deadline() if chisels is not None else None,
-                    self.link.deadline() if self.link is not None else None,
-                    self._consumer_at if self._consumer_left and self._consumer_at < _NEVER else None):
+                    self.link.deadline() if self.link is not None else None):
             if due is not None:
                 delays.append(due - time.time_ns())
         signal.setitimer(signal.ITIMER_REAL, max(min(delays) / 1e9, 0.001) if delays else 0)

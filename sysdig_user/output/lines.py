@@ -31,6 +31,10 @@ class Output:
     def stream(self) -> BinaryIO:
         return self._stream
 
+    def pending(self) -> bool:
+        """Lines or text not yet written to the stream."""
+        return bool(self._lines or self._text)
+
     def line(self, text: str) -> None:
         self._lines.append(text)
         if self.unbuffered or len(self._lines) >= BATCH:

@@ -481,8 +481,9 @@ def test_signal_during_the_switch_detaches_and_the_process_runs_on(monkeypatch: 
 
 
 def test_a_command_idle_before_the_threshold_still_gets_its_lines() -> None:
-    """A shell that blocks on its input after a few events, fewer than CONSUMER_AFTER_EVENTS: at
-    CONSUMER_AFTER_NS the timer forks the consumer, which prints them while the shell still waits."""
+    """A shell that blocks on its input after a few events, fewer than CONSUMER_AFTER_EVENTS: the
+    tracer, about to wait for its next stop (Engine.before_block), writes the lines it holds, so they
+    appear while the shell still waits; no consumer is forked for so few events."""
     import select
 
     env = _env(False)
@@ -500,5 +501,4 @@ def test_a_command_idle_before_the_threshold_still_gets_its_lines() -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 5
-    after = re.search(rb"consumer process: started after (\d+) events", err)
-    assert after is not None and 0 < int(after.group(1)) < 200, err
+    assert b"consumer process: not started" in err, err
