@@ -18,14 +18,16 @@ The order matters and is what a user can rely on:
    imports, the recipe, the fork). Meanwhile the lines it holds are written out whenever the engine is
    about to block in wait4 (Engine.before_block: no stop ready), as strace writes, so an idle command
    (a shell waiting on its input) has its lines printed at once, without a timer. The tracer so writes
-   itself the lines of at most CONSUMER_AFTER_EVENTS events, what it flushed at the switch before: a
-   slow reader of the output can hold the command no longer than it could then. At the switch,
+   itself the lines of at most CONSUMER_AFTER_EVENTS events, what it flushed at the switch before, and
+   once it has written TRACER_WRITES_MAX bytes so it forks the consumer at that wait (half a pipe's
+   default size: a reader that stops reading, a paused pager, fills the rest before the tracer would
+   block on a write with the command held; the consumer absorbs the rest). At the switch,
    between two events, the consumer is forked with the pipeline as it stands (its state, its -w file,
    the lines printed so far flushed), the builder ships from the next event on and the engine takes
    up the compiled fast path (Engine.use_fast); the output is the same bytes either way. With packet
    capture the consumer is forked at once (its capture thread runs there from the start).
-   SDU_TEST_CONSUMER_AFTER=N (tests only) forks it after N events (0: at once, before the first event),
-   ``never`` never.
+   SDU_TEST_CONSUMER_AFTER=N (tests only) forks it after N events and at no byte count (0: at once,
+   before the first event), ``never`` never.
 
 Stopping: when the pipeline is done (-n reached, a chisel ended the capture, -M elapsed, or the reader
 of the output is gone: EPIPE, ``sdu -- CMD | head``) sdu detaches from every thread. An attached process just keeps running; a launched command keeps running untraced
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
 
 _ALARM_RETRY_S = 0.005  # an alarm not yet served (it hit an event being processed) fires again
 CONSUMER_AFTER_EVENTS = 200  # pipelined: the consumer is forked after this many events (module docstring)
+TRACER_WRITES_MAX = 32 << 10  # or once the tracer has written this many bytes of lines itself
 _NEVER = 1 << 62
 _PPM_O_CLOEXEC = 4096  # file_flags O_CLOEXEC
 
@@ -157,6 +160,8 @@ class LiveCapture:
         # pending. consumer_after: the events the tracer handled itself before it forked the consumer
         # (None: not forked).
         self._consumer_left = 0
+        self._written = 0  # bytes of lines the tracer wrote before a wait (_before_block)
+        self._writes_max = TRACER_WRITES_MAX  # (none under SDU_TEST_CONSUMER_AFTER)
         self.consumer_after: int | None = None
         self._in_process = 0  # events through the pipeline here
         self._notice = False  # the consumer signalled that its Result is ready
@@ -288,6 +293,7 @@ class LiveCapture:
         events = CONSUMER_AFTER_EVENTS
         forced = os.environ.get("SDU_TEST_CONSUMER_AFTER")
         if forced is not None:
+            self._writes_max = _NEVER
             if forced == "never":
                 events = _NEVER
             elif forced.isdigit():
@@ -307,11 +313,14 @@ class LiveCapture:
         if self._stopping or not out.pending():
             return
         try:
-            out.flush()
+            self._written += out.flush()
         except BrokenPipeError:  # the reader of our output is gone: the capture is over (as _feed)
             silence(out.stream)
             self.output_closed = True
             self.stop()
+            return
+        if self._written >= self._writes_max and self._consumer_left:
+            self._switch_to_consumer()  # (between two stops, no tracee held: as at an event's end)
 
     def _switch_to_consumer(self) -> None:
         """Between two events: the consumer takes the pipeline over from the next event on."""

@@ -67,28 +67,35 @@ class Output:
         except OSError as exc:
             self._failed(exc)
 
-    def flush(self) -> None:
-        self._write_lines()
+    def flush(self) -> int:
+        """Everything pending out, the stream flushed; returns the bytes this added to the stream."""
+        size = self._write_lines()
         try:
             self._stream.flush()
         except OSError as exc:
             self._failed(exc)
+        return size
 
-    def _write_lines(self) -> None:
-        """The pending text, then the pending lines, to the stream."""
+    def _write_lines(self) -> int:
+        """The pending text, then the pending lines, to the stream; returns their size in bytes."""
+        size = 0
         if self._text:
             text, self._text = self._text, bytearray()
+            size = len(text)
             try:
                 self._stream.write(text)
             except OSError as exc:
                 self._failed(exc)
         if self._lines:
             self._lines.append("")
+            data = "\n".join(self._lines).encode("utf-8", "surrogateescape")
+            size += len(data)
             try:
-                self._stream.write("\n".join(self._lines).encode("utf-8", "surrogateescape"))
+                self._stream.write(data)
             except OSError as exc:
                 self._failed(exc)
             self._lines = []
+        return size
 
     def _failed(self, exc: OSError) -> NoReturn:
         """A write failed. EPIPE (the reader is gone) goes on as itself: the sources end the capture on it.

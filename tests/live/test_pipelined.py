@@ -502,3 +502,30 @@ def test_a_command_idle_before_the_threshold_still_gets_its_lines() -> None:
             proc.wait()
     assert proc.returncode == 5
     assert b"consumer process: not started" in err, err
+
+
+def test_a_tracer_that_wrote_much_hands_the_rest_to_the_consumer(tmp_path: Path) -> None:
+    """Few events but long lines: once the tracer has written TRACER_WRITES_MAX bytes itself (before a
+    wait), it forks the consumer there, so a slow reader of the output never holds the command on the
+    tracer's own writes; the lines are the same as with the consumer from the start."""
+    from tracer.live import TRACER_WRITES_MAX
+
+    big = tmp_path / "big"
+    big.write_bytes(b"a" * (TRACER_WRITES_MAX + 1000))
+    argv = ["-v", "-s", "65536", "-p", "%evt.num %evt.type %evt.buffer", "evt.type=write", "--", "sh", "-c",
+            f"cat {big} > /dev/null; read x; exit 3"]
+    outs = {}
+    for after in ("default", "0"):
+        env = _env(False)
+        env.pop("SDU_TEST_CONSUMER_AFTER", None)
+        if after != "default":
+            env["SDU_TEST_CONSUMER_AFTER"] = after
+        res = subprocess.run([sys.executable, "-m", "sysdig_user", *argv], input=b"go\n", capture_output=True,
+                             env=env, timeout=120, check=False)
+        assert res.returncode == 3, res.stderr
+        outs[after] = res.stdout
+        started = re.search(rb"consumer process: started after (\d+) events", res.stderr)
+        assert started is not None, res.stderr
+        if after == "default":
+            assert 0 < int(started.group(1)) < 200, res.stderr
+    assert len(outs["0"]) > TRACER_WRITES_MAX and outs["default"] == outs["0"]
