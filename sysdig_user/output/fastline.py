@@ -246,13 +246,21 @@ _RECIPES: dict[tuple[bool, bool], list[tuple[Any, ...] | None]] | None = None
 
 def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | None]:
     """The recipe of every code: for the default line (``lined``) or a -p format, and with the hidden
-    events (``hidden``) or without."""
+    events (``hidden``) or without.
+
+    With both (the default line under a filter), a type whose params the C code cannot all write gets its
+    recipe without params: the core then keeps its state and runs the filter on it, and an event that
+    passes, whose line it cannot write, is declined before any state changes (put_line) or, for a type
+    with a parser, printed by the Python formatter (handle_parsed), so only those reach Python."""
     global _RECIPES
     if _RECIPES is None:
         _RECIPES = {}
     got = _RECIPES.get((lined, hidden))
     if got is None:
-        got = _RECIPES[lined, hidden] = [_recipe(code, lined, hidden) for code in range(PPM_EVENT_MAX)]
+        got = [_recipe(code, lined, hidden) for code in range(PPM_EVENT_MAX)]
+        if lined and hidden:
+            got = [r if r is not None else _recipe(code, False, True) for code, r in enumerate(got)]
+        _RECIPES[lined, hidden] = got
     return got
 
 

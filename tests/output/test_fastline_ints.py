@@ -1,6 +1,7 @@
 """The compiled line's cheap ints and lookups (sysdig_user/_fastline.c, "cheap ints and lookups"): an int
-attribute it writes is rewritten in place only when nothing but the attribute holds it, and a thread or fd
-it looked up before is looked up again once the table changed. Both compared with the Python pipeline."""
+attribute it writes, or the (raw, cpu, num) tuple of an unbuilt enter it refills, is rewritten in place only
+when nothing but the core holds it, and a thread or fd it looked up before is looked up again once the table
+changed. Both compared with the Python pipeline."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,10 +22,13 @@ ARGV = [(), ("proc.name=curl and fd.type=ipv4",), ("-p", "%evt.num %proc.name %e
 
 
 def _held(pipe: Any) -> list[tuple[Any, str]]:
-    """Every int the core may write, referenced here (so it is no longer the attribute's alone), with its text."""
+    """Every int (and unbuilt enter) the core may write, referenced here (so it is no longer the attribute's
+    alone), with its text."""
     insp = pipe.inspector
     out = [(insp.num, repr(insp.num))]
     for th in insp.state.threads.threads.values():
+        if type(th.last_enter) is tuple:  # the core's unbuilt enter (raw, cpu, num), which it may refill
+            out.append((th.last_enter, repr(th.last_enter)))
         for name in INT_ATTRS:
             value = getattr(th, name)
             if type(value) is int:
@@ -35,16 +39,20 @@ def _held(pipe: Any) -> list[tuple[Any, str]]:
 @pytest.mark.parametrize("name", SAMPLES)
 @pytest.mark.parametrize("argv", ARGV, ids=["default", "filter", "format"])
 def test_held_ints_keep_their_values(name: str, argv: tuple[str, ...]) -> None:
-    """Ints referenced elsewhere across an event (every other event here) keep their values, and the state
-    after each event is the Python pipeline's (events in between have their ints rewritten in place)."""
+    """Ints and unbuilt enters referenced elsewhere across events (two of every four here) keep their values,
+    and the state is the Python pipeline's (the events in between have their ints rewritten in place)."""
     _require_core()
     path = shared_path("samples", name)
     fast, core, sink1 = _pipeline(path, True, *argv)
     slow, none, sink2 = _pipeline(path, False, *argv)
     assert core is not None and none is None
     handled = 0
+    held: list[tuple[Any, str]] = []
     for n, item in enumerate(read_capture(str(path), extension_types=frozenset(EXTENSIONS))):
-        held = _held(fast) if n % 2 else []
+        if n % 4 == 0:  # held across two events (an exit and the enter after it), then two with nothing held
+            held = _held(fast)
+        elif n % 4 == 2:
+            held = []
         handled += _through_core(fast, core, item)
         assert [text for _, text in held] == [repr(value) for value, _ in held], n
         if type(item) is not tuple:
