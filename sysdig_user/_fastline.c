@@ -748,7 +748,7 @@ static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
 #include <arpa/inet.h>
 
 enum { A_NUM = 1, A_CPU, A_TID, A_TYPE, A_DIR, A_COMM, A_PID, A_FDNUM, A_FDNAME, A_FDPROBE, A_TIME, A_RES, A_USER, A_IO,
-       A_FAILED };
+       A_FAILED, A_FDL4 };
 enum { P_NEED = 0, P_NA, P_INT, P_STR, P_ATTR_INT, P_ATTR_IP, P_ATTR_STR };
 enum { V_NA = 0, V_INT, V_STR, V_IP };
 enum { O_EQ = 1, O_NE, O_LT, O_LE, O_GT, O_GE, O_CONTAINS, O_STARTSWITH, O_ENDSWITH, O_IN, O_EXISTS };
@@ -763,6 +763,7 @@ enum { I_TEST = 1, I_JF, I_JT, I_NOT };
 #define CF_FD_EVENT 4
 #define CF_MODIFIES 64
 
+static PyObject *s_shown_l4proto;
 static PyObject *s_uid, *s_users, *s_user, *s__state, *s_vm[3], *s_pid, *s_role, *s_fdinfo, *s_fdnum, *s_raw, *s_cpu, *s_filtered_out;
 
 typedef struct {
@@ -790,6 +791,9 @@ typedef struct {
                        * fallback one; index -1: none, size 0: not a fixed-size integer (Python's) */
     int n_errnos;
     char **errno_texts; /* evt.res of -k, by k (NULL: Python's) */
+    int n_l4;
+    char **l4_names; /* fd.l4proto per shown_l4proto value (NULL entries: l4_default) */
+    char *l4_default; /* NULL: fd.l4proto is Python's */
 } Fields;
 
 typedef struct {
@@ -984,6 +988,19 @@ static int get_value(Fields *F, int acc, int probe, Ctx *x, Val *v) {
         }
         if (F->name_py[x->code] & 1) return NEED;
         return attr_val(x->fdinfo, s_name, P_ATTR_STR, v);
+    case A_FDL4: { /* fields/fd.py _l4proto: the name of the fd's shown_l4proto */
+        if (!fd_applies(F, x) || (!x->fdinfo && !x->virt)) return 0;
+        if (x->virt || !F->l4_default) return NEED;
+        PyObject *o = GA(x->fdinfo, s_shown_l4proto);
+        if (!o) return -1;
+        long proto = PyLong_Check(o) ? PyLong_AsLong(o) : -1;
+        Py_DECREF(o);
+        if (proto < 0) return PyErr_Occurred() ? -1 : NEED;
+        v->kind = V_STR;
+        v->s = proto < F->n_l4 && F->l4_names[proto] ? F->l4_names[proto] : F->l4_default;
+        v->n = strlen(v->s);
+        return 0;
+    }
     case A_FDPROBE: {
         if (!fd_applies(F, x) || (!x->fdinfo && !x->virt)) return 0;
         long type = x->vtype, role = F->virt_role;
@@ -1031,6 +1048,11 @@ static void Fields_dealloc(Fields *F) {
         for (int i = 0; i < F->n_errnos; i++) PyMem_Free(F->errno_texts[i]);
         PyMem_Free(F->errno_texts);
     }
+    if (F->l4_names) {
+        for (int i = 0; i < F->n_l4; i++) PyMem_Free(F->l4_names[i]);
+        PyMem_Free(F->l4_names);
+    }
+    PyMem_Free(F->l4_default);
     if (F->probes) {
         for (int i = 0; i < F->nprobes * PROBE_TYPES * PROBE_ROLES; i++) {
             Py_XDECREF(F->probes[i].attr);
@@ -1055,16 +1077,20 @@ static uint8_t *code_bytes(PyObject *b, int ncodes) {
     return out;
 }
 
-/* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts): probes is a
- * list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res per code a 6-tuple */
+/* Fields(type_names, sc_names, fd_events, name_py, probes, virt_role, res, errno_texts[, io[, l4_names,
+ * l4_default]]): probes is a list per probed field of PROBE_TYPES * PROBE_ROLES (mode, attr, int, str); res
+ * per code a 6-tuple; l4_names fd.l4proto's text per protocol number (None: l4_default) */
 static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
-    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts, *io = NULL;
+    PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts, *io = NULL, *l4 = NULL,
+             *l4_default = NULL;
     if (F->type_names) {
         PyErr_SetString(PyExc_RuntimeError, "Fields is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "OOSSO!iO!O|S", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
-                          &F->virt_role, &PyList_Type, &res, &errno_texts, &io))
+    if (!PyArg_ParseTuple(args, "OOSSO!iO!O|SOU", &type_names, &sc_names, &fd_events, &name_py, &PyList_Type, &probes,
+                          &F->virt_role, &PyList_Type, &res, &errno_texts, &io, &l4, &l4_default))
+        return -1;
+    if (l4_default && (!(F->l4_names = str_array(l4, &F->n_l4)) || !(F->l4_default = dup_utf8(l4_default))))
         return -1;
     if (!(F->type_names = str_array(type_names, &F->ncodes)) || !(F->sc_names = str_array(sc_names, &F->n_sc)) ||
         !(F->fd_event = code_bytes(fd_events, F->ncodes)) || !(F->name_py = code_bytes(name_py, F->ncodes)) ||
@@ -1701,6 +1727,7 @@ typedef struct {
     int8_t (*param)[3]; /* TV_PARAM: per code (index, size, signed); index -1 no such param, size 0 Python's */
     uint8_t *internal;  /* TV_LATENCY: per code, an internal event (1: evt.latency has no value; 2: Python's) */
     PyObject *table;    /* the chisel's dict */
+    PyObject *on_event; /* the chisel's Python on_event, for an Event already processed (NULL: none) */
 } Table;
 
 /* a key part's value as a str (a field's own str object, or the C text decoded) */
@@ -1832,32 +1859,39 @@ static int table_add(Table *t, PyObject *key, int64_t value) {
     return rc;
 }
 
+/* the latency Inspector.process left the thread of x (evt.latency): 0, NEED (not an int, no thread), -1 */
+static int processed_latency(Ctx *x, int64_t *latency) {
+    *latency = 0;
+    if (!x->th) return NEED;
+    PyObject *lat = GA(x->th, s_latency);
+    if (!lat) return -1;
+    int rc = PyLong_Check(lat) ? 0 : NEED;
+    if (!rc) *latency = PyLong_AsLongLong(lat);
+    Py_DECREF(lat);
+    return !rc && *latency == -1 && PyErr_Occurred() ? -1 : rc;
+}
+
+/* one table over an Event Inspector.process has processed (x from ctx_from_event): 0 done, NEED, -1 */
+static int table_processed(Table *t, Ctx *x) {
+    PyObject *key = NULL;
+    int64_t value = 0, latency = 0;
+    int rc = t->value == TV_LATENCY ? processed_latency(x, &latency) : 0;
+    if (!rc) rc = table_entry(t, x, latency, &key, &value);
+    if (!rc && key) rc = table_add(t, key, value);
+    Py_XDECREF(key);
+    return rc;
+}
+
 /* Table.add(evt) -> True if added, None if the Python on_event must run: the same over an Event after
  * Inspector.process (the thread's latency as it left it), for the C-vs-Python tests */
 static PyObject *Table_add(Table *t, PyObject *args) {
     PyObject *evt;
     if (!PyArg_ParseTuple(args, "O", &evt)) return NULL;
     Ctx x;
-    PyObject *key = NULL;
-    int64_t value = 0, latency = 0;
     int rc = ctx_from_event(&x, evt);
     x.evt = NULL; /* (the loop's view: no Python answers) */
-    if (!rc && t->value == TV_LATENCY) {
-        if (!x.th) {
-            rc = NEED;
-        } else {
-            PyObject *lat = GA(x.th, s_latency);
-            if (!lat) rc = -1;
-            else if (!PyLong_Check(lat)) rc = NEED;
-            else latency = PyLong_AsLongLong(lat);
-            Py_XDECREF(lat);
-            if (!rc && latency == -1 && PyErr_Occurred()) rc = -1;
-        }
-    }
-    if (!rc) rc = table_entry(t, &x, latency, &key, &value);
+    if (!rc) rc = table_processed(t, &x);
     ctx_release(&x);
-    if (!rc && key) rc = table_add(t, key, value);
-    Py_XDECREF(key);
     if (rc < 0) return NULL;
     if (rc == NEED) Py_RETURN_NONE;
     Py_RETURN_TRUE;
@@ -1867,25 +1901,28 @@ static void Table_dealloc(Table *t) {
     Py_XDECREF(t->fields);
     Py_XDECREF(t->filter);
     Py_XDECREF(t->table);
+    Py_XDECREF(t->on_event);
     PyMem_Free(t->codes);
     PyMem_Free(t->param);
     PyMem_Free(t->internal);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-/* Table(fields, filter, keys, value, codes, params, internal, table): keys (accessor, probe) pairs, value a
- * TV_*, codes bytes per code, params (index, size, signed) per code (TV_PARAM), internal bytes per code
- * (TV_LATENCY), table the dict */
+/* Table(fields, filter, keys, value, codes, params, internal, table[, on_event]): keys (accessor, probe) pairs,
+ * value a TV_*, codes bytes per code, params (index, size, signed) per code (TV_PARAM), internal bytes per
+ * code (TV_LATENCY), table the dict, on_event the chisel's on_event (without it a Core declines the events
+ * of types with a parser to the pipeline) */
 static int Table_init(Table *t, PyObject *args, PyObject *kwds) {
     Fields *fields;
-    PyObject *filter, *keys, *codes, *params, *internal, *table;
+    PyObject *filter, *keys, *codes, *params, *internal, *table, *on_event = Py_None;
     if (t->fields) {
         PyErr_SetString(PyExc_RuntimeError, "Table is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "O!OO!iSO!SO!", &FieldsType, &fields, &filter, &PyTuple_Type, &keys, &t->value,
-                          &codes, &PyTuple_Type, &params, &internal, &PyDict_Type, &table))
+    if (!PyArg_ParseTuple(args, "O!OO!iSO!SO!|O", &FieldsType, &fields, &filter, &PyTuple_Type, &keys, &t->value,
+                          &codes, &PyTuple_Type, &params, &internal, &PyDict_Type, &table, &on_event))
         return -1;
+    if (on_event != Py_None) t->on_event = (Py_INCREF(on_event), on_event);
     if (filter != Py_None && !PyObject_TypeCheck(filter, &FilterType)) {
         PyErr_SetString(PyExc_TypeError, "filter: a Filter or None");
         return -1;
@@ -2272,6 +2309,8 @@ static int enter_arg(CodeRecipe *R, PyObject *th, int code) {
 
 /* an event of a type with a parser and no OP: the Event and Inspector.process, as in Python; the
  * line here when it can be, else the Python formatter's; then the Verdict applied */
+static int core_tables_processed(Core *c, int code, PyObject *evt);
+
 /* an event handled here at time ts: the chisels' clock (first_ts, last_ts) */
 static inline void core_took(Core *c, int64_t ts) {
     if (!c->have_last_ts) c->first_ts = ts;
@@ -2312,7 +2351,8 @@ static int handle_parsed(Core *c, CodeRecipe *R, Parsed *e, const uint8_t *ev, P
         goto out;
     }
     if (c->silent) {
-        rc = 0; /* (no line) */
+        rc = c->ntables ? core_tables_processed(c, e->code, evt) : 0; /* (no line; the tables) */
+        if (rc < 0) goto out;
     } else if (c->format) {
         Ctx x;
         rc = ctx_from_event(&x, evt);
@@ -2522,11 +2562,39 @@ static int handle_hidden(Core *c, CodeRecipe *R, Parsed *e) {
  * Python pipeline's */
 static int core_table_code(Core *c, CodeRecipe *R, int code) {
     if (!R->handler && R->op == OP_NONE && !R->hidden) return 0;
+    int after = R->handler && R->op == OP_NONE && !R->hidden; /* (handle_parsed: the tables after process()) */
     for (int i = 0; i < c->ntables; i++) {
         Table *t = (Table *)c->tables[i];
-        if (code < t->ncodes && t->codes[code]) return 1;
+        if (code < t->ncodes && t->codes[code] && (!after || !t->on_event)) return 1;
     }
     return 0;
+}
+
+/* the Core's tables over an Event of a type with a parser, once Inspector.process has processed it (as the
+ * pipeline runs the chisels): each one's filter (its Python checks answering where C cannot), key and
+ * value; where a key or value needs Python, the chisel's own on_event adds it. 0, -1 */
+static int core_tables_processed(Core *c, int code, PyObject *evt) {
+    int want = 0;
+    for (int i = 0; i < c->ntables && !want; i++) {
+        Table *t = (Table *)c->tables[i];
+        want = code < t->ncodes && t->codes[code];
+    }
+    if (!want) return 0;
+    Ctx x;
+    int rc = ctx_from_event(&x, evt);
+    for (int i = 0; i < c->ntables && rc >= 0; i++) {
+        Table *t = (Table *)c->tables[i];
+        if (code >= t->ncodes || !t->codes[code]) continue;
+        rc = table_processed(t, &x);
+        if (rc == NEED) { /* (its filter passed: a Python check answered for what C could not) */
+            PyObject *r = t->on_event ? PyObject_CallOneArg(t->on_event, evt) : NULL;
+            if (!t->on_event) PyErr_SetString(PyExc_RuntimeError, "a table without on_event");
+            rc = r ? 0 : -1;
+            Py_XDECREF(r);
+        }
+    }
+    ctx_release(&x);
+    return rc;
 }
 
 /* one event: 0 handled (its line appended), 1 declined (nothing changed), -1 error */
@@ -3308,6 +3376,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
         {&s_vm[2], "vmswap_kb"}, {&s_pid, "pid"}, {&s_uid, "uid"}, {&s_users, "users"},
         {&s_user, "user"}, {&s__state, "_state"}, {&s_role, "role"}, {&s_fdinfo, "fdinfo"},
         {&s_fdnum, "fdnum"}, {&s_raw, "raw"}, {&s_cpu, "cpu"}, {&s_filtered_out, "filtered_out"},
+        {&s_shown_l4proto, "shown_l4proto"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*names[i].slot = PyUnicode_InternFromString(names[i].text))) return NULL;
@@ -3319,7 +3388,7 @@ PyMODINIT_FUNC PyInit__fastline(void) {
     struct { const char *name; int value; } consts[] = {
         {"A_NUM", A_NUM}, {"A_CPU", A_CPU}, {"A_TID", A_TID}, {"A_TYPE", A_TYPE}, {"A_DIR", A_DIR},
         {"A_COMM", A_COMM}, {"A_PID", A_PID}, {"A_FDNUM", A_FDNUM}, {"A_FDNAME", A_FDNAME},
-        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"A_FAILED", A_FAILED}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
+        {"A_FDPROBE", A_FDPROBE}, {"A_TIME", A_TIME}, {"A_RES", A_RES}, {"A_USER", A_USER}, {"A_IO", A_IO}, {"A_FAILED", A_FAILED}, {"A_FDL4", A_FDL4}, {"P_NEED", P_NEED}, {"P_NA", P_NA}, {"P_INT", P_INT},
         {"P_STR", P_STR}, {"P_ATTR_INT", P_ATTR_INT}, {"P_ATTR_IP", P_ATTR_IP}, {"P_ATTR_STR", P_ATTR_STR},
         {"V_INT", V_INT}, {"V_STR", V_STR}, {"V_IP", V_IP}, {"O_EQ", O_EQ}, {"O_NE", O_NE}, {"O_LT", O_LT},
         {"O_LE", O_LE}, {"O_GT", O_GT}, {"O_GE", O_GE}, {"O_CONTAINS", O_CONTAINS},

@@ -11,10 +11,10 @@ chisel, so the parser asks a callback (sysdig's parse_chisel_args rules live in 
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 from sysdig_user.errors import SduError
+from sysdig_user.lazy_re import Regex
 from sysdig_user.version import SYSDIG_VERSION
 
 
@@ -215,8 +215,8 @@ OPTIONS: tuple[Option, ...] = (
 _VALUED_FLAGS = frozenset({"progress", "force_tracers", "udig"})
 _BY_SHORT = {o.short: o for o in OPTIONS if o.short}
 _BY_LONG = {name: o for o in OPTIONS for name in o.long}
-_PID_LIST = re.compile(r"^\d+(,\d+)*$")
-_PID_LIST_START = re.compile(r"^\d+,")  # no print format starts so
+_PID_LIST = Regex(r"^\d+(,\d+)*$")
+_PID_LIST_START = Regex(r"^\d+,")  # no print format starts so
 
 #: Given a chisel name and the words after it, the argument string the chisel takes (or None).
 ChiselArgs = Callable[[str, Sequence[str]], "str | None"]
@@ -350,10 +350,11 @@ def _apply(opts: CliOptions, opt: Option, value: str | None, rest: list[str],
             rest.pop(0)
         opts.chisels.append((value, args))
         return
-    if dest == "print_format" and _PID_LIST.match(value):
+    # (both patterns start with \d: a format whose first character is no decimal digit matches neither)
+    if dest == "print_format" and value[:1].isdecimal() and _PID_LIST.match(value):
         opts.pids.extend(int(p) for p in value.split(","))
         return
-    if dest == "print_format" and _PID_LIST_START.match(value):  # "1,abc": a PID list gone wrong
+    if dest == "print_format" and value[:1].isdecimal() and _PID_LIST_START.match(value):  # "1,abc": a PID list gone wrong
         raise UsageError(f"invalid pid list '{value}'")
     if dest == "pids":
         if not _PID_LIST.match(value):

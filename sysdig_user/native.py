@@ -7,8 +7,6 @@ install whose extension was not rebuilt after a change runs pure Python rather t
 """
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
     from typing import Any
@@ -17,7 +15,7 @@ if TYPE_CHECKING:
 def extension(name: str, version: int) -> Any:
     """The module ``name`` if it imports and its VERSION is ``version``, else None."""
     try:
-        module = importlib.import_module(name)
+        module = __import__(name, fromlist=("VERSION",))  # (the module itself; importlib imports warnings)
     except ImportError:  # pragma: no cover - built without a compiler
         return None
     return module if getattr(module, "VERSION", None) == version else None

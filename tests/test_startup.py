@@ -33,10 +33,11 @@ NOT_FOR_A_RUN = ("dataclasses", "inspect", "ast", "dis", "tokenize")
 
 # the standard library's modules a short run (sdu -- /bin/true, with a filter or a -p format; sdu -r of a
 # small capture) has no use for: typing (annotations only; its import, with re, contextlib and warnings,
-# was ~10% of a short run's instructions), the JSON of container events, copying, weak references, globs, paths,
+# was ~10% of a short run's instructions), re (sysdig_user/lazy_re.py), importlib (which imports
+# warnings: __import__ does what the short run needs), the JSON of container events, copying, weak references, globs, paths,
 # logging, threads, subprocesses, sockets' Python layer... (checked in an interpreter without site, whose
 # .pth files may import some of them: pathlib, re, urllib for an editable install)
-NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "typing", "json", "copy", "weakref", "fnmatch", "pathlib", "urllib", "logging",
+NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "typing", "re", "warnings", "importlib", "json", "copy", "weakref", "fnmatch", "pathlib", "urllib", "logging",
                        "pickle", "tempfile", "shutil", "subprocess", "threading", "socket", "argparse", "datetime",
                        "locale", "textwrap", "random", "hashlib", "base64", "importlib.util", "glob", "uuid",
                        "decimal", "email", "http")
@@ -263,8 +264,22 @@ def _console(argv: list[str], cache_home: Path, before: str = "", **kwargs: Any)
 
 
 def test_the_console_script_is_console() -> None:
+    """The sdu command is scripts/sdu, installed as it is (pyproject's script-files), not an entry point
+    whose generated wrapper imports re: it imports sys and sysdig_user.entry's console, and runs that."""
+    import ast
+
     with open(ROOT / "pyproject.toml", encoding="utf-8") as f:
-        assert 'sdu = "sysdig_user.entry:console"\n' in f.read()
+        project = f.read()
+    assert 'script-files = ["scripts/sdu"]\n' in project and "\n[project.scripts]" not in project
+    source = (ROOT / "scripts" / "sdu").read_text()
+    tree = ast.parse(source)
+    imports = [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert imports == ["import sys", "from sysdig_user.entry import console"]
+    assert 'if __name__ == "__main__":\n    sys.exit(console())\n' in source
+    installed = Path(sys.executable).parent / "sdu"  # (the environment running the tests, when it has sdu)
+    if installed.exists():
+        assert installed.read_text().split("\n", 1)[1] == source.split("\n", 1)[1], \
+            f"{installed} is not scripts/sdu: run pip install -e . again"
 
 
 @pytest.mark.slow

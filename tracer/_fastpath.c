@@ -6,9 +6,10 @@
  * built in tracer/fastpath.py from the decoders the Python path uses), appended to the pipelined
  * link's batch (u16 cpu + event), the Thread's nr/args/in_syscall updated as the Python loop does,
  * and the thread resumed. Every other stop - process events, signals, new threads, syscalls without
- * a recipe, a batch that is empty (the Python path starts batches and arms their timer), a placement
- * sample due, a failed request - is returned to Python untouched (the thread still stopped), with
- * its wait status, time and CPU, and the Python loop handles it as if it had waited itself.
+ * a recipe, a batch that is full or old, a placement sample due, a failed request - is returned to
+ * Python untouched (the thread still stopped), with its wait status, time and CPU, and the Python
+ * loop handles it as if it had waited itself. An event that starts a batch (the batch was empty) is
+ * handled here too, and then run() returns for Python to note the batch's time and arm its timer.
  *
  * Signals: Core.arm() wraps the C-level handlers of the signals Python handles (the Python handler
  * runs only once control is back in the interpreter); the wrapper notes the signal, and run()
@@ -47,7 +48,7 @@
 #define MAX_PARAMS 8
 /* tracer/fastpath.py uses the module only when its VERSION is the one it was written for (a stale build
  * left by an editable install is ignored): bump both when the interface or the op set changes. */
-#define FASTPATH_VERSION 4
+#define FASTPATH_VERSION 5
 
 /* struct ptrace_syscall_info, as the kernel lays it out (linux/ptrace.h may lack it on old headers) */
 struct sc_info {
@@ -495,7 +496,9 @@ static PyObject *stop_tuple(int tid, int status, int err, uint64_t ts, int cpu) 
 
 /* run(threads, buf, first_ts, place_active, next_sample) -> (tid, status, err, ts, cpu)
  * The first stop not handled here (tid -1: wait4 failed with err; EINTR also when a signal was taken
- * while handling a stop), or (0, 0, 0, ts, cpu) after an event that makes the batch due for writing. */
+ * while handling a stop), or (0, 0, 0, ts, cpu) after an event that makes the batch due for writing,
+ * or (0, 1, 0, ts, cpu) after the event that started the batch (buf was empty: first_ts is unused), so
+ * that Python notes the batch's time and arms its timer. */
 static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
     if (argc != 5 || !PyDict_Check(argv[0]) || !PyByteArray_Check(argv[1])) {
         PyErr_SetString(PyExc_TypeError, "run(threads: dict, buf: bytearray, first_ts, place_active, next_sample)");
@@ -538,7 +541,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
             goto decline;
         }
         Py_ssize_t blen = PyByteArray_GET_SIZE(buf);
-        if (blen == 0 || blen >= c->batch_bytes || ts - first_ts >= (uint64_t)c->batch_ns)
+        if (blen >= c->batch_bytes || (blen > 0 && ts - first_ts >= (uint64_t)c->batch_ns))
             goto decline;
         int err = 0;
         if (attr_true(th, s_quiet, &err) || err)
@@ -665,6 +668,8 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
             memcpy(dst + 2, c->scratch, (size_t)size);
         }
         ptrace(under_seccomp && !entering ? PTRACE_CONT : PTRACE_SYSCALL, tid, 0, 0);
+        if (size > 0 && blen == 0)
+            return stop_tuple(0, 1, 0, ts, cpu);
         if (size > 0 && (blen + 2 + size >= c->batch_bytes || ts - first_ts >= (uint64_t)c->batch_ns))
             return stop_tuple(0, 0, 0, ts, cpu);
         continue;

@@ -465,8 +465,11 @@ class Engine:
                     cpu = place_cpu if place is not None and place.active else getcpu()
             else:
                 tid, status, err, ts, cpu = got
-                if tid == 0:  # an event the fast path added made the batch due
-                    fast.batch_due()
+                if tid == 0:  # an event the fast path added started the batch (status 1) or made it due
+                    if status:
+                        fast.batch_started(ts)
+                    else:
+                        fast.batch_due()
                     continue
             if tid < 0:
                 if err == errno.EINTR:

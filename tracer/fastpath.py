@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 else:
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
-VERSION = 4  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
+VERSION = 5  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
 _fastpath = extension("tracer._fastpath", VERSION)  # None: not built (or stale), pure Python
 
 # op kinds, as tracer/_fastpath.c numbers them
@@ -160,20 +160,34 @@ class Batch(Protocol):
 
 class FastLoop:
     """What Engine._loop calls instead of waiting itself: the Core, the batch it appends to, when it
-    must leave the waiting to Python (`paused()`: an alarm to serve, the capture stopping) and how a
-    full or old batch is written (`flush()`)."""
+    must leave the waiting to Python (`paused()`: an alarm to serve, the capture stopping), how a full
+    or old batch is written (`flush()`) and what starts a batch's timer (`on_start()`, as Link.ship's
+    on_batch)."""
 
-    def __init__(self, core: Any, batch: Batch, paused: Callable[[], bool], flush: Callable[[], None]) -> None:
+    def __init__(self, core: Any, batch: Batch, paused: Callable[[], bool], flush: Callable[[], None],
+                 on_start: Callable[[], None] | None = None, batch_bytes: int = 0) -> None:
         self.core = core
         self._batch = batch
         self._paused = paused
+        self._on_start = on_start
+        self._batch_bytes = batch_bytes
         self.batch_due = flush  # called when an event the Core added made the batch due for writing
+
+    def batch_started(self, ts: int) -> None:
+        """The Core started the batch with an event at `ts`: its time noted and its timer armed, or the
+        batch written at once if that one event filled it, as Link.ship does for an event Python ships."""
+        batch = self._batch
+        batch.first_ts = ts
+        if len(batch.buf) >= self._batch_bytes:
+            self.batch_due()
+        elif self._on_start is not None:
+            self._on_start()
 
     def run(self, threads: dict[int, Any], place: Any) -> tuple[int, int, int, int, int] | None:
         """The next stop for the Python loop (see _fastpath.c run()), or None when the loop should wait
-        itself: a batch to start (Python starts batches and arms their timer), or paused()."""
+        itself: paused(). The Core starts batches too (the Python loop then calls batch_started)."""
         batch = self._batch
-        if not batch.buf or self._paused():
+        if self._paused():
             return None
         active = place is not None and place.active
         return self.core.run(threads, batch.buf, batch.first_ts, active,  # type: ignore[no-any-return]
@@ -189,7 +203,7 @@ class FastLoop:
 
 
 def make(builder: EventBuilder, batch: Batch, paused: Callable[[], bool], flush: Callable[[], None],
-         place_cpu: int) -> FastLoop | None:
+         place_cpu: int, on_start: Callable[[], None] | None = None) -> FastLoop | None:
     """A FastLoop for this capture, or None where the fast path cannot be used (module docstring)."""
     if _fastpath is None or os.environ.get("SDU_NO_NATIVE"):
         return None
@@ -197,4 +211,6 @@ def make(builder: EventBuilder, batch: Batch, paused: Callable[[], bool], flush:
         return None
     core = core_for(builder, place_cpu)
     builder.forget_hooks.append(core.forget)
-    return FastLoop(core, batch, paused, flush)
+    from tracer import pipelined
+
+    return FastLoop(core, batch, paused, flush, on_start, pipelined.BATCH_BYTES)

@@ -347,11 +347,12 @@ class LiveCapture:
             from tracer import fastpath
 
             engine.use_fast(fastpath.make(self.builder, self.link, self._fast_paused, self.flush_batch,
-                                          engine.pinned_cpu))
+                                          engine.pinned_cpu, self._arm_cb))
 
     def _fast_paused(self) -> bool:
-        """The fast path leaves the next stop to Python: an alarm to serve, or the capture is stopping."""
-        return self._alarm or self._stopping
+        """The fast path leaves the next stop to Python: an alarm to serve, the capture is stopping, or
+        container events wait to go right after the next event (_ship)."""
+        return self._alarm or self._stopping or bool(self._pending_containers)
 
     def flush_batch(self) -> None:
         """Write the batch now (the fast path filled it to its size or age), as _ship's link.ship does."""

@@ -750,11 +750,19 @@ class ChiselRunner:
                 used = set(range(PPM_EVENT_MAX))
             narrow = getattr(ch, "narrow_event_codes", None)
             codes = narrow(used) if narrow is not None else used
-            native = native_table(text, keys, value, table, codes & passing if passing is not None else codes)
+            native = native_table(text, keys, value, table, codes & passing if passing is not None else codes,
+                                  self._on_event_of(ch))
             if native is not None:
                 tables.append(native)
                 self._native.add(id(ch))
         return tables
+
+    @staticmethod
+    def _on_event_of(ch: Chisel) -> Callable[[Event], Any]:
+        """The chisel's on_event as _run calls it (after its filter passed): a failure is the chisel's error."""
+        def on_event(evt: Event) -> Any:
+            return _call(ch, "on_event", lambda: ch.on_event(evt))
+        return on_event
 
     def seen_until(self, ts: int | None, first: int | None = None) -> None:
         """Events from time ``first`` up to time ``ts`` were read without reaching the chisels in Python

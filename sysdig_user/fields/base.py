@@ -20,12 +20,12 @@ filterchecks.cpp at libs e5c53d64): the print format only matters for integers, 
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-import re
 from collections.abc import Callable, Sequence
 from enum import IntEnum, IntFlag
 
 from sysdig_user import errors
 from sysdig_user.event_table import PF, PT
+from sysdig_user.lazy_re import Regex
 from sysdig_user.rows import FrozenRow, set_slot
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
@@ -311,8 +311,8 @@ def text_fn(pt: PT, fmt: PF) -> Callable[[Any], str]:
 
 # ------------------------------------------------------------------------------------------------ literals
 
-_SIGNED_RE = re.compile(r"\s*([+-]?\d+)")
-_NUMBER_RE = re.compile(r"\s*([+-]?\d+)\Z")
+_SIGNED_RE = Regex(r"\s*([+-]?\d+)")
+_NUMBER_RE = Regex(r"\s*([+-]?\d+)\Z")
 
 
 def parse_number(text: str) -> int:

@@ -41,9 +41,11 @@ _GENERIC = frozenset({0, 1})  # PPME_GENERIC_E / _X: the syscall id is param 0
 _SCHEDSWITCH_6_E = event_code("switch", True)
 
 
-def _param_index_table(name: str) -> tuple[int, ...]:
-    """Index of param ``name`` for every event code (-1 where absent): precomputed, never searched."""
-    return tuple(e.param_index(name) for e in EVENTS)
+def _param_index_tables(*names: str) -> tuple[tuple[int, ...], ...]:
+    """Per name, the index of the param so named for every event code (-1 where absent; the first one,
+    as EventInfo.param_index): precomputed, never searched. The events' param names are listed once."""
+    rows = [[p.name for p in e.params] for e in EVENTS]
+    return tuple(tuple(row.index(name) if name in row else -1 for row in rows) for name in names)
 
 
 # EF bits as ints: IntFlag operators run Python code and build flag objects (slow per event)
@@ -52,9 +54,7 @@ _EF_SKIPPARSERESET, _EF_CREATES_FD = int(EF.SKIPPARSERESET), int(EF.CREATES_FD)
 _FLAG_INTS = tuple(int(e.flags) for e in EVENTS)  # by code (EVENTS[code] is the info below 336)
 
 
-_RES_IDX = _param_index_table("res")
-_FD_IDX = _param_index_table("fd")
-_DATA_IDX = _param_index_table("data")
+_RES_IDX, _FD_IDX, _DATA_IDX = _param_index_tables("res", "fd", "data")
 _CREATES_FD_EXIT = frozenset(e.code for e in EVENTS if int(e.flags) & _EF_CREATES_FD and e.code & 1)
 
 

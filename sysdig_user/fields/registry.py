@@ -13,9 +13,7 @@ process classes and not the fd, container, k8s, syslog ... ones (a few milliseco
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from importlib import import_module
 
 from sysdig_user.event_table import PF, PT
 from sysdig_user.fields.base import (
@@ -31,6 +29,7 @@ from sysdig_user.fields.base import (
     parse_number,
     text_fn,
 )
+from sysdig_user.lazy_re import Regex
 from sysdig_user.rows import Record
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
@@ -130,7 +129,8 @@ def field_class(index: int) -> FieldClass:
     cls = _loaded[index]
     if cls is None:
         module, attr, _names = _TABLE[index]
-        cls = _loaded[index] = getattr(import_module(f"sysdig_user.fields.{module}"), attr)
+        # (__import__ with a fromlist returns the submodule itself: importlib would import warnings too)
+        cls = _loaded[index] = getattr(__import__(f"sysdig_user.fields.{module}", fromlist=(attr,)), attr)
     return cls
 
 
@@ -209,10 +209,10 @@ def _is_event_name(text: str) -> bool:
 
         _event_names = frozenset(e.name for e in EVENTS)
     return text in _event_names
-_WORD_RE = re.compile(r"[A-Za-z_]*")
-_LABEL_RE = re.compile(r"[A-Za-z0-9/_.-]*")
-_FILTER_FIELD_RE = re.compile(r"[^ \t\r\n()!=<>]+")  # filter.lark's FIELD
-_INDEX_RE = re.compile(r"\[([^\]]*)\]")
+_WORD_RE = Regex(r"[A-Za-z_]*")
+_LABEL_RE = Regex(r"[A-Za-z0-9/_.-]*")
+_FILTER_FIELD_RE = Regex(r"[^ \t\r\n()!=<>]+")  # filter.lark's FIELD
+_INDEX_RE = Regex(r"\[([^\]]*)\]")
 
 
 _NUMBERED = frozenset({ArgSyntax.PARAM, ArgSyntax.TRACER, ArgSyntax.TRACER_INDEX, ArgSyntax.EVTIN,
@@ -512,9 +512,9 @@ def compile_predicate(text: str) -> Any:
     def resolve(name: str, arg: str | None, pos: int) -> Any:
         # the name as written (its argument unsplit), read the way -p reads it: sinsp parses a filter's
         # field name and a format's token with the same code, errors included
-        written = _FILTER_FIELD_RE.match(text, pos)
+        written = None if arg is None else _FILTER_FIELD_RE.match(text, pos)
         try:
-            if arg is None or written is None:
+            if written is None:
                 return resolve_field(name, arg)
             return resolve_field(written.group(0))
         except UnknownFieldError:

@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import enum
-import re
 from collections.abc import Callable
 
 from sysdig_user.errors import FieldError, SduError
 from sysdig_user.filter import boolean, errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Seq, Value
 from sysdig_user.filter.parse import parse
+from sysdig_user.lazy_re import Regex
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
     import ipaddress
+    import re
     from typing import Any, Protocol, TypeVar
 
     Event = Any
@@ -125,7 +126,7 @@ def value_kind(ftype: Any) -> ValueKind:
 
 
 # literal conversion -------------------------------------------------------------------------------
-_INT_RE = re.compile(r"-?[0-9]+\Z")
+_INT_RE = Regex(r"-?[0-9]+\Z")
 
 
 def _parse_int(text: str) -> int:
@@ -226,6 +227,8 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """fnmatch(3) with no flags: * and ? match any character ("/" too), [..] with ! or ^ negation,
     backslash quotes the next character."""
+    import re  # (only a glob needs it: sysdig_user/lazy_re.py)
+
     out, i, n = [], 0, len(pattern)
     while i < n:
         c = pattern[i]

@@ -38,7 +38,26 @@ def _accessors() -> dict[Any, int]:
     assert k is not None
     return {evt._num: k.A_NUM, evt._cpu: k.A_CPU, proc.thread.tid: k.A_TID, evt._type: k.A_TYPE,
             evt._dir: k.A_DIR, proc._name: k.A_COMM, proc._pid: k.A_PID, fd._num: k.A_FDNUM,
-            fd._name: k.A_FDNAME, evt._res: k.A_RES, user._name: k.A_USER}
+            fd._name: k.A_FDNAME, evt._res: k.A_RES, user._name: k.A_USER, fd._l4proto: k.A_FDL4}
+
+
+def _l4_texts() -> tuple[list[str | None], str]:
+    """fd.l4proto's text per shown_l4proto value (A_FDL4), and for any other value, as its extractor gives
+    them for a server socket of each protocol number and for a file (probed, as _probe does)."""
+    from sysdig_user.fields import fd
+    from sysdig_user.state.fds import L4, FdInfo, FdType
+
+    ev = _probe_event()
+    ev.fdinfo = FdInfo(5, FdType.FILE_V2)
+    other = fd._l4proto(ev)
+    texts: list[str | None] = []
+    for proto in range(max(int(p) for p in L4) + 1):
+        ev.fdinfo = FdInfo(5, FdType.IPV4_SERVSOCK, l4proto=proto)
+        assert ev.fdinfo.shown_l4proto == proto
+        text = fd._l4proto(ev)
+        texts.append(None if text == other else text)
+    assert isinstance(other, str)
+    return texts, other
 
 
 def _io_fields() -> dict[Any, int]:
@@ -125,7 +144,7 @@ def _probe(extract: Any, ev: Any, ftype: Any, role: Any) -> tuple[int, str | Non
 
 _PROBES: list[list[tuple[int, str | None, int, str | None]]] | None = None
 _BASE: tuple[Any, ...] | None = None
-_BUILT: dict[tuple[bool, bool], Any] = {}
+_BUILT: dict[tuple[bool, bool, bool], Any] = {}
 
 
 def _probe_tables() -> list[list[tuple[int, str | None, int, str | None]]]:
@@ -158,11 +177,11 @@ def _probe_tables() -> list[list[tuple[int, str | None, int, str | None]]]:
     return probes
 
 
-def fields(probes: bool = True, res: bool = True) -> Any:
-    """The tables the compiled fields read, with the fd probes and evt.res's tables or without (those
-    cost start-up time: built when a filter or format uses them), built once each."""
+def fields(probes: bool = True, res: bool = True, l4: bool = False) -> Any:
+    """The tables the compiled fields read, with the fd probes, evt.res's and fd.l4proto's tables or
+    without (those cost start-up time: built when a filter or format uses them), built once each."""
     global _BASE
-    got = _BUILT.get((probes, res))
+    got = _BUILT.get((probes, res, l4))
     if got is not None:
         return got
     k = _fastline
@@ -181,9 +200,10 @@ def fields(probes: bool = True, res: bool = True) -> Any:
         virt_role = int(FdInfo(0, FdType.FILE_V2).role)
         _BASE = (type_names, [sc.name for sc in PPM_SC], fd_events, name_py, virt_role, _io_table())
     type_names, sc_names, fd_events, name_py, virt_role, io = _BASE
-    got = _BUILT[probes, res] = k.Fields(type_names, sc_names, fd_events, name_py,
-                                        _probe_tables() if probes else [], virt_role,
-                                        _res_params() if res else [], _errno_texts() if res else [], io)
+    got = _BUILT[probes, res, l4] = k.Fields(type_names, sc_names, fd_events, name_py,
+                                            _probe_tables() if probes else [], virt_role,
+                                            _res_params() if res else [], _errno_texts() if res else [], io,
+                                            *(_l4_texts() if l4 else ()))
     return got
 
 
@@ -344,7 +364,7 @@ def native_filter(text: str, predicate: Any = None) -> Any:
     except NotCompiled:
         return None
     used = {c[0] for c in checks}
-    native = k.Filter(fields(k.A_FDPROBE in used, k.A_RES in used or k.A_FAILED in used), tuple(checks),
+    native = k.Filter(fields(k.A_FDPROBE in used, k.A_RES in used or k.A_FAILED in used, k.A_FDL4 in used), tuple(checks),
                       tuple(tuple(c) for c in code))
     native.event_types = getattr(predicate, "event_types", None)
     return native
@@ -404,7 +424,7 @@ def native_format(formatter: Any) -> Any:
             return None
         tokens.append((literal, acc, probe, tok.width, field.extract, field.to_text))
     used = {t[1] for t in tokens}
-    return k.Format(fields(k.A_FDPROBE in used, k.A_RES in used), tuple(tokens),
+    return k.Format(fields(k.A_FDPROBE in used, k.A_RES in used, k.A_FDL4 in used), tuple(tokens),
                     formatter.tail.encode("utf-8", "surrogateescape"), formatter.require_all, clock_prefix)
 
 
@@ -446,10 +466,12 @@ def _table_value(field: Any) -> tuple[int, tuple[tuple[int, int, int], ...], byt
     return k.TV_PARAM, tuple(params), b""
 
 
-def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any, Any], codes: set[int]) -> Any:
+def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any, Any], codes: set[int],
+                 on_event: Any = None) -> Any:
     """A table chisel (chisels/builtin/table_generator.py) as a C Table adding to ``table``: ``keys`` and
     ``value`` the bound fields of its key and value fields, ``filter_text`` its filter, ``codes`` the event
-    codes it may add to; None when a key is not a field the C code gives as an int or a str, the value is
+    codes it may add to, ``on_event`` the chisel's (what adds an event already processed whose key or value
+    the C code cannot read; without it a Core declines such events to the pipeline); None when a key is not a field the C code gives as an int or a str, the value is
     not one _table_value reads, or the filter does not compile."""
     if _fastline is None or not keys or len(keys) > 8:
         return None
@@ -475,5 +497,5 @@ def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any,
             return None
     used = {a for a, _ in accs}
     code_flags = bytes(1 if c in codes else 0 for c in range(PPM_EVENT_MAX))
-    return k.Table(fields(k.A_FDPROBE in used, k.A_RES in used), native, tuple(accs), val[0], code_flags,
-                   val[1], val[2], table)
+    return k.Table(fields(k.A_FDPROBE in used, k.A_RES in used, k.A_FDL4 in used), native, tuple(accs), val[0], code_flags,
+                   val[1], val[2], table, on_event)

@@ -17,9 +17,10 @@ from sysdig_user.output import compiled, fastline
 from tests.chisels.test_table_fast import _captures, _fast_events, _run
 from tests.support import native_environ, run_sdu
 
-#: the table chisels whose fields and filter compile today (topconns' fd.l4proto and the -pc keys'
-#: container.name do not: those stay Python)
+#: the table chisels whose fields and filter compile today (the -pc keys' container.name does not: those stay
+#: Python)
 TABLES = (("topfiles_bytes",), ("topfiles_time",), ("topprocs_file",), ("topprocs_net",), ("topports_server",),
+          ("topconns",),
           ("topscalls",), ("topscalls_time",), ("topfiles_errors",), ("topprocs_errors",), ("fdbytes_by", "proc.name"),
           ("fdbytes_by", "fd.num"), ("fdtime_by", "fd.name"), ("fdbytes_by", "evt.type"))
 
@@ -91,12 +92,12 @@ def test_table_adds_what_on_event_adds(tmp_path: Path, monkeypatch: pytest.Monke
 
 @needs_c
 def test_a_field_or_filter_c_cannot_read_keeps_the_python_table(tmp_path: Path) -> None:
-    """thread.vmsize and fd.l4proto have no C accessor, proc.name is no number: no Table for those; a filter
-    on evt.failed compiles (A_FAILED)."""
+    """thread.vmsize has no C accessor, proc.name is no number: no Table for those; fd.l4proto (A_FDL4)
+    and a filter on evt.failed (A_FAILED) compile."""
     from sysdig_user.chisels.runner import BoundFieldHandle
 
     res = BoundFieldHandle("evt.rawarg.res").compiled_field
-    assert compiled.native_table("", [BoundFieldHandle("fd.l4proto").compiled_field], res, {}, {1}) is None
+    assert compiled.native_table("", [BoundFieldHandle("fd.l4proto").compiled_field], res, {}, {1}) is not None
     assert compiled.native_table("evt.is_io=true and evt.failed=false", [BoundFieldHandle("fd.name").compiled_field],
                                  res, {}, {1}) is not None
     assert compiled.native_table("evt.is_io=true", [BoundFieldHandle("fd.name").compiled_field], res, {}, {1})
@@ -108,7 +109,7 @@ def test_a_field_or_filter_c_cannot_read_keeps_the_python_table(tmp_path: Path) 
 
 
 @needs_c
-@pytest.mark.parametrize("args", [("topfiles_bytes",), ("topscalls_time",), ("topprocs_net",), ("topprocs_errors",),
+@pytest.mark.parametrize("args", [("topfiles_bytes",), ("topscalls_time",), ("topconns",), ("topprocs_errors",),
                                   ("topfiles_bytes", "evt.type=open"), ("topprocs_file", "proc.name=curl")])
 def test_tables_in_c_print_what_python_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               args: tuple[str, ...]) -> None:
@@ -131,3 +132,23 @@ def test_tables_in_c_print_what_python_prints(tmp_path: Path, monkeypatch: pytes
         assert got == want, args
     assert built and built[0] == 1, args
     assert seen[0] is not None and seen[0] > 0
+
+
+@needs_c
+def test_events_of_types_with_a_parser_reach_the_tables_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sendto and recvfrom have parsers: the Core has Inspector.process parse them, then its tables add them
+    (topconns keys them by fd.l4proto and fd.name), so the chisels never see them in Python."""
+    from sysdig_user.event_table import EVENTS
+
+    seen: list[str] = []
+    orig = runner_mod.ChiselRunner.on_event
+
+    def spy(self: Any, evt: Any) -> None:
+        seen.append(EVENTS[evt.type].name if evt.type < PPM_EVENT_MAX else "")
+        orig(self, evt)
+
+    monkeypatch.setattr(runner_mod.ChiselRunner, "on_event", spy)
+    capture = _captures(tmp_path)[-1]
+    got = _run(capture, ("topconns",), native=True)
+    assert "tcp" in got
+    assert seen and not {"sendto", "recvfrom"} & set(seen), seen

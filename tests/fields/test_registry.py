@@ -198,3 +198,12 @@ def test_a_class_module_is_imported_when_one_of_its_fields_is_used() -> None:
     assert proc & classes == {"sysdig_user.fields.proc"}
     assert fd & classes >= {"sysdig_user.fields.fd"} and "sysdig_user.fields.k8s" not in fd
     assert everything >= classes
+
+
+def test_evt_param_index_tables_are_param_index() -> None:
+    """fields/evt.py's per-code param indexes (built in one pass at import) are EventInfo.param_index's."""
+    from sysdig_user.event_table import EVENTS
+    from sysdig_user.fields import evt
+
+    for name, table in (("res", evt._RES_IDX), ("fd", evt._FD_IDX), ("data", evt._DATA_IDX)):
+        assert table == tuple(e.param_index(name) for e in EVENTS), name

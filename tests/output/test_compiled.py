@@ -89,6 +89,7 @@ _STRING_CHECKS = st.sampled_from([
     ("fd.type", ["file", "ipv4", "ipv6", "unix", "directory", "pipe"]),
     ("evt.res", ["SUCCESS", "ENOENT", "EAGAIN", "EINPROGRESS", "E"]),
     ("user.name", ["root", "nobody", "ro"]),
+    ("fd.l4proto", ["tcp", "udp", "<NA>", "t"]),
 ])
 _INT_CHECKS = st.sampled_from([
     ("thread.tid", [1, 100, 25000]), ("proc.pid", [1, 100, 25000]), ("fd.num", [-1, 0, 3, 5]),
@@ -171,7 +172,7 @@ def test_generated_filters_equal_python_over_a_written_capture(program_capture: 
 
 _FORMAT_FIELDS = ["evt.num", "evt.cpu", "thread.tid", "evt.type", "evt.dir", "proc.name", "proc.pid", "fd.num",
                   "fd.name", "fd.type", "fd.sport", "fd.cport", "fd.cip", "fd.sip", "evt.outputtime", "evt.res",
-                  "user.name"]
+                  "user.name", "fd.l4proto"]
 _FORMATS = st.builds(
     lambda star, parts, tail: ("*" if star else "") + "".join(parts) + tail,
     st.booleans(),
@@ -268,7 +269,7 @@ def test_fallback_is_chosen_per_filter() -> None:
 def test_operators_and_multi_valued_fields_stay_python() -> None:
     _require_native()
     for text in ("fd.name glob /etc*", "fd.name icontains ETC", "fd.ip=127.0.0.1", "fd.port=80",
-                 "fd.name pmatch (/etc)", "evt.arg.fd=3", "evt.type=open and fd.l4proto=tcp"):
+                 "fd.name pmatch (/etc)", "evt.arg.fd=3", "evt.type=open and fd.lip=127.0.0.1"):
         assert compiled.native_filter(text) is None, text
 
 
