@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SECTIONS_VERSION 1
+#define SECTIONS_VERSION 2
 #define MAX_FIELDS 48
 #define MAX_STEPS 16
 #define PL_MAX_VERSION 9
@@ -74,6 +74,10 @@ static PyObject *fresh_types; /* a tuple: template values of these types are mad
 static int fe_fd, fe_ino, fe_type, fe_name, fe_open_flags, fe_dev, fe_sip, fe_dip, fe_sport, fe_dport, fe_l4proto,
     fe_source, fe_dest;
 static int fi_fd, fi_type, fi_name, fi_open_flags, fi_dev, fi_ino, fi_role, fi_unix_source, fi_unix_dest;
+/* load_fds: state/fdorder.py's OrderLog constants, and the attribute names it reads */
+static PyObject *erase_op;
+static Py_ssize_t fold_at;
+static PyObject *str_fds, *str_order, *str_ops, *str_fold, *str_fd;
 
 static inline uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -722,9 +726,51 @@ static PyObject *fdinfo_new(PyObject *fd, PyObject *type, PyObject *name, PyObje
     return maker_new(&fdinfo_maker, vals);
 }
 
-/* fd_infos(entries, fallback) -> [FdInfo or None]: state/inspector.py's _fd_from_entry for the entries
- * that name a file, a unix socket or another non-IP fd; fallback(entry) (that same Python function)
- * for the rest: IP sockets, unknown types. */
+/* state/inspector.py's _fd_from_entry of one FDL entry, built here for the entries that name a file, a unix
+ * socket or another non-IP fd; fallback(entry) (that same Python function) for the rest: IP sockets,
+ * unknown types. A new reference (Py_None for an entry no loader takes), NULL with the error set. */
+static PyObject *fd_info_of(PyObject *e, PyObject *fallback) {
+    Maker *fe = &fdentry_maker;
+    PyObject *info = NULL;
+    long t = -1;
+    int direct = Py_TYPE(e) == fe->type;
+    if (direct) {
+        PyObject *type = slot(fe, e, fe_type);
+        t = type && PyLong_Check(type) ? PyLong_AsLong(type) : -1;
+        if (t == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        direct = t > 0 && t <= 16 && t != 3 && t != 4 && t != 5 && t != 6 && fd_types[t] != NULL;
+        for (int k = 0; direct && k < fe->n; k++)
+            direct = slot(fe, e, k) != NULL; /* (a record whose __init__ did not run: Python's) */
+    }
+    PyObject *name = direct ? sanitized(slot(fe, e, fe_name)) : NULL;
+    if (name != NULL) {
+        PyObject *fd = slot(fe, e, fe_fd), *ino = slot(fe, e, fe_ino);
+        int unix_sock = t == 8, named = PyUnicode_GET_LENGTH(name) != 0;
+        if (t == 16) {
+            info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, Py_NewRef(slot(fe, e, fe_open_flags)),
+                              Py_NewRef(slot(fe, e, fe_dev)), Py_NewRef(ino));
+        } else {
+            info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, PyLong_FromLong(0), PyLong_FromLong(0),
+                              Py_NewRef(ino));
+        }
+        if (info != NULL && unix_sock) {
+            Maker *fi = &fdinfo_maker;
+            PyObject **src = (PyObject **)((char *)info + fi->off[fi_unix_source]);
+            PyObject **dst = (PyObject **)((char *)info + fi->off[fi_unix_dest]);
+            PyObject **role = (PyObject **)((char *)info + fi->off[fi_role]);
+            Py_SETREF(*src, Py_NewRef(slot(fe, e, fe_source)));
+            Py_SETREF(*dst, Py_NewRef(slot(fe, e, fe_dest)));
+            Py_SETREF(*role, Py_NewRef(named ? role_server : role_client));
+        }
+        return info;
+    }
+    if (direct && PyErr_Occurred())
+        return NULL;
+    return PyObject_CallOneArg(fallback, e);
+}
+
+/* fd_infos(entries, fallback) -> [FdInfo or None]: fd_info_of each entry. */
 static PyObject *fd_infos(PyObject *self, PyObject *args) {
     PyObject *entries, *fallback;
     if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &entries, &fallback))
@@ -737,45 +783,8 @@ static PyObject *fd_infos(PyObject *self, PyObject *args) {
     PyObject *out = PyList_New(n);
     if (out == NULL)
         return NULL;
-    Maker *fe = &fdentry_maker;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = PyList_GET_ITEM(entries, i), *info = NULL;
-        long t = -1;
-        int direct = Py_TYPE(e) == fe->type;
-        if (direct) {
-            PyObject *type = slot(fe, e, fe_type);
-            t = type && PyLong_Check(type) ? PyLong_AsLong(type) : -1;
-            if (t == -1 && PyErr_Occurred())
-                PyErr_Clear();
-            direct = t > 0 && t <= 16 && t != 3 && t != 4 && t != 5 && t != 6 && fd_types[t] != NULL;
-            for (int k = 0; direct && k < fe->n; k++)
-                direct = slot(fe, e, k) != NULL; /* (a record whose __init__ did not run: Python's) */
-        }
-        PyObject *name = direct ? sanitized(slot(fe, e, fe_name)) : NULL;
-        if (name != NULL) {
-            PyObject *fd = slot(fe, e, fe_fd), *ino = slot(fe, e, fe_ino);
-            int unix_sock = t == 8, named = PyUnicode_GET_LENGTH(name) != 0;
-            if (t == 16) {
-                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, Py_NewRef(slot(fe, e, fe_open_flags)),
-                                  Py_NewRef(slot(fe, e, fe_dev)), Py_NewRef(ino));
-            } else {
-                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, PyLong_FromLong(0), PyLong_FromLong(0),
-                                  Py_NewRef(ino));
-            }
-            if (info != NULL && unix_sock) {
-                Maker *fi = &fdinfo_maker;
-                PyObject **src = (PyObject **)((char *)info + fi->off[fi_unix_source]);
-                PyObject **dst = (PyObject **)((char *)info + fi->off[fi_unix_dest]);
-                PyObject **role = (PyObject **)((char *)info + fi->off[fi_role]);
-                Py_SETREF(*src, Py_NewRef(slot(fe, e, fe_source)));
-                Py_SETREF(*dst, Py_NewRef(slot(fe, e, fe_dest)));
-                Py_SETREF(*role, Py_NewRef(named ? role_server : role_client));
-            }
-        } else if (direct && PyErr_Occurred()) {
-            info = NULL;
-        } else {
-            info = PyObject_CallOneArg(fallback, e);
-        }
+        PyObject *info = fd_info_of(PyList_GET_ITEM(entries, i), fallback);
         if (info == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -783,6 +792,104 @@ static PyObject *fd_infos(PyObject *self, PyObject *args) {
         PyList_SET_ITEM(out, i, info);
     }
     return out;
+}
+
+/* An OrderLog operation appended to ops (a new reference stolen), then the log folded (order.fold()) once
+ * it holds fold_at operations, as OrderLog.insert and .erase do. -1 with the error set. */
+static int log_op(PyObject *order, PyObject *ops, PyObject *op) {
+    if (op == NULL)
+        return -1;
+    int rc = PyList_Append(ops, op);
+    Py_DECREF(op);
+    if (rc < 0)
+        return -1;
+    if (PyList_GET_SIZE(ops) >= fold_at) {
+        PyObject *r = PyObject_CallMethodNoArgs(order, str_fold);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+/* load_fds(table, entries, fallback) -> None: FdTable.load(info) (state/fds.py) of each fd_info_of(entry,
+ * fallback) that is not None, in the list's order: a repeated fd is erased from the table's OrderLog and
+ * inserted again, a new one inserted, and the table's dict maps the fd to its new FdInfo. */
+static PyObject *load_fds(PyObject *self, PyObject *args) {
+    PyObject *table, *entries, *fallback;
+    if (!PyArg_ParseTuple(args, "OO!O", &table, &PyList_Type, &entries, &fallback))
+        return NULL;
+    if (!state_configured || erase_op == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "load_fds: not configured");
+        return NULL;
+    }
+    PyObject *fds = PyObject_GetAttr(table, str_fds);
+    PyObject *order = fds ? PyObject_GetAttr(table, str_order) : NULL;
+    PyObject *ops = order ? PyObject_GetAttr(order, str_ops) : NULL;
+    if (ops != NULL && (!PyDict_CheckExact(fds) || !PyList_CheckExact(ops))) {
+        PyErr_SetString(PyExc_TypeError, "load_fds: an FdTable (fds a dict, order.ops a list)");
+        Py_CLEAR(ops);
+    }
+    if (ops == NULL)
+        goto error;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+        PyObject *info = fd_info_of(PyList_GET_ITEM(entries, i), fallback);
+        if (info == NULL)
+            goto error;
+        if (info == Py_None) {
+            Py_DECREF(info);
+            continue;
+        }
+        PyObject *fd = Py_TYPE(info) == fdinfo_maker.type ? Py_XNewRef(slot(&fdinfo_maker, info, fi_fd))
+                                                          : PyObject_GetAttr(info, str_fd);
+        if (fd == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_AttributeError, "fd");
+            Py_DECREF(info);
+            goto error;
+        }
+        int held = PyDict_Contains(fds, fd);
+        int bad = held < 0 || (held && log_op(order, ops, PyNumber_Add(fd, erase_op)) < 0) ||
+                  log_op(order, ops, Py_NewRef(fd)) < 0 || PyDict_SetItem(fds, fd, info) < 0;
+        Py_DECREF(fd);
+        Py_DECREF(info);
+        if (bad)
+            goto error;
+    }
+    Py_DECREF(ops);
+    Py_DECREF(order);
+    Py_DECREF(fds);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(ops);
+    Py_XDECREF(order);
+    Py_XDECREF(fds);
+    return NULL;
+}
+
+/* configure_fdload(erase, fold_at) from sysdig_user/state/inspector.py: state/fdorder.py's _ERASE (added to a
+ * key for an erase in an OrderLog) and _FOLD_AT (the operations an OrderLog holds before it folds them). */
+static PyObject *configure_fdload(PyObject *self, PyObject *args) {
+    PyObject *erase;
+    Py_ssize_t at;
+    if (!PyArg_ParseTuple(args, "O!n", &PyLong_Type, &erase, &at))
+        return NULL;
+    if (erase_op != NULL)
+        Py_RETURN_NONE;
+    if (at < 1) {
+        PyErr_SetString(PyExc_ValueError, "configure_fdload: fold_at must be positive");
+        return NULL;
+    }
+    str_fds = PyUnicode_InternFromString("fds");
+    str_order = PyUnicode_InternFromString("order");
+    str_ops = PyUnicode_InternFromString("ops");
+    str_fold = PyUnicode_InternFromString("fold");
+    str_fd = PyUnicode_InternFromString("fd");
+    if (str_fds == NULL || str_order == NULL || str_ops == NULL || str_fold == NULL || str_fd == NULL)
+        return NULL;
+    fold_at = at;
+    erase_op = Py_NewRef(erase);
+    Py_RETURN_NONE;
 }
 
 /* A ProcEntry's cwd that _load_procs keeps as it is: absolute, printable ASCII, nothing to fold. */
@@ -896,6 +1003,8 @@ static PyMethodDef methods[] = {
     {"parse_procs", parse_procs, METH_VARARGS, "PL body -> [ProcEntry], or None for the Python parser."},
     {"parse_fds", parse_fds, METH_VARARGS, "FDL body -> (tid, [FdEntry]), or None for the Python parser."},
     {"fd_infos", fd_infos, METH_VARARGS, "FdEntry list -> FdInfo (or None) list, as _fd_from_entry."},
+    {"configure_fdload", configure_fdload, METH_VARARGS, "Take the FdTable order log's constants (once)."},
+    {"load_fds", load_fds, METH_VARARGS, "FdEntry list -> into an FdTable, as FdTable.load of each FdInfo."},
     {NULL, NULL, 0, NULL},
 };
 

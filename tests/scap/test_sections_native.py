@@ -261,3 +261,34 @@ def test_unset_records_go_to_python() -> None:
     proc = ProcEntry.__new__(ProcEntry)
     with pytest.raises(AttributeError):
         native.thread_infos([proc], inspector_module._thread_from_entry)
+
+
+def test_load_fds_matches_fdtable_load() -> None:
+    """load_fds and FdTable.load of each _fd_from_entry: the same fds, the same order log, folds included (a
+    table already holding fds, fds repeated in the list, more entries than an OrderLog holds unfolded)."""
+    from sysdig_user.state.fdorder import FOLD_AT
+    from sysdig_user.state.fds import FdTable
+
+    native = inspector_module._NATIVE
+    assert native is not None
+    body = struct.pack("<q", 3) + b"".join(_fd_bodies(True))
+    _, base = parse_fds(body, B.FDL_V2, False)
+    entries = [*base, FdEntry(12, 13, 99), *base[:3]]
+    entries += [FdEntry(100 + i % (FOLD_AT // 2), i, FdType.FILE, f"/f{i}") for i in range(FOLD_AT + 50)]
+    ifaces = Inspector().state.interfaces
+    tables = []
+    for use_c in (True, False):
+        table = FdTable()
+        table.load(FdInfo(1, FdType.FILE, "/before"))
+        if use_c:
+            native.load_fds(table, entries, lambda e: inspector_module._fd_from_entry(e, ifaces))
+        else:
+            for e in entries:
+                info = inspector_module._fd_from_entry(e, ifaces)
+                if info is not None:
+                    table.load(info)
+        tables.append(table)
+    got, want = tables
+    assert list(got.order.ops) == list(want.order.ops)
+    assert {fd: _fields(i) for fd, i in got.fds.items()} == {fd: _fields(i) for fd, i in want.fds.items()}
+    assert list(got.order) == list(want.order)
