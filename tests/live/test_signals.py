@@ -52,9 +52,9 @@ def _signal_at_fork(sig: int, started: Path) -> None:
 
 
 def _entry_point() -> tuple[str, str]:
-    """The `sdu` console script's module and function, as pyproject.toml declares them."""
-    text = (ROOT / "pyproject.toml").read_text()
-    found = re.search(r'^sdu = "([\w.]+):(\w+)"', text, re.MULTILINE)
+    """The module and function the `sdu` command (scripts/sdu, pyproject.toml's script-files) runs."""
+    text = (ROOT / "scripts" / "sdu").read_text()
+    found = re.search(r"^from ([\w.]+) import (\w+)$", text, re.MULTILINE)
     assert found is not None
     return found.group(1), found.group(2)
 
