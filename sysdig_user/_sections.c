@@ -370,12 +370,32 @@ static PyObject *configure_threads(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* The bytes decoded as UTF-8 with surrogateescape; ASCII (most names, paths, args and env entries) copied
+ * straight into a new str, which is what the decoder makes of it. */
 static inline PyObject *text(const unsigned char *p, Py_ssize_t n) {
-    return PyUnicode_DecodeUTF8((const char *)p, n, "surrogateescape");
+    unsigned char any = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        any |= p[i];
+    if (any & 0x80 || n == 0)
+        return PyUnicode_DecodeUTF8((const char *)p, n, "surrogateescape");
+    PyObject *s = PyUnicode_New(n, 127);
+    if (s != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(s), p, (size_t)n);
+    return s;
 }
 
-/* A NUL-separated list as metadata._pl_steps' _LIST reads it: split on NUL, a final NUL ends the last item. */
-static PyObject *text_list(const unsigned char *p, Py_ssize_t n) {
+/* text(p, n), or prev itself where prev is an ASCII str of those very bytes (a new reference): the entries of
+ * one PL block repeat most of their env and args item for item (a process's children inherit its env). */
+static inline PyObject *text_like(const unsigned char *p, Py_ssize_t n, PyObject *prev) {
+    if (prev != NULL && PyUnicode_CheckExact(prev) && PyUnicode_IS_COMPACT_ASCII(prev) &&
+        PyUnicode_GET_LENGTH(prev) == n && memcmp(PyUnicode_1BYTE_DATA(prev), p, (size_t)n) == 0)
+        return Py_NewRef(prev);
+    return text(p, n);
+}
+
+/* A NUL-separated list as metadata._pl_steps' _LIST reads it: split on NUL, a final NUL ends the last item.
+ * prev (NULL: none): the previous entry's list at this step, whose equal items are shared (text_like). */
+static PyObject *text_list(const unsigned char *p, Py_ssize_t n, PyObject *prev) {
     PyObject *out = PyList_New(0);
     if (out == NULL || n == 0)
         return out;
@@ -383,7 +403,10 @@ static PyObject *text_list(const unsigned char *p, Py_ssize_t n) {
     while (from < n || p[n - 1] != 0) { /* (a last item without its NUL ends at the end) */
         const unsigned char *nul = from < n ? memchr(p + from, 0, (size_t)(n - from)) : NULL;
         Py_ssize_t end = nul ? nul - p : n;
-        PyObject *s = text(p + from, end - from);
+        Py_ssize_t k = PyList_GET_SIZE(out);
+        PyObject *before = prev != NULL && PyList_CheckExact(prev) && k < PyList_GET_SIZE(prev)
+                               ? PyList_GET_ITEM(prev, k) : NULL;
+        PyObject *s = text_like(p + from, end - from, before);
         if (s == NULL || PyList_Append(out, s) < 0) {
             Py_XDECREF(s);
             Py_DECREF(out);
@@ -425,6 +448,9 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
     if (out == NULL)
         return NULL;
     PyObject *got[MAX_FIELDS], *vals[MAX_FIELDS];
+    /* the previous entry's values, borrowed (out holds that entry): text_like shares its equal strings */
+    PyObject *prev_got[MAX_FIELDS];
+    int prev_entry = 0;
     int ng = 0, failed = 0;
     Py_ssize_t pos = 0;
     while (size - pos >= 4) {
@@ -453,7 +479,8 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
             Py_ssize_t n = rd16(b + pos);
             if (n > s->limit || pos + 2 + n > size)
                 goto decline;
-            got[ng] = s->kind == STEP_LIST ? text_list(b + pos + 2, n) : text(b + pos + 2, n);
+            PyObject *before = prev_entry ? prev_got[ng] : NULL;
+            got[ng] = s->kind == STEP_LIST ? text_list(b + pos + 2, n, before) : text_like(b + pos + 2, n, before);
             if (got[ng] == NULL)
                 goto error;
             ng++;
@@ -495,6 +522,8 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
                 vals[i] = got[gi++];
             }
         }
+        memcpy(prev_got, got, sizeof(PyObject *) * (size_t)gi);
+        prev_entry = 0;
         ng = 0;
         vals[pl_core_fields] = PyLong_FromLong(loginuid);
         vals[pl_core_fields + 1] = PyBool_FromLong(exe_writable);
@@ -511,6 +540,7 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
         Py_DECREF(e);
         if (rc < 0)
             goto error;
+        prev_entry = 1;
     }
     return out;
 decline:

@@ -292,3 +292,20 @@ def test_load_fds_matches_fdtable_load() -> None:
     assert list(got.order.ops) == list(want.order.ops)
     assert {fd: _fields(i) for fd, i in got.fds.items()} == {fd: _fields(i) for fd, i in want.fds.items()}
     assert list(got.order) == list(want.order)
+
+
+def test_entries_sharing_strings_parse_the_same() -> None:
+    """Entries whose strings and list items equal, or almost equal, the previous entry's (same length, one
+    byte apart, non-ASCII, fewer or more items): the C parser's shared strings change no value."""
+    procs = [
+        ProcEntry(1, 1, comm="sh", exe="sh", args=["-c", "x"], env=["A=1", "B=2", "C=\u00e9"], cwd="/a/"),
+        ProcEntry(2, 1, comm="sh", exe="sh", args=["-c", "y"], env=["A=1", "B=3", "C=\u00e9"], cwd="/a/"),
+        ProcEntry(3, 1, comm="sg", exe="sh", args=["-c"], env=["A=1", "B=3", "C=\u00e9", "D=4"], cwd="/b/"),
+        ProcEntry(4, 1, comm="sg", exe="", args=[], env=["A=1"], cwd="/b/"),
+        ProcEntry(5, 1, comm="sg", exe="", args=["", ""], env=["A=1", ""], cwd="/b/\udcff"),
+    ]
+    body = b"".join(build_proc(p) for p in procs)
+    native = _raw_native(B.PL_V9, body)
+    assert native is not None and len(native) == len(procs)
+    assert native == _parse(B.PL_V9, body, False)
+    assert [e.env for e in native] == [p.env for p in procs]
