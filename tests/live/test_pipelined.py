@@ -354,6 +354,14 @@ def _sdu_after(after: str, *argv: str, cwd: Path | None = None, native: bool = T
     return run
 
 
+def _first_difference(want: list[str], got: list[str]) -> str:
+    """Where two runs' lines part (for a failure's message): the first unequal line of each, and the counts."""
+    for i, (a, b) in enumerate(zip(want, got)):
+        if a != b:
+            return f"line {i}: {a!r} != {b!r} ({len(want)} vs {len(got)} lines)"
+    return f"{len(want)} vs {len(got)} lines"
+
+
 def _started_after(run: Run) -> int | None:
     m = re.search(r"consumer process: (?:started after (\d+) events|not started)", run.stderr)
     assert m is not None, run.stderr
@@ -371,7 +379,10 @@ def test_deferred_consumer_prints_the_same_bytes(loop: str) -> None:
     assert [_started_after(runs[a]) for a in ("0", "1", "200", "never")] == [0, 1, 200, None]
     lines = {after: _sdu_after(after, "-v", "evt.type in (openat, read, close)", "--", loop, "/etc/passwd", "300",
                                "0") for after in ("0", "1", "200", "never")}
-    assert all(_default_lines(run.stdout) == _default_lines(lines["0"].stdout) for run in lines.values())
+    first = _default_lines(lines["0"].stdout).splitlines()
+    for after, run in lines.items():
+        got = _default_lines(run.stdout).splitlines()
+        assert got == first, (after, _first_difference(first, got), run.stderr[-2000:])
     counts = {after: re.search(r"compiled default line: (\d+) of (\d+) events", run.stderr) for after, run in
               lines.items()}
     assert all(m is not None for m in counts.values()), lines["never"].stderr
