@@ -69,7 +69,7 @@ static PyObject *thread_template[MAX_FIELDS];
 static int thread_from[MAX_FIELDS];
 static int th_args = -1, th_cwd = -1, th_env = -1, th_cgroups = -1, th_flags = -1;
 static long cl_active;
-static PyObject *fresh_types; /* a tuple: template values of these types are made anew (their type()) */
+static PyObject *fresh_types; /* a tuple: template values of these types are cloned (fresh_clone) */
 /* FdEntry's and FdInfo's field positions the fd loader reads and writes */
 static int fe_fd, fe_ino, fe_type, fe_name, fe_open_flags, fe_dev, fe_sip, fe_dip, fe_sport, fe_dport, fe_l4proto,
     fe_source, fe_dest;
@@ -82,6 +82,9 @@ static PyObject *str_fds, *str_order, *str_ops, *str_fold, *str_fd;
 static inline uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static PyObject *fresh_clone(PyObject *t, PyObject *fresh);
+static int clonable(PyTypeObject *type);
 
 static int maker_init(Maker *m, PyObject *cls, PyObject *fields) {
     if (!PyType_Check(cls) || !PyTuple_Check(fields) || PyTuple_GET_SIZE(fields) > MAX_FIELDS) {
@@ -363,6 +366,13 @@ static PyObject *configure_threads(PyObject *self, PyObject *args) {
         thread_from[th_flags] < 0) {
         PyErr_SetString(PyExc_ValueError, "configure_threads: ThreadInfo and ProcEntry share no args/cwd/env/cgroups/flags");
         return NULL;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(fresh); k++) {
+        PyObject *type = PyTuple_GET_ITEM(fresh, k);
+        if (!PyType_Check(type) || !clonable((PyTypeObject *)type)) {
+            PyErr_Format(PyExc_TypeError, "configure_threads: %R is not a class of object slots only", type);
+            return NULL;
+        }
     }
     fresh_types = Py_NewRef(fresh);
     cl_active = active;
@@ -724,9 +734,10 @@ static PyObject *sanitized(PyObject *s) {
     return out;
 }
 
-/* A template instance's value for a new object: a fresh empty dict or list for a dict or list, a new
- * instance of the value's type where that type is one of fresh (a tuple, or NULL: none), else the
- * value itself (new reference; NULL with the error set). */
+
+/* A template instance's value for a new object: a fresh empty dict or list for a dict or list, a clone
+ * (fresh_clone) where the value's type is one of fresh (a tuple, or NULL: none), else the value itself (new
+ * reference; NULL with the error set). */
 static PyObject *template_value(PyObject *t, PyObject *fresh) {
     if (PyDict_CheckExact(t))
         return PyDict_New();
@@ -734,8 +745,41 @@ static PyObject *template_value(PyObject *t, PyObject *fresh) {
         return PyList_New(0);
     for (Py_ssize_t k = 0; fresh != NULL && k < PyTuple_GET_SIZE(fresh); k++)
         if ((PyObject *)Py_TYPE(t) == PyTuple_GET_ITEM(fresh, k))
-            return PyObject_CallNoArgs((PyObject *)Py_TYPE(t));
+            return fresh_clone(t, fresh);
     return Py_NewRef(t);
+}
+
+/* Whether instances of type are all slots that fresh_clone can copy: a class of object's with no __dict__,
+ * every member an object slot. (configure_threads checks each fresh type.) */
+static int clonable(PyTypeObject *type) {
+    if (type->tp_base != &PyBaseObject_Type || type->tp_dictoffset != 0 || type->tp_members == NULL)
+        return 0;
+    for (PyMemberDef *m = type->tp_members; m->name != NULL; m++)
+        if (m->type != T_OBJECT_EX)
+            return 0;
+    return 1;
+}
+
+/* A new instance of t's type made from t, an instance fresh from its class's constructor that nobody
+ * changes (the ThreadInfo template's): each slot template_value of t's (an empty dict or list anew, a
+ * fresh type's value cloned in turn, the rest shared), as the constructor would make them, without
+ * running its Python __init__ (FdTable's, then OrderLog's: two frames a thread). */
+static PyObject *fresh_clone(PyObject *t, PyObject *fresh) {
+    PyTypeObject *type = Py_TYPE(t);
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj == NULL)
+        return NULL;
+    for (PyMemberDef *m = type->tp_members; m->name != NULL; m++) {
+        PyObject *v = *(PyObject **)((char *)t + m->offset);
+        if (v == NULL)
+            continue;
+        if ((v = template_value(v, fresh)) == NULL) {
+            Py_DECREF(obj);
+            return NULL;
+        }
+        *(PyObject **)((char *)obj + m->offset) = v;
+    }
+    return obj;
 }
 
 /* A new FdInfo: the template's values, fresh containers for its dict and list ones, then the given

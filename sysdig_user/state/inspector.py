@@ -703,7 +703,7 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
 _NATIVE = metadata.NATIVE
 if _NATIVE is not None:
     _NATIVE.configure_state(FdInfo(0, _FILE_V2), FdInfo._fields, _FD_TYPES, _ROLE_CLIENT, _ROLE_SERVER)
-    _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable,), CL_ACTIVE)
+    _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable, fdorder.OrderLog), CL_ACTIVE)
     _NATIVE.configure_fdload(fdorder.ERASE, fdorder.FOLD_AT)
 
 

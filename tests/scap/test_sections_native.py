@@ -234,6 +234,9 @@ def test_thread_infos_match_thread_from_entry() -> None:
     want = [inspector_module._thread_from_entry(e) for e in entries]
     assert [_fields(g) for g in got] == [_fields(w) for w in want]
     assert got[0].fdtable is not got[5].fdtable and got[0].extra is not got[5].extra
+    orders = [g.fdtable.order for g in got]  # (cloned from the template's, each with its own log)
+    assert len({id(o) for o in orders}) == len({id(o.ops) for o in orders}) == len(got)
+    assert all(type(o) is type(want[0].fdtable.order) and o.ops == [] for o in orders)
     assert got[0].args is not entries[0].args  # copies: the records stay as read
 
 
