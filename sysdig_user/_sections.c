@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SECTIONS_VERSION 1
+#define SECTIONS_VERSION 2
 #define MAX_FIELDS 48
 #define MAX_STEPS 16
 #define PL_MAX_VERSION 9
@@ -69,15 +69,22 @@ static PyObject *thread_template[MAX_FIELDS];
 static int thread_from[MAX_FIELDS];
 static int th_args = -1, th_cwd = -1, th_env = -1, th_cgroups = -1, th_flags = -1;
 static long cl_active;
-static PyObject *fresh_types; /* a tuple: template values of these types are made anew (their type()) */
+static PyObject *fresh_types; /* a tuple: template values of these types are cloned (fresh_clone) */
 /* FdEntry's and FdInfo's field positions the fd loader reads and writes */
 static int fe_fd, fe_ino, fe_type, fe_name, fe_open_flags, fe_dev, fe_sip, fe_dip, fe_sport, fe_dport, fe_l4proto,
     fe_source, fe_dest;
 static int fi_fd, fi_type, fi_name, fi_open_flags, fi_dev, fi_ino, fi_role, fi_unix_source, fi_unix_dest;
+/* load_fds: state/fdorder.py's OrderLog constants, and the attribute names it reads */
+static PyObject *erase_op;
+static Py_ssize_t fold_at;
+static PyObject *str_fds, *str_order, *str_ops, *str_fold, *str_fd;
 
 static inline uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static PyObject *fresh_clone(PyObject *t, PyObject *fresh);
+static int clonable(PyTypeObject *type);
 
 static int maker_init(Maker *m, PyObject *cls, PyObject *fields) {
     if (!PyType_Check(cls) || !PyTuple_Check(fields) || PyTuple_GET_SIZE(fields) > MAX_FIELDS) {
@@ -360,18 +367,45 @@ static PyObject *configure_threads(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "configure_threads: ThreadInfo and ProcEntry share no args/cwd/env/cgroups/flags");
         return NULL;
     }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(fresh); k++) {
+        PyObject *type = PyTuple_GET_ITEM(fresh, k);
+        if (!PyType_Check(type) || !clonable((PyTypeObject *)type)) {
+            PyErr_Format(PyExc_TypeError, "configure_threads: %R is not a class of object slots only", type);
+            return NULL;
+        }
+    }
     fresh_types = Py_NewRef(fresh);
     cl_active = active;
     thread_maker = m;
     Py_RETURN_NONE;
 }
 
+/* The bytes decoded as UTF-8 with surrogateescape; ASCII (most names, paths, args and env entries) copied
+ * straight into a new str, which is what the decoder makes of it. */
 static inline PyObject *text(const unsigned char *p, Py_ssize_t n) {
-    return PyUnicode_DecodeUTF8((const char *)p, n, "surrogateescape");
+    unsigned char any = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        any |= p[i];
+    if (any & 0x80 || n == 0)
+        return PyUnicode_DecodeUTF8((const char *)p, n, "surrogateescape");
+    PyObject *s = PyUnicode_New(n, 127);
+    if (s != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(s), p, (size_t)n);
+    return s;
 }
 
-/* A NUL-separated list as metadata._pl_steps' _LIST reads it: split on NUL, a final NUL ends the last item. */
-static PyObject *text_list(const unsigned char *p, Py_ssize_t n) {
+/* text(p, n), or prev itself where prev is an ASCII str of those very bytes (a new reference): the entries of
+ * one PL block repeat most of their env and args item for item (a process's children inherit its env). */
+static inline PyObject *text_like(const unsigned char *p, Py_ssize_t n, PyObject *prev) {
+    if (prev != NULL && PyUnicode_CheckExact(prev) && PyUnicode_IS_COMPACT_ASCII(prev) &&
+        PyUnicode_GET_LENGTH(prev) == n && memcmp(PyUnicode_1BYTE_DATA(prev), p, (size_t)n) == 0)
+        return Py_NewRef(prev);
+    return text(p, n);
+}
+
+/* A NUL-separated list as metadata._pl_steps' _LIST reads it: split on NUL, a final NUL ends the last item.
+ * prev (NULL: none): the previous entry's list at this step, whose equal items are shared (text_like). */
+static PyObject *text_list(const unsigned char *p, Py_ssize_t n, PyObject *prev) {
     PyObject *out = PyList_New(0);
     if (out == NULL || n == 0)
         return out;
@@ -379,7 +413,10 @@ static PyObject *text_list(const unsigned char *p, Py_ssize_t n) {
     while (from < n || p[n - 1] != 0) { /* (a last item without its NUL ends at the end) */
         const unsigned char *nul = from < n ? memchr(p + from, 0, (size_t)(n - from)) : NULL;
         Py_ssize_t end = nul ? nul - p : n;
-        PyObject *s = text(p + from, end - from);
+        Py_ssize_t k = PyList_GET_SIZE(out);
+        PyObject *before = prev != NULL && PyList_CheckExact(prev) && k < PyList_GET_SIZE(prev)
+                               ? PyList_GET_ITEM(prev, k) : NULL;
+        PyObject *s = text_like(p + from, end - from, before);
         if (s == NULL || PyList_Append(out, s) < 0) {
             Py_XDECREF(s);
             Py_DECREF(out);
@@ -421,6 +458,9 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
     if (out == NULL)
         return NULL;
     PyObject *got[MAX_FIELDS], *vals[MAX_FIELDS];
+    /* the previous entry's values, borrowed (out holds that entry): text_like shares its equal strings */
+    PyObject *prev_got[MAX_FIELDS];
+    int prev_entry = 0;
     int ng = 0, failed = 0;
     Py_ssize_t pos = 0;
     while (size - pos >= 4) {
@@ -449,7 +489,8 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
             Py_ssize_t n = rd16(b + pos);
             if (n > s->limit || pos + 2 + n > size)
                 goto decline;
-            got[ng] = s->kind == STEP_LIST ? text_list(b + pos + 2, n) : text(b + pos + 2, n);
+            PyObject *before = prev_entry ? prev_got[ng] : NULL;
+            got[ng] = s->kind == STEP_LIST ? text_list(b + pos + 2, n, before) : text_like(b + pos + 2, n, before);
             if (got[ng] == NULL)
                 goto error;
             ng++;
@@ -491,6 +532,8 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
                 vals[i] = got[gi++];
             }
         }
+        memcpy(prev_got, got, sizeof(PyObject *) * (size_t)gi);
+        prev_entry = 0;
         ng = 0;
         vals[pl_core_fields] = PyLong_FromLong(loginuid);
         vals[pl_core_fields + 1] = PyBool_FromLong(exe_writable);
@@ -507,6 +550,7 @@ static PyObject *parse_procs(PyObject *self, PyObject *args) {
         Py_DECREF(e);
         if (rc < 0)
             goto error;
+        prev_entry = 1;
     }
     return out;
 decline:
@@ -690,9 +734,10 @@ static PyObject *sanitized(PyObject *s) {
     return out;
 }
 
-/* A template instance's value for a new object: a fresh empty dict or list for a dict or list, a new
- * instance of the value's type where that type is one of fresh (a tuple, or NULL: none), else the
- * value itself (new reference; NULL with the error set). */
+
+/* A template instance's value for a new object: a fresh empty dict or list for a dict or list, a clone
+ * (fresh_clone) where the value's type is one of fresh (a tuple, or NULL: none), else the value itself (new
+ * reference; NULL with the error set). */
 static PyObject *template_value(PyObject *t, PyObject *fresh) {
     if (PyDict_CheckExact(t))
         return PyDict_New();
@@ -700,8 +745,41 @@ static PyObject *template_value(PyObject *t, PyObject *fresh) {
         return PyList_New(0);
     for (Py_ssize_t k = 0; fresh != NULL && k < PyTuple_GET_SIZE(fresh); k++)
         if ((PyObject *)Py_TYPE(t) == PyTuple_GET_ITEM(fresh, k))
-            return PyObject_CallNoArgs((PyObject *)Py_TYPE(t));
+            return fresh_clone(t, fresh);
     return Py_NewRef(t);
+}
+
+/* Whether instances of type are all slots that fresh_clone can copy: a class of object's with no __dict__,
+ * every member an object slot. (configure_threads checks each fresh type.) */
+static int clonable(PyTypeObject *type) {
+    if (type->tp_base != &PyBaseObject_Type || type->tp_dictoffset != 0 || type->tp_members == NULL)
+        return 0;
+    for (PyMemberDef *m = type->tp_members; m->name != NULL; m++)
+        if (m->type != T_OBJECT_EX)
+            return 0;
+    return 1;
+}
+
+/* A new instance of t's type made from t, an instance fresh from its class's constructor that nobody
+ * changes (the ThreadInfo template's): each slot template_value of t's (an empty dict or list anew, a
+ * fresh type's value cloned in turn, the rest shared), as the constructor would make them, without
+ * running its Python __init__ (FdTable's, then OrderLog's: two frames a thread). */
+static PyObject *fresh_clone(PyObject *t, PyObject *fresh) {
+    PyTypeObject *type = Py_TYPE(t);
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj == NULL)
+        return NULL;
+    for (PyMemberDef *m = type->tp_members; m->name != NULL; m++) {
+        PyObject *v = *(PyObject **)((char *)t + m->offset);
+        if (v == NULL)
+            continue;
+        if ((v = template_value(v, fresh)) == NULL) {
+            Py_DECREF(obj);
+            return NULL;
+        }
+        *(PyObject **)((char *)obj + m->offset) = v;
+    }
+    return obj;
 }
 
 /* A new FdInfo: the template's values, fresh containers for its dict and list ones, then the given
@@ -722,9 +800,51 @@ static PyObject *fdinfo_new(PyObject *fd, PyObject *type, PyObject *name, PyObje
     return maker_new(&fdinfo_maker, vals);
 }
 
-/* fd_infos(entries, fallback) -> [FdInfo or None]: state/inspector.py's _fd_from_entry for the entries
- * that name a file, a unix socket or another non-IP fd; fallback(entry) (that same Python function)
- * for the rest: IP sockets, unknown types. */
+/* state/inspector.py's _fd_from_entry of one FDL entry, built here for the entries that name a file, a unix
+ * socket or another non-IP fd; fallback(entry) (that same Python function) for the rest: IP sockets,
+ * unknown types. A new reference (Py_None for an entry no loader takes), NULL with the error set. */
+static PyObject *fd_info_of(PyObject *e, PyObject *fallback) {
+    Maker *fe = &fdentry_maker;
+    PyObject *info = NULL;
+    long t = -1;
+    int direct = Py_TYPE(e) == fe->type;
+    if (direct) {
+        PyObject *type = slot(fe, e, fe_type);
+        t = type && PyLong_Check(type) ? PyLong_AsLong(type) : -1;
+        if (t == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        direct = t > 0 && t <= 16 && t != 3 && t != 4 && t != 5 && t != 6 && fd_types[t] != NULL;
+        for (int k = 0; direct && k < fe->n; k++)
+            direct = slot(fe, e, k) != NULL; /* (a record whose __init__ did not run: Python's) */
+    }
+    PyObject *name = direct ? sanitized(slot(fe, e, fe_name)) : NULL;
+    if (name != NULL) {
+        PyObject *fd = slot(fe, e, fe_fd), *ino = slot(fe, e, fe_ino);
+        int unix_sock = t == 8, named = PyUnicode_GET_LENGTH(name) != 0;
+        if (t == 16) {
+            info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, Py_NewRef(slot(fe, e, fe_open_flags)),
+                              Py_NewRef(slot(fe, e, fe_dev)), Py_NewRef(ino));
+        } else {
+            info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, PyLong_FromLong(0), PyLong_FromLong(0),
+                              Py_NewRef(ino));
+        }
+        if (info != NULL && unix_sock) {
+            Maker *fi = &fdinfo_maker;
+            PyObject **src = (PyObject **)((char *)info + fi->off[fi_unix_source]);
+            PyObject **dst = (PyObject **)((char *)info + fi->off[fi_unix_dest]);
+            PyObject **role = (PyObject **)((char *)info + fi->off[fi_role]);
+            Py_SETREF(*src, Py_NewRef(slot(fe, e, fe_source)));
+            Py_SETREF(*dst, Py_NewRef(slot(fe, e, fe_dest)));
+            Py_SETREF(*role, Py_NewRef(named ? role_server : role_client));
+        }
+        return info;
+    }
+    if (direct && PyErr_Occurred())
+        return NULL;
+    return PyObject_CallOneArg(fallback, e);
+}
+
+/* fd_infos(entries, fallback) -> [FdInfo or None]: fd_info_of each entry. */
 static PyObject *fd_infos(PyObject *self, PyObject *args) {
     PyObject *entries, *fallback;
     if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &entries, &fallback))
@@ -737,45 +857,8 @@ static PyObject *fd_infos(PyObject *self, PyObject *args) {
     PyObject *out = PyList_New(n);
     if (out == NULL)
         return NULL;
-    Maker *fe = &fdentry_maker;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = PyList_GET_ITEM(entries, i), *info = NULL;
-        long t = -1;
-        int direct = Py_TYPE(e) == fe->type;
-        if (direct) {
-            PyObject *type = slot(fe, e, fe_type);
-            t = type && PyLong_Check(type) ? PyLong_AsLong(type) : -1;
-            if (t == -1 && PyErr_Occurred())
-                PyErr_Clear();
-            direct = t > 0 && t <= 16 && t != 3 && t != 4 && t != 5 && t != 6 && fd_types[t] != NULL;
-            for (int k = 0; direct && k < fe->n; k++)
-                direct = slot(fe, e, k) != NULL; /* (a record whose __init__ did not run: Python's) */
-        }
-        PyObject *name = direct ? sanitized(slot(fe, e, fe_name)) : NULL;
-        if (name != NULL) {
-            PyObject *fd = slot(fe, e, fe_fd), *ino = slot(fe, e, fe_ino);
-            int unix_sock = t == 8, named = PyUnicode_GET_LENGTH(name) != 0;
-            if (t == 16) {
-                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, Py_NewRef(slot(fe, e, fe_open_flags)),
-                                  Py_NewRef(slot(fe, e, fe_dev)), Py_NewRef(ino));
-            } else {
-                info = fdinfo_new(Py_NewRef(fd), Py_NewRef(fd_types[t]), name, PyLong_FromLong(0), PyLong_FromLong(0),
-                                  Py_NewRef(ino));
-            }
-            if (info != NULL && unix_sock) {
-                Maker *fi = &fdinfo_maker;
-                PyObject **src = (PyObject **)((char *)info + fi->off[fi_unix_source]);
-                PyObject **dst = (PyObject **)((char *)info + fi->off[fi_unix_dest]);
-                PyObject **role = (PyObject **)((char *)info + fi->off[fi_role]);
-                Py_SETREF(*src, Py_NewRef(slot(fe, e, fe_source)));
-                Py_SETREF(*dst, Py_NewRef(slot(fe, e, fe_dest)));
-                Py_SETREF(*role, Py_NewRef(named ? role_server : role_client));
-            }
-        } else if (direct && PyErr_Occurred()) {
-            info = NULL;
-        } else {
-            info = PyObject_CallOneArg(fallback, e);
-        }
+        PyObject *info = fd_info_of(PyList_GET_ITEM(entries, i), fallback);
         if (info == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -783,6 +866,104 @@ static PyObject *fd_infos(PyObject *self, PyObject *args) {
         PyList_SET_ITEM(out, i, info);
     }
     return out;
+}
+
+/* An OrderLog operation appended to ops (a new reference stolen), then the log folded (order.fold()) once
+ * it holds fold_at operations, as OrderLog.insert and .erase do. -1 with the error set. */
+static int log_op(PyObject *order, PyObject *ops, PyObject *op) {
+    if (op == NULL)
+        return -1;
+    int rc = PyList_Append(ops, op);
+    Py_DECREF(op);
+    if (rc < 0)
+        return -1;
+    if (PyList_GET_SIZE(ops) >= fold_at) {
+        PyObject *r = PyObject_CallMethodNoArgs(order, str_fold);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+/* load_fds(table, entries, fallback) -> None: FdTable.load(info) (state/fds.py) of each fd_info_of(entry,
+ * fallback) that is not None, in the list's order: a repeated fd is erased from the table's OrderLog and
+ * inserted again, a new one inserted, and the table's dict maps the fd to its new FdInfo. */
+static PyObject *load_fds(PyObject *self, PyObject *args) {
+    PyObject *table, *entries, *fallback;
+    if (!PyArg_ParseTuple(args, "OO!O", &table, &PyList_Type, &entries, &fallback))
+        return NULL;
+    if (!state_configured || erase_op == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "load_fds: not configured");
+        return NULL;
+    }
+    PyObject *fds = PyObject_GetAttr(table, str_fds);
+    PyObject *order = fds ? PyObject_GetAttr(table, str_order) : NULL;
+    PyObject *ops = order ? PyObject_GetAttr(order, str_ops) : NULL;
+    if (ops != NULL && (!PyDict_CheckExact(fds) || !PyList_CheckExact(ops))) {
+        PyErr_SetString(PyExc_TypeError, "load_fds: an FdTable (fds a dict, order.ops a list)");
+        Py_CLEAR(ops);
+    }
+    if (ops == NULL)
+        goto error;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+        PyObject *info = fd_info_of(PyList_GET_ITEM(entries, i), fallback);
+        if (info == NULL)
+            goto error;
+        if (info == Py_None) {
+            Py_DECREF(info);
+            continue;
+        }
+        PyObject *fd = Py_TYPE(info) == fdinfo_maker.type ? Py_XNewRef(slot(&fdinfo_maker, info, fi_fd))
+                                                          : PyObject_GetAttr(info, str_fd);
+        if (fd == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_AttributeError, "fd");
+            Py_DECREF(info);
+            goto error;
+        }
+        int held = PyDict_Contains(fds, fd);
+        int bad = held < 0 || (held && log_op(order, ops, PyNumber_Add(fd, erase_op)) < 0) ||
+                  log_op(order, ops, Py_NewRef(fd)) < 0 || PyDict_SetItem(fds, fd, info) < 0;
+        Py_DECREF(fd);
+        Py_DECREF(info);
+        if (bad)
+            goto error;
+    }
+    Py_DECREF(ops);
+    Py_DECREF(order);
+    Py_DECREF(fds);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(ops);
+    Py_XDECREF(order);
+    Py_XDECREF(fds);
+    return NULL;
+}
+
+/* configure_fdload(erase, fold_at) from sysdig_user/state/inspector.py: state/fdorder.py's _ERASE (added to a
+ * key for an erase in an OrderLog) and _FOLD_AT (the operations an OrderLog holds before it folds them). */
+static PyObject *configure_fdload(PyObject *self, PyObject *args) {
+    PyObject *erase;
+    Py_ssize_t at;
+    if (!PyArg_ParseTuple(args, "O!n", &PyLong_Type, &erase, &at))
+        return NULL;
+    if (erase_op != NULL)
+        Py_RETURN_NONE;
+    if (at < 1) {
+        PyErr_SetString(PyExc_ValueError, "configure_fdload: fold_at must be positive");
+        return NULL;
+    }
+    str_fds = PyUnicode_InternFromString("fds");
+    str_order = PyUnicode_InternFromString("order");
+    str_ops = PyUnicode_InternFromString("ops");
+    str_fold = PyUnicode_InternFromString("fold");
+    str_fd = PyUnicode_InternFromString("fd");
+    if (str_fds == NULL || str_order == NULL || str_ops == NULL || str_fold == NULL || str_fd == NULL)
+        return NULL;
+    fold_at = at;
+    erase_op = Py_NewRef(erase);
+    Py_RETURN_NONE;
 }
 
 /* A ProcEntry's cwd that _load_procs keeps as it is: absolute, printable ASCII, nothing to fold. */
@@ -896,6 +1077,8 @@ static PyMethodDef methods[] = {
     {"parse_procs", parse_procs, METH_VARARGS, "PL body -> [ProcEntry], or None for the Python parser."},
     {"parse_fds", parse_fds, METH_VARARGS, "FDL body -> (tid, [FdEntry]), or None for the Python parser."},
     {"fd_infos", fd_infos, METH_VARARGS, "FdEntry list -> FdInfo (or None) list, as _fd_from_entry."},
+    {"configure_fdload", configure_fdload, METH_VARARGS, "Take the FdTable order log's constants (once)."},
+    {"load_fds", load_fds, METH_VARARGS, "FdEntry list -> into an FdTable, as FdTable.load of each FdInfo."},
     {NULL, NULL, 0, NULL},
 };
 

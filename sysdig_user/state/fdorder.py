@@ -220,6 +220,9 @@ class HashOrder:
 _ERASE: Final = 1 << 65
 # ops an OrderLog keeps unfolded before it folds them into its HashOrder (bounds its memory)
 _FOLD_AT: Final = 4096
+# (the same two for the compiled FDL loader, sysdig_user/_sections.c's load_fds, which appends to ops itself)
+ERASE: Final = _ERASE
+FOLD_AT: Final = _FOLD_AT
 
 
 class OrderLog:

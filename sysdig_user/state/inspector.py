@@ -34,7 +34,7 @@ from sysdig_user.scap.records import (
     SectionHeader,
     UserList,
 )
-from sysdig_user.state import containers, parsers_files, parsers_net, parsers_process
+from sysdig_user.state import containers, fdorder, parsers_files, parsers_net, parsers_process
 from sysdig_user.state.fds import (
     FdInfo,
     FdTable,
@@ -345,13 +345,11 @@ class Inspector:
         shares = th.tid != th.pid and th.flags & CL_CLONE_FILES and th.pid in self.state.threads.threads
         if shares:
             return
-        load = th.fdtable.load
         interfaces = self.state.interfaces
-        if _NATIVE is not None:  # the same FdInfo objects, built in C (sysdig_user/_sections.c)
-            for info in _NATIVE.fd_infos(block.fds, lambda entry: _fd_from_entry(entry, interfaces)):
-                if info is not None:
-                    load(info)
+        if _NATIVE is not None:  # the same FdInfo objects, built and loaded in C (sysdig_user/_sections.c)
+            _NATIVE.load_fds(th.fdtable, block.fds, lambda entry: _fd_from_entry(entry, interfaces))
         else:
+            load = th.fdtable.load
             for entry in block.fds:
                 info = _fd_from_entry(entry, interfaces)
                 if info is not None:
@@ -705,7 +703,8 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
 _NATIVE = metadata.NATIVE
 if _NATIVE is not None:
     _NATIVE.configure_state(FdInfo(0, _FILE_V2), FdInfo._fields, _FD_TYPES, _ROLE_CLIENT, _ROLE_SERVER)
-    _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable,), CL_ACTIVE)
+    _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable, fdorder.OrderLog), CL_ACTIVE)
+    _NATIVE.configure_fdload(fdorder.ERASE, fdorder.FOLD_AT)
 
 
 def _ip(addr: bytes) -> str:

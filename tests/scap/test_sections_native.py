@@ -234,6 +234,9 @@ def test_thread_infos_match_thread_from_entry() -> None:
     want = [inspector_module._thread_from_entry(e) for e in entries]
     assert [_fields(g) for g in got] == [_fields(w) for w in want]
     assert got[0].fdtable is not got[5].fdtable and got[0].extra is not got[5].extra
+    orders = [g.fdtable.order for g in got]  # (cloned from the template's, each with its own log)
+    assert len({id(o) for o in orders}) == len({id(o.ops) for o in orders}) == len(got)
+    assert all(type(o) is type(want[0].fdtable.order) and o.ops == [] for o in orders)
     assert got[0].args is not entries[0].args  # copies: the records stay as read
 
 
@@ -261,3 +264,51 @@ def test_unset_records_go_to_python() -> None:
     proc = ProcEntry.__new__(ProcEntry)
     with pytest.raises(AttributeError):
         native.thread_infos([proc], inspector_module._thread_from_entry)
+
+
+def test_load_fds_matches_fdtable_load() -> None:
+    """load_fds and FdTable.load of each _fd_from_entry: the same fds, the same order log, folds included (a
+    table already holding fds, fds repeated in the list, more entries than an OrderLog holds unfolded)."""
+    from sysdig_user.state.fdorder import FOLD_AT
+    from sysdig_user.state.fds import FdTable
+
+    native = inspector_module._NATIVE
+    assert native is not None
+    body = struct.pack("<q", 3) + b"".join(_fd_bodies(True))
+    _, base = parse_fds(body, B.FDL_V2, False)
+    entries = [*base, FdEntry(12, 13, 99), *base[:3]]
+    entries += [FdEntry(100 + i % (FOLD_AT // 2), i, FdType.FILE, f"/f{i}") for i in range(FOLD_AT + 50)]
+    ifaces = Inspector().state.interfaces
+    tables = []
+    for use_c in (True, False):
+        table = FdTable()
+        table.load(FdInfo(1, FdType.FILE, "/before"))
+        if use_c:
+            native.load_fds(table, entries, lambda e: inspector_module._fd_from_entry(e, ifaces))
+        else:
+            for e in entries:
+                info = inspector_module._fd_from_entry(e, ifaces)
+                if info is not None:
+                    table.load(info)
+        tables.append(table)
+    got, want = tables
+    assert list(got.order.ops) == list(want.order.ops)
+    assert {fd: _fields(i) for fd, i in got.fds.items()} == {fd: _fields(i) for fd, i in want.fds.items()}
+    assert list(got.order) == list(want.order)
+
+
+def test_entries_sharing_strings_parse_the_same() -> None:
+    """Entries whose strings and list items equal, or almost equal, the previous entry's (same length, one
+    byte apart, non-ASCII, fewer or more items): the C parser's shared strings change no value."""
+    procs = [
+        ProcEntry(1, 1, comm="sh", exe="sh", args=["-c", "x"], env=["A=1", "B=2", "C=\u00e9"], cwd="/a/"),
+        ProcEntry(2, 1, comm="sh", exe="sh", args=["-c", "y"], env=["A=1", "B=3", "C=\u00e9"], cwd="/a/"),
+        ProcEntry(3, 1, comm="sg", exe="sh", args=["-c"], env=["A=1", "B=3", "C=\u00e9", "D=4"], cwd="/b/"),
+        ProcEntry(4, 1, comm="sg", exe="", args=[], env=["A=1"], cwd="/b/"),
+        ProcEntry(5, 1, comm="sg", exe="", args=["", ""], env=["A=1", ""], cwd="/b/\udcff"),
+    ]
+    body = b"".join(build_proc(p) for p in procs)
+    native = _raw_native(B.PL_V9, body)
+    assert native is not None and len(native) == len(procs)
+    assert native == _parse(B.PL_V9, body, False)
+    assert [e.env for e in native] == [p.env for p in procs]
