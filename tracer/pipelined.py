@@ -56,6 +56,7 @@ dies, the consumer sees EOF and exits the same way.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import struct
@@ -281,7 +282,10 @@ def start(pipeline: Any, writer: Any, on_notice: Callable[[int, FrameType | None
 
 
 def _pidfd(pid: int) -> int:
-    """A pidfd for our child `pid` (Linux 5.3), or -1."""
+    """A pidfd for our child `pid` (Linux 5.3), or -1; -1 too when this Python cannot wait on one
+    (no os.P_PIDFD)."""
+    if not hasattr(os, "P_PIDFD"):
+        return -1
     try:
         return os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -290,11 +294,15 @@ def _pidfd(pid: int) -> int:
 
 def _reap(pidfd: int) -> None:
     """Reap the middle process through its pidfd, unless the engine's wait4(-1) did (Engine._dead
-    ignores a pid it does not trace); then close the pidfd."""
+    ignores a pid it does not trace); then close the pidfd. A kernel with pidfd_open but no waitid on
+    a pidfd (5.3: EINVAL) leaves it a zombie of sdu's own until sdu exits: nothing else waits on it."""
     try:
         os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
     except ChildProcessError:
         pass
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
     finally:
         os.close(pidfd)
 
