@@ -11,6 +11,10 @@ TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; my
 if TYPE_CHECKING:
     from typing import Any
 
+#: the sysdig_user/_fastline.c interface (its FASTLINE_VERSION) that output/fastline.py and
+#: output/compiled.py both drive: one number, raised with the C file's
+FASTLINE_VERSION = 13
+
 
 def extension(name: str, version: int) -> Any:
     """The module ``name`` if it imports and its VERSION is ``version``, else None."""

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 
-from sysdig_user.native import extension
+from sysdig_user.native import FASTLINE_VERSION, extension
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
     from typing import Any
 
-_fastline = extension("sysdig_user._fastline", 13)  # (output/fastline.py's VERSION)
+_fastline = extension("sysdig_user._fastline", FASTLINE_VERSION)
 
 class NotCompiled(Exception):
     """A field, operator or literal the C code does not do: the whole filter or format stays Python."""

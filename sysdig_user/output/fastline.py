@@ -27,7 +27,7 @@ import struct
 from sysdig_user import params as param_codec
 from sysdig_user.event import Event
 from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT, event_code
-from sysdig_user.native import extension
+from sysdig_user.native import FASTLINE_VERSION, extension
 from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
 from sysdig_user.output.timefmt import clock_prefix
@@ -51,7 +51,7 @@ TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; my
 if TYPE_CHECKING:
     from typing import Any
 
-VERSION = 13  # the _fastline.c interface this module drives (its FASTLINE_VERSION)
+VERSION = FASTLINE_VERSION  # the _fastline.c interface this module drives
 _fastline = extension("sysdig_user._fastline", VERSION)  # None: not built (or stale), pure Python
 
 _GENERIC = (0, 1)
