@@ -1083,7 +1083,7 @@ static uint8_t *code_bytes(PyObject *b, int ncodes) {
 static int Fields_init(Fields *F, PyObject *args, PyObject *kwds) {
     PyObject *type_names, *sc_names, *fd_events, *name_py, *probes, *res, *errno_texts, *io = NULL, *l4 = NULL,
              *l4_default = NULL;
-    if (F->type_names) {
+    if (F->type_names || F->l4_names) { /* (l4_names is filled first: a failed first call may have set it) */
         PyErr_SetString(PyExc_RuntimeError, "Fields is initialised once");
         return -1;
     }
@@ -1922,7 +1922,6 @@ static int Table_init(Table *t, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTuple(args, "O!OO!iSO!SO!|O", &FieldsType, &fields, &filter, &PyTuple_Type, &keys, &t->value,
                           &codes, &PyTuple_Type, &params, &internal, &PyDict_Type, &table, &on_event))
         return -1;
-    if (on_event != Py_None) t->on_event = (Py_INCREF(on_event), on_event);
     if (filter != Py_None && !PyObject_TypeCheck(filter, &FilterType)) {
         PyErr_SetString(PyExc_TypeError, "filter: a Filter or None");
         return -1;
@@ -1936,7 +1935,8 @@ static int Table_init(Table *t, PyObject *args, PyObject *kwds) {
         return -1;
     }
     Py_INCREF(fields);
-    t->fields = fields;
+    t->fields = fields; /* (from here on a second __init__ is refused: nothing below is set twice) */
+    if (on_event != Py_None) t->on_event = (Py_INCREF(on_event), on_event);
     if (filter != Py_None) t->filter = (Py_INCREF(filter), filter);
     Py_INCREF(table);
     t->table = table;

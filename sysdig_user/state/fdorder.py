@@ -257,7 +257,10 @@ class OrderLog:
         node the erase unlinks, and the bucket pointers it moved are moved back (see HashOrder.erase),
         so the order, the buckets and the policy are those of the full replay
         (tests/state/test_fdorder.py checks both replays agree on random logs). False replays every
-        operation."""
+        operation.
+
+        The log is emptied in place (``ops.clear()``), never replaced by a new list: _sections.c's
+        load_fds holds ``ops`` across the folds it triggers and goes on appending to that list."""
         model = self._model
         if model is None:
             model = self._model = HashOrder()
