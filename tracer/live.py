@@ -264,13 +264,18 @@ class LiveCapture:
         the engine: Engine.run() detaches every tracee (the thread held in this stop too) and re-raises."""
         try:
             more = self.pipeline.on_event(evt)
-        except BrokenPipeError:  # the reader of our output is gone (| head): the capture is over
-            silence(self.pipeline.out.stream)
-            self.output_closed = True
-            more = False
+        except BrokenPipeError:
+            self._output_gone()
+            return False
         if not more:
             self.stop()
         return bool(more)
+
+    def _output_gone(self) -> None:
+        """The reader of our output is gone (``| head``: EPIPE): the capture is over, quietly."""
+        silence(self.pipeline.out.stream)
+        self.output_closed = True
+        self.stop()
 
     def stop(self) -> None:
         """End the capture now: finish the pipeline's output, then detach at the engine's next wake-up.
@@ -314,10 +319,8 @@ class LiveCapture:
             return
         try:
             self._written += out.flush()
-        except BrokenPipeError:  # the reader of our output is gone: the capture is over (as _feed)
-            silence(out.stream)
-            self.output_closed = True
-            self.stop()
+        except BrokenPipeError:
+            self._output_gone()
             return
         if self._written >= self._writes_max and self._consumer_left:
             self._switch_to_consumer()  # (between two stops, no tracee held: as at an event's end)
@@ -334,9 +337,8 @@ class LiveCapture:
             self.consumer_after = None  # it could not be forked: the run stays single-process
         elif engine is not None:
             engine.before_block = None  # the consumer writes the lines from here on
-        place = engine.placement if engine is not None else None
-        if place is not None and engine is not None:
-            place.rebase(engine.threads, time.time_ns())  # the fork is no sign of a parallel command
+        if engine is not None and engine.placement is not None:
+            engine.placement.rebase(engine.threads, time.time_ns())  # the fork is no sign of a parallel command
 
     def _start_consumer(self) -> None:
         """Fork the consumer (the state is seeded, the first events perhaps through the pipeline here);
