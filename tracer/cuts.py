@@ -90,6 +90,17 @@ def settings(p: Plan, wanted: frozenset[int] | None, fields: set[str], everythin
     return Settings(p, wanted, read_dev, read_vm)
 
 
+def without_analysis(filter_text: str, fields: Iterable[str], everything: bool, enabled: bool) -> Settings | None:
+    """The settings that need no look at a filter (tracer.pushdown.for_capture's first two rules): no cut
+    at all when pushdown is off (``enabled`` False: --no-seccomp), ``unfiltered`` without a filter; None
+    when there is a filter, which pushdown.for_capture reads."""
+    if not enabled:
+        return FULL
+    if not filter_text:
+        return unfiltered(set(fields), everything)
+    return None
+
+
 def unfiltered(fields: set[str], everything: bool) -> Settings:
     """The settings of a capture whose filter lets every event type through (no filter): every syscall
     stops the command and every event is decoded. The fd table is kept when a field reads it (every
@@ -101,4 +112,4 @@ def unfiltered(fields: set[str], everything: bool) -> Settings:
 
 
 __all__ = ["CWD_FIELDS", "FD_FIELDS", "FD_FIELD_PREFIXES", "FULL", "Plan", "Settings", "needs_vm", "reads_fds", "settings",
-           "unfiltered"]
+           "unfiltered", "without_analysis"]

@@ -787,20 +787,21 @@ def pushdown_settings(session: Session, trace: TraceSpec, env: Any) -> Settings:
     fmt = pipeline.formatter
     fields = [t.key for t in fmt.tokens] if fmt is not None else []
     everything = not session.plan.pushdown
-    verbose = session.spec.output.verbose
-    if not pipeline.filter_text and not trace.no_seccomp and not verbose:  # (no pushdown tables to build)
-        from tracer.cuts import unfiltered
+    from tracer.cuts import without_analysis
 
-        return unfiltered(set(fields), everything)
-    from tracer import pushdown
+    settings = without_analysis(pipeline.filter_text, fields, everything, not trace.no_seccomp)
+    if settings is None:  # (a filter: pushdown's tables are built only then)
+        from tracer import pushdown
 
-    settings = pushdown.for_capture(pipeline.filter_text, fields, everything, not trace.no_seccomp)
-    if verbose:
+        settings = pushdown.for_capture(pipeline.filter_text, fields, everything, not trace.no_seccomp)
+    if session.spec.output.verbose:
         if trace.no_seccomp:
             line = "seccomp-bpf: off (--no-seccomp), every syscall is traced"
         elif not trace.command:
             line = "seccomp-bpf: off in attach mode, every syscall stops the traced threads"
         else:
+            from tracer import pushdown
+
             line = pushdown.describe_plan(settings.plan)
         env.stderr.write(line + "\n")
         env.stderr.flush()

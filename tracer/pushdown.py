@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 from sysdig_user.event_table import EF, EVENTS, PT
 from sysdig_user.state import parsers_files, parsers_net, parsers_process
-from tracer.cuts import CWD_FIELDS, FULL, Plan, Settings, needs_vm, reads_fds, settings, unfiltered
+from tracer.cuts import CWD_FIELDS, Plan, Settings, needs_vm, reads_fds, settings, without_analysis
 from tracer.events import PROCEXIT, event_codes, event_type_name
 from tracer.syscalls_x86_64 import SYSCALLS as TABLE
 
@@ -185,11 +185,10 @@ def for_capture(filter_text: str, format_fields: Iterable[str], everything: bool
     be right whatever the filter reads (a chisel, whose reads are not known in advance, or -w, whose
     file carries every param and, on -C rotation, the whole state). `enabled=False` (--no-seccomp):
     no cut at all."""
-    if not enabled:
-        return FULL
+    obvious = without_analysis(filter_text, format_fields, everything, enabled)
+    if obvious is not None:  # (the filter package loads lark: not imported at all without a filter)
+        return obvious
     fields = set(format_fields)
-    if not filter_text:  # (the filter package loads lark: not imported at all without a filter)
-        return unfiltered(fields, everything)
     from sysdig_user.filter import event_types as filter_types
     from sysdig_user.filter import parse, referenced_fields
 

@@ -37,3 +37,12 @@ def test_for_capture_without_a_filter_is_unfiltered() -> None:
     assert pushdown.for_capture("", fields) == cuts.unfiltered(fields, False)
     assert pushdown.for_capture("", fields, everything=True) == cuts.unfiltered(fields, True)
     assert pushdown.for_capture("", fields, enabled=False) == cuts.FULL
+
+
+def test_without_analysis_leaves_a_filter_to_pushdown() -> None:
+    """The live capture's first question (tracer/live.py pushdown_settings): only a filter, with pushdown on,
+    needs pushdown's tables."""
+    fields = {t.key for t in Formatter(DEFAULT_FORMAT).tokens}
+    assert cuts.without_analysis("evt.type=openat", fields, False, True) is None
+    assert cuts.without_analysis("evt.type=openat", fields, False, False) == cuts.FULL
+    assert cuts.without_analysis("", fields, True, True) == cuts.unfiltered(fields, True)
