@@ -351,11 +351,12 @@ def _apply(opts: CliOptions, opt: Option, value: str | None, rest: list[str],
         opts.chisels.append((value, args))
         return
     # (both patterns start with \d: a format whose first character is no decimal digit matches neither)
-    if dest == "print_format" and value[:1].isdecimal() and _PID_LIST.match(value):
-        opts.pids.extend(int(p) for p in value.split(","))
-        return
-    if dest == "print_format" and value[:1].isdecimal() and _PID_LIST_START.match(value):  # "1,abc": a PID list gone wrong
-        raise UsageError(f"invalid pid list '{value}'")
+    if dest == "print_format" and value[:1].isdecimal():
+        if _PID_LIST.match(value):
+            opts.pids.extend(int(p) for p in value.split(","))
+            return
+        if _PID_LIST_START.match(value):  # "1,abc": a PID list gone wrong
+            raise UsageError(f"invalid pid list '{value}'")
     if dest == "pids":
         if not _PID_LIST.match(value):
             raise UsageError(f"invalid pid list '{value}'")
