@@ -207,6 +207,21 @@ def fields(probes: bool = True, res: bool = True, l4: bool = False) -> Any:
     return got
 
 
+def _fields_for(used: set[int]) -> Any:
+    """``fields`` with the tables the accessors ``used`` read: the fd probes, evt.res's params (evt.res and
+    evt.failed), fd.l4proto's texts."""
+    k = _fastline
+    assert k is not None
+    return fields(k.A_FDPROBE in used, k.A_RES in used or k.A_FAILED in used, k.A_FDL4 in used)
+
+
+def _is_bool(acc: int) -> bool:
+    """An accessor whose value is a bool (0 or 1): evt.is_io* (A_IO) and evt.failed (A_FAILED)."""
+    k = _fastline
+    assert k is not None
+    return acc in (k.A_IO, k.A_FAILED)
+
+
 def _accessor_kinds() -> None:
     if _ACCESSORS:
         return
@@ -344,7 +359,7 @@ def native_filter(text: str, predicate: Any = None) -> Any:
             raise NotCompiled
         acc, probe, vkind = _field(ref.extract)
         want = {"STRING": k.V_STR, "INT": k.V_INT, "UINT": k.V_INT, "PORT": k.V_INT, "IPADDR": k.V_IP,
-                "BOOL": k.V_INT if acc in (k.A_IO, k.A_FAILED) else None}
+                "BOOL": k.V_INT if _is_bool(acc) else None}
         if want.get(kind.name) != vkind:
             raise NotCompiled
         values = compiler.literals(check, ref, kind)
@@ -364,8 +379,7 @@ def native_filter(text: str, predicate: Any = None) -> Any:
     except NotCompiled:
         return None
     used = {c[0] for c in checks}
-    native = k.Filter(fields(k.A_FDPROBE in used, k.A_RES in used or k.A_FAILED in used, k.A_FDL4 in used), tuple(checks),
-                      tuple(tuple(c) for c in code))
+    native = k.Filter(_fields_for(used), tuple(checks), tuple(tuple(c) for c in code))
     native.event_types = getattr(predicate, "event_types", None)
     return native
 
@@ -418,13 +432,13 @@ def native_format(formatter: Any) -> Any:
             acc, probe, vkind = _field(getattr(field, "extract", None))
         except NotCompiled:
             return None
-        if acc in (k.A_IO, k.A_FAILED):  # (printed as true/false: Python's)
+        if _is_bool(acc):  # (printed as true/false: Python's)
             return None
         if getattr(field, "to_text", None) is not texts[vkind] or getattr(field, "extract_many", None) is not None:
             return None
         tokens.append((literal, acc, probe, tok.width, field.extract, field.to_text))
     used = {t[1] for t in tokens}
-    return k.Format(fields(k.A_FDPROBE in used, k.A_RES in used, k.A_FDL4 in used), tuple(tokens),
+    return k.Format(_fields_for(used), tuple(tokens),
                     formatter.tail.encode("utf-8", "surrogateescape"), formatter.require_all, clock_prefix)
 
 
@@ -487,7 +501,7 @@ def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any,
             acc, probe, vkind = _field(getattr(field, "extract", None))
         except NotCompiled:
             return None
-        if acc in (k.A_IO, k.A_FAILED) or vkind not in (k.V_INT, k.V_STR) or getattr(field, "extract_many", None) is not None:
+        if _is_bool(acc) or vkind not in (k.V_INT, k.V_STR) or getattr(field, "extract_many", None) is not None:
             return None
         accs.append((acc, probe))
     native = None
@@ -497,5 +511,5 @@ def native_table(filter_text: str, keys: list[Any], value: Any, table: dict[Any,
             return None
     used = {a for a, _ in accs}
     code_flags = bytes(1 if c in codes else 0 for c in range(PPM_EVENT_MAX))
-    return k.Table(fields(k.A_FDPROBE in used, k.A_RES in used, k.A_FDL4 in used), native, tuple(accs), val[0], code_flags,
+    return k.Table(_fields_for(used), native, tuple(accs), val[0], code_flags,
                    val[1], val[2], table, on_event)
