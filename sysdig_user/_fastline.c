@@ -1813,10 +1813,20 @@ static int table_key(Table *t, Ctx *x, PyObject **key) {
     return rc;
 }
 
+/* whether table t adds events of this code */
+static inline int table_wants(Table *t, int code) { return code < t->ncodes && t->codes[code]; }
+
+/* whether any of the Core's tables adds events of this code */
+static int tables_want(Core *c, int code) {
+    for (int i = 0; i < c->ntables; i++)
+        if (table_wants((Table *)c->tables[i], code)) return 1;
+    return 0;
+}
+
 /* what the table adds for x: 0 (*key NULL: nothing), NEED, -1; latency: evt.latency's value */
 static int table_entry(Table *t, Ctx *x, int64_t latency, PyObject **key, int64_t *value) {
     *key = NULL;
-    if (x->code >= t->ncodes || !t->codes[x->code]) return 0;
+    if (!table_wants(t, x->code)) return 0;
     if (t->filter) {
         int rc = run_filter((Filter *)t->filter, x);
         if (rc < 0 || rc == NEED || !rc) return rc;
@@ -1859,16 +1869,20 @@ static int table_add(Table *t, PyObject *key, int64_t value) {
     return rc;
 }
 
-/* the latency Inspector.process left the thread of x (evt.latency): 0, NEED (not an int, no thread), -1 */
-static int processed_latency(Ctx *x, int64_t *latency) {
-    *latency = 0;
-    if (!x->th) return NEED;
-    PyObject *lat = GA(x->th, s_latency);
+/* a thread's latency attribute (evt.latency): 0, NEED (not an int), -1 */
+static int thread_latency(PyObject *th, int64_t *latency) {
+    PyObject *lat = GA(th, s_latency);
     if (!lat) return -1;
     int rc = PyLong_Check(lat) ? 0 : NEED;
     if (!rc) *latency = PyLong_AsLongLong(lat);
     Py_DECREF(lat);
     return !rc && *latency == -1 && PyErr_Occurred() ? -1 : rc;
+}
+
+/* the latency Inspector.process left the thread of x: 0, NEED (not an int, no thread), -1 */
+static int processed_latency(Ctx *x, int64_t *latency) {
+    *latency = 0;
+    return x->th ? thread_latency(x->th, latency) : NEED;
 }
 
 /* one table over an Event Inspector.process has processed (x from ctx_from_event): 0 done, NEED, -1 */
@@ -2471,12 +2485,7 @@ static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
  * key and value as the chisel's on_event would find them after Inspector.process (the latency is the
  * one pure_state gives the thread), then added; 0, 1 declined (nothing added), -1 */
 static int core_tables(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num) {
-    int want = 0;
-    for (int i = 0; i < c->ntables && !want; i++) {
-        Table *t = (Table *)c->tables[i];
-        want = e->code < t->ncodes && t->codes[e->code];
-    }
-    if (!want) return 0;
+    if (!tables_want(c, e->code)) return 0;
     int64_t latency = 0;
     if (!R->enter) { /* pure_state: ts minus the enter's time, else the thread's latency as it was */
         int64_t entered;
@@ -2484,13 +2493,8 @@ static int core_tables(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t 
         if (entered) {
             latency = e->ts - entered;
         } else {
-            PyObject *lat = GA(th, s_latency);
-            if (!lat) return -1;
-            int is_int = PyLong_Check(lat);
-            if (is_int) latency = PyLong_AsLongLong(lat);
-            Py_DECREF(lat);
-            if (!is_int) return 1;
-            if (latency == -1 && PyErr_Occurred()) return -1;
+            int got = thread_latency(th, &latency);
+            if (got) return got == NEED ? 1 : -1;
         }
     }
     Ctx x;
@@ -2565,7 +2569,7 @@ static int core_table_code(Core *c, CodeRecipe *R, int code) {
     int after = R->handler && R->op == OP_NONE && !R->hidden; /* (handle_parsed: the tables after process()) */
     for (int i = 0; i < c->ntables; i++) {
         Table *t = (Table *)c->tables[i];
-        if (code < t->ncodes && t->codes[code] && (!after || !t->on_event)) return 1;
+        if (table_wants(t, code) && (!after || !t->on_event)) return 1;
     }
     return 0;
 }
@@ -2574,17 +2578,12 @@ static int core_table_code(Core *c, CodeRecipe *R, int code) {
  * pipeline runs the chisels): each one's filter (its Python checks answering where C cannot), key and
  * value; where a key or value needs Python, the chisel's own on_event adds it. 0, -1 */
 static int core_tables_processed(Core *c, int code, PyObject *evt) {
-    int want = 0;
-    for (int i = 0; i < c->ntables && !want; i++) {
-        Table *t = (Table *)c->tables[i];
-        want = code < t->ncodes && t->codes[code];
-    }
-    if (!want) return 0;
+    if (!tables_want(c, code)) return 0;
     Ctx x;
     int rc = ctx_from_event(&x, evt);
     for (int i = 0; i < c->ntables && rc >= 0; i++) {
         Table *t = (Table *)c->tables[i];
-        if (code >= t->ncodes || !t->codes[code]) continue;
+        if (!table_wants(t, code)) continue;
         rc = table_processed(t, &x);
         if (rc == NEED) { /* (its filter passed: a Python check answered for what C could not) */
             PyObject *r = t->on_event ? PyObject_CallOneArg(t->on_event, evt) : NULL;
