@@ -454,9 +454,12 @@ def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int
           pipeline: Any = None) -> bool:
     """Every event of the data pipe through on_event; False as soon as it returns False, True at EOF.
     ``fast(data, pos)`` handles the frames it can from ``pos`` on and returns where it stopped. State
-    frames (state_frame) go to the pipeline's Inspector (session.adopt_state)."""
+    frames (state_frame) go to the pipeline's Inspector (session.adopt_state). The pipeline's lines are
+    flushed whenever a read drained the pipe (the next read may block: a command that went quiet, waiting
+    on its input, shows its last lines now, as the tracer shows them before it waits)."""
     rest = b""
     unpack = _FRAME.unpack_from
+    out = pipeline.out if pipeline is not None else None
     while chunk := os.read(fd, _READ_SIZE):
         data = rest + chunk if rest else chunk
         pos, end = 0, len(data)
@@ -479,6 +482,8 @@ def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[bytes, int
                 return False
             pos = stop
         rest = data[pos:]
+        if out is not None and len(chunk) < _READ_SIZE and out.pending():
+            out.flush()
     return True
 
 
