@@ -17,6 +17,7 @@ from collections import namedtuple
 from collections.abc import Callable
 
 from sysdig_user import cache
+from sysdig_user.consts import FlagConst
 from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
@@ -28,7 +29,7 @@ from sysdig_user.state.parsers_files import concatenate_paths
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
-    from typing import Any, ClassVar, NamedTuple
+    from typing import Any, NamedTuple
 
     from sysdig_user.event import Event
     from sysdig_user.state.fds import FdInfo
@@ -44,45 +45,26 @@ _L4_TYPES = IP_SOCKS | SERVER_SOCKS  # the fd types whose shown_l4proto may be o
 DEFAULT_MAX_LEN = 80
 
 
-class BufferFormat(int):
-    """``sinsp_evt::param_fmt``: how BYTEBUF params print (-A, -x, -X, -b, and their -j variants).
+class BufferFormat(FlagConst):
+    """``sinsp_evt::param_fmt``: how BYTEBUF params print (-A, -x, -X, -b, and their -j variants)."""
 
-    The formats are the class's constants below (compared by identity, as enum members are; none is made
-    anywhere else); ``&`` and ``|`` of them are plain ints. A plain int subclass, as plan.Need: building an
-    enum.IntFlag cost every run ~1.75M instructions (callgrind), ~1% of a short one's."""
-
-    __slots__ = ()
-
-    NORMAL: ClassVar[BufferFormat]
-    JSON: ClassVar[BufferFormat]
-    SIMPLE: ClassVar[BufferFormat]
-    HEX: ClassVar[BufferFormat]
-    HEXASCII: ClassVar[BufferFormat]
-    EOLS: ClassVar[BufferFormat]
-    EOLS_COMPACT: ClassVar[BufferFormat]
-    BASE64: ClassVar[BufferFormat]
-    JSONEOLS: ClassVar[BufferFormat]
-    JSONHEX: ClassVar[BufferFormat]
-    JSONHEXASCII: ClassVar[BufferFormat]
-    JSONBASE64: ClassVar[BufferFormat]
+    NORMAL = 0
+    JSON = 1
+    SIMPLE = 2
+    HEX = 4
+    HEXASCII = 8
+    EOLS = 16
+    EOLS_COMPACT = 32
+    BASE64 = 64
+    JSONEOLS = 128
+    JSONHEX = 256
+    JSONHEXASCII = 512
+    JSONBASE64 = 1024
 
     def as_json(self) -> BufferFormat:
         """The -j variant of a text format (sysdig.cpp rewrites the format when -j is given)."""
         return _JSON_VARIANT.get(self, self)
 
-
-BufferFormat.NORMAL = BufferFormat(0)
-BufferFormat.JSON = BufferFormat(1)
-BufferFormat.SIMPLE = BufferFormat(2)
-BufferFormat.HEX = BufferFormat(4)
-BufferFormat.HEXASCII = BufferFormat(8)
-BufferFormat.EOLS = BufferFormat(16)
-BufferFormat.EOLS_COMPACT = BufferFormat(32)
-BufferFormat.BASE64 = BufferFormat(64)
-BufferFormat.JSONEOLS = BufferFormat(128)
-BufferFormat.JSONHEX = BufferFormat(256)
-BufferFormat.JSONHEXASCII = BufferFormat(512)
-BufferFormat.JSONBASE64 = BufferFormat(1024)
 
 _JSON_VARIANT = {
     BufferFormat.NORMAL: BufferFormat.JSON, BufferFormat.EOLS: BufferFormat.JSONEOLS,
@@ -166,7 +148,7 @@ def render_buffer(data: bytes, fmt: BufferFormat, max_len: int) -> str:
     """A BYTEBUF in the chosen format; only the plain format is cut to ``max_len`` ("..." at end)."""
     if not data:
         return ""
-    if fmt is BufferFormat.NORMAL:  # the default, first
+    if fmt is BufferFormat.NORMAL:  # the default, without IntFlag's per-test object creation
         text = buffer_dots(data)
         if max_len and len(text) > max_len:
             text = text[:max_len - 3] + "..." if max_len > 3 else text[:max_len]
