@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Iterator
 
 from sysdig_user.event import Event
-from sysdig_user.state.section import SectionRecords, state_section
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
@@ -107,7 +106,11 @@ def read_files(paths: list[str], pipe: EventPipeline, writer: CaptureWriter | No
             from sysdig_user.scap import reader
 
             fast.v1_table(reader._V1_GUESS, reader._V1_ODD)  # old captures' EV_V1 blocks too
-        section = SectionRecords() if writer is not None else None  # what -w starts its file with
+        section = None  # what -w starts its file with
+        if writer is not None:
+            from sysdig_user.state.section import SectionRecords, state_section
+
+            section = SectionRecords()
         progress = pipe.progress_meter
         # (two loops rather than one generator chaining the files' items: a generator level costs per
         # event; every break below ends the capture)
