@@ -16,8 +16,7 @@ any type >= 336, so a capture carrying them still reads there.
 """
 from __future__ import annotations
 
-from enum import IntEnum, IntFlag
-
+from sysdig_user.consts import FlagConst, IntConst
 from sysdig_user.rows import FrozenRow, set_slot
 from sysdig_user.table_data import ROWS as _ROWS
 
@@ -26,7 +25,7 @@ PPM_SC_MAX = 329
 SDU_EXTENSION_BASE = 4096
 
 
-class PT(IntEnum):
+class PT(IntConst):
     """Param types (``enum ppm_param_type``); values are those stored in the driver's tables."""
 
     NONE = 0
@@ -75,7 +74,7 @@ class PT(IntEnum):
     FSRELPATH = 43
 
 
-class PF(IntEnum):
+class PF(IntConst):
     """Print formats (``enum ppm_print_format``)."""
 
     NA = 0
@@ -87,7 +86,7 @@ class PF(IntEnum):
     OCT = 6
 
 
-class EC(IntEnum):
+class EC(IntConst):
     """Event categories (``enum ppm_event_category``)."""
 
     UNKNOWN = 0
@@ -111,7 +110,7 @@ class EC(IntEnum):
     INTERNAL = 256
 
 
-class EF(IntFlag):
+class EF(FlagConst):
     """Event flags (``enum ppm_event_flags``)."""
 
     NONE = 0

@@ -53,7 +53,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -68,8 +67,10 @@ from tracer.placement import Placement
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
+    import signal
     from typing import Any, Protocol
 else:
+    import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -162,12 +162,15 @@ def _param_recipe(p: Any, kind: str, strings: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, ...] | None:
+def _recipe(code: int, lined: bool = True, hidden: bool = False,
+            known: dict[int, tuple[Any, ...] | None] | None = None) -> tuple[Any, ...] | None:
     """(nparams, enter, uses_fd, handler, generic, head, params, op, op args[, hidden]) for events of type
     ``code``; None for the types process() treats specially (no thread, no query, hidden) and, for the
     default line (``lined``), those with a param of a kind the C code does not write. With ``hidden``
     (a filter or a -p format: the skip of hidden events is then not the reader's), the hidden events
-    process() does not parse are recipes too (hidden 1, or 2 for procinfo, whose thread is looked up)."""
+    process() does not parse are recipes too (hidden 1, or 2 for procinfo, whose thread is looked up).
+    ``known``: the param recipes made so far, by id of their Param row, shared by the calls of one
+    ``recipes``: the table's types share their Param rows (871 params, 214 rows)."""
     info = EVENTS[code]
     fl = _FLAGS[code]
     if int(info.flags) & _EF_LARGE:
@@ -192,8 +195,15 @@ def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, .
     if not lined:
         return len(info.params), enter, uses_fd, handler, False, head, (), *op
     params = []
-    for _prefix, p, kind, strings in render._args_plan(info.params):
-        r = _param_recipe(p, kind, strings)
+    if known is None:
+        known = {}
+    for p in info.params:
+        key = id(p)  # (the table, which holds every row, outlives the calls)
+        if key in known:
+            r = known[key]
+        else:
+            ((_prefix, _p, kind, strings),) = render._args_plan((p,))
+            r = known[key] = _param_recipe(p, kind, strings)
         if r is None:
             return None
         params.append(r)
@@ -257,7 +267,8 @@ def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | 
         _RECIPES = {}
     got = _RECIPES.get((lined, hidden))
     if got is None:
-        got = [_recipe(code, lined, hidden) for code in range(PPM_EVENT_MAX)]
+        known: dict[int, tuple[Any, ...] | None] = {}
+        got = [_recipe(code, lined, hidden, known) for code in range(PPM_EVENT_MAX)]
         if lined and hidden:
             got = [r if r is not None else _recipe(code, False, True) for code, r in enumerate(got)]
         _RECIPES[lined, hidden] = got

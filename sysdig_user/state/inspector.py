@@ -339,22 +339,27 @@ class Inspector:
     def _load_fds(self, block: FdList) -> None:
         """FDL entries, named as sinsp's add_fd_from_scap names them. A thread that shares its main
         thread's table (CLONE_FILES) has its own list ignored, as sinsp never consults it."""
-        th = self.state.threads.get(block.tid)
+        threads = self.state.threads.threads
+        th = threads.get(block.tid)
         if th is None:
             return
-        shares = th.tid != th.pid and th.flags & CL_CLONE_FILES and th.pid in self.state.threads.threads
-        if shares:
+        if th.tid != th.pid and th.flags & CL_CLONE_FILES and th.pid in threads:
             return
-        interfaces = self.state.interfaces
         if _NATIVE is not None:  # the same FdInfo objects, built and loaded in C (sysdig_user/_sections.c)
-            _NATIVE.load_fds(th.fdtable, block.fds, lambda entry: _fd_from_entry(entry, interfaces))
+            _NATIVE.load_fds(th.fdtable, block.fds, self._fd_from_entry)
         else:
+            interfaces = self.state.interfaces
             load = th.fdtable.load
             for entry in block.fds:
                 info = _fd_from_entry(entry, interfaces)
                 if info is not None:
                     load(info)
         self._fix_sockets = True
+
+    def _fd_from_entry(self, entry: FdEntry) -> FdInfo | None:
+        """_fd_from_entry with this state's interfaces: _sections.c's load_fds calls it for the entries
+        it leaves to Python (one bound method, not a closure made per FDL block)."""
+        return _fd_from_entry(entry, self.state.interfaces)
 
     def _fix_sockets_from_proc(self) -> None:
         """sinsp_thread_manager::fix_sockets_coming_from_proc, run once the metadata is loaded (before
