@@ -305,6 +305,16 @@ def silent_recipes() -> list[tuple[Any, ...] | None]:
     return _SILENT
 
 
+def _configure_fdtables() -> None:
+    """The Core's opens and closes update state/fds.py's FdTable (and its OrderLog) in C, from these."""
+    configure = getattr(_fastline, "configure_fdtables", None)  # (absent from an older build: the methods)
+    if configure is not None:
+        from sysdig_user.state import fdorder
+        from sysdig_user.state.fds import FdTable
+
+        configure(FdTable, fdorder.OrderLog, fdorder.ERASE, fdorder.FOLD_AT)
+
+
 def core_for(pipeline: Any, codes: frozenset[int] | None = None) -> Any:
     """A Core for this pipeline (sysdig_user.pipeline.EventPipeline) when its plan chose the compiled
     line (sysdig_user/plan.py: sysdig's default text line with nothing else per event); None otherwise,
@@ -315,6 +325,7 @@ def core_for(pipeline: Any, codes: frozenset[int] | None = None) -> Any:
     opts = pipeline.output_options
     inspector = pipeline.inspector
     assert _fastline is not None
+    _configure_fdtables()
     errnos: list[str | None] = [None] * (max(ERRNO_NAMES) + 1)
     for num, name in ERRNO_NAMES.items():
         errnos[num] = name
