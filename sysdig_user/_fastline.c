@@ -2146,6 +2146,85 @@ static Py_ssize_t clean_absolute(const uint8_t *p, Py_ssize_t n) {
     return len;
 }
 
+/* ---------------------------------------------------------------------- fd tables (state/fds.py) */
+
+/* FdTable.add(info) and FdTable.remove(fd) of state/fds.py, done here for a table of exactly that class
+ * whose order is exactly an OrderLog (configure_fdtables gives the classes and state/fdorder.py's ERASE and
+ * FOLD_AT): the dict updated and the operation appended to the log (folded at FOLD_AT operations), as the
+ * Python methods do, without a Python call per open and close. Any other table: its own method. */
+static PyTypeObject *fdt_table_type, *fdt_log_type;
+static PyObject *fdt_erase, *s_order, *s_ops, *s_fold;
+static Py_ssize_t fdt_fold_at;
+
+static PyObject *configure_fdtables(PyObject *self, PyObject *args) {
+    PyObject *table_type, *log_type, *erase;
+    Py_ssize_t fold_at;
+    if (!PyArg_ParseTuple(args, "O!O!O!n", &PyType_Type, &table_type, &PyType_Type, &log_type, &PyLong_Type, &erase,
+                          &fold_at))
+        return NULL;
+    if (fold_at <= 0) {
+        PyErr_SetString(PyExc_ValueError, "configure_fdtables: fold_at must be positive");
+        return NULL;
+    }
+    if (!s_order && (!(s_order = PyUnicode_InternFromString("order")) || !(s_ops = PyUnicode_InternFromString("ops")) ||
+                     !(s_fold = PyUnicode_InternFromString("fold"))))
+        return NULL;
+    Py_INCREF(table_type);
+    Py_XSETREF(fdt_table_type, (PyTypeObject *)table_type);
+    Py_INCREF(log_type);
+    Py_XSETREF(fdt_log_type, (PyTypeObject *)log_type);
+    Py_INCREF(erase);
+    Py_XSETREF(fdt_erase, erase);
+    fdt_fold_at = fold_at;
+    Py_RETURN_NONE;
+}
+
+/* The OrderLog operation `op` (a new reference, stolen; NULL: an error already set) logged in `order`. */
+static int fdt_log(PyObject *order, PyObject *op) {
+    if (!op) return -1;
+    PyObject *ops = PyObject_GetAttr(order, s_ops);
+    int rc = ops && PyList_CheckExact(ops) ? PyList_Append(ops, op) : -1;
+    if (ops && !rc && PyList_GET_SIZE(ops) >= fdt_fold_at) {
+        PyObject *r = PyObject_CallMethodNoArgs(order, s_fold);
+        rc = r ? 0 : -1;
+        Py_XDECREF(r);
+    }
+    if (ops && rc && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "OrderLog.ops is not a list");
+    Py_XDECREF(ops);
+    Py_DECREF(op);
+    return rc;
+}
+
+/* table.add(info) for fd `fd` (info != NULL) or table.remove(fd): 0, or -1 with the error set. */
+static int fdtable_op(PyObject *table, int64_t fd, PyObject *info) {
+    if (!fdt_table_type || Py_TYPE(table) != fdt_table_type) {
+        PyObject *arg = info ? Py_NewRef(info) : PyLong_FromLongLong(fd);
+        PyObject *r = arg ? PyObject_CallMethodOneArg(table, info ? s_add : s_remove, arg) : NULL;
+        Py_XDECREF(arg);
+        Py_XDECREF(r);
+        return r ? 0 : -1;
+    }
+    PyObject *fds = PyObject_GetAttr(table, s_fds), *order = fds ? PyObject_GetAttr(table, s_order) : NULL;
+    PyObject *key = order ? PyLong_FromLongLong(fd) : NULL;
+    int rc = -1;
+    if (!key) goto done;
+    if (!PyDict_CheckExact(fds) || Py_TYPE(order) != fdt_log_type) {
+        PyErr_SetString(PyExc_TypeError, "FdTable: fds is not a dict or order not an OrderLog");
+        goto done;
+    }
+    int held = PyDict_Contains(fds, key);
+    if (held < 0) goto done;
+    if (info) /* a new fd is inserted in the order, one already there overwritten in place */
+        rc = (!held && fdt_log(order, Py_NewRef(key)) < 0) || PyDict_SetItem(fds, key, info) < 0 ? -1 : 0;
+    else /* (an fd not in the table: nothing) */
+        rc = held && (PyDict_DelItem(fds, key) < 0 || fdt_log(order, PyNumber_Add(key, fdt_erase)) < 0) ? -1 : 0;
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(order);
+    Py_XDECREF(fds);
+    return rc;
+}
+
 /* OP_OPENAT's state change (open_exit for a successful openat of a clean absolute name): the new
  * FdInfo in the table, the thread's lastevent_fd, and fd.name_changed's mark (a new fd's name differs
  * from its empty old name) */
@@ -2159,16 +2238,15 @@ static int openat_state(Core *c, CodeRecipe *R, PyObject *th, int64_t fd, uint64
     Py_DECREF(name);
     if (!info) return -1;
     int rc = -1;
-    PyObject *table = GA(th, s_fdtable), *r = NULL, *extra = NULL, *n = NULL;
+    PyObject *table = GA(th, s_fdtable), *extra = NULL, *n = NULL;
     if (!table) goto done;
-    if (!(r = PyObject_CallMethodOneArg(table, s_add, info))) goto done;
+    if (fdtable_op(table, fd, info) < 0) goto done;
     if (set_i64(th, s_lastevent_fd, fd) < 0) goto done;
     if (!(extra = GA(info, s_extra)) || !(n = PyLong_FromLongLong(num))) goto done;
     rc = PyObject_SetItem(extra, s_name_changed_at, n);
 done:
     Py_XDECREF(n);
     Py_XDECREF(extra);
-    Py_XDECREF(r);
     Py_XDECREF(table);
     Py_DECREF(info);
     return rc;
@@ -2773,13 +2851,8 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     else if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[oi[2]], 4), e.n > oi[3] ? rd_u(e.param[oi[3]], 4) : 0,
                           num);
-    if (!rc && close_table) {
-        PyObject *key2 = PyLong_FromLongLong(close_fd);
-        PyObject *r = key2 ? PyObject_CallMethodOneArg(close_table, s_remove, key2) : NULL;
-        Py_XDECREF(key2);
-        if (!r) rc = -1;
-        Py_XDECREF(r);
-    }
+    if (!rc && close_table && fdtable_op(close_table, close_fd, NULL) < 0)
+        rc = -1;
     if (!rc && pass) c->count++;
 out:
     if (!rc) {
@@ -3363,6 +3436,8 @@ static PyTypeObject CoreType = {
 };
 
 static PyMethodDef module_methods[] = {
+    {"configure_fdtables", configure_fdtables, METH_VARARGS,
+     "configure_fdtables(FdTable, OrderLog, erase, fold_at): state/fds.py's add and remove done in C"},
     {"event_blocks", event_blocks, METH_VARARGS,
      "event_blocks(data, pos, large) -> (the complete frames from pos as scap event blocks, new pos, count)"},
     {NULL, NULL, 0, NULL},
