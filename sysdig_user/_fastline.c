@@ -711,10 +711,19 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
 }
 
 static int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
-    if (int_slot_kept(o, name, sc, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v)) return 0;
+    Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 1);
+    if (off > 0) { /* (int_slot_kept, then sa_c's write, with one lookup) */
+        PyObject **slot = (PyObject **)((char *)o + off), *old = *slot;
+        if (int_in_place(old, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v)) return 0;
+        PyObject *x = PyLong_FromLongLong(v);
+        if (!x) return -1;
+        *slot = x;
+        Py_XDECREF(old);
+        return 0;
+    }
     PyObject *x = PyLong_FromLongLong(v);
     if (!x) return -1;
-    int rc = sa_c(o, name, x, sc);
+    int rc = PyObject_SetAttr(o, name, x);
     Py_DECREF(x);
     return rc;
 }
@@ -831,6 +840,16 @@ typedef struct {
     Py_ssize_t n;
     PyObject *own; /* keeps s alive */
 } Val;
+
+/* a Ctx zeroed but for its param and plen arrays, of which every reader reads the first n only (x->n, which
+ * ctx_from_event and core_ctx set with them): zeroing the arrays (512 bytes) was most of a filtered event's
+ * core_ctx */
+_Static_assert(offsetof(Ctx, param) < offsetof(Ctx, plen) && offsetof(Ctx, plen) < offsetof(Ctx, th),
+               "Ctx: param and plen lie between n and th");
+static inline void ctx_clear(Ctx *x) {
+    memset(x, 0, offsetof(Ctx, param));
+    memset((char *)x + offsetof(Ctx, th), 0, sizeof *x - offsetof(Ctx, th));
+}
 
 static void ctx_release(Ctx *x) {
     Py_CLEAR(x->state);
@@ -1178,7 +1197,7 @@ static PyTypeObject FieldsType = {
 /* the Ctx of an Event after Inspector.process: fields/fd.py fd_of's fd (evt.fdinfo, else the thread's
  * table entry of evt.fdnum) */
 static int ctx_from_event(Ctx *x, PyObject *evt) {
-    memset(x, 0, sizeof *x);
+    ctx_clear(x);
     x->evt = evt;
     PyObject *raw = GA(evt, s_raw);
     if (!raw) return -1;
@@ -2146,6 +2165,126 @@ static Py_ssize_t clean_absolute(const uint8_t *p, Py_ssize_t n) {
     return len;
 }
 
+/* ------------------------------------------------------------------------------ fd table edits
+ *
+ * FdTable.add and FdTable.remove (sysdig_user/state/fds.py) of an FdTable whose order is an OrderLog
+ * (state/fdorder.py), made here rather than through their Python methods (~2,000 instructions a call, an
+ * open and a close of every file an event opens): the table's fds dict changed, the OrderLog's ops list
+ * appended to (a key inserted, key + ERASE erased) and folded (order.fold()) at FOLD_AT operations, as
+ * OrderLog.insert and .erase do. The classes and both constants are read from those modules at the first
+ * edit; a table of another class (a subclass) gets its own methods called. */
+static PyObject *fde_table_type, *fde_log_type, *fde_erase, *s_fds_, *s_order, *s_ops, *s_fold, *s_fd;
+static Py_ssize_t fde_fold_at;
+static int fde_state; /* 0: not read yet, 1: read, -1: not available (the Python methods) */
+
+static int fde_ready(void) {
+    if (fde_state) return fde_state > 0;
+    fde_state = -1;
+    PyObject *fds = PyImport_ImportModule("sysdig_user.state.fds");
+    PyObject *order = fds ? PyImport_ImportModule("sysdig_user.state.fdorder") : NULL;
+    PyObject *fold_at = order ? PyObject_GetAttrString(order, "FOLD_AT") : NULL;
+    if (fold_at) {
+        fde_table_type = PyObject_GetAttrString(fds, "FdTable");
+        fde_log_type = PyObject_GetAttrString(order, "OrderLog");
+        fde_erase = PyObject_GetAttrString(order, "ERASE");
+        fde_fold_at = PyLong_AsSsize_t(fold_at);
+        s_fds_ = PyUnicode_InternFromString("fds");
+        s_order = PyUnicode_InternFromString("order");
+        s_ops = PyUnicode_InternFromString("ops");
+        s_fold = PyUnicode_InternFromString("fold");
+        s_fd = PyUnicode_InternFromString("fd");
+    }
+    Py_XDECREF(fold_at);
+    Py_XDECREF(order);
+    Py_XDECREF(fds);
+    if (!PyErr_Occurred() && fde_table_type && PyType_Check(fde_table_type) && fde_log_type &&
+        PyType_Check(fde_log_type) && fde_erase && PyLong_CheckExact(fde_erase) && fde_fold_at > 0 && s_fds_ &&
+        s_order && s_ops && s_fold && s_fd)
+        fde_state = 1;
+    PyErr_Clear();
+    return fde_state > 0;
+}
+
+/* the table's fds dict and its OrderLog's ops list (new references), or 0 with neither: not a table made
+ * here (another class, or its parts not a dict and a list); -1 on an error */
+static int fde_parts(PyObject *table, PyObject **fds, PyObject **order, PyObject **ops) {
+    *fds = *order = *ops = NULL;
+    if (!fde_ready() || (PyObject *)Py_TYPE(table) != fde_table_type) return 0;
+    if (!(*fds = GA(table, s_fds_)) || !(*order = GA(table, s_order))) goto fail;
+    if ((PyObject *)Py_TYPE(*order) != fde_log_type || !PyDict_CheckExact(*fds)) goto other;
+    if (!(*ops = GA(*order, s_ops))) goto fail;
+    if (PyList_CheckExact(*ops)) return 1;
+other:
+    Py_CLEAR(*ops);
+    Py_CLEAR(*order);
+    Py_CLEAR(*fds);
+    return 0;
+fail:
+    Py_CLEAR(*ops);
+    Py_CLEAR(*order);
+    Py_CLEAR(*fds);
+    return -1;
+}
+
+/* OrderLog.insert(key) or .erase(key - ERASE): op (stolen) appended, the log folded at FOLD_AT */
+static int fde_log(PyObject *order, PyObject *ops, PyObject *op) {
+    if (!op) return -1;
+    int rc = PyList_Append(ops, op);
+    Py_DECREF(op);
+    if (rc < 0) return -1;
+    if (PyList_GET_SIZE(ops) >= fde_fold_at) {
+        PyObject *r = PyObject_CallMethodNoArgs(order, s_fold);
+        if (!r) return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+/* table.add(info): 0, -1 */
+static int fdtable_add(PyObject *table, PyObject *info) {
+    PyObject *fds, *order, *ops;
+    int got = fde_parts(table, &fds, &order, &ops);
+    if (got <= 0) {
+        PyObject *r = got < 0 ? NULL : PyObject_CallMethodOneArg(table, s_add, info);
+        Py_XDECREF(r);
+        return r ? 0 : -1;
+    }
+    PyObject *fd = GA(info, s_fd);
+    int held = fd ? PyDict_Contains(fds, fd) : -1;
+    int rc = held < 0 || (!held && fde_log(order, ops, Py_NewRef(fd)) < 0) || PyDict_SetItem(fds, fd, info) < 0
+                 ? -1 : 0;
+    Py_XDECREF(fd);
+    Py_DECREF(ops);
+    Py_DECREF(order);
+    Py_DECREF(fds);
+    return rc;
+}
+
+/* table.remove(fd): 0, -1 */
+static int fdtable_remove(PyObject *table, int64_t fdnum) {
+    PyObject *fd = PyLong_FromLongLong(fdnum);
+    if (!fd) return -1;
+    PyObject *fds, *order, *ops;
+    int got = fde_parts(table, &fds, &order, &ops), rc = -1;
+    if (got <= 0) {
+        PyObject *r = got < 0 ? NULL : PyObject_CallMethodOneArg(table, s_remove, fd);
+        Py_XDECREF(r);
+        Py_DECREF(fd);
+        return r ? 0 : -1;
+    }
+    PyObject *info = PyDict_GetItemWithError(fds, fd); /* (borrowed) fds.pop(fd, None) */
+    if (!info) {
+        rc = PyErr_Occurred() ? -1 : 0;
+    } else if (PyDict_DelItem(fds, fd) == 0) {
+        rc = fde_log(order, ops, PyNumber_Add(fd, fde_erase));
+    }
+    Py_DECREF(ops);
+    Py_DECREF(order);
+    Py_DECREF(fds);
+    Py_DECREF(fd);
+    return rc;
+}
+
 /* OP_OPENAT's state change (open_exit for a successful openat of a clean absolute name): the new
  * FdInfo in the table, the thread's lastevent_fd, and fd.name_changed's mark (a new fd's name differs
  * from its empty old name) */
@@ -2159,16 +2298,15 @@ static int openat_state(Core *c, CodeRecipe *R, PyObject *th, int64_t fd, uint64
     Py_DECREF(name);
     if (!info) return -1;
     int rc = -1;
-    PyObject *table = GA(th, s_fdtable), *r = NULL, *extra = NULL, *n = NULL;
+    PyObject *table = GA(th, s_fdtable), *extra = NULL, *n = NULL;
     if (!table) goto done;
-    if (!(r = PyObject_CallMethodOneArg(table, s_add, info))) goto done;
+    if (fdtable_add(table, info) < 0) goto done;
     if (set_i64(th, s_lastevent_fd, fd) < 0) goto done;
     if (!(extra = GA(info, s_extra)) || !(n = PyLong_FromLongLong(num))) goto done;
     rc = PyObject_SetItem(extra, s_name_changed_at, n);
 done:
     Py_XDECREF(n);
     Py_XDECREF(extra);
-    Py_XDECREF(r);
     Py_XDECREF(table);
     Py_DECREF(info);
     return rc;
@@ -2295,9 +2433,9 @@ static int socket_fd(Core *c, CodeRecipe *R, PyObject *th, int code, int64_t fd)
 /* OP_SOCKET, after the line: st.add_fd of the new FdInfo (the table, the thread's lastevent_fd) and the
  * mark of fd.name_changed when its name is not the empty old name of a new fd */
 static int socket_state(Core *c, PyObject *th, int64_t num) {
-    PyObject *table = GA(th, s_fdtable), *r = NULL, *name = NULL;
+    PyObject *table = GA(th, s_fdtable), *name = NULL;
     int rc = -1;
-    if (!table || !(r = PyObject_CallMethodOneArg(table, s_add, c->ovr_info))) goto done;
+    if (!table || fdtable_add(table, c->ovr_info) < 0) goto done;
     if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = GA(c->ovr_info, s_name))) goto done;
     int named = PyObject_IsTrue(name);
     if (named < 0) goto done;
@@ -2310,7 +2448,6 @@ static int socket_state(Core *c, PyObject *th, int64_t num) {
     }
 done:
     Py_XDECREF(name);
-    Py_XDECREF(r);
     Py_XDECREF(table);
     return rc;
 }
@@ -2444,7 +2581,7 @@ static int filtered_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64
 /* the Ctx of an event in Core's loop, as process() leaves the thread and fd when it filters: an enter
  * using an fd names it in param 0, an exit uses the thread's last one; the table's FdInfo for it */
 static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num, Ctx *x) {
-    memset(x, 0, sizeof *x);
+    ctx_clear(x);
     x->code = e->code;
     x->cpu = e->cpu;
     x->ts = e->ts;
@@ -2773,13 +2910,7 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     else if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[oi[2]], 4), e.n > oi[3] ? rd_u(e.param[oi[3]], 4) : 0,
                           num);
-    if (!rc && close_table) {
-        PyObject *key2 = PyLong_FromLongLong(close_fd);
-        PyObject *r = key2 ? PyObject_CallMethodOneArg(close_table, s_remove, key2) : NULL;
-        Py_XDECREF(key2);
-        if (!r) rc = -1;
-        Py_XDECREF(r);
-    }
+    if (!rc && close_table) rc = fdtable_remove(close_table, close_fd);
     if (!rc && pass) c->count++;
 out:
     if (!rc) {
