@@ -2165,123 +2165,82 @@ static Py_ssize_t clean_absolute(const uint8_t *p, Py_ssize_t n) {
     return len;
 }
 
-/* ------------------------------------------------------------------------------ fd table edits
- *
- * FdTable.add and FdTable.remove (sysdig_user/state/fds.py) of an FdTable whose order is an OrderLog
- * (state/fdorder.py), made here rather than through their Python methods (~2,000 instructions a call, an
- * open and a close of every file an event opens): the table's fds dict changed, the OrderLog's ops list
- * appended to (a key inserted, key + ERASE erased) and folded (order.fold()) at FOLD_AT operations, as
- * OrderLog.insert and .erase do. The classes and both constants are read from those modules at the first
- * edit; a table of another class (a subclass) gets its own methods called. */
-static PyObject *fde_table_type, *fde_log_type, *fde_erase, *s_fds_, *s_order, *s_ops, *s_fold, *s_fd;
-static Py_ssize_t fde_fold_at;
-static int fde_state; /* 0: not read yet, 1: read, -1: not available (the Python methods) */
+/* ---------------------------------------------------------------------- fd tables (state/fds.py) */
 
-static int fde_ready(void) {
-    if (fde_state) return fde_state > 0;
-    fde_state = -1;
-    PyObject *fds = PyImport_ImportModule("sysdig_user.state.fds");
-    PyObject *order = fds ? PyImport_ImportModule("sysdig_user.state.fdorder") : NULL;
-    PyObject *fold_at = order ? PyObject_GetAttrString(order, "FOLD_AT") : NULL;
-    if (fold_at) {
-        fde_table_type = PyObject_GetAttrString(fds, "FdTable");
-        fde_log_type = PyObject_GetAttrString(order, "OrderLog");
-        fde_erase = PyObject_GetAttrString(order, "ERASE");
-        fde_fold_at = PyLong_AsSsize_t(fold_at);
-        s_fds_ = PyUnicode_InternFromString("fds");
-        s_order = PyUnicode_InternFromString("order");
-        s_ops = PyUnicode_InternFromString("ops");
-        s_fold = PyUnicode_InternFromString("fold");
-        s_fd = PyUnicode_InternFromString("fd");
+/* FdTable.add(info) and FdTable.remove(fd) of state/fds.py, done here for a table of exactly that class
+ * whose order is exactly an OrderLog (configure_fdtables gives the classes and state/fdorder.py's ERASE and
+ * FOLD_AT): the dict updated and the operation appended to the log (folded at FOLD_AT operations), as the
+ * Python methods do, without a Python call per open and close. Any other table: its own method. */
+static PyTypeObject *fdt_table_type, *fdt_log_type;
+static PyObject *fdt_erase, *s_order, *s_ops, *s_fold;
+static Py_ssize_t fdt_fold_at;
+
+static PyObject *configure_fdtables(PyObject *self, PyObject *args) {
+    PyObject *table_type, *log_type, *erase;
+    Py_ssize_t fold_at;
+    if (!PyArg_ParseTuple(args, "O!O!O!n", &PyType_Type, &table_type, &PyType_Type, &log_type, &PyLong_Type, &erase,
+                          &fold_at))
+        return NULL;
+    if (fold_at <= 0) {
+        PyErr_SetString(PyExc_ValueError, "configure_fdtables: fold_at must be positive");
+        return NULL;
     }
-    Py_XDECREF(fold_at);
-    Py_XDECREF(order);
-    Py_XDECREF(fds);
-    if (!PyErr_Occurred() && fde_table_type && PyType_Check(fde_table_type) && fde_log_type &&
-        PyType_Check(fde_log_type) && fde_erase && PyLong_CheckExact(fde_erase) && fde_fold_at > 0 && s_fds_ &&
-        s_order && s_ops && s_fold && s_fd)
-        fde_state = 1;
-    PyErr_Clear();
-    return fde_state > 0;
+    if (!s_order && (!(s_order = PyUnicode_InternFromString("order")) || !(s_ops = PyUnicode_InternFromString("ops")) ||
+                     !(s_fold = PyUnicode_InternFromString("fold"))))
+        return NULL;
+    Py_INCREF(table_type);
+    Py_XSETREF(fdt_table_type, (PyTypeObject *)table_type);
+    Py_INCREF(log_type);
+    Py_XSETREF(fdt_log_type, (PyTypeObject *)log_type);
+    Py_INCREF(erase);
+    Py_XSETREF(fdt_erase, erase);
+    fdt_fold_at = fold_at;
+    Py_RETURN_NONE;
 }
 
-/* the table's fds dict and its OrderLog's ops list (new references), or 0 with neither: not a table made
- * here (another class, or its parts not a dict and a list); -1 on an error */
-static int fde_parts(PyObject *table, PyObject **fds, PyObject **order, PyObject **ops) {
-    *fds = *order = *ops = NULL;
-    if (!fde_ready() || (PyObject *)Py_TYPE(table) != fde_table_type) return 0;
-    if (!(*fds = GA(table, s_fds_)) || !(*order = GA(table, s_order))) goto fail;
-    if ((PyObject *)Py_TYPE(*order) != fde_log_type || !PyDict_CheckExact(*fds)) goto other;
-    if (!(*ops = GA(*order, s_ops))) goto fail;
-    if (PyList_CheckExact(*ops)) return 1;
-other:
-    Py_CLEAR(*ops);
-    Py_CLEAR(*order);
-    Py_CLEAR(*fds);
-    return 0;
-fail:
-    Py_CLEAR(*ops);
-    Py_CLEAR(*order);
-    Py_CLEAR(*fds);
-    return -1;
-}
-
-/* OrderLog.insert(key) or .erase(key - ERASE): op (stolen) appended, the log folded at FOLD_AT */
-static int fde_log(PyObject *order, PyObject *ops, PyObject *op) {
+/* The OrderLog operation `op` (a new reference, stolen; NULL: an error already set) logged in `order`. */
+static int fdt_log(PyObject *order, PyObject *op) {
     if (!op) return -1;
-    int rc = PyList_Append(ops, op);
-    Py_DECREF(op);
-    if (rc < 0) return -1;
-    if (PyList_GET_SIZE(ops) >= fde_fold_at) {
+    PyObject *ops = PyObject_GetAttr(order, s_ops);
+    int rc = ops && PyList_CheckExact(ops) ? PyList_Append(ops, op) : -1;
+    if (ops && !rc && PyList_GET_SIZE(ops) >= fdt_fold_at) {
         PyObject *r = PyObject_CallMethodNoArgs(order, s_fold);
-        if (!r) return -1;
-        Py_DECREF(r);
-    }
-    return 0;
-}
-
-/* table.add(info): 0, -1 */
-static int fdtable_add(PyObject *table, PyObject *info) {
-    PyObject *fds, *order, *ops;
-    int got = fde_parts(table, &fds, &order, &ops);
-    if (got <= 0) {
-        PyObject *r = got < 0 ? NULL : PyObject_CallMethodOneArg(table, s_add, info);
+        rc = r ? 0 : -1;
         Py_XDECREF(r);
-        return r ? 0 : -1;
     }
-    PyObject *fd = GA(info, s_fd);
-    int held = fd ? PyDict_Contains(fds, fd) : -1;
-    int rc = held < 0 || (!held && fde_log(order, ops, Py_NewRef(fd)) < 0) || PyDict_SetItem(fds, fd, info) < 0
-                 ? -1 : 0;
-    Py_XDECREF(fd);
-    Py_DECREF(ops);
-    Py_DECREF(order);
-    Py_DECREF(fds);
+    if (ops && rc && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "OrderLog.ops is not a list");
+    Py_XDECREF(ops);
+    Py_DECREF(op);
     return rc;
 }
 
-/* table.remove(fd): 0, -1 */
-static int fdtable_remove(PyObject *table, int64_t fdnum) {
-    PyObject *fd = PyLong_FromLongLong(fdnum);
-    if (!fd) return -1;
-    PyObject *fds, *order, *ops;
-    int got = fde_parts(table, &fds, &order, &ops), rc = -1;
-    if (got <= 0) {
-        PyObject *r = got < 0 ? NULL : PyObject_CallMethodOneArg(table, s_remove, fd);
+/* table.add(info) for fd `fd` (info != NULL) or table.remove(fd): 0, or -1 with the error set. */
+static int fdtable_op(PyObject *table, int64_t fd, PyObject *info) {
+    if (!fdt_table_type || Py_TYPE(table) != fdt_table_type) {
+        PyObject *arg = info ? Py_NewRef(info) : PyLong_FromLongLong(fd);
+        PyObject *r = arg ? PyObject_CallMethodOneArg(table, info ? s_add : s_remove, arg) : NULL;
+        Py_XDECREF(arg);
         Py_XDECREF(r);
-        Py_DECREF(fd);
         return r ? 0 : -1;
     }
-    PyObject *info = PyDict_GetItemWithError(fds, fd); /* (borrowed) fds.pop(fd, None) */
-    if (!info) {
-        rc = PyErr_Occurred() ? -1 : 0;
-    } else if (PyDict_DelItem(fds, fd) == 0) {
-        rc = fde_log(order, ops, PyNumber_Add(fd, fde_erase));
+    PyObject *fds = PyObject_GetAttr(table, s_fds), *order = fds ? PyObject_GetAttr(table, s_order) : NULL;
+    PyObject *key = order ? PyLong_FromLongLong(fd) : NULL;
+    int rc = -1;
+    if (!key) goto done;
+    if (!PyDict_CheckExact(fds) || Py_TYPE(order) != fdt_log_type) {
+        PyErr_SetString(PyExc_TypeError, "FdTable: fds is not a dict or order not an OrderLog");
+        goto done;
     }
-    Py_DECREF(ops);
-    Py_DECREF(order);
-    Py_DECREF(fds);
-    Py_DECREF(fd);
+    int held = PyDict_Contains(fds, key);
+    if (held < 0) goto done;
+    if (info) /* a new fd is inserted in the order, one already there overwritten in place */
+        rc = (!held && fdt_log(order, Py_NewRef(key)) < 0) || PyDict_SetItem(fds, key, info) < 0 ? -1 : 0;
+    else /* (an fd not in the table: nothing) */
+        rc = held && (PyDict_DelItem(fds, key) < 0 || fdt_log(order, PyNumber_Add(key, fdt_erase)) < 0) ? -1 : 0;
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(order);
+    Py_XDECREF(fds);
     return rc;
 }
 
@@ -2300,7 +2259,7 @@ static int openat_state(Core *c, CodeRecipe *R, PyObject *th, int64_t fd, uint64
     int rc = -1;
     PyObject *table = GA(th, s_fdtable), *extra = NULL, *n = NULL;
     if (!table) goto done;
-    if (fdtable_add(table, info) < 0) goto done;
+    if (fdtable_op(table, fd, info) < 0) goto done;
     if (set_i64(th, s_lastevent_fd, fd) < 0) goto done;
     if (!(extra = GA(info, s_extra)) || !(n = PyLong_FromLongLong(num))) goto done;
     rc = PyObject_SetItem(extra, s_name_changed_at, n);
@@ -2435,7 +2394,7 @@ static int socket_fd(Core *c, CodeRecipe *R, PyObject *th, int code, int64_t fd)
 static int socket_state(Core *c, PyObject *th, int64_t num) {
     PyObject *table = GA(th, s_fdtable), *name = NULL;
     int rc = -1;
-    if (!table || fdtable_add(table, c->ovr_info) < 0) goto done;
+    if (!table || fdtable_op(table, c->ovr_fd, c->ovr_info) < 0) goto done;
     if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = GA(c->ovr_info, s_name))) goto done;
     int named = PyObject_IsTrue(name);
     if (named < 0) goto done;
@@ -2910,7 +2869,8 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     else if (!rc && c->ovr_fd >= 0)
         rc = openat_state(c, R, th, open_fd, rd_u(e.param[oi[2]], 4), e.n > oi[3] ? rd_u(e.param[oi[3]], 4) : 0,
                           num);
-    if (!rc && close_table) rc = fdtable_remove(close_table, close_fd);
+    if (!rc && close_table && fdtable_op(close_table, close_fd, NULL) < 0)
+        rc = -1;
     if (!rc && pass) c->count++;
 out:
     if (!rc) {
@@ -3494,6 +3454,8 @@ static PyTypeObject CoreType = {
 };
 
 static PyMethodDef module_methods[] = {
+    {"configure_fdtables", configure_fdtables, METH_VARARGS,
+     "configure_fdtables(FdTable, OrderLog, erase, fold_at): state/fds.py's add and remove done in C"},
     {"event_blocks", event_blocks, METH_VARARGS,
      "event_blocks(data, pos, large) -> (the complete frames from pos as scap event blocks, new pos, count)"},
     {NULL, NULL, 0, NULL},

@@ -15,7 +15,7 @@ from __future__ import annotations
 import marshal  # (built in)
 import os
 import sys
-import zlib
+from binascii import crc32  # (zlib's CRC-32; render.py loads binascii anyway, a short live run no zlib)
 from types import CodeType
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
@@ -50,7 +50,7 @@ def directory() -> str | None:
 def key(*parts: bytes) -> bytes:
     """The key of an entry built from ``parts`` (sources and options), for this Python version."""
     whole = b"\0".join((sys.version.encode(), *parts))
-    return b"sdu-cache %d %08x\n" % (len(whole), zlib.crc32(whole))
+    return b"sdu-cache %d %08x\n" % (len(whole), crc32(whole))
 
 
 def load(name: str, entry_key: bytes) -> bytes | None:

@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +98,9 @@ typedef struct { Recipe enter; Recipe exit; int set; int memo_arg; } Route;
 #define MEMO_SLOTS 16
 typedef struct { PyObject *args; long nr; size_t len; char path[PATH_LIMIT + 1]; } Memo;
 
+/* The Thread attributes run() reads and writes (tracer/engine.py's Thread, a __slots__ class). */
+enum { A_QUIET, A_IN_SYSCALL, A_SECCOMP, A_NR, A_ARGS, A_SLOT, A_PID, N_ATTRS };
+
 typedef struct {
     PyObject_HEAD
     Route *routes;          /* indexed by native nr */
@@ -126,6 +130,8 @@ typedef struct {
     char *mem;              /* tracee memory read buffer */
     Memo *memo;             /* MEMO_SLOTS paths read at enter stops */
     unsigned long long memo_hits;
+    PyTypeObject *th_type;  /* the Thread class whose slot offsets are below (see slots_for), or NULL */
+    Py_ssize_t off[N_ATTRS];
 } Core;
 
 static PyObject *s_quiet, *s_in_syscall, *s_seccomp, *s_nr, *s_args, *s_slot, *s_pid;
@@ -464,30 +470,83 @@ static Py_ssize_t encode(Core *c, const Recipe *r, uint64_t ts, pid_t tid, pid_t
 
 /* ---- the loop --------------------------------------------------------------------------------- */
 
-static long attr_long(PyObject *obj, PyObject *name, int *err) {
-    PyObject *v = PyObject_GetAttr(obj, name);
-    if (v == NULL) {
-        *err = 1;
+/* The Thread's attributes are __slots__: run() reads and writes them at their offsets in the object
+ * (the member descriptors' offsets, looked up once per class) instead of through getattr and setattr,
+ * ~10 attribute accesses a stop. A class whose attributes are not all plain object slots is left to
+ * Python (run() declines its stops). */
+static PyObject **attr_names[N_ATTRS] = {&s_quiet, &s_in_syscall, &s_seccomp, &s_nr, &s_args, &s_slot, &s_pid};
+
+/* 1 when th's class is the one whose offsets c holds (looked up now if needed), 0 if it cannot be. */
+static int slots_for(Core *c, PyObject *th) {
+    PyTypeObject *type = Py_TYPE(th);
+    if (type == c->th_type)
+        return 1;
+    Py_ssize_t off[N_ATTRS];
+    for (int a = 0; a < N_ATTRS; a++) {
+        PyObject *d = _PyType_Lookup(type, *attr_names[a]); /* borrowed */
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type))
+            return 0;
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY))
+            return 0;
+        off[a] = m->offset;
+    }
+    Py_INCREF(type);
+    Py_XSETREF(c->th_type, type);
+    memcpy(c->off, off, sizeof off);
+    return 1;
+}
+
+/* Attribute `a` of th (borrowed), NULL when unset. */
+static inline PyObject *th_get(Core *c, PyObject *th, int a) {
+    return *(PyObject **)((char *)th + c->off[a]);
+}
+
+/* Sets attribute `a` of th to v (a new reference, stolen), as PyMember_SetOne does for T_OBJECT_EX. */
+static inline void th_set(Core *c, PyObject *th, int a, PyObject *v) {
+    PyObject **at = (PyObject **)((char *)th + c->off[a]);
+    PyObject *old = *at;
+    *at = v;
+    Py_XDECREF(old);
+}
+
+/* 1/0 for a bool attribute (True/False, or any object's truth), -1 when unset or on an error. */
+static int th_true(Core *c, PyObject *th, int a) {
+    PyObject *v = th_get(c, th, a);
+    if (v == Py_True)
+        return 1;
+    if (v == Py_False)
         return 0;
+    return v == NULL ? -1 : PyObject_IsTrue(v);
+}
+
+/* An int attribute as a long; -1 with *err set when unset or not an int that fits. */
+static long th_long(Core *c, PyObject *th, int a, int *err) {
+    PyObject *v = th_get(c, th, a);
+    if (v == NULL || !PyLong_Check(v)) {
+        *err = 1;
+        return -1;
     }
     long r = PyLong_AsLong(v);
-    Py_DECREF(v);
     if (r == -1 && PyErr_Occurred())
         *err = 1;
     return r;
 }
 
-static int attr_true(PyObject *obj, PyObject *name, int *err) {
-    PyObject *v = PyObject_GetAttr(obj, name);
-    if (v == NULL) {
-        *err = 1;
-        return 0;
+/* The Thread's args tuple for an enter stop's six registers (as ptrace.unpack_args makes it). */
+static PyObject *args_tuple(const uint64_t *args) {
+    PyObject *t = PyTuple_New(6);
+    if (t == NULL)
+        return NULL;
+    for (int i = 0; i < 6; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(args[i]);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
     }
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    if (r < 0)
-        *err = 1;
-    return r > 0;
+    return t;
 }
 
 static PyObject *stop_tuple(int tid, int status, int err, uint64_t ts, int cpu) {
@@ -544,14 +603,14 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         if (blen >= c->batch_bytes || (blen > 0 && ts - first_ts >= (uint64_t)c->batch_ns))
             goto decline;
         int err = 0;
-        if (attr_true(th, s_quiet, &err) || err)
+        if (!slots_for(c, th) || th_true(c, th, A_QUIET) != 0)
             goto decline_err;
         struct sc_info info;
         if (ptrace((enum __ptrace_request)GET_SYSCALL_INFO, tid, (void *)sizeof info, &info) <= 0)
             goto decline;
-        int in_syscall = attr_true(th, s_in_syscall, &err);
-        int under_seccomp = attr_true(th, s_seccomp, &err);
-        if (err)
+        int in_syscall = th_true(c, th, A_IN_SYSCALL);
+        int under_seccomp = th_true(c, th, A_SECCOMP);
+        if (in_syscall < 0 || under_seccomp < 0)
             goto decline_err;
         int entering;
         long nr;
@@ -561,24 +620,19 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         if (info.op == INFO_EXIT) {
             if (!in_syscall)
                 goto decline;
-            nr = attr_long(th, s_nr, &err);
+            nr = th_long(c, th, A_NR, &err);
             if (err)
                 goto decline_err;
             if (nr < 0 || nr >= MAX_NR || !c->routes[nr].set)
                 goto decline;
             if (place_active && (ts >= next_sample || c->place_nrs[nr]))
                 goto decline;
-            PyObject *targs = PyObject_GetAttr(th, s_args);
-            if (targs == NULL)
-                goto decline_err;
-            if (!PyTuple_Check(targs) || PyTuple_GET_SIZE(targs) != 6) {
-                Py_DECREF(targs);
+            PyObject *targs = th_get(c, th, A_ARGS);
+            if (targs == NULL || !PyTuple_Check(targs) || PyTuple_GET_SIZE(targs) != 6)
                 goto decline;
-            }
             for (int i = 0; i < 6; i++)
                 argbuf[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
             exit_args = targs; /* (compared by identity only; the Thread keeps it alive) */
-            Py_DECREF(targs);
             if (PyErr_Occurred())
                 goto decline_err;
             args = argbuf;
@@ -592,12 +646,8 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         } else {
             goto decline;
         }
-        PyObject *slot = PyObject_GetAttr(th, s_slot);
-        if (slot == NULL)
-            goto decline_err;
-        int slot_used = PyDict_Check(slot) ? PyDict_GET_SIZE(slot) > 0 : 1;
-        Py_DECREF(slot);
-        if (slot_used)
+        PyObject *slot = th_get(c, th, A_SLOT);
+        if (slot == NULL || !PyDict_Check(slot) || PyDict_GET_SIZE(slot) > 0)
             goto decline; /* a decoder's scratch from a Python-handled half: Python clears it */
         const Recipe *r = entering ? &c->routes[nr].enter : &c->routes[nr].exit;
         Py_ssize_t size = 0;
@@ -610,7 +660,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
                     if (r->ops[i].kind == OP_DATA || r->ops[i].kind == OP_PATH)
                         goto decline;
             }
-            pid_t pid = (pid_t)attr_long(th, s_pid, &err);
+            pid_t pid = (pid_t)th_long(c, th, A_PID, &err);
             if (err)
                 goto decline_err;
             /* open/openat/creat: the exit writes the path its enter stop read (when the fast path
@@ -639,25 +689,25 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         /* commit: the Thread as the Python loop leaves it */
         if (entering) {
             PyObject *pnr = PyLong_FromLong(nr);
-            PyObject *targs = Py_BuildValue("(KKKKKK)", (unsigned long long)args[0], (unsigned long long)args[1],
-                                            (unsigned long long)args[2], (unsigned long long)args[3],
-                                            (unsigned long long)args[4], (unsigned long long)args[5]);
-            int bad = pnr == NULL || targs == NULL || PyObject_SetAttr(th, s_nr, pnr) != 0 ||
-                      PyObject_SetAttr(th, s_args, targs) != 0 || PyObject_SetAttr(th, s_in_syscall, Py_True) != 0;
-            if (!bad && memo != NULL && path_at != NULL && path_len <= sizeof memo->path) {
+            PyObject *targs = args_tuple(args);
+            if (pnr == NULL || targs == NULL) {
+                Py_XDECREF(pnr);
+                Py_XDECREF(targs);
+                goto resume_and_fail;
+            }
+            if (memo != NULL && path_at != NULL && path_len <= sizeof memo->path) {
                 Py_INCREF(targs);
                 Py_XSETREF(memo->args, targs);
                 memo->nr = nr;
                 memo->len = path_len;
                 memcpy(memo->path, path_at, path_len);
             }
-            Py_XDECREF(pnr);
-            Py_XDECREF(targs);
-            if (bad)
-                goto resume_and_fail;
+            th_set(c, th, A_NR, pnr);
+            th_set(c, th, A_ARGS, targs);
+            th_set(c, th, A_IN_SYSCALL, Py_NewRef(Py_True));
             c->syscalls++;
-        } else if (PyObject_SetAttr(th, s_in_syscall, Py_False) != 0) {
-            goto resume_and_fail;
+        } else {
+            th_set(c, th, A_IN_SYSCALL, Py_NewRef(Py_False));
         }
         if (size > 0) {
             uint16_t cpu16 = (uint16_t)cpu;
@@ -846,6 +896,7 @@ static void core_dealloc(Core *c) {
         close(c->dev_dirfd);
     if (c->vm_fd >= 0)
         close(c->vm_fd);
+    Py_XDECREF(c->th_type);
     PyMem_Free(c->routes);
     PyMem_Free(c->scratch);
     if (c->memo != NULL) {

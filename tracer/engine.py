@@ -53,7 +53,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -68,8 +67,10 @@ from tracer.placement import Placement
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
+    import signal
     from typing import Any, Protocol
 else:
+    import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -210,7 +211,8 @@ class Engine:
             raise TracerError(f"{argv[0]}: permission denied")
         if self._colocate:
             placement = Placement()
-            if placement.start():  # the watchdog, before the fork; pinned once the child exists
+            # the watchdog, before the fork (none under the filter: EXITKILL); pinned once the child exists
+            if placement.start(watchdog=self.seccomp_syscalls is None):
                 self.placement = placement
         program = None
         if self.seccomp_syscalls is not None:

@@ -29,6 +29,12 @@ class TracerError(TraceError):
     cli.main turns one that escapes into that line and status 1, never a traceback)."""
 
 
+class ConsumerGone(Exception):
+    """A pipelined capture's data pipe is broken: the consumer has exited (its Result, if any, is on the
+    done pipe; tracer/pipelined.py). Here, not there, so that a run that never forks the consumer never
+    imports that module."""
+
+
 class ProcessGone(Exception):
     """The thread or process being read or controlled no longer exists."""
 

@@ -109,9 +109,12 @@ class _Encoder:
     precompiled encoder per param, header and lengths in one pack. The Event gets its param bounds,
     and with `prefill` the values that decode back to themselves (in-range plain ints, NUL-free str
     for string params, bytes for BYTEBUF) in its decoded-value cache, so nothing decodes them again.
+    Shipping (bytes, no Event) goes through `packer()`, compiled on first use: a capture that never
+    ships (a short run, whose consumer is never forked) never compiles one.
     """
 
-    __slots__ = ("_bounds", "_checks", "_encs", "_head", "_lens", "_total", "code", "info", "pack", "whole")
+    __slots__ = ("_bounds", "_checks", "_encs", "_fmts", "_head", "_large", "_lens", "_packer", "_total", "code",
+                 "info", "whole")
 
     def __init__(self, code: int) -> None:
         self.code = code
@@ -144,8 +147,21 @@ class _Encoder:
             self._lens = tuple(struct.calcsize("<" + f[1:]) for f in fmts)  # type: ignore[index]
             self._total = self.whole.size
             self._bounds = tuple(pairwise(accumulate(self._lens, initial=HEADER_SIZE + 2 * n)))
-        # pack(ts, tid, values) -> the event's bytes: `raw`, specialised for this code (_compile_packer)
-        self.pack: _Packer = _compile_packer(self, fmts, large)
+        self._fmts = fmts
+        self._large = large
+        self._packer: _Packer | None = None
+
+    def packer(self) -> _Packer:
+        """pack(ts, tid, values) -> the event's bytes: `raw`, specialised for this code (_compile_packer,
+        ~0.3 ms, done on the first call)."""
+        pack = self._packer
+        if pack is None:
+            pack = self._packer = _compile_packer(self, self._fmts, self._large)
+        return pack
+
+    def pack(self, ts: int, tid: int, values: list[Any]) -> bytes:
+        """packer()(ts, tid, values), for the routes of a builder that does not ship (yet)."""
+        return self.packer()(ts, tid, values)
 
     def event(self, ts: int, tid: int, cpu: int, values: list[Any], prefill: bool) -> Event:
         raw = self._pack_whole(ts, tid, values)
@@ -362,6 +378,7 @@ class EventBuilder:
     def ship(self, ship: Callable[[int, int, bytes], None] | None) -> None:
         self._ship = ship
         self._shipper = ship if self._build else None
+        self._routes.clear()  # (remade on demand with their compiled packers, see _new_route)
 
     @property
     def build(self) -> bool:
@@ -371,6 +388,7 @@ class EventBuilder:
     def build(self, build: bool) -> None:
         self._build = build
         self._shipper = self._ship if build else None
+        self._routes.clear()
 
     def _is_wanted(self, code: int) -> bool:
         if self.wanted is None:
@@ -386,7 +404,7 @@ class EventBuilder:
             enc = _encoder(code)
             ship = self._ship
             if ship is not None:
-                ship(ts, cpu, enc.pack(ts, tid, values))
+                ship(ts, cpu, enc.packer()(ts, tid, values))
             else:
                 self.emit(enc.event(ts, tid, cpu, values, self.prefill))
         else:
@@ -399,12 +417,16 @@ class EventBuilder:
         return r[0], r[1], r[6]
 
     def _new_route(self, nr: int) -> _Route:
+        """The route of native syscall nr. Its packers are the codes' compiled ones when the builder
+        ships; otherwise (they are not called then) the encoders' `pack`, which compiles on first use:
+        setting `ship` or `build` clears the routes, so a builder that starts shipping remakes them."""
         enter, exit_, dec = _route(nr)
         enter = enter if self._is_wanted(enter) else -1
         exit_ = exit_ if self._is_wanted(exit_) else -1
-        r = self._routes[nr] = (enter, exit_, dec.on_enter, dec.on_exit,
-                                _encoder(enter).pack if enter >= 0 else _unwanted,
-                                _encoder(exit_).pack if exit_ >= 0 else _unwanted, dec)
+        shipping = self._shipper is not None
+        packers = [_unwanted if code < 0 else _encoder(code).packer() if shipping else _encoder(code).pack
+                   for code in (enter, exit_)]
+        r = self._routes[nr] = (enter, exit_, dec.on_enter, dec.on_exit, packers[0], packers[1], dec)
         return r
 
     def _call(self, th: Thread, nr: int, args: tuple[int, ...], ret: int) -> Call:

@@ -1,8 +1,9 @@
 """glibc malloc settings for the long-lived consumer process (tracer/pipelined.py), so that its memory
 stays flat over millions of events.
 
-Why. The consumer reads the data pipe in chunks of up to 1 MiB and joins each with the previous
-chunk's tail (another ~1 MiB), while the events, lines and state in between are small objects.
+Why. The consumer read the data pipe in chunks of up to 1 MiB, each joined with the previous chunk's
+tail (another ~1 MiB), while the events, lines and state in between are small objects (it now reads
+into one buffer kept for the whole run, pipelined._Pipe; other large buffers remain).
 glibc serves a request of 128 KiB or more with its own mmap, but raises that threshold, up to 32 MiB,
 to the size of every such chunk it frees (its "dynamic mmap threshold"): after the first few reads the
 1 MiB buffers come from the heap, between small objects that outlive them, and the heap's top is

@@ -51,7 +51,6 @@ all of it off; attach mode always takes full syscall stops. ``-v`` prints the sy
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -65,12 +64,12 @@ from sysdig_user.session import adopt_state, seed_state
 from sysdig_user.sources import drain_merged, merged
 from sysdig_user.spec import DEFAULT_SNAPLEN, PacketSpec, TraceSpec
 from sysdig_user.state.section import state_section
-from tracer.errors import TracerError
-from tracer.pipelined import ConsumerGone
+from tracer.errors import ConsumerGone, TracerError
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
+    import signal
     from typing import Any
 
     from sysdig_user.pipeline import EventPipeline, RunStats
@@ -81,6 +80,8 @@ if TYPE_CHECKING:
     from tracer.engine import Engine
     from tracer.namespace import Census
     from tracer.pipelined import Link, Result
+else:
+    import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
 
 _ALARM_RETRY_S = 0.005  # an alarm not yet served (it hit an event being processed) fires again
 CONSUMER_AFTER_EVENTS = 200  # pipelined: the consumer is forked after this many events (module docstring)

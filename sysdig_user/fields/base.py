@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 from collections.abc import Callable, Sequence
-from enum import IntEnum, IntFlag
 
 from sysdig_user import errors
+from sysdig_user.consts import FlagConst, IntConst
 from sysdig_user.event_table import PF, PT
 from sysdig_user.lazy_re import Regex
 from sysdig_user.rows import FrozenRow, set_slot
@@ -67,7 +67,7 @@ class Custom:
 Factory = Callable[[str | None], "Extractor | Custom"]
 
 
-class FieldFlag(IntFlag):
+class FieldFlag(FlagConst):
     """sysdig's EPF_* flags, plus ARG_OPTIONAL (fields like proc.apid that take ``[N]`` or nothing)."""
 
     NONE = 0
@@ -82,7 +82,7 @@ class FieldFlag(IntFlag):
         return bool(self & (FieldFlag.PRINT_ONLY | FieldFlag.TABLE_ONLY))
 
 
-class ArgSyntax(IntEnum):
+class ArgSyntax(IntConst):
     """How sysdig reads the argument glued to a field name (each field class's parse_field_name)."""
 
     NONE = 0

@@ -162,12 +162,15 @@ def _param_recipe(p: Any, kind: str, strings: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, ...] | None:
+def _recipe(code: int, lined: bool = True, hidden: bool = False,
+            known: dict[int, tuple[Any, ...] | None] | None = None) -> tuple[Any, ...] | None:
     """(nparams, enter, uses_fd, handler, generic, head, params, op, op args[, hidden]) for events of type
     ``code``; None for the types process() treats specially (no thread, no query, hidden) and, for the
     default line (``lined``), those with a param of a kind the C code does not write. With ``hidden``
     (a filter or a -p format: the skip of hidden events is then not the reader's), the hidden events
-    process() does not parse are recipes too (hidden 1, or 2 for procinfo, whose thread is looked up)."""
+    process() does not parse are recipes too (hidden 1, or 2 for procinfo, whose thread is looked up).
+    ``known``: the param recipes made so far, by id of their Param row, shared by the calls of one
+    ``recipes``: the table's types share their Param rows (871 params, 214 rows)."""
     info = EVENTS[code]
     fl = _FLAGS[code]
     if int(info.flags) & _EF_LARGE:
@@ -192,8 +195,15 @@ def _recipe(code: int, lined: bool = True, hidden: bool = False) -> tuple[Any, .
     if not lined:
         return len(info.params), enter, uses_fd, handler, False, head, (), *op
     params = []
-    for _prefix, p, kind, strings in render._args_plan(info.params):
-        r = _param_recipe(p, kind, strings)
+    if known is None:
+        known = {}
+    for p in info.params:
+        key = id(p)  # (the table, which holds every row, outlives the calls)
+        if key in known:
+            r = known[key]
+        else:
+            ((_prefix, _p, kind, strings),) = render._args_plan((p,))
+            r = known[key] = _param_recipe(p, kind, strings)
         if r is None:
             return None
         params.append(r)
@@ -244,9 +254,11 @@ def _unsigned_sizes(params: Any) -> tuple[int, ...] | None:
 _RECIPES: dict[tuple[bool, bool], list[tuple[Any, ...] | None]] | None = None
 
 
-def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | None]:
+def recipes(lined: bool = True, hidden: bool = False,
+            codes: frozenset[int] | None = None) -> list[tuple[Any, ...] | None]:
     """The recipe of every code: for the default line (``lined``) or a -p format, and with the hidden
-    events (``hidden``) or without.
+    events (``hidden``) or without. With ``codes``, only those codes have one (the types of a small
+    capture, read first: see sources.read_files); the others none, which the core would decline.
 
     With both (the default line under a filter), a type whose params the C code cannot all write gets its
     recipe without params: the core then keeps its state and runs the filter on it, and an event that
@@ -257,10 +269,16 @@ def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | 
         _RECIPES = {}
     got = _RECIPES.get((lined, hidden))
     if got is None:
-        got = [_recipe(code, lined, hidden) for code in range(PPM_EVENT_MAX)]
-        if lined and hidden:
-            got = [r if r is not None else _recipe(code, False, True) for code, r in enumerate(got)]
-        _RECIPES[lined, hidden] = got
+        wanted = range(PPM_EVENT_MAX) if codes is None else codes
+        known: dict[int, tuple[Any, ...] | None] = {}
+        got = [None] * PPM_EVENT_MAX
+        for code in wanted:
+            if code < PPM_EVENT_MAX:
+                got[code] = _recipe(code, lined, hidden, known)
+                if got[code] is None and lined and hidden:
+                    got[code] = _recipe(code, False, True)
+        if codes is None:
+            _RECIPES[lined, hidden] = got
     return got
 
 
@@ -287,15 +305,27 @@ def silent_recipes() -> list[tuple[Any, ...] | None]:
     return _SILENT
 
 
-def core_for(pipeline: Any) -> Any:
+def _configure_fdtables() -> None:
+    """The Core's opens and closes update state/fds.py's FdTable (and its OrderLog) in C, from these."""
+    configure = getattr(_fastline, "configure_fdtables", None)  # (absent from an older build: the methods)
+    if configure is not None:
+        from sysdig_user.state import fdorder
+        from sysdig_user.state.fds import FdTable
+
+        configure(FdTable, fdorder.OrderLog, fdorder.ERASE, fdorder.FOLD_AT)
+
+
+def core_for(pipeline: Any, codes: frozenset[int] | None = None) -> Any:
     """A Core for this pipeline (sysdig_user.pipeline.EventPipeline) when its plan chose the compiled
     line (sysdig_user/plan.py: sysdig's default text line with nothing else per event); None otherwise,
-    or when the extension is not built."""
+    or when the extension is not built. ``codes``: the only event types it will see, when known
+    (``recipes``)."""
     if not pipeline.plan.compiled_line or not available(pipeline.env.environ):
         return None
     opts = pipeline.output_options
     inspector = pipeline.inspector
     assert _fastline is not None
+    _configure_fdtables()
     errnos: list[str | None] = [None] * (max(ERRNO_NAMES) + 1)
     for num, name in ERRNO_NAMES.items():
         errnos[num] = name
@@ -315,7 +345,7 @@ def core_for(pipeline: Any) -> Any:
     return _fastline.Core(
         inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
         flags_fallback=render._flags_arg, clock_prefix=clock_prefix, fd_resolved=render.fd_resolved,
-        recipes=recipes(native_format is None, native_filter is not None or native_format is not None),
+        recipes=recipes(native_format is None, native_filter is not None or native_format is not None, codes),
         code_flags=bytes(_FLAGS), filter=native_filter, format=native_format,
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)

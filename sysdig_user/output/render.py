@@ -15,9 +15,9 @@ import binascii
 import time
 from collections import namedtuple
 from collections.abc import Callable
-from enum import IntFlag
 
 from sysdig_user import cache
+from sysdig_user.consts import FlagConst
 from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
@@ -45,7 +45,7 @@ _L4_TYPES = IP_SOCKS | SERVER_SOCKS  # the fd types whose shown_l4proto may be o
 DEFAULT_MAX_LEN = 80
 
 
-class BufferFormat(IntFlag):
+class BufferFormat(FlagConst):
     """``sinsp_evt::param_fmt``: how BYTEBUF params print (-A, -x, -X, -b, and their -j variants)."""
 
     NORMAL = 0

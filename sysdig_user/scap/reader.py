@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from collections.abc import Callable, Iterator
 
 from sysdig_user.event_table import EVENTS
@@ -135,6 +134,9 @@ class _GzipStream(_Stream):
     """
 
     def __init__(self, f: BinaryIO, head: bytes) -> None:
+        import zlib  # (here: reading a plain capture never loads the extension)
+
+        self._zlib = zlib
         self._f = f
         self._pending = head  # compressed bytes not yet fed to a decompressor
         self._d = zlib.decompressobj(wbits=31)
@@ -164,7 +166,7 @@ class _GzipStream(_Stream):
             if not self._pending.startswith(_GZIP_MAGIC):
                 self._done = True
                 return b""
-            self._d = zlib.decompressobj(wbits=31)
+            self._d = self._zlib.decompressobj(wbits=31)
             self._in_member = True
         data = self._pending or _read_full(self._f, 1 << 18)
         self._pending = b""
@@ -174,7 +176,7 @@ class _GzipStream(_Stream):
             return b""
         try:
             out = self._d.decompress(data)
-        except zlib.error as exc:
+        except self._zlib.error as exc:
             self.damage = f"error reading file: corrupted compressed data ({exc})"
             self._done = True
             return b""

@@ -10,12 +10,11 @@ avoid one object per event (see DESIGN.md, "Event").
 """
 from __future__ import annotations
 
-from enum import IntEnum
-
+from sysdig_user.consts import IntConst
 from sysdig_user.rows import Record
 
 
-class FdType(IntEnum):
+class FdType(IntConst):
     """`scap_fd_type` (libscap e5c53d64, scap.h): the fd types FDL entries store and the state engine
     keeps. The one definition; sysdig_user.state.fds re-exports it."""
 

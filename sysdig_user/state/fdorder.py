@@ -36,7 +36,6 @@ operations cheaply and replays them into a ``HashOrder`` when the order is asked
 """
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
@@ -81,6 +80,8 @@ def next_bucket_count(n: int) -> int:
     max_load_factor being 1.0)."""
     if n < len(_FAST_BKT):
         return _FAST_BKT[n]
+    import bisect  # (here: most runs never grow a table this far, nor load bisect)
+
     return _PRIMES[min(bisect.bisect_left(_PRIMES, n), len(_PRIMES) - 1)]
 
 

@@ -9,8 +9,8 @@ sysdig prints ``fd.name`` straight from the stored name.
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-from enum import IntEnum
 
+from sysdig_user.consts import IntConst
 from sysdig_user.rows import Record
 from sysdig_user.scap.records import FdType
 from sysdig_user.state.fdorder import OrderLog
@@ -31,7 +31,7 @@ IP_SOCKS = frozenset({FdType.IPV4_SOCK, FdType.IPV6_SOCK})
 SERVER_SOCKS = frozenset({FdType.IPV4_SERVSOCK, FdType.IPV6_SERVSOCK})
 
 
-class Role(IntEnum):
+class Role(IntConst):
     """Which end of a connection this fd is (sinsp FLAGS_ROLE_CLIENT / FLAGS_ROLE_SERVER)."""
 
     NONE = 0
@@ -39,7 +39,7 @@ class Role(IntEnum):
     SERVER = 2
 
 
-class L4(IntEnum):
+class L4(IntConst):
     """scap_l4_proto."""
 
     UNKNOWN = 0

@@ -5,8 +5,6 @@ pwd/grp, which is what libsinsp's usergroup manager does through getpwent/getgre
 """
 from __future__ import annotations
 
-import grp
-import pwd
 from collections.abc import Iterable
 
 from sysdig_user.scap.records import Group, User, UserList
@@ -35,6 +33,9 @@ class UserTable:
 
     def load_system(self) -> None:
         """Live mode: every entry of the passwd and group databases (NSS included)."""
+        import grp  # (here: a -r run never loads the extension)
+        import pwd
+
         self.add_users(User(p.pw_uid, p.pw_gid, p.pw_name, p.pw_dir, p.pw_shell) for p in pwd.getpwall())
         self.add_groups(Group(g.gr_gid, g.gr_name) for g in grp.getgrall())
 

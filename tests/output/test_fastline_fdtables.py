@@ -1,0 +1,62 @@
+"""The compiled line's fd table updates (_fastline.c's fdtable_op: state/fds.py's FdTable.add and remove
+in C) leave the table and its sysdig order as the Python pipeline does, past OrderLog's folds and the
+unordered_map's rehashes: a program opening a few thousand fds, closing them in a scattered order,
+opening and closing again."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sysdig_user.event import Event
+from sysdig_user.event_table import EXTENSIONS
+from sysdig_user.output import fastline
+from sysdig_user.scap import read_capture
+from sysdig_user.state import fdorder
+from tests.output.test_fastline import _pipeline, _require_core, _state, _through_core
+from tests.support import record_python
+
+N = 1500
+PROGRAM = rf"""
+import os, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+fds = [os.open("/etc/hostname", os.O_RDONLY) for _ in range({N})]
+for fd in fds[::3] + fds[1::3]:
+    os.close(fd)
+more = [os.open("/etc/passwd", os.O_RDONLY) for _ in range({N} // 2)]
+for fd in more + fds[2::3]:
+    os.close(fd)
+for _ in range(200):
+    os.close(os.open("/etc/hostname", os.O_RDONLY))
+"""
+
+
+@pytest.fixture(scope="module")
+def many_fds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return record_python(tmp_path_factory.mktemp("fdtables") / "many.scap", PROGRAM)
+
+
+@pytest.mark.ptrace  # record_python: sdu -w -- a traced program
+def test_fd_tables_equal_the_python_pipeline(many_fds: Path) -> None:
+    _require_core()
+    assert 3 * N > fdorder.FOLD_AT  # (the log folds while the core appends to it)
+    items = list(read_capture(str(many_fds), extension_types=frozenset(EXTENSIONS)))
+    fast, core, sink1 = _pipeline(many_fds, True)
+    slow, none, sink2 = _pipeline(many_fds, False)
+    assert core is not None and none is None
+    handled = 0
+    for i, item in enumerate(items):
+        handled += _through_core(fast, core, item)
+        if type(item) is not tuple:
+            slow.feed_records(item)
+            continue
+        cpu, flags, raw = item
+        slow.on_event(Event(raw, cpu, flags))
+        if i % 500 == 0:
+            fastline.drain(core, fast)
+            assert _state(fast) == _state(slow), i
+    fastline.drain(core, fast)
+    assert handled > 3 * N
+    assert _state(fast) == _state(slow)
+    sink1.close()
+    sink2.close()
