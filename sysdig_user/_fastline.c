@@ -218,7 +218,7 @@ static inline Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name, SlotCache
     return slot_lookup(tp, name, sc, set);
 }
 
-static PyObject *ga_c(PyObject *o, PyObject *name, SlotCache *sc) {
+static inline PyObject *ga_c(PyObject *o, PyObject *name, SlotCache *sc) {
     Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 0);
     if (off > 0) {
         PyObject *v = *(PyObject **)((char *)o + off);
@@ -739,7 +739,7 @@ static int set_u64_c(PyObject *o, PyObject *name, uint64_t v, SlotCache *sc) {
 
 /* an int attribute as int64; one past the int64 range (a damaged capture's u64 timestamp, which the Python
  * side keeps unsigned) wraps to the int64 that e->ts holds for the same bytes, not an OverflowError */
-static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
+static inline int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
     PyObject *x = ga_c(o, name, sc);
     if (!x) return -1;
     int overflow = 0;
