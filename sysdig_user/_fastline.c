@@ -218,7 +218,7 @@ static inline Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name, SlotCache
     return slot_lookup(tp, name, sc, set);
 }
 
-static PyObject *ga_c(PyObject *o, PyObject *name, SlotCache *sc) {
+static inline PyObject *ga_c(PyObject *o, PyObject *name, SlotCache *sc) {
     Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 0);
     if (off > 0) {
         PyObject *v = *(PyObject **)((char *)o + off);
@@ -711,10 +711,19 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
 }
 
 static int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
-    if (int_slot_kept(o, name, sc, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v)) return 0;
+    Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 1);
+    if (off > 0) { /* (int_slot_kept, then sa_c's write, with one lookup) */
+        PyObject **slot = (PyObject **)((char *)o + off), *old = *slot;
+        if (int_in_place(old, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v)) return 0;
+        PyObject *x = PyLong_FromLongLong(v);
+        if (!x) return -1;
+        *slot = x;
+        Py_XDECREF(old);
+        return 0;
+    }
     PyObject *x = PyLong_FromLongLong(v);
     if (!x) return -1;
-    int rc = sa_c(o, name, x, sc);
+    int rc = PyObject_SetAttr(o, name, x);
     Py_DECREF(x);
     return rc;
 }
@@ -730,7 +739,7 @@ static int set_u64_c(PyObject *o, PyObject *name, uint64_t v, SlotCache *sc) {
 
 /* an int attribute as int64; one past the int64 range (a damaged capture's u64 timestamp, which the Python
  * side keeps unsigned) wraps to the int64 that e->ts holds for the same bytes, not an OverflowError */
-static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
+static inline int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
     PyObject *x = ga_c(o, name, sc);
     if (!x) return -1;
     int overflow = 0;
@@ -831,6 +840,16 @@ typedef struct {
     Py_ssize_t n;
     PyObject *own; /* keeps s alive */
 } Val;
+
+/* a Ctx zeroed but for its param and plen arrays, of which every reader reads the first n only (x->n, which
+ * ctx_from_event and core_ctx set with them): zeroing the arrays (512 bytes) was most of a filtered event's
+ * core_ctx */
+_Static_assert(offsetof(Ctx, param) < offsetof(Ctx, plen) && offsetof(Ctx, plen) < offsetof(Ctx, th),
+               "Ctx: param and plen lie between n and th");
+static inline void ctx_clear(Ctx *x) {
+    memset(x, 0, offsetof(Ctx, param));
+    memset((char *)x + offsetof(Ctx, th), 0, sizeof *x - offsetof(Ctx, th));
+}
 
 static void ctx_release(Ctx *x) {
     Py_CLEAR(x->state);
@@ -1178,7 +1197,7 @@ static PyTypeObject FieldsType = {
 /* the Ctx of an Event after Inspector.process: fields/fd.py fd_of's fd (evt.fdinfo, else the thread's
  * table entry of evt.fdnum) */
 static int ctx_from_event(Ctx *x, PyObject *evt) {
-    memset(x, 0, sizeof *x);
+    ctx_clear(x);
     x->evt = evt;
     PyObject *raw = GA(evt, s_raw);
     if (!raw) return -1;
@@ -2373,9 +2392,9 @@ static int socket_fd(Core *c, CodeRecipe *R, PyObject *th, int code, int64_t fd)
 /* OP_SOCKET, after the line: st.add_fd of the new FdInfo (the table, the thread's lastevent_fd) and the
  * mark of fd.name_changed when its name is not the empty old name of a new fd */
 static int socket_state(Core *c, PyObject *th, int64_t num) {
-    PyObject *table = GA(th, s_fdtable), *r = NULL, *name = NULL;
+    PyObject *table = GA(th, s_fdtable), *name = NULL;
     int rc = -1;
-    if (!table || !(r = PyObject_CallMethodOneArg(table, s_add, c->ovr_info))) goto done;
+    if (!table || fdtable_op(table, c->ovr_fd, c->ovr_info) < 0) goto done;
     if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = GA(c->ovr_info, s_name))) goto done;
     int named = PyObject_IsTrue(name);
     if (named < 0) goto done;
@@ -2388,7 +2407,6 @@ static int socket_state(Core *c, PyObject *th, int64_t num) {
     }
 done:
     Py_XDECREF(name);
-    Py_XDECREF(r);
     Py_XDECREF(table);
     return rc;
 }
@@ -2522,7 +2540,7 @@ static int filtered_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64
 /* the Ctx of an event in Core's loop, as process() leaves the thread and fd when it filters: an enter
  * using an fd names it in param 0, an exit uses the thread's last one; the table's FdInfo for it */
 static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num, Ctx *x) {
-    memset(x, 0, sizeof *x);
+    ctx_clear(x);
     x->code = e->code;
     x->cpu = e->cpu;
     x->ts = e->ts;
