@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 else:
     _new_int = int.__new__
     _set = object.__setattr__
+    _read_only = type(type.__dict__)  # (types.MappingProxyType, without importing types)
 
     class _ConstType(type):
         """The metaclass: turns the body's ``NAME = int`` entries into members at class creation."""
@@ -42,6 +43,7 @@ else:
                 by_name[k] = member
                 type.__setattr__(cls, k, member)
             type.__setattr__(cls, "_member_map_", by_name)
+            type.__setattr__(cls, "_members_proxy_", _read_only(by_name))
             type.__setattr__(cls, "_value2member_map_", by_value)
             type.__setattr__(cls, "_member_list_", tuple({id(m): m for m in by_name.values()}.values()))
             return cls
@@ -66,9 +68,7 @@ else:
 
         @property
         def __members__(cls):
-            from types import MappingProxyType
-
-            return MappingProxyType(cls._member_map_)
+            return cls._members_proxy_
 
         def __setattr__(cls, name, value):
             if name in cls.__dict__.get("_member_map_", ()):

@@ -17,8 +17,14 @@ any type >= 336, so a capture carrying them still reads there.
 from __future__ import annotations
 
 from sysdig_user.consts import FlagConst, IntConst
-from sysdig_user.rows import FrozenRow, set_slot
+from sysdig_user.rows import TupleRow
 from sysdig_user.table_data import ROWS as _ROWS
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_make = tuple.__new__
 
 PPM_EVENT_MAX = 336
 PPM_SC_MAX = 329
@@ -128,50 +134,42 @@ class EF(FlagConst):
     LARGE_PAYLOAD = 1 << 11
 
 
-# The row classes are FrozenRow (sysdig_user/rows.py) rather than frozen dataclasses: the table builds
-# about 1,800 of them at import, and is shared, immutable, by every reader.
+# The row classes are TupleRows (sysdig_user/rows.py): the table builds about 1,200 of them at every
+# start, each in one C call, and they are shared, immutable, by every reader.
 
 
-class Param(FrozenRow):
-    __slots__ = ("dirfd", "dyn", "fmt", "name", "table", "type")
-    _fields = ("name", "type", "fmt", "table", "dirfd", "dyn")  # in the order __init__ takes them
+class Param(TupleRow):
+    __slots__ = ()
+    _fields = ("name", "type", "fmt", "table", "dirfd", "dyn")  # in the order __new__ takes them
 
-    name: str
-    type: PT
-    fmt: PF
-    table: str | None  # flag table name in sysdig_user.flags
-    dirfd: int | None  # FSRELPATH: index of the param holding the dirfd
-    dyn: tuple[PT, ...]  # DYN: the types selected by the value's first byte
+    if TYPE_CHECKING:
+        name: str
+        type: PT
+        fmt: PF
+        table: str | None  # flag table name in sysdig_user.flags
+        dirfd: int | None  # FSRELPATH: index of the param holding the dirfd
+        dyn: tuple[PT, ...]  # DYN: the types selected by the value's first byte
 
-    def __init__(self, name: str, type: PT, fmt: PF, table: str | None = None,
-                 dirfd: int | None = None, dyn: tuple[PT, ...] = ()) -> None:
-        set_slot(self, "name", name)
-        set_slot(self, "type", type)
-        set_slot(self, "fmt", fmt)
-        set_slot(self, "table", table)
-        set_slot(self, "dirfd", dirfd)
-        set_slot(self, "dyn", dyn)
+    def __new__(cls, name: str, type: PT, fmt: PF, table: str | None = None,
+                dirfd: int | None = None, dyn: tuple[PT, ...] = ()) -> Self:
+        return _make(cls, (name, type, fmt, table, dirfd, dyn))
 
 
-class EventInfo(FrozenRow):
-    __slots__ = ("category", "code", "flags", "name", "params", "symbol")
-    _fields = ("code", "symbol", "name", "category", "flags", "params")  # in the order __init__ takes them
+class EventInfo(TupleRow):
+    __slots__ = ()
+    _fields = ("code", "symbol", "name", "category", "flags", "params")  # in the order __new__ takes them
 
-    code: int
-    symbol: str
-    name: str
-    category: EC
-    flags: EF
-    params: tuple[Param, ...]
+    if TYPE_CHECKING:
+        code: int
+        symbol: str
+        name: str
+        category: EC
+        flags: EF
+        params: tuple[Param, ...]
 
-    def __init__(self, code: int, symbol: str, name: str, category: EC, flags: EF,
-                 params: tuple[Param, ...]) -> None:
-        set_slot(self, "code", code)
-        set_slot(self, "symbol", symbol)
-        set_slot(self, "name", name)
-        set_slot(self, "category", category)
-        set_slot(self, "flags", flags)
-        set_slot(self, "params", params)
+    def __new__(cls, code: int, symbol: str, name: str, category: EC, flags: EF,
+                params: tuple[Param, ...]) -> Self:
+        return _make(cls, (code, symbol, name, category, flags, params))
 
     @property
     def is_enter(self) -> bool:
@@ -189,76 +187,72 @@ class EventInfo(FrozenRow):
         return -1
 
 
-class SyscallRoute(FrozenRow):
+class SyscallRoute(TupleRow):
     """How the 2022 driver reports native syscall ``nr`` on x86_64."""
 
-    __slots__ = ("enter", "exit", "name", "nr", "ppm_sc", "uf_flags")
-    _fields = ("nr", "name", "ppm_sc", "uf_flags", "enter", "exit")  # in the order __init__ takes them
+    __slots__ = ()
+    _fields = ("nr", "name", "ppm_sc", "uf_flags", "enter", "exit")  # in the order __new__ takes them
 
-    nr: int
-    name: str  # ppm_sc name
-    ppm_sc: int
-    uf_flags: int  # UF_USED=1, NEVER_DROP=2, ALWAYS_DROP=4, SIMPLEDRIVER_KEEP=8
-    enter: int
-    exit: int
+    if TYPE_CHECKING:
+        nr: int
+        name: str  # ppm_sc name
+        ppm_sc: int
+        uf_flags: int  # UF_USED=1, NEVER_DROP=2, ALWAYS_DROP=4, SIMPLEDRIVER_KEEP=8
+        enter: int
+        exit: int
 
-    def __init__(self, nr: int, name: str, ppm_sc: int, uf_flags: int, enter: int, exit: int) -> None:
-        set_slot(self, "nr", nr)
-        set_slot(self, "name", name)
-        set_slot(self, "ppm_sc", ppm_sc)
-        set_slot(self, "uf_flags", uf_flags)
-        set_slot(self, "enter", enter)
-        set_slot(self, "exit", exit)
+    def __new__(cls, nr: int, name: str, ppm_sc: int, uf_flags: int, enter: int, exit: int) -> Self:
+        return _make(cls, (nr, name, ppm_sc, uf_flags, enter, exit))
 
     @property
     def is_generic(self) -> bool:
         return not (self.uf_flags & 1) or self.enter == 0
 
 
-class ScInfo(FrozenRow):
-    __slots__ = ("category", "name")
-    _fields = ("name", "category")  # in the order __init__ takes them
+class ScInfo(TupleRow):
+    __slots__ = ()
+    _fields = ("name", "category")  # in the order __new__ takes them
 
-    name: str
-    category: EC
+    if TYPE_CHECKING:
+        name: str
+        category: EC
 
-    def __init__(self, name: str, category: EC) -> None:
-        set_slot(self, "name", name)
-        set_slot(self, "category", category)
+    def __new__(cls, name: str, category: EC) -> Self:
+        return _make(cls, (name, category))
 
 
 def _build_events() -> tuple[EventInfo, ...]:
     # Rows repeat the same params and flag sets many times over: each distinct one is built once and
     # shared (the rows are immutable).
+    pt, pf, ec = PT.__members__, PF.__members__, EC.__members__
     params: dict[tuple[object, ...], Param] = {}
     flag_sets: dict[tuple[str, ...], EF] = {}
     events = []
     for code, symbol, name, cat, flags, rows in _ROWS["EVENT_ROWS"]:
         ef = flag_sets.get(flags)
         if ef is None:
-            ef = EF.NONE
+            bits = 0
             for f in flags:
-                ef |= EF[f]
-            flag_sets[flags] = ef
+                bits |= int(EF[f])
+            ef = flag_sets[flags] = EF(bits)
         built = []
         for row in rows:
             param = params.get(row)
             if param is None:
                 pname, ptype, fmt, table, dirfd, dyn = row
-                assert isinstance(pname, str) and isinstance(ptype, str) and isinstance(fmt, str)
-                assert isinstance(dyn, tuple)
-                param = params[row] = Param(pname, PT[ptype], PF[fmt], table if isinstance(table, str) else None,
-                                            dirfd if isinstance(dirfd, int) else None, tuple(PT[t] for t in dyn))
+                param = params[row] = _make(Param, (pname, pt[ptype], pf[fmt], table, dirfd,
+                                                    tuple([pt[t] for t in dyn]) if dyn else ()))
             built.append(param)
-        events.append(EventInfo(code, symbol, name, EC[cat], ef, tuple(built)))
+        events.append(_make(EventInfo, (code, symbol, name, ec[cat], ef, tuple(built))))
     return tuple(events)
 
 
 EVENTS: tuple[EventInfo, ...] = _build_events()
 
-SYSCALLS: dict[int, SyscallRoute] = {row[0]: SyscallRoute(*row) for row in _ROWS["SYSCALL_ROWS"]}
+SYSCALLS: dict[int, SyscallRoute] = {row[0]: _make(SyscallRoute, row) for row in _ROWS["SYSCALL_ROWS"]}
 
-PPM_SC: tuple[ScInfo, ...] = tuple(ScInfo(name, EC[cat]) for _id, name, cat in _ROWS["PPM_SC_ROWS"])
+_ec = EC.__members__
+PPM_SC: tuple[ScInfo, ...] = tuple([_make(ScInfo, (name, _ec[cat])) for _id, name, cat in _ROWS["PPM_SC_ROWS"]])
 
 # sdu's own event types. Debian sysdig 0.29.3 skips types >= 336, so captures holding them still read.
 EXTENSIONS: dict[int, EventInfo] = {

@@ -71,3 +71,25 @@ def test_proc_entry_defaults_table_matches_the_constructor() -> None:
     assert [name for name, _ in PROC_ENTRY_DEFAULTS] == list(names[2:])
     for name, default in PROC_ENTRY_DEFAULTS:
         assert getattr(entry, name) == (default() if default is list else default), name  # type: ignore[operator]
+
+
+def test_tuple_rows_keep_what_frozen_rows_gave() -> None:
+    """The event table's rows are TupleRows: equal by class and value (never to a plain tuple), hashed by
+    value, immutable, with a repr listing the fields, and copied or pickled whole."""
+    import pickle
+
+    from sysdig_user.event_table import EC, EVENTS, PF, PT, Param, ScInfo
+
+    p = Param("fd", PT.FD, PF.DEC)
+    assert p == Param("fd", PT.FD, PF.DEC) and hash(p) == hash(Param("fd", PT.FD, PF.DEC))
+    assert p != tuple(p) and p != Param("fd", PT.FD, PF.HEX)
+    assert p.name == "fd" and p.type is PT.FD and p.table is None and p.dyn == ()
+    assert repr(p) == "Param(name='fd', type=<PT.FD: 14>, fmt=<PF.DEC: 1>, table=None, dirfd=None, dyn=())"
+    assert ScInfo("x", EC.FILE) != ("x", EC.FILE)
+    with pytest.raises(AttributeError):
+        p.name = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        p.other = 1  # type: ignore[attr-defined]
+    info = EVENTS[3]
+    assert copy.copy(info) == info and pickle.loads(pickle.dumps(info)) == info
+    assert info.params[0] is EVENTS[3].params[0] and info.code == 3 and not info.is_enter

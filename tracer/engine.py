@@ -211,7 +211,8 @@ class Engine:
             raise TracerError(f"{argv[0]}: permission denied")
         if self._colocate:
             placement = Placement()
-            if placement.start():  # the watchdog, before the fork; pinned once the child exists
+            # the watchdog, before the fork (none under the filter: EXITKILL); pinned once the child exists
+            if placement.start(watchdog=self.seccomp_syscalls is None):
                 self.placement = placement
         program = None
         if self.seccomp_syscalls is not None:

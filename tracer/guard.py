@@ -7,9 +7,12 @@ nothing: without a seccomp filter the command runs on untraced, and would stay o
 (with the filter, PTRACE_O_EXITKILL ends it anyway). Nothing the kernel offers undoes an affinity when
 another process dies, so a second process does it.
 
-How. ``start`` double-forks a small process (so that it is not a child of the tracer, whose engine
-reaps every child with wait4(-1)) before the command is forked. It holds a pidfd of the tracer (opened by
-the tracer itself, so it cannot name a recycled pid) and the read end of a pipe on which the tracer
+How. ``start`` forks a small process before the command is forked. It is a child of the tracer: if it
+exits while the engine runs, the engine's wait4(-1) reaps it like any pid it does not trace (Engine._dead
+ignores those); otherwise ``release`` or the next ``start`` reaps it through its pidfd, and at worst it is
+a zombie until sdu exits (a double fork, so that it would be nobody's child of sdu's, cost twice the CPU:
+two copies of the tracer's address space and the middle process's exit). It holds a pidfd of the tracer
+(opened by the tracer itself, so it cannot name a recycled pid) and the read end of a pipe on which the tracer
 writes each thread it pins or sees created while co-located (``add``), each one that exits (``drop``),
 and finally "released" (``release``), after which the watchdog exits at once. When the pidfd says the
 tracer is gone before that, the watchdog reads what is left in the pipe, then gives the original mask to
@@ -18,8 +21,10 @@ them), and to the threads of processes forked by those in the meantime (found by
 a few rounds), then exits. It ignores the terminal's signals as the consumer process does, holds none of
 sdu's other descriptors (stdout, the -w file, the consumer's pipes), and sleeps in poll(2) until then.
 
-Cost: two forks at launch (a few ms: both are copies of the tracer), one small pipe write per thread
-created or ended while co-located, a sleeping process. Not covered: a SIGKILL of the whole process group
+Cost: one fork at launch (~2 ms of CPU: a copy of the tracer), one small pipe write per thread created or
+ended while co-located, a sleeping process. A launched command under the seccomp filter needs no watchdog
+(PTRACE_O_EXITKILL ends every tracee with the tracer): tracer/placement.py starts none then. Not covered:
+a SIGKILL of the whole process group
 (or cgroup) kills the watchdog with the tracer, and the command along with them in the usual cases; a
 machine without pidfds (Linux < 5.3) gets no watchdog, and then no co-location (see Placement.start).
 """
@@ -45,11 +50,12 @@ COMM = "sdu-guard"  # the watchdog's process name  # /proc scans for processes f
 class Guard:
     """The tracer's end of the watchdog's pipe. Writes never raise: a missing watchdog changes nothing."""
 
-    __slots__ = ("_fd", "pid")
+    __slots__ = ("_fd", "_pidfd", "pid")
 
-    def __init__(self, fd: int, pid: int) -> None:
+    def __init__(self, fd: int, pid: int, pidfd: int) -> None:
         self._fd = fd
         self.pid = pid  # the watchdog's pid (tests)
+        self._pidfd = pidfd  # a pidfd of the watchdog (-1: none), to reap it
 
     def add(self, tid: int) -> None:
         """`tid` runs on the shared CPU (pinned, or created by a thread that was)."""
@@ -65,6 +71,10 @@ class Guard:
             self._send(0)
             os.close(self._fd)
             self._fd = -1
+        if self._pidfd >= 0:
+            _exiting.append(self._pidfd)  # (it exits at once; reaped now if it already has)
+            self._pidfd = -1
+            reap_exited()
 
     def _send(self, value: int) -> None:
         if self._fd < 0:
@@ -75,8 +85,28 @@ class Guard:
             pass
 
 
+# pidfds of released watchdogs not reaped yet (each exits at once on its release; see reap_exited)
+_exiting: list[int] = []
+
+
+def reap_exited() -> None:
+    """Reap the released watchdogs that have exited (or that the engine's wait4 reaped), without waiting
+    for the others: a process that runs captures one after the other keeps at most one zombie watchdog."""
+    for pidfd in list(_exiting):
+        try:
+            if os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG) is None:
+                continue  # still exiting: next time
+        except ChildProcessError:
+            pass  # reaped by the engine's wait4(-1)
+        except (AttributeError, OSError):  # no waitid on a pidfd (Linux 5.3): a zombie until sdu exits
+            pass
+        _exiting.remove(pidfd)
+        os.close(pidfd)
+
+
 def start(original: frozenset[int], cpu: int) -> Guard | None:
     """Start the watchdog for threads pinned to `cpu` whose mask was `original`; None if it cannot be."""
+    reap_exited()
     try:
         pidfd = os.pidfd_open(os.getpid())
     except (AttributeError, OSError):
@@ -85,33 +115,24 @@ def start(original: frozenset[int], cpu: int) -> Guard | None:
     try:
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         fds += [rfd, wfd]
-        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)  # the watchdog's pid, from the middle process
-        fds += [pid_r, pid_w]
-        middle = os.fork()
+        pid = os.fork()
     except OSError:
         for fd in fds:
             os.close(fd)
         return None
-    if middle == 0:  # pragma: no cover - runs in the forked processes
+    if pid == 0:  # pragma: no cover - runs in the watchdog
         try:
-            pid = os.fork()
-            if pid == 0:
-                os.close(wfd)
-                os.close(pid_w)
-                os.close(pid_r)
-                _watch(pidfd, rfd, original, cpu)
-            os.write(pid_w, _ITEM.pack(pid))
+            os.close(wfd)
+            _watch(pidfd, rfd, original, cpu)
         finally:
             os._exit(0)
-    os.waitpid(middle, 0)
-    for fd in (pidfd, rfd, pid_w):
-        os.close(fd)
-    head = os.read(pid_r, _ITEM.size)
-    os.close(pid_r)
-    if len(head) != _ITEM.size:
-        os.close(wfd)
-        return None
-    return Guard(wfd, _ITEM.unpack(head)[0])
+    os.close(pidfd)
+    os.close(rfd)
+    try:  # (nothing can have reaped it yet: the engine's loop has not started)
+        child_fd = os.pidfd_open(pid)
+    except OSError:
+        child_fd = -1
+    return Guard(wfd, pid, child_fd)
 
 
 def _watch(pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> None:  # pragma: no cover - child

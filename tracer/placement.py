@@ -12,7 +12,9 @@ a compiler, a test binary).
 What. At launch the tracer starts a watchdog (tracer/guard.py: it gives the command its CPUs back if
 the tracer dies without doing it, e.g. by SIGKILL), forks the command, then pins itself and the command
 to the CPU it is running on; every thread the command creates inherits that affinity and is reported to
-the watchdog. No watchdog (no pidfds), no co-location. Co-location is released, for good, as soon as the tree wants more CPU than
+the watchdog. No watchdog (no pidfds), no co-location. Under the seccomp filter no watchdog is needed
+(``start(watchdog=False)``): the command is traced with PTRACE_O_EXITKILL, so a tracer that dies takes
+every tracee with it, and no pinned process can outlive it. Co-location is released, for good, as soon as the tree wants more CPU than
 one: every SAMPLE_NS (timed by the stops) the run-queue wait of every traced thread and of the tracer
 is read from /proc/TID/schedstat, and if together they waited for the CPU more than WAIT_SHARE of the
 elapsed time, threads were ready to run in parallel (`make -j2`, a pipeline of busy filters). It is
@@ -100,26 +102,29 @@ class Placement:
         self.guard: Any = None  # tracer.guard.Guard while the watchdog runs
         self.helpers: set[int | Callable[[], int]] = set()  # sdu's own processes on other_cpus() (add_helper)
 
-    def start(self) -> bool:
+    def start(self, watchdog: bool = True) -> bool:
         """Before the command is forked: can co-location be used, and can it be undone whatever happens to
-        the tracer? Starts the watchdog (tracer/guard.py); False (nothing changed) if it cannot be."""
+        the tracer? Starts the watchdog (tracer/guard.py); False (nothing changed) if it cannot be.
+        `watchdog=False`: the command is traced with PTRACE_O_EXITKILL (the seccomp filter), nothing
+        can outlive the tracer pinned, and no watchdog is started."""
         if len(self.original) < 2:
             return False
-        from tracer import guard
-
         cpu = _sched_getcpu()
         if cpu not in self.original:
             cpu = min(self.original)
-        self.guard = guard.start(self.original, cpu)
-        if self.guard is None:
-            return False
+        if watchdog:
+            from tracer import guard
+
+            self.guard = guard.start(self.original, cpu)
+            if self.guard is None:
+                return False
         self.cpu = cpu
         return True
 
     def pin(self, child: int) -> bool:
         """After the fork: the tracer and the command's first thread onto the one CPU (the watchdog knows
         the child first). False, and nothing pinned, if the tracer cannot be moved."""
-        if self.guard is None or self.cpu is None:
+        if self.cpu is None:
             return False
         try:
             os.sched_setaffinity(0, {self.cpu})

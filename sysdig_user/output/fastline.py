@@ -254,9 +254,11 @@ def _unsigned_sizes(params: Any) -> tuple[int, ...] | None:
 _RECIPES: dict[tuple[bool, bool], list[tuple[Any, ...] | None]] | None = None
 
 
-def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | None]:
+def recipes(lined: bool = True, hidden: bool = False,
+            codes: frozenset[int] | None = None) -> list[tuple[Any, ...] | None]:
     """The recipe of every code: for the default line (``lined``) or a -p format, and with the hidden
-    events (``hidden``) or without.
+    events (``hidden``) or without. With ``codes``, only those codes have one (the types of a small
+    capture, read first: see sources.read_files); the others none, which the core would decline.
 
     With both (the default line under a filter), a type whose params the C code cannot all write gets its
     recipe without params: the core then keeps its state and runs the filter on it, and an event that
@@ -267,11 +269,16 @@ def recipes(lined: bool = True, hidden: bool = False) -> list[tuple[Any, ...] | 
         _RECIPES = {}
     got = _RECIPES.get((lined, hidden))
     if got is None:
+        wanted = range(PPM_EVENT_MAX) if codes is None else codes
         known: dict[int, tuple[Any, ...] | None] = {}
-        got = [_recipe(code, lined, hidden, known) for code in range(PPM_EVENT_MAX)]
-        if lined and hidden:
-            got = [r if r is not None else _recipe(code, False, True) for code, r in enumerate(got)]
-        _RECIPES[lined, hidden] = got
+        got = [None] * PPM_EVENT_MAX
+        for code in wanted:
+            if code < PPM_EVENT_MAX:
+                got[code] = _recipe(code, lined, hidden, known)
+                if got[code] is None and lined and hidden:
+                    got[code] = _recipe(code, False, True)
+        if codes is None:
+            _RECIPES[lined, hidden] = got
     return got
 
 
@@ -310,10 +317,11 @@ def _configure_fdtables() -> None:
                   FdInfo._fields)
 
 
-def core_for(pipeline: Any) -> Any:
+def core_for(pipeline: Any, codes: frozenset[int] | None = None) -> Any:
     """A Core for this pipeline (sysdig_user.pipeline.EventPipeline) when its plan chose the compiled
     line (sysdig_user/plan.py: sysdig's default text line with nothing else per event); None otherwise,
-    or when the extension is not built."""
+    or when the extension is not built. ``codes``: the only event types it will see, when known
+    (``recipes``)."""
     if not pipeline.plan.compiled_line or not available(pipeline.env.environ):
         return None
     opts = pipeline.output_options
@@ -339,7 +347,7 @@ def core_for(pipeline: Any) -> Any:
     return _fastline.Core(
         inspector=inspector, clock=opts.time, event_type=Event, format_line=pipeline.format_line,
         flags_fallback=render._flags_arg, clock_prefix=clock_prefix, fd_resolved=render.fd_resolved,
-        recipes=recipes(native_format is None, native_filter is not None or native_format is not None),
+        recipes=recipes(native_format is None, native_filter is not None or native_format is not None, codes),
         code_flags=bytes(_FLAGS), filter=native_filter, format=native_format,
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
         fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from tracer import guard, pushdown
 from tracer import placement as placement_mod
-from tracer import pushdown
 from tracer.engine import Engine
 from tracer.events import EventBuilder
 from tracer.placement import Placement, mask_bytes
@@ -262,3 +262,20 @@ def _only_others(real: Any) -> Any:
         if pid not in (0, os.getpid()):
             real(pid, cpus)
     return set_affinity
+
+
+@needs_two
+@pytest.mark.ptrace
+def test_seccomp_pushdown_colocates_without_a_watchdog(tmp_path: Path, no_wait_release: None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the filter every tracee has PTRACE_O_EXITKILL: nothing pinned can outlive the tracer, and no
+    watchdog (tracer/guard.py) is forked."""
+    def no_start(original: frozenset[int], cpu: int) -> None:
+        raise AssertionError("a watchdog was started")
+
+    monkeypatch.setattr(guard, "start", no_start)
+    syscalls = frozenset(pushdown.plan({"openat"}, ["evt.type"]).syscalls)
+    engine, lines = _trace([sys.executable, "-c", REPORT], tmp_path, seccomp=syscalls)
+    allowed, _count = lines[0].split()
+    assert engine.seccomp_active and engine.placement is not None
+    assert _parse_list(allowed) == {engine.placement.cpu}
