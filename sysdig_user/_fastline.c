@@ -2175,12 +2175,18 @@ static PyTypeObject *fdt_table_type, *fdt_log_type;
 static PyObject *fdt_erase, *s_order, *s_ops, *s_fold;
 static Py_ssize_t fdt_fold_at;
 
+static int fdi_configure(PyObject *template, PyObject *fields);
+
 static PyObject *configure_fdtables(PyObject *self, PyObject *args) {
-    PyObject *table_type, *log_type, *erase;
+    PyObject *table_type, *log_type, *erase, *template = NULL, *fields = NULL;
     Py_ssize_t fold_at;
-    if (!PyArg_ParseTuple(args, "O!O!O!n", &PyType_Type, &table_type, &PyType_Type, &log_type, &PyLong_Type, &erase,
-                          &fold_at))
+    if (!PyArg_ParseTuple(args, "O!O!O!n|OO!", &PyType_Type, &table_type, &PyType_Type, &log_type, &PyLong_Type,
+                          &erase, &fold_at, &template, &PyTuple_Type, &fields))
         return NULL;
+    if (template && (!fields || fdi_configure(template, fields) < 0)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "configure_fdtables: an FdInfo and its fields");
+        return NULL;
+    }
     if (fold_at <= 0) {
         PyErr_SetString(PyExc_ValueError, "configure_fdtables: fold_at must be positive");
         return NULL;
@@ -2212,6 +2218,82 @@ static int fdt_log(PyObject *order, PyObject *op) {
     Py_XDECREF(ops);
     Py_DECREF(op);
     return rc;
+}
+
+/* New FdInfos (OP_OPENAT) made here, as _sections.c's fdinfo_new does: every slot from a template FdInfo
+ * that Python made with the class's defaults (a fresh dict or list for a container), then fd, type, name,
+ * open_flags and dev; instead of calling the class, whose __init__ sets 16 attributes in Python. */
+#define FDI_MAX 48
+static PyTypeObject *fdi_type;
+static PyObject *fdi_template[FDI_MAX];
+static Py_ssize_t fdi_off[FDI_MAX], fdi_n;
+static int fdi_at[5]; /* the slots of fd, type, name, open_flags, dev: __init__'s first five parameters */
+
+static int fdi_configure(PyObject *template, PyObject *fields) {
+    PyTypeObject *type = Py_TYPE(template);
+    Py_ssize_t n = PyTuple_GET_SIZE(fields);
+    static const char *const first[5] = {"fd", "type", "name", "open_flags", "dev"};
+    int at[5] = {-1, -1, -1, -1, -1};
+    if (n > FDI_MAX) {
+        PyErr_SetString(PyExc_ValueError, "configure_fdtables: too many FdInfo fields");
+        return -1;
+    }
+    Py_ssize_t off[FDI_MAX];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        PyObject *d = PyUnicode_Check(f) ? _PyType_Lookup(type, f) : NULL; /* borrowed */
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "configure_fdtables: %R is not a slot of %R", f, (PyObject *)type);
+            return -1;
+        }
+        off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        if (!*(PyObject **)((char *)template + off[i])) {
+            PyErr_Format(PyExc_ValueError, "configure_fdtables: the template has no %R", f);
+            return -1;
+        }
+        for (int k = 0; k < 5; k++)
+            if (PyUnicode_CompareWithASCIIString(f, first[k]) == 0) at[k] = (int)i;
+    }
+    for (int k = 0; k < 5; k++)
+        if (at[k] < 0) {
+            PyErr_Format(PyExc_ValueError, "configure_fdtables: FdInfo has no field %s", first[k]);
+            return -1;
+        }
+    for (Py_ssize_t i = 0; i < fdi_n; i++)
+        Py_CLEAR(fdi_template[i]);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fdi_template[i] = Py_NewRef(*(PyObject **)((char *)template + off[i]));
+        fdi_off[i] = off[i];
+    }
+    memcpy(fdi_at, at, sizeof at);
+    fdi_n = n;
+    Py_INCREF(type);
+    Py_XSETREF(fdi_type, type);
+    return 0;
+}
+
+/* cls(fd, type, name, open_flags, dev): made here when cls is the configured FdInfo, else called. */
+static PyObject *fdinfo_make(PyObject *cls, int64_t fd, PyObject *type, PyObject *name, uint64_t open_flags,
+                             uint64_t dev) {
+    if ((PyTypeObject *)cls != fdi_type)
+        return PyObject_CallFunction(cls, "LOOKK", (long long)fd, type, name, (unsigned long long)open_flags,
+                                     (unsigned long long)dev);
+    PyObject *given[5] = {PyLong_FromLongLong(fd), Py_NewRef(type), Py_NewRef(name),
+                          PyLong_FromUnsignedLongLong(open_flags), PyLong_FromUnsignedLongLong(dev)};
+    PyObject *obj = given[0] && given[3] && given[4] ? fdi_type->tp_alloc(fdi_type, 0) : NULL;
+    for (Py_ssize_t i = 0; obj && i < fdi_n; i++) {
+        PyObject *v = NULL, *t = fdi_template[i];
+        for (int k = 0; k < 5; k++)
+            if (fdi_at[k] == i) v = given[k], given[k] = NULL;
+        if (!v)
+            v = PyDict_CheckExact(t) ? PyDict_Copy(t) : PyList_CheckExact(t) ? PyList_GetSlice(t, 0, PY_SSIZE_T_MAX)
+                                                                            : Py_NewRef(t);
+        if (!v) Py_CLEAR(obj); /* (the slots set so far go with it) */
+        else *(PyObject **)((char *)obj + fdi_off[i]) = v;
+    }
+    for (int k = 0; k < 5; k++)
+        Py_XDECREF(given[k]);
+    return obj;
 }
 
 /* table.add(info) for fd `fd` (info != NULL) or table.remove(fd): 0, or -1 with the error set. */
@@ -2252,8 +2334,7 @@ static int openat_state(Core *c, CodeRecipe *R, PyObject *th, int64_t fd, uint64
     int is_dir = (flags & R->o_directory) != 0;
     PyObject *name = PyUnicode_DecodeASCII(c->ovr_name, c->ovr_len, NULL);
     if (!name) return -1;
-    PyObject *info = PyObject_CallFunction(R->fdinfo, "LOOKK", (long long)fd, is_dir ? R->dir_type : R->file_type,
-                                           name, (unsigned long long)flags, (unsigned long long)dev);
+    PyObject *info = fdinfo_make(R->fdinfo, fd, is_dir ? R->dir_type : R->file_type, name, flags, dev);
     Py_DECREF(name);
     if (!info) return -1;
     int rc = -1;
@@ -3455,7 +3536,8 @@ static PyTypeObject CoreType = {
 
 static PyMethodDef module_methods[] = {
     {"configure_fdtables", configure_fdtables, METH_VARARGS,
-     "configure_fdtables(FdTable, OrderLog, erase, fold_at): state/fds.py's add and remove done in C"},
+     "configure_fdtables(FdTable, OrderLog, erase, fold_at[, fdinfo_template, fdinfo_fields]): state/fds.py's add,\n"
+     "remove and FdInfo() done in C"},
     {"event_blocks", event_blocks, METH_VARARGS,
      "event_blocks(data, pos, large) -> (the complete frames from pos as scap event blocks, new pos, count)"},
     {NULL, NULL, 0, NULL},
