@@ -218,7 +218,7 @@ static inline Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name, SlotCache
     return slot_lookup(tp, name, sc, set);
 }
 
-static PyObject *ga_c(PyObject *o, PyObject *name, SlotCache *sc) {
+static inline PyObject *ga_c(PyObject *o, PyObject *name, SlotCache *sc) {
     Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 0);
     if (off > 0) {
         PyObject *v = *(PyObject **)((char *)o + off);
@@ -711,10 +711,19 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
 }
 
 static int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
-    if (int_slot_kept(o, name, sc, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v)) return 0;
+    Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 1);
+    if (off > 0) { /* (int_slot_kept, then sa_c's write, with one lookup) */
+        PyObject **slot = (PyObject **)((char *)o + off), *old = *slot;
+        if (int_in_place(old, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v)) return 0;
+        PyObject *x = PyLong_FromLongLong(v);
+        if (!x) return -1;
+        *slot = x;
+        Py_XDECREF(old);
+        return 0;
+    }
     PyObject *x = PyLong_FromLongLong(v);
     if (!x) return -1;
-    int rc = sa_c(o, name, x, sc);
+    int rc = PyObject_SetAttr(o, name, x);
     Py_DECREF(x);
     return rc;
 }
@@ -730,7 +739,7 @@ static int set_u64_c(PyObject *o, PyObject *name, uint64_t v, SlotCache *sc) {
 
 /* an int attribute as int64; one past the int64 range (a damaged capture's u64 timestamp, which the Python
  * side keeps unsigned) wraps to the int64 that e->ts holds for the same bytes, not an OverflowError */
-static int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
+static inline int get_i64_c(PyObject *o, PyObject *name, int64_t *v, SlotCache *sc) {
     PyObject *x = ga_c(o, name, sc);
     if (!x) return -1;
     int overflow = 0;
@@ -831,6 +840,16 @@ typedef struct {
     Py_ssize_t n;
     PyObject *own; /* keeps s alive */
 } Val;
+
+/* a Ctx zeroed but for its param and plen arrays, of which every reader reads the first n only (x->n, which
+ * ctx_from_event and core_ctx set with them): zeroing the arrays (512 bytes) was most of a filtered event's
+ * core_ctx */
+_Static_assert(offsetof(Ctx, param) < offsetof(Ctx, plen) && offsetof(Ctx, plen) < offsetof(Ctx, th),
+               "Ctx: param and plen lie between n and th");
+static inline void ctx_clear(Ctx *x) {
+    memset(x, 0, offsetof(Ctx, param));
+    memset((char *)x + offsetof(Ctx, th), 0, sizeof *x - offsetof(Ctx, th));
+}
 
 static void ctx_release(Ctx *x) {
     Py_CLEAR(x->state);
@@ -1178,7 +1197,7 @@ static PyTypeObject FieldsType = {
 /* the Ctx of an Event after Inspector.process: fields/fd.py fd_of's fd (evt.fdinfo, else the thread's
  * table entry of evt.fdnum) */
 static int ctx_from_event(Ctx *x, PyObject *evt) {
-    memset(x, 0, sizeof *x);
+    ctx_clear(x);
     x->evt = evt;
     PyObject *raw = GA(evt, s_raw);
     if (!raw) return -1;
@@ -2156,12 +2175,18 @@ static PyTypeObject *fdt_table_type, *fdt_log_type;
 static PyObject *fdt_erase, *s_order, *s_ops, *s_fold;
 static Py_ssize_t fdt_fold_at;
 
+static int fdi_configure(PyObject *template, PyObject *fields);
+
 static PyObject *configure_fdtables(PyObject *self, PyObject *args) {
-    PyObject *table_type, *log_type, *erase;
+    PyObject *table_type, *log_type, *erase, *template = NULL, *fields = NULL;
     Py_ssize_t fold_at;
-    if (!PyArg_ParseTuple(args, "O!O!O!n", &PyType_Type, &table_type, &PyType_Type, &log_type, &PyLong_Type, &erase,
-                          &fold_at))
+    if (!PyArg_ParseTuple(args, "O!O!O!n|OO!", &PyType_Type, &table_type, &PyType_Type, &log_type, &PyLong_Type,
+                          &erase, &fold_at, &template, &PyTuple_Type, &fields))
         return NULL;
+    if (template && (!fields || fdi_configure(template, fields) < 0)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "configure_fdtables: an FdInfo and its fields");
+        return NULL;
+    }
     if (fold_at <= 0) {
         PyErr_SetString(PyExc_ValueError, "configure_fdtables: fold_at must be positive");
         return NULL;
@@ -2193,6 +2218,82 @@ static int fdt_log(PyObject *order, PyObject *op) {
     Py_XDECREF(ops);
     Py_DECREF(op);
     return rc;
+}
+
+/* New FdInfos (OP_OPENAT) made here, as _sections.c's fdinfo_new does: every slot from a template FdInfo
+ * that Python made with the class's defaults (a fresh dict or list for a container), then fd, type, name,
+ * open_flags and dev; instead of calling the class, whose __init__ sets 16 attributes in Python. */
+#define FDI_MAX 48
+static PyTypeObject *fdi_type;
+static PyObject *fdi_template[FDI_MAX];
+static Py_ssize_t fdi_off[FDI_MAX], fdi_n;
+static int fdi_at[5]; /* the slots of fd, type, name, open_flags, dev: __init__'s first five parameters */
+
+static int fdi_configure(PyObject *template, PyObject *fields) {
+    PyTypeObject *type = Py_TYPE(template);
+    Py_ssize_t n = PyTuple_GET_SIZE(fields);
+    static const char *const first[5] = {"fd", "type", "name", "open_flags", "dev"};
+    int at[5] = {-1, -1, -1, -1, -1};
+    if (n > FDI_MAX) {
+        PyErr_SetString(PyExc_ValueError, "configure_fdtables: too many FdInfo fields");
+        return -1;
+    }
+    Py_ssize_t off[FDI_MAX];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        PyObject *d = PyUnicode_Check(f) ? _PyType_Lookup(type, f) : NULL; /* borrowed */
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "configure_fdtables: %R is not a slot of %R", f, (PyObject *)type);
+            return -1;
+        }
+        off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        if (!*(PyObject **)((char *)template + off[i])) {
+            PyErr_Format(PyExc_ValueError, "configure_fdtables: the template has no %R", f);
+            return -1;
+        }
+        for (int k = 0; k < 5; k++)
+            if (PyUnicode_CompareWithASCIIString(f, first[k]) == 0) at[k] = (int)i;
+    }
+    for (int k = 0; k < 5; k++)
+        if (at[k] < 0) {
+            PyErr_Format(PyExc_ValueError, "configure_fdtables: FdInfo has no field %s", first[k]);
+            return -1;
+        }
+    for (Py_ssize_t i = 0; i < fdi_n; i++)
+        Py_CLEAR(fdi_template[i]);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fdi_template[i] = Py_NewRef(*(PyObject **)((char *)template + off[i]));
+        fdi_off[i] = off[i];
+    }
+    memcpy(fdi_at, at, sizeof at);
+    fdi_n = n;
+    Py_INCREF(type);
+    Py_XSETREF(fdi_type, type);
+    return 0;
+}
+
+/* cls(fd, type, name, open_flags, dev): made here when cls is the configured FdInfo, else called. */
+static PyObject *fdinfo_make(PyObject *cls, int64_t fd, PyObject *type, PyObject *name, uint64_t open_flags,
+                             uint64_t dev) {
+    if ((PyTypeObject *)cls != fdi_type)
+        return PyObject_CallFunction(cls, "LOOKK", (long long)fd, type, name, (unsigned long long)open_flags,
+                                     (unsigned long long)dev);
+    PyObject *given[5] = {PyLong_FromLongLong(fd), Py_NewRef(type), Py_NewRef(name),
+                          PyLong_FromUnsignedLongLong(open_flags), PyLong_FromUnsignedLongLong(dev)};
+    PyObject *obj = given[0] && given[3] && given[4] ? fdi_type->tp_alloc(fdi_type, 0) : NULL;
+    for (Py_ssize_t i = 0; obj && i < fdi_n; i++) {
+        PyObject *v = NULL, *t = fdi_template[i];
+        for (int k = 0; k < 5; k++)
+            if (fdi_at[k] == i) v = given[k], given[k] = NULL;
+        if (!v)
+            v = PyDict_CheckExact(t) ? PyDict_Copy(t) : PyList_CheckExact(t) ? PyList_GetSlice(t, 0, PY_SSIZE_T_MAX)
+                                                                            : Py_NewRef(t);
+        if (!v) Py_CLEAR(obj); /* (the slots set so far go with it) */
+        else *(PyObject **)((char *)obj + fdi_off[i]) = v;
+    }
+    for (int k = 0; k < 5; k++)
+        Py_XDECREF(given[k]);
+    return obj;
 }
 
 /* table.add(info) for fd `fd` (info != NULL) or table.remove(fd): 0, or -1 with the error set. */
@@ -2233,8 +2334,7 @@ static int openat_state(Core *c, CodeRecipe *R, PyObject *th, int64_t fd, uint64
     int is_dir = (flags & R->o_directory) != 0;
     PyObject *name = PyUnicode_DecodeASCII(c->ovr_name, c->ovr_len, NULL);
     if (!name) return -1;
-    PyObject *info = PyObject_CallFunction(R->fdinfo, "LOOKK", (long long)fd, is_dir ? R->dir_type : R->file_type,
-                                           name, (unsigned long long)flags, (unsigned long long)dev);
+    PyObject *info = fdinfo_make(R->fdinfo, fd, is_dir ? R->dir_type : R->file_type, name, flags, dev);
     Py_DECREF(name);
     if (!info) return -1;
     int rc = -1;
@@ -2373,9 +2473,9 @@ static int socket_fd(Core *c, CodeRecipe *R, PyObject *th, int code, int64_t fd)
 /* OP_SOCKET, after the line: st.add_fd of the new FdInfo (the table, the thread's lastevent_fd) and the
  * mark of fd.name_changed when its name is not the empty old name of a new fd */
 static int socket_state(Core *c, PyObject *th, int64_t num) {
-    PyObject *table = GA(th, s_fdtable), *r = NULL, *name = NULL;
+    PyObject *table = GA(th, s_fdtable), *name = NULL;
     int rc = -1;
-    if (!table || !(r = PyObject_CallMethodOneArg(table, s_add, c->ovr_info))) goto done;
+    if (!table || fdtable_op(table, c->ovr_fd, c->ovr_info) < 0) goto done;
     if (set_i64(th, s_lastevent_fd, c->ovr_fd) < 0 || !(name = GA(c->ovr_info, s_name))) goto done;
     int named = PyObject_IsTrue(name);
     if (named < 0) goto done;
@@ -2388,7 +2488,6 @@ static int socket_state(Core *c, PyObject *th, int64_t num) {
     }
 done:
     Py_XDECREF(name);
-    Py_XDECREF(r);
     Py_XDECREF(table);
     return rc;
 }
@@ -2522,7 +2621,7 @@ static int filtered_state(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64
 /* the Ctx of an event in Core's loop, as process() leaves the thread and fd when it filters: an enter
  * using an fd names it in param 0, an exit uses the thread's last one; the table's FdInfo for it */
 static int core_ctx(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num, Ctx *x) {
-    memset(x, 0, sizeof *x);
+    ctx_clear(x);
     x->code = e->code;
     x->cpu = e->cpu;
     x->ts = e->ts;
@@ -3437,7 +3536,8 @@ static PyTypeObject CoreType = {
 
 static PyMethodDef module_methods[] = {
     {"configure_fdtables", configure_fdtables, METH_VARARGS,
-     "configure_fdtables(FdTable, OrderLog, erase, fold_at): state/fds.py's add and remove done in C"},
+     "configure_fdtables(FdTable, OrderLog, erase, fold_at[, fdinfo_template, fdinfo_fields]): state/fds.py's add,\n"
+     "remove and FdInfo() done in C"},
     {"event_blocks", event_blocks, METH_VARARGS,
      "event_blocks(data, pos, large) -> (the complete frames from pos as scap event blocks, new pos, count)"},
     {NULL, NULL, 0, NULL},

@@ -16,13 +16,15 @@ import marshal  # (built in)
 import os
 import sys
 from binascii import crc32  # (zlib's CRC-32; render.py loads binascii anyway, a short live run no zlib)
-from types import CodeType
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
+    from types import CodeType
     from typing import TypeVar
 
     T = TypeVar("T")
+else:
+    CodeType = type((lambda: None).__code__)  # (types.CodeType: importing types costs a start ~1M instructions)
 
 _dir: str | None = None  # the cache directory, None when there is none we may use
 _looked = False

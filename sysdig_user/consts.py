@@ -22,30 +22,32 @@ if TYPE_CHECKING:
     from enum import IntFlag as FlagConst
 else:
     _new_int = int.__new__
-    _set = object.__setattr__
     _read_only = type(type.__dict__)  # (types.MappingProxyType, without importing types)
 
     class _ConstType(type):
         """The metaclass: turns the body's ``NAME = int`` entries into members at class creation."""
 
         def __new__(mcs, cls_name, bases, namespace):
-            members = [(k, v) for k, v in namespace.items() if not k.startswith("_") and type(v) is int]
-            for k, _v in members:
+            members = {k: v for k, v in namespace.items() if type(v) is int and k[0] != "_"}
+            for k in members:
                 del namespace[k]
+            namespace.setdefault("__slots__", ())  # (members keep no __dict__: their names are the class's)
             cls = super().__new__(mcs, cls_name, bases, namespace)
             by_name: dict[str, object] = {}
             by_value: dict[int, object] = {}
-            for k, v in members:
+            names: dict[int, str | None] = {}
+            for k, v in members.items():
                 member = by_value.get(v)  # (a repeated value is an alias, as in enum)
                 if member is None:
                     member = by_value[v] = _new_int(cls, v)
-                    _set(member, "_name_", k)
+                    names[v] = k
                 by_name[k] = member
                 type.__setattr__(cls, k, member)
             type.__setattr__(cls, "_member_map_", by_name)
             type.__setattr__(cls, "_members_proxy_", _read_only(by_name))
             type.__setattr__(cls, "_value2member_map_", by_value)
-            type.__setattr__(cls, "_member_list_", tuple({id(m): m for m in by_name.values()}.values()))
+            type.__setattr__(cls, "_names_", names)
+            type.__setattr__(cls, "_member_list_", tuple(by_value.values()))
             return cls
 
         def __call__(cls, value):
@@ -80,7 +82,7 @@ else:
 
         @property
         def name(self):
-            return self._name_
+            return type(self)._names_[self]
 
         @property
         def value(self):
@@ -97,7 +99,7 @@ else:
             raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
 
         def __repr__(self):
-            return f"<{type(self).__name__}.{self._name_}: {int(self)!r}>"
+            return f"<{type(self).__name__}.{self.name}: {int(self)!r}>"
 
         __str__ = int.__repr__
         __format__ = int.__format__
@@ -133,12 +135,12 @@ else:
             for m in cls._member_list_:
                 bits = int(m)
                 if bits and bits & (bits - 1) == 0 and value & bits:
-                    names.append(m._name_)
+                    names.append(m.name)
                     rest &= ~bits
             if names and rest:  # (bits no member names: their number, as IntFlag names them)
                 names.append(str(rest))
             member = _new_int(cls, value)
-            _set(member, "_name_", "|".join(names) if names else None)
+            cls._names_[value] = "|".join(names) if names else None
             cls._value2member_map_[value] = member
             return member
 
@@ -165,7 +167,7 @@ else:
             return type(self)(~int(self))
 
         def __repr__(self):
-            name = self._name_
+            name = self.name
             if name is None:
                 return f"<{type(self).__name__}: {int(self)!r}>"
             return f"<{type(self).__name__}.{name}: {int(self)!r}>"

@@ -7,7 +7,6 @@ decoded only when a filter, a format or a state parser asks for it.
 """
 from __future__ import annotations
 
-import functools
 import struct
 from collections.abc import Callable, Sequence
 from itertools import accumulate, pairwise
@@ -18,10 +17,13 @@ from sysdig_user.event_table import EF, EVENTS, PPM_EVENT_MAX, PT, EventInfo, Pa
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
+    from functools import partial
     from typing import Any
 
     from sysdig_user.state.fds import FdInfo
     from sysdig_user.state.threads import ThreadInfo
+else:
+    from _functools import partial  # (functools.py itself costs a start ~3.5M instructions, callgrind)
 
 HEADER = struct.Struct("<QqIHI")
 HEADER_SIZE = HEADER.size  # 26
@@ -71,14 +73,14 @@ _PARAM_INDEX: dict[tuple[int, str], int] = {}  # (event code, param name) -> ind
 def _decoder(param: Param) -> Decoder:
     pt = param.type
     if pt is PT.DYN:
-        return functools.partial(_params.decode_param, param)
+        return partial(_params.decode_param, param)
     fmt = _params.fixed_format(pt)
     if fmt is None:
         return _params.decoder(pt)
     st = struct.Struct(fmt)
     size = st.size
     unpack = st.unpack_from
-    decode = functools.partial(_params.decode, pt)
+    decode = partial(_params.decode, pt)
 
     def fixed(raw: bytes) -> Any:
         return unpack(raw)[0] if len(raw) >= size else decode(raw)  # short: as params.decode pads

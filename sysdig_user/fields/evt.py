@@ -44,8 +44,13 @@ _SCHEDSWITCH_6_E = event_code("switch", True)
 def _param_index_tables(*names: str) -> tuple[tuple[int, ...], ...]:
     """Per name, the index of the param so named for every event code (-1 where absent; the first one,
     as EventInfo.param_index): precomputed, never searched. The events' param names are listed once."""
-    rows = [[p.name for p in e.params] for e in EVENTS]
-    return tuple(tuple(row.index(name) if name in row else -1 for row in rows) for name in names)
+    tables = {name: [-1] * len(EVENTS) for name in names}
+    for code, e in enumerate(EVENTS):
+        for i, p in enumerate(e.params):
+            table = tables.get(p.name)
+            if table is not None and table[code] < 0:
+                table[code] = i
+    return tuple(tuple(tables[name]) for name in names)
 
 
 # EF bits as ints: IntFlag operators run Python code and build flag objects (slow per event)
@@ -739,16 +744,19 @@ def _abspath_codes() -> dict[int, str]:
     return out
 
 
-_ABSPATH_CODES = _abspath_codes()
+_ABSPATH_CODES: dict[int, str] = {}  # (_abspath_codes(), made when an evt.abspath field is first bound)
 
 
 def _abspath(arg: str | None) -> Extractor:
     if arg not in (None, "src", "dst"):
         raise FieldError(f"filter syntax error: evt.abspath.{arg}", "evt.abspath")
+    if not _ABSPATH_CODES:
+        _ABSPATH_CODES.update(_abspath_codes())
+    codes = _ABSPATH_CODES
 
     def extract(evt: Event) -> str | None:
         tinfo = evt.thread
-        name = _ABSPATH_CODES.get(evt.type)
+        name = codes.get(evt.type)
         if tinfo is None or name is None or evt.info is None:
             return None
         dirarg, patharg = _ABSPATH_PARAMS[name][arg]

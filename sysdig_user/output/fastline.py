@@ -306,13 +306,15 @@ def silent_recipes() -> list[tuple[Any, ...] | None]:
 
 
 def _configure_fdtables() -> None:
-    """The Core's opens and closes update state/fds.py's FdTable (and its OrderLog) in C, from these."""
+    """The Core's opens and closes update state/fds.py's FdTable (and its OrderLog) in C and make its new
+    FdInfos from a template FdInfo with the class's defaults, from these."""
     configure = getattr(_fastline, "configure_fdtables", None)  # (absent from an older build: the methods)
     if configure is not None:
         from sysdig_user.state import fdorder
         from sysdig_user.state.fds import FdTable
 
-        configure(FdTable, fdorder.OrderLog, fdorder.ERASE, fdorder.FOLD_AT)
+        configure(FdTable, fdorder.OrderLog, fdorder.ERASE, fdorder.FOLD_AT, FdInfo(0, FdType.FILE_V2),
+                  FdInfo._fields)
 
 
 def core_for(pipeline: Any, codes: frozenset[int] | None = None) -> Any:

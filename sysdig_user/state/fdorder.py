@@ -282,9 +282,14 @@ class OrderLog:
                     op = ops[i]
                     if op >= limit:
                         erase(op - _ERASE)
-                    elif (i + 1 < n and ops[i + 1] == op + _ERASE and op not in nxt
+                    elif (i + 1 < n and ops[i + 1] == (gone := op + _ERASE) and op not in nxt
                           and model._count < model._next_resize):
-                        i += 1  # the pair cancels
+                        # the pair cancels, and so does each copy of it right after (the map is as it
+                        # was: the same test would pass), found by comparisons alone
+                        i += 2
+                        while i + 1 < n and ops[i] == op and ops[i + 1] == gone:
+                            i += 2
+                        continue
                     else:
                         insert(op)
                     i += 1

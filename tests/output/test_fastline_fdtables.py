@@ -1,10 +1,11 @@
 """The compiled line's fd table updates (_fastline.c's fdtable_op: state/fds.py's FdTable.add and remove
-in C) leave the table and its sysdig order as the Python pipeline does, past OrderLog's folds and the
-unordered_map's rehashes: a program opening a few thousand fds, closing them in a scattered order,
-opening and closing again."""
+in C; fdinfo_make: FdInfo()) leave the table, its sysdig order and every FdInfo slot as the Python
+pipeline does, past OrderLog's folds and the unordered_map's rehashes: a program opening a few thousand
+fds, closing them in a scattered order, opening and closing again."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from sysdig_user.event_table import EXTENSIONS
 from sysdig_user.output import fastline
 from sysdig_user.scap import read_capture
 from sysdig_user.state import fdorder
+from sysdig_user.state.fds import FdInfo
 from tests.output.test_fastline import _pipeline, _require_core, _state, _through_core
 from tests.support import record_python
 
@@ -29,6 +31,13 @@ for fd in more + fds[2::3]:
 for _ in range(200):
     os.close(os.open("/etc/hostname", os.O_RDONLY))
 """
+
+
+def _slots(pipe: Any) -> list[Any]:
+    """Every slot of every FdInfo, with its value's class (an FdType member, not just its value)."""
+    return [(tid, fd, [(type(getattr(info, f)), getattr(info, f)) for f in FdInfo._fields])
+            for tid, th in sorted(pipe.inspector.state.threads.threads.items())
+            for fd, info in sorted(th.fdtable.fds.items())]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +64,10 @@ def test_fd_tables_equal_the_python_pipeline(many_fds: Path) -> None:
         if i % 500 == 0:
             fastline.drain(core, fast)
             assert _state(fast) == _state(slow), i
+            assert _slots(fast) == _slots(slow), i
     fastline.drain(core, fast)
     assert handled > 3 * N
     assert _state(fast) == _state(slow)
+    assert _slots(fast) == _slots(slow)
     sink1.close()
     sink2.close()

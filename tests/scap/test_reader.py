@@ -278,3 +278,26 @@ def test_reads_from_file_object_without_closing_it(tmp_path: Path) -> None:
         assert len(events(read_capture(f))) == 1
         assert not f.closed
     assert os.path.getsize(path) > 0
+
+
+def test_parsed_block_cache_tells_bodies_with_the_same_key_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader's cache of parsed metadata blocks keys them on type, length and a prefix: two FDL bodies
+    alike in all three (the second entry's name differs past the prefix) each get their own records,
+    and a body seen again its earlier ones."""
+    from sysdig_user.scap import reader
+    from sysdig_user.scap.blocks import FDL_V2
+    from sysdig_user.scap.metadata import build_fd, parse_fds
+    from sysdig_user.scap.records import FdEntry, FdList
+    from sysdig_user.state.fds import FdType
+
+    monkeypatch.setattr(reader, "_PARSED", {})
+    head = struct.pack("<Q", 7) + build_fd(FdEntry(0, 1, FdType.FILE_V2, "/etc/passwd", open_flags=3, dev=7))
+    a = head + build_fd(FdEntry(1, 2, FdType.FILE_V2, "/etc/aaaa"))
+    b = head + build_fd(FdEntry(1, 2, FdType.FILE_V2, "/etc/bbbb"))
+    assert len(a) == len(b) and a[:reader._KEY_BYTES] == b[:reader._KEY_BYTES] and a != b
+    r = reader._Reader(io.BytesIO(b""), False, frozenset())
+    r.tids = {7}
+    first, second, again = (r._parse_metadata(FDL_V2, body) for body in (a, b, a))
+    assert first == FdList(*parse_fds(a, FDL_V2)) and second == FdList(*parse_fds(b, FDL_V2))
+    assert isinstance(second, FdList) and second.fds[1].name == "/etc/bbbb"
+    assert again == first and again is not second
