@@ -14,13 +14,15 @@
  * lock or set errno (the thread pointer is the parent's), raw `syscall` instructions only, and the
  * error text from strerrordesc_np (a table lookup). Everything it reads was copied into one block
  * that the returned capsule owns: the caller keeps it until the child has exec'd or exited (a tracer
- * that dies leaves the block mapped for the child, whose mm it still is).
+ * that dies leaves the block mapped for the child, whose mm it still is; a capsule dropped earlier
+ * leaves the block allocated, see block_free).
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -72,6 +74,7 @@ struct child {
     int no_new_privs;
     char *stack;
     size_t size;         /* of the whole block */
+    int done;            /* the parent's read end of a close-on-exec pipe only the child writes to */
 };
 
 /* A raw system call: no errno (the thread pointer is the parent's), the result or -errno. */
@@ -154,8 +157,24 @@ static int child_main(void *arg) {
     return 127;
 }
 
+/* The block is freed once the child has exec'd or exited (its end of `done` closed: EOF); a child still
+ * before its execve when the capsule goes (the Engine dropped early) keeps it: it is never freed. */
 static void block_free(PyObject *capsule) {
-    PyMem_RawFree(PyCapsule_GetPointer(capsule, "tracer._launch.child"));
+    struct child *c = PyCapsule_GetPointer(capsule, "tracer._launch.child");
+    if (c == NULL)
+        return;
+    char byte;
+    ssize_t r;
+    if (c->done < 0)
+        r = 0;
+    else
+        do
+            r = read(c->done, &byte, 1);
+        while (r < 0 && errno == EINTR);
+    if (c->done >= 0)
+        close(c->done);
+    if (r == 0)
+        PyMem_RawFree(c);
 }
 
 /* Bytes of `items` (a list of bytes) copied at *at; the pointers into out[], NULL-terminated. */
@@ -222,11 +241,12 @@ static PyObject *spawn(PyObject *self, PyObject *args) {
     if (block == NULL)
         return PyErr_NoMemory();
     PyObject *keep = PyCapsule_New(block, "tracer._launch.child", block_free);
+    struct child *c = (struct child *)block;
+    c->done = -1;
     if (keep == NULL) {
         PyMem_RawFree(block);
         return NULL;
     }
-    struct child *c = (struct child *)block;
     char *at = block + sizeof(struct child);
     at += (16 - ((uintptr_t)at & 15)) & 15;
     c->stack = at;
@@ -284,8 +304,18 @@ static PyObject *spawn(PyObject *self, PyObject *args) {
     c->rfd = rfd;
     c->wfd = wfd;
     c->no_new_privs = no_new_privs;
+    int done[2];
+    if (pipe2(done, O_CLOEXEC | O_NONBLOCK) < 0) {
+        c->done = -1;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto error;
+    }
+    c->done = done[0];
     int pid = clone(child_main, c->stack + STACK_SIZE, CLONE_VM | SIGCHLD, c);
+    int err = errno;
+    close(done[1]); /* the child's copy stays open until its execve or exit */
     if (pid < 0) {
+        errno = err;
         PyErr_SetFromErrno(PyExc_OSError);
         goto error;
     }
@@ -310,7 +340,7 @@ static PyMethodDef launch_methods[] = {
 };
 
 static struct PyModuleDef launch_module = {
-    PyModuleDef_HEAD_INIT, "_launch", "sdu's compiled launch of a traced command.", -1, launch_methods,
+    PyModuleDef_HEAD_INIT, "_launch", "sdu's compiled launch of a traced command.", -1, launch_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__launch(void) {

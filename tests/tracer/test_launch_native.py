@@ -86,8 +86,10 @@ def test_env_cwd_and_seccomp_same_both_ways(tmp_path: Path, monkeypatch: pytest.
 
 @needs_native
 @pytest.mark.parametrize("go", [b"", b"g"])
-def test_pipe_protocol(tmp_path: Path, go: bytes) -> None:
-    """EOF before the go (the tracer died): exit 127 before the execve; 'g': the command runs."""
+@pytest.mark.parametrize("drop_early", [False, True])
+def test_pipe_protocol(tmp_path: Path, go: bytes, drop_early: bool) -> None:
+    """EOF before the go (the tracer died): exit 127 before the execve; 'g': the command runs. The
+    child's block outlives a handle dropped before the execve."""
     mark = tmp_path / "ran"
     rfd, wfd = os.pipe()
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
@@ -95,10 +97,11 @@ def test_pipe_protocol(tmp_path: Path, go: bytes) -> None:
     pid, keep = _SPAWN(b"/bin/sh", [b"sh", b"-c", b"touch " + os.fsencode(mark)], None, None,
                        [(int(signal.SIGTERM), False)], [int(s) for s in mask], rfd, wfd, program, True, b"sh")
     os.close(rfd)
+    if drop_early:
+        del keep
     if go:
         os.write(wfd, go)
     os.close(wfd)
     _, status = os.waitpid(pid, 0)
-    del keep
     assert os.waitstatus_to_exitcode(status) == (0 if go else 127)
     assert mark.exists() == bool(go)
