@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sysdig_user.native import extension
-from tests.support import ROOT, native_environ
+from tests.support import ROOT, native_environ, require_built
 from tracer import engine as engine_module
 from tracer import seccomp
 from tracer.engine import Engine
@@ -25,7 +25,15 @@ pytestmark = pytest.mark.ptrace
 
 _FORMAT = "%evt.num %evt.dir %evt.type %proc.name %evt.res %fd.name"
 _SPAWN = getattr(extension("tracer._launch", engine_module._LAUNCH_VERSION), "spawn", None)  # (whatever SDU_NO_NATIVE)
-needs_native = pytest.mark.skipif(_SPAWN is None, reason="tracer/_launch.c is not built")
+
+
+@pytest.fixture
+def _built() -> None:
+    """Skips without tracer/_launch.c's spawn, or fails where it must have been built (CI)."""
+    require_built(_SPAWN, "tracer._launch")
+
+
+needs_native = pytest.mark.usefixtures("_built")
 
 
 def _sdu(args: list[str], native: bool, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
