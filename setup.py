@@ -1,4 +1,4 @@
-"""The optional compiled fast paths (tracer/_fastpath.c, sysdig_user/_fastline.c, sysdig_user/_sections.c),
+"""The optional compiled fast paths (tracer/_fastpath.c, tracer/_launch.c, sysdig_user/_fastline.c, sysdig_user/_sections.c),
 and the man page and shell completions made from the option table.
 
 optional=True: where no C compiler or Python headers exist, the build skips the extensions and sdu
@@ -25,6 +25,7 @@ data_files = [(str(Path(shell_files.PATHS[key]).parent), [str(OUT / shell_files.
 
 _FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 setup(ext_modules=[Extension("tracer._fastpath", ["tracer/_fastpath.c"], optional=True, extra_compile_args=_FLAGS),
+                   Extension("tracer._launch", ["tracer/_launch.c"], optional=True, extra_compile_args=_FLAGS),
                    Extension("sysdig_user._fastline", ["sysdig_user/_fastline.c"], optional=True,
                              extra_compile_args=_FLAGS),
                    Extension("sysdig_user._sections", ["sysdig_user/_sections.c"], optional=True,

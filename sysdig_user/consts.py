@@ -18,17 +18,20 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
+    from enum import Enum as Const
     from enum import IntEnum as IntConst
     from enum import IntFlag as FlagConst
 else:
     _new_int = int.__new__
+    _set = object.__setattr__
     _read_only = type(type.__dict__)  # (types.MappingProxyType, without importing types)
 
     class _ConstType(type):
         """The metaclass: turns the body's ``NAME = int`` entries into members at class creation."""
 
         def __new__(mcs, cls_name, bases, namespace):
-            members = {k: v for k, v in namespace.items() if type(v) is int and k[0] != "_"}
+            kinds = namespace.get("_value_types_") or (bases[0]._value_types_ if bases else (int,))
+            members = {k: v for k, v in namespace.items() if type(v) in kinds and k[0] != "_"}
             for k in members:
                 del namespace[k]
             namespace.setdefault("__slots__", ())  # (members keep no __dict__: their names are the class's)
@@ -39,7 +42,7 @@ else:
             for k, v in members.items():
                 member = by_value.get(v)  # (a repeated value is an alias, as in enum)
                 if member is None:
-                    member = by_value[v] = _new_int(cls, v)
+                    member = by_value[v] = cls._new_member_(v)
                     names[v] = k
                 by_name[k] = member
                 type.__setattr__(cls, k, member)
@@ -66,7 +69,7 @@ else:
             return len(cls._member_list_)
 
         def __contains__(cls, value):
-            return isinstance(value, cls) and int(value) in cls._value2member_map_
+            return isinstance(value, cls)  # (every instance is a member)
 
         @property
         def __members__(cls):
@@ -79,6 +82,12 @@ else:
 
     class IntConst(int, metaclass=_ConstType):
         """An ``IntEnum`` without ``enum``: subclass it with ``NAME = value`` lines."""
+
+        _value_types_ = (int,)
+
+        @classmethod
+        def _new_member_(cls, value):
+            return _new_int(cls, value)
 
         @property
         def name(self):
@@ -172,4 +181,56 @@ else:
                 return f"<{type(self).__name__}: {int(self)!r}>"
             return f"<{type(self).__name__}.{name}: {int(self)!r}>"
 
-__all__ = ["FlagConst", "IntConst"]
+    class Const(metaclass=_ConstType):
+        """An ``Enum`` without ``enum`` (members are not ints): subclass it with ``NAME = value`` lines,
+        each value a str, int, float, bytes or tuple. Members compare by identity, as enum's do."""
+
+        __slots__ = ("_value_",)
+        _value_types_ = (str, int, float, bytes, tuple)
+
+        @classmethod
+        def _new_member_(cls, value):
+            member = object.__new__(cls)
+            _set(member, "_value_", value)
+            return member
+
+        @property
+        def name(self):
+            return type(self)._names_[self._value_]
+
+        @property
+        def value(self):
+            return self._value_
+
+        @classmethod
+        def _missing_(cls, value):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
+
+        def __setattr__(self, name, value):
+            raise AttributeError(f"cannot assign to {type(self).__name__}.{name}")
+
+        def __delattr__(self, name):
+            raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
+
+        def __repr__(self):
+            return f"<{type(self).__name__}.{self.name}: {self._value_!r}>"
+
+        def __str__(self):
+            return f"{type(self).__name__}.{self.name}"
+
+        def __format__(self, spec):
+            return format(str(self), spec)
+
+        def __hash__(self):
+            return hash(self.name)
+
+        def __reduce_ex__(self, protocol):
+            return type(self), (self._value_,)
+
+        def __copy__(self):
+            return self
+
+        def __deepcopy__(self, memo):
+            return self
+
+__all__ = ["Const", "FlagConst", "IntConst"]

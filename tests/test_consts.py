@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from sysdig_user.consts import FlagConst, IntConst
+from sysdig_user.consts import Const, FlagConst, IntConst
 from sysdig_user.event_table import EC, EF, PT
 
 
@@ -108,3 +108,30 @@ def test_the_event_table_classes() -> None:
     assert EC(256) is EC.INTERNAL and len(PT) == 44
     flags = EF.CREATES_FD | EF.USES_FD
     assert flags.name == "CREATES_FD|USES_FD" and repr(flags) == "<EF.CREATES_FD|USES_FD: 5>"
+
+
+class LightConn(Const):
+    NONE = "none"
+    AND = "and"
+    OR = "or"
+
+
+class EnumConn(enum.Enum):
+    NONE = "none"
+    AND = "and"
+    OR = "or"
+
+
+@pytest.mark.parametrize("name", ["NONE", "AND", "OR"])
+def test_const_as_enum(name: str) -> None:
+    light, real = LightConn[name], EnumConn[name]
+    assert light.name == real.name and light.value == real.value
+    assert str(light).replace("Light", "") == str(real).replace("Enum", "")
+    assert f"{light}".replace("Light", "") == f"{real}".replace("Enum", "")
+    assert repr(light).replace("Light", "") == repr(real).replace("Enum", "")
+    assert LightConn(real.value) is light and getattr(LightConn, name) is light and light in LightConn
+    assert light != real.value and hash(light) == hash(real)
+    assert copy.copy(light) is light and pickle.loads(pickle.dumps(light)) is light
+    assert [m.name for m in LightConn] == [m.name for m in EnumConn] and len(LightConn) == 3
+    with pytest.raises(ValueError, match="'xor' is not a valid LightConn"):
+        LightConn("xor")

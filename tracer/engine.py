@@ -81,6 +81,7 @@ _sched_getcpu.argtypes = ()
 _NR_CLONE, _NR_FORK, _NR_VFORK, _NR_CLONE3 = 56, 57, 58, 435
 _CLONE_VM, _CLONE_VFORK, _CLONE_THREAD = 0x100, 0x4000, 0x10000
 _GROUP_STOP_SIGS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+_LAUNCH_VERSION = 1  # the tracer/_launch.c interface Engine.launch drives (its LAUNCH_VERSION)
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _DETACH_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # What sdu's own process inherited for the forwarded signals, read when this module is first imported
@@ -145,6 +146,7 @@ class Engine:
         self.seccomp_syscalls = frozenset(seccomp_syscalls) if seccomp_syscalls is not None else None
         self._warn = warn if warn is not None else _warn_stderr
         self._seccomp_err = 0  # errno of the child's failed filter install
+        self._launch_block: object = None  # what tracer/_launch.c's child reads until its execve
         self.seccomp_active = False  # the launched command runs under the filter
         self.kill_on_detach = False  # --kill-on-exit: detaching ends the launched command (SIGKILL)
         self.threads: dict[int, Thread] = {}
@@ -215,6 +217,7 @@ class Engine:
             if placement.start(watchdog=self.seccomp_syscalls is None):
                 self.placement = placement
         program = None
+        no_new_privs = False
         if self.seccomp_syscalls is not None:
             stops = self.seccomp_syscalls
             if self.placement is not None:
@@ -226,8 +229,18 @@ class Engine:
         # The terminating signals stay blocked across the fork: the child must never run sdu's Python
         # handlers (they would swallow a signal meant for the command, see _command_dispositions).
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
+        spawn = _native_spawn()
         try:
-            pid = os.fork()
+            if spawn is not None:  # the same child, cloned in C without running Python (tracer/_launch.c)
+                pid, self._launch_block = spawn(
+                    os.fsencode(path), [os.fsencode(arg) for arg in argv],
+                    None if env is None else [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()],
+                    None if cwd is None else os.fsencode(cwd),
+                    [(sig, disposition == signal.SIG_IGN) for sig, disposition in dispositions.items()],
+                    [int(sig) for sig in mask], rfd, wfd, None if program is None else program.code,
+                    no_new_privs, os.fsencode(argv[0]))
+            else:
+                pid = os.fork()
         except BaseException:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             raise
@@ -825,6 +838,17 @@ class Engine:
             self.threads.pop(tid, None)
         self.threads.clear()
         self._pending_children.clear()
+
+
+def _native_spawn() -> Any:
+    """tracer/_launch.c's spawn (Engine.launch's child without forking the interpreter), or None when
+    it is not built or current, or SDU_NO_NATIVE is set: the Python child then."""
+    if os.environ.get("SDU_NO_NATIVE"):
+        return None
+    from sysdig_user.native import extension
+
+    module = extension("tracer._launch", _LAUNCH_VERSION)
+    return getattr(module, "spawn", None)
 
 
 def _command_dispositions() -> dict[int, Any]:

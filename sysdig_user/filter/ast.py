@@ -15,12 +15,11 @@ that a filtered run would pay at start-up.
 """
 from __future__ import annotations
 
-import enum
-
+from sysdig_user.consts import Const
 from sysdig_user.rows import FrozenRow, set_slot
 
 
-class Conn(enum.Enum):
+class Conn(Const):
     """The connector before an operand (sysdig's boolop without its NOT bit)."""
 
     NONE = "none"

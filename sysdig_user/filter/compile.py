@@ -21,9 +21,9 @@ Semantics, as sysdig 0.29 (libs e5c53d6, filter.cpp flt_compare*):
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-import enum
 from collections.abc import Callable
 
+from sysdig_user.consts import Const
 from sysdig_user.errors import FieldError, SduError
 from sysdig_user.filter import boolean, errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Seq, Value
@@ -55,7 +55,7 @@ else:
 Predicate = Callable[["Event"], bool]
 
 
-class ValueKind(enum.Enum):
+class ValueKind(Const):
     """How values of a field type compare; many sysdig param types share one kind."""
 
     STRING = "string"
