@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -70,6 +71,7 @@ struct child {
     int sigs[MAX_SIG];
     int ignore[MAX_SIG]; /* 1: SIG_IGN, 0: SIG_DFL */
     uint64_t mask;       /* restored once traced */
+    uint64_t waiting;    /* the mask while it waits for the tracer: the parent's at the clone */
     struct sock_fprog_ fprog; /* len 0: no program */
     int no_new_privs;
     char *stack;
@@ -130,10 +132,23 @@ static void fail(struct child *c, long err) {
 
 static int child_main(void *arg) {
     struct child *c = arg;
+    /* Every signal is blocked here (spawn blocks them around the clone). A handler of sdu's (CPython's C
+     * handler) must never run in this child: it would run on sdu's memory and thread pointer, tripping
+     * the handler in sdu (which would act on a signal it never got) and writing its errno. So each caught
+     * signal is reset to SIG_DFL first, as posix_spawn does, and only then is any signal unblocked. */
+    for (int sig = 1; sig <= MAX_SIG; sig++) {
+        struct kernel_sigaction_ old;
+        if (raw(SYS_rt_sigaction, sig, 0, (long)&old, 8, 0) == 0 && old.handler != (void *)SIG_DFL &&
+            old.handler != (void *)SIG_IGN) {
+            struct kernel_sigaction_ dfl = {(void *)SIG_DFL, 0, NULL, 0};
+            raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0);
+        }
+    }
     for (int i = 0; i < c->nsig; i++) {
         struct kernel_sigaction_ act = {(void *)(c->ignore[i] ? SIG_IGN : SIG_DFL), 0, NULL, 0};
         raw(SYS_rt_sigaction, c->sigs[i], (long)&act, 0, 8, 0);
     }
+    raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&c->waiting, 0, 8, 0);
     raw(SYS_close, c->wfd, 0, 0, 0, 0);
     char go = 0;
     long r;
@@ -311,8 +326,13 @@ static PyObject *spawn(PyObject *self, PyObject *args) {
         goto error;
     }
     c->done = done[0];
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &before); /* until the child has reset the handlers (child_main) */
+    memcpy(&c->waiting, &before, sizeof c->waiting);
     int pid = clone(child_main, c->stack + STACK_SIZE, CLONE_VM | SIGCHLD, c);
     int err = errno;
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
     close(done[1]); /* the child's copy stays open until its execve or exit */
     if (pid < 0) {
         errno = err;

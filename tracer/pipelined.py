@@ -481,9 +481,16 @@ def _feed(fd: int, on_event: Callable[[Event], bool], fast: Callable[[memoryview
                 return False
             pos = stop
         pipe.keep(pos)
-        if out is not None and got < _READ_SIZE and out.pending():
-            out.flush()
+        if out is not None and out.pending() and (got < _READ_SIZE or not _readable(fd)):
+            out.flush()  # (a read of _READ_SIZE may have drained a pipe that held exactly that: PIPE_SIZE)
     return True
+
+
+def _readable(fd: int) -> bool:
+    """The pipe has bytes to read now (or its writer is gone): the next read would not block."""
+    import select  # (built in; only after a read of a whole _READ_SIZE)
+
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def _feed_blocks(fd: int, write: Callable[[memoryview, int], int]) -> None:

@@ -163,3 +163,35 @@ def test_no_process_of_a_run_outlives_it(tmp_path: Path) -> None:
         assert st.wait_steady(lambda: not st.run_processes(token, environ=True)), st.run_processes(token, environ=True)
     finally:
         st.kill_run(proc, token)
+
+
+@pytest.mark.skipif(len(st.ORIGINAL) < 2, reason="co-location needs at least two allowed CPUs")
+def test_sigkill_of_sdu_under_the_filter_ends_the_pinned_command(tmp_path: Path) -> None:
+    """Under the seccomp filter no watchdog runs (tracer/placement.py): a co-located command must then be
+    ended by PTRACE_O_EXITKILL when sdu dies, it and the children it forked, never left running pinned."""
+    for attempt in range(3):
+        if _kill_colocated_filtered(tmp_path / f"beat{attempt}"):
+            return
+    pytest.skip("co-location was released before the kill in every attempt (loaded machine)")
+
+
+def _kill_colocated_filtered(beat: Path) -> bool:
+    """SIGKILL sdu while the command runs co-located under the filter, then check nothing of it is left;
+    False if co-location was already released."""
+    token = st.new_token()
+    proc = st.sdu_popen("evt.type=openat", "--", "sh", "-c", st.heartbeat_script(beat), token, token=token)
+    try:
+        assert st.wait_until(lambda: st.beats(beat) >= 3), st.stderr_now(proc)
+        shell = int(Path(f"{beat}.pid").read_text())
+        fields = st.status_fields(shell)
+        if fields.get("Seccomp") != "2":
+            pytest.skip("the filter was not installed here")
+        if len(st.parse_cpus(fields.get("Cpus_allowed_list", "0-4095"))) != 1:
+            return False
+        assert st.helper_of(proc.pid, token, st.GUARD_COMM) is None  # (none under the filter)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert st.wait_until(lambda: not st.run_processes(token)), st.run_processes(token)
+        return True
+    finally:
+        st.kill_run(proc, token)

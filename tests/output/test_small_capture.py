@@ -68,3 +68,19 @@ def test_lines_equal_those_with_every_recipe(tmp_path: Path, monkeypatch: pytest
         assert every.status == some.status == python.status == 0
         assert line_diff(every.stdout.splitlines(), some.stdout.splitlines()) == "", argv
         assert line_diff(python.stdout.splitlines(), some.stdout.splitlines()) == "", argv
+
+
+def test_a_type_missing_from_the_codes_read_first_prints_the_same(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that changed between small_capture_codes and the read (the docstring's case): the types
+    with no recipe are declined to the Python pipeline, line for line the same."""
+    require_built(fastline._fastline, "sysdig_user._fastline")
+    for name in SAMPLES:
+        path = _plain(name, tmp_path)
+        every = run_sdu("-r", str(path), environ=native_environ(True))
+        codes = sorted(_reader_codes(path))
+        for kept in (frozenset(), frozenset(codes[::2])):
+            monkeypatch.setattr(sources, "small_capture_codes", lambda _paths, kept=kept: kept)
+            some = run_sdu("-r", str(path), environ=native_environ(True))
+            assert some.status == every.status == 0
+            assert line_diff(every.stdout.splitlines(), some.stdout.splitlines()) == "", (name, len(kept))

@@ -113,3 +113,32 @@ def test_pipe_protocol(tmp_path: Path, go: bytes, drop_early: bool) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == (0 if go else 127)
     assert mark.exists() == bool(go)
+
+
+@needs_native
+def test_a_signal_to_the_waiting_child_never_runs_sdus_handler() -> None:
+    """The C child shares sdu's memory until its execve: a signal sent to it before then (here one sdu
+    has a Python handler for, which _command_dispositions does not reset) must not trip sdu's handler,
+    and acts on the child as on a freshly spawned one (posix_spawn: caught signals reset to SIG_DFL)."""
+    seen: list[int] = []
+    old = signal.signal(signal.SIGUSR2, lambda sig, _frame: seen.append(sig))
+    rfd, wfd = os.pipe()
+    try:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        pid, keep = _SPAWN(b"/bin/true", [b"true"], None, None, [], [int(s) for s in mask], rfd, wfd, None,
+                           False, b"true")
+        os.close(rfd)
+        os.kill(pid, signal.SIGUSR2)  # (the child waits for the go on the pipe meanwhile)
+        try:
+            os.write(wfd, b"g")  # (a child that survived the signal runs the command)
+        except BrokenPipeError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        for _ in range(100):  # (any handler CPython was told of runs at one of these)
+            signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        assert seen == []
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGUSR2
+        del keep
+    finally:
+        os.close(wfd)
+        signal.signal(signal.SIGUSR2, old)

@@ -2,9 +2,11 @@
 and in order, whatever the cuts of the writes, frames longer than a read included."""
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -75,3 +77,52 @@ def test_feed_blocks_whole() -> None:
         writer.join()
         os.close(r)
     assert bytes(got) == data
+
+
+class _Out:
+    """The pipeline's Output as _feed uses it: lines pending until flushed; each flush signalled."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.flushed = threading.Event()
+
+    def pending(self) -> bool:
+        return self.lines > 0
+
+    def flush(self) -> int:
+        self.lines = 0
+        self.flushed.set()
+        return 0
+
+
+def test_feed_flushes_after_a_whole_read_that_drained_the_pipe() -> None:
+    """A read of exactly _READ_SIZE bytes can drain the pipe (its capacity is PIPE_SIZE, the same size):
+    the lines are flushed then too, before the next read blocks on a tracer that has nothing more."""
+    r, w = os.pipe()
+    try:
+        try:
+            fcntl.fcntl(w, 1031, pipelined._READ_SIZE)  # F_SETPIPE_SZ
+        except OSError:
+            pytest.skip("cannot give a pipe a capacity of _READ_SIZE here")
+        data, _events = _frames([pipelined._READ_SIZE // 2 - 2, pipelined._READ_SIZE // 2 - 2])
+        assert len(data) == pipelined._READ_SIZE
+        os.write(w, data)  # whole in the pipe before the first read
+        out = _Out()
+        pipeline = SimpleNamespace(out=out)
+
+        def on_event(_evt: Event) -> bool:
+            out.lines += 1
+            return True
+
+        reader = threading.Thread(target=pipelined._feed, args=(r, on_event, None, pipeline))
+        reader.start()
+        try:
+            assert out.flushed.wait(10.0), "lines held while the reader waits on an empty pipe"
+        finally:
+            os.close(w)
+            w = -1
+            reader.join()
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
