@@ -186,7 +186,7 @@ static Py_ssize_t __attribute__((noinline)) slot_lookup(PyTypeObject *tp, PyObje
     Py_ssize_t off = -1;
     if (set ? tp->tp_setattro == PyObject_GenericSetAttr : tp->tp_getattro == PyObject_GenericGetAttr) {
         PyObject *d = _PyType_Lookup(tp, name); /* (borrowed; it may assign the version tag) */
-        if (d && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        if (d && Py_IS_TYPE(d, &PyMemberDescr_Type) && PyType_IsSubtype(tp, PyDescr_TYPE(d))) {
             PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
             if (m->type == T_OBJECT_EX && !(m->flags & READONLY) && m->offset > 0) off = m->offset;
         }
@@ -2242,7 +2242,8 @@ static int fdi_configure(PyObject *template, PyObject *fields) {
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *f = PyTuple_GET_ITEM(fields, i);
         PyObject *d = PyUnicode_Check(f) ? _PyType_Lookup(type, f) : NULL; /* borrowed */
-        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || !PyType_IsSubtype(type, PyDescr_TYPE(d)) ||
+                ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
             PyErr_Format(PyExc_TypeError, "configure_fdtables: %R is not a slot of %R", f, (PyObject *)type);
             return -1;
         }

@@ -484,7 +484,8 @@ static int slots_for(Core *c, PyObject *th) {
     Py_ssize_t off[N_ATTRS];
     for (int a = 0; a < N_ATTRS; a++) {
         PyObject *d = _PyType_Lookup(type, *attr_names[a]); /* borrowed */
-        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type))
+        /* (a descriptor of another class, assigned in this one's body, would name another layout) */
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type) || !PyType_IsSubtype(type, PyDescr_TYPE(d)))
             return 0;
         PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
         if (m->type != T_OBJECT_EX || (m->flags & READONLY))
