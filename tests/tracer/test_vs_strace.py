@@ -16,6 +16,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 from signal import SIGCHLD
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,19 @@ def _ours(records: list) -> dict[int, list[tuple[str, int | None]]]:
     return seqs
 
 
+def _exec_race(seq: Any, mode: str) -> Any:
+    """execthread: the leader's clone3 exit and its next call, just before the thread's execve, are there
+    only if the leader returned from clone3 before the new thread's execve killed it (a race in the traced
+    program, which either tracer's run may lose): left out on both sides."""
+    if mode != "execthread" or not isinstance(seq, list):
+        return seq
+    out = list(seq)
+    for i in range(len(out) - 2, 0, -1):
+        if out[i:i + 3] == [("clone3", True), ("rt_sigprocmask", 0), ("execve", 0)]:
+            del out[i:i + 2]
+    return out
+
+
 @pytest.mark.ptrace
 @pytest.mark.oracle
 @pytest.mark.parametrize("mode", MODES)
@@ -76,8 +90,8 @@ def test_sequence_matches_strace(mode: str, calls_bin: Path, workdir: Path) -> N
     ours = _ours(got.records)
     threaded = mode in ("threads", "execthread")
     # tids differ between runs: compare the per-thread sequences as a sorted multiset
-    want = sorted(_norm(s, threaded) for s in theirs.values())
-    have = sorted(_norm(s, threaded) for s in ours.values())
+    want = sorted(_exec_race(_norm(s, threaded), mode) for s in theirs.values())
+    have = sorted(_exec_race(_norm(s, threaded), mode) for s in ours.values())
     assert have == want
 
 
