@@ -80,7 +80,35 @@ else:
                 raise AttributeError(f"cannot reassign member {name!r}")
             type.__setattr__(cls, name, value)
 
-    class IntConst(int, metaclass=_ConstType):
+    class _Member:
+        """What IntConst's and Const's members share: read-only, the enum repr, copied and pickled as
+        themselves (by value), and ValueError for a value no member has."""
+
+        __slots__ = ()
+
+        @classmethod
+        def _missing_(cls, value):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
+
+        def __setattr__(self, name, value):
+            raise AttributeError(f"cannot assign to {type(self).__name__}.{name}")
+
+        def __delattr__(self, name):
+            raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
+
+        def __repr__(self):
+            return f"<{type(self).__name__}.{self.name}: {self.value!r}>"
+
+        def __reduce_ex__(self, protocol):
+            return type(self), (self.value,)
+
+        def __copy__(self):
+            return self
+
+        def __deepcopy__(self, memo):
+            return self
+
+    class IntConst(_Member, int, metaclass=_ConstType):
         """An ``IntEnum`` without ``enum``: subclass it with ``NAME = value`` lines."""
 
         _value_types_ = (int,)
@@ -97,30 +125,8 @@ else:
         def value(self):
             return int(self)
 
-        @classmethod
-        def _missing_(cls, value):
-            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
-
-        def __setattr__(self, name, value):
-            raise AttributeError(f"cannot assign to {type(self).__name__}.{name}")
-
-        def __delattr__(self, name):
-            raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
-
-        def __repr__(self):
-            return f"<{type(self).__name__}.{self.name}: {int(self)!r}>"
-
         __str__ = int.__repr__
         __format__ = int.__format__
-
-        def __reduce_ex__(self, protocol):
-            return type(self), (int(self),)
-
-        def __copy__(self):
-            return self
-
-        def __deepcopy__(self, memo):
-            return self
 
     class FlagConst(IntConst):
         """An ``IntFlag`` without ``enum``: members are bits; combinations are made (and kept) on demand."""
@@ -181,7 +187,7 @@ else:
                 return f"<{type(self).__name__}: {int(self)!r}>"
             return f"<{type(self).__name__}.{name}: {int(self)!r}>"
 
-    class Const(metaclass=_ConstType):
+    class Const(_Member, metaclass=_ConstType):
         """An ``Enum`` without ``enum`` (members are not ints): subclass it with ``NAME = value`` lines,
         each value a str, int, float, bytes or tuple. Members compare by identity, as enum's do."""
 
@@ -202,19 +208,6 @@ else:
         def value(self):
             return self._value_
 
-        @classmethod
-        def _missing_(cls, value):
-            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
-
-        def __setattr__(self, name, value):
-            raise AttributeError(f"cannot assign to {type(self).__name__}.{name}")
-
-        def __delattr__(self, name):
-            raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
-
-        def __repr__(self):
-            return f"<{type(self).__name__}.{self.name}: {self._value_!r}>"
-
         def __str__(self):
             return f"{type(self).__name__}.{self.name}"
 
@@ -223,14 +216,5 @@ else:
 
         def __hash__(self):
             return hash(self.name)
-
-        def __reduce_ex__(self, protocol):
-            return type(self), (self._value_,)
-
-        def __copy__(self):
-            return self
-
-        def __deepcopy__(self, memo):
-            return self
 
 __all__ = ["Const", "FlagConst", "IntConst"]
