@@ -78,17 +78,29 @@ def stat(tid: int) -> Stat:
                 int(rest[7]), int(rest[9]), int(rest[36]))
 
 
-@gone_on_missing
-def status(tid: int) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in _lines(read(f"/proc/{tid}/status")):
-        key, _, val = line.partition(":")
-        out[key] = val.strip(_ASCII_SPACE)
-    return out
-
-
 #: what bytes.strip() strips (str.strip() would also strip non-ASCII spaces a value may end with)
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
+
+
+#: the /proc/TID/status lines that are read (by first_id, vm_kb, ns_ids and the clone/exec decoders)
+STATUS_KEYS = ("PPid", "Uid", "Gid", "VmSize", "VmRSS", "VmSwap", "NSpid", "NStgid")
+_STATUS_MARKS = tuple((key, f"\n{key}:") for key in STATUS_KEYS)
+
+
+@gone_on_missing
+def status(tid: int) -> dict[str, str]:
+    """The STATUS_KEYS lines of /proc/TID/status: key -> value (ASCII spaces stripped); a key the file
+    lacks is absent (VmSize... of a kernel thread or zombie). No line but Name precedes them, so each is
+    found as "\\nKey:"; the others, about 50 lines, are not split."""
+    text = read(f"/proc/{tid}/status").decode("utf-8", "surrogateescape")
+    out: dict[str, str] = {}
+    for key, mark in _STATUS_MARKS:
+        at = text.find(mark)
+        if at >= 0:
+            at += len(mark)
+            end = text.find("\n", at)
+            out[key] = text[at:end if end >= 0 else len(text)].strip(_ASCII_SPACE)
+    return out
 
 
 def _lines(raw: bytes) -> list[str]:
