@@ -41,6 +41,8 @@ NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "typing", "re", "warnings", "importlib", 
                        "pickle", "tempfile", "shutil", "subprocess", "threading", "socket", "argparse", "datetime",
                        "locale", "textwrap", "random", "hashlib", "base64", "importlib.util", "glob", "uuid",
                        "decimal", "email", "http")
+# the state engine's packet parser: imported by a capture's first packet event (state/inspector.py)
+NOT_WITHOUT_PACKETS = ("sysdig_user.state.parsers_packet",)
 # the field classes the default line does not use (registry._TABLE: imported on a field's first use)
 OTHER_FIELD_CLASSES = tuple(f"sysdig_user.fields.{m}" for m in ("fd", "container", "user", "group", "syslog",
                                                                    "fdlist", "k8s", "tracer"))
@@ -110,8 +112,8 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert _loaded(cold, NOT_FOR_A_RUN) == [] and _loaded(warm, NOT_FOR_A_RUN) == []
     bare, bare_out = _modules_of(_cli("-r", cap), tmp_path / "cache", bare=True)
     assert bare_out == cold_out
-    assert _loaded(bare, (*NOT_FOR_A_READ, *NOT_FOR_A_SHORT_RUN, *OTHER_FIELD_CLASSES, "ipaddress", "ctypes",
-                          "signal", "select")) == []
+    assert _loaded(bare, (*NOT_FOR_A_READ, *NOT_FOR_A_SHORT_RUN, *OTHER_FIELD_CLASSES, *NOT_WITHOUT_PACKETS,
+                          "ipaddress", "ctypes", "signal", "select")) == []
 
 
 @pytest.mark.slow
@@ -146,7 +148,7 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
     assert ("true" if options[:1] == ("-p",) else "execve") in out
     filtering = () if filtered else ("sysdig_user.filter", "tracer.pushdown")  # (unfiltered: tracer/cuts.py)
     assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels", *filtering,
-                             "sysdig_user.scap.cycle", *NOT_FOR_A_RUN)) == []
+                             "sysdig_user.scap.cycle", *NOT_WITHOUT_PACKETS, *NOT_FOR_A_RUN)) == []
     # and in an interpreter without site: none of the standard library a short run has no use for; the
     # default line imports only its field classes, a filter (from the cache) not the standalone parser
     bare, out = _modules_of(program, tmp_path / "cache", bare=True)

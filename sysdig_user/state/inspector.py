@@ -48,7 +48,6 @@ from sysdig_user.state.fds import (
 )
 from sysdig_user.state.interfaces import Interfaces
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
-from sysdig_user.state.parsers_packet import parse_packet
 from sysdig_user.state.threads import (
     CL_ACTIVE,
     CL_CLONE_FILES,
@@ -448,6 +447,8 @@ class Inspector:
         if code >= PPM_EVENT_MAX:
             evt.num = self.num  # not counted: Debian sysdig skips these types
             if code == SDU_EXTENSION_BASE:
+                from sysdig_user.state.parsers_packet import parse_packet  # (a packet capture's own import)
+
                 parse_packet(st, evt)
             return None
         self.num += 1
