@@ -90,7 +90,7 @@ def test_readers_match_a_buffered_reading(child: subprocess.Popen[bytes]) -> Non
         status = _status(pid)
         assert procfs.status(pid) == {key: val for key, val in status.items() if key in procfs.STATUS_KEYS}
         assert "Uid" in status
-        assert procfs.fdlimit(pid) == _fdlimit(pid)
+        assert procfs.fdlimit(pid) == procfs.fdlimit_file(pid) == _fdlimit(pid)
         assert procfs.cmdline(pid) == _nul_list(f"/proc/{pid}/cmdline")
         try:
             env = _nul_list(f"/proc/{pid}/environ", procfs.ENV_MAX + 1)
@@ -119,3 +119,16 @@ def test_read_beyond_one_chunk_and_up_to_a_limit(tmp_path: Path) -> None:
 def test_a_missing_process_is_gone() -> None:
     with pytest.raises(ProcessGone):
         procfs.status(2**22 + 1)
+
+
+def test_fdlimit_of_a_lowered_limit_and_of_a_gone_process() -> None:
+    """prlimit(2) gives what /proc/PID/limits prints (RLIMIT_NOFILE is never unlimited: it cannot exceed
+    fs.nr_open); a pid prlimit cannot read falls back to the file: a gone one raises ProcessGone."""
+    proc = subprocess.Popen(["sh", "-c", "ulimit -n 1000 && exec cat"], stdin=subprocess.PIPE)
+    try:
+        assert procfs.fdlimit(proc.pid) == procfs.fdlimit_file(proc.pid) == _fdlimit(proc.pid)
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=10)
+    with pytest.raises(ProcessGone):
+        procfs.fdlimit(2**22 + 1)
