@@ -132,3 +132,21 @@ def test_fdlimit_of_a_lowered_limit_and_of_a_gone_process() -> None:
         proc.wait(timeout=10)
     with pytest.raises(ProcessGone):
         procfs.fdlimit(2**22 + 1)
+
+
+def test_fdinfo_flags_match_a_line_by_line_reading(tmp_path: Path) -> None:
+    from tracer.snapshot import _fdinfo_flags
+
+    def flags(fd: int) -> int:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            return next((int(line.split()[1], 8) for line in f if line.startswith("flags:")), 0)
+
+    fds = [os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT | os.O_APPEND), os.open(tmp_path, os.O_RDONLY),
+           *os.pipe()]
+    try:
+        for fd in fds:
+            assert _fdinfo_flags(os.getpid(), fd) == flags(fd) != 0
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert _fdinfo_flags(os.getpid(), max(fds) + 100) == 0
