@@ -73,7 +73,7 @@ def stat(tid: int) -> Stat:
     # comm may contain spaces and parentheses: it ends at the last ')'.
     lpar, rpar = raw.index(b"("), raw.rindex(b")")
     comm = raw[lpar + 1:rpar].decode("utf-8", "surrogateescape")
-    rest = raw[rpar + 2:].split()
+    rest = raw[rpar + 2:].split(None, 37)  # (the fields after the 39th not split)
     # rest[0] is field 3 (state)
     return Stat(comm, rest[0].decode(), int(rest[1]), int(rest[2]), int(rest[3]), int(rest[4]),
                 int(rest[7]), int(rest[9]), int(rest[36]))
@@ -118,7 +118,9 @@ def _lines(raw: bytes) -> list[str]:
 def _nul_list(raw: bytes) -> list[str]:
     if raw.endswith(b"\0"):
         raw = raw[:-1]
-    return [s.decode("utf-8", "surrogateescape") for s in raw.split(b"\0")] if raw else []
+    # decoded whole, then split: a NUL byte is never part of a multibyte sequence, so each string
+    # decodes as it would alone
+    return raw.decode("utf-8", "surrogateescape").split("\0") if raw else []
 
 
 @gone_on_missing

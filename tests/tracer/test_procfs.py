@@ -150,3 +150,9 @@ def test_fdinfo_flags_match_a_line_by_line_reading(tmp_path: Path) -> None:
         for fd in fds:
             os.close(fd)
     assert _fdinfo_flags(os.getpid(), max(fds) + 100) == 0
+
+
+def test_nul_lists_decode_each_string_as_alone() -> None:
+    raw = b"a\xc3\0\xa9b\0\xe2\x82\0ok\xc3\xa9\0\0x\0"
+    assert procfs._nul_list(raw) == [s.decode("utf-8", "surrogateescape") for s in raw[:-1].split(b"\0")]
+    assert procfs._nul_list(b"") == [] and procfs._nul_list(b"\0") == []
