@@ -50,7 +50,6 @@ injecting the seccomp() call into a running process would leave its filter behin
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import sys
@@ -60,7 +59,7 @@ from types import FrameType
 
 from sysdig_user.rows import Record
 from tracer import attach as attach_rules
-from tracer import memory, ptrace, seccomp
+from tracer import libc, memory, ptrace, seccomp
 from tracer.errors import ProcessGone, TracerError
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.placement import Placement
@@ -73,10 +72,7 @@ else:
     import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_sched_getcpu = _libc.sched_getcpu
-_sched_getcpu.restype = ctypes.c_int
-_sched_getcpu.argtypes = ()
+_sched_getcpu = libc.sched_getcpu
 
 _NR_CLONE, _NR_FORK, _NR_VFORK, _NR_CLONE3 = 56, 57, 58, 435
 _CLONE_VM, _CLONE_VFORK, _CLONE_THREAD = 0x100, 0x4000, 0x10000
@@ -230,6 +226,8 @@ class Engine:
         # handlers (they would swallow a signal meant for the command, see _command_dispositions).
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
         spawn = _native_spawn()
+        if spawn is None and program is not None:
+            program.prepare()  # the Python child's ctypes objects, made before the fork
         try:
             if spawn is not None:  # the same child, cloned in C without running Python (tracer/_launch.c)
                 pid, self._launch_block = spawn(

@@ -39,11 +39,10 @@ sched_getaffinity are added to the stopping set so the two rules above still hol
 """
 from __future__ import annotations
 
-import ctypes
 import os
 from collections.abc import Callable, Iterable, Mapping
 
-from tracer import memory
+from tracer import libc, memory
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
@@ -57,10 +56,7 @@ SYSCALLS = frozenset({NR_SCHED_SETAFFINITY, NR_SCHED_GETAFFINITY})
 SAMPLE_NS = 100_000_000
 WAIT_SHARE = 0.25
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_sched_getcpu = _libc.sched_getcpu
-_sched_getcpu.restype = ctypes.c_int
-_sched_getcpu.argtypes = ()
+_sched_getcpu = libc.sched_getcpu
 
 
 class _ThreadLike(Protocol):
