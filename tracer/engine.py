@@ -58,8 +58,7 @@ from collections.abc import Callable, Collection, Sequence
 from types import FrameType
 
 from sysdig_user.rows import Record
-from tracer import attach as attach_rules
-from tracer import libc, memory, ptrace, seccomp
+from tracer import libc, memory, ptrace
 from tracer.errors import ProcessGone, TracerError
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.placement import Placement
@@ -218,6 +217,8 @@ class Engine:
             stops = self.seccomp_syscalls
             if self.placement is not None:
                 stops = stops | PLACEMENT_SYSCALLS
+            from tracer import seccomp  # (a launch under the filter only: tracer/pushdown.py's plan)
+
             program = seccomp.Program(stops)
             no_new_privs = os.geteuid() != 0
         dispositions = _command_dispositions()
@@ -307,6 +308,8 @@ class Engine:
         tid shows up (a thread cloned by an already-seized thread is followed by TRACECLONE anyway).
         On a failure everything seized so far is released and a one-line TracerError explains why.
         """
+        from tracer import attach as attach_rules  # (attach mode only)
+
         seized: list[int] = []
         try:
             for pid in pids:
@@ -360,6 +363,8 @@ class Engine:
         """Seize the threads of `pid` (re-reading its task list until no new tid shows up). OSError if
         the kernel refuses its first thread (a later refusal, after one was seized, leaves that thread
         to the one sdu already holds: it cannot differ in what ptrace allows); ProcessGone if it is gone."""
+        from tracer import attach as attach_rules  # (attach mode only)
+
         seen: set[int] = set()
         seized = False
         while True:
@@ -577,7 +582,11 @@ class Engine:
 
     def _quiet_exit(self, th: Thread, ret: int) -> None:
         """Exit of a launch child's own pre-exec syscall: notes whether the seccomp filter went in."""
-        if self.seccomp_syscalls is not None and seccomp.is_install_call(th.nr, th.args):
+        if self.seccomp_syscalls is None:
+            return
+        from tracer import seccomp
+
+        if seccomp.is_install_call(th.nr, th.args):
             if ret == 0:
                 th.seccomp = True
                 self.seccomp_active = True

@@ -145,7 +145,12 @@ def fd_dev(pid: int, fd: int) -> int:
     if _fstatat_dev is not None:
         # libc's fstatat for st_dev alone: half the instructions of os.stat, which builds a 20-field
         # stat_result (float and ns times) for the one field needed here.
-        dev = _fstatat_dev(dirfd, _FD_NAMES[fd] if 0 <= fd < 1024 else b"%d" % fd)
+        name = _fd_names.get(fd)
+        if name is None:
+            name = b"%d" % fd
+            if 0 <= fd < 1024:
+                _fd_names[fd] = name
+        dev = _fstatat_dev(dirfd, name)
         if dev < 0:
             return 0
     else:
@@ -163,5 +168,7 @@ def fd_dev(pid: int, fd: int) -> int:
 
 
 _fstatat_dev = libc.fstatat_dev
-_FD_NAMES = tuple(b"%d" % fd for fd in range(1024))  # fd -> its /proc/PID/fd entry name, for fd_dev
+# fd -> its /proc/PID/fd entry name, for fd_dev: filled as fds are seen (all 1024 made at import cost a
+# start 1.4M instructions, callgrind)
+_fd_names: dict[int, bytes] = {}
 _dev_codes: dict[int, int] = {}  # st_dev -> its new_encode_dev value (a run sees few devices)
