@@ -18,7 +18,7 @@ e5c53d64 (sysdig 0.29.3):
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from _collections_abc import Callable, Iterable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.event import Event
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
