@@ -33,9 +33,13 @@ hidden: /proc/PID/status Cpus_allowed and `taskset -p PID` from outside show the
 lasts. Attach mode never moves anything (sdu does not touch a running process's affinity), nor does a
 run whose allowed CPUs are already one (`taskset -c 0 sdu ...`), nor `--no-colocate`.
 
+A child cloned with CLONE_UNTRACED is one ptrace does not follow: neither a release nor the watchdog
+would ever know it, so it is given the original mask at its parent's clone exit (pinned from its
+first instruction to then; a tracer killed inside that window leaves it pinned).
+
 Under seccomp pushdown threads stop only at the chosen syscalls, so one blocked in an unchosen syscall
-looks "running": release can come earlier than needed, never later. sched_setaffinity and
-sched_getaffinity are added to the stopping set so the two rules above still hold.
+looks "running": release can come earlier than needed, never later. sched_setaffinity,
+sched_getaffinity, clone and clone3 are added to the stopping set so the rules above still hold.
 """
 from __future__ import annotations
 
@@ -51,9 +55,13 @@ if TYPE_CHECKING:
 else:
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
+NR_CLONE = 56
 NR_SCHED_SETAFFINITY = 203
 NR_SCHED_GETAFFINITY = 204
-SYSCALLS = frozenset({NR_SCHED_SETAFFINITY, NR_SCHED_GETAFFINITY})
+NR_CLONE3 = 435
+CLONE_UNTRACED = 0x00800000
+#: the exits on_exit acts on whenever they come (it samples at any other exit only when a sample is due)
+SYSCALLS = frozenset({NR_SCHED_SETAFFINITY, NR_SCHED_GETAFFINITY, NR_CLONE, NR_CLONE3})
 SAMPLE_NS = 100_000_000
 WAIT_SHARE = 0.25
 
@@ -85,6 +93,16 @@ def _runqueue_wait(tid: int) -> int:
             return int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def _untraced(tid: int, nr: int, args: tuple[int, ...]) -> bool:
+    """Was the clone (`nr` NR_CLONE or NR_CLONE3, at its exit) asked for CLONE_UNTRACED?"""
+    if not args:
+        return False
+    if nr == NR_CLONE:
+        return bool(args[0] & CLONE_UNTRACED)
+    words = memory.read_u64s(tid, args[0], 1)  # clone3: struct clone_args begins with its flags
+    return bool(words and words[0] & CLONE_UNTRACED)
 
 
 class Placement:
@@ -177,6 +195,13 @@ class Placement:
             target = th.args[0] if th.args and th.args[0] > 0 else tid
             self.release(threads, "the command set its own CPU affinity", skip={target})
             return
+        elif nr in (NR_CLONE, NR_CLONE3) and ret > 0 and _untraced(tid, nr, th.args):
+            # a child ptrace does not follow: no release or watchdog would ever reach it, so it gets its
+            # CPUs back now, as it runs on its own (it was pinned only from the clone to this exit)
+            try:
+                os.sched_setaffinity(ret, self.original)
+            except OSError:  # already gone
+                pass
         if ts >= self.next_sample:
             self._sample(threads, ts)
 

@@ -39,10 +39,36 @@ class Stat(Record):
         self.processor = processor
 
 
+#: a first read's size: every per-process file read here but environ fits in it, read whole at once
+_CHUNK = 8192
+
+
+def read(path: str, limit: int = -1) -> bytes:
+    """The bytes of a /proc file (its first `limit` when `limit` >= 0), with os.open/os.read: no file
+    object, and one read() for a file shorter than what is asked (a /proc file's read returns less than
+    asked only at its end: seq_file and the cmdline/environ readers fill the buffer while there is more)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        want = _CHUNK if limit < 0 else limit
+        data = os.read(fd, want)
+        if len(data) < want:
+            return data
+        parts = [data]
+        got = len(data)
+        while limit < 0 or got < limit:
+            more = os.read(fd, _CHUNK if limit < 0 else limit - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 @gone_on_missing
 def stat(tid: int) -> Stat:
-    with open(f"/proc/{tid}/stat", "rb") as f:
-        raw = f.read()
+    raw = read(f"/proc/{tid}/stat")
     # comm may contain spaces and parentheses: it ends at the last ')'.
     lpar, rpar = raw.index(b"("), raw.rindex(b")")
     comm = raw[lpar + 1:rpar].decode("utf-8", "surrogateescape")
@@ -52,14 +78,40 @@ def stat(tid: int) -> Stat:
                 int(rest[7]), int(rest[9]), int(rest[36]))
 
 
+#: what bytes.strip() strips (str.strip() would also strip non-ASCII spaces a value may end with)
+_ASCII_SPACE = " \t\n\r\x0b\x0c"
+
+
+#: the /proc/TID/status lines that are read (by first_id, vm_kb, ns_ids and the clone/exec decoders)
+STATUS_KEYS = ("PPid", "Uid", "Gid", "VmSize", "VmRSS", "VmSwap", "NSpid", "NStgid")
+_STATUS_MARKS = tuple((key, f"\n{key}:") for key in STATUS_KEYS)
+
+
 @gone_on_missing
 def status(tid: int) -> dict[str, str]:
+    """The STATUS_KEYS lines of /proc/TID/status: key -> value (ASCII spaces stripped); a key the file
+    lacks is absent (VmSize... of a kernel thread or zombie). No line but Name precedes them, so each is
+    found as "\\nKey:"; the others, about 50 lines, are not split."""
+    text = read(f"/proc/{tid}/status").decode("utf-8", "surrogateescape")
     out: dict[str, str] = {}
-    with open(f"/proc/{tid}/status", "rb") as f:
-        for line in f:
-            key, _, val = line.partition(b":")
-            out[key.decode()] = val.strip().decode("utf-8", "surrogateescape")
+    for key, mark in _STATUS_MARKS:
+        at = text.find(mark)
+        if at >= 0:
+            at += len(mark)
+            end = text.find("\n", at)
+            out[key] = text[at:end if end >= 0 else len(text)].strip(_ASCII_SPACE)
     return out
+
+
+def _lines(raw: bytes) -> list[str]:
+    """The lines of a file as iterating over it in binary mode gives them, decoded (surrogateescape),
+    without their "\\n" (a decoded multibyte character never holds a "\\n" byte)."""
+    if not raw:
+        return []
+    lines = raw.decode("utf-8", "surrogateescape").split("\n")
+    if raw.endswith(b"\n"):
+        lines.pop()
+    return lines
 
 
 def _nul_list(raw: bytes) -> list[str]:
@@ -70,8 +122,7 @@ def _nul_list(raw: bytes) -> list[str]:
 
 @gone_on_missing
 def cmdline(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return _nul_list(f.read())
+    return _nul_list(read(f"/proc/{pid}/cmdline"))
 
 
 #: SCAP_MAX_ENV_SIZE: the bytes of an environment sysdig's driver puts in an execve exit, and its /proc
@@ -85,8 +136,7 @@ def environ(pid: int) -> list[str]:
     """Environment strings, cut as sysdig's driver cuts them (ENV_MAX); [] when unreadable (another
     user's process without privilege)."""
     try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            raw = f.read(ENV_MAX + 1)
+        raw = read(f"/proc/{pid}/environ", ENV_MAX + 1)
     except PermissionError:
         return []
     if len(raw) > ENV_MAX:
@@ -103,15 +153,19 @@ def link(pid: int, name: str) -> str:
         return ""
 
 
+_NOFILE = b"Max open files"
+
+
 @gone_on_missing
 def fdlimit(pid: int) -> int:
     """Soft RLIMIT_NOFILE from /proc/PID/limits ("Max open files  1024  4096  files")."""
-    with open(f"/proc/{pid}/limits", "rb") as f:
-        for line in f:
-            if line.startswith(b"Max open files"):
-                soft = line.split()[3]
-                return -1 if soft == b"unlimited" else int(soft)
-    return 0
+    raw = read(f"/proc/{pid}/limits")
+    at = 0 if raw.startswith(_NOFILE) else raw.find(b"\n" + _NOFILE) + 1
+    if at == 0 and not raw.startswith(_NOFILE):
+        return 0
+    end = raw.find(b"\n", at)
+    soft = raw[at:end if end >= 0 else len(raw)].split()[3]
+    return -1 if soft == b"unlimited" else int(soft)
 
 
 @gone_on_missing
@@ -122,26 +176,24 @@ def cgroups(pid: int) -> list[str]:
     one path, so we list the v2 controllers the driver would (cpuset, cpu, cpuacct, io, memory, ...).
     """
     out: list[str] = []
-    with open(f"/proc/{pid}/cgroup", "rb") as f:
-        for line in f:
-            parts = line.rstrip(b"\n").decode("utf-8", "surrogateescape").split(":", 2)
-            if len(parts) != 3:
-                continue
-            _hid, ctrls, path = parts
-            if not ctrls:
-                for ctrl in ("cpuset", "cpu", "cpuacct", "io", "memory", "devices", "freezer", "net_cls",
-                             "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"):
-                    out.append(f"{ctrl}={path}")
-            else:
-                out.extend(f"{c}={path}" for c in ctrls.split(",") if c)
+    for line in _lines(read(f"/proc/{pid}/cgroup")):
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _hid, ctrls, path = parts
+        if not ctrls:
+            for ctrl in ("cpuset", "cpu", "cpuacct", "io", "memory", "devices", "freezer", "net_cls",
+                         "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"):
+                out.append(f"{ctrl}={path}")
+        else:
+            out.extend(f"{c}={path}" for c in ctrls.split(",") if c)
     return out
 
 
 @gone_on_missing
 def loginuid(pid: int) -> int:
     try:
-        with open(f"/proc/{pid}/loginuid") as f:
-            val = int(f.read().strip())
+        val = int(read(f"/proc/{pid}/loginuid"))
     except (PermissionError, ValueError):
         return -1
     return -1 if val == 0xFFFFFFFF else val

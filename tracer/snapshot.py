@@ -23,13 +23,15 @@ _TCP_LISTEN = "0A"
 def proc_entries(pid: int, main_only: bool = False) -> list[ProcEntry]:
     """One ProcEntry per thread of `pid`; threads carry CLONE_THREAD|CLONE_FILES (0x2001) so they share
     the leader's fd table, as §8.1 requires. `main_only`: only the main thread's entry (the others are
-    not read at all), as an ancestor's."""
-    try:
-        tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
-    except FileNotFoundError:
-        return []
+    not read at all, nor listed: a process that is gone raises ProcessGone at its first file), as an
+    ancestor's."""
     if main_only:
-        tids = [t for t in tids if t == pid]
+        tids = [pid]
+    else:
+        try:
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        except FileNotFoundError:
+            return []
     try:
         argv = procfs.cmdline(pid)
         env = procfs.environ(pid)

@@ -155,6 +155,34 @@ def _through_core(pipe: EventPipeline, core: Any, item: Any) -> bool:
     return False
 
 
+class Lockstep:
+    """One capture's items through the pipeline with the core (`fast`) and through the Python pipeline
+    (`slow`) side by side; `handled` counts the events the core took."""
+
+    def __init__(self, path: Path, *argv: str) -> None:
+        self.fast, self.core, fast_sink = _pipeline(path, True, *argv)
+        self.slow, none, slow_sink = _pipeline(path, False, *argv)
+        assert self.core is not None and none is None
+        self._sinks = (fast_sink, slow_sink)
+        self.handled = 0
+
+    def feed(self, item: Any) -> bool:
+        """`item` to both pipelines; True if the core took it."""
+        took = _through_core(self.fast, self.core, item)
+        self.handled += took
+        _through_core(self.slow, None, item)
+        return took
+
+    def states(self) -> tuple[Any, Any]:
+        """Both pipelines' _state, the core's pending lines drained first."""
+        fastline.drain(self.core, self.fast)
+        return _state(self.fast), _state(self.slow)
+
+    def close(self) -> None:
+        for sink in self._sinks:
+            sink.close()
+
+
 def _state(pipe: EventPipeline) -> Any:
     """Everything the Inspector keeps per thread and per fd, comparable."""
     insp = pipe.inspector
@@ -181,26 +209,16 @@ def test_state_equals_the_python_pipeline(program_capture: Path, argv: tuple[str
     a compiled filter too (output/compiled.py), whose dropped events leave what process() leaves."""
     _require_core()
     for path in _captures(program_capture):
-        items = list(read_capture(str(path), extension_types=frozenset(EXTENSIONS)))
-        fast, core, sink1 = _pipeline(path, True, *argv)
-        slow, none, sink2 = _pipeline(path, False, *argv)
-        assert core is not None and none is None
-        handled = 0
-        for item in items:
-            handled += _through_core(fast, core, item)
-            if type(item) is not tuple:
-                slow.feed_records(item)
-                continue
-            cpu, flags, raw = item
-            slow.on_event(Event(raw, cpu, flags))
-            if path == program_capture:
-                fastline.drain(core, fast)
-                assert _state(fast) == _state(slow), (path, raw[:26].hex())
-        fastline.drain(core, fast)
-        assert handled > 0
-        assert _state(fast) == _state(slow), path
-        sink1.close()
-        sink2.close()
+        both = Lockstep(path, *argv)
+        for item in read_capture(str(path), extension_types=frozenset(EXTENSIONS)):
+            both.feed(item)
+            if path == program_capture and type(item) is tuple:
+                fast, slow = both.states()
+                assert fast == slow, (path, item[2][:26].hex())
+        fast, slow = both.states()
+        assert both.handled > 0
+        assert fast == slow, path
+        both.close()
 
 
 @pytest.mark.ptrace  # program_capture: sdu -w -- a traced program

@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 
-from sysdig_user.event import Event
 from sysdig_user.event_table import EXTENSIONS
-from sysdig_user.output import fastline
 from sysdig_user.scap import read_capture
 from sysdig_user.state import fdorder
 from sysdig_user.state.fds import FdInfo
-from tests.output.test_fastline import _pipeline, _require_core, _state, _through_core
+from tests.output.test_fastline import Lockstep, _require_core
 from tests.support import record_python
 
 N = 1500
@@ -49,25 +47,15 @@ def many_fds(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_fd_tables_equal_the_python_pipeline(many_fds: Path) -> None:
     _require_core()
     assert 3 * N > fdorder.FOLD_AT  # (the log folds while the core appends to it)
-    items = list(read_capture(str(many_fds), extension_types=frozenset(EXTENSIONS)))
-    fast, core, sink1 = _pipeline(many_fds, True)
-    slow, none, sink2 = _pipeline(many_fds, False)
-    assert core is not None and none is None
-    handled = 0
-    for i, item in enumerate(items):
-        handled += _through_core(fast, core, item)
-        if type(item) is not tuple:
-            slow.feed_records(item)
-            continue
-        cpu, flags, raw = item
-        slow.on_event(Event(raw, cpu, flags))
-        if i % 500 == 0:
-            fastline.drain(core, fast)
-            assert _state(fast) == _state(slow), i
-            assert _slots(fast) == _slots(slow), i
-    fastline.drain(core, fast)
-    assert handled > 3 * N
-    assert _state(fast) == _state(slow)
-    assert _slots(fast) == _slots(slow)
-    sink1.close()
-    sink2.close()
+    both = Lockstep(many_fds)
+    for i, item in enumerate(read_capture(str(many_fds), extension_types=frozenset(EXTENSIONS))):
+        both.feed(item)
+        if i % 500 == 0 and type(item) is tuple:
+            fast, slow = both.states()
+            assert fast == slow, i
+            assert _slots(both.fast) == _slots(both.slow), i
+    fast, slow = both.states()
+    assert both.handled > 3 * N
+    assert fast == slow
+    assert _slots(both.fast) == _slots(both.slow)
+    both.close()

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from sysdig_user.event import Event
 from sysdig_user.event_table import EXTENSIONS
 from sysdig_user.output import fastline
 from sysdig_user.scap import read_capture
-from tests.output.test_fastline import _pipeline, _require_core, _state, _through_core
+from tests.output.test_fastline import Lockstep, _require_core, _state
 from tests.support import shared_path
 
 SAMPLES = ("libs_curl_google.scap", "falco_cat_write.scap")
@@ -43,31 +42,22 @@ def test_held_ints_keep_their_values(name: str, argv: tuple[str, ...]) -> None:
     and the state is the Python pipeline's (the events in between have their ints rewritten in place)."""
     _require_core()
     path = shared_path("samples", name)
-    fast, core, sink1 = _pipeline(path, True, *argv)
-    slow, none, sink2 = _pipeline(path, False, *argv)
-    assert core is not None and none is None
-    handled = 0
+    both = Lockstep(path, *argv)
     held: list[tuple[Any, str]] = []
     for n, item in enumerate(read_capture(str(path), extension_types=frozenset(EXTENSIONS))):
         if n % 4 == 0:  # held across two events (an exit and the enter after it), then two with nothing held
-            held = _held(fast)
+            held = _held(both.fast)
         elif n % 4 == 2:
             held = []
-        handled += _through_core(fast, core, item)
+        both.feed(item)
         assert [text for _, text in held] == [repr(value) for value, _ in held], n
-        if type(item) is not tuple:
-            slow.feed_records(item)
-            continue
-        cpu, flags, raw = item
-        slow.on_event(Event(raw, cpu, flags))
-        if n % 5 == 0:  # (the state after every fifth event: each comparison costs what a few events do)
-            fastline.drain(core, fast)
-            assert _state(fast) == _state(slow), n
-    fastline.drain(core, fast)
-    assert _state(fast) == _state(slow)
-    assert handled > 0
-    sink1.close()
-    sink2.close()
+        if n % 5 == 0 and type(item) is tuple:  # (each comparison costs what a few events do)
+            fast, slow = both.states()
+            assert fast == slow, n
+    fast, slow = both.states()
+    assert fast == slow
+    assert both.handled > 0
+    both.close()
 
 
 @pytest.mark.parametrize("argv", ARGV, ids=["default", "filter", "format"])
@@ -76,17 +66,14 @@ def test_tables_changed_between_events_are_looked_up_again(argv: tuple[str, ...]
     the core looks them up again rather than using what it found before, as the Python pipeline does."""
     _require_core()
     path = shared_path("samples", "libs_curl_google.scap")
-    fast, core, sink1 = _pipeline(path, True, *argv)
-    slow, none, sink2 = _pipeline(path, False, *argv)
-    assert core is not None and none is None
+    both = Lockstep(path, *argv)
+    fast, slow = both.fast, both.slow
     for n, item in enumerate(read_capture(str(path), extension_types=frozenset(EXTENSIONS))):
-        _through_core(fast, core, item)
+        both.feed(item)
         if type(item) is not tuple:
-            slow.feed_records(item)
             continue
-        cpu, flags, raw = item
-        slow.on_event(Event(raw, cpu, flags))
-        fastline.drain(core, fast)
+        raw = item[2]
+        fastline.drain(both.core, fast)
         if n % 97 == 0:
             tid = int.from_bytes(raw[8:16], "little", signed=True)
             for pipe in (fast, slow):
@@ -99,5 +86,4 @@ def test_tables_changed_between_events_are_looked_up_again(argv: tuple[str, ...]
         if n % 5 == 0:
             assert _state(fast) == _state(slow), n
     assert _state(fast) == _state(slow)
-    sink1.close()
-    sink2.close()
+    both.close()

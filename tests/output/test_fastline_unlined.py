@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from sysdig_user.event import Event
 from sysdig_user.event_table import EXTENSIONS, event_code
 from sysdig_user.output import fastline
 from sysdig_user.scap import read_capture
-from tests.output.test_fastline import _pipeline, _require_core, _state, _through_core
+from tests.output.test_fastline import Lockstep, _require_core
 from tests.support import line_diff, native_environ, run_sdu, shared_path
 
 SAMPLE = "libs_curl_google.scap"
@@ -35,21 +34,14 @@ def test_lines_and_state_equal_the_python_pipeline(flt: str) -> None:
     slow = run_sdu("-r", path, flt, environ=native_environ(False))
     assert fast.status == slow.status == 0
     assert line_diff(slow.stdout.splitlines(), fast.stdout.splitlines()) == ""
-    fast_pipe, core, sink1 = _pipeline(shared_path("samples", SAMPLE), True, flt)
-    slow_pipe, none, sink2 = _pipeline(shared_path("samples", SAMPLE), False, flt)
-    assert core is not None and none is None
+    both = Lockstep(shared_path("samples", SAMPLE), flt)
     taken = 0
     for item in read_capture(path, extension_types=frozenset(EXTENSIONS)):
-        took = _through_core(fast_pipe, core, item)
-        if type(item) is not tuple:
-            slow_pipe.feed_records(item)
-            continue
-        cpu, flags, raw = item
-        taken += took and raw[20] | raw[21] << 8 == SETSOCKOPT_X
-        slow_pipe.on_event(Event(raw, cpu, flags))
-    fastline.drain(core, fast_pipe)
-    assert _state(fast_pipe) == _state(slow_pipe)
+        if both.feed(item):
+            raw = item[2]
+            taken += raw[20] | raw[21] << 8 == SETSOCKOPT_X
+    fast_state, slow_state = both.states()
+    assert fast_state == slow_state
     if flt.startswith("proc.name=curl"):  # (no setsockopt passes it: the core takes them all)
         assert taken > 0
-    sink1.close()
-    sink2.close()
+    both.close()

@@ -279,3 +279,37 @@ def test_seccomp_pushdown_colocates_without_a_watchdog(tmp_path: Path, no_wait_r
     allowed, _count = lines[0].split()
     assert engine.seccomp_active and engine.placement is not None
     assert _parse_list(allowed) == {engine.placement.cpu}
+
+
+# A child cloned with CLONE_UNTRACED (raw clone: SIGCHLD | CLONE_UNTRACED, a fork ptrace does not follow)
+# waits on a pipe; its traced parent, back from clone, reports the child's allowed CPUs, then its own.
+# (The child makes no filtered syscall: under the seccomp filter, with no tracer, those fail with ENOSYS.)
+UNTRACED_CHILD = ("import ctypes, os\n"
+                  "libc = ctypes.CDLL(None, use_errno=True)\n"
+                  "def allowed(pid):\n"
+                  "    return [ln.split()[1] for ln in open(f'/proc/{pid}/status') if ln.startswith('Cpus_allowed_list')][0]\n"
+                  "r, w = os.pipe()\n"
+                  "pid = libc.syscall(56, 17 | 0x00800000, 0, 0, 0, 0)\n"
+                  "if pid == 0:\n"
+                  "    os.read(r, 1)\n"
+                  "    os._exit(0)\n"
+                  "assert pid > 0, ctypes.get_errno()\n"
+                  "print('child', allowed(pid), flush=True)\n"
+                  "os.write(w, b'x')\n"
+                  "os.waitpid(pid, 0)\n"
+                  "print('parent', allowed(os.getpid()), flush=True)\n")
+
+
+@needs_two
+@pytest.mark.ptrace
+@pytest.mark.parametrize("seccomp", [False, True], ids=["ptrace", "seccomp"])
+def test_an_untraced_child_gets_its_cpus_back_at_once(tmp_path: Path, no_wait_release: None, seccomp: bool) -> None:
+    """No release nor watchdog would reach a child ptrace does not follow: it gets the original mask at
+    its parent's clone exit, while the traced parent stays co-located."""
+    syscalls = frozenset(pushdown.plan({"openat"}, ["evt.type"]).syscalls) if seccomp else None
+    engine, lines = _trace([sys.executable, "-c", UNTRACED_CHILD], tmp_path, seccomp=syscalls)
+    assert engine.seccomp_active == seccomp
+    report = dict(line.split() for line in lines)
+    assert engine.placement is not None and engine.placement.cpu is not None
+    assert _parse_list(report["child"]) == set(ORIGINAL)
+    assert _parse_list(report["parent"]) == {engine.placement.cpu}

@@ -1,0 +1,121 @@
+"""tracer/procfs.py's readers (os.open/os.read, one decode per file) against a plain reading of the same
+files line by line through a buffered file object, for a process this test starts and its own ancestors."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracer import procfs
+from tracer.errors import ProcessGone
+
+V2_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "io", "memory", "devices", "freezer", "net_cls", "perf_event",
+                  "net_prio", "hugetlb", "pids", "rdma", "misc")
+#: a name with a space, a parenthesis, a colon and a byte that is not UTF-8
+ODD_NAME = b"a b):\xff"
+CHILD = f"""
+import ctypes, sys
+ctypes.CDLL(None).prctl(15, {ODD_NAME!r}, 0, 0, 0)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def _status(pid: int) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            key, _, val = line.partition(b":")
+            out[key.decode()] = val.strip().decode("utf-8", "surrogateescape")
+    return out
+
+
+def _fdlimit(pid: int) -> int:
+    with open(f"/proc/{pid}/limits", "rb") as f:
+        for line in f:
+            if line.startswith(b"Max open files"):
+                soft = line.split()[3]
+                return -1 if soft == b"unlimited" else int(soft)
+    return 0
+
+
+def _cgroups(pid: int) -> list[str]:
+    out: list[str] = []
+    with open(f"/proc/{pid}/cgroup", "rb") as f:
+        for line in f:
+            parts = line.rstrip(b"\n").decode("utf-8", "surrogateescape").split(":", 2)
+            if len(parts) == 3:
+                ctrls = parts[1].split(",") if parts[1] else list(V2_CONTROLLERS)
+                out.extend(f"{c}={parts[2]}" for c in ctrls if c)
+    return out
+
+
+def _nul_list(path: str, limit: int = -1) -> list[str]:
+    with open(path, "rb") as f:
+        raw = f.read(limit)
+    if limit >= 0 and len(raw) == limit:
+        raw = raw[:limit - 2] + b"\0"
+    if raw.endswith(b"\0"):
+        raw = raw[:-1]
+    return [s.decode("utf-8", "surrogateescape") for s in raw.split(b"\0")] if raw else []
+
+
+def _pids() -> list[int]:
+    """This test process and its ancestors up to init."""
+    out = [os.getpid()]
+    while out[-1] > 1:
+        ppid = procfs.stat(out[-1]).ppid
+        if ppid <= 0:
+            break
+        out.append(ppid)
+    return out
+
+
+@pytest.fixture
+def child() -> object:
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        yield proc
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=10)
+
+
+def test_readers_match_a_buffered_reading(child: subprocess.Popen[bytes]) -> None:
+    for pid in [child.pid, *_pids()]:
+        status = _status(pid)
+        assert procfs.status(pid) == {key: val for key, val in status.items() if key in procfs.STATUS_KEYS}
+        assert "Uid" in status
+        assert procfs.fdlimit(pid) == _fdlimit(pid)
+        assert procfs.cmdline(pid) == _nul_list(f"/proc/{pid}/cmdline")
+        try:
+            env = _nul_list(f"/proc/{pid}/environ", procfs.ENV_MAX + 1)
+        except PermissionError:
+            env = []
+        assert procfs.environ(pid) == env
+        assert procfs.cgroups(pid) == _cgroups(pid)
+        with open(f"/proc/{pid}/loginuid") as f:
+            uid = int(f.read())
+        assert procfs.loginuid(pid) == (-1 if uid == 0xFFFFFFFF else uid)
+    assert procfs.stat(child.pid).comm == ODD_NAME.decode("utf-8", "surrogateescape")
+
+
+def test_read_beyond_one_chunk_and_up_to_a_limit(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 100  # longer than one read
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    assert procfs.read(str(path)) == data
+    assert procfs.read(str(path), 10) == data[:10]
+    assert procfs.read(str(path), 9000) == data[:9000]
+    assert procfs.read(str(path), len(data) + 5) == data
+    path.write_bytes(b"")
+    assert procfs.read(str(path)) == b""
+
+
+def test_a_missing_process_is_gone() -> None:
+    with pytest.raises(ProcessGone):
+        procfs.status(2**22 + 1)
