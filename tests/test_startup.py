@@ -155,6 +155,10 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
     assert ("true" if options[:1] == ("-p",) else "execve") in out
     unused: tuple[str, ...] = () if options else (*OTHER_FIELD_CLASSES, "ipaddress")  # (-p or filter: output/compiled.py's)
     assert _loaded(bare, (*NOT_FOR_A_SHORT_RUN, *unused, grammar._MODULE, "lark", "lupa", "netcap")) == []
+    from tracer import libc
+
+    if libc.NATIVE:  # the tracer's libc calls are tracer/_fastpath.c's: ctypes only without it (tracer/libc.py)
+        assert _loaded(bare, ("ctypes", "_ctypes", "tracer._libc_ctypes")) == []
 
 
 @pytest.mark.slow
