@@ -156,3 +156,12 @@ def test_nul_lists_decode_each_string_as_alone() -> None:
     raw = b"a\xc3\0\xa9b\0\xe2\x82\0ok\xc3\xa9\0\0x\0"
     assert procfs._nul_list(raw) == [s.decode("utf-8", "surrogateescape") for s in raw[:-1].split(b"\0")]
     assert procfs._nul_list(b"") == [] and procfs._nul_list(b"\0") == []
+
+
+def test_cgroup_entries_of_v1_and_v2_lines_and_a_fresh_list_per_call() -> None:
+    raw = b"12:cpu,cpuacct:/a:b\n11:name=systemd:/s\xff\n0::/x y\nbad line\n"
+    assert procfs._cgroup_entries(raw) == ("cpu=/a:b", "cpuacct=/a:b", "name=systemd=/s\udcff",
+                                           *(f"{c}=/x y" for c in V2_CONTROLLERS))
+    first = procfs.cgroups(os.getpid())
+    first.append("changed")
+    assert procfs.cgroups(os.getpid()) == _cgroups(os.getpid())
