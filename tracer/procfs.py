@@ -5,7 +5,6 @@ gone_on_missing: a thread that exits while we read it raises ProcessGone (never 
 """
 from __future__ import annotations
 
-import ctypes
 import os
 
 from sysdig_user.rows import Record
@@ -157,22 +156,19 @@ def link(pid: int, name: str) -> str:
 
 
 _NOFILE = b"Max open files"
-_RLIMIT_NOFILE = 7
-_RLIM_INFINITY = 2**64 - 1
-# prlimit(pid, RLIMIT_NOFILE, NULL, &old), untyped (pre-built arguments, no per-call conversion): the
-# value /proc/PID/limits prints, without the kernel formatting its 16 lines (a tenth of the cost)
-_prlimit = ctypes.CDLL(None)["prlimit"]
-_rlimit = (ctypes.c_ulong * 2)()
-_rlimit_ref = ctypes.byref(_rlimit)
 
 
 def fdlimit(pid: int) -> int:
-    """Soft RLIMIT_NOFILE of process `pid`, -1 when unlimited; when prlimit(2) refuses (another user's
-    process without CAP_SYS_RESOURCE, a process gone), read from /proc/PID/limits as before."""
-    if _prlimit(pid, _RLIMIT_NOFILE, None, _rlimit_ref) == 0:
-        soft = _rlimit[0]
-        return -1 if soft == _RLIM_INFINITY else soft
-    return fdlimit_file(pid)
+    """Soft RLIMIT_NOFILE of process `pid`, -1 when unlimited, by prlimit(2): the value /proc/PID/limits
+    prints, without the kernel formatting its 16 lines (a tenth of the cost). When prlimit refuses
+    (another user's process without CAP_SYS_RESOURCE, a process gone), read from /proc/PID/limits."""
+    import resource  # (a small extension module; ctypes would cost a plain run its import)
+
+    try:
+        soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
+    except OSError:
+        return fdlimit_file(pid)
+    return -1 if soft == resource.RLIM_INFINITY else soft
 
 
 @gone_on_missing

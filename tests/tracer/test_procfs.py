@@ -87,14 +87,14 @@ def child() -> object:
 
 def test_readers_match_a_buffered_reading(child: subprocess.Popen[bytes]) -> None:
     for pid in [child.pid, *_pids()]:
-        status = {key: val for key, val in _status(pid).items() if key in procfs.STATUS_KEYS}
+        status = _status(pid)
+        # (the Vm* lines of a running process, this one or an ancestor, may change between two reads:
+        # they are compared for the child, which waits on its stdin)
+        keys = [key for key in procfs.STATUS_KEYS if pid == child.pid or not key.startswith("Vm")]
         got = procfs.status(pid)
-        assert got.keys() == status.keys() and "Uid" in got
-        for key, val in got.items():  # (memory sizes move between two readings of a running process)
-            if key.startswith("Vm"):
-                assert val.endswith(" kB") and val[:-3].isdigit() and status[key].endswith(" kB")
-            else:
-                assert val == status[key]
+        assert {key: got[key] for key in keys if key in got} == {key: status[key] for key in keys if key in status}
+        assert set(got) == {key for key in procfs.STATUS_KEYS if key in status}
+        assert "Uid" in status
         assert procfs.fdlimit(pid) == procfs.fdlimit_file(pid) == _fdlimit(pid)
         assert procfs.cmdline(pid) == _nul_list(f"/proc/{pid}/cmdline")
         try:
@@ -161,12 +161,3 @@ def test_nul_lists_decode_each_string_as_alone() -> None:
     raw = b"a\xc3\0\xa9b\0\xe2\x82\0ok\xc3\xa9\0\0x\0"
     assert procfs._nul_list(raw) == [s.decode("utf-8", "surrogateescape") for s in raw[:-1].split(b"\0")]
     assert procfs._nul_list(b"") == [] and procfs._nul_list(b"\0") == []
-
-
-def test_cgroup_entries_of_v1_and_v2_lines_and_a_fresh_list_per_call() -> None:
-    raw = b"12:cpu,cpuacct:/a:b\n11:name=systemd:/s\xff\n0::/x y\nbad line\n"
-    assert procfs._cgroup_entries(raw) == ("cpu=/a:b", "cpuacct=/a:b", "name=systemd=/s\udcff",
-                                           *(f"{c}=/x y" for c in V2_CONTROLLERS))
-    first = procfs.cgroups(os.getpid())
-    first.append("changed")
-    assert procfs.cgroups(os.getpid()) == _cgroups(os.getpid())

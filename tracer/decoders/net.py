@@ -12,16 +12,13 @@ source/dest; user space cannot see those, so source is the socket's inode and de
 from __future__ import annotations
 
 import _socket as socket  # the C module (socket.py, for its socket class, only in sock_names)
-import ctypes
 import os
 import struct
 
-from tracer import memory
+from tracer import libc, memory
 from tracer.decoders import native
 from tracer.decoders.base import Call, Decoder, Values, fd_only, no_params, res_only
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_NR_PIDFD_GETFD = 438
 _pidfds: dict[int, int] = {}
 _getfd_works = True
 
@@ -48,9 +45,9 @@ def _dup_from(pid: int, fd: int) -> int | None:
         except OSError:
             return None
         _pidfds[pid] = pidfd
-    got = _libc.syscall(_NR_PIDFD_GETFD, pidfd, fd, 0)
+    got = libc.pidfd_getfd(pidfd, fd)
     if got < 0:
-        if ctypes.get_errno() in (38, 1):  # ENOSYS, EPERM: not usable at all here
+        if libc.last_errno() in (38, 1):  # ENOSYS, EPERM: not usable at all here
             _getfd_works = False
         return None
     return int(got)
