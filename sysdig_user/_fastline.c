@@ -271,19 +271,21 @@ static int sa_c(PyObject *o, PyObject *name, PyObject *v, SlotCache *sc) {
 static inline int int_in_place(PyObject *old, int neg, uint64_t mag) {
 #ifdef CHEAP_INTS
     if (!old || !Py_IS_TYPE(old, &PyLong_Type)) return 0;
-    digit d[3] = {0, 0, 0}; /* (a u64 has at most 3 digits of 30 bits) */
-    Py_ssize_t n = 0;
-    for (uint64_t m = mag; m; m >>= PyLong_SHIFT) d[n++] = (digit)(m & PyLong_MASK);
+    /* (a u64 has at most 3 digits of 30 bits; written out rather than looped over, ~20 instructions less
+     * on each of the ~1M calls a 200-section read makes, callgrind) */
+    digit d0 = (digit)(mag & PyLong_MASK), d1 = (digit)((mag >> PyLong_SHIFT) & PyLong_MASK),
+          d2 = (digit)(mag >> (2 * PyLong_SHIFT));
+    Py_ssize_t n = d2 ? 3 : d1 ? 2 : d0 ? 1 : 0;
     Py_ssize_t size = Py_SIZE(old), want = neg ? -n : n;
     digit *od = ((PyLongObject *)old)->ob_digit;
-    if (size == want) {
-        int same = 1;
-        for (Py_ssize_t i = 0; i < n; i++) same &= od[i] == d[i];
-        if (same) return 1;
-    }
+    if (size == want && (n < 1 || od[0] == d0) && (n < 2 || od[1] == d1) && (n < 3 || od[2] == d2)) return 1;
     if (Py_REFCNT(old) != 1 || (size < 0 ? -size : size) != n || (!neg && mag <= 256) || (neg && mag <= 5))
         return 0;
-    for (Py_ssize_t i = 0; i < n; i++) od[i] = d[i];
+    switch (n) { /* (n >= 1 here: a 0 is a small int) */
+    case 3: od[2] = d2; /* fall through */
+    case 2: od[1] = d1; /* fall through */
+    default: od[0] = d0;
+    }
     Py_SET_SIZE(old, want);
     return 1;
 #else
@@ -710,7 +712,7 @@ static int put_line(Core *c, CodeRecipe *R, Parsed *e, PyObject *th, int64_t num
     return putc1(c, '\n');
 }
 
-static int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
+static inline int set_i64_c(PyObject *o, PyObject *name, int64_t v, SlotCache *sc) {
     Py_ssize_t off = slot_offset(Py_TYPE(o), name, sc, 1);
     if (off > 0) { /* (int_slot_kept, then sa_c's write, with one lookup) */
         PyObject **slot = (PyObject **)((char *)o + off), *old = *slot;

@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SECTIONS_VERSION 2
+#define SECTIONS_VERSION 3
 #define MAX_FIELDS 48
 #define MAX_STEPS 16
 #define PL_MAX_VERSION 9
@@ -73,7 +73,7 @@ static PyObject *fresh_types; /* a tuple: template values of these types are clo
 /* FdEntry's and FdInfo's field positions the fd loader reads and writes */
 static int fe_fd, fe_ino, fe_type, fe_name, fe_open_flags, fe_dev, fe_sip, fe_dip, fe_sport, fe_dport, fe_l4proto,
     fe_source, fe_dest;
-static int fi_fd, fi_type, fi_name, fi_open_flags, fi_dev, fi_ino, fi_role, fi_unix_source, fi_unix_dest;
+static int fi_fd, fi_type, fi_name, fi_open_flags, fi_dev, fi_ino, fi_role, fi_unix_source, fi_unix_dest, fi_sport;
 /* load_fds: state/fdorder.py's OrderLog constants, and the attribute names it reads */
 static PyObject *erase_op;
 static Py_ssize_t fold_at;
@@ -313,7 +313,7 @@ static PyObject *configure_state(PyObject *self, PyObject *args) {
         (fi_dev = field_index(fi_fields, "dev")) < 0 || (fi_ino = field_index(fi_fields, "ino")) < 0 ||
         (fi_role = field_index(fi_fields, "role")) < 0 ||
         (fi_unix_source = field_index(fi_fields, "unix_source")) < 0 ||
-        (fi_unix_dest = field_index(fi_fields, "unix_dest")) < 0)
+        (fi_unix_dest = field_index(fi_fields, "unix_dest")) < 0 || (fi_sport = field_index(fi_fields, "sport")) < 0)
         return NULL;
     role_client = Py_NewRef(rclient);
     role_server = Py_NewRef(rserver);
@@ -1069,6 +1069,93 @@ static PyObject *thread_infos(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* An FdInfo's field (a new reference): its slot, or the attribute for another class or an unset slot. */
+static PyObject *fd_field(PyObject *info, int i, const char *name) {
+    if (Py_TYPE(info) == fdinfo_maker.type) {
+        PyObject *v = slot(&fdinfo_maker, info, i);
+        if (v != NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttrString(info, name);
+}
+
+/* a == b for ip_sockets' types: two ints (an FdType member is one) compared by value without the generic
+ * comparison's dispatch, when neither type overrides int's; anything else by PyObject_RichCompareBool. */
+static int int_eq(PyObject *a, PyObject *b) {
+    if (a == b)
+        return 1;
+    if (PyLong_Check(a) && PyLong_Check(b) && Py_TYPE(a)->tp_richcompare == PyLong_Type.tp_richcompare &&
+        Py_TYPE(b)->tp_richcompare == PyLong_Type.tp_richcompare) {
+        int oa, ob;
+        long x = PyLong_AsLongAndOverflow(a, &oa), y = PyLong_AsLongAndOverflow(b, &ob);
+        if (!oa && !ob)
+            return x == y;
+    }
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+/* ip_sockets(tables, servsock, sock) -> (ports, socks): what inspector's _fix_sockets_from_proc reads from
+ * every fd of the FdTables given: the set of the sport of each fd whose type == servsock, and the list of
+ * the fds whose type == sock and whose role is false, in the tables' and their dicts' order. */
+static PyObject *ip_sockets(PyObject *self, PyObject *args) {
+    PyObject *tables, *servsock, *sock;
+    if (!PyArg_ParseTuple(args, "OOO", &tables, &servsock, &sock))
+        return NULL;
+    if (!state_configured || str_fds == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ip_sockets: not configured");
+        return NULL;
+    }
+    PyObject *ports = PySet_New(NULL), *socks = PyList_New(0), *it = PyObject_GetIter(tables), *table;
+    if (ports == NULL || socks == NULL || it == NULL)
+        goto error;
+    while ((table = PyIter_Next(it)) != NULL) {
+        PyObject *fds = PyObject_GetAttr(table, str_fds);
+        Py_DECREF(table);
+        if (fds == NULL)
+            goto error;
+        if (!PyDict_Check(fds)) {
+            Py_DECREF(fds);
+            PyErr_SetString(PyExc_TypeError, "ip_sockets: an FdTable's fds is a dict");
+            goto error;
+        }
+        PyObject *key, *info;
+        Py_ssize_t pos = 0;
+        int bad = 0;
+        while (!bad && PyDict_Next(fds, &pos, &key, &info)) {
+            Py_INCREF(info);
+            PyObject *type = fd_field(info, fi_type, "type");
+            int is_serv = type ? int_eq(type, servsock) : -1;
+            int is_sock = is_serv == 0 ? int_eq(type, sock) : 0;
+            Py_XDECREF(type);
+            if (is_serv < 0 || is_sock < 0) {
+                bad = 1;
+            } else if (is_serv) {
+                PyObject *sport = fd_field(info, fi_sport, "sport");
+                bad = sport == NULL || PySet_Add(ports, sport) < 0;
+                Py_XDECREF(sport);
+            } else if (is_sock) {
+                PyObject *role = fd_field(info, fi_role, "role");
+                int set = role ? PyObject_IsTrue(role) : -1;
+                Py_XDECREF(role);
+                bad = set < 0 || (!set && PyList_Append(socks, info) < 0);
+            }
+            Py_DECREF(info);
+        }
+        Py_DECREF(fds);
+        if (bad)
+            goto error;
+    }
+    if (PyErr_Occurred())
+        goto error;
+    Py_DECREF(it);
+    return Py_BuildValue("(NN)", ports, socks);
+error:
+    Py_XDECREF(it);
+    Py_XDECREF(ports);
+    Py_XDECREF(socks);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS, "Take the PL step table and the classes to build (once)."},
     {"configure_state", configure_state, METH_VARARGS, "Take the FdInfo template and constants (once)."},
@@ -1079,6 +1166,7 @@ static PyMethodDef methods[] = {
     {"fd_infos", fd_infos, METH_VARARGS, "FdEntry list -> FdInfo (or None) list, as _fd_from_entry."},
     {"configure_fdload", configure_fdload, METH_VARARGS, "Take the FdTable order log's constants (once)."},
     {"load_fds", load_fds, METH_VARARGS, "FdEntry list -> into an FdTable, as FdTable.load of each FdInfo."},
+    {"ip_sockets", ip_sockets, METH_VARARGS, "FdTables -> (servsock ports, unset-role socks), as _fix_sockets_from_proc."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PF, PPM_SC, PT, event_code
 from sysdig_user.fields.base import (

@@ -11,7 +11,7 @@ evt.outputtime with -t) are bound here instead, so that one formatter carries al
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user import cache
 from sysdig_user.errors import FieldError, SduError

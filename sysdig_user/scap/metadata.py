@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Sequence
+from _collections_abc import Iterable, Sequence  # (collections.abc without collections)
 
 from sysdig_user.native import extension
 from sysdig_user.scap.blocks import (
@@ -366,7 +366,7 @@ def _native_pl_table() -> dict[int, tuple[tuple[tuple[int, Any], ...], tuple[tup
 
 #: The compiled PL/FDL parser (None when not built, or built for another interface VERSION, or turned off
 #: with SDU_NO_NATIVE=1 as the other C paths are).
-NATIVE = extension("sysdig_user._sections", 2) if os.environ.get("SDU_NO_NATIVE") != "1" else None
+NATIVE = extension("sysdig_user._sections", 3) if os.environ.get("SDU_NO_NATIVE") != "1" else None
 if NATIVE is not None:
     assert ProcEntry._fields == (*_PL_FIELDS, "loginuid", "exe_writable")
     NATIVE.configure(_native_pl_table(), len(_PL_FIELDS), ProcEntry, ProcEntry._fields, FdEntry, FdEntry._fields,

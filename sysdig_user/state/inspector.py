@@ -18,7 +18,7 @@ e5c53d64 (sysdig 0.29.3):
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from _collections_abc import Callable, Iterable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.event import Event
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
@@ -368,17 +368,20 @@ class Inspector:
         self._fix_sockets = False
         tables = {id(th.fdtable): th.fdtable for th in self.state.threads}.values()
         servsock, sock = FdType.IPV4_SERVSOCK, FdType.IPV4_SOCK
-        server_ports = {info.sport for table in tables for info in table.fds.values() if info.type == servsock}
-        for table in tables:
-            for info in table.fds.values():
-                if info.type != sock or info.role:
-                    continue
-                if info.sport in server_ports:
-                    info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
-                    info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
-                    info.role = Role.SERVER
-                else:
-                    info.role = Role.CLIENT
+        if _NATIVE is not None:  # the same two walks over every fd, in C (~300 fds a section)
+            server_ports, socks = _NATIVE.ip_sockets(tables, servsock, sock)
+        else:
+            server_ports = {info.sport for table in tables for info in table.fds.values() if info.type == servsock}
+            socks = [info for table in tables for info in table.fds.values() if info.type == sock and not info.role]
+        for info in socks:
+            if info.role:
+                continue  # (an fd two tables share: done at its first)
+            if info.sport in server_ports:
+                info.sip, info.sport, info.dip, info.dport = info.dip, info.dport, info.sip, info.sport
+                info.name = tuple_name(info.sip, info.sport, info.dip, info.dport, l4_name(info.l4proto))
+                info.role = Role.SERVER
+            else:
+                info.role = Role.CLIENT
 
     # ------------------------------------------------------------------------------------ events
     def skip_raw(self, raw: bytes) -> int:

@@ -312,3 +312,71 @@ def test_entries_sharing_strings_parse_the_same() -> None:
     assert native is not None and len(native) == len(procs)
     assert native == _parse(B.PL_V9, body, False)
     assert [e.env for e in native] == [p.env for p in procs]
+
+
+def _python_ip_sockets(tables: list[Any], servsock: FdType, sock: FdType) -> tuple[set[int], list[FdInfo]]:
+    """What Inspector._fix_sockets_from_proc reads without the C walk."""
+    ports = {info.sport for table in tables for info in table.fds.values() if info.type == servsock}
+    socks = [info for table in tables for info in table.fds.values() if info.type == sock and not info.role]
+    return ports, socks
+
+
+def test_ip_sockets_matches_python() -> None:
+    """ip_sockets and the Python walks over the same FdTables: the same listening ports, the same sockets
+    in the same order (one held by two tables twice, as both walks list it), types given as bare ints, an
+    FdInfo subclass and an unset slot read as attributes (the unset one's AttributeError)."""
+    from sysdig_user.state.fds import FdTable, Role
+
+    class Sub(FdInfo):
+        __slots__ = ()
+
+    native = inspector_module._NATIVE
+    assert native is not None
+    v4, v4s = FdType.IPV4_SOCK, FdType.IPV4_SERVSOCK
+    shared = FdInfo(7, v4, sip=b"\1\2\3\4", sport=80, dip=b"\5\6\7\x08", dport=4000)
+    a, b = FdTable(), FdTable()
+    for info in (FdInfo(1, FdType.FILE, "/x"), FdInfo(2, v4s, sip=bytes(4), sport=80), shared,
+                 FdInfo(3, v4, sport=5, role=Role.CLIENT), FdInfo(4, v4, sport=6), Sub(5, v4s, sport=443),
+                 Sub(6, v4, sport=7), FdInfo(8, FdType.IPV6_SOCK, sport=9), FdInfo(9, FdType.IPV6_SERVSOCK, sport=22)):
+        a.load(info)
+    b.load(shared)
+    b.load(FdInfo(10, FdType(v4), sport=443, role=Role.SERVER))
+    b.load(FdInfo(11, int(v4), sport=8))  # type: ignore[arg-type]  # (a bare int equal to the type counts)
+    b.load(FdInfo(12, int(v4s), sport=8080))  # type: ignore[arg-type]
+    for tables in ([a, b], [b, a], [], [FdTable()], (t for t in [a])):
+        listed = list(tables) if not isinstance(tables, list) else tables
+        got = native.ip_sockets(iter(listed), v4s, v4)
+        want = _python_ip_sockets(listed, v4s, v4)
+        assert got[0] == want[0]
+        assert [id(i) for i in got[1]] == [id(i) for i in want[1]]
+    unset = FdTable()
+    info = FdInfo(1, v4)
+    del info.role  # (an unset slot: both walks fail on it)
+    unset.load(info)
+    with pytest.raises(AttributeError):
+        native.ip_sockets([unset], v4s, v4)
+    with pytest.raises(AttributeError):
+        _python_ip_sockets([unset], v4s, v4)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_sample_sockets_fixed_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fd after a capture's metadata and _fix_sockets_from_proc, through C and through Python."""
+    from sysdig_user.scap import reader
+
+    path = shared_path("samples", name)
+    states = []
+    for native in (True, False):
+        with monkeypatch.context() as m:
+            m.setattr(reader, "_PARSED", {})
+            if not native:
+                m.setattr(metadata, "NATIVE", None)
+                m.setattr(inspector_module, "_NATIVE", None)
+            ins = Inspector()
+            for item in read_capture(path):
+                if not isinstance(item, tuple):
+                    ins.feed_records(item)
+            ins._fix_sockets_from_proc()
+            states.append({tid: _fields(th) for tid, th in ins.threads.threads.items()})
+    assert states[0] == states[1]
+    assert any(info["role"] for th in states[0].values() for info in th["fdtable"][0].values())
