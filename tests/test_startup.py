@@ -159,6 +159,10 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
 
     if libc.NATIVE:  # the tracer's libc calls are tracer/_fastpath.c's: ctypes only without it (tracer/libc.py)
         assert _loaded(bare, ("ctypes", "_ctypes", "tracer._libc_ctypes")) == []
+    # the decoder families its syscalls do not need (tracer/decoders/__init__.py), nor what only attach mode
+    # or (unfiltered: every syscall stops) a launch under the seccomp filter uses
+    assert _loaded(bare, ("tracer.decoders.net", "tracer.decoders.ipc", "tracer.decoders.signal", "tracer.attach",
+                          *(() if filtered else ("tracer.seccomp",)))) == []
 
 
 @pytest.mark.slow

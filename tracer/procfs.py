@@ -189,20 +189,33 @@ def cgroups(pid: int) -> list[str]:
 
     libsinsp keys containers by controller name; for a cgroup v2 hierarchy every controller shares the
     one path, so we list the v2 controllers the driver would (cpuset, cpu, cpuacct, io, memory, ...).
+    Processes mostly share their cgroups (a parent and its children, a container's processes): the
+    entries of the last few distinct files are kept, keyed by the file's bytes.
     """
+    raw = read(f"/proc/{pid}/cgroup")
+    known = _cgroup_memo.get(raw)
+    if known is None:
+        if len(_cgroup_memo) >= _CGROUP_MEMO_MAX:
+            _cgroup_memo.clear()
+        known = _cgroup_memo[raw] = _cgroup_entries(raw)
+    return list(known)
+
+
+_V2_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "io", "memory", "devices", "freezer", "net_cls", "perf_event",
+                   "net_prio", "hugetlb", "pids", "rdma", "misc")
+_CGROUP_MEMO_MAX = 64
+_cgroup_memo: dict[bytes, tuple[str, ...]] = {}
+
+
+def _cgroup_entries(raw: bytes) -> tuple[str, ...]:
     out: list[str] = []
-    for line in _lines(read(f"/proc/{pid}/cgroup")):
+    for line in _lines(raw):
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
         _hid, ctrls, path = parts
-        if not ctrls:
-            for ctrl in ("cpuset", "cpu", "cpuacct", "io", "memory", "devices", "freezer", "net_cls",
-                         "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"):
-                out.append(f"{ctrl}={path}")
-        else:
-            out.extend(f"{c}={path}" for c in ctrls.split(",") if c)
-    return out
+        out += [f"{c}={path}" for c in (ctrls.split(",") if ctrls else _V2_CONTROLLERS) if c]
+    return tuple(out)
 
 
 @gone_on_missing

@@ -101,14 +101,16 @@ def fd_only(c: Call) -> Values:
 # Per traced process, sdu's open fds on /proc/PID/status and /proc/PID/fd: a procfs file re-read with
 # pread at offset 0 is regenerated, and a stat relative to an open directory skips the path walk, so
 # the per-event cost is one pread or one fstatat instead of open+read+close or a 4-level lookup
-# (bench/tracer_bench.py). A pid is only reused after its exit, when forget_process closes them.
+# (bench/tracer_bench.py). A pid is only reused after its exit, when forget_process closes them. And
+# the pidfds the socket decoders duplicate the tracee's fds through (tracer/decoders/net.py).
 _status_fds: dict[int, int] = {}
 _fd_dirs: dict[int, int] = {}
+pidfds: dict[int, int] = {}
 
 
 def forget_process(pid: int) -> None:
-    """Close the /proc fds kept for `pid` (called at its exit)."""
-    for cache in (_status_fds, _fd_dirs):
+    """Close the /proc fds and the pidfd kept for `pid` (called at its exit)."""
+    for cache in (_status_fds, _fd_dirs, pidfds):
         fd = cache.pop(pid, None)
         if fd is not None:
             os.close(fd)

@@ -17,20 +17,12 @@ import struct
 
 from tracer import libc, memory
 from tracer.decoders import native
-from tracer.decoders.base import Call, Decoder, Values, fd_only, no_params, res_only
+from tracer.decoders.base import Call, Decoder, Values, fd_only, no_params, pidfds, res_only
 
-_pidfds: dict[int, int] = {}
 _getfd_works = True
 
 AF_UNIX, AF_INET, AF_INET6 = socket.AF_UNIX, socket.AF_INET, socket.AF_INET6
 _IPPROTO_L4 = {socket.SOCK_STREAM: "tcp", socket.SOCK_DGRAM: "udp"}
-
-
-def forget_process(pid: int) -> None:
-    """Close our pidfd for `pid` (called at its exit)."""
-    fd = _pidfds.pop(pid, None)
-    if fd is not None:
-        os.close(fd)
 
 
 def _dup_from(pid: int, fd: int) -> int | None:
@@ -38,13 +30,13 @@ def _dup_from(pid: int, fd: int) -> int | None:
     global _getfd_works
     if not _getfd_works or fd < 0:
         return None
-    pidfd = _pidfds.get(pid)
+    pidfd = pidfds.get(pid)
     if pidfd is None:
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
             return None
-        _pidfds[pid] = pidfd
+        pidfds[pid] = pidfd  # (closed by base.forget_process)
     got = libc.pidfd_getfd(pidfd, fd)
     if got < 0:
         if libc.last_errno() in (38, 1):  # ENOSYS, EPERM: not usable at all here
