@@ -41,12 +41,7 @@ def _len_struct(n: int, large: bool) -> struct.Struct:
 _EF_LARGE_PAYLOAD = int(EF.LARGE_PAYLOAD)
 
 
-def _is_large(code: int) -> bool:
-    info = event_info(code)
-    return info is not None and bool(int(info.flags) & _EF_LARGE_PAYLOAD)
-
-
-_LARGE_CODES = frozenset(c for c in range(PPM_EVENT_MAX) if _is_large(c))
+_LARGE_CODES = frozenset(e.code for e in EVENTS if int(e.flags) & _EF_LARGE_PAYLOAD)  # (EVENTS[code].code == code)
 
 
 _EVENTS = EVENTS

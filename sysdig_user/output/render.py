@@ -104,7 +104,7 @@ def _printable(b: int) -> bool:
     return 0x20 <= b < 0x7F
 
 
-_DOTS = bytes(b if _printable(b) else 0x2E for b in range(256))
+_DOTS = b"." * 0x20 + bytes(range(0x20, 0x7F)) + b"." * 0x81  # (_printable bytes as they are, else '.')
 
 
 def buffer_dots(data: bytes) -> str:
