@@ -1028,7 +1028,8 @@ static PyObject *calls_ptrace(PyObject *self, PyObject *const *args, Py_ssize_t 
     return PyLong_FromLong(ret);
 }
 
-/* wait4(pid, options) -> (pid, status, errno); pid -1 on an error (EINTR is not retried). */
+/* wait4(pid, options) -> (pid, status, errno); pid -1 on an error (EINTR is not retried). The GIL is
+ * released while it waits. */
 static PyObject *calls_wait4(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "wait4(pid, options)");
@@ -1038,10 +1039,15 @@ static PyObject *calls_wait4(PyObject *self, PyObject *const *args, Py_ssize_t n
     long options = PyLong_AsLong(args[1]);
     if (PyErr_Occurred())
         return NULL;
-    int status = 0;
-    pid_t got = wait4((pid_t)pid, &status, (int)options, NULL);
+    int status = 0, err = 0;
+    pid_t got;
+    Py_BEGIN_ALLOW_THREADS /* it blocks: other threads (netcap's capture thread) run meanwhile, as with ctypes */
+    got = wait4((pid_t)pid, &status, (int)options, NULL);
     if (got == -1)
-        return Py_BuildValue("(iii)", -1, 0, errno);
+        err = errno;
+    Py_END_ALLOW_THREADS
+    if (got == -1)
+        return Py_BuildValue("(iii)", -1, 0, err);
     return Py_BuildValue("(iii)", (int)got, status, 0);
 }
 

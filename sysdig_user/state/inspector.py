@@ -40,6 +40,7 @@ from sysdig_user.state.fds import (
     FdTable,
     FdType,
     Role,
+    ip_str,
     is_ipv4_mapped,
     l4_name,
     port_str,
@@ -690,7 +691,7 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
                       l4proto=e.l4proto, ino=e.ino)
     elif t == _IPV4_SERVSOCK or t == _IPV6_SERVSOCK:
         info = FdInfo(e.fd, FdType(t), sip=e.sip, sport=e.sport, l4proto=e.l4proto, ino=e.ino)
-        info.name = f"{_ip(e.sip)}:{port_str(e.sport, l4_name(e.l4proto))}"
+        info.name = f"{ip_str(e.sip)}:{port_str(e.sport, l4_name(e.l4proto))}"
         return info
     elif t == _UNIX_SOCK:
         info = FdInfo(e.fd, _UNIX_SOCK, name, 0, 0, e.ino)
@@ -715,8 +716,3 @@ if _NATIVE is not None:
     _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable, fdorder.OrderLog), CL_ACTIVE)
     _NATIVE.configure_fdload(fdorder.ERASE, fdorder.FOLD_AT)
 
-
-def _ip(addr: bytes) -> str:
-    from sysdig_user.state.fds import ip_str
-
-    return ip_str(addr)

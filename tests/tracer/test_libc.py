@@ -84,3 +84,31 @@ def test_memory_write_and_read_own_process() -> None:
     memory.write(os.getpid(), ctypes.addressof(target), b"written")
     assert target.raw[:8] == b"written\0"
     assert memory.read(os.getpid(), ctypes.addressof(target), 7) == b"written"
+
+
+@native
+def test_wait4_lets_other_threads_run() -> None:
+    """The C wait4 releases the GIL while it blocks (as ctypes' calls do): the child here exits only
+    once a thread of this process has written to it, which that thread can do only during the wait."""
+    import select
+    import threading
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(w)
+        ready, _, _ = select.select([r], [], [], 30)
+        os._exit(0 if ready else 1)
+    os.close(r)
+
+    def unblock() -> None:
+        select.select([], [], [], 0.05)  # (so that the main thread is in wait4 first, most likely)
+        os.write(w, b"x")
+
+    thread = threading.Thread(target=unblock)
+    thread.start()
+    try:
+        assert libc.wait4(pid, 0) == (pid, 0, 0)
+    finally:
+        thread.join()
+        os.close(w)
