@@ -129,12 +129,15 @@ def test_a_missing_process_is_gone() -> None:
 def test_fdlimit_of_a_lowered_limit_and_of_a_gone_process() -> None:
     """prlimit(2) gives what /proc/PID/limits prints (RLIMIT_NOFILE is never unlimited: it cannot exceed
     fs.nr_open); a pid prlimit cannot read falls back to the file: a gone one raises ProcessGone."""
-    proc = subprocess.Popen(["sh", "-c", "ulimit -n 1000 && exec cat"], stdin=subprocess.PIPE)
+    proc = subprocess.Popen(["sh", "-c", "ulimit -n 1000 && echo lowered && exec cat"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
     try:
-        assert procfs.fdlimit(proc.pid) == procfs.fdlimit_file(proc.pid) == _fdlimit(proc.pid)
+        assert proc.stdout is not None and proc.stdout.readline() == b"lowered\n"  # (not before the ulimit)
+        assert procfs.fdlimit(proc.pid) == procfs.fdlimit_file(proc.pid) == _fdlimit(proc.pid) == 1000
     finally:
         proc.stdin.close()  # type: ignore[union-attr]
         proc.wait(timeout=10)
+        proc.stdout.close()  # type: ignore[union-attr]
     with pytest.raises(ProcessGone):
         procfs.fdlimit(2**22 + 1)
 
