@@ -2,13 +2,16 @@
 keep what the dataclasses gave them (fields in constructor order, equality by value, a repr, defaults)."""
 from __future__ import annotations
 
+import ast
 import copy
 import importlib
 import inspect
+import sys
+from pathlib import Path
 
 import pytest
 
-from sysdig_user.rows import FrozenRow, Record, record_fields
+from sysdig_user.rows import FrozenRow, Record, TupleRow, record_fields
 from sysdig_user.scap.records import PROC_ENTRY_DEFAULTS, ProcEntry, User
 from sysdig_user.spec import CaptureSpec, OutputSpec, TraceSpec
 
@@ -40,6 +43,42 @@ def test_fields_are_the_constructors_parameters(cls: type) -> None:
     assert list(fields) == params
     assert set(cls.__slots__) == set(params)
     assert set(inspect.get_annotations(cls)) >= set(params)  # each one declared (for mypy and readers)
+
+
+# every module that declares TupleRow classes
+TUPLE_ROW_MODULES = ("sysdig_user.event_table", "sysdig_user.output.render", "tracer.syscalls_x86_64",
+                     "tracer.decoders.base")
+
+
+def _tuple_rows() -> list[type]:
+    for name in TUPLE_ROW_MODULES:
+        importlib.import_module(name)
+    return [c for c in TupleRow.__subclasses__() if c.__module__ in TUPLE_ROW_MODULES]
+
+
+def _declared(cls: type) -> list[str]:
+    """The fields a TupleRow class declares for mypy (annotations under ``if TYPE_CHECKING:`` in its body,
+    which never run), read from its source."""
+    tree = ast.parse(Path(sys.modules[cls.__module__].__file__ or "").read_text())
+    (node,) = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__]
+    return [stmt.target.id for block in node.body if isinstance(block, ast.If) for stmt in block.body
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)]
+
+
+def test_every_tuple_row_module_is_listed() -> None:
+    for module in TUPLE_ROW_MODULES:
+        assert any(c.__module__ == module for c in _tuple_rows()), module
+
+
+@pytest.mark.parametrize("cls", _tuple_rows(), ids=lambda c: c.__qualname__)
+def test_tuple_rows_are_their_declared_fields(cls: type) -> None:
+    """A TupleRow's fields (what its attributes read, in its tuple's order) are the parameters of its
+    ``__new__`` and what it declares for mypy, in the same order."""
+    fields = list(cls._fields)  # type: ignore[attr-defined]
+    assert [p for p in inspect.signature(cls.__new__).parameters if p != "cls"] == fields
+    assert _declared(cls) == fields
+    row = cls(*range(len(fields)))
+    assert [getattr(row, name) for name in fields] == list(range(len(fields)))
 
 
 def test_record_equality_repr_and_copy() -> None:

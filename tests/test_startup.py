@@ -35,12 +35,14 @@ NOT_FOR_A_RUN = ("dataclasses", "inspect", "ast", "dis", "tokenize")
 # small capture) has no use for: typing (annotations only; its import, with re, contextlib and warnings,
 # was ~10% of a short run's instructions), re (sysdig_user/lazy_re.py), importlib (which imports
 # warnings: __import__ does what the short run needs), the JSON of container events, copying, weak references, globs, paths,
-# logging, threads, subprocesses, sockets' Python layer... (checked in an interpreter without site, whose
+# logging, threads, subprocesses, sockets' Python layer, collections and functools (6M and 3M instructions;
+# the engine takes what it uses from _collections_abc, _collections and _functools)... (checked in an interpreter without site, whose
 # .pth files may import some of them: pathlib, re, urllib for an editable install)
 NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "typing", "re", "warnings", "importlib", "json", "copy", "weakref", "fnmatch", "pathlib", "urllib", "logging",
                        "pickle", "tempfile", "shutil", "subprocess", "threading", "socket", "argparse", "datetime",
                        "locale", "textwrap", "random", "hashlib", "base64", "importlib.util", "glob", "uuid",
-                       "decimal", "email", "http")
+                       "decimal", "email", "http",
+                       "collections", "functools")  # (_collections_abc, _functools: the C parts, loaded anyway)
 # the state engine's packet parser: imported by a capture's first packet event (state/inspector.py)
 NOT_WITHOUT_PACKETS = ("sysdig_user.state.parsers_packet",)
 # the field classes the default line does not use (registry._TABLE: imported on a field's first use)
@@ -180,25 +182,6 @@ def test_a_filtered_read_does_not_import_lark(tmp_path: Path) -> None:
                           "logging", "pickle", "inspect")) == []  # (the last three: grammar._TRIMS)
     # the filter's AST is the first run's (filter/ast_cache.py): not even the standalone parser is loaded
     assert grammar._MODULE in cold and grammar._MODULE not in warm
-
-
-# the named tuples declared for mypy with typing.NamedTuple and made at run time by collections.namedtuple
-_NAMED_TUPLES = (("tracer/syscalls_x86_64.py", "tracer.syscalls_x86_64", "SyscallInfo"),
-                 ("tracer/decoders/base.py", "tracer.decoders.base", "Decoder"))
-
-
-@pytest.mark.parametrize(("path", "module", "name"), _NAMED_TUPLES, ids=[n for _p, _m, n in _NAMED_TUPLES])
-def test_named_tuples_have_their_declared_fields(path: str, module: str, name: str) -> None:
-    """Each run-time named tuple has the fields, in order, that its typed declaration states."""
-    import ast
-    import importlib
-
-    tree = ast.parse((ROOT / path).read_text())
-    declared = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name]
-    assert len(declared) == 1
-    fields = tuple(stmt.target.id for stmt in declared[0].body
-                   if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name))
-    assert getattr(importlib.import_module(module), name)._fields == fields
 
 
 # ---------------------------------------------------------------------------------------- caches

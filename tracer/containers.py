@@ -17,7 +17,7 @@ socket does not answer, the container is stored with an empty name and image, wh
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from _collections_abc import Iterable, Sequence  # (collections.abc without collections)
 
 from sysdig_user.scap.container_json import CT_LIBVIRT_LXC, CT_LXC, CT_PODMAN, ContainerRecord, MountRecord
 from sysdig_user.state.containers import CRI_TYPES, SHORT_ID

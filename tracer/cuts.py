@@ -10,7 +10,7 @@ tests/tracer/test_pushdown.py checks it against pushdown's general rule for many
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from _collections_abc import Iterable  # (collections.abc without collections)
 
 from sysdig_user.rows import FrozenRow, set_slot
 

@@ -54,7 +54,7 @@ import errno
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Sequence
+from _collections_abc import Callable, Collection, Sequence  # (collections.abc without collections)
 from types import FrameType
 
 from sysdig_user.rows import Record

@@ -9,7 +9,7 @@ sees a raw OSError for that race.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.errors import TraceError
 

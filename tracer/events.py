@@ -13,8 +13,8 @@ thread) exactly as with the driver.
 from __future__ import annotations
 
 import struct
+from _collections_abc import Callable  # (collections.abc without collections)
 from _functools import partial  # (functools.partial itself; functools.py costs a start 3M instructions)
-from collections.abc import Callable
 from itertools import accumulate, pairwise
 
 from sysdig_user import cache

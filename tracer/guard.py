@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable
+from _collections_abc import Iterable  # (collections.abc without collections)
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:

@@ -53,7 +53,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from _collections_abc import Callable, Sequence  # (collections.abc without collections)
 from types import FrameType
 
 from sysdig_user.environment import silence

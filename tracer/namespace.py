@@ -24,7 +24,7 @@ back to MIN_DELAY_S when something does (``-v`` prints how many rescans ran and 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from _collections_abc import Callable, Iterable  # (collections.abc without collections)
 
 from tracer import attach as attach_rules
 from tracer.errors import TracerError

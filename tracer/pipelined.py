@@ -61,7 +61,7 @@ import os
 import struct
 import sys
 import time
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 from types import FrameType
 
 from sysdig_user import cache

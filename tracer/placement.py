@@ -44,7 +44,7 @@ sched_getaffinity, clone and clone3 are added to the stopping set so the rules a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from _collections_abc import Callable, Iterable, Mapping  # (collections.abc without collections)
 
 from tracer import libc, memory
 

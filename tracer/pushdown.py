@@ -23,7 +23,7 @@ one, so both differ from a full trace, as they would between two sysdig runs wit
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from _collections_abc import Iterable  # (collections.abc without collections)
 
 from sysdig_user.event_table import EF, EVENTS, PT
 from sysdig_user.state import parsers_files, parsers_net, parsers_process

@@ -21,7 +21,7 @@ we try without NO_NEW_PRIVS first, so setuid programs behave as they do without 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from _collections_abc import Iterable  # (collections.abc without collections)
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:

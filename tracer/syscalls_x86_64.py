@@ -10,19 +10,27 @@ the 2022 driver has a dedicated event for it (sysdig_user.event_table.SYSCALLS[n
 """
 from __future__ import annotations
 
-from collections import namedtuple
+from sysdig_user.rows import TupleRow
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
-    from typing import NamedTuple
+    from typing_extensions import Self
 
-    class SyscallInfo(NamedTuple):
+
+class SyscallInfo(TupleRow):
+    """One row (a TupleRow: typing.NamedTuple imports typing, collections.namedtuple collections)."""
+
+    __slots__ = ()
+    _fields = ("name", "nargs", "classes", "decoder")  # in the order __new__ takes them
+
+    if TYPE_CHECKING:
         name: str
         nargs: int
         classes: tuple[str, ...]
         decoder: str
-else:
-    SyscallInfo = namedtuple("SyscallInfo", ("name", "nargs", "classes", "decoder"))  # (typing.NamedTuple: typing)
+
+    def __new__(cls, name: str, nargs: int, classes: tuple[str, ...], decoder: str) -> Self:
+        return tuple.__new__(cls, (name, nargs, classes, decoder))
 
 
 SYSCALLS: dict[int, SyscallInfo] = {

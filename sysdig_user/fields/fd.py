@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 from _collections_abc import Callable  # (collections.abc without collections)
-from functools import lru_cache
 
 from sysdig_user.event_table import EF, EVENTS, PF, PT, SDU_EXTENSION_BASE, event_code
 from sysdig_user.fields.base import (
@@ -360,17 +359,29 @@ def l4proto(fdinfo: FdInfo) -> int:
     return fdinfo.shown_l4proto
 
 
-@lru_cache(maxsize=4096)
+_PORT_NAMES: dict[tuple[int, int, bool], str] = {}  # port_name's answers (getservbyport reads a file)
+_PORT_NAMES_MAX = 4096  # (then emptied: a scan of every port keeps memory flat)
+
+
 def port_name(port: int, proto: int, resolve: bool = True) -> str:
     """sinsp port_to_string: the service name for (port, tcp/udp) when known and wanted, else the number.
-    sysdig 0.29.3 prints numbers unless asked otherwise (fd.sproto of port 53 is "53")."""
-    pname = _L4_NAMES.get(proto)
-    if resolve and pname in ("tcp", "udp"):
-        try:
-            return socket.getservbyport(port, pname)
-        except OSError:
-            pass
-    return str(port)
+    sysdig 0.29.3 prints numbers unless asked otherwise (fd.sproto of port 53 is "53"). Remembered per
+    (port, proto, resolve) in a dict, not functools.lru_cache: functools imports collections, ~6M
+    instructions of a start."""
+    key = (port, proto, resolve)
+    name = _PORT_NAMES.get(key)
+    if name is None:
+        name = str(port)
+        pname = _L4_NAMES.get(proto)
+        if resolve and pname in ("tcp", "udp"):
+            try:
+                name = socket.getservbyport(port, pname)
+            except OSError:
+                pass
+        if len(_PORT_NAMES) >= _PORT_NAMES_MAX:
+            _PORT_NAMES.clear()
+        _PORT_NAMES[key] = name
+    return name
 
 
 def _resolve_ports(evt: Event) -> bool:

@@ -5,7 +5,7 @@ pwd/grp, which is what libsinsp's usergroup manager does through getpwent/getgre
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from _collections_abc import Iterable  # (collections.abc without collections)
 
 from sysdig_user.scap.records import Group, User, UserList
 

@@ -9,14 +9,16 @@ enter to exit except in `call.slot` (the thread's slot, cleared after exit by th
 from __future__ import annotations
 
 import os
-from collections import namedtuple
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
+from sysdig_user.rows import TupleRow
 from tracer import libc, memory
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
-    from typing import Any, NamedTuple
+    from typing import Any
+
+    from typing_extensions import Self
 
 Values = list["Any"]
 
@@ -78,12 +80,19 @@ class Call:
         return -4096 < self.ret < 0
 
 
-if TYPE_CHECKING:
-    class Decoder(NamedTuple):
+class Decoder(TupleRow):
+    """A syscall's two decoders (a TupleRow: typing.NamedTuple imports typing, collections.namedtuple
+    collections)."""
+
+    __slots__ = ()
+    _fields = ("on_enter", "on_exit")  # in the order __new__ takes them
+
+    if TYPE_CHECKING:
         on_enter: Callable[[Call], Values]
         on_exit: Callable[[Call], Values]
-else:
-    Decoder = namedtuple("Decoder", ("on_enter", "on_exit"))  # (typing.NamedTuple: typing)
+
+    def __new__(cls, on_enter: Callable[[Call], Values], on_exit: Callable[[Call], Values]) -> Self:
+        return tuple.__new__(cls, (on_enter, on_exit))
 
 
 def no_params(_c: Call) -> Values:

@@ -7,7 +7,7 @@ up by symbol name in sysdig_user.flags, so a symbol missing there fails at impor
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.flags import FLAG_TABLES
 

@@ -12,7 +12,7 @@ by the fast path) reads the arguments itself, as before.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from tracer import memory
 from tracer.decoders import native
