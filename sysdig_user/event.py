@@ -12,7 +12,15 @@ from _collections_abc import Callable, Sequence  # (collections.abc without coll
 from itertools import accumulate, pairwise
 
 from sysdig_user import params as _params
-from sysdig_user.event_table import EF, EVENTS, PPM_EVENT_MAX, PT, EventInfo, Param, event_info
+from sysdig_user.event_table import (
+    EVENTS,
+    LARGE_PAYLOAD_CODES,
+    PPM_EVENT_MAX,
+    PT,
+    EventInfo,
+    Param,
+    event_info,
+)
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
@@ -38,10 +46,7 @@ def _len_struct(n: int, large: bool) -> struct.Struct:
     return st
 
 
-_EF_LARGE_PAYLOAD = int(EF.LARGE_PAYLOAD)
-
-
-_LARGE_CODES = frozenset(e.code for e in EVENTS if int(e.flags) & _EF_LARGE_PAYLOAD)  # (EVENTS[code].code == code)
+_LARGE_CODES = LARGE_PAYLOAD_CODES
 
 
 _EVENTS = EVENTS

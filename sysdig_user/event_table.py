@@ -221,12 +221,16 @@ class ScInfo(TupleRow):
         return _make(cls, (name, category))
 
 
-def _build_events() -> tuple[EventInfo, ...]:
+def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int]]:
+    """The rows, and the codes flagged LARGE_PAYLOAD (worked out here, where the flags are plain ints:
+    each reader testing ``int(info.flags)`` of every row again costs a start ~0.5M instructions)."""
     # Rows repeat the same params and flag sets many times over: each distinct one is built once and
     # shared (the rows are immutable).
     pt, pf, ec = PT.__members__, PF.__members__, EC.__members__
     params: dict[tuple[object, ...], Param] = {}
     flag_sets: dict[tuple[str, ...], EF] = {}
+    large_sets: set[EF] = set()
+    large: list[int] = []
     events = []
     for code, symbol, name, cat, flags, rows in _ROWS["EVENT_ROWS"]:
         ef = flag_sets.get(flags)
@@ -235,6 +239,10 @@ def _build_events() -> tuple[EventInfo, ...]:
             for f in flags:
                 bits |= int(EF[f])
             ef = flag_sets[flags] = EF(bits)
+            if bits & EF.LARGE_PAYLOAD:
+                large_sets.add(ef)
+        if ef in large_sets:
+            large.append(code)
         built = []
         for row in rows:
             param = params.get(row)
@@ -244,10 +252,13 @@ def _build_events() -> tuple[EventInfo, ...]:
                                                     tuple([pt[t] for t in dyn]) if dyn else ()))
             built.append(param)
         events.append(_make(EventInfo, (code, symbol, name, ec[cat], ef, tuple(built))))
-    return tuple(events)
+    return tuple(events), frozenset(large)
 
 
-EVENTS: tuple[EventInfo, ...] = _build_events()
+EVENTS: tuple[EventInfo, ...]
+#: the codes of EVENTS whose flags hold LARGE_PAYLOAD (32-bit param lengths)
+LARGE_PAYLOAD_CODES: frozenset[int]
+EVENTS, LARGE_PAYLOAD_CODES = _build_events()
 
 SYSCALLS: dict[int, SyscallRoute] = {row[0]: _make(SyscallRoute, row) for row in _ROWS["SYSCALL_ROWS"]}
 
@@ -278,11 +289,13 @@ def _current_codes() -> dict[tuple[str, bool], int]:
     """Name and direction -> the newest (non OLD_VERSION, not UNUSED) code, as the 2022 driver emits."""
     out: dict[tuple[str, bool], int] = {}
     skip = int(EF.OLD_VERSION | EF.UNUSED)  # a plain int: IntFlag's own & is slow, 336 times at import
-    for info in EVENTS:
-        if int(info.flags) & skip:
-            continue
-        code = info.code
-        out[(info.name, not code & 1)] = code  # later rows are newer versions
+    skipped: dict[EF, bool] = {}  # per flag set (the rows share 33): int() of each row's costs more
+    for code, _symbol, name, _category, flags, _params in EVENTS:
+        dropped = skipped.get(flags)
+        if dropped is None:
+            dropped = skipped[flags] = bool(int(flags) & skip)
+        if not dropped:
+            out[(name, not code & 1)] = code  # later rows are newer versions
     for info in EXTENSIONS.values():
         out[(info.name, info.is_enter)] = info.code
     return out

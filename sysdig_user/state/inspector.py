@@ -21,7 +21,16 @@ import struct
 from _collections_abc import Callable, Iterable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.event import Event
-from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
+from sysdig_user.event_table import (
+    EC,
+    EF,
+    EVENTS,
+    EXTENSIONS,
+    LARGE_PAYLOAD_CODES,
+    PPM_EVENT_MAX,
+    PPM_SC,
+    SDU_EXTENSION_BASE,
+)
 from sysdig_user.scap import metadata
 from sysdig_user.scap.records import (
     CaptureItem,
@@ -78,24 +87,23 @@ _F_SKIP_OR_NO_THREAD = F_SKIP | F_NO_THREAD
 
 
 def _code_flags() -> list[int]:
-    # EF bits as ints (IntFlag operators are slow, and this runs at import)
+    # Worked out once per distinct flag set (the 336 rows share 33) and per name, in plain ints: IntFlag
+    # operators are slow, and this runs at import.
     uses_fd, skip, modifies = int(EF.USES_FD), int(EF.SKIPPARSERESET), int(EF.MODIFIES_STATE)
     fd_event = int(EF.USES_FD | EF.CREATES_FD | EF.DESTROYS_FD)
+    by_flags: dict[int, int] = {}
     out = []
-    for info in EVENTS:
-        flags = int(info.flags)
-        f = 0 if info.code & 1 else F_ENTER
-        if flags & uses_fd:
-            f |= F_USES_FD
-        if flags & fd_event:
-            f |= F_FD_EVENT
-        if flags & skip:
-            f |= F_SKIP
-        if (info.name in _NO_QUERY_NAMES and info.code & 1) or info.code == SCHEDSWITCH_6_E:
+    for code, _symbol, name, category, flags, _params in EVENTS:
+        f = by_flags.get(flags)
+        if f is None:
+            bits = int(flags)
+            f = by_flags[flags] = ((F_USES_FD if bits & uses_fd else 0) | (F_FD_EVENT if bits & fd_event else 0)
+                                   | (F_SKIP if bits & skip else 0) | (F_MODIFIES_STATE if bits & modifies else 0))
+        if not code & 1:
+            f |= F_ENTER
+        if (code & 1 and name in _NO_QUERY_NAMES) or code == SCHEDSWITCH_6_E:
             f |= F_NO_QUERY
-        if flags & modifies:
-            f |= F_MODIFIES_STATE
-        if info.name == "container" and info.category != EC.INTERNAL:
+        if name == "container" and category != EC.INTERNAL:
             f |= F_NO_THREAD  # container json events carry no thread (sinsp sets m_tinfo = NULL)
         out.append(f)
     return out
@@ -112,7 +120,8 @@ def handler_registry() -> dict[str, Handler]:
 
 
 def _code_handlers(registry: dict[str, Handler]) -> list[Handler | None]:
-    return [registry.get(info.name + info.dir) for info in EVENTS]
+    # (not info.dir: a property's call per row costs more than the lookup)
+    return [registry.get(name + ("<" if code & 1 else ">")) for code, _symbol, name, *_rest in EVENTS]
 
 
 _FLAGS = _code_flags()
@@ -136,11 +145,10 @@ def _handle_short(handler: Handler, st: State, evt: Event, th: ThreadInfo | None
 # after the u16 length array; EF_LARGE_PAYLOAD events are never skipped)
 _HEADER = struct.Struct("<QqIHI")
 _FD_PARAM = struct.Struct("<q")
-_EF_LARGE = int(EF.LARGE_PAYLOAD)
 _HIDDEN_CODES = frozenset(info.code for info in EVENTS if info.category == EC.INTERNAL)
 #: the codes is_hidden hides whatever the dump flags (sdu's extension events included)
 HIDDEN_CODES = _HIDDEN_CODES | {code for code, info in EXTENSIONS.items() if info.category == EC.INTERNAL}
-_LARGE = frozenset(info.code for info in EVENTS if int(info.flags) & _EF_LARGE)
+_LARGE = LARGE_PAYLOAD_CODES
 _CONTAINER_CODES = containers.CONTAINER_CODES  # state the capture's head may hold: never skipped unparsed
 
 #: skip_raw results
