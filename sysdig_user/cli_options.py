@@ -11,7 +11,7 @@ chisel, so the parser asks a callback (sysdig's parse_chisel_args rules live in 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from _collections_abc import Callable, Sequence  # (collections.abc without collections)
 
 from sysdig_user.errors import SduError
 from sysdig_user.lazy_re import Regex

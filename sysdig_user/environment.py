@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from _collections_abc import Mapping  # (collections.abc without collections)
 
 from sysdig_user.rows import Record
 

@@ -8,7 +8,7 @@ decoded only when a filter, a format or a state parser asks for it.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from _collections_abc import Callable, Sequence  # (collections.abc without collections)
 from itertools import accumulate, pairwise
 
 from sysdig_user import params as _params

@@ -18,7 +18,7 @@ ports are host order). Python values:
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.event_table import PT, Param
 

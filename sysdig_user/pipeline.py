@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from _collections_abc import Mapping  # (collections.abc without collections)
 
 from sysdig_user.environment import Environment
 from sysdig_user.event import Event

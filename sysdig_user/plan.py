@@ -16,7 +16,7 @@ too (``NO_NATIVE``, ``ONE_PROCESS``), so the same table rules on them.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.rows import FrozenRow, set_slot
 from sysdig_user.spec import CaptureSpec

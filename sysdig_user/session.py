@@ -12,7 +12,7 @@ neither does anything to an event that the Session does not.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from _collections_abc import Iterable, Mapping  # (collections.abc without collections)
 
 from sysdig_user.environment import Environment
 from sysdig_user.errors import SduError

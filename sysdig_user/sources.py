@@ -9,7 +9,7 @@ source it runs: everything a source must know comes from the spec and the plan.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from _collections_abc import Callable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.event import Event
 

@@ -49,7 +49,7 @@
 #define MAX_PARAMS 8
 /* tracer/fastpath.py uses the module only when its VERSION is the one it was written for (a stale build
  * left by an editable install is ignored): bump both when the interface or the op set changes. */
-#define FASTPATH_VERSION 5
+#define FASTPATH_VERSION 6
 
 /* struct ptrace_syscall_info, as the kernel lays it out (linux/ptrace.h may lack it on old headers) */
 struct sc_info {
@@ -992,8 +992,172 @@ static PyTypeObject CoreType = {
     .tp_doc = "The compiled syscall-stop loop (see the module source's header).",
 };
 
+/* ---- the libc calls the Python tracer makes (tracer/libc.py: these when built, else ctypes) ----------
+ * Thin wrappers, no policy: each returns what the call returns and keeps its errno for last_errno(), as
+ * ctypes' use_errno does, so tracer/ptrace.py and tracer/memory.py decide the same on either. */
+
+static int last_err;
+
+/* ptrace(request, tid, addr, data) -> the call's result (-1: see last_errno()). addr is an int; data an
+ * int or a writable buffer (a bytearray from tracer/libc.py's buffer()), passed by its address. */
+static PyObject *calls_ptrace(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "ptrace(request, tid, addr, data)");
+        return NULL;
+    }
+    long request = PyLong_AsLong(args[0]);
+    long tid = PyLong_AsLong(args[1]);
+    unsigned long addr = PyLong_AsUnsignedLongMask(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    void *data;
+    PyObject *d = args[3];
+    if (PyByteArray_CheckExact(d)) {
+        data = PyByteArray_AS_STRING(d);
+    } else if (PyLong_Check(d)) {
+        data = (void *)PyLong_AsUnsignedLongMask(d);
+        if (PyErr_Occurred())
+            return NULL;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "ptrace: data must be an int or a bytearray");
+        return NULL;
+    }
+    long ret = ptrace((enum __ptrace_request)request, (pid_t)tid, (void *)addr, data);
+    if (ret == -1)
+        last_err = errno;
+    return PyLong_FromLong(ret);
+}
+
+/* wait4(pid, options) -> (pid, status, errno); pid -1 on an error (EINTR is not retried). */
+static PyObject *calls_wait4(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "wait4(pid, options)");
+        return NULL;
+    }
+    long pid = PyLong_AsLong(args[0]);
+    long options = PyLong_AsLong(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+    int status = 0;
+    pid_t got = wait4((pid_t)pid, &status, (int)options, NULL);
+    if (got == -1)
+        return Py_BuildValue("(iii)", -1, 0, errno);
+    return Py_BuildValue("(iii)", (int)got, status, 0);
+}
+
+/* vm_read(tid, buf, addr, size) -> bytes read into buf[:size] (-1: see last_errno()): process_vm_readv
+ * with one remote iovec per page, so a read that runs into an unmapped page stops at that page. */
+static PyObject *calls_vm_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyByteArray_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "vm_read(tid, bytearray, addr, size)");
+        return NULL;
+    }
+    long tid = PyLong_AsLong(args[0]);
+    unsigned long addr = PyLong_AsUnsignedLongMask(args[2]);
+    Py_ssize_t size = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    static long page;
+    if (page == 0)
+        page = sysconf(_SC_PAGESIZE);
+    if (size < 0 || size > PyByteArray_GET_SIZE(args[1]) || (addr % page + size + page - 1) / page > MAX_PAGES) {
+        PyErr_SetString(PyExc_ValueError, "vm_read: size out of range");
+        return NULL;
+    }
+    struct iovec local = {PyByteArray_AS_STRING(args[1]), (size_t)size};
+    struct iovec remote[MAX_PAGES];
+    int n = 0;
+    unsigned long pos = addr, end = addr + size;
+    while (pos < end) {
+        unsigned long next = (pos / page + 1) * page;
+        if (next > end)
+            next = end;
+        remote[n].iov_base = (void *)pos;
+        remote[n].iov_len = next - pos;
+        n++;
+        pos = next;
+    }
+    ssize_t got = process_vm_readv((pid_t)tid, &local, 1, remote, n, 0);
+    if (got == -1)
+        last_err = errno;
+    return PyLong_FromSsize_t(got);
+}
+
+/* vm_write(tid, addr, data) -> bytes written (-1: see last_errno()), one process_vm_writev. */
+static PyObject *calls_vm_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "vm_write(tid, addr, bytes)");
+        return NULL;
+    }
+    long tid = PyLong_AsLong(args[0]);
+    unsigned long addr = PyLong_AsUnsignedLongMask(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+    struct iovec local = {PyBytes_AS_STRING(args[2]), (size_t)PyBytes_GET_SIZE(args[2])};
+    struct iovec remote = {(void *)addr, (size_t)PyBytes_GET_SIZE(args[2])};
+    ssize_t got = process_vm_writev((pid_t)tid, &local, 1, &remote, 1, 0);
+    if (got == -1)
+        last_err = errno;
+    return PyLong_FromSsize_t(got);
+}
+
+/* fstatat_dev(dirfd, name) -> st_dev of name under dirfd, -1 on any failure (no errno kept). */
+static PyObject *calls_fstatat_dev(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "fstatat_dev(dirfd, bytes)");
+        return NULL;
+    }
+    long dirfd = PyLong_AsLong(args[0]);
+    if (PyErr_Occurred())
+        return NULL;
+    struct stat st;
+    if (fstatat((int)dirfd, PyBytes_AS_STRING(args[1]), &st, 0) != 0)
+        return PyLong_FromLong(-1);
+    return PyLong_FromUnsignedLongLong((unsigned long long)st.st_dev);
+}
+
+/* pidfd_getfd(pidfd, fd) -> a copy of the fd in this process (-1: see last_errno()). */
+static PyObject *calls_pidfd_getfd(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "pidfd_getfd(pidfd, fd)");
+        return NULL;
+    }
+    long pidfd = PyLong_AsLong(args[0]);
+    long fd = PyLong_AsLong(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+    long got = syscall(438 /* SYS_pidfd_getfd, by number: old headers lack it */, (int)pidfd, (int)fd, 0);
+    if (got == -1)
+        last_err = errno;
+    return PyLong_FromLong(got);
+}
+
+static PyObject *calls_sched_getcpu(PyObject *self, PyObject *unused) {
+    return PyLong_FromLong(sched_getcpu());
+}
+
+static PyObject *calls_last_errno(PyObject *self, PyObject *unused) {
+    return PyLong_FromLong(last_err);
+}
+
+static PyMethodDef calls_methods[] = {
+    {"ptrace", (PyCFunction)(void (*)(void))calls_ptrace, METH_FASTCALL,
+     "ptrace(request, tid, addr, data) -> result; data: an int or a bytearray"},
+    {"wait4", (PyCFunction)(void (*)(void))calls_wait4, METH_FASTCALL, "wait4(pid, options) -> (pid, status, errno)"},
+    {"vm_read", (PyCFunction)(void (*)(void))calls_vm_read, METH_FASTCALL,
+     "vm_read(tid, buf, addr, size) -> bytes read into buf, one remote iovec per page"},
+    {"vm_write", (PyCFunction)(void (*)(void))calls_vm_write, METH_FASTCALL, "vm_write(tid, addr, data) -> written"},
+    {"fstatat_dev", (PyCFunction)(void (*)(void))calls_fstatat_dev, METH_FASTCALL,
+     "fstatat_dev(dirfd, name) -> st_dev, or -1"},
+    {"pidfd_getfd", (PyCFunction)(void (*)(void))calls_pidfd_getfd, METH_FASTCALL,
+     "pidfd_getfd(pidfd, fd) -> new fd"},
+    {"sched_getcpu", calls_sched_getcpu, METH_NOARGS, "sched_getcpu()"},
+    {"last_errno", calls_last_errno, METH_NOARGS, "errno of the last failed call above"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef fastpath_module = {
-    PyModuleDef_HEAD_INIT, "_fastpath", "sdu's compiled syscall-stop fast path.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_fastpath", "sdu's compiled syscall-stop fast path.", -1, calls_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {

@@ -50,7 +50,6 @@ injecting the seccomp() call into a running process would leave its filter behin
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import sys
@@ -59,8 +58,7 @@ from collections.abc import Callable, Collection, Sequence
 from types import FrameType
 
 from sysdig_user.rows import Record
-from tracer import attach as attach_rules
-from tracer import memory, ptrace, seccomp
+from tracer import libc, memory, ptrace
 from tracer.errors import ProcessGone, TracerError
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.placement import Placement
@@ -73,10 +71,7 @@ else:
     import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_sched_getcpu = _libc.sched_getcpu
-_sched_getcpu.restype = ctypes.c_int
-_sched_getcpu.argtypes = ()
+_sched_getcpu = libc.sched_getcpu
 
 _NR_CLONE, _NR_FORK, _NR_VFORK, _NR_CLONE3 = 56, 57, 58, 435
 _CLONE_VM, _CLONE_VFORK, _CLONE_THREAD = 0x100, 0x4000, 0x10000
@@ -222,6 +217,8 @@ class Engine:
             stops = self.seccomp_syscalls
             if self.placement is not None:
                 stops = stops | PLACEMENT_SYSCALLS
+            from tracer import seccomp  # (a launch under the filter only: tracer/pushdown.py's plan)
+
             program = seccomp.Program(stops)
             no_new_privs = os.geteuid() != 0
         dispositions = _command_dispositions()
@@ -230,6 +227,8 @@ class Engine:
         # handlers (they would swallow a signal meant for the command, see _command_dispositions).
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
         spawn = _native_spawn()
+        if spawn is None and program is not None:
+            program.prepare()  # the Python child's ctypes objects, made before the fork
         try:
             if spawn is not None:  # the same child, cloned in C without running Python (tracer/_launch.c)
                 pid, self._launch_block = spawn(
@@ -309,6 +308,8 @@ class Engine:
         tid shows up (a thread cloned by an already-seized thread is followed by TRACECLONE anyway).
         On a failure everything seized so far is released and a one-line TracerError explains why.
         """
+        from tracer import attach as attach_rules  # (attach mode only)
+
         seized: list[int] = []
         try:
             for pid in pids:
@@ -362,6 +363,8 @@ class Engine:
         """Seize the threads of `pid` (re-reading its task list until no new tid shows up). OSError if
         the kernel refuses its first thread (a later refusal, after one was seized, leaves that thread
         to the one sdu already holds: it cannot differ in what ptrace allows); ProcessGone if it is gone."""
+        from tracer import attach as attach_rules  # (attach mode only)
+
         seen: set[int] = set()
         seized = False
         while True:
@@ -579,7 +582,11 @@ class Engine:
 
     def _quiet_exit(self, th: Thread, ret: int) -> None:
         """Exit of a launch child's own pre-exec syscall: notes whether the seccomp filter went in."""
-        if self.seccomp_syscalls is not None and seccomp.is_install_call(th.nr, th.args):
+        if self.seccomp_syscalls is None:
+            return
+        from tracer import seccomp
+
+        if seccomp.is_install_call(th.nr, th.args):
             if ret == 0:
                 th.seccomp = True
                 self.seccomp_active = True

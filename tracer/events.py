@@ -12,8 +12,8 @@ thread) exactly as with the driver.
 """
 from __future__ import annotations
 
-import functools
 import struct
+from _functools import partial  # (functools.partial itself; functools.py costs a start 3M instructions)
 from collections.abc import Callable
 from itertools import accumulate, pairwise
 
@@ -24,10 +24,8 @@ from sysdig_user.event_table import EF, EVENTS, PPM_SC, PT, event_code
 from sysdig_user.event_table import SYSCALLS as ROUTES
 from sysdig_user.rows import Record
 from tracer.decoders import DECODERS, Call, Decoder
-from tracer.decoders import net as net_decoders
 from tracer.decoders.base import DEFAULT_SNAPLEN, forget_process
 from tracer.decoders.process import clone_values, procexit_values
-from tracer.decoders.signal import signaldeliver
 from tracer.engine import Thread
 from tracer.errors import ProcessGone
 from tracer.syscalls_x86_64 import SYSCALLS as TABLE
@@ -77,23 +75,30 @@ def _unwanted(ts: int, tid: int, values: list[Any]) -> bytes:
 
 def _route(nr: int) -> tuple[int, int, Decoder]:
     """(enter code, exit code, decoder) for native syscall nr."""
+    enter, exit_, name = _routing(nr)
+    return enter, exit_, DECODERS[name]
+
+
+def _routing(nr: int) -> tuple[int, int, str]:
+    """(enter code, exit code, decoder name) for native syscall nr: the codes without importing the
+    decoder's family (tracer/decoders/__init__.py)."""
     route = ROUTES.get(nr)
     info = TABLE.get(nr)
     if route is None or route.is_generic or info is None or info.decoder == "generic":
-        return GENERIC_E, GENERIC_X, DECODERS["generic"]
-    return route.enter, route.exit, DECODERS[info.decoder]
+        return GENERIC_E, GENERIC_X, "generic"
+    return route.enter, route.exit, info.decoder
 
 
 def event_codes(nr: int) -> tuple[int, int]:
     """(enter code, exit code) of the events native syscall nr becomes here."""
-    enter, exit_, _dec = _route(nr)
+    enter, exit_, _name = _routing(nr)
     return enter, exit_
 
 
 def event_type_name(nr: int) -> str:
     """The evt.type of the events native syscall nr becomes here: its event's name, or for a generic
     event the ppm_sc name (what sysdig_user.fields.evt shows), "<unknown>" past the 2022 table."""
-    enter, _exit, _dec = _route(nr)
+    enter, _exit, _name = _routing(nr)
     if enter != GENERIC_E:
         return EVENTS[enter].name
     route = ROUTES.get(nr)
@@ -323,8 +328,8 @@ def _encoder(code: int) -> _Encoder:
 
 def _param_encoder(param: Any) -> Callable[[Any], bytes]:
     if param.type is PT.DYN:
-        return functools.partial(param_codec.encode_param, param)
-    return functools.partial(param_codec.encode, param.type)
+        return partial(param_codec.encode_param, param)
+    return partial(param_codec.encode, param.type)
 
 
 class EventBuilder:
@@ -538,11 +543,12 @@ class EventBuilder:
         if self._is_wanted(PROCEXIT):
             self._out(PROCEXIT, ts, th.tid, cpu, procexit_values(status))
         if th.tid == th.pid:
-            net_decoders.forget_process(th.pid)
             forget_process(th.pid)
             for hook in self.forget_hooks:
                 hook(th.pid)
 
     def signal(self, th: Thread, sig: int, sender: int, ts: int, cpu: int) -> None:
         if self._is_wanted(SIGNALDELIVER):
+            from tracer.decoders.signal import signaldeliver  # (a run with no signal never imports it)
+
             self._out(SIGNALDELIVER, ts, th.tid, cpu, signaldeliver(sender, th.tid, sig))

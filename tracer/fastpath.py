@@ -27,6 +27,7 @@ from tracer.decoders import base, fs, io, memory, native
 from tracer.decoders import generic as generic_dec
 from tracer.decoders import open as open_dec
 from tracer.events import EventBuilder, _route
+from tracer.libc import FASTPATH_VERSION
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.syscalls_x86_64 import SYSCALLS as SYSCALL_TABLE
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 else:
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
-VERSION = 5  # the _fastpath.c interface this module drives (its FASTPATH_VERSION)
+VERSION = FASTPATH_VERSION  # the _fastpath.c interface this module drives (tracer/libc.py drives it too)
 _fastpath = extension("tracer._fastpath", VERSION)  # None: not built (or stale), pure Python
 
 # op kinds, as tracer/_fastpath.c numbers them

@@ -8,46 +8,22 @@ the same ptrace access we already hold.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import struct
 
+from tracer import libc
 from tracer.errors import ProcessGone
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-_libc = ctypes.CDLL(None, use_errno=True)
-_vm_readv = _libc.process_vm_readv
-_vm_readv.restype = ctypes.c_ssize_t
-_vm_readv.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong,
-                      ctypes.c_ulong)
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
-
-
 _MAX_PAGES = 64  # one call covers up to 64 pages (256 KiB); callers never ask for more than snaplen-ish
-_remote = (_Iovec * _MAX_PAGES)()
-_local = _Iovec()
-_buf = ctypes.create_string_buffer(_MAX_PAGES * PAGE)
-_buf_addr = ctypes.addressof(_buf)
-_local_ref = ctypes.byref(_local)
-# Bytes out of _buf: a memoryview slice's tobytes() copies `got` bytes (_buf.raw would copy all 256 KiB
-# first; ctypes.string_at costs 5x as much per call).
+_buf = libc.buffer(_MAX_PAGES * PAGE)
+# Bytes out of _buf: a memoryview slice's tobytes() copies `got` bytes (bytes(_buf) would copy all
+# 256 KiB first).
 _view = memoryview(_buf).cast("B")
 _FIRST_CHUNK = 256  # most paths are short: read_cstring's first read, before going page by page
 _use_vm_readv = True
-# Untyped copy of process_vm_readv for the one-page case (most reads): every argument is a pre-built
-# ctypes object or a small int, so no per-call argtypes conversion (see tracer/ptrace.py). Its two
-# iovecs (local, then remote) are one buffer, filled by one struct.pack_into per call (ctypes field
-# stores cost more): the local base is always _buf.
-_vm_readv_fast = _libc["process_vm_readv"]
-_vm_readv_fast.restype = ctypes.c_ssize_t
-_iov1 = ctypes.create_string_buffer(32)
-_iov1_local = ctypes.byref(_iov1)
-_iov1_remote = ctypes.byref(_iov1, 16)
-_set_iov1 = struct.Struct("<QQQQ").pack_into
+_vm_read = libc.vm_read  # one remote iovec per page (tracer/libc.py)
+_get_errno = libc.last_errno
 
 
 def read(tid: int, addr: int, size: int) -> bytes:
@@ -58,29 +34,13 @@ def read(tid: int, addr: int, size: int) -> bytes:
     global _use_vm_readv
     if addr == 0 or size <= 0:
         return b""
-    if addr % PAGE + size <= PAGE:
-        if _use_vm_readv:  # the common case first, with no min() to cut the size
-            _set_iov1(_iov1, 0, _buf_addr, size, addr, size)
-            got = _vm_readv_fast(tid, _iov1_local, 1, _iov1_remote, 1, 0)
-            if got >= 0:
-                return _view[:got].tobytes()
-    elif _use_vm_readv:
-        size = min(size, _MAX_PAGES * PAGE - (addr % PAGE))
-        n = 0
-        pos, end = addr, addr + size
-        while pos < end:
-            nxt = min(end, (pos // PAGE + 1) * PAGE)
-            _remote[n].base = pos
-            _remote[n].len = nxt - pos
-            n += 1
-            pos = nxt
-        _local.base = _buf_addr
-        _local.len = size
-        got = _vm_readv(tid, _local_ref, 1, _remote, n, 0)
+    if _use_vm_readv:
+        if addr % PAGE + size > PAGE:  # (the common case, one page, with no min() to cut the size)
+            size = min(size, _MAX_PAGES * PAGE - (addr % PAGE))
+        got = _vm_read(tid, _buf, addr, size)
         if got >= 0:
             return _view[:got].tobytes()
-    if _use_vm_readv:
-        err = ctypes.get_errno()
+        err = _get_errno()
         if err == errno.ESRCH:
             raise ProcessGone(tid)
         if err == errno.EFAULT:
@@ -129,15 +89,13 @@ def read_cstring(tid: int, addr: int, limit: int = 4096) -> bytes | None:
     if want > limit:  # noqa: PLR1730
         want = limit
     if _use_vm_readv and want > 0:
-        # The common case in one read: the string ends within the first chunk. _buf's value stops at
-        # the first NUL; one is put after the bytes read, so a longer value means none was among them.
-        _set_iov1(_iov1, 0, _buf_addr, want, addr, want)
-        got = _vm_readv_fast(tid, _iov1_local, 1, _iov1_remote, 1, 0)
+        # The common case in one read: the string ends within the first chunk.
+        got = _vm_read(tid, _buf, addr, want)
         if got > 0:
-            _view[got] = 0
-            text = _buf.value
-            if len(text) < got:
-                return text
+            text = _view[:got].tobytes()
+            nul = text.find(b"\0")
+            if nul >= 0:
+                return text[:nul]
         # else: no NUL yet, a fault or an error: the loop below reads again and decides
     out = b""
     pos = addr
@@ -182,11 +140,6 @@ def iovecs_total(tid: int, iov_addr: int, iovcnt: int) -> int:
     return sum(words[1::2])
 
 
-_vm_writev = _libc.process_vm_writev
-_vm_writev.restype = ctypes.c_ssize_t
-_vm_writev.argtypes = _vm_readv.argtypes
-
-
 def write(tid: int, addr: int, data: bytes) -> None:
     """Write `data` at `addr` in stopped thread `tid` (process_vm_writev, /proc/PID/mem as fallback).
 
@@ -195,9 +148,7 @@ def write(tid: int, addr: int, data: bytes) -> None:
     """
     if not data:
         return
-    local = _Iovec(ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value, len(data))
-    remote = _Iovec(addr, len(data))
-    if _vm_writev(tid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == len(data):
+    if libc.vm_write(tid, addr, bytes(data)) == len(data):
         return
     fd = os.open(f"/proc/{tid}/mem", os.O_WRONLY)
     try:

@@ -43,11 +43,10 @@ sched_getaffinity, clone and clone3 are added to the stopping set so the rules a
 """
 from __future__ import annotations
 
-import ctypes
 import os
 from collections.abc import Callable, Iterable, Mapping
 
-from tracer import memory
+from tracer import libc, memory
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
@@ -65,10 +64,7 @@ SYSCALLS = frozenset({NR_SCHED_SETAFFINITY, NR_SCHED_GETAFFINITY, NR_CLONE, NR_C
 SAMPLE_NS = 100_000_000
 WAIT_SHARE = 0.25
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_sched_getcpu = _libc.sched_getcpu
-_sched_getcpu.restype = ctypes.c_int
-_sched_getcpu.argtypes = ()
+_sched_getcpu = libc.sched_getcpu
 
 
 class _ThreadLike(Protocol):

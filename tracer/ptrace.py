@@ -1,6 +1,6 @@
-"""Thin ctypes bindings for ptrace(2), wait4(2) and process_vm_readv(2) on x86_64 Linux.
+"""Thin bindings for ptrace(2) and wait4(2) on x86_64 Linux, over tracer/libc.py's calls.
 
-Why ctypes and not python-ptrace: the engine makes three calls per syscall stop (wait4, one
+Why not python-ptrace: the engine makes three calls per syscall stop (wait4, one
 PTRACE_GET_SYSCALL_INFO, one PTRACE_SYSCALL); python-ptrace wraps each in several Python layers and
 objects, which doubles the per-stop cost. Here each call is one foreign call on a pre-built argument
 buffer. Functions on the hot path (`resume`, `wait`, `syscall_info`) return error numbers or raw
@@ -8,31 +8,15 @@ values instead of raising, so the common ESRCH race costs no exception.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
 
+from tracer import libc
 from tracer.errors import ProcessGone, gone_on_missing
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-_ptrace = _libc.ptrace
-_ptrace.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p)
-_ptrace.restype = ctypes.c_long
-
-_wait4 = _libc.wait4
-_wait4.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_int, ctypes.c_void_p)
-_wait4.restype = ctypes.c_int
-
-# Hot-path copies without argtypes: ctypes' per-argument conversion through argtypes costs ~0.5 us per
-# argument (bench/tracer_bench.py, "micro"), a third of a stop's Python time. Untyped, a Python int is
-# passed as a C int, which libffi sign-extends to the full register (x86_64 SysV), so small ints
-# (pids, requests, 0, signal numbers, sizes) arrive intact; addresses go as ctypes objects. Only for
-# requests whose result fits an int (0/-1, a size).
-_ptrace_fast = _libc["ptrace"]
-_ptrace_fast.restype = ctypes.c_int
-_wait4_fast = _libc["wait4"]
-_wait4_fast.restype = ctypes.c_int
+# addr and data: small ints or libc.buffer()s (see tracer/libc.py)
+_ptrace = _ptrace_fast = libc.ptrace
+_get_errno = libc.last_errno
 
 # Requests (linux/ptrace.h).
 PTRACE_PEEKDATA = 2
@@ -76,14 +60,15 @@ WNOHANG = 1
 SYSCALL_STOP_SIG = 0x80 | 5  # SIGTRAP | 0x80 with TRACESYSGOOD
 SECCOMP_STOP = 5 | PTRACE_EVENT_SECCOMP << 8  # status >> 8 at a PTRACE_EVENT_SECCOMP stop
 
-_NULL = ctypes.c_void_p(0)
+_NULL = 0
+_wait4 = libc.wait4
 
 # struct ptrace_syscall_info: op u8, pad[3], arch u32, ip u64, sp u64, then a union of
 # entry {nr u64, args[6] u64} / exit {rval s64, is_error u8} / seccomp {nr u64, args[6] u64, ret_data
 # u32}; 88 bytes with the seccomp member. The seccomp member starts like entry, so the same views read
 # both: nr is u64 word 3 (offset 24), args the six u64 at offset 32; at exit rval is s64 word 3.
 _INFO_SIZE = 88
-_info_buf = ctypes.create_string_buffer(_INFO_SIZE)
+_info_buf = libc.buffer(_INFO_SIZE)
 _info_op = memoryview(_info_buf).cast("B")  # op byte without copying the buffer (.raw copies 88 bytes)
 _info_u64 = _info_op.cast("Q")  # [3]: entry/seccomp nr
 _info_s64 = _info_op.cast("q")  # [3]: exit rval
@@ -91,20 +76,19 @@ _ARGS = struct.Struct("<6Q")  # entry/seccomp args, at offset 32
 
 # struct user_regs_struct (asm/ptrace.h), 27 u64 in kernel order.
 _REGS = struct.Struct("<27Q")
-_regs_buf = ctypes.create_string_buffer(_REGS.size)
+_regs_buf = libc.buffer(_REGS.size)
 _REG_RAX, _REG_ORIG_RAX = 10, 15
 _REG_ARGS = (14, 13, 12, 7, 9, 8)  # rdi rsi rdx r10 r8 r9
 
-_status = ctypes.c_int(0)
-_status_ptr = ctypes.byref(_status)
-_eventmsg = ctypes.c_ulong(0)
-_siginfo = ctypes.create_string_buffer(128)
+_eventmsg = libc.buffer(8)
+_U64 = struct.Struct("<Q")
+_siginfo = libc.buffer(128)
 _SIGINFO_HEAD = struct.Struct("<iii4xii")  # si_signo, si_errno, si_code, (pad), si_pid, si_uid
 
 
 def _check(ret: int) -> int:
     if ret == -1:
-        err = ctypes.get_errno()
+        err = _get_errno()
         if err:
             raise OSError(err, os.strerror(err))
     return ret
@@ -113,61 +97,58 @@ def _check(ret: int) -> int:
 @gone_on_missing
 def seize(tid: int, options: int = SEIZE_OPTIONS) -> None:
     """PTRACE_SEIZE: attach without stopping the thread (group-stops then report as PTRACE_EVENT_STOP)."""
-    _check(_ptrace(PTRACE_SEIZE, tid, _NULL, ctypes.c_void_p(options)))
+    _check(_ptrace(PTRACE_SEIZE, tid, _NULL, options))
 
 
 def interrupt(tid: int) -> int:
     """PTRACE_INTERRUPT; returns 0 or an errno (ESRCH when the thread is gone)."""
     if _ptrace(PTRACE_INTERRUPT, tid, _NULL, _NULL) == -1:
-        return ctypes.get_errno()
+        return _get_errno()
     return 0
 
 
 def resume(tid: int, sig: int = 0) -> int:
     """PTRACE_SYSCALL: run to the next syscall stop, delivering `sig`; returns 0 or an errno."""
     if _ptrace_fast(PTRACE_SYSCALL, tid, 0, sig) == -1:
-        return ctypes.get_errno()
+        return _get_errno()
     return 0
 
 
 def cont(tid: int, sig: int = 0) -> int:
     """PTRACE_CONT: run without syscall stops (seccomp stops and ptrace events still stop); 0 or errno."""
     if _ptrace_fast(PTRACE_CONT, tid, 0, sig) == -1:
-        return ctypes.get_errno()
+        return _get_errno()
     return 0
 
 
 def listen(tid: int) -> int:
     """PTRACE_LISTEN: leave a group-stopped thread stopped, but let SIGCONT wake it; 0 or errno."""
     if _ptrace(PTRACE_LISTEN, tid, _NULL, _NULL) == -1:
-        return ctypes.get_errno()
+        return _get_errno()
     return 0
 
 
 def detach(tid: int, sig: int = 0) -> int:
     """PTRACE_DETACH (thread must be in a ptrace-stop); returns 0 or an errno."""
     if _ptrace(PTRACE_DETACH, tid, _NULL, sig) == -1:
-        return ctypes.get_errno()
+        return _get_errno()
     return 0
 
 
 def wait(pid: int = -1, options: int = __WALL) -> tuple[int, int, int]:
     """wait4(pid, options|__WALL): returns (pid, status, errno); pid is -1 on error (EINTR, ECHILD).
 
-    A ctypes wait4 instead of os.waitpid because os.waitpid retries EINTR itself (PEP 475), which would
+    libc's wait4 instead of os.waitpid because os.waitpid retries EINTR itself (PEP 475), which would
     hide the signal that asks an attached tracer to detach.
     """
-    got = _wait4_fast(pid, _status_ptr, options | __WALL, None)
-    if got == -1:
-        return -1, 0, ctypes.get_errno()
-    return got, _status.value, 0
+    return _wait4(pid, options | __WALL)
 
 
 def event_msg(tid: int) -> int:
     """PTRACE_GETEVENTMSG: new child tid (clone events), former tid (exec), exit status (exit)."""
-    if _ptrace(PTRACE_GETEVENTMSG, tid, _NULL, ctypes.byref(_eventmsg)) == -1:
+    if _ptrace(PTRACE_GETEVENTMSG, tid, _NULL, _eventmsg) == -1:
         raise ProcessGone(tid)
-    return _eventmsg.value
+    return int(_U64.unpack_from(_eventmsg)[0])
 
 
 def siginfo(tid: int) -> tuple[int, int, int]:
@@ -190,7 +171,7 @@ def syscall_info(tid: int) -> tuple[int, int, tuple[int, ...] | int]:
     Raises ProcessGone when the thread vanished, SyscallInfoUnsupported on old kernels.
     """
     if _ptrace_fast(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE, _info_buf) == -1:
-        err = ctypes.get_errno()
+        err = _get_errno()
         if err == 5 or err == 22:  # EIO/EINVAL: unknown request
             raise SyscallInfoUnsupported()
         raise ProcessGone(tid)

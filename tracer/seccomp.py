@@ -7,8 +7,10 @@ PTRACE_EVENT_SECCOMP stop for it; everything else returns SECCOMP_RET_ALLOW and 
 Foreign-arch calls stop because the engine cannot tell them apart by number; they are as rare as
 they are odd, and tracing them keeps today's output for them.
 
-The program is built in the tracer (`Program`), and `install` runs in the forked child between the
-fork and the execve, so it uses nothing but pre-built ctypes objects and two or three system calls.
+The program is built in the tracer (`Program`: its bytes, which tracer/_launch.c's child installs), and
+where that child is not built `install` runs in the forked Python child between the fork and the execve,
+so it uses nothing but ctypes objects made before the fork (`Program.prepare`: ctypes is imported only
+then) and two or three system calls.
 
 Privileges (seccomp(2)): installing a filter needs CAP_SYS_ADMIN or PR_SET_NO_NEW_PRIVS. Without root we
 set NO_NEW_PRIVS, as `strace --seccomp-bpf` does; it survives execve, so a setuid or file-capability
@@ -18,16 +20,12 @@ we try without NO_NEW_PRIVS first, so setuid programs behave as they do without 
 """
 from __future__ import annotations
 
-import ctypes
 import struct
 from collections.abc import Iterable
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_prctl = _libc.prctl
-_prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-_prctl.restype = ctypes.c_int
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from typing import Any
 
 NR_SECCOMP = 317  # x86_64
 NR_PRCTL = 157
@@ -50,10 +48,6 @@ _BPF_RET_K = 0x06 | 0x00             # BPF_RET | BPF_K
 _INSN = struct.Struct("<HBBI")       # struct sock_filter {u16 code; u8 jt; u8 jf; u32 k}
 _OFF_NR, _OFF_ARCH = 0, 4            # offsets in struct seccomp_data
 BPF_MAXINSNS = 4096
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
@@ -96,9 +90,11 @@ class Program:
         if len(rows) > BPF_MAXINSNS:
             raise ValueError(f"seccomp filter too long ({len(rows)} instructions)")
         self.code = b"".join(_INSN.pack(*row) for row in rows)
-        self._buf = ctypes.create_string_buffer(self.code, len(self.code))
-        self.fprog = _SockFprog(len(rows), ctypes.addressof(self._buf))
-        self._fprog_ref = ctypes.byref(self.fprog)
+        self._calls: Any = None
+
+    def prepare(self) -> None:
+        """Make the ctypes objects `install` uses (in the tracer, before the fork of a Python child)."""
+        self._calls = _Calls(self.code)
 
     def install(self, no_new_privs: bool) -> int:
         """Install in the calling process (forked child); returns 0 or the errno of the last attempt.
@@ -106,24 +102,50 @@ class Program:
         seccomp(2) first, prctl(PR_SET_SECCOMP) where it is missing (ENOSYS). EACCES without
         NO_NEW_PRIVS (root without CAP_SYS_ADMIN, e.g. in a user namespace) retries with it.
         """
-        if no_new_privs and _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            return ctypes.get_errno()
-        err = self._set()
+        calls = self._calls
+        assert calls is not None, "Program.prepare() before the fork"
+        if no_new_privs and calls.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return calls.get_errno()
+        err = calls.set_filter()
         if err == 13 and not no_new_privs:  # EACCES
-            if _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-                return ctypes.get_errno()
-            err = self._set()
+            if calls.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                return calls.get_errno()
+            err = calls.set_filter()
         return err
 
-    def _set(self) -> int:
-        if _syscall(NR_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, self._fprog_ref) == 0:
+
+class _Calls:
+    """prctl and seccomp(2) through ctypes, and the filter's struct sock_fprog, made before the fork."""
+
+    def __init__(self, code: bytes) -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.prctl = libc.prctl
+        self.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+        self.prctl.restype = ctypes.c_int
+        self._syscall = libc.syscall
+        self._syscall.restype = ctypes.c_long
+        self.get_errno = ctypes.get_errno
+
+        class SockFprog(ctypes.Structure):
+            _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+        self._buf = ctypes.create_string_buffer(code, len(code))
+        self.fprog = SockFprog(len(code) // _INSN.size, ctypes.addressof(self._buf))
+        self._fprog_ref = ctypes.byref(self.fprog)
+        self._fprog_addr = ctypes.addressof(self.fprog)
+
+    def set_filter(self) -> int:
+        """seccomp(SECCOMP_SET_MODE_FILTER), prctl(PR_SET_SECCOMP) where it is missing; 0 or errno."""
+        if self._syscall(NR_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, self._fprog_ref) == 0:
             return 0
-        err = ctypes.get_errno()
+        err = self.get_errno()
         if err != 38:  # ENOSYS: kernels 3.5-3.16 have only the prctl interface
-            return err
-        if _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(self.fprog), 0, 0) == 0:
+            return int(err)
+        if self.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self._fprog_addr, 0, 0) == 0:
             return 0
-        return ctypes.get_errno()
+        return int(self.get_errno())
 
 
 def is_install_call(nr: int, args: tuple[int, ...]) -> bool:

@@ -151,14 +151,15 @@ def fd_entries(pid: int) -> list[FdEntry]:
 
 
 def _fdinfo_flags(pid: int, fd: int) -> int:
+    """The octal "flags:" line of /proc/PID/fdinfo/FD (the second, after "pos:"); 0 if unreadable."""
     try:
-        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-            for line in f:
-                if line.startswith("flags:"):
-                    return int(line.split()[1], 8)
+        raw = procfs.read(f"/proc/{pid}/fdinfo/{fd}")
     except OSError:
-        pass
-    return 0
+        return 0
+    at = 0 if raw.startswith(b"flags:") else raw.find(b"\nflags:") + 1
+    if at == 0 and not raw.startswith(b"flags:"):
+        return 0
+    return int(raw[at:].split(None, 2)[1], 8)
 
 
 def _socket_entry(fd: int, ino: int, inet: dict[int, tuple[str, bytes, int, bytes, int, bool]],

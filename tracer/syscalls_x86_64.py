@@ -390,7 +390,15 @@ SYSCALLS: dict[int, SyscallInfo] = {
     450: SyscallInfo('set_mempolicy_home_node', 4, ('memory',), 'generic'),
 }
 
-BY_NAME: dict[str, int] = {info.name: nr for nr, info in SYSCALLS.items()}
+_by_name: dict[str, int] = {}
+
+
+def syscall_number(name: str) -> int | None:
+    """The number of the syscall called `name`, None if the table has none (the index is made at the
+    first call: nothing in a run's start needs it)."""
+    if not _by_name:
+        _by_name.update((info.name, nr) for nr, info in SYSCALLS.items())
+    return _by_name.get(name)
 
 
 def syscall_name(nr: int) -> str:

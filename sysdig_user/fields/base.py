@@ -20,7 +20,7 @@ filterchecks.cpp at libs e5c53d64): the print format only matters for integers, 
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-from collections.abc import Callable, Sequence
+from _collections_abc import Callable, Sequence  # (collections.abc without collections)
 
 from sysdig_user import errors
 from sysdig_user.consts import FlagConst, IntConst

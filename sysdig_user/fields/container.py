@@ -7,7 +7,7 @@ a container engine stores for an id it could not look up): no entry, or an empty
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.event_table import PF, PT
 from sysdig_user.fields.base import ArgSyntax, Extractor, FieldClass, FieldDef, FieldFlag, plain, view_of

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PF, PPM_SC, PT, event_code
 from sysdig_user.fields.base import (
@@ -56,11 +56,29 @@ def _param_index_tables(*names: str) -> tuple[tuple[int, ...], ...]:
 # EF bits as ints: IntFlag operators run Python code and build flag objects (slow per event)
 _EF_READS, _EF_WRITES, _EF_WAITS = int(EF.READS_FROM_FD), int(EF.WRITES_TO_FD), int(EF.WAITS)
 _EF_SKIPPARSERESET, _EF_CREATES_FD = int(EF.SKIPPARSERESET), int(EF.CREATES_FD)
-_FLAG_INTS = tuple(int(e.flags) for e in EVENTS)  # by code (EVENTS[code] is the info below 336)
+
+# The per-code tables below are made by the first field that reads them, not by every run that imports
+# the class (the default line's fields need none: ~2M instructions of a start, callgrind).
+_flag_ints: tuple[int, ...] | None = None  # by code (EVENTS[code] is the info below 336): _flag_table
+_indexes: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], frozenset[int]] | None = None
 
 
-_RES_IDX, _FD_IDX, _DATA_IDX = _param_index_tables("res", "fd", "data")
-_CREATES_FD_EXIT = frozenset(e.code for e in EVENTS if int(e.flags) & _EF_CREATES_FD and e.code & 1)
+def _flag_table() -> tuple[int, ...]:
+    """Every event's EF flags as an int, by code."""
+    global _flag_ints
+    _flag_ints = tuple(int(e.flags) for e in EVENTS)
+    return _flag_ints
+
+
+def param_indexes() -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], frozenset[int]]:
+    """By code, the index of the "res", "fd" and "data" params (-1 where absent), and the codes of the
+    fd-creating exit events (whose "fd" return_value reads when there is no "res")."""
+    global _indexes
+    if _indexes is None:
+        res, fd, data = _param_index_tables("res", "fd", "data")
+        _indexes = res, fd, data, frozenset(e.code for e in EVENTS
+                                           if int(e.flags) & _EF_CREATES_FD and e.code & 1)
+    return _indexes
 
 
 def _param_named(evt: Event, table: tuple[int, ...]) -> Any:
@@ -75,17 +93,19 @@ def _param_named(evt: Event, table: tuple[int, ...]) -> Any:
 
 def return_value(evt: Event) -> int | None:
     """sinsp's "res", or the "fd" of an fd-creating exit event; None when the event has neither."""
-    res = _param_named(evt, _RES_IDX)
-    if res is None and evt.type in _CREATES_FD_EXIT:
-        res = _param_named(evt, _FD_IDX)
+    res_idx, fd_idx, _data_idx, creates_fd = _indexes or param_indexes()
+    res = _param_named(evt, res_idx)
+    if res is None and evt.type in creates_fd:
+        res = _param_named(evt, fd_idx)
     return res if isinstance(res, int) else None
 
 
 def _flags(evt: Event) -> int:
     """The event's EF flags, as an int."""
     code = evt.type
-    if code < len(_FLAG_INTS):
-        return _FLAG_INTS[code]
+    flag_ints = _flag_ints or _flag_table()
+    if code < len(flag_ints):
+        return flag_ints[code]
     info = evt.info
     return int(info.flags) if info is not None else 0
 
@@ -314,14 +334,18 @@ def _type(evt: Event) -> str:
 
 
 # What sysdig 0.29.3 accepts as an evt.type literal: every event-table name and every ppm_sc name
-# (generic syscalls such as getpid, and "<unknown>"), plus sdu's extension events.
-_EVENT_TYPE_NAMES = frozenset([e.name for e in EVENTS] + [sc.name for sc in PPM_SC]
-                              + [e.name for e in EXTENSIONS.values()])
+# (generic syscalls such as getpid, and "<unknown>"), plus sdu's extension events. Made by the first
+# evt.type literal: a run printing evt.type without such a filter never needs it.
+_event_type_names: frozenset[str] | None = None
 
 
 def _parse_event_type(text: str) -> str:
     """A filter literal for evt.type; sysdig rejects names it does not know, whatever the operator."""
-    if text not in _EVENT_TYPE_NAMES:
+    global _event_type_names
+    if _event_type_names is None:
+        _event_type_names = frozenset([e.name for e in EVENTS] + [sc.name for sc in PPM_SC]
+                                      + [e.name for e in EXTENSIONS.values()])
+    if text not in _event_type_names:
         raise ValueError(f"unknown event type {text}")
     return text
 
@@ -486,7 +510,7 @@ def buffer_text(data: bytes) -> str:
 
 def _buffer(arg: str | None) -> Custom:
     def extract(evt: Event) -> bytes | None:
-        data = _param_named(evt, _DATA_IDX)
+        data = _param_named(evt, (_indexes or param_indexes())[2])
         return data if isinstance(data, bytes) else None
 
     def text(value: Any) -> str:
@@ -627,22 +651,30 @@ def _count_error(evt: Event) -> int | None:
 
 _FILE_FD_TYPES = frozenset({FdType.FILE, FdType.FILE_V2, FdType.DIRECTORY})
 _NET_FD_TYPES = _NET_TYPES | {FdType.UNIX_SOCK}
-_OPEN_EXITS = frozenset(e.code for e in EVENTS if e.code & 1 and e.name in ("open", "openat", "creat"))
-_NET_CREATE_EXITS = frozenset(e.code for e in EVENTS if e.code & 1 and e.name in ("accept", "connect"))
+_created_exits: tuple[frozenset[int], frozenset[int]] | None = None  # (_created_fd_exits, on first use)
+
+
+def _created_fd_exits() -> tuple[frozenset[int], frozenset[int]]:
+    """The exit codes of the events that open a file (open, openat, creat) and of those that make a
+    socket fd (accept, connect), for the evt.count.error.* fields when the event has no fd."""
+    global _created_exits
+    _created_exits = (frozenset(e.code for e in EVENTS if e.code & 1 and e.name in ("open", "openat", "creat")),
+                      frozenset(e.code for e in EVENTS if e.code & 1 and e.name in ("accept", "connect")))
+    return _created_exits
 
 
 def _count_error_file(evt: Event) -> int | None:
     fdinfo = evt.fdinfo
     if fdinfo is not None:
         return _count_error(evt) if fdinfo.type in _FILE_FD_TYPES else None
-    return _count_error(evt) if evt.type in _OPEN_EXITS else None
+    return _count_error(evt) if evt.type in (_created_exits or _created_fd_exits())[0] else None
 
 
 def _count_error_net(evt: Event) -> int | None:
     fdinfo = evt.fdinfo
     if fdinfo is not None:
         return _count_error(evt) if fdinfo.type in _NET_FD_TYPES else None
-    return _count_error(evt) if evt.type in _NET_CREATE_EXITS else None
+    return _count_error(evt) if evt.type in (_created_exits or _created_fd_exits())[1] else None
 
 
 def _count_error_memory(evt: Event) -> int | None:
@@ -653,7 +685,8 @@ def _count_error_other(evt: Event) -> int | None:
     fdinfo = evt.fdinfo
     if fdinfo is not None:
         return None if fdinfo.type in _FILE_FD_TYPES | _NET_FD_TYPES else _count_error(evt)
-    if evt.type in _OPEN_EXITS or evt.type in _NET_CREATE_EXITS or _category(evt) == EC.MEMORY:
+    opens, sockets = _created_exits or _created_fd_exits()
+    if evt.type in opens or evt.type in sockets or _category(evt) == EC.MEMORY:
         return None
     return _count_error(evt)
 

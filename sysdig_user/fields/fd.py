@@ -9,7 +9,7 @@ local/remote ones ask whether the client address belongs to this machine (the vi
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 from functools import lru_cache
 
 from sysdig_user.event_table import EF, EVENTS, PF, PT, SDU_EXTENSION_BASE, event_code

@@ -7,7 +7,7 @@ they were IPv4 (only the first 4 bytes); kept, since that is what sysdig shows.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 from typing import TYPE_CHECKING
 
 from sysdig_user.event_table import EVENTS, PF, PT

@@ -6,7 +6,7 @@ thread is unknown returns None, as sinsp returns NULL without a threadinfo.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from _collections_abc import Callable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.event_table import PF, PT
 from sysdig_user.fields import thread

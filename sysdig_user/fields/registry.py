@@ -13,7 +13,7 @@ process classes and not the fd, container, k8s, syslog ... ones (a few milliseco
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from _collections_abc import Callable, Sequence  # (collections.abc without collections)
 
 from sysdig_user.event_table import PF, PT
 from sysdig_user.fields.base import (

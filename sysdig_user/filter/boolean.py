@@ -10,7 +10,7 @@ A single operand in a group is its operand, so ``((((x))))`` is ``x`` at any dep
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from _collections_abc import Callable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.filter import errors
 from sysdig_user.filter.ast import Check, Conn, Item, Seq

@@ -21,7 +21,7 @@ Semantics, as sysdig 0.29 (libs e5c53d6, filter.cpp flt_compare*):
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.consts import Const
 from sysdig_user.errors import FieldError, SduError

@@ -12,7 +12,7 @@ not stop where Lark's token does (e.g. for "nosuch=1" it fails on the 's', readi
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from _collections_abc import Collection, Sequence  # (collections.abc without collections)
 
 from sysdig_user import errors
 from sysdig_user.errors import FieldError

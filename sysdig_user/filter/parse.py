@@ -7,7 +7,7 @@ field before a syntax error is what sysdig reports. Those partial checks travel 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from _collections_abc import Callable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.filter import ast_cache, errors
 from sysdig_user.filter.ast import Check, Conn, Filter, Item, Node, Seq, Value

@@ -249,13 +249,14 @@ def _res_params() -> list[tuple[int, int, int, int, int, int]]:
             return idx, 0, 0
         return idx, struct.calcsize(fmt), int(fmt[-1].islower())
 
+    res_idx, fd_idx, _data_idx, creates_fd = evt.param_indexes()
     out = []
     for code in range(PPM_EVENT_MAX):
         if int(EVENTS[code].flags) & int(EF.LARGE_PAYLOAD):
             out.append((-1, 0, 0, -1, 0, 0))
             continue
-        alt = evt._FD_IDX[code] if code in evt._CREATES_FD_EXIT else -1
-        out.append((*param(code, evt._RES_IDX[code]), *param(code, alt)))
+        alt = fd_idx[code] if code in creates_fd else -1
+        out.append((*param(code, res_idx[code]), *param(code, alt)))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from _collections_abc import Sequence  # (collections.abc without collections)
 from typing import TYPE_CHECKING, Any
 
 from sysdig_user.event_table import PT

@@ -13,8 +13,7 @@ from __future__ import annotations
 import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import binascii
 import time
-from collections import namedtuple
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user import cache
 from sysdig_user.consts import FlagConst
@@ -22,14 +21,16 @@ from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
-from sysdig_user.rows import Record
+from sysdig_user.rows import Record, TupleRow
 from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, port_str, sanitize
 from sysdig_user.state.parsers_files import concatenate_paths
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
-    from typing import Any, NamedTuple
+    from typing import Any
+
+    from typing_extensions import Self
 
     from sysdig_user.event import Event
     from sysdig_user.state.fds import FdInfo
@@ -559,17 +560,22 @@ ARGS_FUNCTIONS: dict[int, ArgsFunction] = {}  # by event code (args_function fil
 _ARGS_BY_COUNT: dict[tuple[int, int], ArgsFunction] = {}
 
 
-if TYPE_CHECKING:
-    class ArgsSource(NamedTuple):
-        """evt.args of one event type as source code for a generated function (args_source)."""
+class ArgsSource(TupleRow):
+    """evt.args of one event type as source code for a generated function (args_source). (A TupleRow:
+    typing.NamedTuple imports typing, collections.namedtuple collections.)"""
 
+    __slots__ = ()
+    _fields = ("nparams", "unpack", "exprs", "template", "names")  # in the order __new__ takes them
+
+    if TYPE_CHECKING:
         nparams: int  # the params an event must have: ``unpack`` unpacks that many values
         unpack: str  # the statement unpacking ``evt.param_values()`` (the name ``vals``) into a0, a1, ...
         exprs: list[str]  # per param, its text (%s prints it): an expression over evt, opts and its value
         template: str  # ``name=%s name=%s `` ('%' in names doubled)
         names: dict[str, Any]  # the globals the expressions use (all named ARG_* or arg_*)
-else:
-    ArgsSource = namedtuple("ArgsSource", ("nparams", "unpack", "exprs", "template", "names"))  # (typing.NamedTuple: typing)
+
+    def __new__(cls, nparams: int, unpack: str, exprs: list[str], template: str, names: dict[str, Any]) -> Self:
+        return tuple.__new__(cls, (nparams, unpack, exprs, template, names))
 
 
 def args_source(code: int, info: EventInfo | None, count: int, opts: str = "opts") -> ArgsSource | None:

@@ -9,7 +9,7 @@ algorithm is reproduced here step by step (bits/stl_algo.h, GCC 12) to print tie
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 from dataclasses import dataclass
 
 from sysdig_user.event_table import EVENTS, PPM_EVENT_MAX, PPM_SC, PPM_SC_MAX

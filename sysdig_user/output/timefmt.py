@@ -9,7 +9,7 @@ nanoseconds unpadded (sinsp: ``to_string(ts / 1e9) + "." + to_string(ts % 1e9)``
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Mapping
+from _collections_abc import Mapping  # (collections.abc without collections)
 from typing import Any, BinaryIO, NoReturn
 
 from sysdig_user.environment import silence

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Sequence
+from _collections_abc import Iterable, Sequence  # (collections.abc without collections)
 
 from sysdig_user.native import extension
 from sysdig_user.scap.blocks import (

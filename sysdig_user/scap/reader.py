@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Iterator
+from _collections_abc import Callable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.event_table import EVENTS
 from sysdig_user.scap import blocks as B

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from _collections_abc import Iterable, Mapping, Sequence  # (collections.abc without collections)
 from types import TracebackType
 from typing import BinaryIO, Union, final
 

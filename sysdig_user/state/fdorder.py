@@ -36,7 +36,7 @@ operations cheaply and replays them into a ``HashOrder`` when the order is asked
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from _collections_abc import Iterator  # (collections.abc without collections)
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ e5c53d64 (sysdig 0.29.3):
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from _collections_abc import Callable, Iterable, Iterator  # (collections.abc without collections)
 
 from sysdig_user.event import Event
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
@@ -49,7 +49,6 @@ from sysdig_user.state.fds import (
 )
 from sysdig_user.state.interfaces import Interfaces
 from sysdig_user.state.parsers_files import Handler, concatenate_paths
-from sysdig_user.state.parsers_packet import parse_packet
 from sysdig_user.state.threads import (
     CL_ACTIVE,
     CL_CLONE_FILES,
@@ -452,6 +451,8 @@ class Inspector:
         if code >= PPM_EVENT_MAX:
             evt.num = self.num  # not counted: Debian sysdig skips these types
             if code == SDU_EXTENSION_BASE:
+                from sysdig_user.state.parsers_packet import parse_packet  # (a packet capture's own import)
+
                 parse_packet(st, evt)
             return None
         self.num += 1

@@ -8,7 +8,7 @@ concatenate_paths, whose normalisation (``./``, ``../``, ``//``, trailing ``/``)
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user.event_table import event_code
 from sysdig_user.flags import FLAG_TABLES

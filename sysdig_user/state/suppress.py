@@ -11,7 +11,7 @@ its state, as libscap checks its /proc scan.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from _collections_abc import Iterable  # (collections.abc without collections)
 
 from sysdig_user.event_table import EVENTS
 

@@ -9,7 +9,7 @@ Parsers (state/parsers_*.py) keep the table current; fields read it through ``Ev
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from _collections_abc import Iterator  # (collections.abc without collections)
 
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.state.fdorder import OrderLog

@@ -201,9 +201,11 @@ def test_a_class_module_is_imported_when_one_of_its_fields_is_used() -> None:
 
 
 def test_evt_param_index_tables_are_param_index() -> None:
-    """fields/evt.py's per-code param indexes (built in one pass at import) are EventInfo.param_index's."""
-    from sysdig_user.event_table import EVENTS
+    """fields/evt.py's per-code param indexes (built in one pass, on first use) are EventInfo.param_index's."""
+    from sysdig_user.event_table import EF, EVENTS
     from sysdig_user.fields import evt
 
-    for name, table in (("res", evt._RES_IDX), ("fd", evt._FD_IDX), ("data", evt._DATA_IDX)):
+    res, fd, data, creates_fd = evt.param_indexes()
+    for name, table in (("res", res), ("fd", fd), ("data", data)):
         assert table == tuple(e.param_index(name) for e in EVENTS), name
+    assert creates_fd == {e.code for e in EVENTS if e.flags & EF.CREATES_FD and e.code & 1}

@@ -88,9 +88,14 @@ def child() -> object:
 def test_readers_match_a_buffered_reading(child: subprocess.Popen[bytes]) -> None:
     for pid in [child.pid, *_pids()]:
         status = _status(pid)
-        assert procfs.status(pid) == {key: val for key, val in status.items() if key in procfs.STATUS_KEYS}
+        # (the Vm* lines of a running process, this one or an ancestor, may change between two reads:
+        # they are compared for the child, which waits on its stdin)
+        keys = [key for key in procfs.STATUS_KEYS if pid == child.pid or not key.startswith("Vm")]
+        got = procfs.status(pid)
+        assert {key: got[key] for key in keys if key in got} == {key: status[key] for key in keys if key in status}
+        assert set(got) == {key for key in procfs.STATUS_KEYS if key in status}
         assert "Uid" in status
-        assert procfs.fdlimit(pid) == _fdlimit(pid)
+        assert procfs.fdlimit(pid) == procfs.fdlimit_file(pid) == _fdlimit(pid)
         assert procfs.cmdline(pid) == _nul_list(f"/proc/{pid}/cmdline")
         try:
             env = _nul_list(f"/proc/{pid}/environ", procfs.ENV_MAX + 1)
@@ -119,3 +124,40 @@ def test_read_beyond_one_chunk_and_up_to_a_limit(tmp_path: Path) -> None:
 def test_a_missing_process_is_gone() -> None:
     with pytest.raises(ProcessGone):
         procfs.status(2**22 + 1)
+
+
+def test_fdlimit_of_a_lowered_limit_and_of_a_gone_process() -> None:
+    """prlimit(2) gives what /proc/PID/limits prints (RLIMIT_NOFILE is never unlimited: it cannot exceed
+    fs.nr_open); a pid prlimit cannot read falls back to the file: a gone one raises ProcessGone."""
+    proc = subprocess.Popen(["sh", "-c", "ulimit -n 1000 && exec cat"], stdin=subprocess.PIPE)
+    try:
+        assert procfs.fdlimit(proc.pid) == procfs.fdlimit_file(proc.pid) == _fdlimit(proc.pid)
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=10)
+    with pytest.raises(ProcessGone):
+        procfs.fdlimit(2**22 + 1)
+
+
+def test_fdinfo_flags_match_a_line_by_line_reading(tmp_path: Path) -> None:
+    from tracer.snapshot import _fdinfo_flags
+
+    def flags(fd: int) -> int:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            return next((int(line.split()[1], 8) for line in f if line.startswith("flags:")), 0)
+
+    fds = [os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT | os.O_APPEND), os.open(tmp_path, os.O_RDONLY),
+           *os.pipe()]
+    try:
+        for fd in fds:
+            assert _fdinfo_flags(os.getpid(), fd) == flags(fd) != 0
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert _fdinfo_flags(os.getpid(), max(fds) + 100) == 0
+
+
+def test_nul_lists_decode_each_string_as_alone() -> None:
+    raw = b"a\xc3\0\xa9b\0\xe2\x82\0ok\xc3\xa9\0\0x\0"
+    assert procfs._nul_list(raw) == [s.decode("utf-8", "surrogateescape") for s in raw[:-1].split(b"\0")]
+    assert procfs._nul_list(b"") == [] and procfs._nul_list(b"\0") == []

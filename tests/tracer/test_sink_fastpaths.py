@@ -34,11 +34,16 @@ def high_fd() -> Iterator[int]:
     os.close(fd)
 
 
-@pytest.mark.parametrize("use_libc", [True, False])
-def test_fd_dev_matches_fstat(use_libc: bool, high_fd: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not use_libc:
-        monkeypatch.setattr(base, "_fstatat", None)  # the os.stat fallback
-    elif base._fstatat is None:
+@pytest.mark.parametrize("way", ["libc", "ctypes", "os.stat"])
+def test_fd_dev_matches_fstat(way: str, high_fd: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fd_dev through tracer/libc.py's fstatat_dev (C when built), its ctypes fallback, and os.stat."""
+    if way == "os.stat":
+        monkeypatch.setattr(base, "_fstatat_dev", None)  # the os.stat fallback
+    elif way == "ctypes":
+        from tracer import _libc_ctypes
+
+        monkeypatch.setattr(base, "_fstatat_dev", _libc_ctypes.fstatat_dev)
+    if way != "os.stat" and base._fstatat_dev is None:
         pytest.skip("no libc fstatat here")
     monkeypatch.setattr(base, "_dev_codes", {})
     pid = os.getpid()

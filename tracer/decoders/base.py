@@ -8,13 +8,11 @@ enter to exit except in `call.slot` (the thread's slot, cleared after exit by th
 """
 from __future__ import annotations
 
-import ctypes
 import os
-import struct
 from collections import namedtuple
 from collections.abc import Callable
 
-from tracer import memory
+from tracer import libc, memory
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
@@ -103,14 +101,16 @@ def fd_only(c: Call) -> Values:
 # Per traced process, sdu's open fds on /proc/PID/status and /proc/PID/fd: a procfs file re-read with
 # pread at offset 0 is regenerated, and a stat relative to an open directory skips the path walk, so
 # the per-event cost is one pread or one fstatat instead of open+read+close or a 4-level lookup
-# (bench/tracer_bench.py). A pid is only reused after its exit, when forget_process closes them.
+# (bench/tracer_bench.py). A pid is only reused after its exit, when forget_process closes them. And
+# the pidfds the socket decoders duplicate the tracee's fds through (tracer/decoders/net.py).
 _status_fds: dict[int, int] = {}
 _fd_dirs: dict[int, int] = {}
+pidfds: dict[int, int] = {}
 
 
 def forget_process(pid: int) -> None:
-    """Close the /proc fds kept for `pid` (called at its exit)."""
-    for cache in (_status_fds, _fd_dirs):
+    """Close the /proc fds and the pidfd kept for `pid` (called at its exit)."""
+    for cache in (_status_fds, _fd_dirs, pidfds):
         fd = cache.pop(pid, None)
         if fd is not None:
             os.close(fd)
@@ -144,12 +144,17 @@ def fd_dev(pid: int, fd: int) -> int:
             dirfd = _fd_dirs[pid] = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
             return 0
-    if _fstatat is not None:
-        # libc fstatat into a kept buffer: half the instructions of os.stat, which builds a 20-field
+    if _fstatat_dev is not None:
+        # libc's fstatat for st_dev alone: half the instructions of os.stat, which builds a 20-field
         # stat_result (float and ns times) for the one field needed here.
-        if _fstatat(dirfd, _FD_NAMES[fd] if 0 <= fd < 1024 else b"%d" % fd, _stat_buf, 0) != 0:
+        name = _fd_names.get(fd)
+        if name is None:
+            name = b"%d" % fd
+            if 0 <= fd < 1024:
+                _fd_names[fd] = name
+        dev = _fstatat_dev(dirfd, name)
+        if dev < 0:
             return 0
-        dev = _st_dev(_stat_buf)[0]
     else:
         try:
             dev = os.stat(str(fd), dir_fd=dirfd).st_dev
@@ -164,20 +169,8 @@ def fd_dev(pid: int, fd: int) -> int:
     return code
 
 
-def _libc_fstatat() -> Any:
-    """libc's fstatat(dirfd, path, struct stat *, flags), or None (glibc < 2.33 only has __fxstatat)."""
-    if os.uname().machine != "x86_64":  # _st_dev reads the x86_64 struct stat (st_dev first, 8 bytes)
-        return None
-    try:
-        func = ctypes.CDLL(None)["fstatat"]  # no use_errno: a failure is just "no device"
-    except (AttributeError, OSError):
-        return None
-    func.restype = ctypes.c_int
-    return func
-
-
-_fstatat = _libc_fstatat()
-_stat_buf = ctypes.create_string_buffer(256)  # struct stat is 144 bytes on x86_64
-_st_dev = struct.Struct("<Q").unpack_from
-_FD_NAMES = tuple(b"%d" % fd for fd in range(1024))  # fd -> its /proc/PID/fd entry name, for fd_dev
+_fstatat_dev = libc.fstatat_dev
+# fd -> its /proc/PID/fd entry name, for fd_dev: filled as fds are seen (all 1024 made at import cost a
+# start 1.4M instructions, callgrind)
+_fd_names: dict[int, bytes] = {}
 _dev_codes: dict[int, int] = {}  # st_dev -> its new_encode_dev value (a run sees few devices)

@@ -12,28 +12,17 @@ source/dest; user space cannot see those, so source is the socket's inode and de
 from __future__ import annotations
 
 import _socket as socket  # the C module (socket.py, for its socket class, only in sock_names)
-import ctypes
 import os
 import struct
 
-from tracer import memory
+from tracer import libc, memory
 from tracer.decoders import native
-from tracer.decoders.base import Call, Decoder, Values, fd_only, no_params, res_only
+from tracer.decoders.base import Call, Decoder, Values, fd_only, no_params, pidfds, res_only
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_NR_PIDFD_GETFD = 438
-_pidfds: dict[int, int] = {}
 _getfd_works = True
 
 AF_UNIX, AF_INET, AF_INET6 = socket.AF_UNIX, socket.AF_INET, socket.AF_INET6
 _IPPROTO_L4 = {socket.SOCK_STREAM: "tcp", socket.SOCK_DGRAM: "udp"}
-
-
-def forget_process(pid: int) -> None:
-    """Close our pidfd for `pid` (called at its exit)."""
-    fd = _pidfds.pop(pid, None)
-    if fd is not None:
-        os.close(fd)
 
 
 def _dup_from(pid: int, fd: int) -> int | None:
@@ -41,16 +30,16 @@ def _dup_from(pid: int, fd: int) -> int | None:
     global _getfd_works
     if not _getfd_works or fd < 0:
         return None
-    pidfd = _pidfds.get(pid)
+    pidfd = pidfds.get(pid)
     if pidfd is None:
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
             return None
-        _pidfds[pid] = pidfd
-    got = _libc.syscall(_NR_PIDFD_GETFD, pidfd, fd, 0)
+        pidfds[pid] = pidfd  # (closed by base.forget_process)
+    got = libc.pidfd_getfd(pidfd, fd)
     if got < 0:
-        if ctypes.get_errno() in (38, 1):  # ENOSYS, EPERM: not usable at all here
+        if libc.last_errno() in (38, 1):  # ENOSYS, EPERM: not usable at all here
             _getfd_works = False
         return None
     return int(got)
