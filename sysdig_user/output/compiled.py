@@ -31,14 +31,35 @@ class NotCompiled(Exception):
     """A field, operator or literal the C code does not do: the whole filter or format stays Python."""
 
 
-def _accessors() -> dict[Any, int]:
-    from sysdig_user.fields import evt, fd, proc, user
+_EVT, _FD = "sysdig_user.fields.evt", "sysdig_user.fields.fd"
 
+
+def _accessors(module: str) -> dict[Any, int]:
+    """The accessors of the extractors of one field module (by its name: a filter or format imports only
+    the field modules it names, here as in the registry)."""
     k = _fastline
     assert k is not None
-    return {evt._num: k.A_NUM, evt._cpu: k.A_CPU, proc.thread.tid: k.A_TID, evt._type: k.A_TYPE,
-            evt._dir: k.A_DIR, proc._name: k.A_COMM, proc._pid: k.A_PID, fd._num: k.A_FDNUM,
-            fd._name: k.A_FDNAME, evt._res: k.A_RES, user._name: k.A_USER, fd._l4proto: k.A_FDL4}
+    if module == _EVT:
+        from sysdig_user.fields import evt
+
+        return {evt._num: k.A_NUM, evt._cpu: k.A_CPU, evt._type: k.A_TYPE, evt._dir: k.A_DIR, evt._res: k.A_RES}
+    if module == "sysdig_user.fields.thread":
+        from sysdig_user.fields import thread
+
+        return {thread.tid: k.A_TID}
+    if module == "sysdig_user.fields.proc":
+        from sysdig_user.fields import proc
+
+        return {proc._name: k.A_COMM, proc._pid: k.A_PID}
+    if module == _FD:
+        from sysdig_user.fields import fd
+
+        return {fd._num: k.A_FDNUM, fd._name: k.A_FDNAME, fd._l4proto: k.A_FDL4}
+    if module == "sysdig_user.fields.user":
+        from sysdig_user.fields import user
+
+        return {user._name: k.A_USER}
+    return {}
 
 
 def _l4_texts() -> tuple[list[str | None], str]:
@@ -144,7 +165,7 @@ def _probe(extract: Any, ev: Any, ftype: Any, role: Any) -> tuple[int, str | Non
 
 _PROBES: list[list[tuple[int, str | None, int, str | None]]] | None = None
 _BASE: tuple[Any, ...] | None = None
-_BUILT: dict[tuple[bool, bool, bool], Any] = {}
+_BUILT: dict[tuple[bool, bool, bool, bool], Any] = {}
 
 
 def _probe_tables() -> list[list[tuple[int, str | None, int, str | None]]]:
@@ -177,42 +198,60 @@ def _probe_tables() -> list[list[tuple[int, str | None, int, str | None]]]:
     return probes
 
 
-def fields(probes: bool = True, res: bool = True, l4: bool = False) -> Any:
+def fields(probes: bool = True, res: bool = True, l4: bool = False, fd: bool = True) -> Any:
     """The tables the compiled fields read, with the fd probes, evt.res's and fd.l4proto's tables or
-    without (those cost start-up time: built when a filter or format uses them), built once each."""
+    without (those cost start-up time: built when a filter or format uses them), and without the fd
+    fields' code tables (fields/fd.py's, imported only then) when none of them is used, built once each."""
     global _BASE
-    got = _BUILT.get((probes, res, l4))
+    got = _BUILT.get((probes, res, l4, fd))
     if got is not None:
         return got
     k = _fastline
     assert k is not None
     if _BASE is None:
         from sysdig_user.event_table import PPM_EVENT_MAX, PPM_SC
-        from sysdig_user.fields import evt, fd
+        from sysdig_user.fields import evt
         from sysdig_user.fields.registry import BY_CODE
         from sysdig_user.state.fds import FdInfo, FdType
 
         by_code = BY_CODE[evt._type]
         type_names = [by_code(code) for code in range(PPM_EVENT_MAX)]
-        fd_events = bytes(1 if code in fd._FD_EVENTS else 0 for code in range(PPM_EVENT_MAX))
-        creators = fd._NAME_FROM_P1 | fd._OPENAT_EXITS  # (fd.creator_name's own params)
-        name_py = bytes((code in fd._CONNECT_X) | (code in creators) << 1 for code in range(PPM_EVENT_MAX))
         virt_role = int(FdInfo(0, FdType.FILE_V2).role)
-        _BASE = (type_names, [sc.name for sc in PPM_SC], fd_events, name_py, virt_role, _io_table())
-    type_names, sc_names, fd_events, name_py, virt_role, io = _BASE
-    got = _BUILT[probes, res, l4] = k.Fields(type_names, sc_names, fd_events, name_py,
-                                            _probe_tables() if probes else [], virt_role,
-                                            _res_params() if res else [], _errno_texts() if res else [], io,
-                                            *(_l4_texts() if l4 else ()))
+        _BASE = (type_names, [sc.name for sc in PPM_SC], virt_role, _io_table())
+    type_names, sc_names, virt_role, io = _BASE
+    fd_events, name_py = _fd_tables() if fd else (b"", b"")
+    got = _BUILT[probes, res, l4, fd] = k.Fields(type_names, sc_names, fd_events, name_py,
+                                                _probe_tables() if probes else [], virt_role,
+                                                _res_params() if res else [], _errno_texts() if res else [], io,
+                                                *(_l4_texts() if l4 else ()))
     return got
+
+
+_FD_TABLES: tuple[bytes, bytes] | None = None
+
+
+def _fd_tables() -> tuple[bytes, bytes]:
+    """Per code, whether the fd fields apply (fields/fd.py fd_of), and whether fd.name may come from the
+    event's params though it has an fd (1: connect's exit) or has none (2: fd.creator_name's own params)."""
+    global _FD_TABLES
+    if _FD_TABLES is None:
+        from sysdig_user.event_table import PPM_EVENT_MAX
+        from sysdig_user.fields import fd
+
+        fd_events = bytes(1 if code in fd._FD_EVENTS else 0 for code in range(PPM_EVENT_MAX))
+        creators = fd._NAME_FROM_P1 | fd._OPENAT_EXITS
+        name_py = bytes((code in fd._CONNECT_X) | (code in creators) << 1 for code in range(PPM_EVENT_MAX))
+        _FD_TABLES = fd_events, name_py
+    return _FD_TABLES
 
 
 def _fields_for(used: set[int]) -> Any:
     """``fields`` with the tables the accessors ``used`` read: the fd probes, evt.res's params (evt.res and
-    evt.failed), fd.l4proto's texts."""
+    evt.failed), fd.l4proto's texts, the fd fields' code tables."""
     k = _fastline
     assert k is not None
-    return fields(k.A_FDPROBE in used, k.A_RES in used or k.A_FAILED in used, k.A_FDL4 in used)
+    fd = bool(used & {k.A_FDNUM, k.A_FDNAME, k.A_FDPROBE, k.A_FDL4})
+    return fields(k.A_FDPROBE in used, k.A_RES in used or k.A_FAILED in used, k.A_FDL4 in used, fd)
 
 
 def _is_bool(acc: int) -> bool:
@@ -222,13 +261,19 @@ def _is_bool(acc: int) -> bool:
     return acc in (k.A_IO, k.A_FAILED)
 
 
-def _accessor_kinds() -> None:
-    if _ACCESSORS:
+_MODULES: set[str | None] = set()
+
+
+def _accessor_kinds(module: str | None) -> None:
+    """_ACCESSORS and _VALUE_KINDS with the accessors of ``module``'s extractors (once a module)."""
+    if module in _MODULES:
         return
+    _MODULES.add(module)
     k = _fastline
     assert k is not None
-    _ACCESSORS.update(_accessors())
-    for extract, acc in _ACCESSORS.items():
+    accessors = _accessors(module) if module is not None else {}
+    _ACCESSORS.update(accessors)
+    for extract, acc in accessors.items():
         _VALUE_KINDS[extract] = k.V_INT if acc in (k.A_NUM, k.A_CPU, k.A_TID, k.A_PID, k.A_FDNUM) else k.V_STR
 
 
@@ -273,13 +318,15 @@ def _field(extract: Any) -> tuple[int, int, int]:
     """(accessor, probe, value kind) of a registry extractor; NotCompiled when the C code has none."""
     k = _fastline
     assert k is not None
-    _accessor_kinds()
-    io = _io_fields().get(extract)
-    if io is not None:
-        return k.A_IO, io, k.V_INT  # (a bool: 0 or 1)
-    if extract is _failed():
-        return k.A_FAILED, 0, k.V_INT  # (a bool: 0 or 1, from evt.res's params)
-    if extract not in _ACCESSORS and extract in _probed():
+    module = getattr(extract, "__module__", None)
+    _accessor_kinds(module)
+    if module == _EVT:
+        io = _io_fields().get(extract)
+        if io is not None:
+            return k.A_IO, io, k.V_INT  # (a bool: 0 or 1)
+        if extract is _failed():
+            return k.A_FAILED, 0, k.V_INT  # (a bool: 0 or 1, from evt.res's params)
+    if module == _FD and extract not in _ACCESSORS and extract in _probed():
         _probe_tables()
     kind = _VALUE_KINDS.get(extract)
     if kind is None:
