@@ -228,7 +228,9 @@ def _len_array(n: int) -> struct.Struct:
 
 def _nparams_table() -> list[tuple[int, struct.Struct]]:
     """Per event code: its param count in the event table and the struct of that many u16 lengths."""
-    return [(len(info.params), _len_array(len(info.params))) for info in EVENTS]
+    counts = [len(info.params) for info in EVENTS]
+    pairs = {n: (n, _len_array(n)) for n in set(counts)}  # (a dozen counts: not a call per code)
+    return [pairs[n] for n in counts]
 
 
 #: per event code, the param count (and its length array) v1 events of that code had last: the table's
