@@ -26,16 +26,20 @@ from sysdig_user import errors
 from sysdig_user.consts import FlagConst, IntConst
 from sysdig_user.event_table import PF, PT
 from sysdig_user.lazy_re import Regex
-from sysdig_user.rows import FrozenRow, set_slot
+from sysdig_user.rows import TupleRow
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
+    from typing_extensions import Self
+
     from sysdig_user.event import Event
     from sysdig_user.scap.records import Group, User
     from sysdig_user.state.threads import ThreadInfo, ThreadTable
+
+_make = tuple.__new__
 
 NA = "<NA>"
 
@@ -98,49 +102,44 @@ class ArgSyntax(IntConst):
     AROUND = 12  # name[N] only, ".": its own error  (evt.around)
 
 
-# FieldDef and FieldClass are FrozenRow (sysdig_user/rows.py), not frozen dataclasses: every start builds
-# a few hundred of them.
+# FieldDef and FieldClass are TupleRows (sysdig_user/rows.py), not frozen dataclasses: every start builds
+# a few hundred of them, each in one C call (as FrozenRows, a Python __init__ setting each slot: ~2.5x the
+# instructions, callgrind).
 
 
-class FieldDef(FrozenRow):
+class FieldDef(TupleRow):
     """One field, declared once: what ``sdu -l`` lists and how ``resolve_field`` binds it."""
 
-    __slots__ = ("arg", "description", "flags", "fmt", "ftype", "make", "name")
-    _fields = ("name", "ftype", "fmt", "description", "make", "flags", "arg")
+    __slots__ = ()
+    _fields = ("name", "ftype", "fmt", "description", "make", "flags", "arg")  # in the order __new__ takes them
 
-    name: str
-    ftype: PT
-    fmt: PF
-    description: str
-    make: Factory
-    flags: FieldFlag
-    arg: ArgSyntax
+    if TYPE_CHECKING:
+        name: str
+        ftype: PT
+        fmt: PF
+        description: str
+        make: Factory
+        flags: FieldFlag
+        arg: ArgSyntax
 
-    def __init__(self, name: str, ftype: PT, fmt: PF, description: str, make: Factory,
-                 flags: FieldFlag = FieldFlag.NONE, arg: ArgSyntax = ArgSyntax.NONE) -> None:
-        set_slot(self, "name", name)
-        set_slot(self, "ftype", ftype)
-        set_slot(self, "fmt", fmt)
-        set_slot(self, "description", description)
-        set_slot(self, "make", make)
-        set_slot(self, "flags", flags)
-        set_slot(self, "arg", arg)
+    def __new__(cls, name: str, ftype: PT, fmt: PF, description: str, make: Factory,
+                flags: FieldFlag = FieldFlag.NONE, arg: ArgSyntax = ArgSyntax.NONE) -> Self:
+        return _make(cls, (name, ftype, fmt, description, make, flags, arg))
 
 
-class FieldClass(FrozenRow):
+class FieldClass(TupleRow):
     """A block of ``sdu -l``: sysdig groups fields in classes with a title and a description."""
 
-    __slots__ = ("description", "fields", "name")
-    _fields = ("name", "description", "fields")
+    __slots__ = ()
+    _fields = ("name", "description", "fields")  # in the order __new__ takes them
 
-    name: str  # "evt (All event types)", "process", "fd", ...
-    description: str
-    fields: tuple[FieldDef, ...]
+    if TYPE_CHECKING:
+        name: str  # "evt (All event types)", "process", "fd", ...
+        description: str
+        fields: tuple[FieldDef, ...]
 
-    def __init__(self, name: str, description: str, fields: tuple[FieldDef, ...]) -> None:
-        set_slot(self, "name", name)
-        set_slot(self, "description", description)
-        set_slot(self, "fields", fields)
+    def __new__(cls, name: str, description: str, fields: tuple[FieldDef, ...]) -> Self:
+        return _make(cls, (name, description, fields))
 
 
 def plain(fn: Extractor) -> Factory:
