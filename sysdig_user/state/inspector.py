@@ -22,7 +22,7 @@ from _collections_abc import Callable, Iterable, Iterator  # (collections.abc wi
 
 from sysdig_user.event import Event
 from sysdig_user.event_table import EC, EF, EVENTS, EXTENSIONS, PPM_EVENT_MAX, PPM_SC, SDU_EXTENSION_BASE
-from sysdig_user.scap import metadata
+from sysdig_user.scap.entries import NATIVE as _NATIVE
 from sysdig_user.scap.records import (
     CaptureItem,
     FdEntry,
@@ -708,9 +708,8 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     return info
 
 
-#: The compiled PL/FDL loader (sysdig_user/_sections.c, configured by scap/metadata.py): _thread_from_entry
-#: and _fd_from_entry, calling them back for the entries it leaves to them. None when not built.
-_NATIVE = metadata.NATIVE
+# _NATIVE: the compiled PL/FDL loader (sysdig_user/_sections.c, configured by scap/entries.py): _thread_from_entry
+# and _fd_from_entry, calling them back for the entries it leaves to them. None when not built.
 if _NATIVE is not None:
     _NATIVE.configure_state(FdInfo(0, _FILE_V2), FdInfo._fields, _FD_TYPES, _ROLE_CLIENT, _ROLE_SERVER)
     _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable, fdorder.OrderLog), CL_ACTIVE)
