@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SECTIONS_VERSION 3
+#define SECTIONS_VERSION 4
 #define MAX_FIELDS 48
 #define MAX_STEPS 16
 #define PL_MAX_VERSION 9
@@ -156,22 +156,23 @@ static int fmt_size(const char *fmt) {
     return size;
 }
 
-static int configured, state_configured;
+/* entries_configured: the entry classes (configure_entries); configured: the PL step table too (configure) */
+static int entries_configured, configured, state_configured;
 
-/* configure(pl_table, pl_core_fields, proc_cls, proc_fields, fdentry_cls, fdentry_fields, name_types, name_limit)
- * from sysdig_user/scap/metadata.py. pl_table: {version: (steps, missing)}; steps: ((kind, fmt or limit),
- * ...); missing: ((index, default), ...), default None for a new empty list. */
+/* configure(pl_table, pl_core_fields) from sysdig_user/scap/metadata.py, after configure_entries: what
+ * parse_procs reads. pl_table: {version: (steps, missing)}; steps: ((kind, fmt or limit), ...); missing:
+ * ((index, default), ...), default None for a new empty list. */
 static PyObject *configure(PyObject *self, PyObject *args) {
-    PyObject *table, *proc_cls, *proc_fields, *fe_cls, *fe_fields, *ntypes;
+    PyObject *table;
     int core;
-    long nlimit;
-    if (!PyArg_ParseTuple(args, "O!iOO!OO!O!l", &PyDict_Type, &table, &core, &proc_cls, &PyTuple_Type,
-                          &proc_fields, &fe_cls, &PyTuple_Type, &fe_fields, &PyFrozenSet_Type, &ntypes, &nlimit))
+    if (!PyArg_ParseTuple(args, "O!i", &PyDict_Type, &table, &core))
         return NULL;
     if (configured) /* (a module reloaded: the tables are the ones already taken) */
         Py_RETURN_NONE;
-    if (maker_init(&proc_maker, proc_cls, proc_fields) < 0 || maker_init(&fdentry_maker, fe_cls, fe_fields) < 0)
+    if (!entries_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure: after configure_entries");
         return NULL;
+    }
     if (core + 2 != proc_maker.n || core > MAX_FIELDS) {
         PyErr_SetString(PyExc_ValueError, "configure: PL fields are the core ones, loginuid and exe_writable");
         return NULL;
@@ -235,6 +236,27 @@ static PyObject *configure(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
+    configured = 1;
+    Py_RETURN_NONE;
+}
+
+/* configure_entries(proc_cls, proc_fields, fdentry_cls, fdentry_fields, name_types, name_limit) from
+ * sysdig_user/scap/entries.py: the classes parse_procs and parse_fds build and the state's loaders
+ * (configure_state, configure_threads) read. */
+static PyObject *configure_entries(PyObject *self, PyObject *args) {
+    PyObject *proc_cls, *proc_fields, *fe_cls, *fe_fields, *ntypes;
+    long nlimit;
+    if (!PyArg_ParseTuple(args, "OO!OO!O!l", &proc_cls, &PyTuple_Type, &proc_fields, &fe_cls, &PyTuple_Type,
+                          &fe_fields, &PyFrozenSet_Type, &ntypes, &nlimit))
+        return NULL;
+    if (entries_configured) /* (a module reloaded: the classes are the ones already taken) */
+        Py_RETURN_NONE;
+    if (maker_init(&proc_maker, proc_cls, proc_fields) < 0 || maker_init(&fdentry_maker, fe_cls, fe_fields) < 0)
+        return NULL;
+    if (proc_maker.n > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "configure_entries: too many ProcEntry fields");
+        return NULL;
+    }
     memset(name_types, 0, sizeof(name_types));
     PyObject *it = PyObject_GetIter(ntypes), *item;
     if (it == NULL)
@@ -258,14 +280,14 @@ static PyObject *configure(PyObject *self, PyObject *args) {
         (fe_source = field_index(fe_fields, "source")) < 0 || (fe_dest = field_index(fe_fields, "dest")) < 0)
         return NULL;
     if (fdentry_maker.n != 13) {
-        PyErr_SetString(PyExc_ValueError, "configure: FdEntry has fields this module does not know");
+        PyErr_SetString(PyExc_ValueError, "configure_entries: FdEntry has fields this module does not know");
         return NULL;
     }
     empty_str = PyUnicode_New(0, 0);
     empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
     if (empty_str == NULL || empty_bytes == NULL)
         return NULL;
-    configured = 1;
+    entries_configured = 1;
     Py_RETURN_NONE;
 }
 
@@ -284,7 +306,7 @@ static int template_slots(Maker *m, PyObject *tmpl, PyObject **out, const char *
 }
 
 /* configure_state(fdinfo_template, fdinfo_fields, fd_types, role_client, role_server) from
- * sysdig_user/state/inspector.py, after configure(). fd_types: {value: FdType member}. */
+ * sysdig_user/state/inspector.py, after configure_entries(). fd_types: {value: FdType member}. */
 static PyObject *configure_state(PyObject *self, PyObject *args) {
     PyObject *fi_tmpl, *fi_fields, *ftypes, *rclient, *rserver;
     if (!PyArg_ParseTuple(args, "OO!O!OO", &fi_tmpl, &PyTuple_Type, &fi_fields, &PyDict_Type, &ftypes, &rclient,
@@ -292,8 +314,8 @@ static PyObject *configure_state(PyObject *self, PyObject *args) {
         return NULL;
     if (state_configured)
         Py_RETURN_NONE;
-    if (!configured) {
-        PyErr_SetString(PyExc_RuntimeError, "configure_state: after configure");
+    if (!entries_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_state: after configure_entries");
         return NULL;
     }
     if (maker_init(&fdinfo_maker, (PyObject *)Py_TYPE(fi_tmpl), fi_fields) < 0 ||
@@ -322,7 +344,7 @@ static PyObject *configure_state(PyObject *self, PyObject *args) {
 }
 
 /* configure_threads(thread_template, thread_fields, fresh_types, cl_active) from sysdig_user/state/inspector.py,
- * after configure(): each ThreadInfo slot named as a ProcEntry field takes that field's value. */
+ * after configure_entries(): each ThreadInfo slot named as a ProcEntry field takes that field's value. */
 static PyObject *configure_threads(PyObject *self, PyObject *args) {
     PyObject *tmpl, *fields, *fresh;
     long active;
@@ -330,8 +352,8 @@ static PyObject *configure_threads(PyObject *self, PyObject *args) {
         return NULL;
     if (thread_maker.type != NULL)
         Py_RETURN_NONE;
-    if (!configured) {
-        PyErr_SetString(PyExc_RuntimeError, "configure_threads: after configure");
+    if (!entries_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_threads: after configure_entries");
         return NULL;
     }
     Maker m;
@@ -571,7 +593,7 @@ static PyObject *parse_fds(PyObject *self, PyObject *args) {
     int v2;
     if (!PyArg_ParseTuple(args, "y#p", &b, &size, &v2))
         return NULL;
-    if (!configured || size < 8)
+    if (!entries_configured || size < 8)
         Py_RETURN_NONE;
     PyObject *out = PyList_New(0);
     if (out == NULL)
@@ -1157,7 +1179,8 @@ error:
 }
 
 static PyMethodDef methods[] = {
-    {"configure", configure, METH_VARARGS, "Take the PL step table and the classes to build (once)."},
+    {"configure_entries", configure_entries, METH_VARARGS, "Take the entry classes to build (once)."},
+    {"configure", configure, METH_VARARGS, "Take the PL step table (once, after configure_entries)."},
     {"configure_state", configure_state, METH_VARARGS, "Take the FdInfo template and constants (once)."},
     {"configure_threads", configure_threads, METH_VARARGS, "Take the ThreadInfo template (once)."},
     {"thread_infos", thread_infos, METH_VARARGS, "ProcEntry list -> ThreadInfo list, as _thread_from_entry."},

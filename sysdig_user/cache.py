@@ -107,23 +107,30 @@ def store(name: str, entry_key: bytes, payload: bytes) -> None:
 # ---- generated code ----------------------------------------------------------------------------
 # Generated functions (the tracer's per-event packers, the formatter's lines, render's evt.args) are
 # compiled from source text the run builds; the same text always compiles to the same code object, so
-# the code is kept here under its full source (a lookup compares the whole text: no digest can collide)
+# the code is kept here with its full source (a lookup compares the whole text: no digest can collide)
 # and a later run skips the compiler. One entry holds them all, at most _CODE_MAX, the least recently
 # used dropped. What a run compiles is written once, at its end (``flush``: an atexit function, which
 # only a run that compiled something registers, and the consumer process calls it before it exits).
+# The entry maps (filename, CRC-32 of the source) to the marshal data of (source, code): loading it
+# decodes no source text and no code, only the slots a run looks up (two texts of one CRC share a slot,
+# the later one kept).
 
 _CODE_ENTRY = "generated-code.marshal"
 _CODE_MAX = 256
-_codes: dict[tuple[str, str], bytes] | None = None  # (filename, source) -> marshal.dumps(code)
-_new: dict[tuple[str, str], bytes] = {}  # compiled by this run, not yet written
+_codes: dict[tuple[str, int], bytes] | None = None  # _slot -> marshal.dumps((source, code))
+_new: dict[tuple[str, int], bytes] = {}  # compiled by this run, not yet written
 
 
 def _code_key() -> bytes:
-    return key(b"generated code 1")
+    return key(b"generated code 2")
 
 
-def _stored_codes() -> dict[tuple[str, str], bytes]:
+def _stored_codes() -> dict[tuple[str, int], bytes]:
     return load_value(_CODE_ENTRY, _code_key(), dict) or {}
+
+
+def _slot(source: str, filename: str) -> tuple[str, int]:
+    return filename, crc32(source.encode("utf-8", "surrogatepass"))
 
 
 def compiled(source: str, filename: str) -> CodeType:
@@ -131,15 +138,16 @@ def compiled(source: str, filename: str) -> CodeType:
     global _codes
     if _codes is None:
         _codes = _stored_codes()
-    name = (filename, source)
+    name = _slot(source, filename)
     blob = _codes.pop(name, None)
     if blob is not None:
         _codes[name] = blob  # (the most recently used last)
-        code = loads(blob, CodeType)
-        if code is not None:
+        stored = loads(blob, tuple)
+        if stored is not None and len(stored) == 2 and stored[0] == source and type(stored[1]) is CodeType:
+            code: CodeType = stored[1]
             return code
     code = compile(source, filename, "exec")
-    _codes[name] = _new[name] = marshal.dumps(code)
+    _codes[name] = _new[name] = marshal.dumps((source, code))
     if len(_new) == 1 and directory() is not None:
         import atexit
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import marshal
 from collections.abc import Iterator
 from pathlib import Path
 from types import CodeType
@@ -72,6 +73,22 @@ def test_the_whole_text_and_the_name_are_the_key(private_cache: Path, compiles: 
     assert len(compiles) == 3
 
 
+def test_texts_of_one_crc_share_a_slot(private_cache: Path, compiles: list[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slot's source is compared whole: another text of its filename and CRC compiles, and takes the
+    slot."""
+    monkeypatch.setattr(cache, "_slot", lambda source, filename: (filename, 0))
+    one = "def f():\n    return 1\n"
+    two = "def f():\n    return 2\n"
+    assert _run(cache.compiled(one, "<a>"))() == 1
+    _new_run(monkeypatch)
+    assert _run(cache.compiled(two, "<a>"))() == 2
+    assert _run(cache.compiled(one, "<a>"))() == 1
+    assert len(compiles) == 3
+    _new_run(monkeypatch)
+    assert _stored() == [one]
+
+
 def test_a_damaged_entry_is_compiled_again(private_cache: Path, compiles: list[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     src = "def f():\n    return 'ok'\n"
@@ -86,7 +103,7 @@ def test_a_damaged_entry_is_compiled_again(private_cache: Path, compiles: list[s
 
 
 def _stored() -> list[str]:
-    return [src for _name, src in cache._stored_codes()]
+    return [marshal.loads(blob)[0] for blob in cache._stored_codes().values()]
 
 
 def test_the_entry_keeps_the_most_recently_used(private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -149,8 +149,10 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
         modules, out = _modules_of(program, tmp_path / "cache")
     assert ("true" if options[:1] == ("-p",) else "execve") in out
     filtering = () if filtered else ("sysdig_user.filter", "tracer.pushdown")  # (unfiltered: tracer/cuts.py)
+    # (nor the scap block parsers: without -w the state engine takes its entries' C loader from scap/entries.py)
     assert _loaded(modules, ("lark", "scapy", "psutil", "lupa", "netcap", "sysdig_user.chisels", *filtering,
-                             "sysdig_user.scap.cycle", *NOT_WITHOUT_PACKETS, *NOT_FOR_A_RUN)) == []
+                             "sysdig_user.scap.cycle", "sysdig_user.scap.metadata", *NOT_WITHOUT_PACKETS,
+                             *NOT_FOR_A_RUN)) == []
     # and in an interpreter without site: none of the standard library a short run has no use for; the
     # default line imports only its field classes, a filter (from the cache) not the standalone parser
     bare, out = _modules_of(program, tmp_path / "cache", bare=True)

@@ -11,11 +11,9 @@ surrogateescape so that any byte string read can be written back unchanged.
 """
 from __future__ import annotations
 
-import os
 import struct
 from _collections_abc import Iterable, Sequence  # (collections.abc without collections)
 
-from sysdig_user.native import extension
 from sysdig_user.scap.blocks import (
     FDL_V2,
     IL_V2,
@@ -29,6 +27,7 @@ from sysdig_user.scap.blocks import (
     UL_V2,
     CaptureError,
 )
+from sysdig_user.scap.entries import NAME_FD_TYPES, NATIVE
 from sysdig_user.scap.records import (
     PROC_ENTRY_DEFAULTS,
     FdEntry,
@@ -68,10 +67,7 @@ _IL_V1_FIXED = {_II_IPV4: 24, _II_IPV6: 60, _II_IPV4_NOLINKSPEED: 16, _II_IPV6_N
 _USERBLOCK_TYPE_USER, _USERBLOCK_TYPE_GROUP = 0, 1
 
 _FILE_V2, _UNIX_SOCK = FdType.FILE_V2, FdType.UNIX_SOCK  # (a member lookup on its class is slow)
-_NAME_FD_TYPES = frozenset({
-    FdType.FILE, FdType.DIRECTORY, FdType.FIFO, FdType.EVENT, FdType.UNSUPPORTED, FdType.SIGNALFD,
-    FdType.EVENTPOLL, FdType.INOTIFY, FdType.TIMERFD, FdType.NETLINK,
-})
+_NAME_FD_TYPES = NAME_FD_TYPES
 
 
 def _text(raw: bytes) -> str:
@@ -364,13 +360,10 @@ def _native_pl_table() -> dict[int, tuple[tuple[tuple[int, Any], ...], tuple[tup
     return table
 
 
-#: The compiled PL/FDL parser (None when not built, or built for another interface VERSION, or turned off
-#: with SDU_NO_NATIVE=1 as the other C paths are).
-NATIVE = extension("sysdig_user._sections", 3) if os.environ.get("SDU_NO_NATIVE") != "1" else None
+#: The compiled PL/FDL parser (scap/entries.py's, with the PL step table).
 if NATIVE is not None:
     assert ProcEntry._fields == (*_PL_FIELDS, "loginuid", "exe_writable")
-    NATIVE.configure(_native_pl_table(), len(_PL_FIELDS), ProcEntry, ProcEntry._fields, FdEntry, FdEntry._fields,
-                      frozenset(int(t) for t in _NAME_FD_TYPES), MAX_PATH_SIZE - 1)
+    NATIVE.configure(_native_pl_table(), len(_PL_FIELDS))
 
 
 def _string_at(data: bytes, pos: int, limit: int, message: str, what: str) -> tuple[str, int]:

@@ -390,18 +390,21 @@ def identify(cgroups: list[str], live: bool = False) -> tuple[str, int | None]:
     ``live``: naming a container of this machine (tracer/containers.py) rather than reading a capture.
     Only then is rootless podman recognised: sinsp confirms it from the uid map of the live process
     (/proc/<tid>/uid_map), which a capture read elsewhere, or later, does not have."""
-    key = (tuple(cgroups), live)
-    known = _IDENTIFIED.get(key)
+    answers = _IDENTIFIED[live]
+    key = "\0".join(cgroups)  # (an entry never holds a NUL: scap stores each as a C string)
+    known = answers.get(key)
     if known is None:
-        if len(_IDENTIFIED) >= _IDENTIFIED_MAX:
-            _IDENTIFIED.clear()
-        known = _IDENTIFIED[key] = _identify(cgroups, live)
+        if len(answers) >= _IDENTIFIED_MAX:
+            answers.clear()
+        known = answers[key] = _identify(cgroups, live)
     return known
 
 
-#: identify's answers by cgroup list: a capture's process lists repeat the same lists in every section
-#: (an uncached identify of every thread was a third of a default-line read of a 200-section capture)
-_IDENTIFIED: dict[tuple[tuple[str, ...], bool], tuple[str, int | None]] = {}
+#: identify's answers by cgroup list (joined: one string to hash and compare, not a tuple of ~14, which
+#: cost 3x as much on a section's new strings), for captures (False) and live threads (True): a
+#: capture's process lists repeat the same lists in every section (an uncached identify of every thread
+#: was a third of a default-line read of a 200-section capture)
+_IDENTIFIED: dict[bool, dict[str, tuple[str, int | None]]] = {False: {}, True: {}}
 _IDENTIFIED_MAX = 4096
 
 

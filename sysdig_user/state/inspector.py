@@ -31,7 +31,7 @@ from sysdig_user.event_table import (
     PPM_SC,
     SDU_EXTENSION_BASE,
 )
-from sysdig_user.scap import metadata
+from sysdig_user.scap.entries import NATIVE as _NATIVE
 from sysdig_user.scap.records import (
     CaptureItem,
     FdEntry,
@@ -716,9 +716,8 @@ def _fd_from_entry(e: FdEntry, ifaces: Interfaces) -> FdInfo | None:
     return info
 
 
-#: The compiled PL/FDL loader (sysdig_user/_sections.c, configured by scap/metadata.py): _thread_from_entry
-#: and _fd_from_entry, calling them back for the entries it leaves to them. None when not built.
-_NATIVE = metadata.NATIVE
+# _NATIVE: the compiled PL/FDL loader (sysdig_user/_sections.c, configured by scap/entries.py): _thread_from_entry
+# and _fd_from_entry, calling them back for the entries it leaves to them. None when not built.
 if _NATIVE is not None:
     _NATIVE.configure_state(FdInfo(0, _FILE_V2), FdInfo._fields, _FD_TYPES, _ROLE_CLIENT, _ROLE_SERVER)
     _NATIVE.configure_threads(ThreadInfo(0, 0), ThreadInfo.__slots__, (FdTable, fdorder.OrderLog), CL_ACTIVE)
