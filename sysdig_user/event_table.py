@@ -302,12 +302,14 @@ def _current_codes() -> dict[tuple[str, bool], int]:
     out: dict[tuple[str, bool], int] = {}
     skip = int(EF.OLD_VERSION | EF.UNUSED)  # a plain int: IntFlag's own & is slow, 336 times at import
     skipped: dict[EF, bool] = {}  # per flag set (the rows share 33): int() of each row's costs more
-    for code, _symbol, name, _category, flags, _params in EVENTS:
+    for info in EVENTS:
+        flags = info.flags
         dropped = skipped.get(flags)
         if dropped is None:
             dropped = skipped[flags] = bool(int(flags) & skip)
         if not dropped:
-            out[(name, not code & 1)] = code  # later rows are newer versions
+            code = info.code
+            out[(info.name, not code & 1)] = code  # later rows are newer versions
     for info in EXTENSIONS.values():
         out[(info.name, info.is_enter)] = info.code
     return out

@@ -93,7 +93,8 @@ def _code_flags() -> list[int]:
     fd_event = int(EF.USES_FD | EF.CREATES_FD | EF.DESTROYS_FD)
     by_flags: dict[int, int] = {}
     out = []
-    for code, _symbol, name, category, flags, _params in EVENTS:
+    for info in EVENTS:
+        code, name, flags = info.code, info.name, info.flags
         f = by_flags.get(flags)
         if f is None:
             bits = int(flags)
@@ -103,7 +104,7 @@ def _code_flags() -> list[int]:
             f |= F_ENTER
         if (code & 1 and name in _NO_QUERY_NAMES) or code == SCHEDSWITCH_6_E:
             f |= F_NO_QUERY
-        if name == "container" and category != EC.INTERNAL:
+        if name == "container" and info.category != EC.INTERNAL:
             f |= F_NO_THREAD  # container json events carry no thread (sinsp sets m_tinfo = NULL)
         out.append(f)
     return out
@@ -120,8 +121,8 @@ def handler_registry() -> dict[str, Handler]:
 
 
 def _code_handlers(registry: dict[str, Handler]) -> list[Handler | None]:
-    # (not info.dir: a property's call per row costs more than the lookup)
-    return [registry.get(name + ("<" if code & 1 else ">")) for code, _symbol, name, *_rest in EVENTS]
+    # (not info.dir: a property's call per row costs more than the lookup; nor a starred unpacking)
+    return [registry.get(info.name + ("<" if info.code & 1 else ">")) for info in EVENTS]
 
 
 _FLAGS = _code_flags()
