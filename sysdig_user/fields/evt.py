@@ -313,7 +313,7 @@ def _dir(evt: Event) -> str:
 
 
 #: by code: EVENTS[code] is an event's info below 336 (its name is evt.type but for the generic 0 and 1)
-TYPE_NAMES = tuple(e.name for e in EVENTS)
+TYPE_NAMES = tuple([e.name for e in EVENTS])  # (a list, not a generator: ~50k instructions less at import)
 
 
 def event_type_name(evt: Event) -> str:
