@@ -64,14 +64,19 @@ def _ours(records: list) -> dict[int, list[tuple[str, int | None]]]:
 
 def _exec_race(seq: Any, mode: str) -> Any:
     """execthread: the leader's clone3 exit and its next call, just before the thread's execve, are there
-    only if the leader returned from clone3 before the new thread's execve killed it (a race in the traced
-    program, which either tracer's run may lose): left out on both sides."""
+    only if the leader got that far before the new thread's execve killed it (a race in the traced
+    program, which either tracer's run may lose at either point: both, the clone3 exit alone, or
+    neither were seen): left out on both sides."""
     if mode != "execthread" or not isinstance(seq, list):
         return seq
     out = list(seq)
-    for i in range(len(out) - 2, 0, -1):
-        if out[i:i + 3] == [("clone3", True), ("rt_sigprocmask", 0), ("execve", 0)]:
-            del out[i:i + 2]
+    for i in range(len(out) - 1, 0, -1):
+        if out[i] != ("execve", 0):
+            continue
+        if out[i - 1] == ("clone3", True):
+            del out[i - 1]
+        elif i >= 2 and out[i - 2:i] == [("clone3", True), ("rt_sigprocmask", 0)]:
+            del out[i - 2:i]
     return out
 
 
