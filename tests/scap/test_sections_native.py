@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sysdig_user.scap import CaptureError, FdEntry, ProcEntry, metadata
+from sysdig_user.scap import CaptureError, FdEntry, ProcEntry, metadata, reader
 from sysdig_user.scap import blocks as B
 from sysdig_user.scap.metadata import build_fd, build_proc, parse_fds, parse_procs
 from sysdig_user.scap.reader import read_capture
@@ -91,8 +91,13 @@ def test_sample_blocks_parse_the_same(name: str) -> None:
             assert _fields(a) == _fields(b)
 
 
-def _state(path: Path, native: bool, monkeypatch: pytest.MonkeyPatch) -> dict[int, dict[str, Any]]:
+def _state(path: Path, native: bool, monkeypatch: pytest.MonkeyPatch,
+           fix_sockets: bool = False) -> dict[int, dict[str, Any]]:
+    """Every thread's slots after a capture's metadata, loaded through C (`native`) or Python, then (with
+    `fix_sockets`) Inspector._fix_sockets_from_proc. The reader's records of blocks seen before start
+    empty: each run parses its own."""
     with monkeypatch.context() as m:
+        m.setattr(reader, "_PARSED", {})
         if not native:
             m.setattr(metadata, "NATIVE", None)
             m.setattr(inspector_module, "_NATIVE", None)
@@ -100,20 +105,16 @@ def _state(path: Path, native: bool, monkeypatch: pytest.MonkeyPatch) -> dict[in
         for item in read_capture(path):
             if not isinstance(item, tuple):
                 ins.feed_records(item)
+        if fix_sockets:
+            ins._fix_sockets_from_proc()
     return {tid: _fields(th) for tid, th in ins.threads.threads.items()}
 
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_sample_state_loads_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Threads and fd tables after a capture's metadata, every slot, loaded through C and through Python."""
-    from sysdig_user.scap import reader
-
     path = shared_path("samples", name)
-    if hasattr(reader, "_PARSED"):  # the reader's records of blocks seen before: each run parses its own
-        monkeypatch.setattr(reader, "_PARSED", {})
     native = _state(path, True, monkeypatch)
-    if hasattr(reader, "_PARSED"):
-        monkeypatch.setattr(reader, "_PARSED", {})
     python = _state(path, False, monkeypatch)
     assert native and any(th["fdtable"][0] for th in native.values())
     assert native == python
@@ -362,21 +363,8 @@ def test_ip_sockets_matches_python() -> None:
 @pytest.mark.parametrize("name", SAMPLES)
 def test_sample_sockets_fixed_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every fd after a capture's metadata and _fix_sockets_from_proc, through C and through Python."""
-    from sysdig_user.scap import reader
-
     path = shared_path("samples", name)
-    states = []
-    for native in (True, False):
-        with monkeypatch.context() as m:
-            m.setattr(reader, "_PARSED", {})
-            if not native:
-                m.setattr(metadata, "NATIVE", None)
-                m.setattr(inspector_module, "_NATIVE", None)
-            ins = Inspector()
-            for item in read_capture(path):
-                if not isinstance(item, tuple):
-                    ins.feed_records(item)
-            ins._fix_sockets_from_proc()
-            states.append({tid: _fields(th) for tid, th in ins.threads.threads.items()})
-    assert states[0] == states[1]
-    assert any(info["role"] for th in states[0].values() for info in th["fdtable"][0].values())
+    native = _state(path, True, monkeypatch, fix_sockets=True)
+    python = _state(path, False, monkeypatch, fix_sockets=True)
+    assert native == python
+    assert any(info["role"] for th in native.values() for info in th["fdtable"][0].values())
