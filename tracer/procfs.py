@@ -103,6 +103,20 @@ def status(tid: int) -> dict[str, str]:
     return out
 
 
+def line_after(raw: bytes, key: bytes) -> bytes | None:
+    """What follows `key` on the first line of the file `raw` that starts with it, without its "\n";
+    None when no line does."""
+    if raw.startswith(key):
+        at = len(key)
+    else:
+        at = raw.find(b"\n" + key)
+        if at < 0:
+            return None
+        at += 1 + len(key)
+    end = raw.find(b"\n", at)
+    return raw[at:end if end >= 0 else len(raw)]
+
+
 def _lines(raw: bytes) -> list[str]:
     """The lines of a file as iterating over it in binary mode gives them, decoded (surrogateescape),
     without their "\\n" (a decoded multibyte character never holds a "\\n" byte)."""
@@ -174,12 +188,10 @@ def fdlimit(pid: int) -> int:
 @gone_on_missing
 def fdlimit_file(pid: int) -> int:
     """Soft RLIMIT_NOFILE from /proc/PID/limits ("Max open files  1024  4096  files")."""
-    raw = read(f"/proc/{pid}/limits")
-    at = 0 if raw.startswith(_NOFILE) else raw.find(b"\n" + _NOFILE) + 1
-    if at == 0 and not raw.startswith(_NOFILE):
+    rest = line_after(read(f"/proc/{pid}/limits"), _NOFILE)
+    if rest is None:
         return 0
-    end = raw.find(b"\n", at)
-    soft = raw[at:end if end >= 0 else len(raw)].split()[3]
+    soft = rest.split()[0]
     return -1 if soft == b"unlimited" else int(soft)
 
 

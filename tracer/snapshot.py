@@ -156,10 +156,8 @@ def _fdinfo_flags(pid: int, fd: int) -> int:
         raw = procfs.read(f"/proc/{pid}/fdinfo/{fd}")
     except OSError:
         return 0
-    at = 0 if raw.startswith(b"flags:") else raw.find(b"\nflags:") + 1
-    if at == 0 and not raw.startswith(b"flags:"):
-        return 0
-    return int(raw[at:].split(None, 2)[1], 8)
+    rest = procfs.line_after(raw, b"flags:")
+    return 0 if rest is None else int(rest.split()[0], 8)
 
 
 def _socket_entry(fd: int, ino: int, inet: dict[int, tuple[str, bytes, int, bytes, int, bool]],
