@@ -58,7 +58,8 @@ from _collections_abc import Callable, Collection, Sequence  # (collections.abc 
 from types import FrameType
 
 from sysdig_user.rows import Record
-from tracer import libc, memory, ptrace
+from tracer import libc, ptrace
+from tracer.decoders.native import CLONE_THREAD, requested_clone_flags
 from tracer.errors import ProcessGone, TracerError
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
 from tracer.placement import Placement
@@ -73,8 +74,6 @@ else:
 
 _sched_getcpu = libc.sched_getcpu
 
-_NR_CLONE, _NR_FORK, _NR_VFORK, _NR_CLONE3 = 56, 57, 58, 435
-_CLONE_VM, _CLONE_VFORK, _CLONE_THREAD = 0x100, 0x4000, 0x10000
 _GROUP_STOP_SIGS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 _LAUNCH_VERSION = 1  # the tracer/_launch.c interface Engine.launch drives (its LAUNCH_VERSION)
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -659,7 +658,7 @@ class Engine:
             child_tid = ptrace.event_msg(parent.tid)
         except ProcessGone:
             return
-        flags = self._clone_flags(parent)
+        flags = requested_clone_flags(parent.tid, parent.nr, parent.args)
         if child_tid in self._unclaimed:
             self._unclaimed.pop(child_tid)
             self._held[child_tid] = 0
@@ -670,7 +669,7 @@ class Engine:
             self._pending_children[child_tid] = (parent, flags, parent.nr)
 
     def _adopt(self, tid: int, parent: Thread, flags: int, nr: int, ts: int, cpu: int) -> Thread:
-        child = Thread(tid, parent.pid if flags & _CLONE_THREAD else tid)
+        child = Thread(tid, parent.pid if flags & CLONE_THREAD else tid)
         child.nr = nr  # the clone-family call it returns from (the sink reads it)
         child.started = True
         child.quiet = parent.quiet
@@ -682,18 +681,6 @@ class Engine:
         if not child.quiet:
             self.sink.clone(parent, child, flags, ts, cpu)
         return child
-
-    def _clone_flags(self, parent: Thread) -> int:
-        """Native clone flags of the clone-family call `parent` is inside (ptrace does not report them)."""
-        nr, args = parent.nr, parent.args
-        if nr == _NR_CLONE and args:
-            return args[0] & ~0xFF
-        if nr == _NR_CLONE3 and args:
-            words = memory.read_u64s(parent.tid, args[0], 1)
-            return words[0] if words else 0
-        if nr == _NR_VFORK:
-            return _CLONE_VM | _CLONE_VFORK
-        return 0
 
     def _exec(self, th: Thread, ts: int, cpu: int) -> None:
         """PTRACE_EVENT_EXEC: exec succeeded. If a non-leader thread exec'd, it now has the leader's tid.

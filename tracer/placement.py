@@ -47,6 +47,7 @@ import os
 from _collections_abc import Callable, Iterable, Mapping  # (collections.abc without collections)
 
 from tracer import libc, memory
+from tracer.decoders.native import CLONE_UNTRACED, NR_CLONE, NR_CLONE3, requested_clone_flags
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
@@ -54,11 +55,8 @@ if TYPE_CHECKING:
 else:
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
-NR_CLONE = 56
 NR_SCHED_SETAFFINITY = 203
 NR_SCHED_GETAFFINITY = 204
-NR_CLONE3 = 435
-CLONE_UNTRACED = 0x00800000
 #: the exits on_exit acts on whenever they come (it samples at any other exit only when a sample is due)
 SYSCALLS = frozenset({NR_SCHED_SETAFFINITY, NR_SCHED_GETAFFINITY, NR_CLONE, NR_CLONE3})
 SAMPLE_NS = 100_000_000
@@ -89,16 +87,6 @@ def _runqueue_wait(tid: int) -> int:
             return int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return 0
-
-
-def _untraced(tid: int, nr: int, args: tuple[int, ...]) -> bool:
-    """Was the clone (`nr` NR_CLONE or NR_CLONE3, at its exit) asked for CLONE_UNTRACED?"""
-    if not args:
-        return False
-    if nr == NR_CLONE:
-        return bool(args[0] & CLONE_UNTRACED)
-    words = memory.read_u64s(tid, args[0], 1)  # clone3: struct clone_args begins with its flags
-    return bool(words and words[0] & CLONE_UNTRACED)
 
 
 class Placement:
@@ -191,7 +179,7 @@ class Placement:
             target = th.args[0] if th.args and th.args[0] > 0 else tid
             self.release(threads, "the command set its own CPU affinity", skip={target})
             return
-        elif nr in (NR_CLONE, NR_CLONE3) and ret > 0 and _untraced(tid, nr, th.args):
+        elif nr in (NR_CLONE, NR_CLONE3) and ret > 0 and requested_clone_flags(tid, nr, th.args) & CLONE_UNTRACED:
             # a child ptrace does not follow: no release or watchdog would ever reach it, so it gets its
             # CPUs back now, as it runs on its own (it was pinned only from the clone to this exit)
             try:

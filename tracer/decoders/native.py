@@ -7,9 +7,10 @@ up by symbol name in sysdig_user.flags, so a symbol missing there fails at impor
 """
 from __future__ import annotations
 
-from _collections_abc import Callable  # (collections.abc without collections)
+from _collections_abc import Callable, Sequence  # (collections.abc without collections)
 
 from sysdig_user.flags import FLAG_TABLES
+from tracer import memory
 
 # include/uapi/asm-generic/fcntl.h (x86_64 uses the generic values). O_SYNC is __O_SYNC|O_DSYNC and
 # O_TMPFILE is __O_TMPFILE|O_DIRECTORY in the kernel; the driver tests them with `flags & X`, so any
@@ -42,6 +43,22 @@ CLONE_THREAD = 0x00010000
 CLONE_FILES = 0x00000400
 CLONE_VM = 0x00000100
 CLONE_VFORK = 0x00004000
+CLONE_UNTRACED = 0x00800000
+NR_CLONE, NR_VFORK, NR_CLONE3 = 56, 58, 435  # (arch/x86/entry/syscalls/syscall_64.tbl)
+
+
+def requested_clone_flags(tid: int, nr: int, args: Sequence[int]) -> int:
+    """The native CLONE_* flags the clone-family call `nr` of thread `tid` asked for, at its exit (ptrace
+    does not report them): clone's arg 0 without its exit signal, the first word of clone3's struct
+    clone_args (read from the tracee), vfork's CLONE_VM|CLONE_VFORK; 0 for fork or no arguments."""
+    if nr == NR_CLONE and args:
+        return args[0] & ~0xFF
+    if nr == NR_CLONE3 and args:
+        words = memory.read_u64s(tid, args[0], 1)
+        return words[0] if words else 0
+    if nr == NR_VFORK:
+        return CLONE_VM | CLONE_VFORK
+    return 0
 
 # include/uapi/asm-generic/mman-common.h, arch/x86/include/uapi/asm/mman.h, linux/mman.h
 MMAP_FLAGS: tuple[tuple[int, str], ...] = (

@@ -50,17 +50,8 @@ def clone_values(res: int, tid: int, pid: int, flags: int) -> Values:
 
 
 def clone_exit(c: Call) -> Values:
-    """The caller's clone X (res = child tid, or -errno). Flags from arg 0 (clone) / clone_args (clone3)."""
-    if c.nr == 56:
-        flags = c.u64(0) & ~0xFF
-    elif c.nr == 435:
-        words = memory.read_u64s(c.tid, c.args[0], 1)
-        flags = words[0] if words else 0
-    elif c.nr == 58:
-        flags = native.CLONE_VFORK | native.CLONE_VM
-    else:
-        flags = 0
-    return clone_values(c.ret, c.tid, c.pid, flags)
+    """The caller's clone X (res = child tid, or -errno), with the flags the call asked for."""
+    return clone_values(c.ret, c.tid, c.pid, native.requested_clone_flags(c.tid, c.nr, c.args))
 
 
 def execve_enter(c: Call) -> Values:
