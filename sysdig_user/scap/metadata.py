@@ -67,7 +67,6 @@ _IL_V1_FIXED = {_II_IPV4: 24, _II_IPV6: 60, _II_IPV4_NOLINKSPEED: 16, _II_IPV6_N
 _USERBLOCK_TYPE_USER, _USERBLOCK_TYPE_GROUP = 0, 1
 
 _FILE_V2, _UNIX_SOCK = FdType.FILE_V2, FdType.UNIX_SOCK  # (a member lookup on its class is slow)
-_NAME_FD_TYPES = NAME_FD_TYPES
 
 
 def _text(raw: bytes) -> str:
@@ -394,7 +393,7 @@ def parse_fds(body: bytes, block_type: int, native: bool = True) -> tuple[int, l
     append = fds.append
     size = len(body)
     head = _FD_HEAD.unpack_from
-    name_types = _NAME_FD_TYPES
+    name_types = NAME_FD_TYPES
     file_v2 = _FILE_V2
     unix_sock = _UNIX_SOCK
     limit = MAX_PATH_SIZE - 1
@@ -473,7 +472,7 @@ def _parse_fd(cur: _Cursor, v2: bool) -> FdEntry:
         e.name = _fd_name(cur)
         if sub_len and cur.pos - start + 4 <= sub_len:  # dev is optional (added within FDL_V2)
             e.dev = cur.num(_U32)
-    elif t in _NAME_FD_TYPES:
+    elif t in NAME_FD_TYPES:
         e.name = _fd_name(cur)
     elif sub_len:
         # A type from a newer writer: its entry length lets us step over it; newer libscap shows
@@ -582,7 +581,7 @@ def build_fd(e: FdEntry) -> bytes:
         payload = struct.pack("<QQ", e.source & _M64, e.dest & _M64) + _enc(e.name, MAX_PATH_SIZE - 1)
     elif t == FdType.FILE_V2:
         payload = _U32.pack(e.open_flags & _M32) + _enc(e.name, MAX_PATH_SIZE - 1) + _U32.pack(e.dev & _M32)
-    elif t in _NAME_FD_TYPES:
+    elif t in NAME_FD_TYPES:
         payload = _enc(e.name, MAX_PATH_SIZE - 1)
     else:
         raise ValueError(f"cannot write fd {e.fd}: unknown fd type {t}")
