@@ -54,7 +54,6 @@ import os
 import sys
 import time
 from _collections_abc import Callable, Sequence  # (collections.abc without collections)
-from types import FrameType
 
 from sysdig_user.environment import silence
 from sysdig_user.errors import TraceError
@@ -70,6 +69,7 @@ TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; my
 
 if TYPE_CHECKING:
     import signal
+    from types import FrameType
     from typing import Any
 
     from sysdig_user.pipeline import EventPipeline, RunStats

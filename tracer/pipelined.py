@@ -62,7 +62,6 @@ import struct
 import sys
 import time
 from _collections_abc import Callable  # (collections.abc without collections)
-from types import FrameType
 
 from sysdig_user import cache
 from sysdig_user.environment import silence
@@ -74,6 +73,7 @@ from tracer.heap import steady_heap
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
     import signal
+    from types import FrameType
     from typing import Any, NoReturn
 else:
     import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
