@@ -7,7 +7,9 @@ nothing: without a seccomp filter the command runs on untraced, and would stay o
 (with the filter, PTRACE_O_EXITKILL ends it anyway). Nothing the kernel offers undoes an affinity when
 another process dies, so a second process does it.
 
-How. ``start`` forks a small process before the command is forked. It is a child of the tracer: if it
+How. ``start`` starts a small process before the command is forked: tracer/_launch.c's watchdog, cloned
+on the tracer's memory without copying it (raw system calls only, see that file), or where it is not
+built a fork of the tracer running ``_watch``; both behave the same. It is a child of the tracer: if it
 exits while the engine runs, the engine's wait4(-1) reaps it like any pid it does not trace (Engine._dead
 ignores those); otherwise ``release`` or the next ``start`` reaps it through its pidfd, and at worst it is
 a zombie until sdu exits (a double fork, so that it would be nobody's child of sdu's, cost twice the CPU:
@@ -21,11 +23,12 @@ them), and to the threads of processes forked by those in the meantime (found by
 a few rounds), then exits. It ignores the terminal's signals as the consumer process does, holds none of
 sdu's other descriptors (stdout, the -w file, the consumer's pipes), and sleeps in poll(2) until then.
 
-Cost: one fork at launch (~2 ms of CPU: a copy of the tracer), one small pipe write per thread created or
-ended while co-located, a sleeping process. A launched command under the seccomp filter needs no watchdog
-(PTRACE_O_EXITKILL ends every tracee with the tracer): tracer/placement.py starts none then. Not covered:
-a SIGKILL of the whole process group
-(or cgroup) kills the watchdog with the tracer, and the command along with them in the usual cases; a
+Cost: one clone at launch, one small pipe write per thread created or ended while co-located, a sleeping
+process. (The fork it replaces copied the tracer's page tables and made each page either process wrote a
+copy-on-write fault for the whole run: ~4 ms of `sdu -- /bin/true`'s ~32 ms wall time.) A launched
+command under the seccomp filter needs no watchdog (PTRACE_O_EXITKILL ends every tracee with the
+tracer): tracer/placement.py starts none then. Not covered: a SIGKILL of the whole process group (or
+cgroup) kills the watchdog with the tracer, and the command along with them in the usual cases; a
 machine without pidfds (Linux < 5.3) gets no watchdog, and then no co-location (see Placement.start).
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ from _collections_abc import Iterable  # (collections.abc without collections)
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
     import signal
+    from typing import Any
 else:
     import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
 
@@ -49,12 +53,13 @@ COMM = "sdu-guard"  # the watchdog's process name  # /proc scans for processes f
 class Guard:
     """The tracer's end of the watchdog's pipe. Writes never raise: a missing watchdog changes nothing."""
 
-    __slots__ = ("_fd", "_pidfd", "pid")
+    __slots__ = ("_fd", "_keep", "_pidfd", "pid")
 
-    def __init__(self, fd: int, pid: int, pidfd: int) -> None:
+    def __init__(self, fd: int, pid: int, pidfd: int, keep: object = None) -> None:
         self._fd = fd
         self.pid = pid  # the watchdog's pid (tests)
         self._pidfd = pidfd  # a pidfd of the watchdog (-1: none), to reap it
+        self._keep = keep  # the C watchdog's block (tracer/_launch.c), kept until it is reaped
 
     def add(self, tid: int) -> None:
         """`tid` runs on the shared CPU (pinned, or created by a thread that was)."""
@@ -71,8 +76,9 @@ class Guard:
             os.close(self._fd)
             self._fd = -1
         if self._pidfd >= 0:
-            _exiting.append(self._pidfd)  # (it exits at once; reaped now if it already has)
+            _exiting.append((self._pidfd, self._keep))  # (it exits at once; reaped now if it already has)
             self._pidfd = -1
+            self._keep = None
             reap_exited()
 
     def _send(self, value: int) -> None:
@@ -84,14 +90,16 @@ class Guard:
             pass
 
 
-# pidfds of released watchdogs not reaped yet (each exits at once on its release; see reap_exited)
-_exiting: list[int] = []
+# pidfds of released watchdogs not reaped yet (each exits at once on its release; see reap_exited), each
+# with the C watchdog's block (None for a forked one), freed once it is reaped
+_exiting: list[tuple[int, object]] = []
 
 
 def reap_exited() -> None:
     """Reap the released watchdogs that have exited (or that the engine's wait4 reaped), without waiting
     for the others: a process that runs captures one after the other keeps at most one zombie watchdog."""
-    for pidfd in list(_exiting):
+    for item in list(_exiting):
+        pidfd = item[0]
         try:
             if os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG) is None:
                 continue  # still exiting: next time
@@ -99,7 +107,7 @@ def reap_exited() -> None:
             pass  # reaped by the engine's wait4(-1)
         except (AttributeError, OSError):  # no waitid on a pidfd (Linux 5.3): a zombie until sdu exits
             pass
-        _exiting.remove(pidfd)
+        _exiting.remove(item)
         os.close(pidfd)
 
 
@@ -111,11 +119,16 @@ def start(original: frozenset[int], cpu: int) -> Guard | None:
     except (AttributeError, OSError):
         return None
     fds: list[int] = [pidfd]
+    keep = None
     try:
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         fds += [rfd, wfd]
-        pid = os.fork()
-    except OSError:
+        clone = _native_watchdog()
+        if clone is not None:  # tracer/_launch.c: no copy of the tracer (see its watchdog section)
+            pid, keep = clone(pidfd, rfd, _mask_bytes(original), cpu)
+        else:
+            pid = os.fork()
+    except (OSError, ValueError):
         for fd in fds:
             os.close(fd)
         return None
@@ -131,7 +144,25 @@ def start(original: frozenset[int], cpu: int) -> Guard | None:
         child_fd = os.pidfd_open(pid)
     except OSError:
         child_fd = -1
-    return Guard(wfd, pid, child_fd)
+    return Guard(wfd, pid, child_fd, keep)
+
+
+def _native_watchdog() -> Any:
+    """tracer/_launch.c's watchdog (the same watchdog, cloned without copying the tracer), or None when
+    the module is not built or current, or SDU_NO_NATIVE is set: then the forked Python one (_watch)."""
+    if os.environ.get("SDU_NO_NATIVE"):
+        return None
+    from sysdig_user.native import extension
+    from tracer.placement import LAUNCH_VERSION
+
+    return getattr(extension("tracer._launch", LAUNCH_VERSION), "watchdog", None)
+
+
+def _mask_bytes(cpus: Iterable[int]) -> bytes:
+    """`cpus` as the kernel's cpumask, the size tracer/_launch.c's watchdog reads (WD_MASK_BYTES)."""
+    from tracer.placement import mask_bytes
+
+    return mask_bytes(cpus, 1024)
 
 
 def _watch(pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> None:  # pragma: no cover - child

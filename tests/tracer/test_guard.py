@@ -1,7 +1,8 @@
-"""The co-location watchdog (tracer/guard.py): one fork of the tracer, reaped once released; gives pinned
-threads their CPUs back when the tracer dies without releasing; not started under the seccomp filter,
-whose PTRACE_O_EXITKILL already ends every tracee with the tracer. (sdu's own SIGKILL while co-located:
-tests/live/test_signals.py.)"""
+"""The co-location watchdog (tracer/guard.py): a child of the tracer, reaped once released; gives pinned
+threads (and the processes forked from them) their CPUs back when the tracer dies without releasing; not
+started under the seccomp filter, whose PTRACE_O_EXITKILL already ends every tracee with the tracer. Each
+test runs with both watchdogs: tracer/_launch.c's (cloned) and guard._watch (forked, SDU_NO_NATIVE).
+(sdu's own SIGKILL while co-located: tests/live/test_signals.py.)"""
 from __future__ import annotations
 
 import os
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from sysdig_user.native import extension
+from tests.support import require_built
 from tracer import guard
-from tracer.placement import Placement
+from tracer.placement import LAUNCH_VERSION, Placement
 
 ORIGINAL = frozenset(os.sched_getaffinity(0))
 needs_two = pytest.mark.skipif(len(ORIGINAL) < 2, reason="co-location needs at least two allowed CPUs")
@@ -42,7 +45,18 @@ def _all_reaped() -> bool:
     return not guard._exiting
 
 
-def test_watchdog_is_a_child_reaped_once_released() -> None:
+@pytest.fixture(params=["native", "python"])
+def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which watchdog guard.start starts: tracer/_launch.c's, or the forked Python one."""
+    monkeypatch.delenv("SDU_NO_NATIVE", raising=False)
+    if request.param == "native":
+        require_built(getattr(extension("tracer._launch", LAUNCH_VERSION), "watchdog", None), "tracer/_launch.c")
+    else:
+        monkeypatch.setenv("SDU_NO_NATIVE", "1")
+    return str(request.param)
+
+
+def test_watchdog_is_a_child_reaped_once_released(kind: str) -> None:
     g = guard.start(ORIGINAL, min(ORIGINAL))
     if g is None:
         pytest.skip("no pidfds here: no watchdog")
@@ -54,10 +68,10 @@ def test_watchdog_is_a_child_reaped_once_released() -> None:
         os.waitpid(g.pid, os.WNOHANG)
 
 
-@needs_two
-def test_watchdog_gives_the_cpus_back_when_the_tracer_dies() -> None:
-    """A forked stand-in for the tracer starts the watchdog, pins a sleeping child of its own, reports it,
-    and exits without releasing anything."""
+def _tracer_dies(command: list[str], others: int = 0) -> tuple[int, int]:
+    """A forked stand-in for the tracer starts the watchdog, starts `command` pinned to one CPU, reports
+    it, waits until the command's process has `others` children, and exits without releasing anything.
+    The command's pid and the watchdog's (skips without pidfds)."""
     cpu = min(ORIGINAL)
     r, w = os.pipe()
     tracer = os.fork()
@@ -68,26 +82,92 @@ def test_watchdog_gives_the_cpus_back_when_the_tracer_dies() -> None:
             if g is None:
                 os.write(w, struct.pack("<ii", 0, 0))
                 os._exit(0)
-            sleeper = os.fork()
-            if sleeper == 0:
-                os.execv("/bin/sleep", ["sleep", "30"])
-            os.sched_setaffinity(sleeper, {cpu})
-            g.add(sleeper)
-            os.write(w, struct.pack("<ii", sleeper, g.pid))
+            pid = os.fork()
+            if pid == 0:
+                os.sched_setaffinity(0, {cpu})
+                os.execv(command[0], command)
+            g.add(pid)
+            _wait_until(lambda: len(_children(pid)) >= others)
+            os.write(w, struct.pack("<ii", pid, g.pid))
         finally:
             os._exit(0)
     os.close(w)
     data = os.read(r, 8)
     os.close(r)
     os.waitpid(tracer, 0)
-    sleeper, watchdog = struct.unpack("<ii", data)
-    if not sleeper:
+    pid, watchdog = struct.unpack("<ii", data)
+    if not pid:
         pytest.skip("no pidfds here: no watchdog")
+    return pid, watchdog
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+@needs_two
+def test_watchdog_gives_the_cpus_back_when_the_tracer_dies(kind: str) -> None:
+    sleeper, watchdog = _tracer_dies(["/bin/sleep", "30"])
     try:
         assert _wait_until(lambda: frozenset(os.sched_getaffinity(sleeper)) == ORIGINAL)
         assert _wait_until(lambda: _comm(watchdog) != guard.COMM)  # done: it exits
     finally:
         os.kill(sleeper, signal.SIGKILL)
+
+
+@needs_two
+def test_watchdog_restores_processes_forked_from_a_pinned_one(kind: str) -> None:
+    """Only the shell was reported; the sleep it forked inherited the one CPU and gets the mask back too."""
+    shell, watchdog = _tracer_dies(["/bin/sh", "-c", "sleep 30 & wait"], others=1)
+    kids = _children(shell)
+    try:
+        assert kids
+        assert _wait_until(lambda: frozenset(os.sched_getaffinity(shell)) == ORIGINAL)
+        assert _wait_until(lambda: all(frozenset(os.sched_getaffinity(k)) == ORIGINAL for k in kids))
+        assert _wait_until(lambda: _comm(watchdog) != guard.COMM)
+    finally:
+        for pid in (*kids, shell):
+            os.kill(pid, signal.SIGKILL)
+
+
+@needs_two
+def test_a_thread_reported_gone_is_left_alone(kind: str) -> None:
+    """A tid the tracer reported gone (drop) is no longer the watchdog's: a process that has taken its
+    number keeps the one CPU it chose."""
+    cpu = min(ORIGINAL)
+    r, w = os.pipe()
+    tracer = os.fork()
+    if tracer == 0:  # pragma: no cover - the stand-in tracer
+        try:
+            os.close(r)
+            g = guard.start(ORIGINAL, cpu)
+            if g is None:
+                os.write(w, struct.pack("<ii", 0, 0))
+                os._exit(0)
+            pid = os.fork()
+            if pid == 0:
+                os.sched_setaffinity(0, {cpu})
+                os.execv("/bin/sleep", ["sleep", "30"])
+            g.add(pid)
+            g.drop(pid)
+            os.write(w, struct.pack("<ii", pid, g.pid))
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = os.read(r, 8)
+    os.close(r)
+    os.waitpid(tracer, 0)
+    pid, watchdog = struct.unpack("<ii", data)
+    if not pid:
+        pytest.skip("no pidfds here: no watchdog")
+    try:
+        assert _wait_until(lambda: _comm(watchdog) != guard.COMM)  # it has done all it will do
+        assert frozenset(os.sched_getaffinity(pid)) == {cpu}
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 @needs_two
