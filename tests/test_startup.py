@@ -42,7 +42,7 @@ NOT_FOR_A_SHORT_RUN = (*NOT_FOR_A_RUN, "typing", "re", "warnings", "importlib", 
                        "pickle", "tempfile", "shutil", "subprocess", "threading", "socket", "argparse", "datetime",
                        "locale", "textwrap", "random", "hashlib", "base64", "importlib.util", "glob", "uuid",
                        "decimal", "email", "http",
-                       "collections", "functools")  # (_collections_abc, _functools: the C parts, loaded anyway)
+                       "collections", "functools", "types")  # (_collections_abc, _functools: the C parts, loaded anyway)
 # the state engine's packet parser: imported by a capture's first packet event (state/inspector.py)
 NOT_WITHOUT_PACKETS = ("sysdig_user.state.parsers_packet",)
 # the field classes the default line does not use (registry._TABLE: imported on a field's first use)

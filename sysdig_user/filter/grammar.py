@@ -16,9 +16,12 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-from types import CodeType, ModuleType, SimpleNamespace
 
 from sysdig_user import cache
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
+if TYPE_CHECKING:
+    from types import CodeType, SimpleNamespace
 
 GRAMMAR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "filter.lark")
 # Lark(..., **OPTIONS): what parse.py relies on (token positions, None for absent optional items)
@@ -112,6 +115,9 @@ def _generate(grammar: str) -> str:
 
 def _code(grammar: bytes) -> CodeType:
     """The standalone module's compiled code: from the cache, else generated (and cached)."""
+    from types import CodeType  # (types only where the parser loads: a filter read from the AST cache
+    # never gets here, tracer/pushdown.py's runs included)
+
     entry_key = cache.key(grammar, repr(sorted(OPTIONS.items())).encode(), repr(_TRIMS).encode())
     code = cache.load_value(_ENTRY, entry_key, CodeType)
     if code is not None:
@@ -125,6 +131,8 @@ def runtime() -> SimpleNamespace:
     """The parser and lark's classes from the standalone module (loaded once per process)."""
     global _runtime
     if _runtime is None:
+        from types import ModuleType, SimpleNamespace
+
         with open(GRAMMAR, "rb") as f:
             grammar = f.read()
         module = ModuleType(_MODULE)  # a module of its own: its dataclasses look their module up
