@@ -15,6 +15,7 @@ import pytest
 
 from sysdig_user.version import SYSDIG_VERSION, __version__
 from tests.support import ROOT, shared_path
+from tracer.guard import HELPER
 
 try:
     import tomllib
@@ -161,7 +162,8 @@ def test_fresh_venv_install(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", "build", "*.egg-info", "__pycache__",
-                                                               ".git", "*.so", ".mypy_cache", ".ruff_cache"))
+                                                               ".git", "*.so", "sdu-guard-*", ".mypy_cache",
+                                                               ".ruff_cache"))
     pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(src)], capture_output=True, text=True,
                          timeout=900, check=False)
     if pip.returncode != 0 and "No matching distribution" in pip.stderr:
@@ -169,6 +171,10 @@ def test_fresh_venv_install(tmp_path: Path) -> None:
     assert pip.returncode == 0, pip.stderr
     sdu = venv / "bin" / "sdu"
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8", "MANWIDTH": "100"}
+    if shutil.which("cc") or shutil.which("gcc"):  # the compiled parts are installed with the package
+        (tracer_dir,) = venv.glob("lib/python*/site-packages/tracer")
+        assert os.access(tracer_dir / HELPER, os.X_OK)
+        assert list(tracer_dir.glob("_launch*.so")) and list(tracer_dir.glob("_fastpath*.so"))
     version = subprocess.run([str(sdu), "--version"], capture_output=True, text=True, env=env, check=True)
     assert version.stdout == f"sdu version {__version__} (follows sysdig {SYSDIG_VERSION})\n"
     page = venv / "share" / "man" / "man8" / "sdu.8"

@@ -60,8 +60,8 @@ from sysdig_user.rows import Record
 from tracer import libc, ptrace
 from tracer.decoders.native import CLONE_THREAD, requested_clone_flags
 from tracer.errors import ProcessGone, TracerError
-from tracer.placement import LAUNCH_VERSION, Placement
 from tracer.placement import SYSCALLS as PLACEMENT_SYSCALLS
+from tracer.placement import Placement
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ else:
 _sched_getcpu = libc.sched_getcpu
 
 _GROUP_STOP_SIGS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+_LAUNCH_VERSION = 1  # the tracer/_launch.c interface Engine.launch drives (its LAUNCH_VERSION)
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _DETACH_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # What sdu's own process inherited for the forwarded signals, read when this module is first imported
@@ -840,7 +841,7 @@ def _native_spawn() -> Any:
         return None
     from sysdig_user.native import extension
 
-    module = extension("tracer._launch", LAUNCH_VERSION)
+    module = extension("tracer._launch", _LAUNCH_VERSION)
     return getattr(module, "spawn", None)
 
 

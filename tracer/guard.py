@@ -7,8 +7,8 @@ nothing: without a seccomp filter the command runs on untraced, and would stay o
 (with the filter, PTRACE_O_EXITKILL ends it anyway). Nothing the kernel offers undoes an affinity when
 another process dies, so a second process does it.
 
-How. ``start`` starts a small process before the command is forked: tracer/_launch.c's watchdog, cloned
-on the tracer's memory without copying it (raw system calls only, see that file), or where it is not
+How. ``start`` starts a small process before the command is forked: the program sdu-guard
+(tracer/_guard.c, built with the C extensions; ``HELPER``), run with posix_spawn, or where it was not
 built a fork of the tracer running ``_watch``; both behave the same. It is a child of the tracer: if it
 exits while the engine runs, the engine's wait4(-1) reaps it like any pid it does not trace (Engine._dead
 ignores those); otherwise ``release`` or the next ``start`` reaps it through its pidfd, and at worst it is
@@ -23,12 +23,15 @@ them), and to the threads of processes forked by those in the meantime (found by
 a few rounds), then exits. It ignores the terminal's signals as the consumer process does, holds none of
 sdu's other descriptors (stdout, the -w file, the consumer's pipes), and sleeps in poll(2) until then.
 
-Cost: one clone at launch, one small pipe write per thread created or ended while co-located, a sleeping
-process. (The fork it replaces copied the tracer's page tables and made each page either process wrote a
-copy-on-write fault for the whole run: ~4 ms of `sdu -- /bin/true`'s ~32 ms wall time.) A launched
-command under the seccomp filter needs no watchdog (PTRACE_O_EXITKILL ends every tracee with the
-tracer): tracer/placement.py starts none then. Not covered: a SIGKILL of the whole process group (or
-cgroup) kills the watchdog with the tracer, and the command along with them in the usual cases; a
+Cost: a vfork and an execve of a small program at launch, one small pipe write per thread created or
+ended while co-located, a sleeping process. (The fork it replaces copied the tracer's page tables and
+made each page either process wrote a copy-on-write fault for the whole run: ~4 ms of `sdu --
+/bin/true`'s ~32 ms wall time. A CLONE_VM child, as tracer/_launch.c starts the command, would cost
+less still, but shares the tracer's memory, so an OOM kill of the tracer, or before Linux 5.16 its
+core dump, would kill the watchdog with it.) A launched command under the seccomp filter needs no watchdog
+(PTRACE_O_EXITKILL ends every tracee with the tracer): tracer/placement.py starts none then. Not covered:
+a SIGKILL of the whole process group
+(or cgroup) kills the watchdog with the tracer, and the command along with them in the usual cases; a
 machine without pidfds (Linux < 5.3) gets no watchdog, and then no co-location (see Placement.start).
 """
 from __future__ import annotations
@@ -40,11 +43,14 @@ from _collections_abc import Iterable  # (collections.abc without collections)
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
     import signal
-    from typing import Any
 else:
     import _signal as signal  # (signal.py only adds enums around it: ~3.4M instructions of a start)
 
 _ITEM = struct.Struct("<i")  # tid: pinned or created; -tid: gone; 0: released
+#: the watchdog program (tracer/_guard.c), next to this module; its name carries the number of the
+#: interface it serves (arguments, messages): a stale build's program has another name and is not used
+HELPER = "sdu-guard-1"
+_MASK_BYTES = 1024  # the cpumask size the program reads (its MASK_BYTES)
 _TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _ROUNDS = 4
 COMM = "sdu-guard"  # the watchdog's process name  # /proc scans for processes forked while the watchdog was restoring
@@ -53,13 +59,12 @@ COMM = "sdu-guard"  # the watchdog's process name  # /proc scans for processes f
 class Guard:
     """The tracer's end of the watchdog's pipe. Writes never raise: a missing watchdog changes nothing."""
 
-    __slots__ = ("_fd", "_keep", "_pidfd", "pid")
+    __slots__ = ("_fd", "_pidfd", "pid")
 
-    def __init__(self, fd: int, pid: int, pidfd: int, keep: object = None) -> None:
+    def __init__(self, fd: int, pid: int, pidfd: int) -> None:
         self._fd = fd
         self.pid = pid  # the watchdog's pid (tests)
         self._pidfd = pidfd  # a pidfd of the watchdog (-1: none), to reap it
-        self._keep = keep  # the C watchdog's block (tracer/_launch.c), kept until it is reaped
 
     def add(self, tid: int) -> None:
         """`tid` runs on the shared CPU (pinned, or created by a thread that was)."""
@@ -76,9 +81,8 @@ class Guard:
             os.close(self._fd)
             self._fd = -1
         if self._pidfd >= 0:
-            _exiting.append((self._pidfd, self._keep))  # (it exits at once; reaped now if it already has)
+            _exiting.append(self._pidfd)  # (it exits at once; reaped now if it already has)
             self._pidfd = -1
-            self._keep = None
             reap_exited()
 
     def _send(self, value: int) -> None:
@@ -90,16 +94,14 @@ class Guard:
             pass
 
 
-# pidfds of released watchdogs not reaped yet (each exits at once on its release; see reap_exited), each
-# with the C watchdog's block (None for a forked one), freed once it is reaped
-_exiting: list[tuple[int, object]] = []
+# pidfds of released watchdogs not reaped yet (each exits at once on its release; see reap_exited)
+_exiting: list[int] = []
 
 
 def reap_exited() -> None:
     """Reap the released watchdogs that have exited (or that the engine's wait4 reaped), without waiting
     for the others: a process that runs captures one after the other keeps at most one zombie watchdog."""
-    for item in list(_exiting):
-        pidfd = item[0]
+    for pidfd in list(_exiting):
         try:
             if os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG) is None:
                 continue  # still exiting: next time
@@ -107,7 +109,7 @@ def reap_exited() -> None:
             pass  # reaped by the engine's wait4(-1)
         except (AttributeError, OSError):  # no waitid on a pidfd (Linux 5.3): a zombie until sdu exits
             pass
-        _exiting.remove(item)
+        _exiting.remove(pidfd)
         os.close(pidfd)
 
 
@@ -119,16 +121,15 @@ def start(original: frozenset[int], cpu: int) -> Guard | None:
     except (AttributeError, OSError):
         return None
     fds: list[int] = [pidfd]
-    keep = None
     try:
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         fds += [rfd, wfd]
-        clone = _native_watchdog()
-        if clone is not None:  # tracer/_launch.c: no copy of the tracer (see its watchdog section)
-            pid, keep = clone(pidfd, rfd, _mask_bytes(original), cpu)
+        program = _helper()
+        if program is not None:
+            pid = _spawn(program, pidfd, rfd, original, cpu)
         else:
             pid = os.fork()
-    except (OSError, ValueError):
+    except OSError:
         for fd in fds:
             os.close(fd)
         return None
@@ -144,25 +145,30 @@ def start(original: frozenset[int], cpu: int) -> Guard | None:
         child_fd = os.pidfd_open(pid)
     except OSError:
         child_fd = -1
-    return Guard(wfd, pid, child_fd, keep)
+    return Guard(wfd, pid, child_fd)
 
 
-def _native_watchdog() -> Any:
-    """tracer/_launch.c's watchdog (the same watchdog, cloned without copying the tracer), or None when
-    the module is not built or current, or SDU_NO_NATIVE is set: then the forked Python one (_watch)."""
+def _helper() -> str | None:
+    """The watchdog program's path when it was built (and SDU_NO_NATIVE is not set), else None: the
+    forked Python watchdog then."""
     if os.environ.get("SDU_NO_NATIVE"):
         return None
-    from sysdig_user.native import extension
-    from tracer.placement import LAUNCH_VERSION
-
-    return getattr(extension("tracer._launch", LAUNCH_VERSION), "watchdog", None)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), HELPER)
+    return path if os.access(path, os.X_OK) else None
 
 
-def _mask_bytes(cpus: Iterable[int]) -> bytes:
-    """`cpus` as the kernel's cpumask, the size tracer/_launch.c's watchdog reads (WD_MASK_BYTES)."""
-    from tracer.placement import mask_bytes
-
-    return mask_bytes(cpus, 1024)
+def _spawn(program: str, pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> int:
+    """Run the program on the two descriptors (inheritable just for it: they are closed here after)."""
+    mask = bytearray(_MASK_BYTES)
+    for c in original:
+        if c < 8 * _MASK_BYTES:
+            mask[c // 8] |= 1 << (c % 8)
+    if not 0 <= cpu < 8 * _MASK_BYTES:
+        raise OSError(f"cpu {cpu} out of the watchdog's range")
+    os.set_inheritable(pidfd, True)
+    os.set_inheritable(rfd, True)
+    return os.posix_spawn(program, [HELPER, str(pidfd), str(rfd), str(cpu), mask.rstrip(b"\0").hex() or "00"],
+                          os.environ)
 
 
 def _watch(pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> None:  # pragma: no cover - child
@@ -172,6 +178,10 @@ def _watch(pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> None:  #
             signal.signal(sig, signal.SIG_IGN)
         with open("/proc/self/comm", "w") as f:  # told apart from the tracer and the consumer in ps
             f.write(COMM)
+        if pidfd <= 2 or rfd <= 2:  # (sdu run with stdin closed): above 2 first, /dev/null goes there
+            import fcntl
+
+            pidfd, rfd = (fd if fd > 2 else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in (pidfd, rfd))
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)

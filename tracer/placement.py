@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 else:
     Protocol = object  # (the protocols are mypy's: plain classes at run time)
 
-#: the tracer/_launch.c interface (its LAUNCH_VERSION) that Engine.launch and tracer/guard.py drive
-LAUNCH_VERSION = 2
 NR_SCHED_SETAFFINITY = 203
 NR_SCHED_GETAFFINITY = 204
 #: the exits on_exit acts on whenever they come (it samples at any other exit only when a sample is due)

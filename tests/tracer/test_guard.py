@@ -1,23 +1,24 @@
 """The co-location watchdog (tracer/guard.py): a child of the tracer, reaped once released; gives pinned
 threads (and the processes forked from them) their CPUs back when the tracer dies without releasing; not
 started under the seccomp filter, whose PTRACE_O_EXITKILL already ends every tracee with the tracer. Each
-test runs with both watchdogs: tracer/_launch.c's (cloned) and guard._watch (forked, SDU_NO_NATIVE).
+test runs with both watchdogs: the program tracer/_guard.c (guard.HELPER) and guard._watch (forked,
+SDU_NO_NATIVE).
 (sdu's own SIGKILL while co-located: tests/live/test_signals.py.)"""
 from __future__ import annotations
 
 import os
 import signal
 import struct
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from sysdig_user.native import extension
 from tests.support import require_built
 from tracer import guard
-from tracer.placement import LAUNCH_VERSION, Placement
+from tracer.placement import Placement
 
 ORIGINAL = frozenset(os.sched_getaffinity(0))
 needs_two = pytest.mark.skipif(len(ORIGINAL) < 2, reason="co-location needs at least two allowed CPUs")
@@ -47,10 +48,10 @@ def _all_reaped() -> bool:
 
 @pytest.fixture(params=["native", "python"])
 def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Which watchdog guard.start starts: tracer/_launch.c's, or the forked Python one."""
+    """Which watchdog guard.start starts: the program (tracer/_guard.c), or the forked Python one."""
     monkeypatch.delenv("SDU_NO_NATIVE", raising=False)
     if request.param == "native":
-        require_built(getattr(extension("tracer._launch", LAUNCH_VERSION), "watchdog", None), "tracer/_launch.c")
+        require_built(guard._helper(), f"tracer/{guard.HELPER}")
     else:
         monkeypatch.setenv("SDU_NO_NATIVE", "1")
     return str(request.param)
@@ -62,25 +63,30 @@ def test_watchdog_is_a_child_reaped_once_released(kind: str) -> None:
         pytest.skip("no pidfds here: no watchdog")
     assert _wait_until(lambda: _comm(g.pid) == guard.COMM)
     assert os.waitpid(g.pid, os.WNOHANG) == (0, 0)  # ours, and alive until released
+    program = os.readlink(f"/proc/{g.pid}/exe")
+    assert program.endswith(f"/{guard.HELPER}") == (kind == "native"), program
     g.release()
     assert _wait_until(_all_reaped)
     with pytest.raises(ChildProcessError):  # reaped: no zombie left behind
         os.waitpid(g.pid, os.WNOHANG)
 
 
-def _tracer_dies(command: list[str], others: int = 0) -> tuple[int, int]:
+def _tracer_dies(command: list[str], others: int = 0, no_stdin: bool = False) -> tuple[int, int]:
     """A forked stand-in for the tracer starts the watchdog, starts `command` pinned to one CPU, reports
     it, waits until the command's process has `others` children, and exits without releasing anything.
-    The command's pid and the watchdog's (skips without pidfds)."""
+    The command's pid and the watchdog's (skips without pidfds). `no_stdin`: the stand-in runs with
+    descriptor 0 closed, so the watchdog's pidfd is 0."""
     cpu = min(ORIGINAL)
     r, w = os.pipe()
     tracer = os.fork()
     if tracer == 0:  # pragma: no cover - the stand-in tracer
         try:
             os.close(r)
+            if no_stdin:
+                os.close(0)
             g = guard.start(ORIGINAL, cpu)
             if g is None:
-                os.write(w, struct.pack("<ii", 0, 0))
+                os.write(w, struct.pack("<iii", 0, 0, 0))
                 os._exit(0)
             pid = os.fork()
             if pid == 0:
@@ -88,17 +94,29 @@ def _tracer_dies(command: list[str], others: int = 0) -> tuple[int, int]:
                 os.execv(command[0], command)
             g.add(pid)
             _wait_until(lambda: len(_children(pid)) >= others)
-            os.write(w, struct.pack("<ii", pid, g.pid))
+            # still watching, not done early: named, running, the command on the one CPU as it was put
+            time.sleep(0.1)
+            watching = (_wait_until(lambda: _comm(g.pid) == guard.COMM) and _state(g.pid) not in ("Z", "")
+                        and frozenset(os.sched_getaffinity(pid)) == {cpu})
+            os.write(w, struct.pack("<iii", pid, g.pid, watching))
         finally:
             os._exit(0)
     os.close(w)
-    data = os.read(r, 8)
+    data = os.read(r, 12)
     os.close(r)
     os.waitpid(tracer, 0)
-    pid, watchdog = struct.unpack("<ii", data)
+    pid, watchdog, watching = struct.unpack("<iii", data) if len(data) == 12 else (0, 0, 0)
     if not pid:
         pytest.skip("no pidfds here: no watchdog")
+    assert watching, "the watchdog ended (or restored the command) before the tracer did"
     return pid, watchdog
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def _children(pid: int) -> list[int]:
@@ -116,6 +134,27 @@ def test_watchdog_gives_the_cpus_back_when_the_tracer_dies(kind: str) -> None:
         assert _wait_until(lambda: _comm(watchdog) != guard.COMM)  # done: it exits
     finally:
         os.kill(sleeper, signal.SIGKILL)
+
+
+@needs_two
+def test_watchdog_works_when_sdu_has_no_stdin(kind: str) -> None:
+    """sdu run with descriptor 0 closed: the pidfd of the tracer lands on 0, which the watchdog puts
+    /dev/null on; it must move it first, or it sees the tracer gone at once and protects nothing."""
+    sleeper, _ = _tracer_dies(["/bin/sleep", "30"], no_stdin=True)
+    try:
+        assert _wait_until(lambda: frozenset(os.sched_getaffinity(sleeper)) == ORIGINAL)
+    finally:
+        os.kill(sleeper, signal.SIGKILL)
+
+
+def test_the_program_refuses_arguments_it_cannot_use() -> None:
+    """Exit 2, nothing done, for a wrong count, a non-number, a CPU out of range or a bad mask."""
+    program = guard._helper()
+    require_built(program, f"tracer/{guard.HELPER}")
+    assert program is not None
+    for args in ([], ["3", "4", "0"], ["x", "4", "0", "03"], ["3", "4", "99999", "03"], ["3", "4", "0", "0"],
+                 ["3", "4", "0", "zz"]):
+        assert subprocess.run([program, *args], timeout=10, check=False).returncode == 2, args
 
 
 @needs_two

@@ -16,14 +16,15 @@ import pytest
 
 from sysdig_user.native import extension
 from tests.support import ROOT, native_environ, require_built
-from tracer import placement, seccomp
+from tracer import engine as engine_module
+from tracer import seccomp
 from tracer.engine import Engine
 from tracer.events import EventBuilder
 
 pytestmark = pytest.mark.ptrace
 
 _FORMAT = "%evt.num %evt.dir %evt.type %proc.name %evt.res %fd.name"
-_SPAWN = getattr(extension("tracer._launch", placement.LAUNCH_VERSION), "spawn", None)  # (whatever SDU_NO_NATIVE)
+_SPAWN = getattr(extension("tracer._launch", engine_module._LAUNCH_VERSION), "spawn", None)  # (whatever SDU_NO_NATIVE)
 
 
 @pytest.fixture
