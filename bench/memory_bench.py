@@ -5,9 +5,8 @@
 
 Live cases (``sdu -- PROG``; PROG, compiled here, makes N events: getppid in a loop, or open/close of
 /etc/hostname): the tracer (the sdu process), the watchdog (sdu-guard, when a launched command is
-co-located with the tracer, tracer/guard.py; cloned by tracer/_launch.c on the tracer's own memory, so
-its RSS is the tracer's pages, not more of them, unless the build has no _launch and it is a fork) and
-the consumer that prints (tracer/pipelined.py). Read
+co-located with the tracer, tracer/guard.py: the small program tracer/_guard.c, or a fork of the tracer
+where that was not built) and the consumer that prints (tracer/pipelined.py). Read
 cases (``sdu -r F``, F written here by ``sdu -w F -- PROG``): the one reading process, with the default
 line, a -p format, a filter and a -w rewrite; sysdig 0.29.3 on the same file where installed, for
 reference.
