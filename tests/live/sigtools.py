@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tests.live.conftest import ROOT
 from tracer.guard import COMM as GUARD_COMM
+from tracer.guard import HELPER as GUARD_HELPER
 
 ORIGINAL = frozenset(os.sched_getaffinity(0))
 BOUND_S = 10.0  # generous: the machine running the tests may be loaded
@@ -110,12 +111,13 @@ def children(pid: int) -> list[int]:
 
 def is_sdu_side(pid: int) -> bool:
     """A process of sdu's (the tracer, its consumer or watchdog, the launched child before its execve),
-    not the command: their command lines start with Python."""
+    not the command: their command lines start with Python, or the watchdog's program (tracer/guard.py)."""
     try:
         argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
     except OSError:
         return False
-    return b"python" in os.path.basename(argv0)
+    name = os.path.basename(argv0)
+    return b"python" in name or name == GUARD_HELPER.encode()
 
 
 def helper_of(sdu_pid: int, token: str, comm: str | None) -> int | None:
