@@ -119,6 +119,10 @@ typedef struct {
     unsigned long long fast, stat, reloads;
 } DevCache;
 
+/* The registers an enter stop gave the Thread as `args` (a strong reference, compared by identity like
+ * Memo's), for its exit: six ints less to convert back at every exit. */
+typedef struct { PyObject *args; uint64_t raw[6]; } ArgMemo;
+
 /* The Thread attributes run() reads and writes (tracer/engine.py's Thread, a __slots__ class). */
 enum { A_QUIET, A_IN_SYSCALL, A_SECCOMP, A_NR, A_ARGS, A_SLOT, A_PID, N_ATTRS };
 
@@ -153,10 +157,13 @@ typedef struct {
     Memo *memo;             /* MEMO_SLOTS paths read at enter stops */
     unsigned long long memo_hits;
     PyTypeObject *th_type;  /* the Thread class whose slot offsets are below (see slots_for), or NULL */
+    long key_tid;           /* the threads dict key run() looked up last (see thread_of), and its object */
+    PyObject *key;
+    ArgMemo *argmemo;       /* MEMO_SLOTS enter stops' registers, for their exits */
     Py_ssize_t off[N_ATTRS];
 } Core;
 
-static PyObject *s_quiet, *s_in_syscall, *s_seccomp, *s_nr, *s_args, *s_slot, *s_pid;
+static PyObject *s_quiet, *s_in_syscall, *s_seccomp, *s_nr, *s_args, *s_slot, *s_pid, *s_tid;
 
 /* ---- signals ---------------------------------------------------------------------------------- */
 
@@ -787,6 +794,43 @@ static PyObject *stop_tuple(int tid, int status, int err, uint64_t ts, int cpu) 
     return Py_BuildValue("(iiiKi)", tid, status, err, (unsigned long long)ts, cpu);
 }
 
+/* threads[tid] (borrowed), NULL if absent (or on an error, set). The key object of the last lookup is
+ * kept, and taken from the Thread's own `tid` when that is the int the dict was most likely keyed with,
+ * so that a run of stops of one thread neither allocates an int nor compares two. */
+static PyObject *thread_of(Core *c, PyObject *threads, pid_t tid) {
+    if (c->key == NULL || c->key_tid != tid) {
+        PyObject *key = PyLong_FromLong(tid);
+        if (key == NULL)
+            return NULL;
+        PyObject *th = PyDict_GetItemWithError(threads, key);
+        if (th != NULL) {
+            PyObject *own = PyObject_GetAttr(th, s_tid);
+            if (own != NULL && PyLong_CheckExact(own) && PyLong_AsLong(own) == tid) {
+                Py_SETREF(key, own);
+            } else {
+                Py_XDECREF(own);
+                PyErr_Clear();
+            }
+        }
+        Py_XSETREF(c->key, key);
+        c->key_tid = tid;
+        return th;
+    }
+    return PyDict_GetItemWithError(threads, c->key);
+}
+
+/* 1 when the calling thread is the process's only Python thread (one interpreter, one thread state):
+ * then no thread can be waiting for the GIL, and run() keeps it across wait4. Releasing and taking it
+ * back at every stop was a fifth of run()'s instructions (callgrind: ~390 of ~2,000 a stop). A thread
+ * started later (by a finalizer the allocations here may run) is seen at the next stop. */
+static int only_thread(void) {
+    PyInterpreterState *interp = PyInterpreterState_Head();
+    if (interp == NULL || PyInterpreterState_Next(interp) != NULL)
+        return 0;
+    PyThreadState *head = PyInterpreterState_ThreadHead(interp);
+    return head != NULL && PyThreadState_Next(head) == NULL;
+}
+
 /* run(threads, buf, first_ts, place_active, next_sample) -> (tid, status, err, ts, cpu)
  * The first stop not handled here (tid -1: wait4 failed with err; EINTR also when a signal was taken
  * while handling a stop), or (0, 0, 0, ts, cpu) after an event that makes the batch due for writing,
@@ -810,9 +854,13 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         }
         int status = 0;
         pid_t tid;
-        Py_BEGIN_ALLOW_THREADS
-        tid = wait4(-1, &status, __WALL, NULL);
-        Py_END_ALLOW_THREADS
+        if (only_thread()) {
+            tid = wait4(-1, &status, __WALL, NULL);
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            tid = wait4(-1, &status, __WALL, NULL);
+            Py_END_ALLOW_THREADS
+        }
         if (tid < 0)
             return stop_tuple(-1, 0, errno, 0, 0);
         struct timespec now;
@@ -823,11 +871,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         int sig8 = status >> 8;
         if ((status & 0xff) != 0x7f || (sig8 != SYSCALL_STOP_SIG && sig8 != SECCOMP_STOP))
             goto decline;
-        PyObject *key = PyLong_FromLong(tid);
-        if (key == NULL)
-            return NULL; /* (the stop is lost to Python: only on memory exhaustion) */
-        PyObject *th = PyDict_GetItemWithError(threads, key);
-        Py_DECREF(key);
+        PyObject *th = thread_of(c, threads, tid);
         if (th == NULL) {
             if (PyErr_Occurred())
                 return NULL;
@@ -864,8 +908,14 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
             PyObject *targs = th_get(c, th, A_ARGS);
             if (targs == NULL || !PyTuple_Check(targs) || PyTuple_GET_SIZE(targs) != 6)
                 goto decline;
-            for (int i = 0; i < 6; i++)
-                argbuf[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
+            ArgMemo *am = &c->argmemo[tid % MEMO_SLOTS];
+            if (am->args == targs) {
+                memcpy(argbuf, am->raw, sizeof argbuf);
+                Py_CLEAR(am->args); /* (the exit is its last use) */
+            } else {
+                for (int i = 0; i < 6; i++)
+                    argbuf[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
+            }
             exit_args = targs; /* (compared by identity only; the Thread keeps it alive) */
             if (PyErr_Occurred())
                 goto decline_err;
@@ -936,6 +986,9 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
                 memo->len = path_len;
                 memcpy(memo->path, path_at, path_len);
             }
+            ArgMemo *am = &c->argmemo[tid % MEMO_SLOTS];
+            Py_XSETREF(am->args, Py_NewRef(targs));
+            memcpy(am->raw, args, sizeof am->raw);
             th_set(c, th, A_NR, pnr);
             th_set(c, th, A_ARGS, targs);
             th_set(c, th, A_IN_SYSCALL, Py_NewRef(Py_True));
@@ -1108,7 +1161,9 @@ static int core_init(Core *c, PyObject *args, PyObject *kwds) {
     }
     if (c->memo == NULL)
         c->memo = PyMem_Calloc(MEMO_SLOTS, sizeof(Memo));
-    if (c->routes == NULL || c->scratch == NULL || c->memo == NULL) {
+    if (c->argmemo == NULL)
+        c->argmemo = PyMem_Calloc(MEMO_SLOTS, sizeof(ArgMemo));
+    if (c->routes == NULL || c->scratch == NULL || c->memo == NULL || c->argmemo == NULL) {
         PyErr_NoMemory();
         return -1;
     }
@@ -1183,6 +1238,12 @@ static void core_dealloc(Core *c) {
     PyMem_Free(c->dev.mounts);
     PyMem_Free(c->dev.fstypes);
     Py_XDECREF(c->th_type);
+    Py_XDECREF(c->key);
+    if (c->argmemo != NULL) {
+        for (int i = 0; i < MEMO_SLOTS; i++)
+            Py_XDECREF(c->argmemo[i].args);
+        PyMem_Free(c->argmemo);
+    }
     PyMem_Free(c->routes);
     PyMem_Free(c->scratch);
     if (c->memo != NULL) {
@@ -1468,7 +1529,8 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     s_args = PyUnicode_InternFromString("args");
     s_slot = PyUnicode_InternFromString("slot");
     s_pid = PyUnicode_InternFromString("pid");
-    if (!s_quiet || !s_in_syscall || !s_seccomp || !s_nr || !s_args || !s_slot || !s_pid)
+    s_tid = PyUnicode_InternFromString("tid");
+    if (!s_quiet || !s_in_syscall || !s_seccomp || !s_nr || !s_args || !s_slot || !s_pid || !s_tid)
         return NULL;
     if (PyType_Ready(&CoreType) < 0)
         return NULL;

@@ -271,6 +271,38 @@ def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Pa
     assert _lines(c_scap) == _lines(py_scap)
 
 
+_SPINNER = """
+import sys, threading, time
+count = [0]
+def spin():
+    while True:
+        count[0] += 1
+        time.sleep(0.001)
+threading.Thread(target=spin, daemon=True).start()
+time.sleep(0.05)
+from sysdig_user.cli import main
+before = count[0]
+status = main(["-q", "-v", "--", "sleep", "1"])
+print("spins", count[0] - before, "status", status, file=sys.stderr)
+"""
+
+
+@pytest.mark.ptrace
+def test_the_loop_lets_another_thread_run_while_it_waits(tmp_path: Path) -> None:
+    """The compiled loop keeps the GIL across wait4 only when no other Python thread exists: a thread of
+    the tracing program goes on running while the command sleeps (and the loop waits for its stop)."""
+    _require_core()
+    env = dict(os.environ, SDU_TEST_CONSUMER_AFTER="0")  # the fast path from the first event on
+    env.pop("SDU_NO_NATIVE", None)
+    proc = subprocess.run([sys.executable, "-c", _SPINNER], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "compiled fast path: not used" not in proc.stderr
+    spins = re.search(r"spins (\d+) status 0", proc.stderr)
+    assert spins is not None, proc.stderr
+    # ~1,000 spins of 1 ms; the loop holding the GIL through the 1 s wait left ~25, all of them before it
+    assert int(spins.group(1)) > 150, proc.stderr
+
+
 @pytest.mark.ptrace
 def test_open_exits_write_the_path_their_enter_read(calls_bin: Path, tmp_path: Path) -> None:
     """reopen rewrites one buffer between 300 opens: with the enter's path reused at the exit, each exit
