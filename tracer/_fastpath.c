@@ -122,6 +122,10 @@ typedef struct {
 /* The registers an enter stop gave the Thread as `args` (a strong reference, compared by identity like
  * Memo's), for its exit: six ints less to convert back at every exit. */
 typedef struct { PyObject *args; uint64_t raw[6]; } ArgMemo;
+/* Per syscall number, the args tuple of the last enter stop run() took, and whose: a thread that makes
+ * the same call with the same registers again (a loop) gets that tuple again instead of seven new
+ * objects. Never shared between threads, so that a tuple still names one thread's call (the Memo). */
+typedef struct { pid_t tid; PyObject *args; uint64_t raw[6]; } ArgCache;
 
 /* The Thread attributes run() reads and writes (tracer/engine.py's Thread, a __slots__ class). */
 enum { A_QUIET, A_IN_SYSCALL, A_SECCOMP, A_NR, A_ARGS, A_SLOT, A_PID, N_ATTRS };
@@ -160,6 +164,7 @@ typedef struct {
     long key_tid;           /* the threads dict key run() looked up last (see thread_of), and its object */
     PyObject *key;
     ArgMemo *argmemo;       /* MEMO_SLOTS enter stops' registers, for their exits */
+    ArgCache *argcache;     /* MAX_NR: the last args tuple of each syscall */
     Py_ssize_t off[N_ATTRS];
 } Core;
 
@@ -464,12 +469,14 @@ static int fdinfo_dev(DevCache *d, pid_t pid, int fd, uint32_t *dev) {
         return 0;
     }
     text[n] = 0;
-    const char *at = strstr(text, "\nmnt_id:");
+    const char *at = strstr(text, "\nmnt_id:\t");
     if (at == NULL) {
         s->misses++;
         return 0;
     }
-    int id = atoi(at + 8);
+    int id = 0;
+    for (at += 9; *at >= '0' && *at <= '9' && id < 100000000; at++)
+        id = id * 10 + (*at - '0');
     const MountDev *m = find_mount(d, id);
     if (m != NULL && !m->listed) { /* (a stale entry only sends this one to the stat) */
         s->misses++;
@@ -790,6 +797,21 @@ static PyObject *args_tuple(const uint64_t *args) {
     return t;
 }
 
+/* The args tuple for an enter stop of `tid` (a new reference): the one its last such call got when the
+ * registers are the same (ArgCache), else a new one. */
+static PyObject *enter_args(Core *c, long nr, pid_t tid, const uint64_t *args) {
+    ArgCache *e = &c->argcache[nr];
+    if (e->args != NULL && e->tid == tid && memcmp(e->raw, args, sizeof e->raw) == 0)
+        return Py_NewRef(e->args);
+    PyObject *t = args_tuple(args);
+    if (t != NULL) {
+        Py_XSETREF(e->args, Py_NewRef(t));
+        e->tid = tid;
+        memcpy(e->raw, args, sizeof e->raw);
+    }
+    return t;
+}
+
 static PyObject *stop_tuple(int tid, int status, int err, uint64_t ts, int cpu) {
     return Py_BuildValue("(iiiKi)", tid, status, err, (unsigned long long)ts, cpu);
 }
@@ -973,7 +995,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         /* commit: the Thread as the Python loop leaves it */
         if (entering) {
             PyObject *pnr = PyLong_FromLong(nr);
-            PyObject *targs = args_tuple(args);
+            PyObject *targs = enter_args(c, nr, tid, args);
             if (pnr == NULL || targs == NULL) {
                 Py_XDECREF(pnr);
                 Py_XDECREF(targs);
@@ -985,6 +1007,9 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
                 memo->nr = nr;
                 memo->len = path_len;
                 memcpy(memo->path, path_at, path_len);
+            } else if (c->memo[tid % MEMO_SLOTS].args == targs) {
+                /* a path read by an earlier call with these registers: not this call's */
+                Py_CLEAR(c->memo[tid % MEMO_SLOTS].args);
             }
             ArgMemo *am = &c->argmemo[tid % MEMO_SLOTS];
             Py_XSETREF(am->args, Py_NewRef(targs));
@@ -1163,7 +1188,9 @@ static int core_init(Core *c, PyObject *args, PyObject *kwds) {
         c->memo = PyMem_Calloc(MEMO_SLOTS, sizeof(Memo));
     if (c->argmemo == NULL)
         c->argmemo = PyMem_Calloc(MEMO_SLOTS, sizeof(ArgMemo));
-    if (c->routes == NULL || c->scratch == NULL || c->memo == NULL || c->argmemo == NULL) {
+    if (c->argcache == NULL)
+        c->argcache = PyMem_Calloc(MAX_NR, sizeof(ArgCache));
+    if (c->routes == NULL || c->scratch == NULL || c->memo == NULL || c->argmemo == NULL || c->argcache == NULL) {
         PyErr_NoMemory();
         return -1;
     }
@@ -1243,6 +1270,11 @@ static void core_dealloc(Core *c) {
         for (int i = 0; i < MEMO_SLOTS; i++)
             Py_XDECREF(c->argmemo[i].args);
         PyMem_Free(c->argmemo);
+    }
+    if (c->argcache != NULL) {
+        for (int i = 0; i < MAX_NR; i++)
+            Py_XDECREF(c->argcache[i].args);
+        PyMem_Free(c->argcache);
     }
     PyMem_Free(c->routes);
     PyMem_Free(c->scratch);
