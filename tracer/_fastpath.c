@@ -106,7 +106,7 @@ typedef struct { PyObject *args; long nr; size_t len; char path[PATH_LIMIT + 1];
  * system-wide while a mount exists, so the table serves a process in another mount namespace too:
  * its mounts are not listed and take the stat), for the mounts whose file system type is one of
  * `fstypes` (those whose stat st_dev is the superblock's device, which mountinfo shows). */
-#define DEV_SLOTS 16
+#define DEV_SLOTS 32 /* (with the index below, one process's fds 0-31 never share a slot) */
 typedef struct { pid_t pid; int fd; int info_fd; int misses; } DevSlot;
 typedef struct { int id; int listed; uint32_t dev; } MountDev;
 typedef struct {

@@ -155,6 +155,23 @@ def test_open_dev_from_the_mount_table_is_the_stat(tmp_path: Path) -> None:
             os.close(fd)
 
 
+def test_open_dev_of_many_fds_in_turn_is_the_stat() -> None:
+    """More (pid, fd) pairs than the C path keeps fdinfo files for, in an order that makes them take each
+    other's places: every dev still the stat's."""
+    _require_core()
+    builder, shipped, core = _pair(80, True, False)
+    fds = [os.open("/etc/hostname", os.O_RDONLY) for _ in range(40)]
+    try:
+        order = fds + fds[::-1] + [fd for pair in zip(fds, fds) for fd in pair] + fds[::3] * 3
+        for fd in order:
+            mine, python = _open_exit(core, builder, shipped, os.getpid(), fd)
+            assert mine == python, fd
+        assert core.dev_reads()[0] > 0
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def _fstype_of(path: str) -> str:
     best, kind = "", ""
     real = os.path.realpath(path)
