@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -49,7 +50,7 @@
 #define MAX_PARAMS 8
 /* tracer/fastpath.py uses the module only when its VERSION is the one it was written for (a stale build
  * left by an editable install is ignored): bump both when the interface or the op set changes. */
-#define FASTPATH_VERSION 6
+#define FASTPATH_VERSION 7
 
 /* struct ptrace_syscall_info, as the kernel lays it out (linux/ptrace.h may lack it on old headers) */
 struct sc_info {
@@ -98,6 +99,34 @@ typedef struct { Recipe enter; Recipe exit; int set; int memo_arg; } Route;
 #define MEMO_SLOTS 16
 typedef struct { PyObject *args; long nr; size_t len; char path[PATH_LIMIT + 1]; } Memo;
 
+/* open's dev without a stat of /proc/PID/fd/N, where that gives the same number (fd_dev).
+ * fdinfo: /proc/PID/fdinfo/N files kept open, one per slot keyed by (pid, fd); the kernel looks the fd
+ * up again at every read, so one open file serves every later open that returns the same fd number.
+ * mounts: mount id -> the mount's device, from sdu's own /proc/self/mountinfo (mount ids are unique
+ * system-wide while a mount exists, so the table serves a process in another mount namespace too:
+ * its mounts are not listed and take the stat), for the mounts whose file system type is one of
+ * `fstypes` (those whose stat st_dev is the superblock's device, which mountinfo shows). */
+#define DEV_SLOTS 32 /* (with the index below, one process's fds 0-31 never share a slot) */
+typedef struct { pid_t pid; int fd; int info_fd; int misses; } DevSlot;
+typedef struct { int id; int listed; uint32_t dev; } MountDev;
+typedef struct {
+    DevSlot slots[DEV_SLOTS];
+    int mi_fd;              /* /proc/self/mountinfo (its poll says when the mount table changed); -1 */
+    int off;                /* 1: not used for this run (no fstypes, no mountinfo, or it changes too often) */
+    MountDev *mounts;       /* sorted by id */
+    int n_mounts, cap_mounts;
+    char *fstypes;          /* NUL-separated names, ending with an empty one */
+    unsigned long long fast, stat, reloads;
+} DevCache;
+
+/* The registers an enter stop gave the Thread as `args` (a strong reference, compared by identity like
+ * Memo's), for its exit: six ints less to convert back at every exit. */
+typedef struct { PyObject *args; uint64_t raw[6]; } ArgMemo;
+/* Per syscall number, the args tuple of the last enter stop run() took, and whose: a thread that makes
+ * the same call with the same registers again (a loop) gets that tuple again instead of seven new
+ * objects. Never shared between threads, so that a tuple still names one thread's call (the Memo). */
+typedef struct { pid_t tid; PyObject *args; uint64_t raw[6]; } ArgCache;
+
 /* The Thread attributes run() reads and writes (tracer/engine.py's Thread, a __slots__ class). */
 enum { A_QUIET, A_IN_SYSCALL, A_SECCOMP, A_NR, A_ARGS, A_SLOT, A_PID, N_ATTRS };
 
@@ -125,16 +154,21 @@ typedef struct {
     unsigned long long stops, syscalls, declined;
     pid_t dev_pid;          /* one kept /proc/PID/fd directory (most runs hammer one process) */
     int dev_dirfd;
+    DevCache dev;           /* open's dev from fdinfo's mnt_id where that is st_dev (see fd_dev) */
     char *scratch;          /* one event being encoded */
     size_t scratch_size;
     char *mem;              /* tracee memory read buffer */
     Memo *memo;             /* MEMO_SLOTS paths read at enter stops */
     unsigned long long memo_hits;
     PyTypeObject *th_type;  /* the Thread class whose slot offsets are below (see slots_for), or NULL */
+    long key_tid;           /* the threads dict key run() looked up last (see thread_of), and its object */
+    PyObject *key;
+    ArgMemo *argmemo;       /* MEMO_SLOTS enter stops' registers, for their exits */
+    ArgCache *argcache;     /* MAX_NR: the last args tuple of each syscall */
     Py_ssize_t off[N_ATTRS];
 } Core;
 
-static PyObject *s_quiet, *s_in_syscall, *s_seccomp, *s_nr, *s_args, *s_slot, *s_pid;
+static PyObject *s_quiet, *s_in_syscall, *s_seccomp, *s_nr, *s_args, *s_slot, *s_pid, *s_tid;
 
 /* ---- signals ---------------------------------------------------------------------------------- */
 
@@ -255,9 +289,12 @@ static void decimal(char *out, uint64_t v) {
     *out = 0;
 }
 
-static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
-    if (!c->want_dev || fd < 0)
-        return 0;
+static uint32_t encode_dev(unsigned int major, unsigned int minor) {
+    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+/* st_dev of /proc/PID/fd/N, new_encode_dev'd; 0 on failure. */
+static uint32_t stat_dev(Core *c, pid_t pid, int64_t fd) {
     if (c->dev_pid != pid) {
         char dir[64];
         if (c->dev_dirfd >= 0)
@@ -273,8 +310,218 @@ static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
     decimal(name, (uint64_t)fd); /* (fd >= 0 here: an open's return value) */
     if (fstatat(c->dev_dirfd, name, &st, 0) != 0)
         return 0;
-    uint32_t major = gnu_dev_major(st.st_dev), minor = gnu_dev_minor(st.st_dev);
-    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+    return encode_dev(gnu_dev_major(st.st_dev), gnu_dev_minor(st.st_dev));
+}
+
+static int mount_order(const void *a, const void *b) {
+    int x = ((const MountDev *)a)->id, y = ((const MountDev *)b)->id;
+    return (x > y) - (x < y);
+}
+
+static const MountDev *find_mount(const DevCache *d, int id) {
+    int lo = 0, hi = d->n_mounts - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int at = d->mounts[mid].id;
+        if (at == id)
+            return &d->mounts[mid];
+        if (at < id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+static int listed_fstype(const DevCache *d, const char *name, size_t len) {
+    for (const char *t = d->fstypes; t != NULL && *t; t += strlen(t) + 1)
+        if (strlen(t) == len && memcmp(t, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* One mountinfo line: "ID PARENT MAJOR:MINOR ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE ...".
+ * 0 with *out set (dev 0 marks a mount whose stat may differ: its file system is not listed), -1 when
+ * the line does not read so. */
+static int parse_mount(const DevCache *d, const char *line, MountDev *out) {
+    char *end;
+    long id = strtol(line, &end, 10);
+    if (end == line || *end != ' ')
+        return -1;
+    strtol(end, &end, 10); /* (the parent) */
+    unsigned long major = strtoul(end, &end, 10);
+    if (*end != ':')
+        return -1;
+    unsigned long minor = strtoul(end + 1, &end, 10);
+    const char *sep = strstr(end, " - ");
+    if (sep == NULL)
+        return -1;
+    const char *type = sep + 3;
+    size_t len = strcspn(type, " \n");
+    out->id = (int)id;
+    out->listed = listed_fstype(d, type, len);
+    out->dev = encode_dev((unsigned int)major, (unsigned int)minor);
+    return 0;
+}
+
+/* The mount table, read again from mi_fd. 0, or -1 (the caller turns the fdinfo way off). */
+static int load_mounts(DevCache *d) {
+    size_t cap = 16384, len = 0;
+    char *text = PyMem_Malloc(cap);
+    if (text == NULL || lseek(d->mi_fd, 0, SEEK_SET) != 0) {
+        PyMem_Free(text);
+        return -1;
+    }
+    for (;;) {
+        if (cap - len < 4096) {
+            char *bigger = PyMem_Realloc(text, cap * 2);
+            if (bigger == NULL) {
+                PyMem_Free(text);
+                return -1;
+            }
+            text = bigger;
+            cap *= 2;
+        }
+        ssize_t n = read(d->mi_fd, text + len, cap - len - 1);
+        if (n < 0) {
+            PyMem_Free(text);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    text[len] = 0;
+    d->n_mounts = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = 0;
+        MountDev m;
+        if (parse_mount(d, line, &m) == 0) {
+            if (d->n_mounts == d->cap_mounts) {
+                int cap_m = d->cap_mounts ? d->cap_mounts * 2 : 64;
+                MountDev *more = PyMem_Realloc(d->mounts, (size_t)cap_m * sizeof(MountDev));
+                if (more == NULL) {
+                    PyMem_Free(text);
+                    return -1;
+                }
+                d->mounts = more;
+                d->cap_mounts = cap_m;
+            }
+            d->mounts[d->n_mounts++] = m;
+        }
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    PyMem_Free(text);
+    qsort(d->mounts, (size_t)d->n_mounts, sizeof(MountDev), mount_order);
+    return 0;
+}
+
+static void dev_slot_clear(DevSlot *s) {
+    if (s->info_fd >= 0)
+        close(s->info_fd);
+    s->pid = 0;
+    s->fd = -1;
+    s->info_fd = -1;
+    s->misses = 0;
+}
+
+static void dev_off(DevCache *d) {
+    d->off = 1;
+    for (int i = 0; i < DEV_SLOTS; i++)
+        dev_slot_clear(&d->slots[i]);
+}
+
+/* The device of tracee fd `fd` from /proc/PID/fdinfo/FD's mnt_id and the mount table: 1 with *dev set,
+ * 0 when the stat must say. Only a mount of a listed file system answers, and only once a poll of
+ * mountinfo has said that the table is current (a mount id is reused after an unmount, which the poll
+ * reports). A (pid, fd) seen for the first time takes the stat, as does one whose last two answers
+ * were not here (a file system not listed, a pipe), so a run whose fds never come back, or are not on
+ * listed file systems, makes the calls it made before and keeps no file open for them. */
+static int fdinfo_dev(DevCache *d, pid_t pid, int fd, uint32_t *dev) {
+    DevSlot *s = &d->slots[((unsigned int)fd * 31u + (unsigned int)pid) % DEV_SLOTS];
+    if (s->pid != pid || s->fd != fd) {
+        dev_slot_clear(s);
+        s->pid = pid;
+        s->fd = fd;
+        return 0;
+    }
+    if (s->misses >= 2)
+        return 0;
+    if (s->info_fd < 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
+        s->info_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (s->info_fd < 0) {
+            s->misses = 2;
+            return 0;
+        }
+    }
+    char text[256];
+    ssize_t n = pread(s->info_fd, text, sizeof text - 1, 0);
+    if (n <= 0) { /* the fd or the process is gone: a new file next time */
+        close(s->info_fd);
+        s->info_fd = -1;
+        s->misses++;
+        return 0;
+    }
+    text[n] = 0;
+    const char *at = strstr(text, "\nmnt_id:\t");
+    if (at == NULL) {
+        s->misses++;
+        return 0;
+    }
+    int id = 0;
+    for (at += 9; *at >= '0' && *at <= '9' && id < 100000000; at++)
+        id = id * 10 + (*at - '0');
+    const MountDev *m = find_mount(d, id);
+    if (m != NULL && !m->listed) { /* (a stale entry only sends this one to the stat) */
+        s->misses++;
+        return 0;
+    }
+    if (d->mi_fd < 0) {
+        d->mi_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        if (d->mi_fd < 0 || load_mounts(d) != 0) {
+            dev_off(d);
+            return 0;
+        }
+        m = find_mount(d, id);
+    } else {
+        struct pollfd pf = {d->mi_fd, POLLPRI, 0};
+        if (poll(&pf, 1, 0) < 0)
+            return 0;
+        if (pf.revents & (POLLERR | POLLPRI)) {
+            d->reloads++;
+            /* a run that mounts all the time: the stat is cheaper than reading the table each time */
+            if (load_mounts(d) != 0 || (d->reloads > 64 && d->reloads * 8 > d->fast)) {
+                dev_off(d);
+                return 0;
+            }
+            m = find_mount(d, id);
+        }
+    }
+    if (m == NULL || !m->listed) {
+        s->misses++;
+        return 0;
+    }
+    s->misses = 0;
+    *dev = m->dev;
+    return 1;
+}
+
+static uint32_t fd_dev(Core *c, pid_t pid, int64_t fd) {
+    if (!c->want_dev || fd < 0)
+        return 0;
+    uint32_t dev;
+    if (!c->dev.off && fd <= INT32_MAX && fdinfo_dev(&c->dev, pid, (int)fd, &dev)) {
+        c->dev.fast++;
+        return dev;
+    }
+    c->dev.stat++;
+    return stat_dev(c, pid, fd);
 }
 
 static uint32_t mmap_flags(Core *c, uint32_t flags) {
@@ -550,8 +797,60 @@ static PyObject *args_tuple(const uint64_t *args) {
     return t;
 }
 
+/* The args tuple for an enter stop of `tid` (a new reference): the one its last such call got when the
+ * registers are the same (ArgCache), else a new one. */
+static PyObject *enter_args(Core *c, long nr, pid_t tid, const uint64_t *args) {
+    ArgCache *e = &c->argcache[nr];
+    if (e->args != NULL && e->tid == tid && memcmp(e->raw, args, sizeof e->raw) == 0)
+        return Py_NewRef(e->args);
+    PyObject *t = args_tuple(args);
+    if (t != NULL) {
+        Py_XSETREF(e->args, Py_NewRef(t));
+        e->tid = tid;
+        memcpy(e->raw, args, sizeof e->raw);
+    }
+    return t;
+}
+
 static PyObject *stop_tuple(int tid, int status, int err, uint64_t ts, int cpu) {
     return Py_BuildValue("(iiiKi)", tid, status, err, (unsigned long long)ts, cpu);
+}
+
+/* threads[tid] (borrowed), NULL if absent (or on an error, set). The key object of the last lookup is
+ * kept, and taken from the Thread's own `tid` when that is the int the dict was most likely keyed with,
+ * so that a run of stops of one thread neither allocates an int nor compares two. */
+static PyObject *thread_of(Core *c, PyObject *threads, pid_t tid) {
+    if (c->key == NULL || c->key_tid != tid) {
+        PyObject *key = PyLong_FromLong(tid);
+        if (key == NULL)
+            return NULL;
+        PyObject *th = PyDict_GetItemWithError(threads, key);
+        if (th != NULL) {
+            PyObject *own = PyObject_GetAttr(th, s_tid);
+            if (own != NULL && PyLong_CheckExact(own) && PyLong_AsLong(own) == tid) {
+                Py_SETREF(key, own);
+            } else {
+                Py_XDECREF(own);
+                PyErr_Clear();
+            }
+        }
+        Py_XSETREF(c->key, key);
+        c->key_tid = tid;
+        return th;
+    }
+    return PyDict_GetItemWithError(threads, c->key);
+}
+
+/* 1 when the calling thread is the process's only Python thread (one interpreter, one thread state):
+ * then no thread can be waiting for the GIL, and run() keeps it across wait4. Releasing and taking it
+ * back at every stop was a fifth of run()'s instructions (callgrind: ~390 of ~2,000 a stop). A thread
+ * started later (by a finalizer the allocations here may run) is seen at the next stop. */
+static int only_thread(void) {
+    PyInterpreterState *interp = PyInterpreterState_Head();
+    if (interp == NULL || PyInterpreterState_Next(interp) != NULL)
+        return 0;
+    PyThreadState *head = PyInterpreterState_ThreadHead(interp);
+    return head != NULL && PyThreadState_Next(head) == NULL;
 }
 
 /* run(threads, buf, first_ts, place_active, next_sample) -> (tid, status, err, ts, cpu)
@@ -577,9 +876,13 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         }
         int status = 0;
         pid_t tid;
-        Py_BEGIN_ALLOW_THREADS
-        tid = wait4(-1, &status, __WALL, NULL);
-        Py_END_ALLOW_THREADS
+        if (only_thread()) {
+            tid = wait4(-1, &status, __WALL, NULL);
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            tid = wait4(-1, &status, __WALL, NULL);
+            Py_END_ALLOW_THREADS
+        }
         if (tid < 0)
             return stop_tuple(-1, 0, errno, 0, 0);
         struct timespec now;
@@ -590,11 +893,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         int sig8 = status >> 8;
         if ((status & 0xff) != 0x7f || (sig8 != SYSCALL_STOP_SIG && sig8 != SECCOMP_STOP))
             goto decline;
-        PyObject *key = PyLong_FromLong(tid);
-        if (key == NULL)
-            return NULL; /* (the stop is lost to Python: only on memory exhaustion) */
-        PyObject *th = PyDict_GetItemWithError(threads, key);
-        Py_DECREF(key);
+        PyObject *th = thread_of(c, threads, tid);
         if (th == NULL) {
             if (PyErr_Occurred())
                 return NULL;
@@ -631,8 +930,14 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
             PyObject *targs = th_get(c, th, A_ARGS);
             if (targs == NULL || !PyTuple_Check(targs) || PyTuple_GET_SIZE(targs) != 6)
                 goto decline;
-            for (int i = 0; i < 6; i++)
-                argbuf[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
+            ArgMemo *am = &c->argmemo[tid % MEMO_SLOTS];
+            if (am->args == targs) {
+                memcpy(argbuf, am->raw, sizeof argbuf);
+                Py_CLEAR(am->args); /* (the exit is its last use) */
+            } else {
+                for (int i = 0; i < 6; i++)
+                    argbuf[i] = PyLong_AsUnsignedLongLongMask(PyTuple_GET_ITEM(targs, i));
+            }
             exit_args = targs; /* (compared by identity only; the Thread keeps it alive) */
             if (PyErr_Occurred())
                 goto decline_err;
@@ -690,7 +995,7 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
         /* commit: the Thread as the Python loop leaves it */
         if (entering) {
             PyObject *pnr = PyLong_FromLong(nr);
-            PyObject *targs = args_tuple(args);
+            PyObject *targs = enter_args(c, nr, tid, args);
             if (pnr == NULL || targs == NULL) {
                 Py_XDECREF(pnr);
                 Py_XDECREF(targs);
@@ -702,7 +1007,13 @@ static PyObject *core_run(Core *c, PyObject *const *argv, Py_ssize_t argc) {
                 memo->nr = nr;
                 memo->len = path_len;
                 memcpy(memo->path, path_at, path_len);
+            } else if (c->memo[tid % MEMO_SLOTS].args == targs) {
+                /* a path read by an earlier call with these registers: not this call's */
+                Py_CLEAR(c->memo[tid % MEMO_SLOTS].args);
             }
+            ArgMemo *am = &c->argmemo[tid % MEMO_SLOTS];
+            Py_XSETREF(am->args, Py_NewRef(targs));
+            memcpy(am->raw, args, sizeof am->raw);
             th_set(c, th, A_NR, pnr);
             th_set(c, th, A_ARGS, targs);
             th_set(c, th, A_IN_SYSCALL, Py_NewRef(Py_True));
@@ -803,18 +1114,58 @@ static int parse_pairs(PyObject *pairs, uint32_t *nat, uint32_t *ppm, int max, i
     return 0;
 }
 
+/* The NUL-separated copy of a sequence of bytes fdinfo_dev matches mountinfo's types with; none turns
+ * it off. */
+static int set_fstypes(DevCache *d, PyObject *types) {
+    PyObject *seq = PySequence_Fast(types, "dev_fstypes: a sequence of bytes");
+    if (seq == NULL)
+        return -1;
+    size_t size = 1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyBytes_Check(t) || PyBytes_GET_SIZE(t) == 0 || memchr(PyBytes_AS_STRING(t), 0, PyBytes_GET_SIZE(t))) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "dev_fstypes: non-empty bytes without NUL");
+            return -1;
+        }
+        size += (size_t)PyBytes_GET_SIZE(t) + 1;
+    }
+    char *all = PyMem_Malloc(size), *p = all;
+    if (all == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
+        memcpy(p, PyBytes_AS_STRING(t), (size_t)PyBytes_GET_SIZE(t) + 1);
+        p += PyBytes_GET_SIZE(t) + 1;
+    }
+    *p = 0;
+    Py_DECREF(seq);
+    PyMem_Free(d->fstypes);
+    d->fstypes = all;
+    d->off = n == 0;
+    return 0;
+}
+
 /* Core(routes, place_nrs, snaplen, want_dev, want_vm, place_cpu, batch_bytes, batch_ns, oflags, acc,
- *      mflags, fcntl)
+ *      mflags, fcntl, dev_fstypes)
  * routes: {nr: (enter_code, enter_ops, exit_code, exit_ops)}, an op being (kind, a, b, const);
  * oflags, mflags: ((native_bit, ppm_bit), ...); acc: (ppm O_RDONLY, O_WRONLY, O_RDWR);
- * fcntl: ((native_cmd, ppm_value), ...). */
+ * fcntl: ((native_cmd, ppm_value), ...); dev_fstypes: the file system types (bytes) whose mounts may
+ * give open's dev from the mount table (fdinfo_dev). */
 static int core_init(Core *c, PyObject *args, PyObject *kwds) {
-    PyObject *routes, *place_nrs, *oflags, *acc, *mflags, *fcntl;
+    PyObject *routes, *place_nrs, *oflags, *acc, *mflags, *fcntl, *fstypes;
     int snaplen, want_dev, want_vm, place_cpu;
     Py_ssize_t batch_bytes;
     long long batch_ns;
-    if (!PyArg_ParseTuple(args, "O!OiiiinLOOOO", &PyDict_Type, &routes, &place_nrs, &snaplen, &want_dev,
-                          &want_vm, &place_cpu, &batch_bytes, &batch_ns, &oflags, &acc, &mflags, &fcntl))
+    if (!PyArg_ParseTuple(args, "O!OiiiinLOOOOO", &PyDict_Type, &routes, &place_nrs, &snaplen, &want_dev,
+                          &want_vm, &place_cpu, &batch_bytes, &batch_ns, &oflags, &acc, &mflags, &fcntl,
+                          &fstypes))
+        return -1;
+    if (set_fstypes(&c->dev, fstypes) != 0)
         return -1;
     if (snaplen < 0 || snaplen > 65536) {
         PyErr_SetString(PyExc_ValueError, "snaplen out of the fast path's range");
@@ -835,7 +1186,11 @@ static int core_init(Core *c, PyObject *args, PyObject *kwds) {
     }
     if (c->memo == NULL)
         c->memo = PyMem_Calloc(MEMO_SLOTS, sizeof(Memo));
-    if (c->routes == NULL || c->scratch == NULL || c->memo == NULL) {
+    if (c->argmemo == NULL)
+        c->argmemo = PyMem_Calloc(MEMO_SLOTS, sizeof(ArgMemo));
+    if (c->argcache == NULL)
+        c->argcache = PyMem_Calloc(MAX_NR, sizeof(ArgCache));
+    if (c->routes == NULL || c->scratch == NULL || c->memo == NULL || c->argmemo == NULL || c->argcache == NULL) {
         PyErr_NoMemory();
         return -1;
     }
@@ -888,6 +1243,12 @@ static PyObject *core_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (c != NULL) {
         c->dev_dirfd = -1;
         c->vm_fd = -1;
+        c->dev.mi_fd = -1;
+        c->dev.off = 1;
+        for (int i = 0; i < DEV_SLOTS; i++) {
+            c->dev.slots[i].fd = -1;
+            c->dev.slots[i].info_fd = -1;
+        }
     }
     return (PyObject *)c;
 }
@@ -897,7 +1258,24 @@ static void core_dealloc(Core *c) {
         close(c->dev_dirfd);
     if (c->vm_fd >= 0)
         close(c->vm_fd);
+    for (int i = 0; i < DEV_SLOTS; i++)
+        dev_slot_clear(&c->dev.slots[i]);
+    if (c->dev.mi_fd >= 0)
+        close(c->dev.mi_fd);
+    PyMem_Free(c->dev.mounts);
+    PyMem_Free(c->dev.fstypes);
     Py_XDECREF(c->th_type);
+    Py_XDECREF(c->key);
+    if (c->argmemo != NULL) {
+        for (int i = 0; i < MEMO_SLOTS; i++)
+            Py_XDECREF(c->argmemo[i].args);
+        PyMem_Free(c->argmemo);
+    }
+    if (c->argcache != NULL) {
+        for (int i = 0; i < MAX_NR; i++)
+            Py_XDECREF(c->argcache[i].args);
+        PyMem_Free(c->argcache);
+    }
     PyMem_Free(c->routes);
     PyMem_Free(c->scratch);
     if (c->memo != NULL) {
@@ -922,7 +1300,14 @@ static PyObject *core_forget(Core *c, PyObject *arg) {
         c->vm_fd = -1;
         c->vm_pid = 0;
     }
+    for (int i = 0; i < DEV_SLOTS; i++)
+        if (c->dev.slots[i].pid == pid)
+            dev_slot_clear(&c->dev.slots[i]);
     Py_RETURN_NONE;
+}
+
+static PyObject *core_dev_reads(Core *c, PyObject *noargs) {
+    return Py_BuildValue("(KKK)", c->dev.fast, c->dev.stat, c->dev.reloads);
 }
 
 static PyObject *core_counts(Core *c, PyObject *noargs) {
@@ -977,6 +1362,8 @@ static PyMethodDef core_methods[] = {
     {"counts", (PyCFunction)core_counts, METH_NOARGS, "(stops seen, syscalls entered, stops returned)"},
     {"mem_ok", (PyCFunction)core_mem_ok, METH_NOARGS, "process_vm_readv still usable here."},
     {"memo_hits", (PyCFunction)core_memo_hits, METH_NOARGS, "Exit stops that wrote their enter's path."},
+    {"dev_reads", (PyCFunction)core_dev_reads, METH_NOARGS,
+     "(open devs from the mount table, from a stat, mount table reloads)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1174,7 +1561,8 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     s_args = PyUnicode_InternFromString("args");
     s_slot = PyUnicode_InternFromString("slot");
     s_pid = PyUnicode_InternFromString("pid");
-    if (!s_quiet || !s_in_syscall || !s_seccomp || !s_nr || !s_args || !s_slot || !s_pid)
+    s_tid = PyUnicode_InternFromString("tid");
+    if (!s_quiet || !s_in_syscall || !s_seccomp || !s_nr || !s_args || !s_slot || !s_pid || !s_tid)
         return NULL;
     if (PyType_Ready(&CoreType) < 0)
         return NULL;

@@ -149,7 +149,7 @@ def core_for(builder: EventBuilder, place_cpu: int = -1) -> Any:
     return _fastpath.Core(routes(builder), sorted(PLACEMENT_SYSCALLS), builder.snaplen, builder.read_dev,
                           builder.read_vm, place_cpu, pipelined.BATCH_BYTES, pipelined.BATCH_NS,
                           list(native._OPEN), (ppm["O_RDONLY"], ppm["O_WRONLY"], ppm["O_RDWR"]),
-                          list(native._MMAP), sorted(native._FCNTL.items()))
+                          list(native._MMAP), sorted(native._FCNTL.items()), base.STAT_DEV_FSTYPES)
 
 
 class Batch(Protocol):
@@ -197,6 +197,10 @@ class FastLoop:
     def counts(self) -> tuple[int, int, int]:
         """(stops the Core took from wait4, syscalls it entered, stops it handed to Python)."""
         return self.core.counts()  # type: ignore[no-any-return]
+
+    def dev_reads(self) -> tuple[int, int, int]:
+        """Open exits whose dev came from the mount table, from a stat; mount table reloads (fdinfo_dev)."""
+        return self.core.dev_reads()  # type: ignore[no-any-return]
 
     def paths_reused(self) -> int:
         """Exit stops that wrote the path their enter stop had read (open, openat, creat)."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: the tracer/_fastpath.c interface (its FASTPATH_VERSION) that this module and tracer/fastpath.py drive
-FASTPATH_VERSION = 6
+FASTPATH_VERSION = 7
 
 
 def _native() -> Any:

@@ -882,8 +882,10 @@ class TraceSource:
                 env.stderr.write("sdu: compiled fast path: not used\n")
             else:
                 stops, _syscalls, declined = fast.counts()
+                from_table, stat, _reloads = fast.dev_reads()
                 env.stderr.write(f"sdu: compiled fast path: {stops - declined} of {capture.engine.stats.stops} "
-                                 f"stops, {fast.paths_reused()} paths reused from the enter stop\n")
+                                 f"stops, {fast.paths_reused()} paths reused from the enter stop, open's dev "
+                                 f"{from_table} times from the mount table, {stat} from a stat\n")
         if capture.pipelined:  # the deferred consumer fork (module docstring)
             after = capture.consumer_after
             env.stderr.write("sdu: consumer process: not started (the run ended first)\n" if after is None else

@@ -113,6 +113,122 @@ def test_every_recipe_encodes_as_the_python_path(snaplen: int, read_dev: bool, r
         os.close(high)
 
 
+def _open_exit(core: Any, builder: EventBuilder, shipped: list[bytes], pid: int, fd: int) -> tuple[bytes, bytes]:
+    """An openat exit returning `fd` of process `pid`, encoded by the C path and by the Python path (whose
+    dev is always a stat of /proc/PID/fd/FD)."""
+    nr, me = 257, os.getpid()
+    args = (-100 & ((1 << 64) - 1), 0, 0, 0, 0, 0)
+    shipped.clear()
+    th = Thread(me, pid)
+    th.args = args
+    builder.syscall_exit(th, 456, 0, nr, fd)
+    return core.encode(nr, False, 456, me, pid, args, fd), shipped[0]
+
+
+def test_open_dev_from_the_mount_table_is_the_stat(tmp_path: Path) -> None:
+    """open's dev read from fdinfo's mount id is the stat's, file system by file system; a pipe (whose
+    mount mountinfo does not list) and a file system not in STAT_DEV_FSTYPES keep the stat."""
+    _require_core()
+    builder, shipped, core = _pair(80, True, False)
+    from tracer.decoders import base
+
+    files = [os.open("/etc/hostname", os.O_RDONLY), os.open("/proc/self/status", os.O_RDONLY)]
+    if os.path.isdir("/dev/shm"):
+        shm = f"/dev/shm/sdu-test-{os.getpid()}"
+        files.append(os.open(shm, os.O_RDWR | os.O_CREAT, 0o600))
+        os.unlink(shm)
+    rd, wr = os.pipe()
+    files.append(os.open(f"/proc/self/fd/{rd}", os.O_RDONLY | os.O_NONBLOCK))  # a FIFO open: pipefs
+    files += [rd, wr]
+    try:
+        for fd in files:
+            for _ in range(4):  # the first sighting of (pid, fd) takes the stat, the later ones may not
+                mine, python = _open_exit(core, builder, shipped, os.getpid(), fd)
+                assert mine == python, fd
+        from_table, stat, _reloads = core.dev_reads()
+        assert from_table >= 4  # (at least the root file system's and /proc's, the later rounds)
+        assert stat >= len(files)
+        fstype = _fstype_of("/etc/hostname")
+        assert fstype.encode() not in base.STAT_DEV_FSTYPES or from_table >= 6
+    finally:
+        for fd in files:
+            os.close(fd)
+
+
+def test_open_dev_of_many_fds_in_turn_is_the_stat() -> None:
+    """More (pid, fd) pairs than the C path keeps fdinfo files for, in an order that makes them take each
+    other's places: every dev still the stat's."""
+    _require_core()
+    builder, shipped, core = _pair(80, True, False)
+    fds = [os.open("/etc/hostname", os.O_RDONLY) for _ in range(40)]
+    try:
+        order = fds + fds[::-1] + [fd for pair in zip(fds, fds) for fd in pair] + fds[::3] * 3
+        for fd in order:
+            mine, python = _open_exit(core, builder, shipped, os.getpid(), fd)
+            assert mine == python, fd
+        assert core.dev_reads()[0] > 0
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _fstype_of(path: str) -> str:
+    best, kind = "", ""
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4]
+            if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best, kind = point, fields[fields.index("-") + 1]
+    return kind
+
+
+def test_open_dev_follows_a_new_mount_on_a_reused_mount_id(tmp_path: Path) -> None:
+    """A tmpfs unmounted and another file system bound in its place, which takes the lowest free mount id,
+    most likely the one just freed: the same (pid, fd) then names the other device, as the stat does
+    (the table is read again once mountinfo's poll says the mounts changed)."""
+    _require_core()
+    first, other = tmp_path / "first", tmp_path / "other"
+    first.mkdir()
+    other.mkdir()
+    builder, shipped, core = _pair(80, True, False)
+
+    def run(*argv: str) -> bool:
+        return subprocess.run(argv, check=False, capture_output=True).returncode == 0
+
+    def opens(path: Path) -> int:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        high = os.dup2(fd, 917)  # the same fd number both times
+        os.close(fd)
+        try:
+            for _ in range(3):
+                mine, python = _open_exit(core, builder, shipped, os.getpid(), high)
+                assert mine == python
+            return os.fstat(high).st_dev
+        finally:
+            os.close(high)
+
+    if not run("mount", "-t", "tmpfs", "sdu-test", str(first)):
+        pytest.skip("cannot mount a tmpfs here")
+    mounted = [first]
+    try:
+        if not run("mount", "-t", "tmpfs", "sdu-test", str(other)):
+            pytest.skip("cannot mount a second tmpfs here")
+        mounted.append(other)
+        dev_first = opens(first / "f")
+        assert run("umount", str(first))
+        mounted.remove(first)
+        assert run("mount", "--bind", str(other), str(first))
+        mounted.append(first)
+        assert opens(first / "g") != dev_first
+    finally:
+        for point in reversed(mounted):
+            run("umount", str(point))
+    from_table, _stat, reloads = core.dev_reads()
+    assert from_table >= 4 and reloads >= 1
+
+
 def test_recipes_are_checked_against_the_event_table() -> None:
     # a recipe whose sizes do not match its event's params is refused, not used
     from sysdig_user.event_table import event_code
@@ -170,6 +286,38 @@ def test_capture_equals_the_python_path(mode: str, calls_bin: Path, tmp_path: Pa
     assert int(handled.group(1)) > 0, c_err
     assert "compiled fast path: not used" in py_err
     assert _lines(c_scap) == _lines(py_scap)
+
+
+_SPINNER = """
+import sys, threading, time
+count = [0]
+def spin():
+    while True:
+        count[0] += 1
+        time.sleep(0.001)
+threading.Thread(target=spin, daemon=True).start()
+time.sleep(0.05)
+from sysdig_user.cli import main
+before = count[0]
+status = main(["-q", "-v", "--", "sleep", "1"])
+print("spins", count[0] - before, "status", status, file=sys.stderr)
+"""
+
+
+@pytest.mark.ptrace
+def test_the_loop_lets_another_thread_run_while_it_waits(tmp_path: Path) -> None:
+    """The compiled loop keeps the GIL across wait4 only when no other Python thread exists: a thread of
+    the tracing program goes on running while the command sleeps (and the loop waits for its stop)."""
+    _require_core()
+    env = dict(os.environ, SDU_TEST_CONSUMER_AFTER="0")  # the fast path from the first event on
+    env.pop("SDU_NO_NATIVE", None)
+    proc = subprocess.run([sys.executable, "-c", _SPINNER], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "compiled fast path: not used" not in proc.stderr
+    spins = re.search(r"spins (\d+) status 0", proc.stderr)
+    assert spins is not None, proc.stderr
+    # ~1,000 spins of 1 ms; the loop holding the GIL through the 1 s wait left ~25, all of them before it
+    assert int(spins.group(1)) > 150, proc.stderr
 
 
 @pytest.mark.ptrace
