@@ -90,13 +90,22 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """One traced run per mode (packets merged by the pipelined consumer, with the tracer's note frames;
     or in one process); returns the paths and pids it produced. Run again (at most twice more) when
     tcpdump, the oracle, dropped packets itself (it can on a loaded machine; its count is then no
-    reference)."""
+    reference), or when the kernel says it dropped some of sdu's (its -v line: the machine, not sdu's
+    attribution, lost them; a count that differs without that still fails)."""
     require_netraw()
     for _attempt in range(3):
         got = _traced_run(tmp_path_factory.mktemp("stream"), single=request.param == "single")
-        if not tcpdump_report(got["tcpdump"]).get("dropped by kernel"):
+        if not tcpdump_report(got["tcpdump"]).get("dropped by kernel") and not _sdu_dropped(got["stderr"]):
             break
     return got
+
+
+def _sdu_dropped(stderr: str) -> int:
+    """The kernel's drops in sdu's -v line "Packets: N received by filter, M dropped by kernel, ..."."""
+    for line in stderr.splitlines():
+        if line.startswith("Packets: ") and " dropped by kernel" in line:
+            return int(line.split(", ")[1].split()[0])
+    return 0
 
 
 def _traced_run(tmp: Path, single: bool = False) -> dict[str, Any]:
@@ -143,8 +152,8 @@ def test_every_packet_attributed_and_counted_like_tcpdump(run: dict[str, Any]) -
         tcp += l4 == "tcp"
         udp += l4 == "udp"
         assert int(cport) in (run["tport"], run["uport"]) or int(sport) in (run["tport"], run["uport"])
-    assert udp == 2 * N
-    assert tcp >= 2 * N + 3
+    assert udp == 2 * N, run["stderr"]
+    assert tcp >= 2 * N + 3, run["stderr"]
     assert len(lines) == pcap_count(run["dump"])
     assert f"Packets: {len(lines)} received by filter, 0 dropped by kernel" in run["stderr"]
 
@@ -161,7 +170,7 @@ def test_tshark_reads_pcapng_with_comments_and_direction(run: dict[str, Any]) ->
     warnings = [ln for ln in proc.stderr.splitlines() if ln.strip() and "Running as user" not in ln]
     assert not warnings, warnings
     rows = [ln.split("|") for ln in proc.stdout.splitlines()]
-    assert len(rows) == pcap_count(run["dump"])
+    assert len(rows) == pcap_count(run["dump"]), run["stderr"]
     for comment, direction, tdport, udport in rows:
         who = _receiver(run, int(tdport or udport))
         assert comment.startswith(f"pid={who} tid={who} comm=") and " args=" in comment, comment
@@ -179,7 +188,7 @@ def test_python_pcapng_option8(run: dict[str, Any]) -> None:
 
     with open(run["pcap"], "rb") as f:
         epbs = [b for b in pcapng.FileScanner(f) if isinstance(b, pcapng.blocks.EnhancedPacket)]
-    assert len(epbs) == pcap_count(run["dump"])
+    assert len(epbs) == pcap_count(run["dump"]), run["stderr"]
     for epb in epbs:
         found = dissect(epb.packet_data, 1)
         assert found is not None
