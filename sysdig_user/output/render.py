@@ -10,7 +10,6 @@ Decoding lives in sysdig_user.params; this module only turns values into text (S
 """
 from __future__ import annotations
 
-import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import binascii
 import time
 from _collections_abc import Callable  # (collections.abc without collections)
@@ -246,7 +245,9 @@ def ipv4_text(raw: bytes) -> str:
 
 def ipv6_text(raw: bytes) -> str:
     """inet_ntop's spelling (glibc writes IPv4-mapped addresses as ``::ffff:1.2.3.4``)."""
-    return socket.inet_ntop(socket.AF_INET6, raw)
+    import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
+
+    return _socket.inet_ntop(_socket.AF_INET6, raw)
 
 
 def _is_v4_mapped(raw: bytes) -> bool:
