@@ -4,7 +4,7 @@ Each module a run imports costs Python's import system ~0.25M instructions befor
 an empty package ``__init__``): the path finder stats and lists its directory and tries five suffixes,
 the loader stats the source, opens and checks the .pyc and reads it. A short run imports some 60 of
 sdu's modules, so this was ~15% of ``sdu -r`` of a small capture. The console (sysdig_user/entry.py)
-puts a finder first on ``sys.meta_path`` that knows where each module sdu's runs have imported lives
+puts a finder on ``sys.meta_path`` (before Python's own finders) that knows where each module sdu's runs have imported lives
 and holds its code: one stat (the same mtime and size check as a .pyc's), then the code.
 
 The entry is a table, then the code of its modules one after the other (read as a memoryview: no copy
@@ -104,7 +104,12 @@ def install() -> None:
     if _finder is not None or cache.directory() is None:
         return
     _finder = _load()
-    sys.meta_path.insert(0, _finder)
+    # after the last finder that is not Python's own (a test's hook, a package's import hook: they keep their
+    # turn) and before Python's (none of which has sdu's modules but its path finder, which is slow to ask)
+    meta_path = sys.meta_path
+    own = (_bootstrap.BuiltinImporter, _bootstrap.FrozenImporter, _external.PathFinder)
+    where = max((i + 1 for i, finder in enumerate(meta_path) if finder not in own), default=0)
+    meta_path.insert(where, _finder)
 
 
 def _load() -> ModuleCode:
