@@ -105,7 +105,8 @@ def test_the_engine_imports_no_collections(tmp_path: Path) -> None:
 def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     """``sdu -r`` of a small capture: no tracer, packet, chisel or filter code, no third-party package,
     and (the cache filled by the first run) not the generated event table module either; nor _socket
-    (~1M instructions: loaded by the first address a run prints or parses)."""
+    (~1M instructions: loaded by the first address a run prints or parses); with the compiled line, which
+    prints them all, not the field classes that the default line's Python Formatter binds either."""
     cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
     cold, cold_out = _modules_of(_cli("-r", cap), tmp_path / "cache")
     warm, warm_out = _modules_of(_cli("-r", cap), tmp_path / "cache")
@@ -117,6 +118,10 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert bare_out == cold_out
     assert _loaded(bare, (*NOT_FOR_A_READ, *NOT_FOR_A_SHORT_RUN, *OTHER_FIELD_CLASSES, *NOT_WITHOUT_PACKETS,
                           "ipaddress", "ctypes", "signal", "select", "_socket", "socket")) == []
+    from sysdig_user.output import fastline
+
+    if fastline.available():  # the compiled line prints every event, the first too: no field class, no registry
+        assert _loaded(bare, ("sysdig_user.fields",)) == []
 
 
 @pytest.mark.slow

@@ -350,7 +350,7 @@ def core_for(pipeline: Any, codes: frozenset[int] | None = None) -> Any:
         recipes=recipes(native_format is None, native_filter is not None or native_format is not None, codes),
         code_flags=bytes(_FLAGS), filter=native_filter, format=native_format,
         sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
-        fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
+        fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len, begin=pipeline.begin_events)
 
 
 def chisel_core(pipeline: Any) -> Any:

@@ -15,7 +15,6 @@ from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user import cache
 from sysdig_user.errors import FieldError, SduError
-from sysdig_user.fields.base import UnknownFieldError
 from sysdig_user.output.render import (
     ARGS_FUNCTIONS,
     RenderOptions,
@@ -199,6 +198,9 @@ class Token(Record):
 def _bind(text: str, match: Matcher, opts: OutputOptions) -> tuple[BoundFieldLike, int]:
     """Bind the field at the start of ``text`` (the registry decides the syntax and span), then
     substitute the option-bound version of the few fields this module owns."""
+    # (the field classes come with the first format compiled)
+    from sysdig_user.fields.base import UnknownFieldError
+
     try:
         bound, used = match(text)
     except UnknownFieldError as exc:

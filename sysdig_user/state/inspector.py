@@ -371,6 +371,17 @@ class Inspector:
         it leaves to Python (one bound method, not a closure made per FDL block)."""
         return _fd_from_entry(entry, self.state.interfaces)
 
+    def begin_events(self, ts: int) -> None:
+        """What comes before the capture's first event (its time the state's first_ts, the containers of the
+        threads the metadata loaded) and before the first after new metadata (fix_sockets): process() does it,
+        and the compiled line (output/fastline.py) for an event it handles itself."""
+        st = self.state
+        if st.first_ts is None:
+            st.first_ts = ts
+            self._resolve_containers()
+        if self._fix_sockets:
+            self._fix_sockets_from_proc()
+
     def _fix_sockets_from_proc(self) -> None:
         """sinsp_thread_manager::fix_sockets_coming_from_proc, run once the metadata is loaded (before
         the first event): an IPv4 connection whose local port is a listening port of *any* process is
@@ -469,11 +480,8 @@ class Inspector:
         evt.num = self.num
         if code in _CONTAINER_CODES:
             return self._container_event(evt)
-        if st.first_ts is None:
-            st.first_ts = evt.ts
-            self._resolve_containers()
-        if self._fix_sockets:
-            self._fix_sockets_from_proc()
+        if st.first_ts is None or self._fix_sockets:
+            self.begin_events(evt.ts)
         fl = _FLAGS[code]
         if fl & _F_SKIP_OR_NO_THREAD:
             evt.thread = st.threads.get(evt.tid) if code == PROCINFO_E else None
