@@ -262,20 +262,27 @@ EVENTS, LARGE_PAYLOAD_CODES = _build_events()
 
 if TYPE_CHECKING:
     SYSCALLS: dict[int, SyscallRoute]  # by native syscall number; built on first use (__getattr__)
+    PPM_SC: tuple[ScInfo, ...]  # by ppm_sc id; built on first use (__getattr__)
+
+#: the ppm_sc names by id: PPM_SC's names, without its rows (what the printed lines need of it)
+SC_NAMES: tuple[str, ...] = tuple([name for _id, name, _cat in _ROWS["PPM_SC_ROWS"]])
 
 
 def __getattr__(name: str) -> object:
-    """``SYSCALLS``, built the first time it is read: only the tracer routes syscalls, and reading a
-    capture never does (its 294 rows cost a start ~0.6M instructions, callgrind)."""
+    """``SYSCALLS`` and ``PPM_SC``, built the first time they are read: only the tracer routes syscalls,
+    and reading a capture never does (its 294 rows cost a start ~0.6M instructions, callgrind); a read
+    needs only the names of PPM_SC's 329 rows (SC_NAMES; the rows cost ~0.6M)."""
     if name == "SYSCALLS":
         routes = {row[0]: _make(SyscallRoute, row) for row in _ROWS["SYSCALL_ROWS"]}
         globals()["SYSCALLS"] = routes
         return routes
+    if name == "PPM_SC":
+        ec = EC.__members__
+        rows = tuple([_make(ScInfo, (sc_name, ec[cat])) for _id, sc_name, cat in _ROWS["PPM_SC_ROWS"]])
+        globals()["PPM_SC"] = rows
+        return rows
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-_ec = EC.__members__
-PPM_SC: tuple[ScInfo, ...] = tuple([_make(ScInfo, (name, _ec[cat])) for _id, name, cat in _ROWS["PPM_SC_ROWS"]])
 
 # sdu's own event types. Debian sysdig 0.29.3 skips types >= 336, so captures holding them still read.
 EXTENSIONS: dict[int, EventInfo] = {

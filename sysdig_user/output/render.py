@@ -16,7 +16,7 @@ from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user import cache
 from sysdig_user.consts import FlagConst
-from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
+from sysdig_user.event_table import PF, PT, SC_NAMES, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
@@ -439,9 +439,9 @@ def _fdlist_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_le
 
 def _syscallid_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
                        opts: RenderOptions) -> tuple[str, str]:
-    if value >= len(PPM_SC):
+    if value >= len(SC_NAMES):
         return "<unknown syscall>", ""
-    return str(value), PPM_SC[value].name
+    return str(value), SC_NAMES[value]
 
 
 def _signal_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,

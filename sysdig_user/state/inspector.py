@@ -28,7 +28,7 @@ from sysdig_user.event_table import (
     EXTENSIONS,
     LARGE_PAYLOAD_CODES,
     PPM_EVENT_MAX,
-    PPM_SC,
+    SC_NAMES,
     SDU_EXTENSION_BASE,
 )
 from sysdig_user.scap.entries import NATIVE as _NATIVE
@@ -169,7 +169,7 @@ def _event_codes(names: Iterable[str]) -> set[int]:
 def _generic_ids(names: Iterable[str]) -> frozenset[int]:
     """The ppm_sc ids whose generic syscall events evt.type may show as one of ``names``."""
     wanted = set(names)
-    return frozenset(i for i, sc in enumerate(PPM_SC) if sc.name in wanted)
+    return frozenset(i for i, sc_name in enumerate(SC_NAMES) if sc_name in wanted)
 
 
 def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool,
