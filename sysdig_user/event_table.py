@@ -221,9 +221,10 @@ class ScInfo(TupleRow):
         return _make(cls, (name, category))
 
 
-def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int]]:
-    """The rows, and the codes flagged LARGE_PAYLOAD (worked out here, where the flags are plain ints:
-    each reader testing ``int(info.flags)`` of every row again costs a start ~0.5M instructions)."""
+def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int], tuple[int, ...]]:
+    """The rows, the codes flagged LARGE_PAYLOAD (worked out here, where the flags are plain ints: each
+    reader testing ``int(info.flags)`` of every row again costs a start ~0.5M instructions) and each row's
+    param count (the reader's and the Inspector's, each walking the rows again: ~0.3M)."""
     # Rows repeat the same params and flag sets many times over: each distinct one is built once and
     # shared (the rows are immutable).
     pt, pf, ec = PT.__members__, PF.__members__, EC.__members__
@@ -231,6 +232,7 @@ def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int]]:
     flag_sets: dict[tuple[str, ...], EF] = {}
     large_sets: set[EF] = set()
     large: list[int] = []
+    counts: list[int] = []
     events = []
     for code, symbol, name, cat, flags, rows in _ROWS["EVENT_ROWS"]:
         ef = flag_sets.get(flags)
@@ -252,13 +254,16 @@ def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int]]:
                                                     tuple([pt[t] for t in dyn]) if dyn else ()))
             built.append(param)
         events.append(_make(EventInfo, (code, symbol, name, ec[cat], ef, tuple(built))))
-    return tuple(events), frozenset(large)
+        counts.append(len(built))
+    return tuple(events), frozenset(large), tuple(counts)
 
 
 EVENTS: tuple[EventInfo, ...]
 #: the codes of EVENTS whose flags hold LARGE_PAYLOAD (32-bit param lengths)
 LARGE_PAYLOAD_CODES: frozenset[int]
-EVENTS, LARGE_PAYLOAD_CODES = _build_events()
+#: per code of EVENTS, its number of params
+PARAM_COUNTS: tuple[int, ...]
+EVENTS, LARGE_PAYLOAD_CODES, PARAM_COUNTS = _build_events()
 
 if TYPE_CHECKING:
     SYSCALLS: dict[int, SyscallRoute]  # by native syscall number; built on first use (__getattr__)

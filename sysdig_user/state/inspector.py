@@ -27,6 +27,7 @@ from sysdig_user.event_table import (
     EVENTS,
     EXTENSIONS,
     LARGE_PAYLOAD_CODES,
+    PARAM_COUNTS,
     PPM_EVENT_MAX,
     SC_NAMES,
     SDU_EXTENSION_BASE,
@@ -128,7 +129,7 @@ def _code_handlers(registry: dict[str, Handler]) -> list[Handler | None]:
 _FLAGS = _code_flags()
 _HANDLERS = _code_handlers(handler_registry())
 #: per event code, its param count in the table (an event with fewer goes through _handle_short)
-_TABLE_NPARAMS = [len(info.params) for info in EVENTS]
+_TABLE_NPARAMS = PARAM_COUNTS
 #: what a handler raises when a param it reads is missing (None where it compares, indexes or adds)
 _MISSING_PARAM_ERRORS = (TypeError, IndexError, AttributeError, ValueError, KeyError, OverflowError)
 
