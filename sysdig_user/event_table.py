@@ -221,18 +221,23 @@ class ScInfo(TupleRow):
         return _make(cls, (name, category))
 
 
-def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int], tuple[int, ...]]:
+def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int], tuple[int, ...], dict[tuple[str, bool], int]]:
     """The rows, the codes flagged LARGE_PAYLOAD (worked out here, where the flags are plain ints: each
-    reader testing ``int(info.flags)`` of every row again costs a start ~0.5M instructions) and each row's
-    param count (the reader's and the Inspector's, each walking the rows again: ~0.3M)."""
+    reader testing ``int(info.flags)`` of every row again costs a start ~0.5M instructions), each row's
+    param count (the reader's and the Inspector's, each walking the rows again: ~0.3M) and the current
+    code of each name and direction (event_code's: the newest row neither OLD_VERSION nor UNUSED, as the
+    2022 driver emits; a walk of its own cost ~0.6M)."""
     # Rows repeat the same params and flag sets many times over: each distinct one is built once and
     # shared (the rows are immutable).
     pt, pf, ec = PT.__members__, PF.__members__, EC.__members__
     params: dict[tuple[object, ...], Param] = {}
     flag_sets: dict[tuple[str, ...], EF] = {}
     large_sets: set[EF] = set()
+    old_sets: set[EF] = set()
+    old = int(EF.OLD_VERSION | EF.UNUSED)
     large: list[int] = []
     counts: list[int] = []
+    current: dict[tuple[str, bool], int] = {}
     events = []
     for code, symbol, name, cat, flags, rows in _ROWS["EVENT_ROWS"]:
         ef = flag_sets.get(flags)
@@ -243,8 +248,12 @@ def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int], tuple[int, .
             ef = flag_sets[flags] = EF(bits)
             if bits & EF.LARGE_PAYLOAD:
                 large_sets.add(ef)
+            if bits & old:
+                old_sets.add(ef)
         if ef in large_sets:
             large.append(code)
+        if ef not in old_sets:
+            current[(name, not code & 1)] = code  # (later rows are newer versions)
         built = []
         for row in rows:
             param = params.get(row)
@@ -255,7 +264,7 @@ def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int], tuple[int, .
             built.append(param)
         events.append(_make(EventInfo, (code, symbol, name, ec[cat], ef, tuple(built))))
         counts.append(len(built))
-    return tuple(events), frozenset(large), tuple(counts)
+    return tuple(events), frozenset(large), tuple(counts), current
 
 
 EVENTS: tuple[EventInfo, ...]
@@ -263,7 +272,7 @@ EVENTS: tuple[EventInfo, ...]
 LARGE_PAYLOAD_CODES: frozenset[int]
 #: per code of EVENTS, its number of params
 PARAM_COUNTS: tuple[int, ...]
-EVENTS, LARGE_PAYLOAD_CODES, PARAM_COUNTS = _build_events()
+EVENTS, LARGE_PAYLOAD_CODES, PARAM_COUNTS, _CURRENT = _build_events()
 
 if TYPE_CHECKING:
     SYSCALLS: dict[int, SyscallRoute]  # by native syscall number; built on first use (__getattr__)
@@ -309,25 +318,8 @@ def event_info(code: int) -> EventInfo | None:
     return EXTENSIONS.get(code)
 
 
-def _current_codes() -> dict[tuple[str, bool], int]:
-    """Name and direction -> the newest (non OLD_VERSION, not UNUSED) code, as the 2022 driver emits."""
-    out: dict[tuple[str, bool], int] = {}
-    skip = int(EF.OLD_VERSION | EF.UNUSED)  # a plain int: IntFlag's own & is slow, 336 times at import
-    skipped: dict[EF, bool] = {}  # per flag set (the rows share 33): int() of each row's costs more
-    for info in EVENTS:
-        flags = info.flags
-        dropped = skipped.get(flags)
-        if dropped is None:
-            dropped = skipped[flags] = bool(int(flags) & skip)
-        if not dropped:
-            code = info.code
-            out[(info.name, not code & 1)] = code  # later rows are newer versions
-    for info in EXTENSIONS.values():
-        out[(info.name, info.is_enter)] = info.code
-    return out
-
-
-_CURRENT = _current_codes()
+for _info in EXTENSIONS.values():  # (sdu's own types: their names current too)
+    _CURRENT[(_info.name, _info.is_enter)] = _info.code
 
 
 def event_code(name: str, enter: bool) -> int:
