@@ -53,7 +53,7 @@
 #define EV_V2 0x216
 #define EV_V2_LARGE 0x221
 #define READER_BUF_SIZE 65536
-#define FASTLINE_VERSION 13
+#define FASTLINE_VERSION 14
 #define PPM_CODES_MAX 65536 /* cflags covers every u16 code */
 
 /* state changes done here for types with a parser (the rest of those go through Inspector.process);
@@ -113,6 +113,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *inspector, *state, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved;
     PyObject *process, *apply;
+    PyObject *begin;           /* the pipeline's begin_events(ts), or NULL: such events are declined */
     PyObject *filter, *format; /* a compiled Filter and Format (sysdig_user/output/compiled.py), or NULL */
     uint8_t *cflags;           /* per code, Inspector's _FLAGS */
     CodeRecipe *recipes;
@@ -2795,12 +2796,18 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
     if (c->ntables && core_table_code(c, R, e.code)) return 1; /* (the Python on_event after process()) */
     e.cpu = cpu;
     if (R->enter && R->uses_fd && !R->hidden && (!e.n || e.plen[0] != 8)) return 1;
-    if ((rc = ready(c)) != 0) return rc;
+    /* the capture's first event (and the first after new metadata): what process() and on_event do before
+     * it (the pipeline's begin_events) once the previous removals are applied, then the event as any other;
+     * without begin_events, declined to them */
+    int begin = ready(c);
+    if (begin < 0) return -1;
     PyObject *flag = GA(c->inspector, s_fix_sockets);
     if (!flag) return -1;
     int fix = PyObject_IsTrue(flag);
     Py_DECREF(flag);
-    if (fix) return fix < 0 ? -1 : 1;
+    if (fix < 0) return -1;
+    begin = begin || fix;
+    if (begin && !c->begin) return 1;
     PyObject *pending = GA(c->inspector, s_pending);
     if (!pending) return -1;
     if (pending != Py_None) { /* what process() does first */
@@ -2810,6 +2817,12 @@ static int handle(Core *c, const uint8_t *ev, Py_ssize_t len, int cpu, PyObject 
         Py_DECREF(r);
     } else {
         Py_DECREF(pending);
+    }
+    if (begin) {
+        PyObject *r = PyObject_CallFunction(c->begin, "L", (long long)e.ts);
+        if (!r) return -1;
+        Py_DECREF(r);
+        if ((rc = ready(c)) != 0) return rc;
     }
     if (R->hidden) { /* process(): counted (and filtered), nothing else */
         rc = handle_hidden(c, R, &e);
@@ -3352,6 +3365,7 @@ static void Core_dealloc(Core *c) {
     Py_XDECREF(c->fd_resolved);
     Py_XDECREF(c->process);
     Py_XDECREF(c->apply);
+    Py_XDECREF(c->begin);
     Py_XDECREF(c->filter);
     Py_XDECREF(c->format);
     Py_XDECREF(c->ovr_info);
@@ -3396,18 +3410,18 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"inspector", "clock", "event_type", "format_line", "flags_fallback", "clock_prefix",
                              "fd_resolved", "recipes", "sc_names", "generic_name", "errno_names", "fd_prefixes",
                              "l4_types", "max_len", "silent", "declines", "code_flags", "filter", "format", "tables",
-                             NULL};
+                             "begin", NULL};
     PyObject *inspector, *clock, *event_type, *format_line, *flags_fallback, *clock_prefix, *fd_resolved, *recipes,
         *sc_names, *generic_name, *errnos, *prefixes, *cflags = NULL, *filter = Py_None, *format = Py_None,
-        *tables = NULL;
+        *tables = NULL, *begin = Py_None;
     unsigned long long l4;
     long max_len;
     int silent = 0;
     PyObject *declines = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl|pOSOOO!", kwlist, &inspector, &clock, &event_type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOUOOKl|pOSOOO!O", kwlist, &inspector, &clock, &event_type,
                                      &format_line, &flags_fallback, &clock_prefix, &fd_resolved, &recipes, &sc_names,
                                      &generic_name, &errnos, &prefixes, &l4, &max_len, &silent, &declines, &cflags,
-                                     &filter, &format, &PyTuple_Type, &tables))
+                                     &filter, &format, &PyTuple_Type, &tables, &begin))
         return -1;
     if (declines != Py_None && !PyBytes_Check(declines)) {
         PyErr_SetString(PyExc_TypeError, "declines: bytes (one flag per event code) or None");
@@ -3460,6 +3474,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kwds) {
         }
         memcpy(c->declines, PyBytes_AS_STRING(declines), c->n_declines);
     }
+    if (begin != Py_None) c->begin = (Py_INCREF(begin), begin);
     if (filter != Py_None) c->filter = (Py_INCREF(filter), filter);
     if (format != Py_None) c->format = (Py_INCREF(format), format);
     for (Py_ssize_t i = 0; tables && i < PyTuple_GET_SIZE(tables); i++) {

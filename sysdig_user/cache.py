@@ -70,7 +70,22 @@ def load(name: str, entry_key: bytes) -> bytes | None:
     return data[len(entry_key):]
 
 
-def loads(data: bytes, kind: type[T]) -> T | None:
+def load_view(name: str, entry_key: bytes) -> memoryview | None:
+    """``load`` as a view of the file's bytes (no copy of the payload is made)."""
+    where = directory()
+    if where is None:
+        return None
+    try:
+        with open(os.path.join(where, name), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.startswith(entry_key):
+        return None
+    return memoryview(data)[len(entry_key):]
+
+
+def loads(data: bytes | memoryview, kind: type[T]) -> T | None:
     """``data``'s marshal value if it reads whole and is a ``kind``; None for a damaged payload."""
     try:
         value = marshal.loads(data)
@@ -170,4 +185,4 @@ def flush() -> None:
     store(_CODE_ENTRY, _code_key(), marshal.dumps(merged))
 
 
-__all__ = ["compiled", "directory", "flush", "key", "load", "load_value", "loads", "store"]
+__all__ = ["compiled", "directory", "flush", "key", "load", "load_value", "load_view", "loads", "store"]

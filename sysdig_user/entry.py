@@ -60,7 +60,15 @@ def console() -> None:
     import gc  # (built in, as sys)
 
     gc.disable()
-    status = main()
+    try:  # sdu's modules from then on from one cache entry (sysdig_user/module_cache.py)
+        from sysdig_user import module_cache
+
+        module_cache.install()
+    except KeyboardInterrupt:
+        status = interrupted_status(sys.argv[1:])
+    else:
+        status = main()
+        module_cache.remember()  # (the modules this run found the slow way, for the next runs)
     if _nothing_owed_at_exit():
         try:
             sys.stdout.flush()

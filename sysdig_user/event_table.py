@@ -221,16 +221,23 @@ class ScInfo(TupleRow):
         return _make(cls, (name, category))
 
 
-def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int]]:
-    """The rows, and the codes flagged LARGE_PAYLOAD (worked out here, where the flags are plain ints:
-    each reader testing ``int(info.flags)`` of every row again costs a start ~0.5M instructions)."""
+def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int], tuple[int, ...], dict[tuple[str, bool], int]]:
+    """The rows, the codes flagged LARGE_PAYLOAD (worked out here, where the flags are plain ints: each
+    reader testing ``int(info.flags)`` of every row again costs a start ~0.5M instructions), each row's
+    param count (the reader's and the Inspector's, each walking the rows again: ~0.3M) and the current
+    code of each name and direction (event_code's: the newest row neither OLD_VERSION nor UNUSED, as the
+    2022 driver emits; a walk of its own cost ~0.6M)."""
     # Rows repeat the same params and flag sets many times over: each distinct one is built once and
     # shared (the rows are immutable).
     pt, pf, ec = PT.__members__, PF.__members__, EC.__members__
     params: dict[tuple[object, ...], Param] = {}
     flag_sets: dict[tuple[str, ...], EF] = {}
     large_sets: set[EF] = set()
+    old_sets: set[EF] = set()
+    old = int(EF.OLD_VERSION | EF.UNUSED)
     large: list[int] = []
+    counts: list[int] = []
+    current: dict[tuple[str, bool], int] = {}
     events = []
     for code, symbol, name, cat, flags, rows in _ROWS["EVENT_ROWS"]:
         ef = flag_sets.get(flags)
@@ -241,8 +248,12 @@ def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int]]:
             ef = flag_sets[flags] = EF(bits)
             if bits & EF.LARGE_PAYLOAD:
                 large_sets.add(ef)
+            if bits & old:
+                old_sets.add(ef)
         if ef in large_sets:
             large.append(code)
+        if ef not in old_sets:
+            current[(name, not code & 1)] = code  # (later rows are newer versions)
         built = []
         for row in rows:
             param = params.get(row)
@@ -252,30 +263,40 @@ def _build_events() -> tuple[tuple[EventInfo, ...], frozenset[int]]:
                                                     tuple([pt[t] for t in dyn]) if dyn else ()))
             built.append(param)
         events.append(_make(EventInfo, (code, symbol, name, ec[cat], ef, tuple(built))))
-    return tuple(events), frozenset(large)
+        counts.append(len(built))
+    return tuple(events), frozenset(large), tuple(counts), current
 
 
 EVENTS: tuple[EventInfo, ...]
 #: the codes of EVENTS whose flags hold LARGE_PAYLOAD (32-bit param lengths)
 LARGE_PAYLOAD_CODES: frozenset[int]
-EVENTS, LARGE_PAYLOAD_CODES = _build_events()
+#: per code of EVENTS, its number of params
+PARAM_COUNTS: tuple[int, ...]
+EVENTS, LARGE_PAYLOAD_CODES, PARAM_COUNTS, _CURRENT = _build_events()
 
 if TYPE_CHECKING:
     SYSCALLS: dict[int, SyscallRoute]  # by native syscall number; built on first use (__getattr__)
+    PPM_SC: tuple[ScInfo, ...]  # by ppm_sc id; built on first use (__getattr__)
+
+#: the ppm_sc names by id: PPM_SC's names, without its rows (what the printed lines need of it)
+SC_NAMES: tuple[str, ...] = tuple([name for _id, name, _cat in _ROWS["PPM_SC_ROWS"]])
 
 
 def __getattr__(name: str) -> object:
-    """``SYSCALLS``, built the first time it is read: only the tracer routes syscalls, and reading a
-    capture never does (its 294 rows cost a start ~0.6M instructions, callgrind)."""
+    """``SYSCALLS`` and ``PPM_SC``, built the first time they are read: only the tracer routes syscalls,
+    and reading a capture never does (its 294 rows cost a start ~0.6M instructions, callgrind); a read
+    needs only the names of PPM_SC's 329 rows (SC_NAMES; the rows cost ~0.6M)."""
     if name == "SYSCALLS":
         routes = {row[0]: _make(SyscallRoute, row) for row in _ROWS["SYSCALL_ROWS"]}
         globals()["SYSCALLS"] = routes
         return routes
+    if name == "PPM_SC":
+        ec = EC.__members__
+        rows = tuple([_make(ScInfo, (sc_name, ec[cat])) for _id, sc_name, cat in _ROWS["PPM_SC_ROWS"]])
+        globals()["PPM_SC"] = rows
+        return rows
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-_ec = EC.__members__
-PPM_SC: tuple[ScInfo, ...] = tuple([_make(ScInfo, (name, _ec[cat])) for _id, name, cat in _ROWS["PPM_SC_ROWS"]])
 
 # sdu's own event types. Debian sysdig 0.29.3 skips types >= 336, so captures holding them still read.
 EXTENSIONS: dict[int, EventInfo] = {
@@ -297,25 +318,8 @@ def event_info(code: int) -> EventInfo | None:
     return EXTENSIONS.get(code)
 
 
-def _current_codes() -> dict[tuple[str, bool], int]:
-    """Name and direction -> the newest (non OLD_VERSION, not UNUSED) code, as the 2022 driver emits."""
-    out: dict[tuple[str, bool], int] = {}
-    skip = int(EF.OLD_VERSION | EF.UNUSED)  # a plain int: IntFlag's own & is slow, 336 times at import
-    skipped: dict[EF, bool] = {}  # per flag set (the rows share 33): int() of each row's costs more
-    for info in EVENTS:
-        flags = info.flags
-        dropped = skipped.get(flags)
-        if dropped is None:
-            dropped = skipped[flags] = bool(int(flags) & skip)
-        if not dropped:
-            code = info.code
-            out[(info.name, not code & 1)] = code  # later rows are newer versions
-    for info in EXTENSIONS.values():
-        out[(info.name, info.is_enter)] = info.code
-    return out
-
-
-_CURRENT = _current_codes()
+for _info in EXTENSIONS.values():  # (sdu's own types: their names current too)
+    _CURRENT[(_info.name, _info.is_enter)] = _info.code
 
 
 def event_code(name: str, enter: bool) -> int:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 #: the sysdig_user/_fastline.c interface (its FASTLINE_VERSION) that output/fastline.py and
 #: output/compiled.py both drive: one number, raised with the C file's
-FASTLINE_VERSION = 13
+FASTLINE_VERSION = 14
 
 
 def extension(name: str, version: int) -> Any:

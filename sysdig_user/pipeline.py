@@ -122,15 +122,21 @@ class EventPipeline:
         self.filter_text = filter_text  # the filter in effect (live capture derives its pushdown from it)
         self.predicate = compile_predicate(filter_text)
         quiet = ospec.quiet or spec.write is not None
-        self.formatter = None
+        self.output_options = ooptions
+        self._formatter: Formatter | None = None
+        self._lazy_default = False  # the default line's Formatter not built yet (``formatter``)
+        self.format_line: Any = None
         if not quiet and self.chisels is None:
-            self.formatter = Formatter(DEFAULT_FORMAT if ospec.format is None else ospec.format, None, ooptions)
+            if ospec.format is None:  # (built when first needed: the compiled line may print every event)
+                self._lazy_default = True
+                self.format_line = self._default_line
+            else:
+                self._formatter = Formatter(ospec.format, None, ooptions)
+                self.format_line = self._formatter.line_function
         elif ospec.format is not None:
             Formatter(ospec.format, None, ooptions)  # sysdig refuses a bad -p even when it prints nothing
         # sysdig turns a colour off when the capture ends if its -p format held an escape character
         self._color_reset = ospec.format is not None and "\x1b" in ospec.format
-        self.format_line = self.formatter.line_function if self.formatter is not None else None
-        self.output_options = ooptions
         self.native_filter: Any = None  # the filter and -p format compiled for C (output/compiled.py)
         self.native_format: Any = None
         if not facts & Need.NO_NATIVE and (self.predicate is not None or ospec.format is not None):
@@ -159,7 +165,7 @@ class EventPipeline:
         # -d (a display filter) after every event has been parsed
         self.inspector.prefilter = None if spec.display_filter else self.predicate
         # hidden events that pass are only counted: the Inspector may skip the unparsed ones unbuilt
-        self.inspector.skip_hidden = (self.formatter is not None and not self.show_internal
+        self.inspector.skip_hidden = (self.format_line is not None and not self.show_internal
                                       and self.summary is None and spec.write is None)
         ooptions.render.lookup_thread = self.inspector.threads.get
         self.clock = ooptions.time
@@ -175,6 +181,32 @@ class EventPipeline:
         self.done = False
         self._started = time.process_time()
         self._finished = False
+
+    @property
+    def formatter(self) -> Formatter | None:
+        """The printed line's Formatter (None when nothing is printed). The default line's is built on first
+        use: a read whose every event the compiled line prints (output/fastline.py) never imports the field
+        classes and the registry it binds (~5M instructions of a short run)."""
+        if self._lazy_default:
+            self._lazy_default = False
+            self._formatter = Formatter(DEFAULT_FORMAT, None, self.output_options)
+            if self.format_line == self._default_line:  # (unless a caller put its own line in its place)
+                self.format_line = self._formatter.line_function
+        return self._formatter
+
+    def _default_line(self, evt: Event) -> str | None:
+        """The default line of ``evt``, its Formatter built by this first call (the compiled line keeps
+        calling this one for the events it leaves to Python)."""
+        fmt = self.formatter
+        assert fmt is not None
+        return fmt.line_function(evt)
+
+    def begin_events(self, ts: int) -> None:
+        """What on_event does before the capture's first event (and the first after new metadata) when the
+        compiled line handles that event itself: the Inspector's begin_events, the clock's first time."""
+        self.inspector.begin_events(ts)
+        if self.clock.first_ts < 0:
+            self.clock.first_ts = ts
 
     def _compile_native(self, filter_text: str, has_format: bool, env: Environment) -> Need:
         """The filter and the -p format compiled for C where they can be; the facts for the planner."""

@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("sysdig_user.errors", "sysdig_user.rows", "sysdig_user._event_table_data",
                "sysdig_user._flag_tables_extra", "sysdig_user.event_table", "sysdig_user.flags",
                "sysdig_user.params", "sysdig_user.native", "sysdig_user.event", "sysdig_user.spec",
-               "sysdig_user.plan", "sysdig_user.environment", "sysdig_user.cache",
+               "sysdig_user.plan", "sysdig_user.environment", "sysdig_user.cache", "sysdig_user.module_cache",
                "sysdig_user.table_data", "sysdig_user.version", "sysdig_user.lazy_re", "sysdig_user.consts")),
     ("scap", ("sysdig_user.scap",)),
     ("state", ("sysdig_user.state",)),

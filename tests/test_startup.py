@@ -104,7 +104,9 @@ def test_the_engine_imports_no_collections(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     """``sdu -r`` of a small capture: no tracer, packet, chisel or filter code, no third-party package,
-    and (the cache filled by the first run) not the generated event table module either."""
+    and (the cache filled by the first run) not the generated event table module either; nor _socket
+    (~1M instructions: loaded by the first address a run prints or parses); with the compiled line, which
+    prints them all, not the field classes that the default line's Python Formatter binds either."""
     cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
     cold, cold_out = _modules_of(_cli("-r", cap), tmp_path / "cache")
     warm, warm_out = _modules_of(_cli("-r", cap), tmp_path / "cache")
@@ -115,7 +117,11 @@ def test_a_read_imports_only_what_it_uses(tmp_path: Path) -> None:
     bare, bare_out = _modules_of(_cli("-r", cap), tmp_path / "cache", bare=True)
     assert bare_out == cold_out
     assert _loaded(bare, (*NOT_FOR_A_READ, *NOT_FOR_A_SHORT_RUN, *OTHER_FIELD_CLASSES, *NOT_WITHOUT_PACKETS,
-                          "ipaddress", "ctypes", "signal", "select")) == []
+                          "ipaddress", "ctypes", "signal", "select", "_socket", "socket")) == []
+    from sysdig_user.output import fastline
+
+    if fastline.available():  # the compiled line prints every event, the first too: no field class, no registry
+        assert _loaded(bare, ("sysdig_user.fields",)) == []
 
 
 @pytest.mark.slow
@@ -257,6 +263,66 @@ def test_no_cache_without_a_private_directory(tmp_path: Path, monkeypatch: pytes
     cache.store("entry", cache.key(b"x"), b"payload")
     assert cache.load("entry", cache.key(b"x")) is None
     assert table_data.load() == _module_rows()
+
+
+# the modules' code (sysdig_user/module_cache.py), tried on a package of the test's own
+_PROBE = """import sys
+sys.path.insert(0, {root!r})
+from sysdig_user import module_cache
+module_cache.PACKAGES = ("sdu_probe",)
+module_cache.install()
+import sdu_probe.mod
+print(sdu_probe.mod.VALUE, type(sdu_probe.mod.__spec__.loader).__name__, sdu_probe.mod.__file__ == {mod!r},
+      sdu_probe.__path__ == [{pkg!r}])
+module_cache.remember()
+"""
+
+
+def _probe(root: Path, cache_home: Path) -> list[str]:
+    pkg = root / "sdu_probe"
+    program = _PROBE.format(root=str(root), mod=str(pkg / "mod.py"), pkg=str(pkg))
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_module_code_comes_from_the_cache_never_stale(tmp_path: Path) -> None:
+    """A module the first run imported is served from the entry the next time, with the attributes Python
+    gives it; once its file changes, Python's own finders load it again (and the entry is brought up to
+    date); a damaged entry is ignored."""
+    pkg = tmp_path / "sdu_probe"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mod.py").write_text("VALUE = 1\n")
+    home = tmp_path / "cache"
+    assert _probe(tmp_path, home) == ["1", "SourceFileLoader", "True", "True"]
+    assert _probe(tmp_path, home) == ["1", "ModuleCode", "True", "True"]
+    (pkg / "mod.py").write_text("VALUE = 22\n")
+    assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True"]
+    assert _probe(tmp_path, home) == ["22", "ModuleCode", "True", "True"]
+    entry = home / "sdu" / "modules.marshal"
+    head = entry.read_bytes().split(b"\n", 1)[0]
+    entry.write_bytes(head + b"\n\x40\0\0\0\0\0\0\0garbage")
+    assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True"]
+
+
+@pytest.mark.slow
+def test_the_console_serves_sdus_modules_from_the_cache(tmp_path: Path) -> None:
+    """``sdu -r``: the first run fills the modules' entry, the next prints the same from it."""
+    cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
+    cold = _console(["-r", cap], tmp_path / "cache", capture_output=True)
+    assert (tmp_path / "cache" / "sdu" / "modules.marshal").exists()
+    spy = ("from sysdig_user import entry\nmain = entry.main\n"
+           "def spy(*args):\n"
+           "    status = main(*args)\n"
+           "    sys.stderr.write(type(sys.modules['sysdig_user.scap.reader'].__spec__.loader).__name__)\n"
+           "    return status\n"
+           "entry.main = spy\n")
+    warm = _console(["-r", cap], tmp_path / "cache", spy, capture_output=True)
+    assert warm.returncode == cold.returncode == 0 and b"openat" in cold.stdout
+    assert (warm.stdout, warm.stderr) == (cold.stdout, b"ModuleCode")
 
 
 # -------------------------------------------------------------------- the console script: collections, exit

@@ -19,7 +19,6 @@ filterchecks.cpp at libs e5c53d64): the print format only matters for integers, 
 """
 from __future__ import annotations
 
-import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 from _collections_abc import Callable, Sequence  # (collections.abc without collections)
 
 from sysdig_user import errors
@@ -248,7 +247,9 @@ def ipv4_text(v: bytes) -> str:
 
 
 def ipv6_text(v: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET6, v)
+    import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
+
+    return _socket.inet_ntop(_socket.AF_INET6, v)
 
 
 def ip_text(v: bytes) -> str:
@@ -356,10 +357,13 @@ class NetLiteral:
         return f"NetLiteral({str(self.net)!r})"
 
 
-def _parse_ip(text: str, families: Sequence[int]) -> bytes:
+def _parse_ip(text: str, families: Sequence[str]) -> bytes:
+    """``text`` as the address of the first of these families (_socket's names) that reads it."""
+    import _socket  # (on first use)
+
     for fam in families:
         try:
-            return socket.inet_pton(fam, text)
+            return _socket.inet_pton(getattr(_socket, fam), text)
         except OSError:
             continue
     raise FieldError(f"unrecognized IP address {text}")
@@ -377,8 +381,10 @@ def _parse_port(text: str) -> int:
     m = _SIGNED_RE.match(text)
     if m is not None:
         return int(m.group(1)) & 0xFFFF
+    import _socket  # (on first use)
+
     try:
-        return socket.getservbyname(text)
+        return _socket.getservbyname(text)
     except OSError as exc:
         raise FieldError(f"unrecognized protocol {text}") from exc
 
@@ -395,11 +401,11 @@ def literal_fn(pt: PT) -> Callable[[str], Any]:
     if pt is PT.BYTEBUF:
         return lambda t: t.encode("utf-8", "surrogateescape")
     if pt is PT.IPV4ADDR:
-        return lambda t: _parse_ip(t, (socket.AF_INET,))
+        return lambda t: _parse_ip(t, ("AF_INET",))
     if pt is PT.IPV6ADDR:
-        return lambda t: _parse_ip(t, (socket.AF_INET6,))
+        return lambda t: _parse_ip(t, ("AF_INET6",))
     if pt is PT.IPADDR:
-        return lambda t: _parse_ip(t, (socket.AF_INET, socket.AF_INET6))
+        return lambda t: _parse_ip(t, ("AF_INET", "AF_INET6"))
     if pt in (PT.IPNET, PT.IPV4NET, PT.IPV6NET):
         return NetLiteral
     return str

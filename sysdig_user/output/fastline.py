@@ -26,7 +26,7 @@ import struct
 
 from sysdig_user import params as param_codec
 from sysdig_user.event import Event
-from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PPM_SC, PT, event_code
+from sysdig_user.event_table import EF, EVENTS, PF, PPM_EVENT_MAX, PT, SC_NAMES, event_code
 from sysdig_user.native import FASTLINE_VERSION, extension
 from sysdig_user.output import render
 from sysdig_user.output.names import ERRNO_NAMES
@@ -349,8 +349,8 @@ def core_for(pipeline: Any, codes: frozenset[int] | None = None) -> Any:
         flags_fallback=render._flags_arg, clock_prefix=clock_prefix, fd_resolved=render.fd_resolved,
         recipes=recipes(native_format is None, native_filter is not None or native_format is not None, codes),
         code_flags=bytes(_FLAGS), filter=native_filter, format=native_format,
-        sc_names=[sc.name for sc in PPM_SC], generic_name=EVENTS[0].name, errno_names=errnos,
-        fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len)
+        sc_names=list(SC_NAMES), generic_name=EVENTS[0].name, errno_names=errnos,
+        fd_prefixes=prefixes, l4_types=l4, max_len=opts.render.max_len, begin=pipeline.begin_events)
 
 
 def chisel_core(pipeline: Any) -> Any:

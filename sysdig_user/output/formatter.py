@@ -15,7 +15,6 @@ from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user import cache
 from sysdig_user.errors import FieldError, SduError
-from sysdig_user.fields.base import UnknownFieldError
 from sysdig_user.output.render import (
     ARGS_FUNCTIONS,
     RenderOptions,
@@ -34,8 +33,13 @@ if TYPE_CHECKING:
 
     from sysdig_user.event import Event
     from sysdig_user.event_table import EventInfo
-else:
-    Protocol = object  # (the protocols are mypy's: plain classes at run time)
+
+    class BoundFieldLike(Protocol):  # (mypy's: a class made at run time costs a start ~0.1M instructions)
+        """What the formatter needs of a registry field: a value (None when missing) and its text."""
+
+        def extract(self, evt: Event) -> Any: ...
+
+        def to_text(self, value: Any) -> str: ...
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
 #: what sysdig's -pc/-pcontainer, -pk/-pkubernetes and -pm/-pmesos print instead (sysdig.cpp); they also
@@ -58,14 +62,6 @@ COLOR_RESET = "\x1b[00m"
 
 class FormatError(FieldError):
     """A -p format sysdig would refuse; the message is sysdig's."""
-
-
-class BoundFieldLike(Protocol):
-    """What the formatter needs of a registry field: a value (None when missing) and its text."""
-
-    def extract(self, evt: Event) -> Any: ...
-
-    def to_text(self, value: Any) -> str: ...
 
 
 #: registry.resolve_token: the field at the start of a text and how many characters it spans.
@@ -202,6 +198,9 @@ class Token(Record):
 def _bind(text: str, match: Matcher, opts: OutputOptions) -> tuple[BoundFieldLike, int]:
     """Bind the field at the start of ``text`` (the registry decides the syntax and span), then
     substitute the option-bound version of the few fields this module owns."""
+    # (the field classes come with the first format compiled)
+    from sysdig_user.fields.base import UnknownFieldError
+
     try:
         bound, used = match(text)
     except UnknownFieldError as exc:

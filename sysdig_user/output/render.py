@@ -10,14 +10,13 @@ Decoding lives in sysdig_user.params; this module only turns values into text (S
 """
 from __future__ import annotations
 
-import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import binascii
 import time
 from _collections_abc import Callable  # (collections.abc without collections)
 
 from sysdig_user import cache
 from sysdig_user.consts import FlagConst
-from sysdig_user.event_table import PF, PPM_SC, PT, EventInfo, Param
+from sysdig_user.event_table import PF, PT, SC_NAMES, EventInfo, Param
 from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
@@ -246,7 +245,9 @@ def ipv4_text(raw: bytes) -> str:
 
 def ipv6_text(raw: bytes) -> str:
     """inet_ntop's spelling (glibc writes IPv4-mapped addresses as ``::ffff:1.2.3.4``)."""
-    return socket.inet_ntop(socket.AF_INET6, raw)
+    import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
+
+    return _socket.inet_ntop(_socket.AF_INET6, raw)
 
 
 def _is_v4_mapped(raw: bytes) -> bool:
@@ -438,9 +439,9 @@ def _fdlist_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_le
 
 def _syscallid_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,
                        opts: RenderOptions) -> tuple[str, str]:
-    if value >= len(PPM_SC):
+    if value >= len(SC_NAMES):
         return "<unknown syscall>", ""
-    return str(value), PPM_SC[value].name
+    return str(value), SC_NAMES[value]
 
 
 def _signal_strings(evt: Event, i: int, param: Param, pt: PT, value: Any, raw_len: int,

@@ -18,7 +18,7 @@ import os
 import struct
 from _collections_abc import Callable, Iterator  # (collections.abc without collections)
 
-from sysdig_user.event_table import EVENTS
+from sysdig_user.event_table import PARAM_COUNTS
 from sysdig_user.scap import blocks as B
 from sysdig_user.scap.blocks import CaptureError
 from sysdig_user.scap.metadata import (
@@ -228,9 +228,8 @@ def _len_array(n: int) -> struct.Struct:
 
 def _nparams_table() -> list[tuple[int, struct.Struct]]:
     """Per event code: its param count in the event table and the struct of that many u16 lengths."""
-    counts = [len(info.params) for info in EVENTS]
-    pairs = {n: (n, _len_array(n)) for n in set(counts)}  # (a dozen counts: not a call per code)
-    return [pairs[n] for n in counts]
+    pairs = {n: (n, _len_array(n)) for n in set(PARAM_COUNTS)}  # (a dozen counts: not a call per code)
+    return [pairs[n] for n in PARAM_COUNTS]
 
 
 #: per event code, the param count (and its length array) v1 events of that code had last: the table's

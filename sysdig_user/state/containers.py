@@ -410,8 +410,10 @@ _IDENTIFIED_MAX = 4096
 
 def _identify(cgroups: list[str], live: bool) -> tuple[str, int | None]:
     paths = [entry.partition("=")[2] for entry in cgroups]
+    # (a runc id is 64 characters after its prefix: a shorter path, "/" or a systemd slice, holds none)
+    long_paths = [path for path in paths if len(path) >= ID_LENGTH]
     for i, engine in enumerate(RUNC_ENGINES):
-        for path in paths:
+        for path in long_paths:
             for prefix, suffix, kind in engine:
                 cid = runc_id(path, prefix, suffix)
                 if cid is not None:

@@ -8,8 +8,6 @@ sysdig prints ``fd.name`` straight from the stored name.
 """
 from __future__ import annotations
 
-import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
-
 from sysdig_user.consts import IntConst
 from sysdig_user.rows import Record
 from sysdig_user.scap.records import FdType
@@ -213,9 +211,11 @@ def unix_tuple_name(source: int, dest: int, path: str) -> str:
 def ip_str(addr: bytes) -> str:
     """inet_ntop of a raw address (4 or 16 bytes); glibc's spelling, e.g. ``2001:db8::3``."""
     if len(addr) == 4:
-        return socket.inet_ntop(socket.AF_INET, addr)
+        return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"  # (inet_ntop's dotted quad)
     if len(addr) == 16:
-        return socket.inet_ntop(socket.AF_INET6, addr)
+        import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
+
+        return _socket.inet_ntop(_socket.AF_INET6, addr)
     return ""
 
 
@@ -244,8 +244,10 @@ def port_str(port: int, proto: str | None = None) -> str:
     key = (port, proto)
     name = _service_names.get(key)
     if name is None:
+        import _socket  # (on first use)
+
         try:
-            name = socket.getservbyport(port, proto) if proto else socket.getservbyport(port)
+            name = _socket.getservbyport(port, proto) if proto else _socket.getservbyport(port)
         except (OSError, OverflowError, TypeError):
             name = str(port)
         _service_names[key] = name

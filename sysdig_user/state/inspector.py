@@ -27,8 +27,9 @@ from sysdig_user.event_table import (
     EVENTS,
     EXTENSIONS,
     LARGE_PAYLOAD_CODES,
+    PARAM_COUNTS,
     PPM_EVENT_MAX,
-    PPM_SC,
+    SC_NAMES,
     SDU_EXTENSION_BASE,
 )
 from sysdig_user.scap.entries import NATIVE as _NATIVE
@@ -128,7 +129,7 @@ def _code_handlers(registry: dict[str, Handler]) -> list[Handler | None]:
 _FLAGS = _code_flags()
 _HANDLERS = _code_handlers(handler_registry())
 #: per event code, its param count in the table (an event with fewer goes through _handle_short)
-_TABLE_NPARAMS = [len(info.params) for info in EVENTS]
+_TABLE_NPARAMS = PARAM_COUNTS
 #: what a handler raises when a param it reads is missing (None where it compares, indexes or adds)
 _MISSING_PARAM_ERRORS = (TypeError, IndexError, AttributeError, ValueError, KeyError, OverflowError)
 
@@ -169,7 +170,7 @@ def _event_codes(names: Iterable[str]) -> set[int]:
 def _generic_ids(names: Iterable[str]) -> frozenset[int]:
     """The ppm_sc ids whose generic syscall events evt.type may show as one of ``names``."""
     wanted = set(names)
-    return frozenset(i for i, sc in enumerate(PPM_SC) if sc.name in wanted)
+    return frozenset(i for i, sc_name in enumerate(SC_NAMES) if sc_name in wanted)
 
 
 def skip_table(prefilter: Callable[[Event], bool] | None, skip_hidden: bool,
@@ -371,6 +372,17 @@ class Inspector:
         it leaves to Python (one bound method, not a closure made per FDL block)."""
         return _fd_from_entry(entry, self.state.interfaces)
 
+    def begin_events(self, ts: int) -> None:
+        """What comes before the capture's first event (its time the state's first_ts, the containers of the
+        threads the metadata loaded) and before the first after new metadata (fix_sockets): process() does it,
+        and the compiled line (output/fastline.py) for an event it handles itself."""
+        st = self.state
+        if st.first_ts is None:
+            st.first_ts = ts
+            self._resolve_containers()
+        if self._fix_sockets:
+            self._fix_sockets_from_proc()
+
     def _fix_sockets_from_proc(self) -> None:
         """sinsp_thread_manager::fix_sockets_coming_from_proc, run once the metadata is loaded (before
         the first event): an IPv4 connection whose local port is a listening port of *any* process is
@@ -469,11 +481,8 @@ class Inspector:
         evt.num = self.num
         if code in _CONTAINER_CODES:
             return self._container_event(evt)
-        if st.first_ts is None:
-            st.first_ts = evt.ts
-            self._resolve_containers()
-        if self._fix_sockets:
-            self._fix_sockets_from_proc()
+        if st.first_ts is None or self._fix_sockets:
+            self.begin_events(evt.ts)
         fl = _FLAGS[code]
         if fl & _F_SKIP_OR_NO_THREAD:
             evt.thread = st.threads.get(evt.tid) if code == PROCINFO_E else None

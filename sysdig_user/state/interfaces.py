@@ -7,7 +7,6 @@ first 64 bits equal an interface address's (ipv6addr::in_subnet: ``::`` is local
 """
 from __future__ import annotations
 
-import _socket as socket  # the C module: socket.py itself costs ~2 ms of start-up
 import struct
 
 from sysdig_user.scap.records import Interface, InterfaceList
@@ -65,7 +64,8 @@ class Interfaces:
         """Live mode: IPv4 addresses via SIOCGIFADDR per interface, IPv6 from /proc/net/if_inet6.
         Interfaces without an address (ioctl fails with EADDRNOTAVAIL) are skipped: they cannot make
         an address local."""
-        import fcntl  # (here: a -r run never loads the extension)
+        import _socket as socket  # (the C module: socket.py costs ~2 ms of start-up; here: a -r run needs neither)
+        import fcntl
 
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # (_socket's: no context manager)
         try:
