@@ -21,6 +21,7 @@ from __future__ import annotations
 import marshal  # (built in)
 import os
 import sys
+from binascii import crc32  # (cache.py's: loaded already)
 
 from sysdig_user import cache
 
@@ -31,7 +32,11 @@ if TYPE_CHECKING:
 
 PACKAGES = ("sysdig_user", "tracer", "netcap")
 MODULE, PACKAGE, EXTENSION = 0, 1, 2
-_ENTRY = "modules.marshal"
+# The directory sdu's packages were found in (a checkout, or site-packages): an entry per directory, named
+# after it and keyed with it, so that two checkouts sharing the user's cache (a user's install and their
+# working tree, CI clones) never serve each other's modules, whose files check as current where they are.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ENTRY = "modules-%08x.marshal" % (crc32(ROOT.encode("utf-8", "surrogateescape")) & 0xFFFFFFFF)
 _bootstrap: Any = sys.modules["_frozen_importlib"]  # (importlib._bootstrap, loaded by every Python)
 _external: Any = sys.modules["_frozen_importlib_external"]
 
@@ -40,7 +45,12 @@ _LENGTH = 8  # the table's length, before it
 
 
 def _key() -> bytes:
-    return cache.key(b"module code 1", b"%d" % sys.flags.optimize)
+    return cache.key(b"module code 2", b"%d" % sys.flags.optimize, ROOT.encode("utf-8", "surrogateescape"))
+
+
+def entry_name() -> str:
+    """The cache entry's file name (in cache.directory()) for this directory's sdu."""
+    return _ENTRY
 
 
 class ModuleCode:

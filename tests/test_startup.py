@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sysdig_user import cache, table_data
+from sysdig_user import cache, module_cache, table_data
 from sysdig_user.filter import grammar
 from tests.scap.damaged import open_read_events, write_capture
 from tests.support import ROOT, run_sdu
@@ -302,10 +303,34 @@ def test_module_code_comes_from_the_cache_never_stale(tmp_path: Path) -> None:
     (pkg / "mod.py").write_text("VALUE = 22\n")
     assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True"]
     assert _probe(tmp_path, home) == ["22", "ModuleCode", "True", "True"]
-    entry = home / "sdu" / "modules.marshal"
+    entry = home / "sdu" / module_cache.entry_name()
     head = entry.read_bytes().split(b"\n", 1)[0]
     entry.write_bytes(head + b"\n\x40\0\0\0\0\0\0\0garbage")
     assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True"]
+
+
+@pytest.mark.slow
+def test_two_checkouts_sharing_a_cache_run_their_own_modules(tmp_path: Path) -> None:
+    """A copy of sdu's packages elsewhere (another checkout, an install) with one module changed, both
+    run with the same cache directory, one after the other and again: each runs its own code (the
+    other's files check as current where they are, so one entry for both would serve them)."""
+    other = tmp_path / "other"
+    for package in ("sysdig_user", "tracer", "netcap"):
+        shutil.copytree(ROOT / package, other / package, ignore=shutil.ignore_patterns("__pycache__"))
+    version = other / "sysdig_user" / "version.py"
+    version.write_text(version.read_text().replace("__version__ = ", "__version__ = 'other-' + "))
+    home = tmp_path / "cache"
+    program = ("import sys\nsys.argv = ['sdu', '--version']\nfrom sysdig_user.entry import console\n"
+               "console()\n")
+    seen = []
+    for root in (ROOT, other, ROOT, other):
+        env = dict(os.environ, XDG_CACHE_HOME=str(home), PYTHONPATH=str(root))
+        proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        seen.append(proc.stdout.startswith("sdu version other-"))
+    assert seen == [False, True, False, True]
+    assert len(list((home / "sdu").glob("modules-*.marshal"))) == 2
 
 
 @pytest.mark.slow
@@ -313,7 +338,7 @@ def test_the_console_serves_sdus_modules_from_the_cache(tmp_path: Path) -> None:
     """``sdu -r``: the first run fills the modules' entry, the next prints the same from it."""
     cap = str(write_capture(tmp_path / "small.scap", open_read_events()))
     cold = _console(["-r", cap], tmp_path / "cache", capture_output=True)
-    assert (tmp_path / "cache" / "sdu" / "modules.marshal").exists()
+    assert (tmp_path / "cache" / "sdu" / module_cache.entry_name()).exists()
     spy = ("from sysdig_user import entry\nmain = entry.main\n"
            "def spy(*args):\n"
            "    status = main(*args)\n"
