@@ -68,7 +68,10 @@ def console() -> None:
         status = interrupted_status(sys.argv[1:])
     else:
         status = main()
-        module_cache.remember()  # (the modules this run found the slow way, for the next runs)
+        try:
+            module_cache.remember()  # (the modules this run found the slow way, for the next runs)
+        except KeyboardInterrupt:  # (a Ctrl-C now costs only the cache's update, not a traceback)
+            pass
     if _nothing_owed_at_exit():
         try:
             sys.stdout.flush()

@@ -18,6 +18,7 @@ so the entry grows to the modules sdu's runs use and a changed file is never ser
 """
 from __future__ import annotations
 
+import _imp  # (built in)
 import marshal  # (built in)
 import os
 import sys
@@ -36,7 +37,8 @@ MODULE, PACKAGE, EXTENSION = 0, 1, 2
 # after it and keyed with it, so that two checkouts sharing the user's cache (a user's install and their
 # working tree, CI clones) never serve each other's modules, whose files check as current where they are.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ENTRY = "modules-%08x.marshal" % (crc32(ROOT.encode("utf-8", "surrogateescape")) & 0xFFFFFFFF)
+_ROOT_CRC = crc32(ROOT.encode("utf-8", "surrogateescape")) & 0xFFFFFFFF
+_ENTRY = f"modules-{sys.implementation.cache_tag}-{_ROOT_CRC:08x}.marshal"  # (two Pythons on one tree: one each)
 _bootstrap: Any = sys.modules["_frozen_importlib"]  # (importlib._bootstrap, loaded by every Python)
 _external: Any = sys.modules["_frozen_importlib_external"]
 
@@ -140,15 +142,19 @@ def remember() -> None:
     finder = _finder
     if finder is None or not finder.missed:
         return
-    rows = {name: (*row[:5], finder.code_of(name)) for name, row in finder.table.items()}
+    found: dict[str, Row | None] = {}
     for name in sorted(finder.missed):
         module = sys.modules.get(name)
-        row = _row(name, module) if module is not None else None
+        found[name] = _row(name, module) if module is not None else None
+    finder.missed.clear()
+    if all(row is None and name not in finder.table for name, row in found.items()):
+        return  # only names that are not there (an extension that was not built): the entry stays as it is
+    rows = {name: (*row[:5], finder.code_of(name)) for name, row in finder.table.items()}
+    for name, row in found.items():
         if row is not None:
             rows[name] = row
         else:
             rows.pop(name, None)
-    finder.missed.clear()
     table: dict[str, Row] = {}
     code: list[bytes] = []
     start = 0
@@ -176,7 +182,7 @@ def _row(name: str, module: ModuleType) -> Row | None:
         return None
     kind = PACKAGE if spec.submodule_search_locations is not None else MODULE
     pyc = spec.cached
-    code = _checked_pyc(pyc, st) if isinstance(pyc, str) else None
+    code = _checked_pyc(pyc, st, origin) if isinstance(pyc, str) else None
     if code is None:
         try:
             with open(origin, "rb") as f:
@@ -186,9 +192,11 @@ def _row(name: str, module: ModuleType) -> Row | None:
     return origin, st.st_mtime_ns, st.st_size, kind, pyc, code
 
 
-def _checked_pyc(pyc: str, st: os.stat_result) -> bytes | None:
+def _checked_pyc(pyc: str, st: os.stat_result, origin: str) -> bytes | None:
     """The code in ``pyc`` if it is the .pyc Python keeps for a source of this stat (what its loader
-    checks: the magic number, a timestamp .pyc, the source's mtime in seconds and its size), else None."""
+    checks: the magic number, a timestamp .pyc, the source's mtime in seconds and its size), else None;
+    its code objects name ``origin`` (a tree copied with its __pycache__ names the other tree's files
+    there, which Python's loader corrects the same way)."""
     try:
         with open(pyc, "rb") as f:
             data = f.read()
@@ -198,7 +206,12 @@ def _checked_pyc(pyc: str, st: os.stat_result) -> bytes | None:
             or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
             or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
         return None
-    return data[16:]
+    try:
+        code = marshal.loads(memoryview(data)[16:])
+    except (EOFError, ValueError, TypeError):
+        return None
+    _imp._fix_co_filename(code, origin)  # type: ignore[attr-defined]  # (SourceLoader's own call; not in typeshed)
+    return marshal.dumps(code)
 
 
 __all__ = ["EXTENSION", "MODULE", "PACKAGE", "PACKAGES", "ModuleCode", "install", "remember"]

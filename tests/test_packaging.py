@@ -152,6 +152,30 @@ def test_metadata_is_complete() -> None:
 
 
 @pytest.mark.slow
+def test_sdist_holds_every_c_source(tmp_path: Path) -> None:
+    """The source distribution (what `python -m build` and an install from an index build the wheel
+    from) holds every C file setup.py compiles: the extensions' and the watchdog program's, which no
+    Extension names (MANIFEST.in)."""
+    import tarfile
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", "build", "dist", "*.egg-info", "__pycache__",
+                                                               ".git", "*.so", "sdu-guard-*", ".mypy_cache",
+                                                               ".ruff_cache"))
+    made = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path / "dist"), str(src)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    if made.returncode != 0 and "No matching distribution" in made.stdout + made.stderr:
+        pytest.skip("no package index reachable for the build's own setuptools")
+    assert made.returncode == 0, made.stdout + made.stderr
+    (archive,) = (tmp_path / "dist").glob("*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    wanted = {str(path.relative_to(ROOT)) for path in (*ROOT.glob("tracer/*.c"), *ROOT.glob("sysdig_user/*.c"))}
+    assert "tracer/_guard.c" in wanted
+    assert wanted <= names, sorted(wanted - names)
+
+
+@pytest.mark.slow
 @pytest.mark.oracle
 def test_fresh_venv_install(tmp_path: Path) -> None:
     """`pip install .` into a new venv: sdu --version, the installed man page through man, the bash

@@ -273,8 +273,12 @@ from sysdig_user import module_cache
 module_cache.PACKAGES = ("sdu_probe",)
 module_cache.install()
 import sdu_probe.mod
+try:
+    import sdu_probe.absent  # (as an extension that was not built)
+except ImportError:
+    pass
 print(sdu_probe.mod.VALUE, type(sdu_probe.mod.__spec__.loader).__name__, sdu_probe.mod.__file__ == {mod!r},
-      sdu_probe.__path__ == [{pkg!r}])
+      sdu_probe.__path__ == [{pkg!r}], sdu_probe.mod.where.__code__.co_filename == {mod!r})
 module_cache.remember()
 """
 
@@ -296,20 +300,39 @@ def test_module_code_comes_from_the_cache_never_stale(tmp_path: Path) -> None:
     pkg = tmp_path / "sdu_probe"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "mod.py").write_text("VALUE = 1\n")
+    (pkg / "mod.py").write_text("VALUE = 1\ndef where(): pass\n")
     home = tmp_path / "cache"
-    assert _probe(tmp_path, home) == ["1", "SourceFileLoader", "True", "True"]
-    assert _probe(tmp_path, home) == ["1", "ModuleCode", "True", "True"]
-    (pkg / "mod.py").write_text("VALUE = 22\n")
-    assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True"]
-    assert _probe(tmp_path, home) == ["22", "ModuleCode", "True", "True"]
+    assert _probe(tmp_path, home) == ["1", "SourceFileLoader", "True", "True", "True"]
     entry = home / "sdu" / module_cache.entry_name()
+    written = entry.stat().st_mtime_ns
+    assert _probe(tmp_path, home) == ["1", "ModuleCode", "True", "True", "True"]
+    assert entry.stat().st_mtime_ns == written  # (the absent module is no reason to write it again)
+    (pkg / "mod.py").write_text("VALUE = 22\ndef where(): pass\n")
+    assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True", "True"]
+    assert _probe(tmp_path, home) == ["22", "ModuleCode", "True", "True", "True"]
     head = entry.read_bytes().split(b"\n", 1)[0]
     entry.write_bytes(head + b"\n\x40\0\0\0\0\0\0\0garbage")
-    assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True"]
+    assert _probe(tmp_path, home) == ["22", "SourceFileLoader", "True", "True", "True"]
 
 
 @pytest.mark.slow
+def test_a_copied_tree_names_its_own_files(tmp_path: Path) -> None:
+    """A tree copied with its __pycache__ (cp -a, a container image layer): the code the cache keeps names
+    the copy's files, as Python's loader makes it, not those of the tree the .pyc was written in."""
+    first = tmp_path / "a"
+    (first / "sdu_probe").mkdir(parents=True)
+    (first / "sdu_probe" / "__init__.py").write_text("")
+    (first / "sdu_probe" / "mod.py").write_text("VALUE = 1\ndef where(): pass\n")
+    import compileall
+
+    assert compileall.compile_dir(str(first), quiet=1)
+    copy = tmp_path / "b"
+    shutil.copytree(first, copy)
+    home = tmp_path / "cache"
+    assert _probe(copy, home)[-1] == "True"  # (Python's loader: fixed on import)
+    assert _probe(copy, home) == ["1", "ModuleCode", "True", "True", "True"]
+
+
 def test_two_checkouts_sharing_a_cache_run_their_own_modules(tmp_path: Path) -> None:
     """A copy of sdu's packages elsewhere (another checkout, an install) with one module changed, both
     run with the same cache directory, one after the other and again: each runs its own code (the

@@ -124,10 +124,15 @@ def start(original: frozenset[int], cpu: int) -> Guard | None:
     try:
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         fds += [rfd, wfd]
+        pid = -1
         program = _helper()
         if program is not None:
-            pid = _spawn(program, pidfd, rfd, original, cpu)
-        else:
+            try:
+                pid = _spawn(program, pidfd, rfd, original, cpu)
+            except OSError:  # (EAGAIN, ENOMEM, a program that will not run): the fork, as without one
+                os.set_inheritable(pidfd, False)
+                os.set_inheritable(rfd, False)
+        if pid < 0:
             pid = os.fork()
     except OSError:
         for fd in fds:

@@ -209,7 +209,7 @@ def fields(probes: bool = True, res: bool = True, l4: bool = False, fd: bool = T
     k = _fastline
     assert k is not None
     if _BASE is None:
-        from sysdig_user.event_table import PPM_EVENT_MAX, PPM_SC
+        from sysdig_user.event_table import PPM_EVENT_MAX, SC_NAMES
         from sysdig_user.fields import evt
         from sysdig_user.fields.registry import BY_CODE
         from sysdig_user.state.fds import FdInfo, FdType
@@ -217,7 +217,7 @@ def fields(probes: bool = True, res: bool = True, l4: bool = False, fd: bool = T
         by_code = BY_CODE[evt._type]
         type_names = [by_code(code) for code in range(PPM_EVENT_MAX)]
         virt_role = int(FdInfo(0, FdType.FILE_V2).role)
-        _BASE = (type_names, [sc.name for sc in PPM_SC], virt_role, _io_table())
+        _BASE = (type_names, list(SC_NAMES), virt_role, _io_table())
     type_names, sc_names, virt_role, io = _BASE
     fd_events, name_py = _fd_tables() if fd else (b"", b"")
     got = _BUILT[probes, res, l4, fd] = k.Fields(type_names, sc_names, fd_events, name_py,
