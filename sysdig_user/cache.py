@@ -1,6 +1,7 @@
 """sdu's per-user cache: what is built on first use and then loaded in milliseconds (the filter
 parser, sysdig_user/filter/grammar.py; the event table's rows, sysdig_user/event_table.py; parsed
-filters, sysdig_user/filter/ast_cache.py; the code of generated functions, ``compiled`` below).
+filters, sysdig_user/filter/ast_cache.py; the code of generated functions, ``compiled`` below; the code
+of sdu's own modules, one entry per install directory and Python, sysdig_user/module_cache.py).
 
 Each entry is one file, ``$XDG_CACHE_HOME/sdu/NAME`` (``~/.cache/sdu`` by default), that starts with
 the key of what it was built from: a digest of the source bytes, the build options and the Python
