@@ -26,6 +26,7 @@ from sysdig_user.consts import FlagConst, IntConst
 from sysdig_user.event_table import PF, PT
 from sysdig_user.lazy_re import Regex
 from sysdig_user.rows import TupleRow
+from sysdig_user.state.fds import ipv4_text, ipv6_text
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 
@@ -240,16 +241,6 @@ def _bytes_text(v: Any) -> str:
     if end >= 0:
         raw = raw[:end]
     return raw.decode("utf-8", "surrogateescape")
-
-
-def ipv4_text(v: bytes) -> str:
-    return f"{v[0]}.{v[1]}.{v[2]}.{v[3]}"
-
-
-def ipv6_text(v: bytes) -> str:
-    import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
-
-    return _socket.inet_ntop(_socket.AF_INET6, v)
 
 
 def ip_text(v: bytes) -> str:

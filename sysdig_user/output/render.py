@@ -21,7 +21,7 @@ from sysdig_user.flags import FLAG_TABLES
 from sysdig_user.output.names import ERRNO_NAMES, errno_name, signal_name
 from sysdig_user.params import AF_INET, AF_INET6, AF_UNIX
 from sysdig_user.rows import Record, TupleRow
-from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, port_str, sanitize
+from sysdig_user.state.fds import IP_SOCKS, SERVER_SOCKS, TYPE_CHARS, ipv4_text, ipv6_text, port_str, sanitize
 from sysdig_user.state.parsers_files import concatenate_paths
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
@@ -237,17 +237,6 @@ def _walk_flags(value: int, table: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- addresses
-
-
-def ipv4_text(raw: bytes) -> str:
-    return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
-
-
-def ipv6_text(raw: bytes) -> str:
-    """inet_ntop's spelling (glibc writes IPv4-mapped addresses as ``::ffff:1.2.3.4``)."""
-    import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
-
-    return _socket.inet_ntop(_socket.AF_INET6, raw)
 
 
 def _is_v4_mapped(raw: bytes) -> bool:

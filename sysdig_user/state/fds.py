@@ -208,14 +208,27 @@ def unix_tuple_name(source: int, dest: int, path: str) -> str:
     return f"{source:x}->{dest:x} {sanitize(path)}"
 
 
-def ip_str(addr: bytes) -> str:
-    """inet_ntop of a raw address (4 or 16 bytes); glibc's spelling, e.g. ``2001:db8::3``."""
-    if len(addr) == 4:
-        return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"  # (inet_ntop's dotted quad)
-    if len(addr) == 16:
-        import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
+# The one place addresses become text (render's params, the fields, the fd names).
 
-        return _socket.inet_ntop(_socket.AF_INET6, addr)
+def ipv4_text(addr: bytes) -> str:
+    """inet_ntop's dotted quad of a 4-byte address."""
+    return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
+
+
+def ipv6_text(addr: bytes) -> str:
+    """inet_ntop of a 16-byte address: glibc's spelling (``2001:db8::3``; IPv4-mapped ones as
+    ``::ffff:1.2.3.4``)."""
+    import _socket  # (the C module: socket.py costs ~2 ms of start-up; _socket on first use: ~1M instructions)
+
+    return _socket.inet_ntop(_socket.AF_INET6, addr)
+
+
+def ip_str(addr: bytes) -> str:
+    """inet_ntop of a raw address (4 or 16 bytes), "" for another length."""
+    if len(addr) == 4:
+        return ipv4_text(addr)
+    if len(addr) == 16:
+        return ipv6_text(addr)
     return ""
 
 
