@@ -169,6 +169,10 @@ def test_a_live_run_imports_only_what_it_uses(tmp_path: Path, options: tuple[str
     named = ("fd", "container") if options[:1] == ("-p",) else ()
     unused = (*(c for c in OTHER_FIELD_CLASSES if c.rsplit(".", 1)[1] not in named), "ipaddress")
     assert _loaded(bare, (*NOT_FOR_A_SHORT_RUN, *unused, grammar._MODULE, "lark", "lupa", "netcap")) == []
+    # /bin/true names no user and opens no socket: the users, groups and interfaces are never read
+    # (state/users.py, state/interfaces.py: at their first use), so neither pwd nor grp loads, nor with the
+    # default line _socket (the interfaces' ioctls; a -p format's or filter's compiled fields may load it)
+    assert _loaded(bare, ("pwd", "grp", *(("_socket",) if not options else ()))) == []
     from tracer import libc
 
     if libc.NATIVE:  # the tracer's libc calls are tracer/_fastpath.c's: ctypes only without it (tracer/libc.py)

@@ -18,11 +18,28 @@ _LOOPBACK6 = b"\0" * 15 + b"\1"
 
 
 class Interfaces:
-    __slots__ = ("ipv4", "ipv6")
+    """The local interfaces. Live, the kernel's are read at the first use of the lists (``load_system``):
+    a run that meets no socket (most short ones) never reads them, where sinsp reads them at the
+    capture's start; with -w they are read at the start, for the file's IL block."""
+
+    __slots__ = ("_ipv4", "_ipv6", "_system")
 
     def __init__(self) -> None:
-        self.ipv4: list[Interface] = []
-        self.ipv6: list[Interface] = []
+        self._ipv4: list[Interface] = []
+        self._ipv6: list[Interface] = []
+        self._system = False  # the kernel's interfaces are due (load_system), not read yet
+
+    @property
+    def ipv4(self) -> list[Interface]:
+        if self._system:
+            self._read_system()
+        return self._ipv4
+
+    @property
+    def ipv6(self) -> list[Interface]:
+        if self._system:
+            self._read_system()
+        return self._ipv6
 
     def load(self, block: InterfaceList) -> None:
         """Add a capture's IL block. An entry already held is not added again: every section of a
@@ -45,8 +62,9 @@ class Interfaces:
         (self.ipv6 if len(iface.addr) == 16 else self.ipv4).append(iface)
 
     def clear(self) -> None:
-        self.ipv4.clear()
-        self.ipv6.clear()
+        self._system = False
+        self._ipv4.clear()
+        self._ipv6.clear()
 
     def is_local_ipv4(self, addr: bytes) -> bool:
         """sinsp is_ipv4addr_in_local_machine: any interface's address (no loopback rule)."""
@@ -61,9 +79,13 @@ class Interfaces:
         return self.is_local_ipv6(addr) if len(addr) == 16 else self.is_local_ipv4(addr)
 
     def load_system(self) -> None:
-        """Live mode: IPv4 addresses via SIOCGIFADDR per interface, IPv6 from /proc/net/if_inet6.
-        Interfaces without an address (ioctl fails with EADDRNOTAVAIL) are skipped: they cannot make
-        an address local."""
+        """Live mode: the kernel's interfaces, read at the first use of the lists (see the class)."""
+        self._system = True
+
+    def _read_system(self) -> None:
+        """IPv4 addresses via SIOCGIFADDR per interface, IPv6 from /proc/net/if_inet6. Interfaces without
+        an address (ioctl fails with EADDRNOTAVAIL) are skipped: they cannot make an address local."""
+        self._system = False
         import _socket as socket  # (the C module: socket.py costs ~2 ms of start-up; here: a -r run needs neither)
         import fcntl
 

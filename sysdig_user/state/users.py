@@ -11,11 +11,29 @@ from sysdig_user.scap.records import Group, User, UserList
 
 
 class UserTable:
-    __slots__ = ("groups", "users")
+    """uid -> User and gid -> Group. Live, the system's databases are read at their first use
+    (``load_system``): a run that names no user or group (most short ones) never reads them, and one
+    that does reads them a few events after its start, where sinsp reads them at the capture's start;
+    with -w they are read at the start, for the file's UL block."""
+
+    __slots__ = ("_groups", "_system", "_users")
 
     def __init__(self) -> None:
-        self.users: dict[int, User] = {}
-        self.groups: dict[int, Group] = {}
+        self._users: dict[int, User] = {}
+        self._groups: dict[int, Group] = {}
+        self._system = False  # the system's databases are due (load_system), not read yet
+
+    @property
+    def users(self) -> dict[int, User]:
+        if self._system:
+            self._read_system()
+        return self._users
+
+    @property
+    def groups(self) -> dict[int, Group]:
+        if self._system:
+            self._read_system()
+        return self._groups
 
     def load(self, block: UserList) -> None:
         """Merge one UL block (a later entry for the same id wins, as the C map insert does not, but
@@ -32,7 +50,12 @@ class UserTable:
             self.groups[g.gid] = g
 
     def load_system(self) -> None:
-        """Live mode: every entry of the passwd and group databases (NSS included)."""
+        """Live mode: every entry of the passwd and group databases (NSS included), read at the first
+        use of the table (see the class)."""
+        self._system = True
+
+    def _read_system(self) -> None:
+        self._system = False
         import grp  # (here: a -r run never loads the extension)
         import pwd
 
@@ -46,5 +69,6 @@ class UserTable:
         return self.groups.get(gid)
 
     def clear(self) -> None:
-        self.users.clear()
-        self.groups.clear()
+        self._system = False
+        self._users.clear()
+        self._groups.clear()
