@@ -119,7 +119,8 @@ class _View:
 def _extractor(key: str, pipeline: Any, out: Callable[[Any], None]) -> Callable[[_Event], None]:
     """The function that appends ``key``'s value for each event: a field's text as ``-p '*%FIELD'``
     prints it (None for <NA>), the params' texts, sysdig's default line, or the ``-j`` object."""
-    from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter
+    from sysdig_user.output.formatter import Formatter
+    from sysdig_user.output.options import DEFAULT_FORMAT
     from sysdig_user.pipeline import output_options
 
     opts = pipeline.output_options
@@ -469,7 +470,8 @@ def stream(argv: Sequence[str] | None = None, filter: str | None = None, *, pids
         raise TraceError("give either a command or pids")
     _check_filter(filter)
     keys = ["evt.num", "evt.type", "evt.dir", *fields]
-    from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter
+    from sysdig_user.output.formatter import Formatter
+    from sysdig_user.output.options import DEFAULT_FORMAT
 
     for key in fields:
         Formatter("*%" + key)  # FieldError now, not from the sdu process

@@ -18,8 +18,8 @@ from sysdig_user.cli_options import CliOptions, UsageError, help_text, parse_arg
 from sysdig_user.entry import resume_collection
 from sysdig_user.environment import Environment
 from sysdig_user.errors import SduError
-from sysdig_user.output.formatter import CONTAINER_FORMATS, DEFAULT_FORMAT, unescape_format
 from sysdig_user.output.lines import Output
+from sysdig_user.output.options import CONTAINER_FORMATS, DEFAULT_FORMAT, unescape_format
 from sysdig_user.pipeline import RunStats, compile_predicate
 from sysdig_user.spec import BUFFER_LETTERS, CaptureSpec, OutputSpec, PacketSpec, TraceSpec, WriteSpec
 from sysdig_user.version import LIBS_VERSION, __version__, version_line

@@ -12,15 +12,9 @@ from _collections_abc import Mapping  # (collections.abc without collections)
 
 from sysdig_user.environment import Environment
 from sysdig_user.event import Event
-from sysdig_user.output.formatter import (
-    COLOR_RESET,
-    CONTAINER_FORMATS,
-    DEFAULT_FORMAT,
-    Formatter,
-    OutputOptions,
-)
 from sysdig_user.output.lines import BATCH as _BATCH
 from sysdig_user.output.lines import Output
+from sysdig_user.output.options import COLOR_RESET, CONTAINER_FORMATS, DEFAULT_FORMAT, OutputOptions
 from sysdig_user.output.render import BufferFormat, RenderOptions
 from sysdig_user.output.timefmt import OutputTime
 from sysdig_user.plan import Need, plan
@@ -30,6 +24,8 @@ from sysdig_user.spec import CaptureSpec, OutputSpec
 TYPE_CHECKING = False  # (not typing's: importing typing costs a start ~6 ms; mypy reads this as typing's)
 if TYPE_CHECKING:
     from typing import Any
+
+    from sysdig_user.output.formatter import Formatter
 
 EXIT_OK = 0
 DF_STATE_ONLY = 1  # scap dump flag: the event only feeds the state, readers hide it
@@ -131,9 +127,13 @@ class EventPipeline:
                 self._lazy_default = True
                 self.format_line = self._default_line
             else:
+                from sysdig_user.output.formatter import Formatter
+
                 self._formatter = Formatter(ospec.format, None, ooptions)
                 self.format_line = self._formatter.line_function
         elif ospec.format is not None:
+            from sysdig_user.output.formatter import Formatter
+
             Formatter(ospec.format, None, ooptions)  # sysdig refuses a bad -p even when it prints nothing
         # sysdig turns a colour off when the capture ends if its -p format held an escape character
         self._color_reset = ospec.format is not None and "\x1b" in ospec.format
@@ -188,6 +188,8 @@ class EventPipeline:
         use: a read whose every event the compiled line prints (output/fastline.py) never imports the field
         classes and the registry it binds (~5M instructions of a short run)."""
         if self._lazy_default:
+            from sysdig_user.output.formatter import Formatter  # (the module too: output/options.py)
+
             self._lazy_default = False
             self._formatter = Formatter(DEFAULT_FORMAT, None, self.output_options)
             if self.format_line == self._default_line:  # (unless a caller put its own line in its place)

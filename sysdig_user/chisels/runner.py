@@ -212,7 +212,7 @@ class Engine:
         """One OutputOptions shared by every field and formatter the chisels use, so a later
         set_output_format reaches fields requested before it."""
         if self._output_options is None:
-            from sysdig_user.output.formatter import OutputOptions
+            from sysdig_user.output.options import OutputOptions
             from sysdig_user.output.render import RenderOptions
 
             self._output_options = OutputOptions(RenderOptions(_buffer_format(self.buffer_format), 0),

@@ -41,7 +41,8 @@ def _frame(src: str, sport: int, dst: str, dport: int, proto: int, payload: byte
 
 
 def test_packet_event_fields_and_line() -> None:
-    from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter, OutputOptions
+    from sysdig_user.output.formatter import Formatter
+    from sysdig_user.output.options import DEFAULT_FORMAT, OutputOptions
     from sysdig_user.output.render import BufferFormat, RenderOptions
     from sysdig_user.output.timefmt import OutputTime
     from sysdig_user.state.inspector import Inspector

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from sysdig_user.output.formatter import FormatError, unescape_format
+from sysdig_user.output.options import FormatError, unescape_format
 from tests.support import require_tool, run_sdu, shared_path
 
 

@@ -8,7 +8,8 @@ import itertools
 import pytest
 
 from sysdig_user.fields.registry import FIELDS
-from sysdig_user.output.formatter import DEFAULT_FORMAT, Formatter
+from sysdig_user.output.formatter import Formatter
+from sysdig_user.output.options import DEFAULT_FORMAT
 from tracer import cuts, pushdown
 
 
