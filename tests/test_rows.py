@@ -18,7 +18,8 @@ from sysdig_user.spec import CaptureSpec, OutputSpec, TraceSpec
 # every module that declares Record or FrozenRow classes written by hand (imported so that
 # __subclasses__ sees them all)
 MODULES = ("sysdig_user.scap.records", "sysdig_user.scap.container_json", "sysdig_user.spec", "sysdig_user.environment", "sysdig_user.pipeline",
-           "sysdig_user.output.render", "sysdig_user.output.formatter", "sysdig_user.state.fds",
+           "sysdig_user.output.render", "sysdig_user.output.formatter", "sysdig_user.output.options",
+           "sysdig_user.state.fds",
            "sysdig_user.fields.registry", "sysdig_user.fields.syslog", "tracer.procfs", "tracer.engine",
            "tracer.events", "tracer.pushdown", "tracer.pipelined")
 
