@@ -56,8 +56,8 @@ def key(*parts: bytes) -> bytes:
     return b"sdu-cache %d %08x\n" % (len(whole), crc32(whole))
 
 
-def load(name: str, entry_key: bytes) -> bytes | None:
-    """The payload stored under ``name`` if it was built with ``entry_key``, else None."""
+def _read(name: str, entry_key: bytes) -> bytes | None:
+    """The whole file of entry ``name`` if it starts with ``entry_key``, else None."""
     where = directory()
     if where is None:
         return None
@@ -66,24 +66,19 @@ def load(name: str, entry_key: bytes) -> bytes | None:
             data = f.read()
     except OSError:
         return None
-    if not data.startswith(entry_key):
-        return None
-    return data[len(entry_key):]
+    return data if data.startswith(entry_key) else None
+
+
+def load(name: str, entry_key: bytes) -> bytes | None:
+    """The payload stored under ``name`` if it was built with ``entry_key``, else None."""
+    data = _read(name, entry_key)
+    return None if data is None else data[len(entry_key):]
 
 
 def load_view(name: str, entry_key: bytes) -> memoryview | None:
     """``load`` as a view of the file's bytes (no copy of the payload is made)."""
-    where = directory()
-    if where is None:
-        return None
-    try:
-        with open(os.path.join(where, name), "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if not data.startswith(entry_key):
-        return None
-    return memoryview(data)[len(entry_key):]
+    data = _read(name, entry_key)
+    return None if data is None else memoryview(data)[len(entry_key):]
 
 
 def loads(data: bytes | memoryview, kind: type[T]) -> T | None:
