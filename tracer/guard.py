@@ -164,16 +164,14 @@ def _helper() -> str | None:
 
 def _spawn(program: str, pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> int:
     """Run the program on the two descriptors (inheritable just for it: they are closed here after)."""
-    mask = bytearray(_MASK_BYTES)
-    for c in original:
-        if c < 8 * _MASK_BYTES:
-            mask[c // 8] |= 1 << (c % 8)
+    from tracer.placement import mask_bytes  # (loaded: placement starts the watchdog)
+
     if not 0 <= cpu < 8 * _MASK_BYTES:
         raise OSError(f"cpu {cpu} out of the watchdog's range")
+    mask = mask_bytes(original, _MASK_BYTES).rstrip(b"\0").hex() or "00"
     os.set_inheritable(pidfd, True)
     os.set_inheritable(rfd, True)
-    return os.posix_spawn(program, [HELPER, str(pidfd), str(rfd), str(cpu), mask.rstrip(b"\0").hex() or "00"],
-                          os.environ)
+    return os.posix_spawn(program, [HELPER, str(pidfd), str(rfd), str(cpu), mask], os.environ)
 
 
 def _watch(pidfd: int, rfd: int, original: frozenset[int], cpu: int) -> None:  # pragma: no cover - child
