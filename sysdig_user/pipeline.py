@@ -122,19 +122,18 @@ class EventPipeline:
         self._formatter: Formatter | None = None
         self._lazy_default = False  # the default line's Formatter not built yet (``formatter``)
         self.format_line: Any = None
+        given: Formatter | None = None
+        if ospec.format is not None:  # (compiled even when nothing prints: sysdig refuses a bad -p then too)
+            from sysdig_user.output.formatter import Formatter
+
+            given = Formatter(ospec.format, None, ooptions)
         if not quiet and self.chisels is None:
-            if ospec.format is None:  # (built when first needed: the compiled line may print every event)
+            if given is None:  # (built when first needed: the compiled line may print every event)
                 self._lazy_default = True
                 self.format_line = self._default_line
             else:
-                from sysdig_user.output.formatter import Formatter
-
-                self._formatter = Formatter(ospec.format, None, ooptions)
-                self.format_line = self._formatter.line_function
-        elif ospec.format is not None:
-            from sysdig_user.output.formatter import Formatter
-
-            Formatter(ospec.format, None, ooptions)  # sysdig refuses a bad -p even when it prints nothing
+                self._formatter = given
+                self.format_line = given.line_function
         # sysdig turns a colour off when the capture ends if its -p format held an escape character
         self._color_reset = ospec.format is not None and "\x1b" in ospec.format
         self.native_filter: Any = None  # the filter and -p format compiled for C (output/compiled.py)
