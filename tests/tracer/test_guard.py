@@ -71,11 +71,12 @@ def test_watchdog_is_a_child_reaped_once_released(kind: str) -> None:
         os.waitpid(g.pid, os.WNOHANG)
 
 
-def _tracer_dies(command: list[str], others: int = 0, no_stdin: bool = False) -> tuple[int, int]:
+def _tracer_dies(command: list[str], others: int = 0, no_stdin: bool = False, drop: bool = False) -> tuple[int, int]:
     """A forked stand-in for the tracer starts the watchdog, starts `command` pinned to one CPU, reports
     it, waits until the command's process has `others` children, and exits without releasing anything.
     The command's pid and the watchdog's (skips without pidfds). `no_stdin`: the stand-in runs with
-    descriptor 0 closed, so the watchdog's pidfd is 0."""
+    descriptor 0 closed, so the watchdog's pidfd is 0. `drop`: the command is reported gone again
+    right after (Guard.drop)."""
     cpu = min(ORIGINAL)
     r, w = os.pipe()
     tracer = os.fork()
@@ -93,6 +94,8 @@ def _tracer_dies(command: list[str], others: int = 0, no_stdin: bool = False) ->
                 os.sched_setaffinity(0, {cpu})
                 os.execv(command[0], command)
             g.add(pid)
+            if drop:
+                g.drop(pid)
             _wait_until(lambda: len(_children(pid)) >= others)
             # still watching, not done early: named, running, the command on the one CPU as it was put
             time.sleep(0.1)
@@ -176,35 +179,10 @@ def test_watchdog_restores_processes_forked_from_a_pinned_one(kind: str) -> None
 def test_a_thread_reported_gone_is_left_alone(kind: str) -> None:
     """A tid the tracer reported gone (drop) is no longer the watchdog's: a process that has taken its
     number keeps the one CPU it chose."""
-    cpu = min(ORIGINAL)
-    r, w = os.pipe()
-    tracer = os.fork()
-    if tracer == 0:  # pragma: no cover - the stand-in tracer
-        try:
-            os.close(r)
-            g = guard.start(ORIGINAL, cpu)
-            if g is None:
-                os.write(w, struct.pack("<ii", 0, 0))
-                os._exit(0)
-            pid = os.fork()
-            if pid == 0:
-                os.sched_setaffinity(0, {cpu})
-                os.execv("/bin/sleep", ["sleep", "30"])
-            g.add(pid)
-            g.drop(pid)
-            os.write(w, struct.pack("<ii", pid, g.pid))
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = os.read(r, 8)
-    os.close(r)
-    os.waitpid(tracer, 0)
-    pid, watchdog = struct.unpack("<ii", data)
-    if not pid:
-        pytest.skip("no pidfds here: no watchdog")
+    pid, watchdog = _tracer_dies(["/bin/sleep", "30"], drop=True)
     try:
         assert _wait_until(lambda: _comm(watchdog) != guard.COMM)  # it has done all it will do
-        assert frozenset(os.sched_getaffinity(pid)) == {cpu}
+        assert frozenset(os.sched_getaffinity(pid)) == {min(ORIGINAL)}
     finally:
         os.kill(pid, signal.SIGKILL)
 
